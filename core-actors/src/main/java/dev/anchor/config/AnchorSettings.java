@@ -1,0 +1,38 @@
+package dev.anchor.config;
+
+import com.typesafe.config.Config;
+
+import java.nio.file.Path;
+
+/** The anchor.* section of application.conf, read once per JVM. */
+public record AnchorSettings(
+    Path dataDir,
+    String httpHost,
+    int httpPort,
+    String mongoUri,
+    String mongoDatabase,
+    String redisUri,
+    String nodeName) {
+
+  public static final String EMBEDDED = "embedded";
+
+  public static AnchorSettings from(Config root) {
+    Config c = root.getConfig("anchor");
+    return new AnchorSettings(
+        Path.of(c.getString("data-dir")).toAbsolutePath().normalize(),
+        c.getString("http.host"),
+        c.getInt("http.port"),
+        c.getString("mongo.uri"),
+        c.getString("mongo.database"),
+        c.getString("redis.uri"),
+        c.getString("node.name"));
+  }
+
+  public boolean embeddedMongo() {
+    return EMBEDDED.equalsIgnoreCase(mongoUri);
+  }
+
+  public boolean embeddedRedis() {
+    return EMBEDDED.equalsIgnoreCase(redisUri);
+  }
+}

@@ -1,0 +1,165 @@
+package dev.anchor.queue;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A redis-server child process for standalone mode: loopback only, a free port, append-only persistence in
+ * {@code <data-dir>/redis}. Prefers the redis-server bundled with embedded-redis (a fixed 6.2 binary) and falls back
+ * to one on the PATH. A previous incarnation killed with -9 leaves its redis-server behind; its pid file lets us stop
+ * it before starting ours on the same files.
+ */
+public final class EmbeddedRedis implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(EmbeddedRedis.class);
+  private static final String BUNDLED = "/redis-server-6.2.6-v5-linux-amd64";
+
+  private final Process process;
+  private final int port;
+  private final Path dir;
+
+  private EmbeddedRedis(Process process, int port, Path dir) {
+    this.process = process;
+    this.port = port;
+    this.dir = dir;
+  }
+
+  public static EmbeddedRedis start(Path dataDir) throws IOException {
+    Path dir = dataDir.resolve("redis");
+    Files.createDirectories(dir);
+    stopLeftover(dir);
+    Path binary = binary(dataDir);
+    int port = freePort();
+    List<String> cmd = new ArrayList<>(List.of(binary.toString(),
+        "--port", String.valueOf(port), "--bind", "127.0.0.1", "--dir", dir.toString(),
+        "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+        "--pidfile", dir.resolve("redis.pid").toString(), "--logfile", dir.resolve("redis.log").toString(),
+        "--protected-mode", "yes", "--daemonize", "no"));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    EmbeddedRedis redis = new EmbeddedRedis(p, port, dir);
+    redis.awaitReady(Duration.ofSeconds(20));
+    Files.writeString(dir.resolve("anchor-redis.pid"), Long.toString(p.pid()));
+    log.info("embedded redis-server {} on 127.0.0.1:{} (append-only files in {})", binary, port, dir);
+    return redis;
+  }
+
+  public String uri() {
+    return "redis://127.0.0.1:" + port;
+  }
+
+  public int port() {
+    return port;
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  private void awaitReady(Duration timeout) throws IOException {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (System.nanoTime() < deadline) {
+      if (!process.isAlive()) {
+        throw new IOException("embedded redis-server exited with code " + process.exitValue()
+            + " (see " + dir.resolve("redis.log") + ")");
+      }
+      try (Socket s = new Socket("127.0.0.1", port)) {
+        s.getOutputStream().write("PING\r\n".getBytes());
+        byte[] buf = new byte[64];
+        int n = s.getInputStream().read(buf);
+        // while loading the append-only file redis answers -LOADING; wait for +PONG
+        if (n > 0 && new String(buf, 0, n).startsWith("+PONG")) return;
+      } catch (IOException notYet) {
+        // not listening yet
+      }
+      try {
+        TimeUnit.MILLISECONDS.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while starting redis-server", e);
+      }
+    }
+    process.destroyForcibly();
+    throw new IOException("embedded redis-server did not answer PING within " + timeout.toSeconds() + " s");
+  }
+
+  private static void stopLeftover(Path dir) {
+    Path pidFile = dir.resolve("anchor-redis.pid");
+    if (!Files.exists(pidFile)) return;
+    try {
+      long pid = Long.parseLong(Files.readString(pidFile).trim());
+      ProcessHandle.of(pid)
+          .filter(h -> h.info().command().map(c -> c.contains("redis")).orElse(false))
+          .ifPresent(h -> {
+            log.warn("stopping redis-server pid {} left running by an earlier Anchor process on {}", pid, dir);
+            h.destroy();
+            h.onExit().orTimeout(10, TimeUnit.SECONDS).exceptionally(t -> {
+              h.destroyForcibly();
+              return h;
+            }).join();
+          });
+      Files.deleteIfExists(pidFile);
+    } catch (IOException | NumberFormatException e) {
+      log.warn("ignoring unreadable {}: {}", pidFile, e.toString());
+    }
+  }
+
+  private static Path binary(Path dataDir) throws IOException {
+    String os = System.getProperty("os.name").toLowerCase();
+    String arch = System.getProperty("os.arch");
+    if (os.contains("linux") && (arch.equals("amd64") || arch.equals("x86_64"))) {
+      try (InputStream in = EmbeddedRedis.class.getResourceAsStream(BUNDLED)) {
+        if (in != null) {
+          Path bin = dataDir.resolve("bin").resolve("redis-server");
+          Files.createDirectories(bin.getParent());
+          Path tmp = Files.createTempFile(bin.getParent(), "redis-server", ".tmp");
+          Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+          Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+          Files.move(tmp, bin, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+          return bin;
+        }
+      }
+    }
+    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+      Path p = Path.of(d, "redis-server");
+      if (Files.isExecutable(p)) return p;
+    }
+    throw new IOException("no redis-server for " + os + "/" + arch
+        + ": install Redis or set ANCHOR_REDIS_URI to a running server");
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!process.isAlive()) return;
+    process.destroy(); // SIGTERM: redis flushes its append-only file and exits
+    try {
+      if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      process.destroyForcibly();
+    }
+    try {
+      Files.deleteIfExists(dir.resolve("anchor-redis.pid"));
+    } catch (IOException ignored) {
+      // a stale pid file is handled at the next start
+    }
+  }
+}

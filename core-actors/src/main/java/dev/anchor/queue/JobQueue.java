@@ -1,0 +1,199 @@
+package dev.anchor.queue;
+
+import io.lettuce.core.Consumer;
+import io.lettuce.core.Limit;
+import io.lettuce.core.Range;
+import io.lettuce.core.RedisBusyException;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.StreamMessage;
+import io.lettuce.core.XAddArgs;
+import io.lettuce.core.XGroupCreateArgs;
+import io.lettuce.core.XReadArgs;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.api.sync.RedisCommands;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The job queue on Redis Streams. Every worker node has its own streams, one per priority band, read by the consumer
+ * group {@value #GROUP}: the coordinator chooses the node (requirements, load, distinct nodes for replicas) and the
+ * job goes to exactly that node. A worker XACKs (and deletes) an entry only after the task entity recorded its result,
+ * so a worker that dies leaves its jobs pending, and they are handed to another node when the node is gone.
+ */
+public final class JobQueue implements AutoCloseable {
+  public static final String GROUP = "workers";
+  public static final String DEAD_LETTER = "anchor:jobs:dead";
+  static final String COUNTERS = "anchor:stats";
+  private static final String PREFIX = "anchor:jobs:node:";
+  private static final List<String> BANDS = List.of("high", "normal", "low");
+
+  private final RedisClient client;
+  private final StatefulRedisConnection<String, String> conn;
+  private final Set<String> groupsMade = ConcurrentHashMap.newKeySet();
+
+  public JobQueue(RedisClient client) {
+    this.client = client;
+    this.conn = client.connect();
+  }
+
+  static String band(int priority) {
+    return priority > 0 ? "high" : priority < 0 ? "low" : "normal";
+  }
+
+  public static String stream(String nodeId, String band) {
+    return PREFIX + nodeId + ":" + band;
+  }
+
+  /** Puts the job on the node's stream for its priority band; completes with the entry id. */
+  public CompletionStage<String> enqueue(String nodeId, JobMessage job) {
+    String key = stream(nodeId, band(job.priority()));
+    ensureGroup(key);
+    return conn.async().xadd(key, job.fields());
+  }
+
+  private void ensureGroup(String key) {
+    if (groupsMade.contains(key)) return;
+    try {
+      conn.sync().xgroupCreate(XReadArgs.StreamOffset.from(key, "0"), GROUP, XGroupCreateArgs.Builder.mkstream());
+    } catch (RedisBusyException alreadyThere) {
+      // BUSYGROUP: made earlier, by us or another coordinator
+    }
+    groupsMade.add(key);
+  }
+
+  /** A blocking reader for one worker node; it holds its own connection because XREADGROUP BLOCK stalls it. */
+  public Reader reader(String nodeId) {
+    for (String b : BANDS) ensureGroup(stream(nodeId, b));
+    return new Reader(nodeId, client.connect());
+  }
+
+  /** Marks the entry done and removes it, so a stream's length is its waiting plus active jobs. */
+  public CompletionStage<Long> ack(Delivery d) {
+    RedisAsyncCommands<String, String> a = conn.async();
+    a.xack(d.stream(), GROUP, d.entryId());
+    return a.xdel(d.stream(), d.entryId());
+  }
+
+  /** Everything still on a node's streams (never delivered, or delivered and not acked), then the streams are gone. */
+  public List<Delivery> takeAll(String nodeId) {
+    RedisCommands<String, String> s = conn.sync();
+    List<Delivery> out = new ArrayList<>();
+    for (String b : BANDS) {
+      String key = stream(nodeId, b);
+      for (StreamMessage<String, String> m : s.xrange(key, Range.create("-", "+"), Limit.create(0, 1_000_000))) {
+        out.add(new Delivery(key, m.getId(), JobMessage.of(m.getBody())));
+      }
+      s.del(key);
+      groupsMade.remove(key);
+    }
+    return out;
+  }
+
+  /** Node ids that have streams (whether or not the node is alive). */
+  public Set<String> nodesWithStreams() {
+    Set<String> nodes = new java.util.TreeSet<>();
+    for (String k : conn.sync().keys(PREFIX + "*")) {
+      String rest = k.substring(PREFIX.length());
+      int i = rest.lastIndexOf(':');
+      if (i > 0) nodes.add(rest.substring(0, i));
+    }
+    return nodes;
+  }
+
+  public CompletionStage<String> deadLetter(String taskId, String specJson, String error) {
+    return conn.async().xadd(DEAD_LETTER, Map.of("taskId", taskId, "spec", specJson, "error", error == null ? "" : error));
+  }
+
+  public void count(String counter, long delta) {
+    conn.async().hincrby(COUNTERS, counter, delta);
+  }
+
+  public QueueStats stats() {
+    RedisCommands<String, String> s = conn.sync();
+    Map<String, String> counters = s.hgetall(COUNTERS);
+    long completed = parse(counters.get("completed"));
+    long failed = parse(counters.get("failed"));
+    long delayed = Math.max(0, parse(counters.get("delayed")));
+    long dead = s.xlen(DEAD_LETTER);
+    Map<String, QueueStats.Counts> queues = new LinkedHashMap<>();
+    long waiting = 0, active = 0;
+    for (String node : nodesWithStreams()) {
+      long w = 0, a = 0;
+      for (String b : BANDS) {
+        String key = stream(node, b);
+        long len = s.xlen(key);
+        long pending = len == 0 ? 0 : s.xpending(key, GROUP).getCount();
+        w += Math.max(0, len - pending);
+        a += pending;
+      }
+      queues.put("node:" + node, new QueueStats.Counts(w, a, 0, 0, 0, 0));
+      waiting += w;
+      active += a;
+    }
+    return new QueueStats(queues, new QueueStats.Counts(waiting, active, completed, failed, delayed, dead));
+  }
+
+  private static long parse(String v) {
+    return v == null ? 0 : Long.parseLong(v);
+  }
+
+  @Override
+  public void close() {
+    conn.close();
+  }
+
+  /** Reads one node's streams for its worker, highest priority band first. */
+  public static final class Reader implements AutoCloseable {
+    private final String nodeId;
+    private final StatefulRedisConnection<String, String> conn;
+    private boolean pendingDone;
+
+    private Reader(String nodeId, StatefulRedisConnection<String, String> conn) {
+      this.nodeId = nodeId;
+      this.conn = conn;
+    }
+
+    /**
+     * The next jobs for this node: first the ones this node was given before a restart and never acknowledged,
+     * then new ones, waiting up to {@code block} for any.
+     */
+    @SuppressWarnings("unchecked")
+    public List<Delivery> next(int count, Duration block) {
+      RedisCommands<String, String> s = conn.sync();
+      Consumer<String> me = Consumer.from(GROUP, nodeId);
+      XReadArgs.StreamOffset<String>[] offsets = new XReadArgs.StreamOffset[BANDS.size()];
+      if (!pendingDone) {
+        for (int i = 0; i < offsets.length; i++) offsets[i] = XReadArgs.StreamOffset.from(stream(nodeId, BANDS.get(i)), "0");
+        List<Delivery> pending = toDeliveries(s.xreadgroup(me, XReadArgs.Builder.count(count), offsets));
+        if (!pending.isEmpty()) return pending;
+        pendingDone = true;
+      }
+      for (int i = 0; i < offsets.length; i++) offsets[i] = XReadArgs.StreamOffset.lastConsumed(stream(nodeId, BANDS.get(i)));
+      return toDeliveries(s.xreadgroup(me, XReadArgs.Builder.count(count).block(block), offsets));
+    }
+
+    private static List<Delivery> toDeliveries(List<StreamMessage<String, String>> msgs) {
+      List<Delivery> out = new ArrayList<>(msgs.size());
+      for (StreamMessage<String, String> m : msgs) out.add(new Delivery(m.getStream(), m.getId(), JobMessage.of(m.getBody())));
+      Map<String, Integer> rank = new HashMap<>();
+      for (int i = 0; i < BANDS.size(); i++) rank.put(BANDS.get(i), i);
+      out.sort(Comparator.comparingInt(d -> rank.getOrDefault(d.stream().substring(d.stream().lastIndexOf(':') + 1), 9)));
+      return out;
+    }
+
+    @Override
+    public void close() {
+      conn.close();
+    }
+  }
+}

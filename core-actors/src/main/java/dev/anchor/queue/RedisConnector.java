@@ -1,0 +1,45 @@
+package dev.anchor.queue;
+
+import dev.anchor.config.StoreUnavailableException;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+
+import java.time.Duration;
+
+/** Opens Lettuce clients on a Redis URI and turns a failure to connect into one line naming the URI. */
+public final class RedisConnector {
+  private RedisConnector() {}
+
+  public static RedisClient client(String uri) {
+    RedisURI parsed;
+    try {
+      parsed = RedisURI.create(uri);
+    } catch (RuntimeException e) {
+      throw new StoreUnavailableException("invalid Redis URI " + uri + ": " + e.getMessage(), e);
+    }
+    parsed.setTimeout(Duration.ofSeconds(10));
+    RedisClient client = RedisClient.create(parsed);
+    client.setOptions(ClientOptions.builder()
+        .socketOptions(SocketOptions.builder().connectTimeout(Duration.ofSeconds(5)).keepAlive(true).build())
+        .timeoutOptions(TimeoutOptions.enabled(Duration.ofSeconds(10)))
+        .build());
+    return client;
+  }
+
+  /** Connects and PINGs, or throws {@link StoreUnavailableException} within about five seconds. */
+  public static StatefulRedisConnection<String, String> connectChecked(RedisClient client, String uri) {
+    try {
+      StatefulRedisConnection<String, String> c = client.connect();
+      c.sync().ping();
+      return c;
+    } catch (RuntimeException e) {
+      Throwable root = e;
+      while (root.getCause() != null) root = root.getCause();
+      throw new StoreUnavailableException("cannot reach Redis at " + uri + ": " + root.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+package dev.anchor;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.anchor.ClusterBootstrapConfig.Role;
+import dev.anchor.config.AnchorSettings;
+import dev.anchor.config.StoreUnavailableException;
+import dev.anchor.http.ApiServer;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+
+/**
+ * Entry point of every Anchor JVM: {@code standalone} (coordinator + worker + embedded stores), {@code coordinator}
+ * or {@code worker}. Any start-up failure ends the JVM with one line on stderr that names what is wrong.
+ */
+public final class AnchorMain {
+  private static final Logger log = LoggerFactory.getLogger(AnchorMain.class);
+
+  public static void main(String[] args) {
+    Role role;
+    try {
+      role = Role.parse(args.length == 0 ? "standalone" : args[0]);
+    } catch (IllegalArgumentException e) {
+      fail(e.getMessage());
+      return;
+    }
+    try {
+      start(role);
+    } catch (StoreUnavailableException | IllegalArgumentException | PortTakenException e) {
+      fail(e.getMessage());
+    } catch (Exception e) {
+      log.error("start-up failed", e);
+      fail("start-up failed: " + e);
+    }
+  }
+
+  static void start(Role role) throws Exception {
+    Config base = ConfigFactory.load();
+    AnchorSettings settings = AnchorSettings.from(base);
+    Config clusterConfig = ClusterBootstrapConfig.forRole(role, System.getenv());
+    if (role.coordinates()) ensurePortFree(settings.httpHost(), settings.httpPort(), "HTTP port (ANCHOR_PORT)");
+    int clusterPort = clusterConfig.getInt("pekko.remote.artery.canonical.port");
+    String clusterHost = clusterConfig.getString("pekko.remote.artery.canonical.hostname");
+    if (clusterPort != 0) ensurePortFree(clusterHost, clusterPort, "cluster port (ANCHOR_CLUSTER_PORT)");
+
+    Stores stores = Stores.open(settings, role.coordinates());
+    Config config = clusterConfig.withFallback(stores.configOverrides()).withFallback(base);
+    ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterBootstrapConfig.SYSTEM_NAME, config);
+    system.getWhenTerminated().whenComplete((d, t) -> stores.close());
+    Runtime.getRuntime().addShutdownHook(new Thread(stores::close, "anchor-stores-close"));
+    try {
+      stores.attach(system);
+      AnchorNode node = AnchorNode.start(system, settings, stores, role);
+      if (role.coordinates()) {
+        ApiServer.start(system, settings, node).toCompletableFuture().join();
+        log.info("Anchor {} ready: http://{}:{} (cluster {}:{}, data {})", role.name().toLowerCase(),
+            settings.httpHost(), settings.httpPort(), clusterHost, clusterPort, settings.dataDir());
+      } else {
+        log.info("Anchor worker {} joined through {}", node.nodeId(), config.getStringList("pekko.cluster.seed-nodes"));
+      }
+    } catch (Exception e) {
+      system.terminate();
+      throw unwrap(e);
+    }
+  }
+
+  private static Exception unwrap(Exception e) {
+    Throwable t = e;
+    while ((t instanceof java.util.concurrent.CompletionException || t instanceof java.util.concurrent.ExecutionException)
+        && t.getCause() != null) {
+      t = t.getCause();
+    }
+    if (t instanceof BindException be) return new PortTakenException("cannot bind: " + be.getMessage());
+    return t instanceof Exception ex ? ex : e;
+  }
+
+  static void ensurePortFree(String host, int port, String what) {
+    try (ServerSocket s = new ServerSocket()) {
+      s.setReuseAddress(true);
+      s.bind(new InetSocketAddress(InetAddress.getByName(host), port));
+    } catch (IOException e) {
+      throw new PortTakenException(what + " " + port + " on " + host + " is already in use");
+    }
+  }
+
+  private static void fail(String message) {
+    System.err.println("anchor: " + message);
+    System.err.flush();
+    // shutdown hooks stop what was started (an embedded redis-server); halt if they hang
+    Thread halt = new Thread(() -> {
+      try {
+        Thread.sleep(10_000);
+      } catch (InterruptedException ignored) {
+        // exiting anyway
+      }
+      Runtime.getRuntime().halt(2);
+    });
+    halt.setDaemon(true);
+    halt.start();
+    System.exit(2);
+  }
+
+  static final class PortTakenException extends RuntimeException {
+    PortTakenException(String m) {
+      super(m);
+    }
+  }
+}

@@ -1,0 +1,81 @@
+package dev.anchor.http;
+
+import dev.anchor.AnchorNode;
+import dev.anchor.config.AnchorSettings;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.model.HttpEntity;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.MalformedRequestContentRejection;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+
+import static org.apache.pekko.http.javadsl.server.Directives.*;
+
+/** Binds the REST + SSE API; every error leaves as JSON {"error","field"}, never as a 500 for client input. */
+public final class ApiServer {
+  private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
+
+  private ApiServer() {}
+
+  public static CompletionStage<ServerBinding> start(ActorSystem<?> system, AnchorSettings settings, AnchorNode node) {
+    Route routes = concat(
+        new HealthRoutes(node).route(),
+        new TaskRoutes(system, node).route());
+    Route sealed = handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> routes));
+    return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(sealed)
+        .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
+  }
+
+  static ExceptionHandler exceptions() {
+    return ExceptionHandler.newBuilder()
+        .match(BadRequest.class, e -> complete(Json.error(StatusCodes.BAD_REQUEST, e.getMessage(), e.field())))
+        .match(EntityStreamSizeException.class, e -> complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE,
+            "request body is larger than " + e.limit() + " bytes", null)))
+        .matchAny(e -> {
+          Throwable root = e;
+          while (root.getCause() != null && root != root.getCause()) root = root.getCause();
+          if (root instanceof BadRequest b) return complete(Json.error(StatusCodes.BAD_REQUEST, b.getMessage(), b.field()));
+          if (root instanceof EntityStreamSizeException s) {
+            return complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", null));
+          }
+          if (root instanceof java.util.concurrent.TimeoutException
+              || root instanceof org.apache.pekko.pattern.AskTimeoutException) {
+            return complete(Json.error(StatusCodes.SERVICE_UNAVAILABLE, "the cluster did not answer in time; try again", null));
+          }
+          log.error("request failed", e);
+          return complete(Json.error(StatusCodes.INTERNAL_SERVER_ERROR, "internal error: " + e.getMessage(), null));
+        })
+        .build();
+  }
+
+  static RejectionHandler rejections() {
+    return RejectionHandler.newBuilder()
+        .handle(MalformedRequestContentRejection.class, r ->
+            complete(Json.error(StatusCodes.BAD_REQUEST, "malformed request body: " + r.message(), null)))
+        .build()
+        .withFallback(RejectionHandler.defaultHandler())
+        .mapRejectionResponse(ApiServer::asJson);
+  }
+
+  /** The default rejection answers are plain text; clients get the same JSON shape as for every other error. */
+  private static HttpResponse asJson(HttpResponse response) {
+    if (response.entity() instanceof HttpEntity.Strict strict
+        && !strict.getContentType().mediaType().toString().contains("json")) {
+      String text = strict.getData().decodeString(StandardCharsets.UTF_8);
+      return Json.error(response.status(), text.isBlank() ? response.status().reason() : text, null)
+          .withHeaders(response.getHeaders());
+    }
+    return response;
+  }
+}
