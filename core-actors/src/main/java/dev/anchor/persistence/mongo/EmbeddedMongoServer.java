@@ -1,0 +1,126 @@
+package dev.anchor.persistence.mongo;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+import org.h2.mvstore.MVStore;
+
+import de.bwaldvogel.mongo.MongoBackend;
+import de.bwaldvogel.mongo.MongoServer;
+import de.bwaldvogel.mongo.backend.h2.H2Backend;
+import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+
+/**
+ * An in-process MongoDB wire-protocol server (mongo-java-server) bound to loopback, so a single node runs without an
+ * external MongoDB. The file variant keeps its data in an H2 MVStore file ({@code <data-dir>/mongo.mv}) that survives
+ * restarts; the in-memory variant is for tests and benchmarks.
+ */
+public final class EmbeddedMongoServer implements AutoCloseable {
+
+    /** The data file name inside the data directory. */
+    public static final String FILE_NAME = "mongo.mv";
+
+    private final MongoServer server;
+    private final MongoBackend backend;
+    private final H2Backend h2;
+    private final Path file;
+    private final InetSocketAddress address;
+    private volatile boolean closed;
+
+    private EmbeddedMongoServer(MongoBackend backend, H2Backend h2, Path file, String host, int port) {
+        this.backend = backend;
+        this.h2 = h2;
+        this.file = file;
+        this.server = new MongoServer(backend);
+        try {
+            server.bind(host, port);
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+        this.address = server.getLocalAddress();
+    }
+
+    /** Starts an in-memory server on a free loopback port; everything is lost on {@link #close()}. */
+    public static EmbeddedMongoServer inMemory() {
+        return new EmbeddedMongoServer(new MemoryBackend(), null, null, "127.0.0.1", 0);
+    }
+
+    /** Starts a file-backed server on a free loopback port with its data in {@code <dataDir>/mongo.mv}. */
+    public static EmbeddedMongoServer inDirectory(Path dataDir) {
+        return inDirectory(dataDir, 0);
+    }
+
+    /** Starts a file-backed server on the given loopback port (0 = any free port). */
+    public static EmbeddedMongoServer inDirectory(Path dataDir, int port) {
+        try {
+            Files.createDirectories(dataDir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create data directory " + dataDir.toAbsolutePath(), e);
+        }
+        Path file = dataDir.resolve(FILE_NAME).toAbsolutePath();
+        MVStore store = new MVStore.Builder()
+                .fileName(file.toString())
+                // Larger write buffer and cache: the journal writes in batches, and the default 1 MB auto-commit
+                // buffer makes MVStore write pages to disk far more often than needed.
+                .autoCommitBufferSize(16 * 1024)
+                .cacheSize(64)
+                .open();
+        H2Backend h2;
+        try {
+            h2 = new H2Backend(store);
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
+        return new EmbeddedMongoServer(h2, h2, file, "127.0.0.1", port);
+    }
+
+    /** {@code mongodb://127.0.0.1:<port>} */
+    public String connectionString() {
+        return "mongodb://" + address.getHostString() + ":" + address.getPort();
+    }
+
+    public int port() {
+        return address.getPort();
+    }
+
+    /** The MVStore file, when file-backed. */
+    public Optional<Path> file() {
+        return Optional.ofNullable(file);
+    }
+
+    /**
+     * Writes everything acknowledged so far to the file. MVStore otherwise commits in the background about once a
+     * second, so without this a crash (not a clean close) could lose the last second of acknowledged writes.
+     */
+    public void commit() {
+        if (h2 != null && !closed) {
+            h2.commit();
+        }
+    }
+
+    /** Stops listening, then closes the store (which commits and compacts the H2 file). Idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            server.shutdownNow(); // also closes the backend
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "EmbeddedMongoServer[" + connectionString() + (file == null ? ", in-memory" : ", " + file) + "]";
+    }
+}
