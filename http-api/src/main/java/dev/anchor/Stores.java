@@ -4,6 +4,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.anchor.config.AnchorSettings;
+import dev.anchor.config.StoreUnavailableException;
 import dev.anchor.queue.EmbeddedRedis;
 import dev.anchor.queue.RedisConnector;
 import io.lettuce.core.RedisClient;
@@ -59,7 +60,12 @@ final class Stores implements AutoCloseable {
 
   /** Opens the MongoDB side inside the actor system and fails fast when it is unreachable. */
   void attach(ActorSystem<?> system) {
-    if (needsMongo) MongoGate.open(system);
+    if (!needsMongo) return;
+    try {
+      dev.anchor.persistence.mongo.MongoStore.get(system).ping();
+    } catch (dev.anchor.persistence.mongo.MongoStoreUnavailableException e) {
+      throw new StoreUnavailableException(e.getMessage(), e);
+    }
   }
 
   String redisUri() {

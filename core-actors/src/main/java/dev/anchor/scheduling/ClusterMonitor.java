@@ -1,0 +1,79 @@
+package dev.anchor.scheduling;
+
+import dev.anchor.queue.Delivery;
+import dev.anchor.queue.JobQueue;
+import dev.anchor.task.TaskEntity;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.pubsub.Topic;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.Member;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+
+/**
+ * Keeps a coordinator's {@link NodeRegistry} current from worker heartbeats and cluster membership, and takes over
+ * the jobs of a worker that left: everything still on its streams goes back to its task entity as "node lost",
+ * which retries it on another node.
+ */
+public final class ClusterMonitor {
+  private static final Logger log = LoggerFactory.getLogger(ClusterMonitor.class);
+
+  public sealed interface Msg {}
+
+  private record Heartbeat(NodeHeartbeat hb) implements Msg {}
+
+  private record Membership(ClusterEvent.MemberEvent event) implements Msg {}
+
+  private ClusterMonitor() {}
+
+  public static Behavior<Msg> create(NodeRegistry registry, JobQueue queue,
+                                     ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
+    return Behaviors.setup(ctx -> {
+      ActorRef<NodeHeartbeat> hbAdapter = ctx.messageAdapter(NodeHeartbeat.class, Heartbeat::new);
+      heartbeats.tell(Topic.subscribe(hbAdapter));
+      Cluster cluster = Cluster.get(ctx.getSystem());
+      cluster.subscriptions().tell(Subscribe.create(
+          ctx.messageAdapter(ClusterEvent.MemberEvent.class, Membership::new), ClusterEvent.MemberEvent.class));
+      for (Member m : cluster.state().getMembers()) {
+        if (m.status() == MemberStatus.up() || m.status() == MemberStatus.weaklyUp()) registry.memberUp(m.address().toString());
+      }
+      ClusterSharding sharding = ClusterSharding.get(ctx.getSystem());
+      return Behaviors.receive(Msg.class)
+          .onMessage(Heartbeat.class, m -> {
+            registry.heartbeat(m.hb());
+            return Behaviors.same();
+          })
+          .onMessage(Membership.class, m -> {
+            Member member = m.event().member();
+            String address = member.address().toString();
+            switch (m.event()) {
+              case ClusterEvent.MemberUp up -> registry.memberUp(address);
+              case ClusterEvent.MemberWeaklyUp up -> registry.memberUp(address);
+              case ClusterEvent.MemberRemoved removed -> {
+                List<String> gone = registry.memberRemoved(address);
+                for (String nodeId : gone) takeOver(nodeId, queue, sharding);
+              }
+              default -> { }
+            }
+            return Behaviors.same();
+          })
+          .build();
+    });
+  }
+
+  static void takeOver(String nodeId, JobQueue queue, ClusterSharding sharding) {
+    List<Delivery> left = queue.takeAll(nodeId);
+    log.warn("node {} left the cluster; moving its {} queued/running job(s) to other nodes", nodeId, left.size());
+    for (Delivery d : left) {
+      sharding.entityRefFor(TaskEntity.TYPE_KEY, d.job().taskId()).tell(new TaskEntity.NodeLost(nodeId));
+    }
+  }
+}

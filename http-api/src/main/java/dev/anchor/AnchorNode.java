@@ -1,0 +1,178 @@
+package dev.anchor;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.ClusterBootstrapConfig.Role;
+import dev.anchor.config.AnchorSettings;
+import dev.anchor.feed.ChangeFeed;
+import dev.anchor.feed.TaskIndex;
+import dev.anchor.persistence.mongo.MongoStore;
+import dev.anchor.queue.JobQueue;
+import dev.anchor.runtime.Sandbox;
+import dev.anchor.runtime.SandboxConfig;
+import dev.anchor.scheduling.CancelJob;
+import dev.anchor.scheduling.ClusterMonitor;
+import dev.anchor.scheduling.NodeHeartbeat;
+import dev.anchor.scheduling.NodeRegistry;
+import dev.anchor.scheduling.QueueTaskEffects;
+import dev.anchor.task.TaskEntity;
+import dev.anchor.task.TaskSettings;
+import dev.anchor.worker.NodeAgent;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.SpawnProtocol;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.pubsub.Topic;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.cluster.typed.Cluster;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+/** Everything one Anchor JVM runs, wired together for its role. */
+public final class AnchorNode {
+  private final ActorSystem<?> system;
+  private final AnchorSettings settings;
+  private final Stores stores;
+  private final Role role;
+  private final JobQueue queue;
+  private final ChangeFeed feed;
+  private final NodeRegistry registry;
+  private final NodeAgent agent;
+  private final TaskIndex index;
+  private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+  private AnchorNode(ActorSystem<?> system, AnchorSettings settings, Stores stores, Role role, JobQueue queue,
+                     ChangeFeed feed, NodeRegistry registry, NodeAgent agent, TaskIndex index) {
+    this.index = index;
+    this.system = system;
+    this.settings = settings;
+    this.stores = stores;
+    this.role = role;
+    this.queue = queue;
+    this.feed = feed;
+    this.registry = registry;
+    this.agent = agent;
+  }
+
+  static AnchorNode start(ActorSystem<?> system, AnchorSettings settings, Stores stores, Role role) {
+    JobQueue queue = new JobQueue(stores.redisClient());
+    ChangeFeed feed = new ChangeFeed(stores.redisClient(), 100_000);
+    TaskIndex index = new TaskIndex(stores.redisClient());
+    var classic = Adapter.toClassic(system);
+    ActorRef<Topic.Command<NodeHeartbeat>> heartbeats =
+        Adapter.spawn(classic, Topic.create(NodeHeartbeat.class, "anchor-node-heartbeats"), "node-heartbeats");
+    ActorRef<Topic.Command<CancelJob>> cancels =
+        Adapter.spawn(classic, Topic.create(CancelJob.class, "anchor-cancel-job"), "cancel-jobs");
+    ClusterSharding sharding = ClusterSharding.get(system);
+
+    NodeRegistry registry = null;
+    if (role.coordinates()) {
+      registry = new NodeRegistry(15_000);
+      QueueTaskEffects effects = new QueueTaskEffects(registry, queue, feed, index, c -> cancels.tell(Topic.publish(c)),
+          new ObjectMapper(), 10_000);
+      Adapter.spawn(classic, ClusterMonitor.create(registry, queue, heartbeats), "cluster-monitor");
+      sharding.init(TaskEntity.entity(effects, TaskSettings.fromConfig(system.settings().config()))
+          .withRole("coordinator"));
+    } else {
+      // a worker only sends to task entities: a proxy to the coordinators' shards
+      sharding.init(TaskEntity.entity(null, TaskSettings.defaults()).withRole("coordinator"));
+    }
+
+    NodeAgent agent = null;
+    if (role.works()) {
+      int clusterPort = system.address().getPort().map(p -> (Integer) p).orElse(0);
+      String nodeId = NodeAgent.defaultNodeId(settings.nodeName(), clusterPort);
+      Sandbox sandbox = Sandbox.start(SandboxConfig.defaults());
+      int capacity = Math.max(1, system.settings().config().getInt("anchor.worker.capacity"));
+      agent = NodeAgent.start(system, nodeId, queue, sandbox, capacity,
+          system.settings().config().getDuration("anchor.worker.default-timeout").toMillis(),
+          system.settings().config().getLong("anchor.worker.memory-mb"), heartbeats);
+      NodeAgent a = agent;
+      ActorRef<CancelJob> cancelListener = Adapter.spawn(classic, Behaviors.receive(CancelJob.class)
+          .onMessage(CancelJob.class, c -> {
+            a.onCancel(c);
+            return Behaviors.same();
+          }).build(), "cancel-listener");
+      cancels.tell(Topic.subscribe(cancelListener));
+      system.getWhenTerminated().thenRun(sandbox::close);
+      org.apache.pekko.actor.CoordinatedShutdown.get(classic).addJvmShutdownHook(a::close);
+    }
+    return new AnchorNode(system, settings, stores, role, queue, feed, registry, agent, index);
+  }
+
+  public ActorSystem<?> system() {
+    return system;
+  }
+
+  public String nodeId() {
+    return agent == null ? system.address().toString() : agent.nodeId();
+  }
+
+  public JobQueue queue() {
+    return queue;
+  }
+
+  public ChangeFeed feed() {
+    return feed;
+  }
+
+  public TaskIndex index() {
+    return index;
+  }
+
+  public NodeRegistry registry() {
+    return registry;
+  }
+
+  public Stores stores() {
+    return stores;
+  }
+
+  public ObjectMapper json() {
+    return json;
+  }
+
+  public record Health(String status, boolean healthy, String role, String nodeId, Map<String, Object> store,
+                       Map<String, Object> queue, Map<String, Object> cluster) {}
+
+  public CompletionStage<Health> health() {
+    return CompletableFuture.supplyAsync(() -> {
+      Map<String, Object> store = new LinkedHashMap<>();
+      boolean mongoOk = true;
+      if (role.coordinates()) {
+        MongoStore mongo = MongoStore.get(system);
+        store.put("mongo", mongo.description());
+        try {
+          mongo.ping();
+          store.put("status", "ok");
+        } catch (RuntimeException e) {
+          mongoOk = false;
+          store.put("status", "unreachable");
+          store.put("error", e.getMessage());
+        }
+      }
+      Map<String, Object> q = new LinkedHashMap<>();
+      boolean redisOk = stores.redisHealthy();
+      q.put("redis", redact(stores.redisUri()));
+      q.put("status", redisOk ? "ok" : "unreachable");
+      Map<String, Object> cl = new LinkedHashMap<>();
+      Cluster cluster = Cluster.get(system);
+      boolean up = cluster.selfMember().status() == MemberStatus.up();
+      cl.put("self", cluster.selfMember().address().toString());
+      cl.put("status", cluster.selfMember().status().toString());
+      cl.put("members", cluster.state().getMembers().spliterator().getExactSizeIfKnown());
+      boolean healthy = mongoOk && redisOk && up;
+      return new Health(healthy ? "ok" : "degraded", healthy, role.name().toLowerCase(), nodeId(), store, q, cl);
+    });
+  }
+
+  static String redact(String uri) {
+    return uri.replaceAll("//[^@/]*@", "//***@");
+  }
+}

@@ -1,0 +1,196 @@
+package dev.anchor.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.AnchorNode;
+import dev.anchor.feed.FeedEntry;
+import dev.anchor.scheduling.NodeHeartbeat;
+import dev.anchor.task.TaskEntity;
+import dev.anchor.task.TaskSpec;
+import dev.anchor.task.TaskView;
+import org.apache.pekko.NotUsed;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.stream.javadsl.Source;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
+import static org.apache.pekko.http.javadsl.server.Directives.*;
+
+/** /api/tasks, /api/nodes, /api/queue/stats and the server-sent event streams. */
+final class TaskRoutes {
+  static final long MAX_BODY_BYTES = 5L * 1024 * 1024;
+  private static final Duration ASK = Duration.ofSeconds(15);
+  private static final ObjectMapper MAPPER = Json.MAPPER;
+
+  private final ActorSystem<?> system;
+  private final AnchorNode node;
+  private final ClusterSharding sharding;
+
+  TaskRoutes(ActorSystem<?> system, AnchorNode node) {
+    this.system = system;
+    this.node = node;
+    this.sharding = ClusterSharding.get(system);
+  }
+
+  Route route() {
+    return pathPrefix("api", () -> concat(
+        pathPrefix("tasks", () -> concat(
+            pathEndOrSingleSlash(() -> concat(
+                post(() -> withSizeLimit(MAX_BODY_BYTES, () ->
+                    entity(Unmarshaller.entityToString(), this::submit))),
+                get(() -> parameterOptional("status", status -> parameterOptional("limit", limit ->
+                    list(status, limit)))))),
+            path(segment(), id -> concat(
+                get(() -> completeWithFuture(getTask(id).thenApply(v -> UNKNOWN(v)
+                    ? Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId") : Json.ok(v)))),
+                delete(() -> completeWithFuture(cancel(id))))),
+            path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
+        path("events", () -> get(this::allEvents)),
+        path("nodes", () -> get(() -> complete(Json.ok(nodes())))),
+        path(segment("queue").slash("stats"), () -> get(() ->
+            completeWithFuture(CompletableFuture.supplyAsync(() -> Json.ok(node.queue().stats())))))));
+  }
+
+  private static boolean UNKNOWN(TaskView v) {
+    return TaskView.UNKNOWN.equals(v.status());
+  }
+
+  private Route submit(String body) {
+    JsonNode tree;
+    try {
+      tree = MAPPER.readTree(body);
+    } catch (Exception e) {
+      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
+    }
+    TaskSpec spec = TaskRequest.parse(tree);
+    String taskId = UUID.randomUUID().toString();
+    CompletionStage<TaskView> submitted = sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
+        .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK);
+    return completeWithFuture(submitted.thenApply(v ->
+        Json.response(StatusCodes.CREATED, Map.of("taskId", v.taskId(), "status", v.status()))));
+  }
+
+  private CompletionStage<TaskView> getTask(String id) {
+    return sharding.entityRefFor(TaskEntity.TYPE_KEY, id).ask(TaskEntity.Get::new, ASK);
+  }
+
+  private CompletionStage<org.apache.pekko.http.javadsl.model.HttpResponse> cancel(String id) {
+    return getTask(id).thenCompose(v -> {
+      if (UNKNOWN(v)) return CompletableFuture.completedFuture(Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
+      CompletionStage<TaskView> c = sharding.entityRefFor(TaskEntity.TYPE_KEY, id)
+          .askWithStatus(TaskEntity.Cancel::new, ASK);
+      return c.thenApply(Json::ok).exceptionally(e -> {
+        Throwable t = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        return Json.error(StatusCodes.CONFLICT, t.getMessage(), "taskId");
+      });
+    });
+  }
+
+  private Route list(Optional<String> status, Optional<String> limitParam) {
+    int limit;
+    try {
+      limit = limitParam.map(Integer::parseInt).orElse(50);
+    } catch (NumberFormatException e) {
+      throw new BadRequest("limit", "limit must be a whole number");
+    }
+    if (limit < 1 || limit > 1000) throw new BadRequest("limit", "limit must be from 1 to 1000");
+    String wanted = status.map(s -> s.toLowerCase(Locale.ROOT)).orElse(null);
+    return completeWithFuture(CompletableFuture.supplyAsync(() -> {
+      List<JsonNode> out = new ArrayList<>();
+      for (String json : node.index().newest(limit, j -> wanted == null || j.toLowerCase(Locale.ROOT)
+          .contains("\"status\":\"" + wanted + "\""))) {
+        try {
+          out.add(MAPPER.readTree(json));
+        } catch (Exception ignored) {
+          // a summary is written by us; an unreadable one is skipped rather than failing the list
+        }
+      }
+      return Json.ok(out);
+    }));
+  }
+
+  private List<Map<String, Object>> nodes() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    if (node.registry() == null) return out;
+    for (NodeHeartbeat hb : node.registry().all()) {
+      Map<String, Object> specs = new java.util.LinkedHashMap<>();
+      specs.put("cpuCores", hb.cpuCores());
+      specs.put("ramMb", hb.ramMb());
+      specs.put("gpu", hb.gpu());
+      specs.put("gpuModel", hb.gpuModel());
+      specs.put("runtimes", hb.runtimes());
+      specs.put("host", hb.host());
+      Map<String, Object> metrics = new java.util.LinkedHashMap<>();
+      metrics.put("cpuUsage", hb.cpuUsage());
+      metrics.put("ramUsage", hb.ramUsage());
+      metrics.put("uptime", hb.uptimeS());
+      metrics.put("runningTasks", hb.runningTasks());
+      Map<String, Object> n = new java.util.LinkedHashMap<>();
+      n.put("nodeId", hb.nodeId());
+      n.put("status", !node.registry().isAlive(hb.nodeId()) ? "Offline" : hb.draining() ? "Draining" : "Online");
+      n.put("specs", specs);
+      n.put("metrics", metrics);
+      n.put("lastSeen", hb.atEpochMs());
+      out.add(n);
+    }
+    out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
+    return out;
+  }
+
+  private Route taskEvents(String id) {
+    return optionalHeaderValueByName("Last-Event-ID", last -> onSuccess(getTask(id), v -> {
+      if (UNKNOWN(v)) return complete(Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
+      Source<ServerSentEvent, NotUsed> events = FeedSource.events(node, last.orElse(null), e -> id.equals(e.subjectId()))
+          .takeWhile(e -> !terminal(e), true)
+          .map(TaskRoutes::toSse);
+      if (last.isEmpty()) {
+        // a fresh subscriber first sees where the task is now; an already finished task ends the stream at once
+        ServerSentEvent now = ServerSentEvent.create(write(v), "state");
+        boolean done = TaskView.COMPLETED.equals(v.status()) || TaskView.FAILED.equals(v.status())
+            || TaskView.CANCELLED.equals(v.status());
+        events = done ? Source.single(now) : Source.single(now).concat(events);
+      }
+      return sse(events);
+    }));
+  }
+
+  private Route allEvents() {
+    return optionalHeaderValueByName("Last-Event-ID", last ->
+        sse(FeedSource.events(node, last.orElse(null), e -> true).map(TaskRoutes::toSse)));
+  }
+
+  private static Route sse(Source<ServerSentEvent, NotUsed> events) {
+    return completeOK(events.keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat),
+        EventStreamMarshalling.toEventStream());
+  }
+
+  private static boolean terminal(FeedEntry e) {
+    return "Completed".equals(e.event()) || "Failed".equals(e.event()) || "Cancelled".equals(e.event());
+  }
+
+  private static ServerSentEvent toSse(FeedEntry e) {
+    return ServerSentEvent.create(e.json(), Optional.of(e.event()), Optional.of(e.id()), java.util.OptionalInt.empty());
+  }
+
+  private static String write(Object o) {
+    try {
+      return MAPPER.writeValueAsString(o);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

@@ -1,0 +1,267 @@
+package dev.anchor.worker;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.queue.Delivery;
+import dev.anchor.queue.JobQueue;
+import dev.anchor.runtime.Outcome;
+import dev.anchor.runtime.Sandbox;
+import dev.anchor.scheduling.CancelJob;
+import dev.anchor.scheduling.NodeHeartbeat;
+import dev.anchor.task.TaskEntity;
+import dev.anchor.task.TaskSpec;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.pubsub.Topic;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.pattern.StatusReply;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The worker side of a node: tells the coordinators what it is and how loaded it is, takes jobs from its own streams,
+ * runs them in the sandbox, and acknowledges a job only after its task entity has recorded the result, so a crash at
+ * any point leaves the job to be run again rather than lost.
+ */
+public final class NodeAgent implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
+  private static final Duration REPORT_TIMEOUT = Duration.ofSeconds(10);
+
+  private final ActorSystem<?> system;
+  private final String nodeId;
+  private final JobQueue queue;
+  private final Sandbox sandbox;
+  private final int capacity;
+  private final long defaultTimeoutMs;
+  private final long memoryMb;
+  private final ClusterSharding sharding;
+  private final ActorRef<Topic.Command<NodeHeartbeat>> heartbeats;
+  private final Semaphore slots;
+  private final ExecutorService runners;
+  private final ScheduledExecutorService ticker;
+  private final Thread reader;
+  private final AtomicBoolean draining = new AtomicBoolean();
+  private final AtomicBoolean stopped = new AtomicBoolean();
+  private final Map<String, Boolean> running = new ConcurrentHashMap<>();
+  private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+  private final GpuProbe.Gpu gpu = GpuProbe.probe();
+  private final long startedAt = System.currentTimeMillis();
+
+  private NodeAgent(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
+                    long defaultTimeoutMs, long memoryMb, ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
+    this.system = system;
+    this.nodeId = nodeId;
+    this.queue = queue;
+    this.sandbox = sandbox;
+    this.capacity = capacity;
+    this.defaultTimeoutMs = defaultTimeoutMs;
+    this.memoryMb = memoryMb;
+    this.sharding = ClusterSharding.get(system);
+    this.heartbeats = heartbeats;
+    this.slots = new Semaphore(capacity);
+    this.runners = Executors.newFixedThreadPool(capacity, r -> daemon(r, "anchor-job-" + nodeId));
+    this.ticker = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "anchor-heartbeat"));
+    this.reader = new Thread(this::readLoop, "anchor-job-reader");
+  }
+
+  public static NodeAgent start(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
+                                long defaultTimeoutMs, long memoryMb,
+                                ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
+    NodeAgent agent = new NodeAgent(system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats);
+    agent.ticker.scheduleAtFixedRate(agent::heartbeat, 0, 2, TimeUnit.SECONDS);
+    agent.reader.start();
+    log.info("worker node {} up: {} slots, runtimes {}, gpu {}", nodeId, capacity, agent.runtimes(),
+        agent.gpu.present() ? agent.gpu.model() : "none");
+    return agent;
+  }
+
+  /** A name that is stable across restarts of the same worker: ANCHOR_NODE_NAME, else host and cluster port. */
+  public static String defaultNodeId(String configured, int clusterPort) {
+    if (configured != null && !configured.isBlank()) return configured.trim();
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (Exception e) {
+      host = "node";
+    }
+    return host.toLowerCase(Locale.ROOT) + "-" + clusterPort;
+  }
+
+  public String nodeId() {
+    return nodeId;
+  }
+
+  List<String> runtimes() {
+    return sandbox.available().stream().map(k -> k.name().toLowerCase(Locale.ROOT)).sorted().toList();
+  }
+
+  /** Called for every cancel broadcast; stops the attempt if it runs here. */
+  public void onCancel(CancelJob c) {
+    if (!nodeId.equals(c.nodeId())) return;
+    String id = WorkerJobs.jobId(c.taskId(), c.attempt());
+    if (running.containsKey(id)) {
+      log.info("cancelling {} on request", id);
+      sandbox.cancel(id);
+    }
+  }
+
+  public void drain() {
+    draining.set(true);
+  }
+
+  public int runningJobs() {
+    return running.size();
+  }
+
+  NodeHeartbeat snapshot() {
+    var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    long total = os.getTotalMemorySize();
+    double cpu = Math.max(0, os.getCpuLoad()) * 100.0;
+    double ram = total == 0 ? 0 : (total - os.getFreeMemorySize()) * 100.0 / total;
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (Exception e) {
+      host = "unknown";
+    }
+    return new NodeHeartbeat(nodeId, system.address().toString(), host,
+        Runtime.getRuntime().availableProcessors(), total / (1024 * 1024), gpu.present(), gpu.model(), runtimes(),
+        round(cpu), round(ram), (System.currentTimeMillis() - startedAt) / 1000, running.size(), capacity,
+        draining.get(), System.currentTimeMillis());
+  }
+
+  private static double round(double v) {
+    return Math.round(v * 10) / 10.0;
+  }
+
+  private void heartbeat() {
+    try {
+      heartbeats.tell(Topic.publish(snapshot()));
+    } catch (RuntimeException e) {
+      log.warn("heartbeat failed: {}", e.toString());
+    }
+  }
+
+  private void readLoop() {
+    JobQueue.Reader r = queue.reader(nodeId);
+    try {
+      while (!stopped.get()) {
+        if (draining.get()) {
+          sleepQuietly(200);
+          continue;
+        }
+        try {
+          slots.acquire();
+        } catch (InterruptedException e) {
+          return;
+        }
+        int free = 1 + slots.drainPermits();
+        List<Delivery> batch;
+        try {
+          batch = r.next(free, Duration.ofSeconds(1));
+        } catch (RuntimeException e) {
+          slots.release(free);
+          if (stopped.get()) return;
+          log.warn("reading jobs failed, reconnecting: {}", e.toString());
+          sleepQuietly(1000);
+          // the streams may have been taken over while this node was away: a new reader makes its group again
+          r.close();
+          r = queue.reader(nodeId);
+          continue;
+        }
+        slots.release(free - batch.size());
+        for (Delivery d : batch) runners.execute(() -> runOne(d));
+      }
+    } finally {
+      r.close();
+    }
+  }
+
+  private void runOne(Delivery d) {
+    String taskId = d.job().taskId();
+    int attempt = d.job().attempt();
+    String jobId = WorkerJobs.jobId(taskId, attempt);
+    running.put(jobId, Boolean.TRUE);
+    try {
+      var task = sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId);
+      TaskSpec spec;
+      Outcome outcome;
+      try {
+        spec = json.readValue(d.job().specJson(), TaskSpec.class);
+        task.tell(new TaskEntity.Started(attempt, nodeId));
+        outcome = sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb));
+      } catch (Exception e) {
+        outcome = new Outcome.Failure(dev.anchor.runtime.FailureKind.BAD_PAYLOAD, "cannot run job: " + e.getMessage(),
+            null, "", 0);
+      }
+      Outcome result = outcome;
+      // the job stays pending in Redis until the entity has the result; keep asking until it answers
+      while (true) {
+        try {
+          task.<Done>askWithStatus(replyTo -> report(result, attempt, replyTo), REPORT_TIMEOUT)
+              .toCompletableFuture().get(REPORT_TIMEOUT.toMillis() + 1000, TimeUnit.MILLISECONDS);
+          break;
+        } catch (Exception e) {
+          if (stopped.get() && system.whenTerminated().isCompleted()) return;
+          log.warn("recording result of {} failed, retrying: {}", jobId, e.toString());
+          sleepQuietly(500);
+        }
+      }
+      queue.ack(d);
+    } finally {
+      running.remove(jobId);
+      slots.release();
+    }
+  }
+
+  private TaskEntity.Command report(Outcome o, int attempt, ActorRef<StatusReply<Done>> replyTo) {
+    return switch (o) {
+      case Outcome.Success s -> new TaskEntity.ReportResult(attempt, nodeId, true, s.resultJson(), null, null,
+          false, s.logs(), s.durationMs(), replyTo);
+      case Outcome.Failure f -> new TaskEntity.ReportResult(attempt, nodeId, false, null,
+          f.message() + (f.line() != null ? " (line " + f.line() + ")" : ""), f.kind().name(),
+          f.kind().retryableByDefault(), f.logs(), f.durationMs(), replyTo);
+    };
+  }
+
+  /** Stops taking jobs, lets running ones finish for up to {@code grace}; unfinished ones stay pending for another node. */
+  @Override
+  public void close() {
+    draining.set(true);
+    long deadline = System.currentTimeMillis() + 30_000;
+    while (!running.isEmpty() && System.currentTimeMillis() < deadline) sleepQuietly(100);
+    stopped.set(true);
+    ticker.shutdownNow();
+    runners.shutdownNow();
+    reader.interrupt();
+  }
+
+  private static void sleepQuietly(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static Thread daemon(Runnable r, String name) {
+    Thread t = new Thread(r, name);
+    t.setDaemon(true);
+    return t;
+  }
+}
