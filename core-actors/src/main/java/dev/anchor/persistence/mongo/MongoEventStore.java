@@ -1,0 +1,460 @@
+package dev.anchor.persistence.mongo;
+
+import static com.mongodb.client.model.Filters.eq;
+import static com.mongodb.client.model.Filters.in;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+import org.apache.pekko.actor.ActorRef;
+import org.apache.pekko.persistence.AtomicWrite;
+import org.apache.pekko.persistence.PersistentRepr;
+import org.apache.pekko.persistence.journal.Tagged;
+import org.bson.Document;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import com.mongodb.ErrorCategory;
+import com.mongodb.MongoBulkWriteException;
+import com.mongodb.bulk.BulkWriteError;
+import com.mongodb.client.MongoCollection;
+import com.mongodb.client.MongoDatabase;
+import com.mongodb.client.model.BulkWriteOptions;
+import com.mongodb.client.model.InsertManyOptions;
+import com.mongodb.client.model.Projections;
+import com.mongodb.client.model.UpdateOneModel;
+import com.mongodb.client.model.UpdateOptions;
+import com.mongodb.client.model.Updates;
+import com.mongodb.client.model.WriteModel;
+
+/**
+ * The journal's storage, independent of the actor that fronts it.
+ * <p>
+ * Events: one document each, {@code _id = persistenceId|padded seq}; the unique {@code _id} makes a second write of a
+ * sequence number fail, which is how a forked history is refused. Heads: one document per persistence id with the
+ * highest sequence number written ({@code hi}, only ever raised with {@code $max}) and the deleted-to mark
+ * ({@code del}). Reads never query anything but exact ids, so their cost does not grow with the journal.
+ * <p>
+ * Writes from all entities queue up for one writer thread that stores whatever has accumulated with a single ordered
+ * {@code insertMany}; a failed event is mapped back to the AtomicWrite (and entity write) it belongs to.
+ */
+final class MongoEventStore implements AutoCloseable {
+
+    static final String PID = "pid";
+    static final String SEQ = "seq";
+    static final String TIMESTAMP = "ts";
+    static final String WRITER = "w";
+    static final String EVENT_MANIFEST = "m";
+    static final String TAGS = "tags";
+    static final String HIGHEST = "hi";
+    static final String DELETED_TO = "del";
+
+    /** Sequence numbers checked past a head's highest, to find events whose head update was lost in a crash. */
+    private static final int PROBE = 8;
+    private static final int DELETE_CHUNK = 1000;
+
+    private static final Logger log = LoggerFactory.getLogger(MongoEventStore.class);
+
+    private final MongoCollection<Document> events;
+    private final MongoCollection<Document> heads;
+    private final PayloadCodec codec;
+    private final Runnable flush;
+    private final int maxBatchEvents;
+    private final int replayBatchSize;
+    private final LinkedBlockingQueue<WriteRequest> queue = new LinkedBlockingQueue<>();
+    private final Thread writer;
+    private volatile boolean running = true;
+
+    MongoEventStore(MongoDatabase database, String eventsCollection, String headsCollection, PayloadCodec codec,
+                    Runnable flush, int maxBatchEvents, int replayBatchSize) {
+        this.events = database.getCollection(eventsCollection);
+        this.heads = database.getCollection(headsCollection);
+        this.codec = codec;
+        this.flush = flush;
+        this.maxBatchEvents = maxBatchEvents;
+        this.replayBatchSize = replayBatchSize;
+        this.writer = Thread.ofPlatform().daemon().name("anchor-journal-writer").start(this::writeLoop);
+    }
+
+    /** The highest sequence number and deleted-to mark of one entity. */
+    record Head(long highest, long deletedTo) {
+    }
+
+    private record PreparedWrite(String persistenceId, long highest, List<Document> docs, Exception rejection) {
+    }
+
+    private static final class WriteRequest {
+        final List<PreparedWrite> writes;
+        final CompletableFuture<List<Optional<Exception>>> result = new CompletableFuture<>();
+        Exception failure;
+
+        WriteRequest(List<PreparedWrite> writes) {
+            this.writes = writes;
+        }
+
+        int eventCount() {
+            int n = 0;
+            for (PreparedWrite w : writes) {
+                n += w.docs.size();
+            }
+            return n;
+        }
+
+        void fail(Exception e) {
+            if (failure == null) {
+                failure = e;
+            }
+        }
+    }
+
+    /** One AtomicWrite queued for insertion, with the position of its documents in the current insertMany. */
+    private static final class Unit {
+        final WriteRequest request;
+        final PreparedWrite write;
+        int firstDoc;
+        boolean done;
+
+        Unit(WriteRequest request, PreparedWrite write) {
+            this.request = request;
+            this.write = write;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------- writes
+
+    /**
+     * Stores the AtomicWrites (all from one entity incarnation, in order). The result has one entry per AtomicWrite:
+     * empty when stored, the exception when its payload could not be serialized (rejected, nothing stored). The future
+     * fails as a whole when an event could not be stored — a {@link JournalConflictException} when its sequence number
+     * was already taken — and then none of this call's later AtomicWrites are stored.
+     */
+    CompletableFuture<List<Optional<Exception>>> write(Iterable<AtomicWrite> atomicWrites) {
+        List<PreparedWrite> prepared = new ArrayList<>();
+        for (AtomicWrite aw : atomicWrites) {
+            prepared.add(prepare(aw));
+        }
+        WriteRequest request = new WriteRequest(prepared);
+        if (!running) {
+            request.result.completeExceptionally(new IllegalStateException("journal is stopped"));
+        } else {
+            queue.add(request);
+        }
+        return request.result;
+    }
+
+    private PreparedWrite prepare(AtomicWrite aw) {
+        List<Document> docs = new ArrayList<>(aw.size());
+        long now = System.currentTimeMillis();
+        try {
+            for (PersistentRepr repr : scala.jdk.javaapi.CollectionConverters.asJava(aw.payload())) {
+                Object payload = repr.payload();
+                List<String> tags = List.of();
+                if (payload instanceof Tagged tagged) {
+                    payload = tagged.payload();
+                    tags = new ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(tagged.tags()));
+                }
+                Document doc = new Document("_id", DocumentIds.of(repr.persistenceId(), repr.sequenceNr()))
+                        .append(PID, repr.persistenceId())
+                        .append(SEQ, repr.sequenceNr())
+                        .append(TIMESTAMP, repr.timestamp() > 0 ? repr.timestamp() : now)
+                        .append(WRITER, repr.writerUuid())
+                        .append(EVENT_MANIFEST, repr.manifest());
+                if (!tags.isEmpty()) {
+                    doc.append(TAGS, tags);
+                }
+                codec.write(payload, doc);
+                docs.add(doc);
+            }
+        } catch (Exception e) {
+            return new PreparedWrite(aw.persistenceId(), aw.highestSequenceNr(), List.of(), e);
+        }
+        return new PreparedWrite(aw.persistenceId(), aw.highestSequenceNr(), docs, null);
+    }
+
+    private void writeLoop() {
+        while (running || !queue.isEmpty()) {
+            WriteRequest first;
+            try {
+                first = queue.poll(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                continue;
+            }
+            if (first == null) {
+                continue;
+            }
+            List<WriteRequest> batch = new ArrayList<>();
+            batch.add(first);
+            int events = first.eventCount();
+            WriteRequest next;
+            while (events < maxBatchEvents && (next = queue.poll()) != null) {
+                batch.add(next);
+                events += next.eventCount();
+            }
+            try {
+                store(batch);
+            } catch (RuntimeException | Error e) {
+                log.error("journal write batch failed unexpectedly", e);
+                for (WriteRequest r : batch) {
+                    r.result.completeExceptionally(e);
+                }
+            }
+        }
+    }
+
+    private void store(List<WriteRequest> batch) {
+        List<Unit> pending = new ArrayList<>();
+        for (WriteRequest r : batch) {
+            for (PreparedWrite w : r.writes) {
+                if (w.rejection == null && !w.docs.isEmpty()) {
+                    pending.add(new Unit(r, w));
+                }
+            }
+        }
+        List<Unit> stored = new ArrayList<>();
+        while (!pending.isEmpty()) {
+            pending.removeIf(u -> u.request.failure != null);
+            if (pending.isEmpty()) {
+                break;
+            }
+            List<Document> docs = new ArrayList<>();
+            for (Unit u : pending) {
+                u.firstDoc = docs.size();
+                docs.addAll(u.write.docs);
+            }
+            boolean[] inserted = new boolean[docs.size()];
+            try {
+                events.insertMany(docs, new InsertManyOptions().ordered(true));
+                java.util.Arrays.fill(inserted, true);
+            } catch (MongoBulkWriteException e) {
+                markInserted(e, pending, inserted);
+            } catch (RuntimeException e) {
+                // unknown outcome: fail everyone; a retry after restart finds what was stored by probing the ids
+                for (Unit u : pending) {
+                    u.request.fail(e);
+                }
+                break;
+            }
+            List<Unit> retry = new ArrayList<>();
+            List<String> compensate = new ArrayList<>();
+            for (Unit u : pending) {
+                int n = u.write.docs.size();
+                int insertedCount = 0;
+                for (int i = 0; i < n; i++) {
+                    if (inserted[u.firstDoc + i]) {
+                        insertedCount++;
+                    }
+                }
+                if (u.request.failure != null) {
+                    // keep the AtomicWrite atomic and the failed entity's later writes out of the journal
+                    for (int i = 0; i < n; i++) {
+                        if (inserted[u.firstDoc + i]) {
+                            compensate.add(u.write.docs.get(i).getString("_id"));
+                        }
+                    }
+                } else if (insertedCount == n) {
+                    u.done = true;
+                    stored.add(u);
+                } else if (insertedCount == 0) {
+                    retry.add(u); // after the failed event of an ordered insert: not attempted
+                } else {
+                    u.request.fail(new IllegalStateException("partially stored AtomicWrite of " + u.write.persistenceId));
+                    for (int i = 0; i < n; i++) {
+                        if (inserted[u.firstDoc + i]) {
+                            compensate.add(u.write.docs.get(i).getString("_id"));
+                        }
+                    }
+                }
+            }
+            if (!compensate.isEmpty()) {
+                try {
+                    events.deleteMany(in("_id", compensate));
+                } catch (RuntimeException e) {
+                    log.error("could not remove {} events of a failed write: {}", compensate.size(), compensate, e);
+                }
+            }
+            pending = retry;
+        }
+        updateHeads(stored);
+        flush.run();
+        for (WriteRequest r : batch) {
+            if (r.failure != null) {
+                r.result.completeExceptionally(r.failure);
+            } else {
+                List<Optional<Exception>> results = new ArrayList<>(r.writes.size());
+                for (PreparedWrite w : r.writes) {
+                    results.add(Optional.ofNullable(w.rejection));
+                }
+                r.result.complete(results);
+            }
+        }
+    }
+
+    /** Works out which documents of a failed insertMany were stored, and fails the writes that hit an error. */
+    private static void markInserted(MongoBulkWriteException e, List<Unit> pending, boolean[] inserted) {
+        List<BulkWriteError> errors = e.getWriteErrors();
+        Set<Integer> failedIndexes = new HashSet<>();
+        int firstError = inserted.length;
+        for (BulkWriteError error : errors) {
+            failedIndexes.add(error.getIndex());
+            firstError = Math.min(firstError, error.getIndex());
+        }
+        int insertedCount = e.getWriteResult().getInsertedCount();
+        // An ordered insert stops at the first error; a server that carries on anyway reports it in the counts.
+        boolean continuedAfterError = insertedCount + errors.size() >= inserted.length;
+        for (int i = 0; i < inserted.length; i++) {
+            inserted[i] = continuedAfterError ? !failedIndexes.contains(i) : i < firstError;
+        }
+        if (errors.isEmpty()) {
+            for (Unit u : pending) {
+                u.request.fail(e);
+            }
+            return;
+        }
+        for (BulkWriteError error : errors) {
+            Unit unit = unitOf(pending, error.getIndex());
+            Document doc = unit.write.docs.get(error.getIndex() - unit.firstDoc);
+            if (ErrorCategory.fromErrorCode(error.getCode()) == ErrorCategory.DUPLICATE_KEY) {
+                unit.request.fail(new JournalConflictException(unit.write.persistenceId, doc.getLong(SEQ), e));
+            } else {
+                unit.request.fail(e);
+            }
+        }
+    }
+
+    private static Unit unitOf(List<Unit> pending, int docIndex) {
+        Unit found = pending.get(0);
+        for (Unit u : pending) {
+            if (u.firstDoc <= docIndex) {
+                found = u;
+            } else {
+                break;
+            }
+        }
+        return found;
+    }
+
+    private void updateHeads(List<Unit> stored) {
+        if (stored.isEmpty()) {
+            return;
+        }
+        Map<String, Long> highest = new HashMap<>();
+        for (Unit u : stored) {
+            highest.merge(u.write.persistenceId, u.write.highest, Math::max);
+        }
+        List<WriteModel<Document>> updates = new ArrayList<>(highest.size());
+        UpdateOptions upsert = new UpdateOptions().upsert(true);
+        highest.forEach((pid, hi) -> updates.add(new UpdateOneModel<>(eq("_id", pid), Updates.max(HIGHEST, hi), upsert)));
+        try {
+            heads.bulkWrite(updates, new BulkWriteOptions().ordered(false));
+        } catch (RuntimeException e) {
+            // the events are stored; readers find them past the stale head by probing, but tell the writers
+            for (Unit u : stored) {
+                u.request.fail(e);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------------------- reads
+
+    /** Highest sequence number ever written for the entity (kept after deletion), 0 if none. */
+    long highestSequenceNr(String persistenceId) {
+        return head(persistenceId).highest();
+    }
+
+    /** The head document, with the highest sequence number corrected for events stored after it was last updated. */
+    Head head(String persistenceId) {
+        Document doc = heads.find(eq("_id", persistenceId)).first();
+        long highest = doc == null ? 0L : doc.get(HIGHEST, Number.class).longValue();
+        long deletedTo = doc == null || doc.get(DELETED_TO) == null ? 0L : doc.get(DELETED_TO, Number.class).longValue();
+        while (true) {
+            long found = 0;
+            for (Document e : events.find(in("_id", DocumentIds.range(persistenceId, highest + 1, highest + PROBE)))
+                    .projection(Projections.include(SEQ))) {
+                found = Math.max(found, e.get(SEQ, Number.class).longValue());
+            }
+            if (found <= highest) {
+                return new Head(highest, deletedTo);
+            }
+            highest = found;
+        }
+    }
+
+    /** Replays events fromSeq..toSeq (inclusive, at most max) in order, skipping deleted ones. */
+    void replay(String persistenceId, long fromSequenceNr, long toSequenceNr, long max, Consumer<PersistentRepr> callback) {
+        if (max <= 0) {
+            return;
+        }
+        Head head = head(persistenceId);
+        long from = Math.max(fromSequenceNr, head.deletedTo() + 1);
+        long to = Math.min(toSequenceNr, head.highest());
+        long replayed = 0;
+        long chunkStart = from;
+        while (chunkStart <= to && replayed < max) {
+            long chunkEnd = Math.min(to, chunkStart + replayBatchSize - 1);
+            long remaining = max - replayed;
+            if (remaining < replayBatchSize) {
+                chunkEnd = Math.min(chunkEnd, chunkStart + remaining - 1);
+            }
+            List<Document> docs = new ArrayList<>();
+            events.find(in("_id", DocumentIds.range(persistenceId, chunkStart, chunkEnd))).into(docs);
+            docs.sort(Comparator.comparingLong(d -> d.get(SEQ, Number.class).longValue()));
+            for (Document doc : docs) {
+                if (replayed >= max) {
+                    break;
+                }
+                callback.accept(toRepr(doc));
+                replayed++;
+            }
+            chunkStart = chunkEnd + 1;
+        }
+    }
+
+    private PersistentRepr toRepr(Document doc) {
+        Object payload = codec.read(doc);
+        return PersistentRepr.apply(payload, doc.get(SEQ, Number.class).longValue(), doc.getString(PID),
+                        doc.getString(EVENT_MANIFEST), false, ActorRef.noSender(), doc.getString(WRITER))
+                .withTimestamp(doc.get(TIMESTAMP, Number.class).longValue());
+    }
+
+    /** Deletes events up to toSeq (capped at the highest); the highest sequence number stays. */
+    void deleteTo(String persistenceId, long toSequenceNr) {
+        Head head = head(persistenceId);
+        long target = Math.min(toSequenceNr, head.highest());
+        if (target <= head.deletedTo()) {
+            return;
+        }
+        // mark first: replay honours the mark even if the physical delete below is interrupted
+        heads.updateOne(eq("_id", persistenceId),
+                Updates.combine(Updates.max(DELETED_TO, target), Updates.max(HIGHEST, head.highest())),
+                new UpdateOptions().upsert(true));
+        for (long from = head.deletedTo() + 1; from <= target; from += DELETE_CHUNK) {
+            long to = Math.min(target, from + DELETE_CHUNK - 1);
+            events.deleteMany(in("_id", DocumentIds.range(persistenceId, from, to)));
+        }
+    }
+
+    /** Stops accepting writes, stores what is queued, then stops the writer thread. */
+    @Override
+    public void close() {
+        running = false;
+        try {
+            writer.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        WriteRequest left;
+        while ((left = queue.poll()) != null) {
+            left.result.completeExceptionally(new IllegalStateException("journal stopped before the write was stored"));
+        }
+    }
+}

@@ -1,0 +1,64 @@
+package dev.anchor.persistence.mongo;
+
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+import java.util.function.Consumer;
+
+import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.persistence.AtomicWrite;
+import org.apache.pekko.persistence.PersistentRepr;
+import org.apache.pekko.persistence.journal.japi.AsyncWriteJournal;
+
+import com.typesafe.config.Config;
+
+import scala.concurrent.Future;
+import scala.jdk.javaapi.FutureConverters;
+
+/**
+ * Pekko Persistence journal plugin on MongoDB ({@code pekko.persistence.journal.plugin = "anchor.journal"}). Storage
+ * layout and batching: {@link MongoEventStore}. The client is the actor system's {@link MongoStore}.
+ */
+public final class MongoJournal extends AsyncWriteJournal {
+
+    private final MongoEventStore store;
+    private final Executor blocking;
+
+    public MongoJournal(Config config) {
+        ActorSystem system = context().system();
+        MongoStore mongo = MongoStore.get(system);
+        Runnable flush = config.getBoolean("flush-embedded-every-batch") ? mongo::flush : () -> { };
+        this.store = new MongoEventStore(mongo.database(), config.getString("collection"),
+                config.getString("heads-collection"), new PayloadCodec(system), flush,
+                config.getInt("max-batch-events"), config.getInt("replay-batch-size"));
+        this.blocking = system.dispatchers().lookup(config.getString("plugin-dispatcher"));
+    }
+
+    @Override
+    public Future<Iterable<Optional<Exception>>> doAsyncWriteMessages(Iterable<AtomicWrite> messages) {
+        return FutureConverters.asScala(store.write(messages).thenApply(results -> results));
+    }
+
+    @Override
+    public Future<Void> doAsyncDeleteMessagesTo(String persistenceId, long toSequenceNr) {
+        return FutureConverters.asScala(CompletableFuture.runAsync(() -> store.deleteTo(persistenceId, toSequenceNr), blocking));
+    }
+
+    @Override
+    public Future<Void> doAsyncReplayMessages(String persistenceId, long fromSequenceNr, long toSequenceNr, long max,
+                                              Consumer<PersistentRepr> replayCallback) {
+        return FutureConverters.asScala(CompletableFuture.runAsync(
+                () -> store.replay(persistenceId, fromSequenceNr, toSequenceNr, max, replayCallback), blocking));
+    }
+
+    @Override
+    public Future<Long> doAsyncReadHighestSequenceNr(String persistenceId, long fromSequenceNr) {
+        return FutureConverters.asScala(CompletableFuture.supplyAsync(() -> store.highestSequenceNr(persistenceId), blocking));
+    }
+
+    @Override
+    public void postStop() throws Exception {
+        store.close();
+        super.postStop();
+    }
+}
