@@ -1,0 +1,112 @@
+package dev.anchor.queue;
+
+import io.lettuce.core.RedisClient;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The job queue against a real redis-server (the embedded one standalone mode uses). */
+class JobQueueTest {
+  @TempDir
+  static Path dir;
+  static EmbeddedRedis redis;
+  static RedisClient client;
+  static JobQueue queue;
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = EmbeddedRedis.start(dir);
+    client = RedisConnector.client(redis.uri());
+    queue = new JobQueue(client);
+  }
+
+  @AfterAll
+  static void stop() {
+    if (queue != null) queue.close();
+    if (client != null) client.shutdown();
+    if (redis != null) redis.close();
+  }
+
+  private static String node() {
+    return "n-" + UUID.randomUUID();
+  }
+
+  private static JobMessage job(String task, int priority) {
+    return new JobMessage(task, 1, priority, "{\"name\":\"" + task + "\"}");
+  }
+
+  @Test
+  void aJobGoesOnlyToTheChosenNode() throws Exception {
+    String a = node(), b = node();
+    queue.enqueue(a, job("t1", 0)).toCompletableFuture().get();
+    try (JobQueue.Reader ra = queue.reader(a); JobQueue.Reader rb = queue.reader(b)) {
+      assertTrue(rb.next(10, Duration.ofMillis(100)).isEmpty());
+      List<Delivery> got = ra.next(10, Duration.ofMillis(100));
+      assertEquals(1, got.size());
+      assertEquals("t1", got.get(0).job().taskId());
+      assertEquals("{\"name\":\"t1\"}", got.get(0).job().specJson());
+    }
+  }
+
+  @Test
+  void anUnackedJobIsDeliveredAgainAfterAWorkerRestartAndAnAckedOneIsNot() throws Exception {
+    String n = node();
+    queue.enqueue(n, job("t1", 0)).toCompletableFuture().get();
+    queue.enqueue(n, job("t2", 0)).toCompletableFuture().get();
+    try (JobQueue.Reader first = queue.reader(n)) {
+      List<Delivery> got = first.next(10, Duration.ofMillis(100));
+      assertEquals(2, got.size());
+      queue.ack(got.get(0)).toCompletableFuture().get();
+    }
+    try (JobQueue.Reader restarted = queue.reader(n)) {
+      List<Delivery> again = restarted.next(10, Duration.ofMillis(100));
+      assertEquals(List.of("t2"), again.stream().map(d -> d.job().taskId()).toList());
+    }
+  }
+
+  @Test
+  void higherPriorityComesFirstInABatch() throws Exception {
+    String n = node();
+    queue.enqueue(n, job("low", -5)).toCompletableFuture().get();
+    queue.enqueue(n, job("normal", 0)).toCompletableFuture().get();
+    queue.enqueue(n, job("high", 9)).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n)) {
+      List<Delivery> got = r.next(10, Duration.ofMillis(100));
+      assertEquals(List.of("high", "normal", "low"), got.stream().map(d -> d.job().taskId()).toList());
+    }
+  }
+
+  @Test
+  void takeAllHandsBackEverythingOfALostNode() throws Exception {
+    String n = node();
+    queue.enqueue(n, job("delivered", 0)).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n)) {
+      assertEquals(1, r.next(1, Duration.ofMillis(100)).size());
+    }
+    queue.enqueue(n, job("waiting", 0)).toCompletableFuture().get();
+    List<Delivery> left = queue.takeAll(n);
+    assertEquals(List.of("delivered", "waiting"), left.stream().map(d -> d.job().taskId()).toList());
+    assertTrue(queue.takeAll(n).isEmpty());
+  }
+
+  @Test
+  void statsCountWaitingAndActivePerNode() throws Exception {
+    String n = node();
+    for (int i = 0; i < 3; i++) queue.enqueue(n, job("s" + i, 0)).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n)) {
+      assertEquals(1, r.next(1, Duration.ofMillis(100)).size());
+      QueueStats.Counts c = queue.stats().queues().get("node:" + n);
+      assertEquals(2, c.waiting());
+      assertEquals(1, c.active());
+    }
+  }
+}
