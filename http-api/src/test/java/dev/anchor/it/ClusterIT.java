@@ -1,0 +1,164 @@
+package dev.anchor.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.persistence.mongo.EmbeddedMongoServer;
+import dev.anchor.queue.EmbeddedRedis;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A real cluster on loopback: one coordinator JVM and two worker JVMs started through ./anchor, sharing a real
+ * redis-server and a MongoDB-wire server run by the test. Every task completes with the right result exactly once
+ * even when a worker or the coordinator is killed with -9 in the middle of the run.
+ */
+class ClusterIT {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  @TempDir
+  Path tmp;
+  EmbeddedRedis redis;
+  EmbeddedMongoServer mongo;
+  final List<AnchorProcess> processes = new ArrayList<>();
+  int clusterPort;
+  int httpPort;
+
+  @BeforeEach
+  void stores() throws Exception {
+    redis = EmbeddedRedis.start(tmp.resolve("redis-data"));
+    mongo = EmbeddedMongoServer.inMemory();
+    clusterPort = AnchorProcess.freePort();
+    httpPort = AnchorProcess.freePort();
+  }
+
+  @AfterEach
+  void stopAll() throws Exception {
+    for (AnchorProcess p : processes) p.close();
+    if (mongo != null) mongo.close();
+    if (redis != null) redis.close();
+  }
+
+  Map<String, String> storeEnv() {
+    return Map.of("ANCHOR_MONGO_URI", mongo.connectionString(), "ANCHOR_REDIS_URI", redis.uri(),
+        "ANCHOR_SEED_NODES", "127.0.0.1:" + clusterPort, "ANCHOR_DOWN_AFTER", "4s");
+  }
+
+  AnchorProcess coordinator() throws Exception {
+    Map<String, String> env = new java.util.HashMap<>(storeEnv());
+    env.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
+    AnchorProcess p = AnchorProcess.start("coordinator", tmp.resolve("coordinator"), httpPort, env);
+    processes.add(p);
+    return p;
+  }
+
+  AnchorProcess worker(String name) throws Exception {
+    Map<String, String> env = new java.util.HashMap<>(storeEnv());
+    env.put("ANCHOR_NODE_NAME", name);
+    env.put("ANCHOR_WORKER_CAPACITY", "3");
+    AnchorProcess p = AnchorProcess.start("worker", tmp.resolve(name), AnchorProcess.freePort(), env);
+    processes.add(p);
+    return p;
+  }
+
+  void awaitNodes(AnchorProcess c, int online) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      HttpResponse<String> r = c.get("/api/nodes");
+      last = r.body();
+      int n = 0;
+      for (JsonNode node : JSON.readTree(r.body())) if (node.path("status").asText().equals("Online")) n++;
+      if (n >= online) return;
+      TimeUnit.MILLISECONDS.sleep(250);
+    }
+    throw new AssertionError("expected " + online + " online nodes, got " + last);
+  }
+
+  List<String> submit(AnchorProcess c, int from, int count) throws Exception {
+    List<String> ids = new ArrayList<>();
+    for (int i = from; i < from + count; i++) {
+      // a little work per task, so that a crash lands while jobs are running
+      HttpResponse<String> r = c.post("/api/tasks", """
+          {"name":"t%d","payload":{"runtime":"js","sourceCode":"let s = 0; for (let k = 0; k < 200000; k++) s += k %% 7; input.n * 3 + (s > 0 ? 0 : 1)"},"input":{"n":%d},"retries":{"attempts":5,"backoffMs":200}}
+          """.formatted(i, i));
+      assertEquals(201, r.statusCode(), r.body());
+      ids.add(JSON.readTree(r.body()).path("taskId").asText());
+    }
+    return ids;
+  }
+
+  long completed(AnchorProcess c, List<String> ids) throws Exception {
+    long n = 0;
+    for (String id : ids) {
+      HttpResponse<String> r = c.get("/api/tasks/" + id);
+      if (r.statusCode() == 200 && JSON.readTree(r.body()).path("status").asText().equals("Completed")) n++;
+    }
+    return n;
+  }
+
+  void awaitCompleted(AnchorProcess c, List<String> ids, long atLeast, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    long n = 0;
+    while (System.nanoTime() < deadline) {
+      n = completed(c, ids);
+      if (n >= atLeast) return;
+      TimeUnit.MILLISECONDS.sleep(500);
+    }
+    throw new AssertionError(n + " of " + ids.size() + " completed, wanted " + atLeast + "\n" + c.output());
+  }
+
+  void assertAllRightOnce(AnchorProcess c, List<String> ids, int from) throws Exception {
+    for (int i = 0; i < ids.size(); i++) {
+      JsonNode t = JSON.readTree(c.get("/api/tasks/" + ids.get(i)).body());
+      assertEquals("Completed", t.path("status").asText(), t.toString());
+      assertEquals(String.valueOf((from + i) * 3), t.path("result").asText(), t.toString());
+      long completions = 0;
+      for (JsonNode h : t.path("history")) if (h.path("event").asText().equals("Completed")) completions++;
+      assertEquals(1, completions, "recorded once: " + t);
+    }
+  }
+
+  @Test
+  void everyTaskCompletesOnceWhenAWorkerIsKilledMidRun() throws Exception {
+    AnchorProcess c = coordinator();
+    c.awaitHealthy(Duration.ofSeconds(150));
+    AnchorProcess w1 = worker("w1");
+    AnchorProcess w2 = worker("w2");
+    awaitNodes(c, 2);
+    List<String> ids = submit(c, 0, 200);
+    awaitCompleted(c, ids, 30, Duration.ofMinutes(3));
+    w1.kill9();
+    awaitCompleted(c, ids, ids.size(), Duration.ofMinutes(5));
+    assertAllRightOnce(c, ids, 0);
+    assertTrue(w2.process.isAlive());
+  }
+
+  @Test
+  void everyTaskCompletesOnceWhenTheCoordinatorIsKilledAndRestarted() throws Exception {
+    AnchorProcess c = coordinator();
+    c.awaitHealthy(Duration.ofSeconds(150));
+    worker("w1");
+    worker("w2");
+    awaitNodes(c, 2);
+    List<String> ids = submit(c, 0, 120);
+    awaitCompleted(c, ids, 20, Duration.ofMinutes(3));
+    c.kill9();
+    AnchorProcess again = coordinator();
+    again.awaitHealthy(Duration.ofSeconds(150));
+    awaitCompleted(again, ids, ids.size(), Duration.ofMinutes(5));
+    assertAllRightOnce(again, ids, 0);
+  }
+}
