@@ -1,0 +1,47 @@
+package dev.anchor.task;
+
+import dev.anchor.CborSerializable;
+import java.util.List;
+
+/**
+ * A task as clients see it (the body of GET /api/tasks/{id}). Times are epoch milliseconds.
+ *
+ * @param status     "Unknown" (never submitted), "Queued" (waiting for or on its way to a node), "Running",
+ *                   "Completed", "Failed" or "Cancelled"
+ * @param attempts   how many attempts have been handed to a node so far
+ * @param nodeId     the node of the current or last attempt
+ * @param errorKind  the worker's classification of the last error (e.g. "UserError", "Timeout", "NodeLost")
+ * @param nextRetryAt when the next attempt is due while a retry is scheduled, else null
+ */
+public record TaskView(
+    String taskId,
+    String name,
+    String type,
+    String status,
+    String result,
+    String error,
+    String errorKind,
+    String logs,
+    int attempts,
+    String nodeId,
+    Long submittedAt,
+    Long completedAt,
+    Long durationMs,
+    Long nextRetryAt,
+    String waitingReason,
+    int priority,
+    String runtime,
+    List<HistoryEntry> history)
+    implements CborSerializable {
+
+  public static final String UNKNOWN = "Unknown";
+  public static final String QUEUED = "Queued";
+  public static final String RUNNING = "Running";
+  public static final String COMPLETED = "Completed";
+  public static final String FAILED = "Failed";
+  public static final String CANCELLED = "Cancelled";
+
+  /** One journaled step of the task. */
+  public record HistoryEntry(String event, long at, int attempt, String nodeId, String detail)
+      implements CborSerializable {}
+}

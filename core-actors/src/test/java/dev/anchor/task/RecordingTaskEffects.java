@@ -1,0 +1,80 @@
+package dev.anchor.task;
+
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
+
+/**
+ * A {@link TaskEffects} that records every call. Dispatch answers come from a queue the test fills (each entry a
+ * supplier of the answer, so a test can hand out a future it completes later); when the queue is empty every
+ * dispatch is enqueued on {@link #defaultNode}.
+ */
+public final class RecordingTaskEffects implements TaskEffects {
+  public record Dispatch(String taskId, int attempt, TaskSpec spec) {}
+
+  public record CancelRunning(String taskId, int attempt, String nodeId) {}
+
+  public record DeadLetter(String taskId, TaskSpec spec, String error) {}
+
+  public record Change(TaskView view, String eventName) {}
+
+  public final List<Dispatch> dispatches = new CopyOnWriteArrayList<>();
+  public final List<CancelRunning> cancels = new CopyOnWriteArrayList<>();
+  public final List<DeadLetter> deadLetters = new CopyOnWriteArrayList<>();
+  public final List<Change> changes = new CopyOnWriteArrayList<>();
+  public final List<String> livenessChecks = new CopyOnWriteArrayList<>();
+  public final Map<String, Boolean> alive = new ConcurrentHashMap<>();
+  private final Deque<Supplier<CompletionStage<Placement>>> answers = new ArrayDeque<>();
+  public volatile String defaultNode = "node-1";
+
+  public synchronized RecordingTaskEffects thenAnswer(Placement placement) {
+    answers.add(() -> CompletableFuture.completedFuture(placement));
+    return this;
+  }
+
+  public synchronized RecordingTaskEffects thenAnswer(Supplier<CompletionStage<Placement>> answer) {
+    answers.add(answer);
+    return this;
+  }
+
+  @Override
+  public CompletionStage<Placement> dispatch(String taskId, int attempt, TaskSpec spec) {
+    dispatches.add(new Dispatch(taskId, attempt, spec));
+    Supplier<CompletionStage<Placement>> next;
+    synchronized (this) {
+      next = answers.poll();
+    }
+    return next != null ? next.get() : CompletableFuture.completedFuture(new Placement.Enqueued(defaultNode));
+  }
+
+  @Override
+  public void cancelRunning(String taskId, int attempt, String nodeId) {
+    cancels.add(new CancelRunning(taskId, attempt, nodeId));
+  }
+
+  @Override
+  public CompletionStage<Boolean> isNodeAlive(String nodeId) {
+    livenessChecks.add(nodeId);
+    return CompletableFuture.completedFuture(alive.getOrDefault(nodeId, true));
+  }
+
+  @Override
+  public void deadLetter(String taskId, TaskSpec spec, String error) {
+    deadLetters.add(new DeadLetter(taskId, spec, error));
+  }
+
+  @Override
+  public void changed(TaskView view, String eventName) {
+    changes.add(new Change(view, eventName));
+  }
+
+  public List<String> changeNames() {
+    return changes.stream().map(Change::eventName).toList();
+  }
+}

@@ -1,0 +1,513 @@
+package dev.anchor.task;
+
+import static dev.anchor.task.Eventually.eventually;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.typesafe.config.ConfigFactory;
+import dev.anchor.task.RecordingTaskEffects.CancelRunning;
+import dev.anchor.task.TaskEffects.Placement;
+import dev.anchor.task.TaskEntity.AttemptFailed;
+import dev.anchor.task.TaskEntity.AttemptStarted;
+import dev.anchor.task.TaskEntity.Cancel;
+import dev.anchor.task.TaskEntity.Cancelled;
+import dev.anchor.task.TaskEntity.Command;
+import dev.anchor.task.TaskEntity.Completed;
+import dev.anchor.task.TaskEntity.Dispatched;
+import dev.anchor.task.TaskEntity.Event;
+import dev.anchor.task.TaskEntity.Failed;
+import dev.anchor.task.TaskEntity.Get;
+import dev.anchor.task.TaskEntity.NodeLost;
+import dev.anchor.task.TaskEntity.ReportResult;
+import dev.anchor.task.TaskEntity.RetryScheduled;
+import dev.anchor.task.TaskEntity.Started;
+import dev.anchor.task.TaskEntity.State;
+import dev.anchor.task.TaskEntity.Status;
+import dev.anchor.task.TaskEntity.Submit;
+import dev.anchor.task.TaskEntity.Submitted;
+import dev.anchor.task.TaskEntity.Waiting;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class TaskEntityTest {
+
+  private static final TaskSettings SETTINGS =
+      new TaskSettings(Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(10));
+  private static final TaskSpec SPEC = TaskSpec.of("sum", "js", "function main(a, b) { return a + b; }");
+
+  private static ActorTestKit kit;
+  private static ManualTime manualTime;
+  private static final AtomicInteger ids = new AtomicInteger();
+
+  private final MutableClock clock = new MutableClock(1_700_000_000_000L);
+  private RecordingTaskEffects fx;
+  private String taskId;
+  private EventSourcedBehaviorTestKit<Command, Event, State> task;
+
+  @BeforeAll
+  static void startSystem() {
+    kit = ActorTestKit.create("TaskEntityTest",
+        ManualTime.config().withFallback(EventSourcedBehaviorTestKit.config()).withFallback(ConfigFactory.load()));
+    manualTime = ManualTime.get(kit.system());
+  }
+
+  @AfterAll
+  static void stopSystem() {
+    kit.shutdownTestKit();
+  }
+
+  @BeforeEach
+  void newTask() {
+    fx = new RecordingTaskEffects();
+    taskId = "t-" + ids.incrementAndGet();
+    task = entity(null);
+  }
+
+  private EventSourcedBehaviorTestKit<Command, Event, State> entity(
+      org.apache.pekko.actor.typed.ActorRef<ClusterSharding.ShardCommand> shard) {
+    return EventSourcedBehaviorTestKit.create(kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, shard));
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private TaskView submit(TaskSpec spec) {
+    var result = task.<StatusReply<TaskView>>runCommand(reply -> new Submit(spec, reply));
+    assertTrue(result.reply().isSuccess(), () -> "submit failed: " + result.reply());
+    return result.reply().getValue();
+  }
+
+  private TaskView view() {
+    return task.<TaskView>runCommand(Get::new).reply();
+  }
+
+  private StatusReply<Done> report(int attempt, String node, boolean success, String result, String error,
+      String kind, boolean retryable) {
+    return task.<StatusReply<Done>>runCommand(reply -> new ReportResult(
+        attempt, node, success, result, error, kind, retryable, "log line", 42, reply)).reply();
+  }
+
+  private StatusReply<Done> succeed(int attempt, String node) {
+    return report(attempt, node, true, "{\"value\":3}", null, null, false);
+  }
+
+  private StatusReply<Done> failRetryable(int attempt, String node) {
+    return report(attempt, node, false, null, "worker crashed", "Runtime", true);
+  }
+
+  private List<Object> journal() {
+    return task.persistenceTestKit().persistedInStorage("Task|" + taskId);
+  }
+
+  private List<Class<?>> journalTypes() {
+    return journal().stream().<Class<?>>map(Object::getClass).toList();
+  }
+
+  /** Moves both the entity's clock and the scheduler, as real time would. */
+  private void timePasses(Duration d) {
+    clock.advance(d);
+    manualTime.timePasses(d);
+    view(); // a round trip: whatever the timers sent has been handled once this returns
+  }
+
+  private void running(String node) {
+    submit(SPEC);
+    task.runCommand(new Started(1, node));
+  }
+
+  // ------------------------------------------------------------------ the normal run
+
+  @Test
+  void aNormalRunJournalsSubmittedDispatchedStartedCompleted() {
+    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    taskId = "t-" + ids.incrementAndGet();
+    task = entity(shard.ref());
+
+    TaskView queued = submit(SPEC);
+    assertEquals(TaskView.QUEUED, queued.status());
+    assertEquals(taskId, queued.taskId());
+    assertEquals("sum", queued.name());
+    assertEquals(clock.millis(), queued.submittedAt());
+
+    assertEquals(List.of(new RecordingTaskEffects.Dispatch(taskId, 1, SPEC)), fx.dispatches);
+    State dispatched = task.getState();
+    assertEquals(Status.DISPATCHED, dispatched.status());
+    assertEquals("node-1", dispatched.nodeId());
+
+    clock.advance(Duration.ofMillis(5));
+    var started = task.runCommand(new Started(1, "node-1"));
+    assertEquals(Status.RUNNING, started.state().status());
+    assertEquals(TaskView.RUNNING, view().status());
+
+    clock.advance(Duration.ofMillis(50));
+    assertTrue(succeed(1, "node-1").isSuccess());
+    TaskView done = view();
+    assertEquals(TaskView.COMPLETED, done.status());
+    assertEquals("{\"value\":3}", done.result());
+    assertEquals("log line", done.logs());
+    assertEquals(1, done.attempts());
+    assertEquals("node-1", done.nodeId());
+    assertEquals(clock.millis(), done.completedAt());
+    assertEquals(List.of("Submitted", "Dispatched", "Started", "Completed"),
+        done.history().stream().map(TaskView.HistoryEntry::event).toList());
+
+    assertEquals(List.of(Submitted.class, Dispatched.class, AttemptStarted.class, Completed.class), journalTypes());
+    assertEquals(List.of("Submitted", "Dispatched", "Started", "Completed"), fx.changeNames());
+    assertEquals(TaskView.COMPLETED, fx.changes.getLast().view().status());
+
+    // a task that ended asks its shard to passivate it (remember-entities would keep it alive otherwise)
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+  }
+
+  @Test
+  void aSecondSubmitAnswersTheCurrentViewAndJournalsNothing() {
+    submit(SPEC);
+    TaskView again = submit(TaskSpec.of("other", "python", "print(1)"));
+    assertEquals("sum", again.name());
+    assertEquals(1, fx.dispatches.size());
+    assertEquals(List.of(Submitted.class, Dispatched.class), journalTypes());
+  }
+
+  @Test
+  void anUnknownTaskAnswersUnknownAndCannotBeCancelled() {
+    assertEquals(TaskView.UNKNOWN, view().status());
+    var cancel = task.<StatusReply<TaskView>>runCommand(Cancel::new);
+    assertTrue(cancel.reply().isError());
+    assertTrue(cancel.hasNoEvents());
+    assertTrue(fx.dispatches.isEmpty());
+  }
+
+  @Test
+  void aWorkerThatStartsBeforeTheDispatchAnswerArrivesIsRecordedOnce() {
+    CompletableFuture<Placement> slow = new CompletableFuture<>();
+    fx.thenAnswer(() -> slow);
+    submit(SPEC);
+    task.runCommand(new Started(1, "node-1"));
+    slow.complete(new Placement.Enqueued("node-1"));
+    view();
+    assertEquals(Status.RUNNING, task.getState().status());
+    assertEquals(List.of(Submitted.class, AttemptStarted.class), journalTypes());
+    assertTrue(fx.cancels.isEmpty());
+  }
+
+  // ------------------------------------------------------------------ retries
+
+  @Test
+  void retriesWaitTwiceAsLongEachTimeThenFailForGoodAndDeadLetter() {
+    running("node-1");
+    assertTrue(failRetryable(1, "node-1").isSuccess());
+
+    State afterFirst = task.getState();
+    assertEquals(Status.QUEUED, afterFirst.status());
+    assertEquals(2, afterFirst.attempt());
+    assertEquals(clock.millis() + 2_000, afterFirst.retryDueAt());
+    assertEquals(TaskView.QUEUED, view().status());
+    assertEquals("worker crashed", view().error());
+
+    timePasses(Duration.ofMillis(1_999));
+    assertEquals(1, fx.dispatches.size(), "no retry before the backoff ran out");
+    timePasses(Duration.ofMillis(1));
+    eventually(() -> assertEquals(2, fx.dispatches.size()));
+    assertEquals(2, fx.dispatches.get(1).attempt());
+    assertEquals(Status.DISPATCHED, task.getState().status());
+
+    task.runCommand(new Started(2, "node-1"));
+    failRetryable(2, "node-1");
+    assertEquals(clock.millis() + 4_000, task.getState().retryDueAt(), "the second delay doubles");
+    timePasses(Duration.ofMillis(3_999));
+    assertEquals(2, fx.dispatches.size());
+    timePasses(Duration.ofMillis(1));
+    eventually(() -> assertEquals(3, fx.dispatches.size()));
+    assertEquals(3, fx.dispatches.get(2).attempt());
+
+    task.runCommand(new Started(3, "node-1"));
+    failRetryable(3, "node-1");
+    TaskView failed = view();
+    assertEquals(TaskView.FAILED, failed.status());
+    assertEquals("worker crashed", failed.error());
+    assertEquals(3, failed.attempts());
+    assertEquals(List.of(new RecordingTaskEffects.DeadLetter(taskId, SPEC, "worker crashed")), fx.deadLetters);
+
+    List<Object> events = journal();
+    assertEquals(List.of(Submitted.class, Dispatched.class, AttemptStarted.class,
+            AttemptFailed.class, RetryScheduled.class, Dispatched.class, AttemptStarted.class,
+            AttemptFailed.class, RetryScheduled.class, Dispatched.class, AttemptStarted.class, Failed.class),
+        journalTypes());
+    RetryScheduled firstRetry = (RetryScheduled) events.get(4);
+    RetryScheduled secondRetry = (RetryScheduled) events.get(8);
+    assertEquals(2_000, firstRetry.dueAtEpochMs() - firstRetry.at());
+    assertEquals(4_000, secondRetry.dueAtEpochMs() - secondRetry.at());
+    assertEquals(3, ((Failed) events.get(11)).attempt());
+
+    timePasses(Duration.ofSeconds(60));
+    assertEquals(3, fx.dispatches.size(), "a failed task is never dispatched again");
+  }
+
+  @Test
+  void anErrorInUserCodeFailsAtOnce() {
+    running("node-1");
+    assertTrue(report(1, "node-1", false, null, "ReferenceError: x is not defined", "UserError", false)
+        .isSuccess());
+    TaskView failed = view();
+    assertEquals(TaskView.FAILED, failed.status());
+    assertEquals("UserError", failed.errorKind());
+    assertEquals(List.of(Submitted.class, Dispatched.class, AttemptStarted.class, Failed.class), journalTypes());
+    assertEquals(1, fx.deadLetters.size());
+    timePasses(Duration.ofSeconds(10));
+    assertEquals(1, fx.dispatches.size());
+  }
+
+  @Test
+  void anErrorInUserCodeIsRetriedWhenTheTaskAsks() {
+    submit(SPEC.withRetries(new TaskSpec.RetryPolicy(2, 500, true)));
+    task.runCommand(new Started(1, "node-1"));
+    report(1, "node-1", false, null, "boom", "UserError", false);
+    State s = task.getState();
+    assertEquals(2, s.attempt());
+    assertEquals(clock.millis() + 500, s.retryDueAt());
+    timePasses(Duration.ofMillis(500));
+    eventually(() -> assertEquals(2, fx.dispatches.size()));
+    task.runCommand(new Started(2, "node-1"));
+    report(2, "node-1", false, null, "boom", "UserError", false);
+    assertEquals(TaskView.FAILED, view().status());
+  }
+
+  // ------------------------------------------------------------------ duplicates and late results
+
+  @Test
+  void aDuplicateResultChangesNothingAndIsAcknowledged() {
+    running("node-1");
+    succeed(1, "node-1");
+    int events = journal().size();
+    assertTrue(succeed(1, "node-1").isSuccess());
+    assertTrue(report(1, "node-1", false, null, "late failure", "Runtime", true).isSuccess());
+    task.runCommand(new Started(1, "node-1"));
+    task.runCommand(new NodeLost("node-1"));
+    assertEquals(events, journal().size());
+    assertEquals(TaskView.COMPLETED, view().status());
+    assertEquals("{\"value\":3}", view().result());
+  }
+
+  @Test
+  void aResultOfASupersededAttemptChangesNothing() {
+    running("node-1");
+    failRetryable(1, "node-1");
+    int events = journal().size();
+    assertTrue(succeed(1, "node-1").isSuccess(), "the late worker may ack");
+    assertEquals(events, journal().size());
+    State s = task.getState();
+    assertEquals(Status.QUEUED, s.status());
+    assertEquals(2, s.attempt());
+    assertNull(s.result());
+  }
+
+  // ------------------------------------------------------------------ cancel
+
+  @Test
+  void cancellingAQueuedTaskTouchesNoNode() {
+    fx.thenAnswer(new Placement.NoEligibleNode("no node with a GPU"));
+    submit(SPEC);
+    var cancelled = task.<StatusReply<TaskView>>runCommand(Cancel::new);
+    assertEquals(TaskView.CANCELLED, cancelled.reply().getValue().status());
+    assertInstanceOf(Cancelled.class, cancelled.event());
+    assertTrue(fx.cancels.isEmpty());
+
+    var again = task.<StatusReply<TaskView>>runCommand(Cancel::new);
+    assertTrue(again.reply().isSuccess(), "cancelling a cancelled task answers its view");
+    assertTrue(again.hasNoEvents());
+
+    timePasses(Duration.ofSeconds(10));
+    assertEquals(1, fx.dispatches.size(), "a cancelled task is not dispatched");
+    assertEquals(List.of("Submitted", "Waiting", "Cancelled"), fx.changeNames());
+  }
+
+  @Test
+  void cancellingARunningTaskStopsItOnItsNode() {
+    running("node-7");
+    var cancelled = task.<StatusReply<TaskView>>runCommand(Cancel::new);
+    assertEquals(TaskView.CANCELLED, cancelled.reply().getValue().status());
+    assertEquals(List.of(new CancelRunning(taskId, 1, "node-7")), fx.cancels);
+    assertTrue(succeed(1, "node-7").isSuccess());
+    assertEquals(TaskView.CANCELLED, view().status(), "a result after cancel is not recorded");
+  }
+
+  @Test
+  void cancellingACompletedTaskIsAnError() {
+    running("node-1");
+    succeed(1, "node-1");
+    var cancel = task.<StatusReply<TaskView>>runCommand(Cancel::new);
+    assertTrue(cancel.reply().isError());
+    assertTrue(cancel.hasNoEvents());
+    assertTrue(fx.cancels.isEmpty());
+  }
+
+  @Test
+  void aJobEnqueuedAfterTheTaskWasCancelledIsStopped() {
+    CompletableFuture<Placement> slow = new CompletableFuture<>();
+    fx.thenAnswer(() -> slow);
+    submit(SPEC);
+    task.<StatusReply<TaskView>>runCommand(Cancel::new);
+    slow.complete(new Placement.Enqueued("node-3"));
+    eventually(() -> assertEquals(List.of(new CancelRunning(taskId, 1, "node-3")), fx.cancels));
+    assertEquals(List.of(Submitted.class, Cancelled.class), journalTypes());
+  }
+
+  // ------------------------------------------------------------------ waiting for a node
+
+  @Test
+  void withNoEligibleNodeTheTaskWaitsQueuedAndIsDispatchedWhenANodeAppears() {
+    fx.thenAnswer(new Placement.NoEligibleNode("no node with a GPU"))
+        .thenAnswer(new Placement.NoEligibleNode("no node with a GPU"))
+        .thenAnswer(new Placement.Enqueued("gpu-node"));
+    submit(SPEC);
+    TaskView waiting = view();
+    assertEquals(TaskView.QUEUED, waiting.status());
+    assertEquals("no node with a GPU", waiting.waitingReason());
+    assertEquals(List.of(Submitted.class, Waiting.class), journalTypes());
+
+    timePasses(Duration.ofSeconds(2));
+    eventually(() -> assertEquals(2, fx.dispatches.size()));
+    view();
+    assertEquals(List.of(Submitted.class, Waiting.class), journalTypes(), "the same reason is not journaled again");
+
+    timePasses(Duration.ofSeconds(2));
+    eventually(() -> assertEquals(Status.DISPATCHED, task.getState().status()));
+    assertEquals("gpu-node", task.getState().nodeId());
+    assertNull(view().waitingReason());
+    assertEquals(List.of(Submitted.class, Waiting.class, Dispatched.class), journalTypes());
+    assertEquals(1, fx.dispatches.get(2).attempt(), "waiting does not use up attempts");
+  }
+
+  @Test
+  void aFailedDispatchIsTriedAgainOnTheTimer() {
+    fx.thenAnswer(() -> CompletableFuture.failedFuture(new IllegalStateException("redis down")))
+        .thenAnswer(() -> { throw new IllegalStateException("still down"); });
+    submit(SPEC);
+    assertEquals(Status.QUEUED, task.getState().status());
+    timePasses(Duration.ofSeconds(2));
+    eventually(() -> assertEquals(2, fx.dispatches.size()));
+    timePasses(Duration.ofSeconds(2));
+    eventually(() -> assertEquals(Status.DISPATCHED, task.getState().status()));
+    assertEquals(List.of(Submitted.class, Dispatched.class), journalTypes());
+  }
+
+  // ------------------------------------------------------------------ lost nodes
+
+  @Test
+  void anAttemptOnALostNodeIsRetriedAsANewAttempt() {
+    running("node-1");
+    task.runCommand(new NodeLost("node-9"));
+    assertEquals(Status.RUNNING, task.getState().status(), "another node's loss does not matter");
+
+    fx.defaultNode = "node-2";
+    var lost = task.runCommand(new NodeLost("node-1"));
+    AttemptFailed failed = assertInstanceOf(AttemptFailed.class, lost.events().get(0));
+    assertEquals(TaskEntity.NODE_LOST, failed.errorKind());
+    assertEquals("node-1", failed.nodeId());
+    assertEquals(2, assertInstanceOf(RetryScheduled.class, lost.events().get(1)).nextAttempt());
+
+    timePasses(Duration.ofSeconds(2));
+    eventually(() -> assertEquals(Status.DISPATCHED, task.getState().status()));
+    assertEquals("node-2", task.getState().nodeId());
+    assertEquals(2, task.getState().attempt());
+
+    assertTrue(succeed(1, "node-1").isSuccess(), "the lost node's late result is acked");
+    assertEquals(Status.DISPATCHED, task.getState().status(), "and not recorded");
+    task.runCommand(new Started(2, "node-2"));
+    succeed(2, "node-2");
+    assertEquals(TaskView.COMPLETED, view().status());
+    assertEquals(2, view().attempts());
+  }
+
+  @Test
+  void aLostNodeIsNoticedByThePeriodicLivenessCheck() {
+    running("node-1");
+    timePasses(Duration.ofSeconds(10));
+    eventually(() -> assertFalse(fx.livenessChecks.isEmpty()));
+    assertEquals(Status.RUNNING, task.getState().status());
+
+    fx.alive.put("node-1", false);
+    timePasses(Duration.ofSeconds(10));
+    eventually(() -> assertEquals(Status.QUEUED, task.getState().status()));
+    assertEquals(TaskEntity.NODE_LOST, task.getState().errorKind());
+    assertEquals(2, task.getState().attempt());
+  }
+
+  // ------------------------------------------------------------------ recovery
+
+  @Test
+  void aTaskJournaledButNeverDispatchedIsDispatchedOnRecovery() {
+    // the coordinator dies between journaling the submission and enqueueing the job
+    fx.thenAnswer(CompletableFuture::new);
+    submit(SPEC);
+    assertEquals(List.of(Submitted.class), journalTypes());
+
+    State recovered = task.restart().state();
+    assertEquals(Status.QUEUED, recovered.status());
+    eventually(() -> assertEquals(2, fx.dispatches.size()));
+    eventually(() -> assertEquals(Status.DISPATCHED, task.getState().status()));
+    assertEquals(1, fx.dispatches.get(1).attempt());
+    assertEquals(List.of(Submitted.class, Dispatched.class), journalTypes());
+  }
+
+  @Test
+  void aScheduledRetryIsReArmedForTheRemainingDelayOnRecovery() {
+    running("node-1");
+    failRetryable(1, "node-1");
+    clock.advance(Duration.ofMillis(500));
+    task.restart();
+    timePasses(Duration.ofMillis(1_499));
+    assertEquals(1, fx.dispatches.size());
+    timePasses(Duration.ofMillis(1));
+    eventually(() -> assertEquals(2, fx.dispatches.size()));
+    assertEquals(2, fx.dispatches.get(1).attempt());
+  }
+
+  @Test
+  void aRunningAttemptWhoseNodeDiedMeanwhileIsRetriedOnRecovery() {
+    running("node-1");
+    fx.alive.put("node-1", false);
+    task.restart();
+    eventually(() -> assertEquals(Status.QUEUED, task.getState().status()));
+    assertEquals(TaskEntity.NODE_LOST, task.getState().errorKind());
+    assertEquals(2, task.getState().attempt());
+  }
+
+  @Test
+  void aRunningAttemptWhoseNodeIsAliveKeepsRunningAfterRecovery() {
+    running("node-1");
+    task.restart();
+    eventually(() -> assertTrue(fx.livenessChecks.contains("node-1")));
+    assertEquals(Status.RUNNING, task.getState().status());
+    succeed(1, "node-1");
+    assertEquals(TaskView.COMPLETED, view().status());
+  }
+
+  @Test
+  void anEndedTaskPassivatesAgainAfterRecovery() {
+    running("node-1");
+    succeed(1, "node-1");
+    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    TestProbe<TaskView> viewProbe = kit.createTestProbe();
+    var recovered = kit.spawn(TaskEntity.create(taskId, fx, SETTINGS, clock, shard.ref()));
+    shard.expectMessageClass(ClusterSharding.Passivate.class);
+    recovered.tell(new Get(viewProbe.ref()));
+    assertEquals(TaskView.COMPLETED, viewProbe.receiveMessage().status());
+    kit.stop(recovered);
+  }
+}
