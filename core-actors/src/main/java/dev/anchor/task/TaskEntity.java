@@ -503,10 +503,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   private Effect<Event, State> onDispatchOutcome(State s, DispatchOutcome o) {
     if (dispatchingAttempt == o.attempt()) dispatchingAttempt = 0;
     if (s.status() != Status.QUEUED || s.attempt() != o.attempt()) {
-      // The task moved on while the job was being enqueued. A job no one will accept a result from only wastes a
-      // node, so it is stopped: the task was cancelled, or the worker of another copy already started.
-      if (o.enqueuedOn() != null && (s.status() == Status.CANCELLED
-          || (s.status().onNode() && !o.enqueuedOn().equals(s.nodeId())))) {
+      // The task moved on while the job was being enqueued (a fast worker already reported, or it was cancelled).
+      // Unless this very job is the one the task follows, no one will accept its result, so stop it.
+      boolean followedJob = o.attempt() == s.attempt() && Objects.equals(o.enqueuedOn(), s.nodeId());
+      if (o.enqueuedOn() != null && (s.status() == Status.CANCELLED || !followedJob)) {
         effects.cancelRunning(taskId, o.attempt(), o.enqueuedOn());
       }
       return Effect().none();

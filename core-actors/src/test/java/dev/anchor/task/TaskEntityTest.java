@@ -205,6 +205,18 @@ class TaskEntityTest {
     assertTrue(fx.cancels.isEmpty());
   }
 
+  @Test
+  void aSecondCopyOfTheSameAttemptOnAnotherNodeIsStopped() {
+    // e.g. enqueued again after a crash: the first worker to start is followed, the other copy is stopped
+    CompletableFuture<Placement> slow = new CompletableFuture<>();
+    fx.thenAnswer(() -> slow);
+    submit(SPEC);
+    task.runCommand(new Started(1, "node-1"));
+    slow.complete(new Placement.Enqueued("node-2"));
+    eventually(() -> assertEquals(List.of(new CancelRunning(taskId, 1, "node-2")), fx.cancels));
+    assertEquals("node-1", task.getState().nodeId());
+  }
+
   // ------------------------------------------------------------------ retries
 
   @Test
@@ -303,6 +315,7 @@ class TaskEntityTest {
     slow.complete(new Placement.Enqueued("node-1"));
     view();
     assertEquals(events, journal().size(), "the stale answer changes nothing");
+    assertTrue(fx.cancels.stream().noneMatch(c -> c.attempt() == 2), "and stops nothing of the current attempt");
   }
 
   @Test
