@@ -207,7 +207,7 @@ public final class NodeEntity extends EventSourcedBehavior<NodeEntity.Command, N
   private Effect<Event, State> onRegister(State s, Register c) {
     if (c.specs() == null) return Effect().reply(c.replyTo(), StatusReply.error("a registration needs specs"));
     if (s.status() == Status.ONLINE && c.specs().equals(s.specs())) {
-      seen(null); // the same node registering again (e.g. after a reconnect) only counts as a sighting
+      liveLastSeen = now(); // the same node registering again (e.g. after a reconnect) only counts as a sighting
       return Effect().reply(c.replyTo(), StatusReply.success(view(s)));
     }
     return Effect().persist(new Registered(c.specs(), now()))
@@ -251,11 +251,6 @@ public final class NodeEntity extends EventSourcedBehavior<NodeEntity.Command, N
     if (s.cordoned() == cordon) return Effect().reply(replyTo, StatusReply.success(view(s)));
     Event event = cordon ? new Cordoned(now()) : new Uncordoned(now());
     return Effect().persist(event).thenReply(replyTo, ns -> StatusReply.success(view(ns)));
-  }
-
-  private void seen(NodeMetrics metrics) {
-    if (metrics != null) liveMetrics = metrics;
-    liveLastSeen = now();
   }
 
   private void forgetLive() {
