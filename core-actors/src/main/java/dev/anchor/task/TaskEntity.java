@@ -54,6 +54,8 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *       as an attempt.
  *   <li>Nothing is stranded by a crash: on recovery a task that was journaled but never dispatched is dispatched,
  *       a scheduled retry is re-armed for its remaining delay, and a dispatched/running attempt has its node checked.
+ *   <li>A running attempt of a task with a {@code timeoutMs} that reports nothing for {@code timeoutMs} plus
+ *       {@link TaskSettings#resultGrace()} is stopped and failed as {@link #RESULT_OVERDUE} (retryable).
  *   <li>A task that ended asks its shard to passivate it (remember-entities would otherwise keep it alive).
  * </ul>
  */
@@ -66,6 +68,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   private static final String DISPATCH_TIMER = "dispatch";
   private static final String LIVENESS_TIMER = "liveness";
+  private static final String DEADLINE_TIMER = "deadline";
+
+  /** {@code errorKind} of an attempt that reported no result within its timeout plus the grace period. */
+  public static final String RESULT_OVERDUE = "ResultOverdue";
 
   // ---------------------------------------------------------------- commands
 
@@ -116,6 +122,9 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   record DispatchDue(int attempt) implements Command {}
 
   record CheckLiveness() implements Command {}
+
+  /** The running attempt's result deadline passed. */
+  record ResultOverdue(int attempt) implements Command {}
 
   /** @param alive null when the membership check itself failed */
   record LivenessAnswer(int attempt, String nodeId, Boolean alive) implements Command {}
@@ -171,6 +180,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   /**
    * @param attempt            the current attempt (1-based): the one queued, dispatched or running, or the last one
    * @param attemptsDispatched how many attempts reached a node
+   * @param startedAt          when the last attempt was reported started
    * @param retryDueAt         when a scheduled retry is due, else null
    */
   public record State(
@@ -185,6 +195,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       String logs,
       Long durationMs,
       Long submittedAt,
+      Long startedAt,
       Long completedAt,
       Long retryDueAt,
       String waitingReason,
@@ -192,7 +203,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       implements CborSerializable {
 
     public static final State EMPTY =
-        new State(Status.NEW, null, 0, 0, null, null, null, null, null, null, null, null, null, null, List.of());
+        new State(Status.NEW, null, 0, 0, null, null, null, null, null, null, null, null, null, null, null, List.of());
 
     public State {
       history = history == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(history));
@@ -214,6 +225,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         }
         case AttemptStarted e -> {
           b.onNode(Status.RUNNING, e.attempt(), e.nodeId());
+          b.startedAt = e.at();
           b.log("Started", e.at(), e.attempt(), e.nodeId(), null);
         }
         case Completed e -> {
@@ -281,6 +293,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       String logs;
       Long durationMs;
       Long submittedAt;
+      Long startedAt;
       Long completedAt;
       Long retryDueAt;
       String waitingReason;
@@ -298,6 +311,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         logs = s.logs;
         durationMs = s.durationMs;
         submittedAt = s.submittedAt;
+        startedAt = s.startedAt;
         completedAt = s.completedAt;
         retryDueAt = s.retryDueAt;
         waitingReason = s.waitingReason;
@@ -319,7 +333,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
       State build() {
         return new State(status, spec, attempt, attemptsDispatched, nodeId, result, error, errorKind, logs,
-            durationMs, submittedAt, completedAt, retryDueAt, waitingReason, history);
+            durationMs, submittedAt, startedAt, completedAt, retryDueAt, waitingReason, history);
       }
     }
   }
@@ -358,8 +372,11 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   private final ActorRef<ClusterSharding.ShardCommand> shard;
   private final ActorContext<Command> context;
   private final TimerScheduler<Command> timers;
-  /** Not journaled: after a restart no call is in flight any more. */
-  private boolean dispatchInFlight;
+  /**
+   * The attempt whose dispatch call is in flight, 0 if none. Per attempt, because an answer for an attempt that
+   * already failed must not hold back dispatching the next one. Not journaled: after a restart nothing is in flight.
+   */
+  private int dispatchingAttempt;
 
   private TaskEntity(
       String taskId,
@@ -414,6 +431,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case DispatchDue c -> onDispatchDue(s, c);
       case CheckLiveness c -> onCheckLiveness(s);
       case LivenessAnswer c -> onLivenessAnswer(s, c);
+      case ResultOverdue c -> onResultOverdue(s, c);
     };
   }
 
@@ -437,6 +455,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().persist(new AttemptStarted(c.attempt(), c.nodeId(), now()))
         .thenRun((State ns) -> {
           startLivenessChecks();
+          armResultDeadline(ns);
           announce(ns, "Started");
         });
   }
@@ -482,12 +501,12 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   private Effect<Event, State> onDispatchOutcome(State s, DispatchOutcome o) {
-    dispatchInFlight = false;
+    if (dispatchingAttempt == o.attempt()) dispatchingAttempt = 0;
     if (s.status() != Status.QUEUED || s.attempt() != o.attempt()) {
-      // The task moved on while the job was being enqueued. A job no one will accept a result from only wastes a
-      // node, so it is stopped: the task was cancelled, or the worker of another copy already started.
-      if (o.enqueuedOn() != null && (s.status() == Status.CANCELLED
-          || (s.status().onNode() && !o.enqueuedOn().equals(s.nodeId())))) {
+      // The task moved on while the job was being enqueued (a fast worker already reported, or it was cancelled).
+      // Unless this very job is the one the task follows, no one will accept its result, so stop it.
+      boolean followedJob = o.attempt() == s.attempt() && Objects.equals(o.enqueuedOn(), s.nodeId());
+      if (o.enqueuedOn() != null && (s.status() == Status.CANCELLED || !followedJob)) {
         effects.cancelRunning(taskId, o.attempt(), o.enqueuedOn());
       }
       return Effect().none();
@@ -547,6 +566,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return nodeLost(s);
   }
 
+  private Effect<Event, State> onResultOverdue(State s, ResultOverdue o) {
+    if (s.status() != Status.RUNNING || s.attempt() != o.attempt()) return Effect().none();
+    String error = "no result " + s.spec().timeoutMs() + " ms + " + settings.resultGrace().toMillis()
+        + " ms grace after the attempt started on " + s.nodeId();
+    if (s.nodeId() != null) effects.cancelRunning(taskId, s.attempt(), s.nodeId());
+    return failAttempt(s, s.attempt(), s.nodeId(), error, RESULT_OVERDUE, null, null, true);
+  }
+
   private void onRecovered(State s, RecoveryCompleted signal) {
     switch (s.status()) {
       case NEW -> {}
@@ -556,6 +583,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       }
       case DISPATCHED, RUNNING -> {
         startLivenessChecks();
+        if (s.status() == Status.RUNNING) armResultDeadline(s);
         context.getSelf().tell(new CheckLiveness());
       }
       case COMPLETED, FAILED, CANCELLED -> passivate();
@@ -580,6 +608,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
               new RetryScheduled(attempt + 1, dueAt, now)))
           .thenRun((State ns) -> {
             timers.cancel(LIVENESS_TIMER);
+            timers.cancel(DEADLINE_TIMER);
             armRetry(ns);
             announce(ns, "RetryScheduled");
           });
@@ -594,10 +623,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   // ---------------------------------------------------------------- side effects
 
   private void startDispatch(State s) {
-    if (dispatchInFlight) return;
-    dispatchInFlight = true;
-    timers.cancel(DISPATCH_TIMER);
     int attempt = s.attempt();
+    if (dispatchingAttempt == attempt) return;
+    dispatchingAttempt = attempt;
+    timers.cancel(DISPATCH_TIMER);
     TaskSpec spec = s.spec();
     CompletionStage<Placement> placed = call(() -> effects.dispatch(taskId, attempt, spec));
     context.pipeToSelf(placed, (placement, failure) -> {
@@ -623,6 +652,19 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     }
   }
 
+  /**
+   * A backstop for a worker that took a job and went silent while its node stays in the cluster: the worker enforces
+   * the task's timeout itself, so no result well after it means the attempt is lost. Only for tasks with a timeout.
+   */
+  private void armResultDeadline(State s) {
+    Long timeoutMs = s.spec().timeoutMs();
+    if (timeoutMs == null || timeoutMs <= 0 || s.startedAt() == null) return;
+    long delay = s.startedAt() + timeoutMs + settings.resultGrace().toMillis() - now();
+    ResultOverdue overdue = new ResultOverdue(s.attempt());
+    if (delay <= 0) context.getSelf().tell(overdue);
+    else timers.startSingleTimer(DEADLINE_TIMER, overdue, Duration.ofMillis(delay));
+  }
+
   private void startLivenessChecks() {
     timers.cancel(DISPATCH_TIMER);
     timers.startTimerWithFixedDelay(LIVENESS_TIMER, new CheckLiveness(), settings.livenessCheckInterval());
@@ -631,6 +673,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   private void ended(State s, String eventName) {
     timers.cancel(DISPATCH_TIMER);
     timers.cancel(LIVENESS_TIMER);
+    timers.cancel(DEADLINE_TIMER);
     announce(s, eventName);
     passivate();
   }

@@ -11,18 +11,24 @@ import java.time.Duration;
  * @param livenessCheckInterval how often the node running an attempt is checked to still be a cluster member
  * @param effectTimeout         an unanswered {@link TaskEffects} call counts as failed after this long, so an
  *                              entity never waits forever
+ * @param resultGrace           a running attempt of a task with a {@code timeoutMs} that has reported nothing this
+ *                              long after its timeout is failed as lost (the worker enforces the timeout itself;
+ *                              this catches a worker that went silent while its node stays up)
  */
-public record TaskSettings(Duration dispatchRetryInterval, Duration livenessCheckInterval, Duration effectTimeout) {
+public record TaskSettings(
+    Duration dispatchRetryInterval, Duration livenessCheckInterval, Duration effectTimeout, Duration resultGrace) {
 
   public static final String CONFIG_PATH = "anchor.task";
 
   public static TaskSettings defaults() {
-    return new TaskSettings(Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(10));
+    return new TaskSettings(Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(10),
+        Duration.ofSeconds(60));
   }
 
   /**
-   * Reads {@code anchor.task.dispatch-retry-interval}, {@code anchor.task.liveness-check-interval} and
-   * {@code anchor.task.effect-timeout}; any key that is absent keeps its default.
+   * Reads {@code anchor.task.dispatch-retry-interval}, {@code anchor.task.liveness-check-interval},
+   * {@code anchor.task.effect-timeout} and {@code anchor.task.result-grace}; any key that is absent keeps its
+   * default.
    */
   public static TaskSettings fromConfig(Config root) {
     TaskSettings d = defaults();
@@ -31,6 +37,7 @@ public record TaskSettings(Duration dispatchRetryInterval, Duration livenessChec
     return new TaskSettings(
         c.hasPath("dispatch-retry-interval") ? c.getDuration("dispatch-retry-interval") : d.dispatchRetryInterval(),
         c.hasPath("liveness-check-interval") ? c.getDuration("liveness-check-interval") : d.livenessCheckInterval(),
-        c.hasPath("effect-timeout") ? c.getDuration("effect-timeout") : d.effectTimeout());
+        c.hasPath("effect-timeout") ? c.getDuration("effect-timeout") : d.effectTimeout(),
+        c.hasPath("result-grace") ? c.getDuration("result-grace") : d.resultGrace());
   }
 }

@@ -48,7 +48,7 @@ import org.junit.jupiter.api.Test;
 class TaskEntityTest {
 
   private static final TaskSettings SETTINGS =
-      new TaskSettings(Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(10));
+      new TaskSettings(Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofSeconds(60));
   private static final TaskSpec SPEC = TaskSpec.of("sum", "js", "function main(a, b) { return a + b; }");
 
   private static ActorTestKit kit;
@@ -205,6 +205,18 @@ class TaskEntityTest {
     assertTrue(fx.cancels.isEmpty());
   }
 
+  @Test
+  void aSecondCopyOfTheSameAttemptOnAnotherNodeIsStopped() {
+    // e.g. enqueued again after a crash: the first worker to start is followed, the other copy is stopped
+    CompletableFuture<Placement> slow = new CompletableFuture<>();
+    fx.thenAnswer(() -> slow);
+    submit(SPEC);
+    task.runCommand(new Started(1, "node-1"));
+    slow.complete(new Placement.Enqueued("node-2"));
+    eventually(() -> assertEquals(List.of(new CancelRunning(taskId, 1, "node-2")), fx.cancels));
+    assertEquals("node-1", task.getState().nodeId());
+  }
+
   // ------------------------------------------------------------------ retries
 
   @Test
@@ -285,6 +297,50 @@ class TaskEntityTest {
     task.runCommand(new Started(2, "node-1"));
     report(2, "node-1", false, null, "boom", "UserError", false);
     assertEquals(TaskView.FAILED, view().status());
+  }
+
+  @Test
+  void aSlowDispatchAnswerForAFailedAttemptDoesNotHoldBackTheNextAttempt() {
+    CompletableFuture<Placement> slow = new CompletableFuture<>();
+    fx.thenAnswer(() -> slow);
+    submit(SPEC);
+    task.runCommand(new Started(1, "node-1")); // the job was enqueued, but our answer is still on its way
+    failRetryable(1, "node-1");
+    timePasses(Duration.ofSeconds(2));
+    eventually(() -> assertEquals(2, fx.dispatches.size()));
+    eventually(() -> assertEquals(Status.DISPATCHED, task.getState().status()));
+    assertEquals(2, task.getState().attempt());
+
+    int events = journal().size();
+    slow.complete(new Placement.Enqueued("node-1"));
+    view();
+    assertEquals(events, journal().size(), "the stale answer changes nothing");
+    assertTrue(fx.cancels.stream().noneMatch(c -> c.attempt() == 2), "and stops nothing of the current attempt");
+  }
+
+  @Test
+  void aRunningAttemptThatStaysSilentPastItsTimeoutIsStoppedAndRetried() {
+    submit(new TaskSpec("slow", null, "js", "while(true){}", null, null, null, null, null, null, 5_000L, null, 0));
+    task.runCommand(new Started(1, "node-1"));
+    timePasses(Duration.ofMillis(5_000 + 60_000 - 1));
+    assertEquals(Status.RUNNING, task.getState().status());
+    timePasses(Duration.ofMillis(1));
+    eventually(() -> assertEquals(Status.QUEUED, task.getState().status()));
+    assertEquals(TaskEntity.RESULT_OVERDUE, task.getState().errorKind());
+    assertEquals(2, task.getState().attempt());
+    assertEquals(List.of(new CancelRunning(taskId, 1, "node-1")), fx.cancels);
+  }
+
+  @Test
+  void theResultDeadlineSurvivesARestart() {
+    submit(new TaskSpec("slow", null, "js", "1", null, null, null, null, null, null, 5_000L, null, 0));
+    task.runCommand(new Started(1, "node-1"));
+    clock.advance(Duration.ofSeconds(30));
+    task.restart();
+    timePasses(Duration.ofMillis(35_000 - 1));
+    assertEquals(Status.RUNNING, task.getState().status());
+    timePasses(Duration.ofMillis(1));
+    eventually(() -> assertEquals(TaskEntity.RESULT_OVERDUE, task.getState().errorKind()));
   }
 
   // ------------------------------------------------------------------ duplicates and late results
