@@ -66,9 +66,9 @@ public final class AnchorNode {
     TaskIndex index = new TaskIndex(stores.redisClient());
     var classic = Adapter.toClassic(system);
     ActorRef<Topic.Command<NodeHeartbeat>> heartbeats =
-        Adapter.spawn(classic, Topic.create(NodeHeartbeat.class, "anchor-node-heartbeats"), "node-heartbeats");
+        system.systemActorOf(Topic.create(NodeHeartbeat.class, "anchor-node-heartbeats"), "node-heartbeats", org.apache.pekko.actor.typed.Props.empty());
     ActorRef<Topic.Command<CancelJob>> cancels =
-        Adapter.spawn(classic, Topic.create(CancelJob.class, "anchor-cancel-job"), "cancel-jobs");
+        system.systemActorOf(Topic.create(CancelJob.class, "anchor-cancel-job"), "cancel-jobs", org.apache.pekko.actor.typed.Props.empty());
     ClusterSharding sharding = ClusterSharding.get(system);
 
     NodeRegistry registry = null;
@@ -76,7 +76,7 @@ public final class AnchorNode {
       registry = new NodeRegistry(15_000);
       QueueTaskEffects effects = new QueueTaskEffects(registry, queue, feed, index, c -> cancels.tell(Topic.publish(c)),
           new ObjectMapper(), 10_000);
-      Adapter.spawn(classic, ClusterMonitor.create(registry, queue, heartbeats), "cluster-monitor");
+      system.systemActorOf(ClusterMonitor.create(registry, queue, heartbeats), "cluster-monitor", org.apache.pekko.actor.typed.Props.empty());
       sharding.init(TaskEntity.entity(effects, TaskSettings.fromConfig(system.settings().config()))
           .withRole("coordinator"));
     } else {
@@ -94,11 +94,11 @@ public final class AnchorNode {
           system.settings().config().getDuration("anchor.worker.default-timeout").toMillis(),
           system.settings().config().getLong("anchor.worker.memory-mb"), heartbeats);
       NodeAgent a = agent;
-      ActorRef<CancelJob> cancelListener = Adapter.spawn(classic, Behaviors.receive(CancelJob.class)
+      ActorRef<CancelJob> cancelListener = system.systemActorOf(Behaviors.receive(CancelJob.class)
           .onMessage(CancelJob.class, c -> {
             a.onCancel(c);
             return Behaviors.same();
-          }).build(), "cancel-listener");
+          }).build(), "cancel-listener", org.apache.pekko.actor.typed.Props.empty());
       cancels.tell(Topic.subscribe(cancelListener));
       system.getWhenTerminated().thenRun(sandbox::close);
       org.apache.pekko.actor.CoordinatedShutdown.get(classic).addJvmShutdownHook(a::close);

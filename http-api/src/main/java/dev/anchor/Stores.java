@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * The two stores a JVM needs: Redis for every role (the job queue), MongoDB for coordinators (the journal).
  * Embedded defaults run the same client code as production, only against servers this JVM started.
  */
-final class Stores implements AutoCloseable {
+public final class Stores implements AutoCloseable {
   private final EmbeddedRedis embeddedRedis;
   private final String redisUri;
   private final RedisClient redisClient;
@@ -68,15 +68,15 @@ final class Stores implements AutoCloseable {
     }
   }
 
-  String redisUri() {
+  public String redisUri() {
     return redisUri;
   }
 
-  RedisClient redisClient() {
+  public RedisClient redisClient() {
     return redisClient;
   }
 
-  boolean redisHealthy() {
+  public boolean redisHealthy() {
     try {
       return "PONG".equals(redisCheck.sync().ping());
     } catch (RuntimeException e) {

@@ -21,7 +21,7 @@ final class FeedSource {
 
   static Source<FeedEntry, NotUsed> events(AnchorNode node, String lastEventId, Predicate<FeedEntry> filter) {
     String resumeFrom = lastEventId != null && lastEventId.matches("\\d+-\\d+") ? lastEventId : null;
-    return Source.<Cursor, List<FeedEntry>>unfoldResource(
+    return Source.<List<FeedEntry>, Cursor>unfoldResource(
             () -> new Cursor(node.feed().tail(node.stores().redisClient()),
                 resumeFrom != null ? resumeFrom : node.feed().lastId()),
             Cursor::next,

@@ -29,6 +29,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 import static org.apache.pekko.http.javadsl.server.Directives.*;
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 /** /api/tasks, /api/nodes, /api/queue/stats and the server-sent event streams. */
 final class TaskRoutes {
@@ -73,7 +74,7 @@ final class TaskRoutes {
     JsonNode tree;
     try {
       tree = MAPPER.readTree(body);
-    } catch (Exception e) {
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
     }
     TaskSpec spec = TaskRequest.parse(tree);
