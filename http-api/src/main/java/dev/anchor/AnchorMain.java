@@ -54,8 +54,13 @@ public final class AnchorMain {
     Stores stores = Stores.open(settings, role.coordinates());
     Config config = clusterConfig.withFallback(stores.configOverrides()).withFallback(base);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterBootstrapConfig.SYSTEM_NAME, config);
+    // the stores outlive every actor that uses them: closed in the last phase before the actor system terminates
+    org.apache.pekko.actor.CoordinatedShutdown.get(system).addTask(
+        org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-stores", () -> {
+          stores.close();
+          return java.util.concurrent.CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+        });
     system.getWhenTerminated().whenComplete((d, t) -> stores.close());
-    Runtime.getRuntime().addShutdownHook(new Thread(stores::close, "anchor-stores-close"));
     try {
       stores.attach(system);
       AnchorNode node = AnchorNode.start(system, settings, stores, role);

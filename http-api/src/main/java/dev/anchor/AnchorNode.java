@@ -101,7 +101,13 @@ public final class AnchorNode {
           }).build(), "cancel-listener", org.apache.pekko.actor.typed.Props.empty());
       cancels.tell(Topic.subscribe(cancelListener));
       system.getWhenTerminated().thenRun(sandbox::close);
-      org.apache.pekko.actor.CoordinatedShutdown.get(classic).addJvmShutdownHook(a::close);
+      // a leaving worker finishes its running jobs (up to 30 s) before it leaves the cluster
+      org.apache.pekko.actor.CoordinatedShutdown.get(classic).addTask(
+          org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeClusterShutdown(), "drain-worker", () ->
+              java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                a.close();
+                return org.apache.pekko.Done.getInstance();
+              }));
     }
     return new AnchorNode(system, settings, stores, role, queue, feed, registry, agent, index);
   }

@@ -59,7 +59,10 @@ public final class ClusterMonitor {
               case ClusterEvent.MemberWeaklyUp up -> registry.memberUp(address);
               case ClusterEvent.MemberRemoved removed -> {
                 List<String> gone = registry.memberRemoved(address);
-                for (String nodeId : gone) takeOver(nodeId, queue, sharding);
+                // this JVM leaving is a shutdown, not a lost node: its jobs stay pending for its restart or its peers
+                if (!member.address().equals(cluster.selfMember().address())) {
+                  for (String nodeId : gone) takeOver(nodeId, queue, sharding);
+                }
               }
               default -> { }
             }
@@ -70,7 +73,14 @@ public final class ClusterMonitor {
   }
 
   static void takeOver(String nodeId, JobQueue queue, ClusterSharding sharding) {
-    List<Delivery> left = queue.takeAll(nodeId);
+    List<Delivery> left;
+    try {
+      left = queue.takeAll(nodeId);
+    } catch (RuntimeException e) {
+      // task entities also check their node's liveness on their own, so the jobs are not stranded
+      log.warn("could not take over the jobs of node {}: {}", nodeId, e.toString());
+      return;
+    }
     log.warn("node {} left the cluster; moving its {} queued/running job(s) to other nodes", nodeId, left.size());
     for (Delivery d : left) {
       sharding.entityRefFor(TaskEntity.TYPE_KEY, d.job().taskId()).tell(new TaskEntity.NodeLost(nodeId));

@@ -100,7 +100,7 @@ public final class QueueTaskEffects implements TaskEffects {
       default -> { }
     }
     try {
-      String full = json.writeValueAsString(view);
+      String full = dev.anchor.feed.TaskJson.write(view);
       feed.publish("task", view.taskId(), eventName, full);
       index.put(view.taskId(), view.submittedAt() == null ? System.currentTimeMillis() : view.submittedAt(),
           json.writeValueAsString(summary(view)));

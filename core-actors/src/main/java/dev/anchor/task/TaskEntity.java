@@ -421,7 +421,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   private Effect<Event, State> handle(State s, Command command) {
     return switch (command) {
       case Submit c -> onSubmit(s, c);
-      case Get c -> Effect().reply(c.replyTo(), view(s));
+      case Get c -> {
+        TaskView v = view(s);
+        // a lookup of an id nobody submitted must not leave a remembered entity behind; messages that arrive while
+        // it passivates are buffered by the shard and start a fresh incarnation, so a racing Submit is not lost
+        if (TaskView.UNKNOWN.equals(v.status())) passivate();
+        yield Effect().reply(c.replyTo(), v);
+      }
       case Started c -> onStarted(s, c);
       case ReportResult c -> onResult(s, c);
       case NodeLost c -> onNodeLost(s, c);

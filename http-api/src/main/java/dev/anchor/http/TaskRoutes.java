@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.AnchorNode;
 import dev.anchor.feed.FeedEntry;
+import dev.anchor.feed.TaskJson;
 import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSpec;
@@ -57,7 +58,7 @@ final class TaskRoutes {
                     list(status, limit)))))),
             path(segment(), id -> concat(
                 get(() -> completeWithFuture(getTask(id).thenApply(v -> UNKNOWN(v)
-                    ? Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId") : Json.ok(v)))),
+                    ? Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId") : Json.ok(TaskJson.of(v))))),
                 delete(() -> completeWithFuture(cancel(id))))),
             path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
         path("events", () -> get(this::allEvents)),
@@ -94,7 +95,7 @@ final class TaskRoutes {
       if (UNKNOWN(v)) return CompletableFuture.completedFuture(Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
       CompletionStage<TaskView> c = sharding.entityRefFor(TaskEntity.TYPE_KEY, id)
           .askWithStatus(TaskEntity.Cancel::new, ASK);
-      return c.thenApply(Json::ok).exceptionally(e -> {
+      return c.thenApply(x -> Json.ok(TaskJson.of(x))).exceptionally(e -> {
         Throwable t = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
         return Json.error(StatusCodes.CONFLICT, t.getMessage(), "taskId");
       });
@@ -160,7 +161,7 @@ final class TaskRoutes {
           .map(TaskRoutes::toSse);
       if (last.isEmpty()) {
         // a fresh subscriber first sees where the task is now; an already finished task ends the stream at once
-        ServerSentEvent now = ServerSentEvent.create(write(v), "state");
+        ServerSentEvent now = ServerSentEvent.create(TaskJson.write(v), "state");
         boolean done = TaskView.COMPLETED.equals(v.status()) || TaskView.FAILED.equals(v.status())
             || TaskView.CANCELLED.equals(v.status());
         events = done ? Source.single(now) : Source.single(now).concat(events);
@@ -185,13 +186,5 @@ final class TaskRoutes {
 
   private static ServerSentEvent toSse(FeedEntry e) {
     return ServerSentEvent.create(e.json(), Optional.of(e.event()), Optional.of(e.id()), java.util.OptionalInt.empty());
-  }
-
-  private static String write(Object o) {
-    try {
-      return MAPPER.writeValueAsString(o);
-    } catch (Exception e) {
-      throw new IllegalStateException(e);
-    }
   }
 }
