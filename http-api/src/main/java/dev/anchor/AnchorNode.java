@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.feed.ChangeFeed;
+import dev.anchor.node.NodeEntity;
+import dev.anchor.node.NodeSettings;
 import dev.anchor.feed.TaskIndex;
 import dev.anchor.persistence.mongo.MongoStore;
 import dev.anchor.queue.JobQueue;
@@ -83,6 +85,8 @@ public final class AnchorNode {
       // a worker only sends to task entities: a proxy to the coordinators' shards
       sharding.init(TaskEntity.entity(null, TaskSettings.defaults()).withRole("coordinator"));
     }
+
+    sharding.init(NodeEntity.entity(NodeSettings.fromConfig(system.settings().config())).withRole("coordinator"));
 
     NodeAgent agent = null;
     if (role.works()) {

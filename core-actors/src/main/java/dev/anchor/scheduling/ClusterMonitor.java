@@ -1,5 +1,6 @@
 package dev.anchor.scheduling;
 
+import dev.anchor.node.NodeEntity;
 import dev.anchor.queue.Delivery;
 import dev.anchor.queue.JobQueue;
 import dev.anchor.task.TaskEntity;
@@ -61,7 +62,10 @@ public final class ClusterMonitor {
                 List<String> gone = registry.memberRemoved(address);
                 // this JVM leaving is a shutdown, not a lost node: its jobs stay pending for its restart or its peers
                 if (!member.address().equals(cluster.selfMember().address())) {
-                  for (String nodeId : gone) takeOver(nodeId, queue, sharding);
+                  for (String nodeId : gone) {
+                    sharding.entityRefFor(NodeEntity.TYPE_KEY, nodeId).tell(new NodeEntity.MarkOffline("left the cluster"));
+                    takeOver(nodeId, queue, sharding);
+                  }
                 }
               }
               default -> { }

@@ -41,15 +41,15 @@ public final class NodeRegistry {
     upAddresses.add(address);
   }
 
-  /** The member left or was downed: returns the ids of the nodes that ran there. */
+  /**
+   * The member left or was downed: returns the ids of the nodes that ran there. They stay listed (as not alive)
+   * until a heartbeat from a new incarnation replaces them.
+   */
   public List<String> memberRemoved(String address) {
     upAddresses.remove(address);
     List<String> gone = new ArrayList<>();
     for (NodeHeartbeat hb : nodes.values()) {
-      if (hb.address().equals(address)) {
-        gone.add(hb.nodeId());
-        nodes.remove(hb.nodeId());
-      }
+      if (hb.address().equals(address)) gone.add(hb.nodeId());
     }
     return gone;
   }

@@ -2,6 +2,10 @@ package dev.anchor.worker;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.node.NodeEntity;
+import dev.anchor.node.NodeMetrics;
+import dev.anchor.node.NodeSpecs;
+import dev.anchor.node.NodeView;
 import dev.anchor.queue.Delivery;
 import dev.anchor.queue.JobQueue;
 import dev.anchor.runtime.Outcome;
@@ -57,6 +61,7 @@ public final class NodeAgent implements AutoCloseable {
   private final Thread reader;
   private final AtomicBoolean draining = new AtomicBoolean();
   private final AtomicBoolean stopped = new AtomicBoolean();
+  private final AtomicBoolean registered = new AtomicBoolean();
   private final Map<String, Boolean> running = new ConcurrentHashMap<>();
   private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
   private final GpuProbe.Gpu gpu = GpuProbe.probe();
@@ -151,7 +156,20 @@ public final class NodeAgent implements AutoCloseable {
 
   private void heartbeat() {
     try {
-      heartbeats.tell(Topic.publish(snapshot()));
+      NodeHeartbeat hb = snapshot();
+      heartbeats.tell(Topic.publish(hb));
+      var entity = sharding.entityRefFor(NodeEntity.TYPE_KEY, nodeId);
+      if (!registered.get()) {
+        NodeSpecs specs = new NodeSpecs(hb.cpuCores(), hb.ramMb(), hb.gpu(), hb.gpuModel(), hb.runtimes(), hb.host());
+        entity.<NodeView>askWithStatus(replyTo -> new NodeEntity.Register(specs, replyTo), Duration.ofSeconds(5))
+            .whenComplete((v, t) -> {
+              if (t == null) registered.set(true);
+              else log.debug("node registration not answered yet: {}", t.toString());
+            });
+      } else {
+        entity.tell(new NodeEntity.Heartbeat(
+            new NodeMetrics(hb.cpuUsage(), hb.ramUsage(), hb.uptimeS(), hb.runningTasks()), null));
+      }
     } catch (RuntimeException e) {
       log.warn("heartbeat failed: {}", e.toString());
     }
