@@ -73,6 +73,21 @@ class StandaloneCrashIT {
     }
   }
 
+  /** Polls until the task ended (Completed, Failed or Cancelled). */
+  static JsonNode awaitEnd(AnchorProcess p, String id, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    JsonNode last = null;
+    while (System.nanoTime() < deadline) {
+      HttpResponse<String> r = p.get("/api/tasks/" + id);
+      if (r.statusCode() == 200) {
+        last = JSON.readTree(r.body());
+        if (List.of("Completed", "Failed", "Cancelled").contains(last.path("status").asText())) return last;
+      }
+      TimeUnit.MILLISECONDS.sleep(200);
+    }
+    throw new AssertionError("task " + id + " did not end within " + timeout + "; last: " + last);
+  }
+
   static JsonNode awaitStatus(AnchorProcess p, String id, String status, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;

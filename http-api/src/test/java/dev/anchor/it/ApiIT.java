@@ -1,0 +1,222 @@
+package dev.anchor.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The HTTP API of a standalone node, as a client sees it: errors, lookups, cancel, listing and server-sent events. */
+class ApiIT {
+  static final ObjectMapper JSON = new ObjectMapper();
+  static Path dir;
+  static AnchorProcess node;
+
+  @BeforeAll
+  static void start() throws Exception {
+    dir = Files.createTempDirectory("anchor-api-it");
+    node = AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(), Map.of());
+    node.awaitHealthy(Duration.ofSeconds(150));
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (node != null) node.close();
+  }
+
+  static JsonNode body(HttpResponse<String> r) throws Exception {
+    return JSON.readTree(r.body());
+  }
+
+  static void assertBadRequest(String json, String field) throws Exception {
+    HttpResponse<String> r = node.post("/api/tasks", json);
+    assertEquals(400, r.statusCode(), r.body());
+    JsonNode b = body(r);
+    assertTrue(b.hasNonNull("error"), r.body());
+    if (field != null) assertEquals(field, b.path("field").asText(), r.body());
+  }
+
+  String submit(String json) throws Exception {
+    HttpResponse<String> r = node.post("/api/tasks", json);
+    assertEquals(201, r.statusCode(), r.body());
+    assertEquals("Queued", body(r).path("status").asText());
+    return body(r).path("taskId").asText();
+  }
+
+  @Test
+  void badInputIsA400NamingTheField() throws Exception {
+    assertBadRequest("{\"name\": ", null);
+    assertBadRequest("[1,2]", null);
+    assertBadRequest("{\"payload\":{\"sourceCode\":\"1\",\"runtime\":\"cobol\"}}", "payload.runtime");
+    assertBadRequest("{\"payload\":{\"runtime\":\"js\"}}", "payload.sourceCode");
+    assertBadRequest("{\"name\":\"x\"}", "payload");
+    assertBadRequest("{\"payload\":{\"sourceCode\":\"1\"},\"requirements\":{\"minRam\":-1}}", "requirements.minRam");
+    assertBadRequest("{\"payload\":{\"sourceCode\":\"1\"},\"timeoutMs\":-5}", "timeoutMs");
+    assertBadRequest("{\"payload\":{\"runtime\":\"wasm\",\"wasm\":\"***\"}}", "payload.wasm");
+    assertBadRequest("{\"payload\":{\"sourceCode\":\"1\"},\"retries\":{\"attempts\":0}}", "retries.attempts");
+  }
+
+  @Test
+  void aBodyOverTheLimitIsRefusedWith413() throws Exception {
+    String big = "{\"payload\":{\"sourceCode\":\"" + "x".repeat(6 * 1024 * 1024) + "\"}}";
+    HttpResponse<String> r = node.post("/api/tasks", big);
+    assertEquals(413, r.statusCode(), r.body().length() > 300 ? r.body().substring(0, 300) : r.body());
+    assertTrue(body(r).hasNonNull("error"));
+  }
+
+  @Test
+  void unknownIdsAre404() throws Exception {
+    assertEquals(404, node.get("/api/tasks/00000000-0000-0000-0000-000000000000").statusCode());
+    assertEquals(404, node.get("/api/tasks/not-a-task").statusCode());
+    assertEquals(404, node.get("/api/nothing-here").statusCode());
+  }
+
+  @Test
+  void aScriptErrorFailsTheTaskOnceWithTheMessage() throws Exception {
+    String id = submit("{\"payload\":{\"sourceCode\":\"throw new Error('boom')\"}}");
+    JsonNode t = StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
+    assertEquals("Failed", t.path("status").asText(), t.toString());
+    assertTrue(t.path("error").asText().contains("boom"), t.toString());
+    assertEquals(1, t.path("attempts").asInt(), "errors in user code are not retried: " + t);
+  }
+
+  @Test
+  void cancelStopsARunningTaskAndTheNodeGoesOn() throws Exception {
+    String id = submit("{\"payload\":{\"sourceCode\":\"while(true){}\"},\"timeoutMs\":120000}");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!body(node.get("/api/tasks/" + id)).path("status").asText().equals("Running")) {
+      assertTrue(System.nanoTime() < deadline, "never started");
+      TimeUnit.MILLISECONDS.sleep(100);
+    }
+    HttpResponse<String> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    assertEquals("Cancelled", body(r).path("status").asText());
+    // the node's job slot comes back: a task submitted after the cancel completes
+    String next = submit("{\"payload\":{\"sourceCode\":\"[1,2,3].length\"}}");
+    JsonNode t = StandaloneCrashIT.awaitEnd(node, next, Duration.ofSeconds(120));
+    assertEquals(3, t.path("result").asInt(), t.toString());
+    assertEquals("Cancelled", body(node.get("/api/tasks/" + id)).path("status").asText());
+  }
+
+  @Test
+  void aTaskStreamsItsStateChangesUntilItEnds() throws Exception {
+    String id = submit("{\"payload\":{\"sourceCode\":\"input.a + input.b\"},\"input\":{\"a\":2,\"b\":40}}");
+    List<String> events = new ArrayList<>();
+    HttpResponse<java.io.InputStream> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id + "/events")))
+        .timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    assertEquals(200, r.statusCode());
+    assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"));
+    String lastData = null;
+    try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
+      String line;
+      while ((line = in.readLine()) != null) {
+        if (line.startsWith("event:")) events.add(line.substring(6).trim());
+        if (line.startsWith("data:")) lastData = line.substring(5).trim();
+      }
+    }
+    assertEquals("state", events.get(0));
+    assertEquals("Completed", events.get(events.size() - 1), events.toString());
+    assertEquals(42, JSON.readTree(lastData).path("result").asInt());
+  }
+
+  @Test
+  void theFeedResumesAfterLastEventIdWithoutGaps() throws Exception {
+    // read a little of the whole feed, drop the connection, then resume from the last id seen
+    List<String[]> first = readFeed(null, e -> true, 2);
+    String resumeFrom = first.get(first.size() - 1)[0];
+    String missed = submit("{\"payload\":{\"sourceCode\":\"'while away'\"}}");
+    StandaloneCrashIT.awaitEnd(node, missed, Duration.ofSeconds(120));
+    List<String[]> resumed = readFeed(resumeFrom, e -> e[1].contains(missed) && e[1].contains("\"Completed\""), 200);
+    assertTrue(newer(resumed.get(0)[0], resumeFrom), "resumes after " + resumeFrom + ", got " + resumed.get(0)[0]);
+    for (int i = 1; i < resumed.size(); i++) assertTrue(newer(resumed.get(i)[0], resumed.get(i - 1)[0]), "in order");
+    List<String> events = resumed.stream().filter(e -> e[1].contains(missed)).map(e -> e[2]).toList();
+    assertEquals(List.of("Submitted", "Dispatched", "Started", "Completed"), events,
+        "every change of the task made while away is delivered");
+  }
+
+  static boolean newer(String a, String b) {
+    String[] x = a.split("-"), y = b.split("-");
+    long c = Long.compare(Long.parseLong(x[0]), Long.parseLong(y[0]));
+    return c > 0 || (c == 0 && Long.parseLong(x[1]) > Long.parseLong(y[1]));
+  }
+
+  /** Reads GET /api/events (from Last-Event-ID if given) until {@code stop} matches or {@code max} events: [id, data, event]. */
+  List<String[]> readFeed(String lastEventId, java.util.function.Predicate<String[]> stop, int max) throws Exception {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.url("/api/events"))).timeout(Duration.ofSeconds(60));
+    if (lastEventId != null) {
+      b.header("Last-Event-ID", lastEventId);
+    } else {
+      // a fresh subscriber starts at "now": make a change once it is connected
+      Thread poke = new Thread(() -> {
+        try {
+          TimeUnit.MILLISECONDS.sleep(1000);
+          submit("{\"payload\":{\"sourceCode\":\"'poke'\"}}");
+        } catch (Exception ignored) {
+          // the read below then times out and fails the test
+        }
+      });
+      poke.start();
+    }
+    HttpResponse<java.io.InputStream> r = node.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+    assertEquals(200, r.statusCode());
+    List<String[]> out = new ArrayList<>();
+    try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
+      String line, id = null, event = null;
+      while (out.size() < max && (line = in.readLine()) != null) {
+        if (line.startsWith("id:")) id = line.substring(3).trim();
+        if (line.startsWith("event:")) event = line.substring(6).trim();
+        if (line.startsWith("data:") && id != null) {
+          String[] e = {id, line.substring(5).trim(), event};
+          out.add(e);
+          id = null;
+          event = null;
+          if (stop.test(e)) break;
+        }
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void listingFiltersByStatus() throws Exception {
+    String id = submit("{\"name\":\"listed\",\"payload\":{\"sourceCode\":\"'ok'\"}}");
+    StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
+    JsonNode list = body(node.get("/api/tasks?status=Completed&limit=500"));
+    boolean found = false;
+    for (JsonNode t : list) {
+      assertEquals("Completed", t.path("status").asText());
+      found |= t.path("taskId").asText().equals(id);
+    }
+    assertTrue(found, list.toString());
+    assertEquals(400, node.get("/api/tasks?limit=zero").statusCode());
+  }
+
+  @Test
+  void queueStatsAndNodesAnswer() throws Exception {
+    JsonNode stats = body(node.get("/api/queue/stats"));
+    assertTrue(stats.path("total").has("waiting") && stats.path("total").has("deadLettered"), stats.toString());
+    JsonNode nodes = body(node.get("/api/nodes"));
+    assertEquals(1, nodes.size(), nodes.toString());
+    JsonNode n = nodes.get(0);
+    assertEquals("Online", n.path("status").asText());
+    assertTrue(n.path("specs").path("cpuCores").asInt() > 0);
+    assertTrue(n.path("metrics").has("cpuUsage") && n.path("metrics").has("ramUsage") && n.path("metrics").has("uptime"));
+  }
+}
