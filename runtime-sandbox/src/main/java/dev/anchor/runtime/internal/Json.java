@@ -5,10 +5,16 @@ public final class Json {
     private Json() {
     }
 
-    /** JSON text of an output: the output itself when it is one JSON value (surrounding whitespace allowed), else a JSON string. */
+    /**
+     * JSON text of an output: the output itself when it is one JSON value (surrounding whitespace dropped), else the
+     * output as a JSON string.
+     */
     public static String fromOutput(String text) {
         String trimmed = text.strip();
-        return !trimmed.isEmpty() && isValid(trimmed) ? trimmed : quote(text);
+        if (!trimmed.isEmpty() && isValid(trimmed)) return trimmed;
+        // A printed line ends with a newline that is not part of the value.
+        return quote(text.endsWith("\r\n") ? text.substring(0, text.length() - 2)
+                : text.endsWith("\n") ? text.substring(0, text.length() - 1) : text);
     }
 
     public static String quote(String s) {
