@@ -128,7 +128,7 @@ class WasmRuntimeTest {
         assertEquals("{\"a\": [1, 2]}", s.resultJson());
         assertArrayEquals("{\"a\": [1, 2]}".getBytes(StandardCharsets.UTF_8), s.resultBytes());
         Outcome.Success hello = success(sandbox.run(Job.wasi(id(), resource("wasi-hello.wasm"), null)));
-        assertEquals("\"hello world\\n\"", hello.resultJson());
+        assertEquals("\"hello world\"", hello.resultJson());
         assertEquals("log line\n", hello.logs());
     }
 

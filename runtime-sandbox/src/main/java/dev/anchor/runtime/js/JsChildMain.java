@@ -32,8 +32,8 @@ public final class JsChildMain {
 
         int logCap = Integer.getInteger("anchor.js.logCap", 1 << 20);
         boolean warm = Boolean.parseBoolean(System.getProperty("anchor.js.warmup", "true"));
-        JsTaskExecutor executor = new JsTaskExecutor(1, logCap);
-        long warmMs = warm ? executor.warmUp(20_000) : 0;
+        JsTaskExecutor executor = new JsTaskExecutor(2, logCap);
+        long warmMs = warm ? executor.warmUp(10_000) : 0;
         HeapWatch heap = new HeapWatch(executor);
         BlockingQueue<JsRequest> queue = new LinkedBlockingQueue<>();
         Set<String> earlyCancels = ConcurrentHashMap.newKeySet();
