@@ -78,6 +78,7 @@ public final class RuntimesBench {
             double overshoot = (System.nanoTime() - d0) / 1e6 - 1_000;
             String extra = " deadline_overshoot_ms=" + fmt(overshoot) + (kind(loop) == FailureKind.TIMEOUT ? "" : " deadline_error=" + loop);
             if (config.jsIsolation() == JsIsolation.CHILD_JVM) {
+                extra += " child_rss_mb=" + childRssMb();
                 long b0 = System.nanoTime();
                 Outcome bomb = sandbox.run(Job.js(id(), "const a = []; for (;;) a.push(new Array(1e6).fill(1.5));", null));
                 extra += " memory_bomb_stop_ms=" + ms(b0) + " memory_bomb=" + kind(bomb);
@@ -216,6 +217,21 @@ public final class RuntimesBench {
             throw new IllegalStateException(job.runtime() + " gave " + o + " instead of " + expected);
         }
         return ms;
+    }
+
+    /** Resident memory of this JVM's child processes (the JS child JVMs), summed, from /proc. */
+    private static long childRssMb() {
+        long kb = 0;
+        for (ProcessHandle h : ProcessHandle.current().children().toList()) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc", Long.toString(h.pid()), "status"))) {
+                    if (line.startsWith("VmRSS:")) kb += Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            } catch (IOException | RuntimeException ignored) {
+                // not Linux, or the child just ended
+            }
+        }
+        return kb / 1024;
     }
 
     private static FailureKind kind(Outcome o) {
