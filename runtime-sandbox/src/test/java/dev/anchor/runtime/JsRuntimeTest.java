@@ -90,7 +90,8 @@ class JsRuntimeTest {
 
     @Test
     void primeWorkloadCounts78498() {
-        Outcome.Success s = success(sandbox.run(Job.js(id(), TestSandboxes.text("prime.js"), null)));
+        // Generous deadline: a first, not yet compiled run on a loaded 2-core machine can take seconds.
+        Outcome.Success s = success(sandbox.run(Job.js(id(), TestSandboxes.text("prime.js"), null).withTimeoutMs(60_000)));
         assertEquals("78498", s.resultJson());
         assertEquals("168", success(sandbox.run(Job.js(id(), TestSandboxes.text("prime.js"), "1000"))).resultJson());
     }
@@ -138,10 +139,13 @@ class JsRuntimeTest {
 
     @Test
     void allocationBombHitsTheMemoryCapNotTheWorker() {
-        Outcome o = sandbox.run(Job.js(id(), "const a = []; for (;;) { a.push(new Array(1e6)); }", null));
+        // The deadline is far away so that only the memory cap can end these tasks.
+        Outcome o = sandbox.run(Job.js(id(), "const a = []; for (;;) { a.push(new Array(1e6)); }", null)
+                .withTimeoutMs(60_000));
         failure(o, FailureKind.MEMORY_LIMIT);
         assertHealthy(sandbox);
-        Outcome filled = sandbox.run(Job.js(id(), "const a = []; for (;;) { a.push(new Array(1e6).fill(1.5)); }", null));
+        Outcome filled = sandbox.run(Job.js(id(), "const a = []; for (;;) { a.push(new Array(1e6).fill(1.5)); }", null)
+                .withTimeoutMs(60_000));
         failure(filled, FailureKind.MEMORY_LIMIT);
         assertHealthy(sandbox);
     }
@@ -157,7 +161,7 @@ class JsRuntimeTest {
     @Test
     void hugeStringResultIsOutputLimit() {
         failure(sandbox.run(Job.js(id(), "'x'.repeat(100 * 1024 * 1024)", null)), FailureKind.OUTPUT_LIMIT);
-        failure(sandbox.run(Job.js(id(), "Array.from({ length: 3e6 }, (_, i) => i)", null)), FailureKind.OUTPUT_LIMIT);
+        failure(sandbox.run(Job.js(id(), "['y'.repeat(17 * 1024 * 1024)]", null)), FailureKind.OUTPUT_LIMIT);
         assertHealthy(sandbox);
     }
 

@@ -126,7 +126,7 @@ class NativeRuntimeTest {
 
     @Test
     void outputFloodIsOutputLimit() {
-        failure(sandbox.run(Job.nativeJs(id(), "const b = 'x'.repeat(65536); for (;;) process.stdout.write(b);", null, null)),
+        failure(sandbox.run(Job.nativeJs(id(), "const fs = require('fs'); const b = 'x'.repeat(65536); for (;;) fs.writeSync(1, b);", null, null)),
                 FailureKind.OUTPUT_LIMIT);
         assertNativeHealthy();
     }

@@ -21,7 +21,7 @@ final class TestSandboxes {
     /** Small limits so hostile cases end quickly: 128 MB per task, children capped at 256 + headroom. */
     static SandboxConfig config(Path tmp) {
         return SandboxConfig.defaults()
-                .withLimits(10_000, 128, 60_000, 256)
+                .withLimits(30_000, 128, 60_000, 256)
                 .withDirs(tmp.resolve("npm-cache"), tmp.resolve("work"))
                 .withJs(JsIsolation.CHILD_JVM, 2, 256, true);
     }
