@@ -154,20 +154,23 @@ final class TaskRoutes {
   }
 
   private Route taskEvents(String id) {
-    return optionalHeaderValueByName("Last-Event-ID", last -> onSuccess(getTask(id), v -> {
-      if (UNKNOWN(v)) return complete(Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
-      Source<ServerSentEvent, NotUsed> events = FeedSource.events(node, last.orElse(null), e -> id.equals(e.subjectId()))
-          .takeWhile(e -> !terminal(e), true)
-          .map(TaskRoutes::toSse);
-      if (last.isEmpty()) {
-        // a fresh subscriber first sees where the task is now; an already finished task ends the stream at once
-        ServerSentEvent now = ServerSentEvent.create(TaskJson.write(v), "state");
-        boolean done = TaskView.COMPLETED.equals(v.status()) || TaskView.FAILED.equals(v.status())
-            || TaskView.CANCELLED.equals(v.status());
-        events = done ? Source.single(now) : Source.single(now).concat(events);
-      }
-      return sse(events);
-    }));
+    // the feed position is taken before the task is read, so no change falls between the snapshot and the stream
+    return optionalHeaderValueByName("Last-Event-ID", last -> onSuccess(
+        CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())), from ->
+        onSuccess(getTask(id), v -> {
+          if (UNKNOWN(v)) return complete(Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
+          Source<ServerSentEvent, NotUsed> events = FeedSource.events(node, from, e -> id.equals(e.subjectId()))
+              .takeWhile(e -> !terminal(e), true)
+              .map(TaskRoutes::toSse);
+          if (last.isEmpty()) {
+            // a fresh subscriber first sees where the task is now; an already finished task ends the stream at once
+            ServerSentEvent now = ServerSentEvent.create(TaskJson.write(v), "state");
+            boolean done = TaskView.COMPLETED.equals(v.status()) || TaskView.FAILED.equals(v.status())
+                || TaskView.CANCELLED.equals(v.status());
+            events = done ? Source.single(now) : Source.single(now).concat(events);
+          }
+          return sse(events);
+        })));
   }
 
   private Route allEvents() {

@@ -23,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The HTTP API of a standalone node, as a client sees it: errors, lookups, cancel, listing and server-sent events. */
+@org.junit.jupiter.api.Timeout(value = 5, unit = java.util.concurrent.TimeUnit.MINUTES)
 class ApiIT {
   static final ObjectMapper JSON = new ObjectMapper();
   static Path dir;

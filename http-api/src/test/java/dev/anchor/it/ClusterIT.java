@@ -25,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * redis-server and a MongoDB-wire server run by the test. Every task completes with the right result exactly once
  * even when a worker or the coordinator is killed with -9 in the middle of the run.
  */
+@org.junit.jupiter.api.Timeout(value = 15, unit = java.util.concurrent.TimeUnit.MINUTES)
 class ClusterIT {
   static final ObjectMapper JSON = new ObjectMapper();
 

@@ -22,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A standalone node (embedded MongoDB-wire store and Redis, data under its data dir) runs tasks, is killed with -9,
  * and after a restart on the same data dir still knows every task with its result: the journal survived the crash.
  */
+@org.junit.jupiter.api.Timeout(value = 10, unit = java.util.concurrent.TimeUnit.MINUTES)
 class StandaloneCrashIT {
   static final ObjectMapper JSON = new ObjectMapper();
 
