@@ -38,7 +38,7 @@ final class TaskRequest {
     if (runtime.equals("wasm")) {
       wasm = text(payload, "wasm", "payload.wasm", true);
       try {
-        Base64.getMimeDecoder().decode(wasm);
+        Base64.getDecoder().decode(wasm.replaceAll("\\s", ""));
       } catch (IllegalArgumentException e) {
         throw new BadRequest("payload.wasm", "payload.wasm is not valid base64: " + e.getMessage());
       }

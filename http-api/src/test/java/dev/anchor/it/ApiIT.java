@@ -39,6 +39,9 @@ class ApiIT {
   @AfterAll
   static void stop() throws Exception {
     if (node != null) node.close();
+    try (var files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    }
   }
 
   static JsonNode body(HttpResponse<String> r) throws Exception {
@@ -89,6 +92,16 @@ class ApiIT {
   }
 
   @Test
+  void aWasmModuleRunsItsExportWithTheGivenArgs() throws Exception {
+    // (module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
+    String add = "AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=";
+    String id = submit("{\"payload\":{\"runtime\":\"wasm\",\"wasm\":\"" + add + "\",\"entry\":\"add\",\"args\":[2,40]}}");
+    JsonNode t = StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
+    assertEquals("Completed", t.path("status").asText(), t.toString());
+    assertEquals(42, t.path("result").asInt(), t.toString());
+  }
+
+  @Test
   void aScriptErrorFailsTheTaskOnceWithTheMessage() throws Exception {
     String id = submit("{\"payload\":{\"sourceCode\":\"throw new Error('boom')\"}}");
     JsonNode t = StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
@@ -118,36 +131,64 @@ class ApiIT {
 
   @Test
   void aTaskStreamsItsStateChangesUntilItEnds() throws Exception {
-    String id = submit("{\"payload\":{\"sourceCode\":\"input.a + input.b\"},\"input\":{\"a\":2,\"b\":40}}");
-    List<String> events = new ArrayList<>();
+    // busy for a second and a half, so the subscriber sees it before it ends
+    String id = submit("{\"payload\":{\"sourceCode\":\"const t = Date.now(); while (Date.now() - t < 1500) {} input.a + input.b\"},"
+        + "\"input\":{\"a\":2,\"b\":40}}");
     HttpResponse<java.io.InputStream> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id + "/events")))
         .timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofInputStream());
     assertEquals(200, r.statusCode());
     assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"));
-    String lastData = null;
+    List<Sse> events = readSse(r, e -> false, 1000); // the server ends the stream when the task ends
+    assertEquals("state", events.get(0).event(), events.toString());
+    Sse last = events.get(events.size() - 1);
+    assertTrue(events.size() > 1, "changes after the first snapshot are streamed: " + events);
+    assertEquals("Completed", last.event(), events.toString());
+    assertEquals(42, JSON.readTree(last.data()).path("result").asInt());
+  }
+
+  /** One server-sent event. */
+  record Sse(String id, String event, String data) {}
+
+  /** Reads events until {@code stop} matches, {@code max} were read, or the server ends the stream. */
+  static List<Sse> readSse(HttpResponse<java.io.InputStream> r, java.util.function.Predicate<Sse> stop, int max)
+      throws Exception {
+    List<Sse> out = new ArrayList<>();
     try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
-      String line;
-      while ((line = in.readLine()) != null) {
-        if (line.startsWith("event:")) events.add(line.substring(6).trim());
-        if (line.startsWith("data:")) lastData = line.substring(5).trim();
+      String line, id = null, event = null;
+      StringBuilder data = null;
+      while (out.size() < max && (line = in.readLine()) != null) {
+        if (line.isEmpty()) {
+          if (data != null) {
+            Sse e = new Sse(id, event, data.toString());
+            out.add(e);
+            if (stop.test(e)) break;
+          }
+          id = null;
+          event = null;
+          data = null;
+        } else if (line.startsWith("id:")) {
+          id = line.substring(3).trim();
+        } else if (line.startsWith("event:")) {
+          event = line.substring(6).trim();
+        } else if (line.startsWith("data:")) {
+          data = (data == null ? new StringBuilder() : data.append('\n')).append(line.substring(5).trim());
+        }
       }
     }
-    assertEquals("state", events.get(0));
-    assertEquals("Completed", events.get(events.size() - 1), events.toString());
-    assertEquals(42, JSON.readTree(lastData).path("result").asInt());
+    return out;
   }
 
   @Test
   void theFeedResumesAfterLastEventIdWithoutGaps() throws Exception {
     // read a little of the whole feed, drop the connection, then resume from the last id seen
-    List<String[]> first = readFeed(null, e -> true, 2);
-    String resumeFrom = first.get(first.size() - 1)[0];
+    List<Sse> first = readFeed(null, e -> true, 2);
+    String resumeFrom = first.get(first.size() - 1).id();
     String missed = submit("{\"payload\":{\"sourceCode\":\"'while away'\"}}");
     StandaloneCrashIT.awaitEnd(node, missed, Duration.ofSeconds(120));
-    List<String[]> resumed = readFeed(resumeFrom, e -> e[1].contains(missed) && e[1].contains("\"Completed\""), 200);
-    assertTrue(newer(resumed.get(0)[0], resumeFrom), "resumes after " + resumeFrom + ", got " + resumed.get(0)[0]);
-    for (int i = 1; i < resumed.size(); i++) assertTrue(newer(resumed.get(i)[0], resumed.get(i - 1)[0]), "in order");
-    List<String> events = resumed.stream().filter(e -> e[1].contains(missed)).map(e -> e[2]).toList();
+    List<Sse> resumed = readFeed(resumeFrom, e -> e.data().contains(missed) && "Completed".equals(e.event()), 200);
+    assertTrue(newer(resumed.get(0).id(), resumeFrom), "resumes after " + resumeFrom + ", got " + resumed.get(0).id());
+    for (int i = 1; i < resumed.size(); i++) assertTrue(newer(resumed.get(i).id(), resumed.get(i - 1).id()), "in order");
+    List<String> events = resumed.stream().filter(e -> e.data().contains(missed)).map(Sse::event).toList();
     assertEquals(List.of("Submitted", "Dispatched", "Started", "Completed"), events,
         "every change of the task made while away is delivered");
   }
@@ -158,8 +199,8 @@ class ApiIT {
     return c > 0 || (c == 0 && Long.parseLong(x[1]) > Long.parseLong(y[1]));
   }
 
-  /** Reads GET /api/events (from Last-Event-ID if given) until {@code stop} matches or {@code max} events: [id, data, event]. */
-  List<String[]> readFeed(String lastEventId, java.util.function.Predicate<String[]> stop, int max) throws Exception {
+  /** Reads GET /api/events (from Last-Event-ID if given) until {@code stop} matches or {@code max} events. */
+  List<Sse> readFeed(String lastEventId, java.util.function.Predicate<Sse> stop, int max) throws Exception {
     HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.url("/api/events"))).timeout(Duration.ofSeconds(60));
     if (lastEventId != null) {
       b.header("Last-Event-ID", lastEventId);
@@ -177,22 +218,7 @@ class ApiIT {
     }
     HttpResponse<java.io.InputStream> r = node.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
     assertEquals(200, r.statusCode());
-    List<String[]> out = new ArrayList<>();
-    try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
-      String line, id = null, event = null;
-      while (out.size() < max && (line = in.readLine()) != null) {
-        if (line.startsWith("id:")) id = line.substring(3).trim();
-        if (line.startsWith("event:")) event = line.substring(6).trim();
-        if (line.startsWith("data:") && id != null) {
-          String[] e = {id, line.substring(5).trim(), event};
-          out.add(e);
-          id = null;
-          event = null;
-          if (stop.test(e)) break;
-        }
-      }
-    }
-    return out;
+    return readSse(r, stop, max);
   }
 
   @Test
