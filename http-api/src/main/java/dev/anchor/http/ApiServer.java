@@ -61,7 +61,7 @@ public final class ApiServer {
 
   static RejectionHandler rejections() {
     return RejectionHandler.newBuilder()
-        .handle(MalformedRequestContentRejection.class, r -> r.cause() instanceof EntityStreamSizeException s
+        .handle(MalformedRequestContentRejection.class, r -> r.getCause() instanceof EntityStreamSizeException s
             ? complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", null))
             : complete(Json.error(StatusCodes.BAD_REQUEST, "malformed request body: " + r.message(), null)))
         .build()
