@@ -65,6 +65,15 @@ class ClusterIT {
     return p;
   }
 
+  AnchorProcess coordinatorOn(int cluster, int http, String seeds) throws Exception {
+    Map<String, String> env = new java.util.HashMap<>(storeEnv());
+    env.put("ANCHOR_CLUSTER_PORT", Integer.toString(cluster));
+    env.put("ANCHOR_SEED_NODES", seeds);
+    AnchorProcess p = AnchorProcess.start("coordinator", tmp.resolve("coordinator-" + cluster), http, env);
+    processes.add(p);
+    return p;
+  }
+
   AnchorProcess worker(String name) throws Exception {
     Map<String, String> env = new java.util.HashMap<>(storeEnv());
     env.put("ANCHOR_NODE_NAME", name);
@@ -161,5 +170,25 @@ class ClusterIT {
     again.awaitHealthy(Duration.ofSeconds(150));
     awaitCompleted(again, ids, ids.size(), Duration.ofMinutes(5));
     assertAllRightOnce(again, ids, 0);
+  }
+
+  @Test
+  void whenOneOfTwoCoordinatorsDiesItsShardsMoveAndItsTasksComplete() throws Exception {
+    int secondCluster = AnchorProcess.freePort();
+    String seeds = "127.0.0.1:" + clusterPort + ",127.0.0.1:" + secondCluster;
+    AnchorProcess c1 = coordinatorOn(clusterPort, httpPort, seeds);
+    c1.awaitHealthy(Duration.ofSeconds(150));
+    AnchorProcess c2 = coordinatorOn(secondCluster, AnchorProcess.freePort(), seeds);
+    c2.awaitHealthy(Duration.ofSeconds(150));
+    worker("w1");
+    worker("w2");
+    awaitNodes(c2, 2);
+    // submitted through both, so both coordinators host task entities
+    List<String> ids = new ArrayList<>(submit(c1, 0, 60));
+    ids.addAll(submit(c2, 60, 60));
+    awaitCompleted(c2, ids, 15, Duration.ofMinutes(3));
+    c1.kill9();
+    awaitCompleted(c2, ids, ids.size(), Duration.ofMinutes(5));
+    assertAllRightOnce(c2, ids, 0);
   }
 }
