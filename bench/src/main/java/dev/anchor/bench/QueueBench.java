@@ -1,0 +1,229 @@
+package dev.anchor.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * End-to-end queue benchmark: a standalone node started through ./anchor, N no-op JS tasks submitted over HTTP, each
+ * measured from its Submitted to its Completed event as the journal recorded them (submittedAt/completedAt).
+ * Prints one RESULT line for bulk throughput and one for latency under a light steady load.
+ *
+ * <p>Usage: {@code ./anchor bench queue [jobs=5000] [rate=200] [seconds=10] [store=h2|memory] [concurrency=64]}
+ */
+public final class QueueBench {
+  static final ObjectMapper JSON = new ObjectMapper();
+  static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  static final String NOOP = "{\"name\":\"noop\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"0\"}}";
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> opt = new java.util.HashMap<>();
+    for (String a : args) {
+      String[] kv = a.split("=", 2);
+      if (kv.length == 2) opt.put(kv[0], kv[1]);
+    }
+    int jobs = Integer.parseInt(opt.getOrDefault("jobs", "5000"));
+    int rate = Integer.parseInt(opt.getOrDefault("rate", "200"));
+    int seconds = Integer.parseInt(opt.getOrDefault("seconds", "10"));
+    int concurrency = Integer.parseInt(opt.getOrDefault("concurrency", "64"));
+    String store = opt.getOrDefault("store", "h2");
+    Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
+    Path dir = Files.createTempDirectory("anchor-queue-bench");
+    int port = freePort();
+    ProcessBuilder pb = new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
+        .directory(home.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("node.log").toFile());
+    pb.environment().put("ANCHOR_SKIP_BUILD", "1");
+    pb.environment().put("ANCHOR_DATA_DIR", dir.resolve("data").toString());
+    pb.environment().put("ANCHOR_PORT", Integer.toString(port));
+    pb.environment().put("ANCHOR_CLUSTER_PORT", Integer.toString(freePort()));
+    pb.environment().put("ANCHOR_WORKER_CAPACITY", opt.getOrDefault("capacity", "8"));
+    pb.environment().put("ANCHOR_LOG_LEVEL", "WARN");
+    if (store.equals("memory")) pb.environment().put("ANCHOR_MONGO_URI", "embedded-memory");
+    Process node = pb.start();
+    String base = "http://127.0.0.1:" + port;
+    try {
+      awaitHealthy(base, node, dir);
+      String storeName = store.equals("memory") ? "embedded-mongo-memory" : "embedded-mongo-h2-file";
+      // warm the JS runtime and the code paths so the first measured task does not pay for JIT and pool start
+      runBatch(base, 300, concurrency);
+
+      List<long[]> bulk = runBatch(base, jobs, concurrency);
+      long first = bulk.stream().mapToLong(t -> t[0]).min().orElse(0);
+      long last = bulk.stream().mapToLong(t -> t[1]).max().orElse(0);
+      double perSecond = jobs * 1000.0 / Math.max(1, last - first);
+      long[] lat = latencies(bulk);
+      System.out.printf("RESULT scenario=throughput store=%s jobs=%d jobs_per_s=%.0f p50_ms=%d p99_ms=%d%n",
+          storeName, jobs, perSecond, pct(lat, 50), pct(lat, 99));
+
+      List<long[]> steady = runAtRate(base, rate, seconds);
+      long[] sl = latencies(steady);
+      System.out.printf("RESULT scenario=latency store=%s rate_per_s=%d jobs=%d p50_ms=%d p99_ms=%d max_ms=%d%n",
+          storeName, rate, steady.size(), pct(sl, 50), pct(sl, 99), sl[sl.length - 1]);
+    } finally {
+      node.destroy();
+      if (!node.waitFor(60, TimeUnit.SECONDS)) node.destroyForcibly();
+      deleteTree(dir);
+    }
+  }
+
+  /** Submits {@code n} tasks with up to {@code concurrency} requests in flight; returns [submittedAt, completedAt] each. */
+  static List<long[]> runBatch(String base, int n, int concurrency) throws Exception {
+    Feed feed = Feed.open(base);
+    Semaphore inFlight = new Semaphore(concurrency);
+    List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<?>> sent = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      inFlight.acquire();
+      sent.add(submit(base).whenComplete((id, t) -> {
+        inFlight.release();
+        if (id != null) ids.add(id);
+      }));
+    }
+    CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
+    return feed.await(ids, Duration.ofMinutes(10));
+  }
+
+  /** Submits at a steady rate for {@code seconds}; returns [submittedAt, completedAt] each. */
+  static List<long[]> runAtRate(String base, int rate, int seconds) throws Exception {
+    Feed feed = Feed.open(base);
+    List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<?>> sent = new ArrayList<>();
+    long start = System.nanoTime();
+    long total = (long) rate * seconds;
+    for (long i = 0; i < total; i++) {
+      long due = start + i * 1_000_000_000L / rate;
+      long wait = due - System.nanoTime();
+      if (wait > 0) TimeUnit.NANOSECONDS.sleep(wait);
+      sent.add(submit(base).thenAccept(ids::add));
+    }
+    CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
+    return feed.await(ids, Duration.ofMinutes(5));
+  }
+
+  static CompletableFuture<String> submit(String base) {
+    HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/api/tasks")).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(NOOP)).build();
+    return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
+      if (r.statusCode() != 201) throw new IllegalStateException("submit answered " + r.statusCode() + ": " + r.body());
+      try {
+        return JSON.readTree(r.body()).path("taskId").asText();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    });
+  }
+
+  /** Completed events from the change feed, collected from before the first submit so none is missed. */
+  static final class Feed {
+    final Map<String, long[]> done = new ConcurrentHashMap<>();
+    final Thread reader;
+    final CountDownLatch connected = new CountDownLatch(1);
+    volatile boolean stop;
+
+    private Feed(String base) {
+      reader = new Thread(() -> read(base), "feed");
+      reader.setDaemon(true);
+    }
+
+    static Feed open(String base) throws InterruptedException {
+      Feed f = new Feed(base);
+      f.reader.start();
+      f.connected.await(30, TimeUnit.SECONDS);
+      return f;
+    }
+
+    void read(String base) {
+      try {
+        HttpResponse<java.io.InputStream> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/api/events")).build(),
+            HttpResponse.BodyHandlers.ofInputStream());
+        connected.countDown();
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
+          String line;
+          String event = null;
+          while (!stop && (line = in.readLine()) != null) {
+            if (line.startsWith("event:")) event = line.substring(6).trim();
+            else if (line.startsWith("data:") && "Completed".equals(event)) {
+              JsonNode t = JSON.readTree(line.substring(5).trim());
+              done.put(t.path("taskId").asText(), new long[] {t.path("submittedAt").asLong(), t.path("completedAt").asLong()});
+            } else if (line.isEmpty()) event = null;
+          }
+        }
+      } catch (Exception e) {
+        connected.countDown();
+        if (!stop) System.err.println("feed: " + e);
+      }
+    }
+
+    List<long[]> await(List<String> ids, Duration timeout) throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (System.nanoTime() < deadline && !done.keySet().containsAll(ids)) TimeUnit.MILLISECONDS.sleep(50);
+      stop = true;
+      reader.interrupt();
+      List<long[]> out = new ArrayList<>();
+      for (String id : ids) {
+        long[] t = done.get(id);
+        if (t == null) throw new IllegalStateException("task " + id + " did not complete within " + timeout);
+        out.add(t);
+      }
+      return out;
+    }
+  }
+
+  static long[] latencies(List<long[]> ts) {
+    long[] l = ts.stream().mapToLong(t -> t[1] - t[0]).toArray();
+    Arrays.sort(l);
+    return l;
+  }
+
+  static long pct(long[] sorted, int p) {
+    if (sorted.length == 0) return -1;
+    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)];
+  }
+
+  static void awaitHealthy(String base, Process node, Path dir) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+    while (System.nanoTime() < deadline) {
+      if (!node.isAlive()) throw new IllegalStateException("node exited: " + Files.readString(dir.resolve("node.log")));
+      try {
+        if (HTTP.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+            HttpResponse.BodyHandlers.discarding()).statusCode() == 200) return;
+      } catch (java.io.IOException notYet) {
+        // starting
+      }
+      TimeUnit.MILLISECONDS.sleep(250);
+    }
+    throw new IllegalStateException("node not healthy in 180 s");
+  }
+
+  static int freePort() throws java.io.IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  static void deleteTree(Path dir) throws java.io.IOException {
+    try (var files = Files.walk(dir)) {
+      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+    }
+  }
+}
