@@ -2,6 +2,7 @@ package dev.anchor.persistence.mongo;
 
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 
@@ -35,8 +36,11 @@ public final class MongoJournal extends AsyncWriteJournal {
     }
 
     @Override
+    @SuppressWarnings({"unchecked", "rawtypes"})
     public Future<Iterable<Optional<Exception>>> doAsyncWriteMessages(Iterable<AtomicWrite> messages) {
-        return FutureConverters.asScala(store.write(messages).thenApply(results -> results));
+        // a List is an Iterable; casting (rather than thenApply) keeps the failure unwrapped for the persistent actor
+        CompletionStage stage = store.write(messages);
+        return FutureConverters.asScala((CompletionStage<Iterable<Optional<Exception>>>) stage);
     }
 
     @Override
