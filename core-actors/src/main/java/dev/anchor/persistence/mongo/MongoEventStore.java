@@ -46,7 +46,9 @@ import com.mongodb.client.model.WriteModel;
  * ({@code del}). Reads never query anything but exact ids, so their cost does not grow with the journal.
  * <p>
  * Writes from all entities queue up for one writer thread that stores whatever has accumulated with a single ordered
- * {@code insertMany}; a failed event is mapped back to the AtomicWrite (and entity write) it belongs to.
+ * {@code insertMany}; a failed event is mapped back to the AtomicWrite (and entity write) it belongs to. A write is
+ * acknowledged once its events are stored; heads are raised afterwards by a second thread, coalesced per entity, and
+ * readers find events beyond a head by probing the ids that follow it.
  */
 final class MongoEventStore implements AutoCloseable {
 
@@ -59,8 +61,12 @@ final class MongoEventStore implements AutoCloseable {
     static final String HIGHEST = "hi";
     static final String DELETED_TO = "del";
 
-    /** Sequence numbers checked past a head's highest, to find events whose head update was lost in a crash. */
+    /**
+     * Sequence numbers first checked past a head's highest, to find events whose head update has not happened yet
+     * (heads are raised asynchronously) or was lost in a crash; the window doubles while events keep turning up.
+     */
     private static final int PROBE = 8;
+    private static final int MAX_PROBE = 1024;
     private static final int DELETE_CHUNK = 1000;
 
     private static final Logger log = LoggerFactory.getLogger(MongoEventStore.class);
@@ -73,7 +79,11 @@ final class MongoEventStore implements AutoCloseable {
     private final int replayBatchSize;
     private final LinkedBlockingQueue<WriteRequest> queue = new LinkedBlockingQueue<>();
     private final Thread writer;
+    private final Thread headWriter;
+    /** Highest stored sequence number per entity, not yet written to its head document. */
+    private final java.util.concurrent.ConcurrentHashMap<String, Long> pendingHeads = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean running = true;
+    private volatile boolean writerDone;
 
     MongoEventStore(MongoDatabase database, String eventsCollection, String headsCollection, PayloadCodec codec,
                     Runnable flush, int maxBatchEvents, int replayBatchSize) {
@@ -84,6 +94,7 @@ final class MongoEventStore implements AutoCloseable {
         this.maxBatchEvents = maxBatchEvents;
         this.replayBatchSize = replayBatchSize;
         this.writer = Thread.ofPlatform().daemon().name("anchor-journal-writer").start(this::writeLoop);
+        this.headWriter = Thread.ofPlatform().daemon().name("anchor-journal-heads").start(this::headLoop);
     }
 
     /** The highest sequence number and deleted-to mark of one entity. */
@@ -347,19 +358,38 @@ final class MongoEventStore implements AutoCloseable {
         if (stored.isEmpty()) {
             return;
         }
-        Map<String, Long> highest = new HashMap<>();
         for (Unit u : stored) {
-            highest.merge(u.write.persistenceId, u.write.highest, Math::max);
+            pendingHeads.merge(u.write.persistenceId, u.write.highest, Math::max);
         }
-        List<WriteModel<Document>> updates = new ArrayList<>(highest.size());
+        java.util.concurrent.locks.LockSupport.unpark(headWriter);
+    }
+
+    private void headLoop() {
         UpdateOptions upsert = new UpdateOptions().upsert(true);
-        highest.forEach((pid, hi) -> updates.add(new UpdateOneModel<>(eq("_id", pid), Updates.max(HIGHEST, hi), upsert)));
-        try {
-            heads.bulkWrite(updates, new BulkWriteOptions().ordered(false));
-        } catch (RuntimeException e) {
-            // the events are stored; readers find them past the stale head by probing, but tell the writers
-            for (Unit u : stored) {
-                u.request.fail(e);
+        while (!writerDone || !pendingHeads.isEmpty()) {
+            if (pendingHeads.isEmpty()) {
+                java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+                continue;
+            }
+            Map<String, Long> drained = new HashMap<>();
+            for (String pid : new ArrayList<>(pendingHeads.keySet())) {
+                Long hi = pendingHeads.remove(pid);
+                if (hi != null) {
+                    drained.put(pid, hi);
+                }
+            }
+            List<WriteModel<Document>> updates = new ArrayList<>(drained.size());
+            drained.forEach((pid, hi) -> updates.add(new UpdateOneModel<>(eq("_id", pid), Updates.max(HIGHEST, hi), upsert)));
+            try {
+                heads.bulkWrite(updates, new BulkWriteOptions().ordered(false));
+            } catch (RuntimeException e) {
+                drained.forEach((pid, hi) -> pendingHeads.merge(pid, hi, Math::max));
+                if (writerDone) {
+                    log.warn("journal stopped with {} head documents not raised; readers recover them by probing", drained.size(), e);
+                    return;
+                }
+                log.warn("raising {} journal head documents failed, retrying", drained.size(), e);
+                java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
             }
         }
     }
@@ -376,9 +406,10 @@ final class MongoEventStore implements AutoCloseable {
         Document doc = heads.find(eq("_id", persistenceId)).first();
         long highest = doc == null ? 0L : doc.get(HIGHEST, Number.class).longValue();
         long deletedTo = doc == null || doc.get(DELETED_TO) == null ? 0L : doc.get(DELETED_TO, Number.class).longValue();
+        int window = PROBE;
         while (true) {
             long found = 0;
-            for (Document e : events.find(in("_id", DocumentIds.range(persistenceId, highest + 1, highest + PROBE)))
+            for (Document e : events.find(in("_id", DocumentIds.range(persistenceId, highest + 1, highest + window)))
                     .projection(Projections.include(SEQ))) {
                 found = Math.max(found, e.get(SEQ, Number.class).longValue());
             }
@@ -386,6 +417,7 @@ final class MongoEventStore implements AutoCloseable {
                 return new Head(highest, deletedTo);
             }
             highest = found;
+            window = Math.min(MAX_PROBE, window * 2);
         }
     }
 
@@ -443,12 +475,15 @@ final class MongoEventStore implements AutoCloseable {
         }
     }
 
-    /** Stops accepting writes, stores what is queued, then stops the writer thread. */
+    /** Stops accepting writes, stores what is queued and raises the heads, then stops the threads. */
     @Override
     public void close() {
         running = false;
         try {
             writer.join(10_000);
+            writerDone = true;
+            java.util.concurrent.locks.LockSupport.unpark(headWriter);
+            headWriter.join(10_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -130,13 +130,18 @@ class MongoEventStoreTest {
     void highestSequenceNumberIncludesEventsWhoseHeadUpdateWasLost() throws Exception {
         MongoDatabase db = freshDatabase();
         try (MongoEventStore store = store(db)) {
-            store.write(List.of(write("crashy", 1, 20))).get(10, TimeUnit.SECONDS);
-            // as if the process died between inserting the events and raising the head
-            db.getCollection("journal_heads").updateOne(Filters.eq("_id", "crashy"),
-                    com.mongodb.client.model.Updates.set(MongoEventStore.HIGHEST, 3L));
-            assertEquals(20, store.highestSequenceNr("crashy"));
-            assertEquals(20, replay(store, "crashy", 1, Long.MAX_VALUE, Long.MAX_VALUE).size());
-            assertTrue(db.getCollection("journal_heads").countDocuments() > 0);
+            store.write(List.of(write("crashy", 1, 200))).get(10, TimeUnit.SECONDS);
+        } // closing raises the heads
+        var headsCollection = db.getCollection("journal_heads");
+        assertEquals(200L, headsCollection.find(Filters.eq("_id", "crashy")).first().get(MongoEventStore.HIGHEST));
+        // as if the process died between storing the events and raising the head
+        headsCollection.updateOne(Filters.eq("_id", "crashy"), com.mongodb.client.model.Updates.set(MongoEventStore.HIGHEST, 3L));
+        try (MongoEventStore reopened = store(db)) {
+            assertEquals(200, reopened.highestSequenceNr("crashy"));
+            assertEquals(200, replay(reopened, "crashy", 1, Long.MAX_VALUE, Long.MAX_VALUE).size());
+            // and the next write continues after it instead of colliding
+            reopened.write(List.of(write("crashy", 201, 201))).get(10, TimeUnit.SECONDS);
+            assertEquals(201, reopened.highestSequenceNr("crashy"));
         }
     }
 }
