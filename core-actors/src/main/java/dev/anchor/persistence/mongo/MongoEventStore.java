@@ -68,13 +68,17 @@ final class MongoEventStore implements AutoCloseable {
     private static final int PROBE = 8;
     private static final int MAX_PROBE = 1024;
     private static final int DELETE_CHUNK = 1000;
+    private static final long HEAD_INTERVAL_NANOS = 100_000_000L;
 
     private static final Logger log = LoggerFactory.getLogger(MongoEventStore.class);
 
     private final MongoCollection<Document> events;
     private final MongoCollection<Document> heads;
     private final PayloadCodec codec;
+    /** null when the store needs no explicit flush */
     private final Runnable flush;
+    private final LinkedBlockingQueue<List<WriteRequest>> durabilityQueue = new LinkedBlockingQueue<>();
+    private final Thread flusher;
     private final int maxBatchEvents;
     private final int replayBatchSize;
     private final LinkedBlockingQueue<WriteRequest> queue = new LinkedBlockingQueue<>();
@@ -95,6 +99,7 @@ final class MongoEventStore implements AutoCloseable {
         this.replayBatchSize = replayBatchSize;
         this.writer = Thread.ofPlatform().daemon().name("anchor-journal-writer").start(this::writeLoop);
         this.headWriter = Thread.ofPlatform().daemon().name("anchor-journal-heads").start(this::headLoop);
+        this.flusher = flush == null ? null : Thread.ofPlatform().daemon().name("anchor-journal-flush").start(this::flushLoop);
     }
 
     /** The highest sequence number and deleted-to mark of one entity. */
@@ -296,7 +301,50 @@ final class MongoEventStore implements AutoCloseable {
             pending = retry;
         }
         updateHeads(stored);
-        flush.run();
+        if (flush == null) {
+            complete(batch);
+        } else {
+            durabilityQueue.add(batch);
+        }
+    }
+
+    /**
+     * Group commit for a store that must be told to make writes durable (the embedded H2 file): acknowledgements wait
+     * for the next flush, which covers every batch inserted before it, while the writer thread carries on inserting.
+     */
+    private void flushLoop() {
+        while (!writerDone || !durabilityQueue.isEmpty()) {
+            List<WriteRequest> first;
+            try {
+                first = durabilityQueue.poll(50, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                continue;
+            }
+            if (first == null) {
+                continue;
+            }
+            List<List<WriteRequest>> batches = new ArrayList<>();
+            batches.add(first);
+            durabilityQueue.drainTo(batches);
+            RuntimeException failure = null;
+            try {
+                flush.run();
+            } catch (RuntimeException e) {
+                log.error("flushing the journal's store failed", e);
+                failure = e;
+            }
+            for (List<WriteRequest> batch : batches) {
+                if (failure != null) {
+                    for (WriteRequest r : batch) {
+                        r.fail(failure);
+                    }
+                }
+                complete(batch);
+            }
+        }
+    }
+
+    private static void complete(List<WriteRequest> batch) {
         for (WriteRequest r : batch) {
             if (r.failure != null) {
                 r.result.completeExceptionally(r.failure);
@@ -371,6 +419,8 @@ final class MongoEventStore implements AutoCloseable {
                 java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
                 continue;
             }
+            // a short pause lets several writes of one entity coalesce into one head update
+            java.util.concurrent.locks.LockSupport.parkNanos(HEAD_INTERVAL_NANOS);
             Map<String, Long> drained = new HashMap<>();
             for (String pid : new ArrayList<>(pendingHeads.keySet())) {
                 Long hi = pendingHeads.remove(pid);
@@ -484,6 +534,9 @@ final class MongoEventStore implements AutoCloseable {
             writerDone = true;
             java.util.concurrent.locks.LockSupport.unpark(headWriter);
             headWriter.join(10_000);
+            if (flusher != null) {
+                flusher.join(10_000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -28,7 +28,8 @@ public final class MongoJournal extends AsyncWriteJournal {
     public MongoJournal(Config config) {
         ActorSystem system = context().system();
         MongoStore mongo = MongoStore.get(system);
-        Runnable flush = config.getBoolean("flush-embedded-every-batch") ? mongo::flush : () -> { };
+        boolean fileBacked = mongo.embedded().flatMap(EmbeddedMongoServer::file).isPresent();
+        Runnable flush = fileBacked && config.getBoolean("flush-embedded-before-ack") ? mongo::flush : null;
         this.store = new MongoEventStore(mongo.database(), config.getString("collection"),
                 config.getString("heads-collection"), new PayloadCodec(system), flush,
                 config.getInt("max-batch-events"), config.getInt("replay-batch-size"));

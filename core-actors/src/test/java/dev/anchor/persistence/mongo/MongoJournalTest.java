@@ -120,4 +120,23 @@ class MongoJournalTest {
             }
         }
     }
+
+    @Test
+    void anAcknowledgedEventIsInTheH2FileBeforeAnyCleanShutdown(@TempDir Path dataDir, @TempDir Path copyDir) throws Exception {
+        ActorTestKit kit = ActorTestKit.create("crash", config("embedded", dataDir));
+        try {
+            var log = kit.spawn(AppendLog.create("durable"));
+            append(kit, log, "acknowledged");
+            // the file as a crash right now would leave it
+            Files.copy(dataDir.resolve("mongo.mv"), copyDir.resolve("mongo.mv"));
+        } finally {
+            kit.shutdownTestKit();
+        }
+        try (EmbeddedMongoServer copy = EmbeddedMongoServer.inDirectory(copyDir);
+             var client = com.mongodb.client.MongoClients.create(copy.connectionString())) {
+            Document event = client.getDatabase("anchor").getCollection("journal")
+                    .find(Filters.eq("_id", DocumentIds.of("durable", 1))).first();
+            assertTrue(event != null, "acknowledged event missing from the file copied right after the acknowledgement");
+        }
+    }
 }
