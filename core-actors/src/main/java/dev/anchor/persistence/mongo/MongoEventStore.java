@@ -68,7 +68,6 @@ final class MongoEventStore implements AutoCloseable {
     private static final int PROBE = 8;
     private static final int MAX_PROBE = 1024;
     private static final int DELETE_CHUNK = 1000;
-    private static final long HEAD_INTERVAL_NANOS = 100_000_000L;
 
     private static final Logger log = LoggerFactory.getLogger(MongoEventStore.class);
 
@@ -81,6 +80,7 @@ final class MongoEventStore implements AutoCloseable {
     private final Thread flusher;
     private final int maxBatchEvents;
     private final int replayBatchSize;
+    private final long headIntervalNanos;
     private final LinkedBlockingQueue<WriteRequest> queue = new LinkedBlockingQueue<>();
     private final Thread writer;
     private final Thread headWriter;
@@ -90,13 +90,14 @@ final class MongoEventStore implements AutoCloseable {
     private volatile boolean writerDone;
 
     MongoEventStore(MongoDatabase database, String eventsCollection, String headsCollection, PayloadCodec codec,
-                    Runnable flush, int maxBatchEvents, int replayBatchSize) {
+                    Runnable flush, int maxBatchEvents, int replayBatchSize, java.time.Duration headInterval) {
         this.events = database.getCollection(eventsCollection);
         this.heads = database.getCollection(headsCollection);
         this.codec = codec;
         this.flush = flush;
         this.maxBatchEvents = maxBatchEvents;
         this.replayBatchSize = replayBatchSize;
+        this.headIntervalNanos = headInterval.toNanos();
         this.writer = Thread.ofPlatform().daemon().name("anchor-journal-writer").start(this::writeLoop);
         this.headWriter = Thread.ofPlatform().daemon().name("anchor-journal-heads").start(this::headLoop);
         this.flusher = flush == null ? null : Thread.ofPlatform().daemon().name("anchor-journal-flush").start(this::flushLoop);
@@ -420,7 +421,9 @@ final class MongoEventStore implements AutoCloseable {
                 continue;
             }
             // a short pause lets several writes of one entity coalesce into one head update
-            java.util.concurrent.locks.LockSupport.parkNanos(HEAD_INTERVAL_NANOS);
+            if (!writerDone) {
+                java.util.concurrent.locks.LockSupport.parkNanos(headIntervalNanos);
+            }
             Map<String, Long> drained = new HashMap<>();
             for (String pid : new ArrayList<>(pendingHeads.keySet())) {
                 Long hi = pendingHeads.remove(pid);

@@ -32,7 +32,8 @@ public final class MongoJournal extends AsyncWriteJournal {
         Runnable flush = fileBacked && config.getBoolean("flush-embedded-before-ack") ? mongo::flush : null;
         this.store = new MongoEventStore(mongo.database(), config.getString("collection"),
                 config.getString("heads-collection"), new PayloadCodec(system), flush,
-                config.getInt("max-batch-events"), config.getInt("replay-batch-size"));
+                config.getInt("max-batch-events"), config.getInt("replay-batch-size"),
+                config.getDuration("head-update-interval"));
         this.blocking = system.dispatchers().lookup(config.getString("plugin-dispatcher"));
     }
 

@@ -61,7 +61,8 @@ class MongoEventStoreTest {
 
     private static MongoEventStore store(MongoDatabase db) {
         return new MongoEventStore(db, "journal", "journal_heads",
-                new PayloadCodec(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(kit.system())), null, 1000, 3);
+                new PayloadCodec(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(kit.system())), null, 1000, 3,
+                java.time.Duration.ofMillis(20));
     }
 
     private static AtomicWrite write(String pid, long from, long to) {
