@@ -456,9 +456,18 @@ final class MongoEventStore implements AutoCloseable {
 
     /** The head document, with the highest sequence number corrected for events stored after it was last updated. */
     Head head(String persistenceId) {
+        return probe(persistenceId, headDocument(persistenceId));
+    }
+
+    private Head headDocument(String persistenceId) {
         Document doc = heads.find(eq("_id", persistenceId)).first();
         long highest = doc == null ? 0L : doc.get(HIGHEST, Number.class).longValue();
         long deletedTo = doc == null || doc.get(DELETED_TO) == null ? 0L : doc.get(DELETED_TO, Number.class).longValue();
+        return new Head(highest, deletedTo);
+    }
+
+    private Head probe(String persistenceId, Head head) {
+        long highest = head.highest();
         int window = PROBE;
         while (true) {
             long found = 0;
@@ -467,7 +476,7 @@ final class MongoEventStore implements AutoCloseable {
                 found = Math.max(found, e.get(SEQ, Number.class).longValue());
             }
             if (found <= highest) {
-                return new Head(highest, deletedTo);
+                return new Head(highest, head.deletedTo());
             }
             highest = found;
             window = Math.min(MAX_PROBE, window * 2);
@@ -479,9 +488,12 @@ final class MongoEventStore implements AutoCloseable {
         if (max <= 0) {
             return;
         }
-        Head head = head(persistenceId);
+        Head head = headDocument(persistenceId);
         long from = Math.max(fromSequenceNr, head.deletedTo() + 1);
-        long to = Math.min(toSequenceNr, head.highest());
+        // Pekko bounds toSeq by the highest sequence number it just read; a bound that close to the head is looked up
+        // directly (ids that do not exist are simply not found), only an open bound needs the probe
+        long to = toSequenceNr - head.highest() <= MAX_PROBE ? toSequenceNr
+                : Math.min(toSequenceNr, probe(persistenceId, head).highest());
         long replayed = 0;
         long chunkStart = from;
         while (chunkStart <= to && replayed < max) {
