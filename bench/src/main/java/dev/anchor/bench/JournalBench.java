@@ -53,6 +53,7 @@ public final class JournalBench {
         // the figures are about the journal, not about DEBUG logging of every driver command
         ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME))
                 .setLevel(ch.qos.logback.classic.Level.WARN);
+        printLoad("start");
         List<String> stores = List.of(args.length > 0 ? args[0].split(",") : new String[] {"memory", "h2"});
         long h2Max = args.length > 1 ? Long.parseLong(args[1]) : 1_000_000L;
         for (String store : stores) {
@@ -64,7 +65,18 @@ public final class JournalBench {
                 replayScenario(store, store.equals("h2") ? h2Max : 1_000_000L);
             }
         }
+        printLoad("end");
         System.exit(0);
+    }
+
+    /** Figures from a shared machine mean little without its load next to them. */
+    private static void printLoad(String when) {
+        try {
+            System.out.println("# load average at " + when + ": " + Files.readString(Path.of("/proc/loadavg")).trim()
+                    + ", cores: " + Runtime.getRuntime().availableProcessors());
+        } catch (Exception e) {
+            // not Linux: no load figure
+        }
     }
 
     // ------------------------------------------------------------------------------------------------ entity
@@ -232,10 +244,10 @@ public final class JournalBench {
 
     private static void measureReplay(ActorSystem<Void> system, String store, long journalEvents, double fillSeconds) throws Exception {
         org.apache.pekko.actor.ActorRef journal = Persistence.get(Adapter.toClassic(system)).journalFor(null, ConfigFactory.empty());
-        int rounds = 30;
+        int rounds = 50;
         double[] replay = new double[rounds];
         double[] highest = new double[rounds];
-        for (int warm = 0; warm < 5; warm++) {
+        for (int warm = 0; warm < 50; warm++) { // JIT and connection pool warm-up, so 1k and 1M compare like for like
             replay(system, journal, Long.MAX_VALUE);
         }
         for (int i = 0; i < rounds; i++) {
