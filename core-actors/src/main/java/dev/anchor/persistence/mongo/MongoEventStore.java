@@ -46,7 +46,9 @@ import com.mongodb.client.model.WriteModel;
  * ({@code del}). Reads never query anything but exact ids, so their cost does not grow with the journal.
  * <p>
  * Writes from all entities queue up for one writer thread that stores whatever has accumulated with a single ordered
- * {@code insertMany}; a failed event is mapped back to the AtomicWrite (and entity write) it belongs to.
+ * {@code insertMany}; a failed event is mapped back to the AtomicWrite (and entity write) it belongs to. A write is
+ * acknowledged once its events are stored; heads are raised afterwards by a second thread, coalesced per entity, and
+ * readers find events beyond a head by probing the ids that follow it.
  */
 final class MongoEventStore implements AutoCloseable {
 
@@ -59,8 +61,12 @@ final class MongoEventStore implements AutoCloseable {
     static final String HIGHEST = "hi";
     static final String DELETED_TO = "del";
 
-    /** Sequence numbers checked past a head's highest, to find events whose head update was lost in a crash. */
+    /**
+     * Sequence numbers first checked past a head's highest, to find events whose head update has not happened yet
+     * (heads are raised asynchronously) or was lost in a crash; the window doubles while events keep turning up.
+     */
     private static final int PROBE = 8;
+    private static final int MAX_PROBE = 1024;
     private static final int DELETE_CHUNK = 1000;
 
     private static final Logger log = LoggerFactory.getLogger(MongoEventStore.class);
@@ -68,22 +74,33 @@ final class MongoEventStore implements AutoCloseable {
     private final MongoCollection<Document> events;
     private final MongoCollection<Document> heads;
     private final PayloadCodec codec;
+    /** null when the store needs no explicit flush */
     private final Runnable flush;
+    private final LinkedBlockingQueue<List<WriteRequest>> durabilityQueue = new LinkedBlockingQueue<>();
+    private final Thread flusher;
     private final int maxBatchEvents;
     private final int replayBatchSize;
+    private final long headIntervalNanos;
     private final LinkedBlockingQueue<WriteRequest> queue = new LinkedBlockingQueue<>();
     private final Thread writer;
+    private final Thread headWriter;
+    /** Highest stored sequence number per entity, not yet written to its head document. */
+    private final java.util.concurrent.ConcurrentHashMap<String, Long> pendingHeads = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean running = true;
+    private volatile boolean writerDone;
 
     MongoEventStore(MongoDatabase database, String eventsCollection, String headsCollection, PayloadCodec codec,
-                    Runnable flush, int maxBatchEvents, int replayBatchSize) {
+                    Runnable flush, int maxBatchEvents, int replayBatchSize, java.time.Duration headInterval) {
         this.events = database.getCollection(eventsCollection);
         this.heads = database.getCollection(headsCollection);
         this.codec = codec;
         this.flush = flush;
         this.maxBatchEvents = maxBatchEvents;
         this.replayBatchSize = replayBatchSize;
+        this.headIntervalNanos = headInterval.toNanos();
         this.writer = Thread.ofPlatform().daemon().name("anchor-journal-writer").start(this::writeLoop);
+        this.headWriter = Thread.ofPlatform().daemon().name("anchor-journal-heads").start(this::headLoop);
+        this.flusher = flush == null ? null : Thread.ofPlatform().daemon().name("anchor-journal-flush").start(this::flushLoop);
     }
 
     /** The highest sequence number and deleted-to mark of one entity. */
@@ -285,7 +302,50 @@ final class MongoEventStore implements AutoCloseable {
             pending = retry;
         }
         updateHeads(stored);
-        flush.run();
+        if (flush == null) {
+            complete(batch);
+        } else {
+            durabilityQueue.add(batch);
+        }
+    }
+
+    /**
+     * Group commit for a store that must be told to make writes durable (the embedded H2 file): acknowledgements wait
+     * for the next flush, which covers every batch inserted before it, while the writer thread carries on inserting.
+     */
+    private void flushLoop() {
+        while (!writerDone || !durabilityQueue.isEmpty()) {
+            List<WriteRequest> first;
+            try {
+                first = durabilityQueue.poll(50, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                continue;
+            }
+            if (first == null) {
+                continue;
+            }
+            List<List<WriteRequest>> batches = new ArrayList<>();
+            batches.add(first);
+            durabilityQueue.drainTo(batches);
+            RuntimeException failure = null;
+            try {
+                flush.run();
+            } catch (RuntimeException e) {
+                log.error("flushing the journal's store failed", e);
+                failure = e;
+            }
+            for (List<WriteRequest> batch : batches) {
+                if (failure != null) {
+                    for (WriteRequest r : batch) {
+                        r.fail(failure);
+                    }
+                }
+                complete(batch);
+            }
+        }
+    }
+
+    private static void complete(List<WriteRequest> batch) {
         for (WriteRequest r : batch) {
             if (r.failure != null) {
                 r.result.completeExceptionally(r.failure);
@@ -347,19 +407,42 @@ final class MongoEventStore implements AutoCloseable {
         if (stored.isEmpty()) {
             return;
         }
-        Map<String, Long> highest = new HashMap<>();
         for (Unit u : stored) {
-            highest.merge(u.write.persistenceId, u.write.highest, Math::max);
+            pendingHeads.merge(u.write.persistenceId, u.write.highest, Math::max);
         }
-        List<WriteModel<Document>> updates = new ArrayList<>(highest.size());
+        java.util.concurrent.locks.LockSupport.unpark(headWriter);
+    }
+
+    private void headLoop() {
         UpdateOptions upsert = new UpdateOptions().upsert(true);
-        highest.forEach((pid, hi) -> updates.add(new UpdateOneModel<>(eq("_id", pid), Updates.max(HIGHEST, hi), upsert)));
-        try {
-            heads.bulkWrite(updates, new BulkWriteOptions().ordered(false));
-        } catch (RuntimeException e) {
-            // the events are stored; readers find them past the stale head by probing, but tell the writers
-            for (Unit u : stored) {
-                u.request.fail(e);
+        while (!writerDone || !pendingHeads.isEmpty()) {
+            if (pendingHeads.isEmpty()) {
+                java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+                continue;
+            }
+            // a short pause lets several writes of one entity coalesce into one head update
+            if (!writerDone) {
+                java.util.concurrent.locks.LockSupport.parkNanos(headIntervalNanos);
+            }
+            Map<String, Long> drained = new HashMap<>();
+            for (String pid : new ArrayList<>(pendingHeads.keySet())) {
+                Long hi = pendingHeads.remove(pid);
+                if (hi != null) {
+                    drained.put(pid, hi);
+                }
+            }
+            List<WriteModel<Document>> updates = new ArrayList<>(drained.size());
+            drained.forEach((pid, hi) -> updates.add(new UpdateOneModel<>(eq("_id", pid), Updates.max(HIGHEST, hi), upsert)));
+            try {
+                heads.bulkWrite(updates, new BulkWriteOptions().ordered(false));
+            } catch (RuntimeException e) {
+                drained.forEach((pid, hi) -> pendingHeads.merge(pid, hi, Math::max));
+                if (writerDone) {
+                    log.warn("journal stopped with {} head documents not raised; readers recover them by probing", drained.size(), e);
+                    return;
+                }
+                log.warn("raising {} journal head documents failed, retrying", drained.size(), e);
+                java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
             }
         }
     }
@@ -373,19 +456,30 @@ final class MongoEventStore implements AutoCloseable {
 
     /** The head document, with the highest sequence number corrected for events stored after it was last updated. */
     Head head(String persistenceId) {
+        return probe(persistenceId, headDocument(persistenceId));
+    }
+
+    private Head headDocument(String persistenceId) {
         Document doc = heads.find(eq("_id", persistenceId)).first();
         long highest = doc == null ? 0L : doc.get(HIGHEST, Number.class).longValue();
         long deletedTo = doc == null || doc.get(DELETED_TO) == null ? 0L : doc.get(DELETED_TO, Number.class).longValue();
+        return new Head(highest, deletedTo);
+    }
+
+    private Head probe(String persistenceId, Head head) {
+        long highest = head.highest();
+        int window = PROBE;
         while (true) {
             long found = 0;
-            for (Document e : events.find(in("_id", DocumentIds.range(persistenceId, highest + 1, highest + PROBE)))
+            for (Document e : events.find(in("_id", DocumentIds.range(persistenceId, highest + 1, highest + window)))
                     .projection(Projections.include(SEQ))) {
                 found = Math.max(found, e.get(SEQ, Number.class).longValue());
             }
             if (found <= highest) {
-                return new Head(highest, deletedTo);
+                return new Head(highest, head.deletedTo());
             }
             highest = found;
+            window = Math.min(MAX_PROBE, window * 2);
         }
     }
 
@@ -394,9 +488,12 @@ final class MongoEventStore implements AutoCloseable {
         if (max <= 0) {
             return;
         }
-        Head head = head(persistenceId);
+        Head head = headDocument(persistenceId);
         long from = Math.max(fromSequenceNr, head.deletedTo() + 1);
-        long to = Math.min(toSequenceNr, head.highest());
+        // Pekko bounds toSeq by the highest sequence number it just read; a bound that close to the head is looked up
+        // directly (ids that do not exist are simply not found), only an open bound needs the probe
+        long to = toSequenceNr - head.highest() <= MAX_PROBE ? toSequenceNr
+                : Math.min(toSequenceNr, probe(persistenceId, head).highest());
         long replayed = 0;
         long chunkStart = from;
         while (chunkStart <= to && replayed < max) {
@@ -443,12 +540,18 @@ final class MongoEventStore implements AutoCloseable {
         }
     }
 
-    /** Stops accepting writes, stores what is queued, then stops the writer thread. */
+    /** Stops accepting writes, stores what is queued and raises the heads, then stops the threads. */
     @Override
     public void close() {
         running = false;
         try {
             writer.join(10_000);
+            writerDone = true;
+            java.util.concurrent.locks.LockSupport.unpark(headWriter);
+            headWriter.join(10_000);
+            if (flusher != null) {
+                flusher.join(10_000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

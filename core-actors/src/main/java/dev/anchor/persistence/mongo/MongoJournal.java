@@ -2,6 +2,7 @@ package dev.anchor.persistence.mongo;
 
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
 
@@ -27,16 +28,21 @@ public final class MongoJournal extends AsyncWriteJournal {
     public MongoJournal(Config config) {
         ActorSystem system = context().system();
         MongoStore mongo = MongoStore.get(system);
-        Runnable flush = config.getBoolean("flush-embedded-every-batch") ? mongo::flush : () -> { };
+        boolean fileBacked = mongo.embedded().flatMap(EmbeddedMongoServer::file).isPresent();
+        Runnable flush = fileBacked && config.getBoolean("flush-embedded-before-ack") ? mongo::flush : null;
         this.store = new MongoEventStore(mongo.database(), config.getString("collection"),
                 config.getString("heads-collection"), new PayloadCodec(system), flush,
-                config.getInt("max-batch-events"), config.getInt("replay-batch-size"));
+                config.getInt("max-batch-events"), config.getInt("replay-batch-size"),
+                config.getDuration("head-update-interval"));
         this.blocking = system.dispatchers().lookup(config.getString("plugin-dispatcher"));
     }
 
     @Override
+    @SuppressWarnings({"unchecked", "rawtypes"})
     public Future<Iterable<Optional<Exception>>> doAsyncWriteMessages(Iterable<AtomicWrite> messages) {
-        return FutureConverters.asScala(store.write(messages).thenApply(results -> results));
+        // a List is an Iterable; casting (rather than thenApply) keeps the failure unwrapped for the persistent actor
+        CompletionStage stage = store.write(messages);
+        return FutureConverters.asScala((CompletionStage<Iterable<Optional<Exception>>>) stage);
     }
 
     @Override

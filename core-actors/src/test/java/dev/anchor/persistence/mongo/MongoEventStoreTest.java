@@ -1,0 +1,148 @@
+package dev.anchor.persistence.mongo;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import org.apache.pekko.actor.ActorRef;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.persistence.AtomicWrite;
+import org.apache.pekko.persistence.PersistentRepr;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import com.mongodb.client.MongoDatabase;
+import com.mongodb.client.model.Filters;
+
+import scala.jdk.javaapi.CollectionConverters;
+
+/** The journal's storage directly: batched writes of many entities, conflicts mapped to the right writer, recovery of the head. */
+class MongoEventStoreTest {
+
+    private static EmbeddedMongoServer server;
+    private static MongoClient client;
+    private static ActorTestKit kit;
+    private static int databases;
+
+    @BeforeAll
+    static void start() {
+        server = EmbeddedMongoServer.inMemory();
+        client = MongoClients.create(server.connectionString());
+        kit = ActorTestKit.create("event-store");
+    }
+
+    @AfterAll
+    static void stop() {
+        if (kit != null) {
+            kit.shutdownTestKit();
+        }
+        if (client != null) {
+            client.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private static MongoDatabase freshDatabase() {
+        return client.getDatabase("store" + (++databases));
+    }
+
+    private static MongoEventStore store(MongoDatabase db) {
+        return new MongoEventStore(db, "journal", "journal_heads",
+                new PayloadCodec(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(kit.system())), null, 1000, 3,
+                java.time.Duration.ofMillis(20));
+    }
+
+    private static AtomicWrite write(String pid, long from, long to) {
+        List<PersistentRepr> reprs = new ArrayList<>();
+        for (long seq = from; seq <= to; seq++) {
+            reprs.add(PersistentRepr.apply(pid + "-" + seq, seq, pid, "", false, ActorRef.noSender(), "writer"));
+        }
+        return AtomicWrite.apply(CollectionConverters.asScala(reprs).toList());
+    }
+
+    private static List<String> replay(MongoEventStore store, String pid, long from, long to, long max) {
+        List<String> out = new ArrayList<>();
+        store.replay(pid, from, to, max, r -> out.add((String) r.payload()));
+        return out;
+    }
+
+    @Test
+    void concurrentWritesOfManyEntitiesAreStoredAndAConflictFailsOnlyItsWriter() throws Exception {
+        MongoDatabase db = freshDatabase();
+        try (MongoEventStore store = store(db)) {
+            store.write(List.of(write("taken", 1, 2))).get(10, TimeUnit.SECONDS);
+
+            List<CompletableFuture<List<Optional<Exception>>>> ok = new ArrayList<>();
+            for (int e = 0; e < 50; e++) {
+                ok.add(store.write(List.of(write("e" + e, 1, 2), write("e" + e, 3, 3))));
+            }
+            // a stale incarnation of "taken": its first AtomicWrite collides at seq 2, the rest must not be stored
+            var conflicting = store.write(List.of(write("taken", 1, 1).copy(
+                    CollectionConverters.asScala(List.of(
+                            PersistentRepr.apply("x", 2, "taken", "", false, ActorRef.noSender(), "w2"),
+                            PersistentRepr.apply("y", 3, "taken", "", false, ActorRef.noSender(), "w2"))).toList()),
+                    write("taken", 4, 5)));
+            for (var f : ok) {
+                assertEquals(List.of(Optional.empty(), Optional.empty()), f.get(10, TimeUnit.SECONDS));
+            }
+            ExecutionException failure = assertThrows(ExecutionException.class, () -> conflicting.get(10, TimeUnit.SECONDS));
+            JournalConflictException conflict = assertInstanceOf(JournalConflictException.class, failure.getCause());
+            assertEquals(2, conflict.sequenceNr());
+
+            for (int e = 0; e < 50; e++) {
+                assertEquals(List.of("e" + e + "-1", "e" + e + "-2", "e" + e + "-3"), replay(store, "e" + e, 1, Long.MAX_VALUE, Long.MAX_VALUE));
+                assertEquals(3, store.highestSequenceNr("e" + e));
+            }
+            // the atomic write was not partially applied (seq 3 undone) and the later one (4..5) never written
+            assertEquals(List.of("taken-1", "taken-2"), replay(store, "taken", 1, Long.MAX_VALUE, Long.MAX_VALUE));
+            assertEquals(2, store.highestSequenceNr("taken"));
+            assertEquals(2, db.getCollection("journal").countDocuments(Filters.eq("pid", "taken")));
+        }
+    }
+
+    @Test
+    void replayHonoursBoundsCountAndDeletion() throws Exception {
+        try (MongoEventStore store = store(freshDatabase())) {
+            store.write(List.of(write("p", 1, 4), write("p", 5, 10))).get(10, TimeUnit.SECONDS);
+            assertEquals(List.of("p-3", "p-4", "p-5", "p-6", "p-7"), replay(store, "p", 3, 7, 100));
+            assertEquals(List.of("p-2", "p-3", "p-4", "p-5"), replay(store, "p", 2, 100, 4));
+            store.deleteTo("p", 6);
+            assertEquals(List.of("p-7", "p-8", "p-9", "p-10"), replay(store, "p", 1, Long.MAX_VALUE, Long.MAX_VALUE));
+            store.deleteTo("p", Long.MAX_VALUE);
+            assertEquals(List.of(), replay(store, "p", 1, Long.MAX_VALUE, Long.MAX_VALUE));
+            assertEquals(10, store.highestSequenceNr("p"));
+        }
+    }
+
+    @Test
+    void highestSequenceNumberIncludesEventsWhoseHeadUpdateWasLost() throws Exception {
+        MongoDatabase db = freshDatabase();
+        try (MongoEventStore store = store(db)) {
+            store.write(List.of(write("crashy", 1, 200))).get(10, TimeUnit.SECONDS);
+        } // closing raises the heads
+        var headsCollection = db.getCollection("journal_heads");
+        assertEquals(200L, headsCollection.find(Filters.eq("_id", "crashy")).first().get(MongoEventStore.HIGHEST));
+        // as if the process died between storing the events and raising the head
+        headsCollection.updateOne(Filters.eq("_id", "crashy"), com.mongodb.client.model.Updates.set(MongoEventStore.HIGHEST, 3L));
+        try (MongoEventStore reopened = store(db)) {
+            assertEquals(200, reopened.highestSequenceNr("crashy"));
+            assertEquals(200, replay(reopened, "crashy", 1, Long.MAX_VALUE, Long.MAX_VALUE).size());
+            // and the next write continues after it instead of colliding
+            reopened.write(List.of(write("crashy", 201, 201))).get(10, TimeUnit.SECONDS);
+            assertEquals(201, reopened.highestSequenceNr("crashy"));
+        }
+    }
+}
