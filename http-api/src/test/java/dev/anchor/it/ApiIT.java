@@ -102,6 +102,22 @@ class ApiIT {
   }
 
   @Test
+  void aTaskNoNodeCanTakeWaitsQueuedWithTheReason() throws Exception {
+    String id = submit("{\"payload\":{\"sourceCode\":\"1\"},\"requirements\":{\"minRam\":100000}}");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    JsonNode t = body(node.get("/api/tasks/" + id));
+    while (t.path("waitingReason").isNull() && System.nanoTime() < deadline) {
+      TimeUnit.MILLISECONDS.sleep(100);
+      t = body(node.get("/api/tasks/" + id));
+    }
+    assertEquals("Queued", t.path("status").asText(), t.toString());
+    assertTrue(t.path("waitingReason").asText().contains("minRam"), t.toString());
+    HttpResponse<String> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals("Cancelled", body(r).path("status").asText(), r.body());
+  }
+
+  @Test
   void aScriptErrorFailsTheTaskOnceWithTheMessage() throws Exception {
     String id = submit("{\"payload\":{\"sourceCode\":\"throw new Error('boom')\"}}");
     JsonNode t = StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
