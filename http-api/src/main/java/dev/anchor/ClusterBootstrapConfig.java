@@ -42,6 +42,9 @@ final class ClusterBootstrapConfig {
       seeds.add("pekko://" + SYSTEM_NAME + "@" + host + ":" + port);
     }
     StringBuilder s = new StringBuilder();
+    // a node whose cluster membership ends (downed, left) stops its JVM, so a supervisor can restart it cleanly
+    s.append("pekko.coordinated-shutdown.exit-jvm = on\n");
+    s.append("pekko.actor.provider = cluster\n");
     s.append("pekko.remote.artery.canonical.hostname = \"").append(host).append("\"\n");
     s.append("pekko.remote.artery.canonical.port = ").append(port).append('\n');
     s.append("pekko.cluster.roles = [").append(String.join(",", role.clusterRoles().stream().map(r -> '"' + r + '"').toList())).append("]\n");
