@@ -74,35 +74,32 @@ class StandaloneCrashIT {
     }
   }
 
+  static final List<String> ENDED = List.of("Completed", "Failed", "Cancelled");
+
   /** Polls until the task ended (Completed, Failed or Cancelled). */
   static JsonNode awaitEnd(AnchorProcess p, String id, Duration timeout) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> r = p.get("/api/tasks/" + id);
-      if (r.statusCode() == 200) {
-        last = JSON.readTree(r.body());
-        if (List.of("Completed", "Failed", "Cancelled").contains(last.path("status").asText())) return last;
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new AssertionError("task " + id + " did not end within " + timeout + "; last: " + last);
+    return poll(p, id, timeout, t -> ENDED.contains(t.path("status").asText()));
   }
 
+  /** Polls until the task has {@code status}; ending in another state fails at once. */
   static JsonNode awaitStatus(AnchorProcess p, String id, String status, Duration timeout) throws Exception {
+    JsonNode t = poll(p, id, timeout, v -> ENDED.contains(v.path("status").asText()) || status.equals(v.path("status").asText()));
+    if (!status.equals(t.path("status").asText())) throw new AssertionError("task ended " + t.path("status").asText() + ": " + t);
+    return t;
+  }
+
+  private static JsonNode poll(AnchorProcess p, String id, Duration timeout, java.util.function.Predicate<JsonNode> done)
+      throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;
     while (System.nanoTime() < deadline) {
       HttpResponse<String> r = p.get("/api/tasks/" + id);
       if (r.statusCode() == 200) {
         last = JSON.readTree(r.body());
-        if (status.equals(last.path("status").asText())) return last;
-        if (List.of("Failed", "Cancelled").contains(last.path("status").asText())) {
-          throw new AssertionError("task ended " + last.path("status").asText() + ": " + last);
-        }
+        if (done.test(last)) return last;
       }
       TimeUnit.MILLISECONDS.sleep(200);
     }
-    throw new AssertionError("task " + id + " not " + status + " within " + timeout + "; last: " + last + "\n" + p.output());
+    throw new AssertionError("task " + id + " not done within " + timeout + "; last: " + last + "\n" + p.output());
   }
 }
