@@ -33,7 +33,7 @@ public final class JsChildMain {
         int logCap = Integer.getInteger("anchor.js.logCap", 1 << 20);
         boolean warm = Boolean.parseBoolean(System.getProperty("anchor.js.warmup", "true"));
         JsTaskExecutor executor = new JsTaskExecutor(2, logCap);
-        long warmMs = warm ? executor.warmUp(10_000) : 0;
+        long warmMs = warm ? executor.warmUp(Long.getLong("anchor.js.warmupBudgetMs", 30_000)) : 0;
         HeapWatch heap = new HeapWatch(executor);
         BlockingQueue<JsRequest> queue = new LinkedBlockingQueue<>();
         Set<String> earlyCancels = ConcurrentHashMap.newKeySet();

@@ -43,7 +43,8 @@ public final class JsChildPool implements JsRunner {
     public JsChildPool(ChildJvmCommand command, int size, long heapMb, int logCap, boolean warmup) {
         this.command = command.command(heapMb, logCap, warmup);
         this.size = size;
-        this.starter = Executors.newFixedThreadPool(Math.min(size, 2), r -> {
+        // One child starts (and warms, which is CPU-heavy) at a time: the first is ready sooner and the worker keeps a core.
+        this.starter = Executors.newFixedThreadPool(1, r -> {
             Thread t = new Thread(r, "js-child-starter");
             t.setDaemon(true);
             return t;
