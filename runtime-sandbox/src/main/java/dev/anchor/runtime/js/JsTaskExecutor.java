@@ -143,14 +143,7 @@ public final class JsTaskExecutor implements AutoCloseable {
      * @param logCap       the log cap of prepared contexts; a task asking for another cap gets a context built for it
      */
     public JsTaskExecutor(int prepareAhead, int logCap) {
-        this.engine = Engine.newBuilder("js")
-                .option("engine.WarnInterpreterOnly", "false")
-                // With one compiler thread (Truffle's default on small machines) a task's hot loop waits behind any
-                // long compilation in the queue; on a stock JDK the Graal compiler is slow until warm, so a second
-                // thread cut the first run of the prime benchmark from ~6 s to ~0.6 s on a loaded 2-core machine.
-                .option("engine.CompilerThreads",
-                        Integer.toString(Math.max(2, Runtime.getRuntime().availableProcessors() / 2)))
-                .build();
+        this.engine = newEngine();
         this.finisherSource = Source.create("js", FINISHER);
         this.inputParserSource = Source.create("js", "(function (t) { return JSON.parse(t); })");
         this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "js-watchdog"));
@@ -158,6 +151,22 @@ public final class JsTaskExecutor implements AutoCloseable {
         this.prepared = new ArrayBlockingQueue<>(Math.max(1, prepareAhead));
         this.logCapForPrepared = logCap;
         for (int i = 0; i < prepareAhead; i++) housekeeper.execute(this::prepareOne);
+    }
+
+    private static Engine newEngine() {
+        try {
+            return Engine.newBuilder("js")
+                    .option("engine.WarnInterpreterOnly", "false")
+                    // With one compiler thread (Truffle's default on small machines) a task's hot loop waits behind
+                    // any long compilation in the queue; on a stock JDK the Graal compiler is slow until warm, so a
+                    // second thread keeps the first run of a new task from waiting seconds for its compilation.
+                    .option("engine.CompilerThreads",
+                            Integer.toString(Math.max(2, Runtime.getRuntime().availableProcessors() / 2)))
+                    .build();
+        } catch (IllegalArgumentException noCompiler) {
+            // Interpreter-only runtime (no JVMCI compiler): the compiler options do not exist.
+            return Engine.newBuilder("js").option("engine.WarnInterpreterOnly", "false").build();
+        }
     }
 
     private static Thread daemon(Runnable r, String name) {
