@@ -54,7 +54,7 @@ public final class RuntimesBench {
                 + ", JVMCI " + (System.getProperty("jdk.module.upgrade.path") != null ? "on" : "off"));
 
         jsBench("js", base, primeJs);
-        jsBench("js-inprocess", base.withJs(JsIsolation.IN_PROCESS, 1, 0, false), primeJs);
+        jsBench("js-inprocess", base.withJs(JsIsolation.IN_PROCESS, 1, 0, true), primeJs);
         wasmBench(base, primeWasm);
         nativeBench(base, primeJs);
         references(dir, tmp);
