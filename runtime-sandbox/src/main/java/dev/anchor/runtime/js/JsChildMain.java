@@ -21,6 +21,12 @@ import java.util.concurrent.LinkedBlockingQueue;
  * {@link JsChildPool} with its own -Xmx, so an allocation bomb can only take this process down.
  */
 public final class JsChildMain {
+    /**
+     * Stack of the thread that runs tasks. Deep enough for real recursion (tens of thousands of JS frames), small
+     * enough that runaway recursion overflows quickly: with a very deep stack of compiled frames, overflowing and
+     * unwinding took longer than the task's deadline.
+     */
+    private static final long TASK_STACK_BYTES = 8L << 20;
     private JsChildMain() {
     }
 
@@ -85,7 +91,7 @@ public final class JsChildMain {
                 System.err.println("js child: task loop failed: " + t);
                 Runtime.getRuntime().halt(70);
             }
-        }, "js-task", 64L << 20);
+        }, "js-task", TASK_STACK_BYTES);
         JsWire.writeReady(out, warmMs, executor.compilationEnabled());
         tasks.start();
         tasks.join();
