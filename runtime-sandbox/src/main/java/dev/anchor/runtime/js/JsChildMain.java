@@ -75,17 +75,13 @@ public final class JsChildMain {
                     } else {
                         heap.arm(req.memoryMb());
                         reply = executor.execute(req);
+                        heap.disarm();
                         if (reply.failure() == null) {
                             reply = new JsReply(reply.jobId(), null, reply.resultJson(), null, -1, reply.logs(),
                                     reply.durationMs(), heap.peakGrowthBytes());
                         }
                     }
                     JsWire.writeDone(out, reply);
-                    if (reply.failure() == FailureKind.MEMORY_LIMIT) {
-                        // Reclaim the stopped task's heap now, so the next task starts from the baseline and the
-                        // old generation drops below the threshold (re-arming its notification).
-                        System.gc();
-                    }
                 }
             } catch (Throwable t) {
                 System.err.println("js child: task loop failed: " + t);
