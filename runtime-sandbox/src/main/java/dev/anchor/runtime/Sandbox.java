@@ -76,6 +76,15 @@ public final class Sandbox implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether JS is JIT-compiled (the JS child JVMs, or this JVM in-process, found JVMCI and the Graal compiler).
+     * False means the interpreter, about 10x slower: the launcher's flags or jars are missing. Known once a child is
+     * ready (see {@link #awaitJsReady}).
+     */
+    public boolean jsJitEnabled() {
+        return jsPool != null ? jsPool.compilationEnabled() : ((InProcessJsRunner) js).compilationEnabled();
+    }
+
     public Outcome run(Job job) {
         long start = System.nanoTime();
         if (closed) return refused("the sandbox is closed", start);

@@ -228,6 +228,12 @@ class JsRuntimeTest {
     }
 
     @Test
+    void childJvmsRunWithTheJit() {
+        // surefire passes anchor.sandbox.compilerJar; without the JIT every JS task would be ~10x slower
+        assertTrue(sandbox.jsJitEnabled());
+    }
+
+    @Test
     void runtimeNamesParse() {
         assertEquals(RuntimeKind.JS, RuntimeKind.parse("isolated-vm"));
         assertEquals(RuntimeKind.WASM, RuntimeKind.parse("WASM"));
