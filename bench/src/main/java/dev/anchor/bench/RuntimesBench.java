@@ -27,16 +27,19 @@ import java.util.regex.Pattern;
  * references when gcc and node exist. One line per runtime:
  * {@code RESULT runtime=js prime1m_ms=… cold_ms=… overhead_ms=…}
  * <ul>
- * <li>prime1m_ms: median of the warm runs (the same task source again and again);</li>
+ * <li>prime1m_ms: median of the second half of 20 warm runs (the same task source again and again);</li>
  * <li>cold_ms: the first run of the workload in a freshly started sandbox (for JS: in a child JVM that is started and
  * warmed with a generic workload, but has never seen this source); start_ms is what starting took;</li>
  * <li>overhead_ms: median wall time of an empty task through {@code Sandbox.run}, i.e. the per-task cost.</li>
  * </ul>
+ * System properties: {@code anchor.bench.only} (comma-separated subset of js, js-inprocess, wasm, native, reference),
+ * {@code anchor.bench.jsWorkers} (JS child JVMs, default as the sandbox's).
  * Workload directory: first argument, else system property {@code anchor.bench.primeDir}, else
  * {@code ../shared/anchors/prime-bench} from the working directory (the repository root).
  */
 public final class RuntimesBench {
-    private static final int WARM_RUNS = 10;
+    /** Warm runs; the figure is the median of the second half (with two JS children each needs ~7 runs to settle). */
+    private static final int WARM_RUNS = 20;
     private static final int EMPTY_RUNS = 300;
 
     private RuntimesBench() {
@@ -48,15 +51,20 @@ public final class RuntimesBench {
         byte[] primeWasm = Files.readAllBytes(dir.resolve("prime.wasm"));
         Path tmp = Files.createTempDirectory("anchor-bench");
         SandboxConfig base = SandboxConfig.defaults().withDirs(tmp.resolve("npm"), tmp.resolve("work"));
+        int jsWorkers = Integer.getInteger("anchor.bench.jsWorkers", base.jsWorkers());
+        base = base.withJs(base.jsIsolation(), jsWorkers, base.jsHeapHeadroomMb(), base.jsWarmup());
+        // -Danchor.bench.only=js,wasm,... runs a subset
+        String only = System.getProperty("anchor.bench.only", "js,js-inprocess,wasm,native,reference");
         System.out.println("# prime-bench from " + dir.toAbsolutePath().normalize() + ", "
                 + Runtime.getRuntime().availableProcessors() + " cores, java " + System.getProperty("java.version")
                 + ", JVMCI " + (System.getProperty("jdk.module.upgrade.path") != null ? "on" : "off"));
 
-        jsBench("js", base, primeJs);
-        jsBench("js-inprocess", base.withJs(JsIsolation.IN_PROCESS, 1, 0, false), primeJs);
-        wasmBench(base, primeWasm);
-        nativeBench(base, primeJs);
-        references(dir, tmp);
+        List<String> parts = List.of(only.split(","));
+        if (parts.contains("js")) jsBench("js", base, primeJs);
+        if (parts.contains("js-inprocess")) jsBench("js-inprocess", base.withJs(JsIsolation.IN_PROCESS, 1, 0, true), primeJs);
+        if (parts.contains("wasm")) wasmBench(base, primeWasm);
+        if (parts.contains("native")) nativeBench(base, primeJs);
+        if (parts.contains("reference")) references(dir, tmp);
     }
 
     private static void jsBench(String name, SandboxConfig config, String primeJs) throws InterruptedException {
@@ -70,6 +78,7 @@ public final class RuntimesBench {
             double cold = timed(sandbox, Job.js(id(), primeJs, null), "78498");
             double[] warm = new double[WARM_RUNS];
             for (int i = 0; i < WARM_RUNS; i++) warm[i] = timed(sandbox, Job.js(id(), primeJs, null), "78498");
+            System.out.println("# " + name + " warm runs ms: " + Arrays.stream(warm).mapToObj(RuntimesBench::fmt).toList());
             double overhead = emptyOverhead(sandbox, () -> Job.js(id(), "0", null));
             double b2b = backToBack(sandbox, () -> Job.js(id(), "0", null));
             // How far past its deadline an infinite loop is stopped.
@@ -83,7 +92,8 @@ public final class RuntimesBench {
                 Outcome bomb = sandbox.run(Job.js(id(), "const a = []; for (;;) a.push(new Array(1e6).fill(1.5));", null));
                 extra += " memory_bomb_stop_ms=" + ms(b0) + " memory_bomb=" + kind(bomb);
             }
-            System.out.println("RESULT runtime=" + name + " prime1m_ms=" + fmt(median(warm)) + " min_ms=" + fmt(min(warm))
+            System.out.println("RESULT runtime=" + name + (config.jsIsolation() == JsIsolation.CHILD_JVM
+                    ? " workers=" + config.jsWorkers() : "") + " prime1m_ms=" + fmt(median(secondHalf(warm))) + " min_ms=" + fmt(min(warm))
                     + " cold_ms=" + fmt(cold) + " start_ms=" + startMs + " overhead_ms=" + fmt(overhead)
                     + " back_to_back_ms=" + fmt(b2b) + extra);
         } catch (RuntimeException e) {
@@ -105,7 +115,7 @@ public final class RuntimesBench {
             long d0 = System.nanoTime();
             Outcome loop = sandbox.run(Job.wasm(id(), spin, "spin", List.of()).withTimeoutMs(1_000));
             double overshoot = (System.nanoTime() - d0) / 1e6 - 1_000;
-            System.out.println("RESULT runtime=wasm prime1m_ms=" + fmt(median(warm)) + " min_ms=" + fmt(min(warm))
+            System.out.println("RESULT runtime=wasm prime1m_ms=" + fmt(median(secondHalf(warm))) + " min_ms=" + fmt(min(warm))
                     + " cold_ms=" + fmt(cold) + " overhead_ms=" + fmt(overhead) + " back_to_back_ms=" + fmt(b2b)
                     + " deadline_overshoot_ms="
                     + fmt(overshoot) + (kind(loop) == FailureKind.TIMEOUT ? "" : " deadline_error=" + loop));
@@ -260,6 +270,10 @@ public final class RuntimesBench {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static double[] secondHalf(double[] v) {
+        return Arrays.copyOfRange(v, v.length / 2, v.length);
     }
 
     private static double min(double[] v) {

@@ -35,7 +35,7 @@ public final class Sandbox implements AutoCloseable {
         this.config = config;
         if (config.jsIsolation() == JsIsolation.IN_PROCESS) {
             this.jsPool = null;
-            this.js = new InProcessJsRunner(config.logCapBytes());
+            this.js = new InProcessJsRunner(config.logCapBytes(), config.jsWarmup());
         } else {
             this.jsPool = new JsChildPool(ChildJvmCommand.detect(), config.jsWorkers(),
                     config.maxMemoryMb() + config.jsHeapHeadroomMb(), config.logCapBytes(), config.jsWarmup());
@@ -62,17 +62,27 @@ public final class Sandbox implements AutoCloseable {
     }
 
     /**
-     * Waits until the JS child JVMs have started and warmed up, so that the next JS tasks do not pay for it. Optional:
+     * Waits until the JS child JVMs (in-process: the engine) have started and warmed up, so that the next JS tasks do
+     * not pay for it. Optional:
      * {@link #run} waits by itself. Returns false if they are not ready in time.
      */
     public boolean awaitJsReady(Duration timeout) {
-        if (jsPool == null) return true;
         try {
+            if (jsPool == null) return ((InProcessJsRunner) js).awaitWarm(timeout.toMillis());
             return jsPool.awaitReady(config.jsWorkers(), timeout.toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         }
+    }
+
+    /**
+     * Whether JS is JIT-compiled (the JS child JVMs, or this JVM in-process, found JVMCI and the Graal compiler).
+     * False means the interpreter, about 10x slower: the launcher's flags or jars are missing. Known once a child is
+     * ready (see {@link #awaitJsReady}).
+     */
+    public boolean jsJitEnabled() {
+        return jsPool != null ? jsPool.compilationEnabled() : ((InProcessJsRunner) js).compilationEnabled();
     }
 
     public Outcome run(Job job) {

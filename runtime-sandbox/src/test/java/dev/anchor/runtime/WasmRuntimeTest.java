@@ -87,6 +87,14 @@ class WasmRuntimeTest {
     }
 
     @Test
+    void unboundedRecursionTrapsWithoutHarm() {
+        Outcome.Failure f = failure(sandbox.run(Job.wasm(id(), resource("recurse.wasm"), "recurse", List.of(0))),
+                FailureKind.CODE_ERROR);
+        assertTrue(f.message().toLowerCase().contains("stack"), f.message());
+        assertWasmHealthy();
+    }
+
+    @Test
     void infiniteLoopEndsAtItsDeadline() {
         Outcome.Failure f = failure(sandbox.run(Job.wasm(id(), resource("spin.wasm"), "spin", List.of()).withTimeoutMs(500)),
                 FailureKind.TIMEOUT);

@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  * <p>Where the jars come from, first match wins:
  * <ul>
  * <li>module path: system property {@code anchor.sandbox.modulePath}; else the worker's own module path
- * ({@code jdk.module.path}, set by {@code --module-path}); else the Graal jars found on the worker's class path;</li>
+ * ({@code jdk.module.path}, set by {@code --module-path}; its Graal jars only); else the Graal jars found on the worker's
+ * class path;</li>
  * <li>compiler jar: system property {@code anchor.sandbox.compilerJar}; else the worker's upgrade module path
  * ({@code jdk.module.upgrade.path}); else a {@code compiler-*.jar} found on the module or class path. Without one the
  * child still works, interpreted (about 10x slower).</li>
@@ -51,7 +52,9 @@ public final class ChildJvmCommand {
         if (explicit != null && !explicit.isBlank()) {
             modulePath = expandDirs(split(explicit));
         } else if (!parentModulePath.isEmpty()) {
-            modulePath = expandDirs(parentModulePath);
+            // Only the Graal jars: anything else on the worker's module path is of no use to a child and could clash.
+            modulePath = expandDirs(parentModulePath).stream()
+                    .filter(e -> GRAAL_JAR.matcher(fileName(e)).matches()).toList();
         } else {
             modulePath = classPathEntries.stream().filter(e -> GRAAL_JAR.matcher(fileName(e)).matches()).toList();
         }

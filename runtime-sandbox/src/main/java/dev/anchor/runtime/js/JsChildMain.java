@@ -21,6 +21,12 @@ import java.util.concurrent.LinkedBlockingQueue;
  * {@link JsChildPool} with its own -Xmx, so an allocation bomb can only take this process down.
  */
 public final class JsChildMain {
+    /**
+     * Stack of the thread that runs tasks. Deep enough for real recursion (tens of thousands of JS frames), small
+     * enough that runaway recursion overflows quickly: with a very deep stack of compiled frames, overflowing and
+     * unwinding took longer than the task's deadline.
+     */
+    private static final long TASK_STACK_BYTES = 8L << 20;
     private JsChildMain() {
     }
 
@@ -33,7 +39,7 @@ public final class JsChildMain {
         int logCap = Integer.getInteger("anchor.js.logCap", 1 << 20);
         boolean warm = Boolean.parseBoolean(System.getProperty("anchor.js.warmup", "true"));
         JsTaskExecutor executor = new JsTaskExecutor(2, logCap);
-        long warmMs = warm ? executor.warmUp(10_000) : 0;
+        long warmMs = warm ? executor.warmUp(Long.getLong("anchor.js.warmupBudgetMs", 30_000)) : 0;
         HeapWatch heap = new HeapWatch(executor);
         BlockingQueue<JsRequest> queue = new LinkedBlockingQueue<>();
         Set<String> earlyCancels = ConcurrentHashMap.newKeySet();
@@ -69,23 +75,19 @@ public final class JsChildMain {
                     } else {
                         heap.arm(req.memoryMb());
                         reply = executor.execute(req);
+                        heap.disarm();
                         if (reply.failure() == null) {
                             reply = new JsReply(reply.jobId(), null, reply.resultJson(), null, -1, reply.logs(),
                                     reply.durationMs(), heap.peakGrowthBytes());
                         }
                     }
                     JsWire.writeDone(out, reply);
-                    if (reply.failure() == FailureKind.MEMORY_LIMIT) {
-                        // Reclaim the stopped task's heap now, so the next task starts from the baseline and the
-                        // old generation drops below the threshold (re-arming its notification).
-                        System.gc();
-                    }
                 }
             } catch (Throwable t) {
                 System.err.println("js child: task loop failed: " + t);
                 Runtime.getRuntime().halt(70);
             }
-        }, "js-task", 64L << 20);
+        }, "js-task", TASK_STACK_BYTES);
         JsWire.writeReady(out, warmMs, executor.compilationEnabled());
         tasks.start();
         tasks.join();

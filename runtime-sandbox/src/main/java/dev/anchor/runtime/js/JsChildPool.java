@@ -8,11 +8,10 @@ import org.slf4j.LoggerFactory;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -31,7 +30,11 @@ public final class JsChildPool implements JsRunner {
 
     private final List<String> command;
     private final int size;
-    private final BlockingQueue<JsChildProcess> idle = new LinkedBlockingQueue<>();
+    /**
+     * Idle children, most recently used first: sequential tasks keep going to the same child, whose JIT has compiled
+     * the most (and its profile stays monomorphic); the others stay warm for concurrent tasks.
+     */
+    private final LinkedBlockingDeque<JsChildProcess> idle = new LinkedBlockingDeque<>();
     private final Map<String, JsChildProcess> busy = new ConcurrentHashMap<>();
     private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
     private final AtomicInteger starting = new AtomicInteger();
@@ -43,7 +46,8 @@ public final class JsChildPool implements JsRunner {
     public JsChildPool(ChildJvmCommand command, int size, long heapMb, int logCap, boolean warmup) {
         this.command = command.command(heapMb, logCap, warmup);
         this.size = size;
-        this.starter = Executors.newFixedThreadPool(Math.min(size, 2), r -> {
+        // One child starts (and warms, which is CPU-heavy) at a time: the first is ready sooner and the worker keeps a core.
+        this.starter = Executors.newFixedThreadPool(1, r -> {
             Thread t = new Thread(r, "js-child-starter");
             t.setDaemon(true);
             return t;
@@ -121,9 +125,10 @@ public final class JsChildPool implements JsRunner {
         try {
             if (cancelled.contains(req.jobId())) child.cancel(req.jobId());
             JsReply reply = child.run(req, req.timeoutMs() + BACKSTOP_GRACE_MS);
-            // A child stopped by its heap watch answered normally and collects the task's garbage before the next
-            // task; only a child that reported an internal fault is replaced.
-            keep = reply.failure() != FailureKind.INTERNAL;
+            // A child whose task hit the memory cap is replaced, not reused: after the task is stopped, the heap it
+            // filled was observed to stay reachable for a while (the next task in that child was then stopped too),
+            // and a new process is the only certain way to get it back.
+            keep = reply.failure() != FailureKind.INTERNAL && reply.failure() != FailureKind.MEMORY_LIMIT;
             return reply.toOutcome();
         } catch (TimeoutException e) {
             FailureKind kind = cancelled.contains(req.jobId()) ? FailureKind.CANCELLED : FailureKind.TIMEOUT;
@@ -146,7 +151,7 @@ public final class JsChildPool implements JsRunner {
             busy.remove(req.jobId());
             cancelled.remove(req.jobId());
             if (keep && child.alive() && !closed) {
-                idle.add(child);
+                idle.addFirst(child);
             } else {
                 child.kill();
                 replenish();
@@ -158,7 +163,7 @@ public final class JsChildPool implements JsRunner {
         long end = System.nanoTime() + CHILD_START_TIMEOUT_MS * 1_000_000;
         while (!closed && System.nanoTime() < end) {
             if (cancelled.contains(jobId)) return null;
-            JsChildProcess c = idle.poll(50, TimeUnit.MILLISECONDS);
+            JsChildProcess c = idle.pollFirst(50, TimeUnit.MILLISECONDS);
             if (c != null) {
                 if (c.alive()) return c;
                 c.kill();

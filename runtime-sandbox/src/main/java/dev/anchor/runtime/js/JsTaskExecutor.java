@@ -71,15 +71,34 @@ public final class JsTaskExecutor implements AutoCloseable {
             })()
             """;
 
+    /**
+     * Warm-up workload; {@code $I} is replaced by the iteration number so that every iteration is a new source that
+     * Truffle compiles again: what needs warming is the Graal compiler itself (on a stock JDK it is Java code that
+     * HotSpot compiles like any other), and it only warms by compiling.
+     */
     private static final String WARMUP = """
-            function w(n) {
-              let s = 0;
-              for (let i = 0; i < n; i++) { for (let j = 3; j * j <= i; j += 2) { if (i % j === 0) { s++; break; } } }
-              const o = { a: [] };
-              for (let k = 0; k < 2000; k++) o.a.push({ k: k, s: String(k), f: k / 3 });
-              return s + JSON.stringify(o).length + JSON.parse('{"x":[1,2,3]}').x.length;
+            function primes$I(n) {
+              let c = 0;
+              for (let i = 3; i < n; i += 2) {
+                let p = true;
+                for (let d = 3; d * d <= i; d += 2) if (i % d === 0) { p = false; break; }
+                if (p) c++;
+              }
+              return c;
             }
-            w(200000)
+            function objects$I(n) {
+              const o = { a: [], m: new Map() };
+              for (let k = 0; k < n; k++) { o.a.push({ k, s: String(k), f: k / 3 }); o.m.set('k' + k, k); }
+              let t = 0;
+              for (const x of o.a) t += x.f + x.s.length + o.m.get('k' + x.k);
+              return t + JSON.stringify(o.a.slice(0, 100)).length + JSON.parse('{"x":[1,2,3]}').x.length;
+            }
+            function strings$I(n) {
+              let s = '';
+              for (let i = 0; i < n; i++) s += String.fromCharCode(97 + (i % 26));
+              return s.split('a').map(x => x.toUpperCase()).filter(x => x.length > 3).join('-').length;
+            }
+            primes$I(150000) + objects$I(20000) + strings$I(50000)
             """;
 
     private final Engine engine;
@@ -124,9 +143,7 @@ public final class JsTaskExecutor implements AutoCloseable {
      * @param logCap       the log cap of prepared contexts; a task asking for another cap gets a context built for it
      */
     public JsTaskExecutor(int prepareAhead, int logCap) {
-        this.engine = Engine.newBuilder("js")
-                .option("engine.WarnInterpreterOnly", "false")
-                .build();
+        this.engine = newEngine();
         this.finisherSource = Source.create("js", FINISHER);
         this.inputParserSource = Source.create("js", "(function (t) { return JSON.parse(t); })");
         this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "js-watchdog"));
@@ -134,6 +151,22 @@ public final class JsTaskExecutor implements AutoCloseable {
         this.prepared = new ArrayBlockingQueue<>(Math.max(1, prepareAhead));
         this.logCapForPrepared = logCap;
         for (int i = 0; i < prepareAhead; i++) housekeeper.execute(this::prepareOne);
+    }
+
+    private static Engine newEngine() {
+        try {
+            return Engine.newBuilder("js")
+                    .option("engine.WarnInterpreterOnly", "false")
+                    // With one compiler thread (Truffle's default on small machines) a task's hot loop waits behind
+                    // any long compilation in the queue; on a stock JDK the Graal compiler is slow until warm, so a
+                    // second thread keeps the first run of a new task from waiting seconds for its compilation.
+                    .option("engine.CompilerThreads",
+                            Integer.toString(Math.max(2, Runtime.getRuntime().availableProcessors() / 2)))
+                    .build();
+        } catch (IllegalArgumentException noCompiler) {
+            // Interpreter-only runtime (no JVMCI compiler): the compiler options do not exist.
+            return Engine.newBuilder("js").option("engine.WarnInterpreterOnly", "false").build();
+        }
     }
 
     private static Thread daemon(Runnable r, String name) {
@@ -152,28 +185,32 @@ public final class JsTaskExecutor implements AutoCloseable {
     }
 
     /**
-     * Runs a representative workload until its time stops improving, so that Truffle and the Graal compiler (itself
-     * Java code that the JVM must first compile) are warm when real tasks arrive, then lets queued compilations drain.
+     * Warms the process for real tasks: first a representative workload until its time stops improving, so Truffle
+     * and the Graal compiler (itself Java code the JVM must first compile) are warm; then a few hundred empty tasks
+     * through {@link #execute}, so the host-side path of a task (context creation, realm set-up, close) is
+     * C2-compiled: without it the per-task overhead starts at several milliseconds and takes ~1000 tasks to drop.
      */
     public long warmUp(long budgetMs) {
         long start = System.nanoTime();
-        Source warm = Source.create("js", WARMUP);
-        long best = Long.MAX_VALUE;
-        for (int i = 0; i < 30 && (System.nanoTime() - start) / 1_000_000 < budgetMs; i++) {
-            long t = System.nanoTime();
+        // A few distinct sources only: each queues compilations, and a long queue would still be draining when the
+        // first real task needs the compiler.
+        for (int i = 0; i < 3 && elapsedMs(start) < budgetMs / 3; i++) {
             try (Context c = newContext(new CappedOutputStream(1024))) {
-                c.eval(warm);
+                c.eval(Source.create("js", WARMUP.replace("$I", Integer.toString(i))));
             }
-            long took = System.nanoTime() - t;
-            if (i >= 4 && took <= best * 12 / 10) break;
-            best = Math.min(best, took);
         }
-        try {
-            Thread.sleep(300);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        // Past the first-tier threshold of the per-task host roots (putMember, execute, the program root), so that their
+        // compilations are not queued ahead of the first real task's.
+        for (int i = 0; i < 1_000 && elapsedMs(start) < budgetMs / 2; i++) {
+            execute(new JsRequest("warm-up-" + i, "({ n: input.n + 1, s: 'x' + input.n })", "{\"n\":" + i + "}",
+                    10_000, 128, logCapForPrepared, 1 << 20));
         }
-        return (System.nanoTime() - start) / 1_000_000;
+        CompilerIdle.await(Math.max(1_000, budgetMs - elapsedMs(start)));
+        return elapsedMs(start);
+    }
+
+    private static long elapsedMs(long startNanos) {
+        return (System.nanoTime() - startNanos) / 1_000_000;
     }
 
     private Context newContext(CappedOutputStream logs) {
