@@ -29,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * measured from its Submitted to its Completed event as the journal recorded them (submittedAt/completedAt).
  * Prints one RESULT line for bulk throughput and one for latency under a light steady load.
  *
- * <p>Usage: {@code ./anchor bench queue [jobs=5000] [rate=200] [seconds=10] [store=h2|memory] [concurrency=64]}
+ * <p>Usage: {@code ./anchor bench queue [jobs=5000] [rate=200] [seconds=10] [store=h2|memory] [concurrency=64]
+ * [bulk=500 (0: no bulk run)] [capacity=8]}
  */
 public final class QueueBench {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -75,6 +76,16 @@ public final class QueueBench {
       System.out.printf("RESULT scenario=throughput store=%s jobs=%d jobs_per_s=%.0f p50_ms=%d p99_ms=%d%n",
           storeName, jobs, perSecond, pct(lat, 50), pct(lat, 99));
 
+      int bulkSize = Integer.parseInt(opt.getOrDefault("bulk", "500"));
+      if (bulkSize > 0) {
+        List<long[]> bulked = runBulk(base, jobs, bulkSize, Math.max(1, concurrency / 16));
+        long bf = bulked.stream().mapToLong(t -> t[0]).min().orElse(0);
+        long bl = bulked.stream().mapToLong(t -> t[1]).max().orElse(0);
+        long[] blat = latencies(bulked);
+        System.out.printf("RESULT scenario=throughput-bulk store=%s jobs=%d batch=%d jobs_per_s=%.0f p50_ms=%d p99_ms=%d%n",
+            storeName, jobs, bulkSize, jobs * 1000.0 / Math.max(1, bl - bf), pct(blat, 50), pct(blat, 99));
+      }
+
       List<long[]> steady = runAtRate(base, rate, seconds);
       long[] sl = latencies(steady);
       System.out.printf("RESULT scenario=latency store=%s rate_per_s=%d jobs=%d p50_ms=%d p99_ms=%d max_ms=%d%n",
@@ -97,6 +108,36 @@ public final class QueueBench {
       sent.add(submit(base).whenComplete((id, t) -> {
         inFlight.release();
         if (id != null) ids.add(id);
+      }));
+    }
+    CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
+    return feed.await(ids, Duration.ofMinutes(10));
+  }
+
+  /** Submits {@code n} tasks through POST /api/tasks/bulk in batches, {@code parallel} batches in flight. */
+  static List<long[]> runBulk(String base, int n, int batch, int parallel) throws Exception {
+    Feed feed = Feed.open(base);
+    Semaphore inFlight = new Semaphore(parallel);
+    List<String> ids = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<?>> sent = new ArrayList<>();
+    for (int done = 0; done < n; done += batch) {
+      int size = Math.min(batch, n - done);
+      StringBuilder body = new StringBuilder("{\"tasks\":[");
+      for (int i = 0; i < size; i++) body.append(i == 0 ? "" : ",").append(NOOP);
+      body.append("]}");
+      inFlight.acquire();
+      HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/api/tasks/bulk")).header("Content-Type", "application/json")
+          .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+      sent.add(HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).whenComplete((r, t) -> {
+        inFlight.release();
+        if (r == null || r.statusCode() != 201) {
+          throw new IllegalStateException("bulk submit failed: " + (r == null ? t : r.statusCode() + " " + r.body()));
+        }
+        try {
+          for (JsonNode id : JSON.readTree(r.body()).path("taskIds")) ids.add(id.asText());
+        } catch (Exception e) {
+          throw new IllegalStateException(e);
+        }
       }));
     }
     CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();

@@ -35,6 +35,8 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 /** /api/tasks, /api/nodes, /api/queue/stats and the server-sent event streams. */
 final class TaskRoutes {
   static final long MAX_BODY_BYTES = 5L * 1024 * 1024;
+  static final long BULK_MAX_BODY_BYTES = 32L * 1024 * 1024;
+  static final int BULK_MAX_TASKS = 1000;
   private static final Duration ASK = Duration.ofSeconds(15);
   private static final ObjectMapper MAPPER = Json.MAPPER;
 
@@ -51,6 +53,8 @@ final class TaskRoutes {
   Route route() {
     return pathPrefix("api", () -> concat(
         pathPrefix("tasks", () -> concat(
+            path("bulk", () -> post(() -> withSizeLimit(BULK_MAX_BODY_BYTES, () ->
+                entity(Unmarshaller.entityToString(), this::submitBulk)))),
             pathEndOrSingleSlash(() -> concat(
                 post(() -> withSizeLimit(MAX_BODY_BYTES, () ->
                     entity(Unmarshaller.entityToString(), this::submit))),
@@ -71,19 +75,48 @@ final class TaskRoutes {
     return TaskView.UNKNOWN.equals(v.status());
   }
 
-  private Route submit(String body) {
-    JsonNode tree;
+  private static JsonNode readJson(String body) {
     try {
-      tree = MAPPER.readTree(body);
+      return MAPPER.readTree(body);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
     }
-    TaskSpec spec = TaskRequest.parse(tree);
+  }
+
+  private CompletionStage<TaskView> submitOne(TaskSpec spec) {
     String taskId = UUID.randomUUID().toString();
-    CompletionStage<TaskView> submitted = sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
+    return sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
         .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK);
-    return completeWithFuture(submitted.thenApply(v ->
+  }
+
+  private Route submit(String body) {
+    TaskSpec spec = TaskRequest.parse(readJson(body));
+    return completeWithFuture(submitOne(spec).thenApply(v ->
         Json.response(StatusCodes.CREATED, Map.of("taskId", v.taskId(), "status", v.status()))));
+  }
+
+  /**
+   * POST /api/tasks/bulk {"tasks":[…task bodies…]}: all are checked before any is accepted (a bad one is a 400 naming
+   * tasks[i].field), then submitted together, so their journal writes share batches. Answers 201 {"taskIds":[…]}
+   * in the order given.
+   */
+  private Route submitBulk(String body) {
+    JsonNode tree = readJson(body);
+    JsonNode tasks = tree.path("tasks");
+    if (!tasks.isArray() || tasks.isEmpty()) throw new BadRequest("tasks", "tasks must be a non-empty array of task bodies");
+    if (tasks.size() > BULK_MAX_TASKS) throw new BadRequest("tasks", "at most " + BULK_MAX_TASKS + " tasks per request");
+    List<TaskSpec> specs = new ArrayList<>(tasks.size());
+    for (int i = 0; i < tasks.size(); i++) {
+      try {
+        specs.add(TaskRequest.parse(tasks.get(i)));
+      } catch (BadRequest e) {
+        String field = "tasks[" + i + "]" + (e.field() == null ? "" : "." + e.field());
+        throw new BadRequest(field, field + ": " + e.getMessage());
+      }
+    }
+    List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
+    return completeWithFuture(CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)).thenApply(x ->
+        Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList()))));
   }
 
   private CompletionStage<TaskView> getTask(String id) {

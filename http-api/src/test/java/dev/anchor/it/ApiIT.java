@@ -77,6 +77,21 @@ class ApiIT {
   }
 
   @Test
+  void bulkSubmitAcceptsAllOrNamesTheBadOne() throws Exception {
+    HttpResponse<String> bad = node.post("/api/tasks/bulk",
+        "{\"tasks\":[{\"payload\":{\"sourceCode\":\"1\"}},{\"payload\":{\"runtime\":\"js\"}}]}");
+    assertEquals(400, bad.statusCode(), bad.body());
+    assertEquals("tasks[1].payload.sourceCode", body(bad).path("field").asText());
+    HttpResponse<String> ok = node.post("/api/tasks/bulk",
+        "{\"tasks\":[{\"payload\":{\"sourceCode\":\"10 + 1\"}},{\"payload\":{\"sourceCode\":\"20 + 2\"}}]}");
+    assertEquals(201, ok.statusCode(), ok.body());
+    JsonNode ids = body(ok).path("taskIds");
+    assertEquals(2, ids.size());
+    assertEquals(11, StandaloneCrashIT.awaitEnd(node, ids.get(0).asText(), Duration.ofSeconds(120)).path("result").asInt());
+    assertEquals(22, StandaloneCrashIT.awaitEnd(node, ids.get(1).asText(), Duration.ofSeconds(120)).path("result").asInt());
+  }
+
+  @Test
   void aBodyOverTheLimitIsRefusedWith413() throws Exception {
     String big = "{\"payload\":{\"sourceCode\":\"" + "x".repeat(6 * 1024 * 1024) + "\"}}";
     HttpResponse<String> r = node.post("/api/tasks", big);
