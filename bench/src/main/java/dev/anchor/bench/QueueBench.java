@@ -46,7 +46,7 @@ public final class QueueBench {
     int jobs = Integer.parseInt(opt.getOrDefault("jobs", "5000"));
     int rate = Integer.parseInt(opt.getOrDefault("rate", "200"));
     int seconds = Integer.parseInt(opt.getOrDefault("seconds", "10"));
-    int concurrency = Integer.parseInt(opt.getOrDefault("concurrency", "64"));
+    int concurrency = Integer.parseInt(opt.getOrDefault("concurrency", "32"));
     String store = opt.getOrDefault("store", "h2");
     Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-queue-bench");
@@ -90,6 +90,8 @@ public final class QueueBench {
       long[] sl = latencies(steady);
       System.out.printf("RESULT scenario=latency store=%s rate_per_s=%d jobs=%d p50_ms=%d p99_ms=%d max_ms=%d%n",
           storeName, rate, steady.size(), pct(sl, 50), pct(sl, 99), sl[sl.length - 1]);
+      System.out.printf("(submits answered 503 and retried: %d; load average now %.1f)%n", retried.get(),
+          java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     } finally {
       node.destroy();
       if (!node.waitFor(60, TimeUnit.SECONDS)) node.destroyForcibly();
@@ -161,18 +163,25 @@ public final class QueueBench {
     return feed.await(ids, Duration.ofMinutes(5));
   }
 
+  /** One POST /api/tasks; a 503 (the cluster did not answer in time) is retried, as a client would. */
   static CompletableFuture<String> submit(String base) {
     HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/api/tasks")).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(NOOP)).build();
-    return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).thenApply(r -> {
+    return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).thenCompose(r -> {
+      if (r.statusCode() == 503) {
+        retried.incrementAndGet();
+        return submit(base);
+      }
       if (r.statusCode() != 201) throw new IllegalStateException("submit answered " + r.statusCode() + ": " + r.body());
       try {
-        return JSON.readTree(r.body()).path("taskId").asText();
+        return CompletableFuture.completedFuture(JSON.readTree(r.body()).path("taskId").asText());
       } catch (Exception e) {
         throw new IllegalStateException(e);
       }
     });
   }
+
+  static final java.util.concurrent.atomic.AtomicLong retried = new java.util.concurrent.atomic.AtomicLong();
 
   /** Completed events from the change feed, collected from before the first submit so none is missed. */
   static final class Feed {
