@@ -45,6 +45,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class NodeAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
   private static final Duration REPORT_TIMEOUT = Duration.ofSeconds(10);
+  private static final int MAX_UNRECORDED = 512;
 
   private final ActorSystem<?> system;
   private final String nodeId;
@@ -56,6 +57,7 @@ public final class NodeAgent implements AutoCloseable {
   private final ClusterSharding sharding;
   private final ActorRef<Topic.Command<NodeHeartbeat>> heartbeats;
   private final Semaphore slots;
+  private final Semaphore unrecorded = new Semaphore(MAX_UNRECORDED);
   private final ExecutorService runners;
   private final ScheduledExecutorService ticker;
   private final Thread reader;
@@ -214,37 +216,50 @@ public final class NodeAgent implements AutoCloseable {
     String taskId = d.job().taskId();
     int attempt = d.job().attempt();
     String jobId = WorkerJobs.jobId(taskId, attempt);
+    var task = sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId);
+    Outcome outcome;
     running.put(jobId, Boolean.TRUE);
     try {
-      var task = sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId);
-      TaskSpec spec;
-      Outcome outcome;
-      try {
-        spec = json.readValue(d.job().specJson(), TaskSpec.class);
-        task.tell(new TaskEntity.Started(attempt, nodeId));
-        outcome = sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb));
-      } catch (Exception e) {
-        outcome = new Outcome.Failure(dev.anchor.runtime.FailureKind.BAD_PAYLOAD, "cannot run job: " + e.getMessage(),
-            null, "", 0);
-      }
-      Outcome result = outcome;
-      // the job stays pending in Redis until the entity has the result; keep asking until it answers
-      while (true) {
-        try {
-          task.<Done>askWithStatus(replyTo -> report(result, attempt, replyTo), REPORT_TIMEOUT)
-              .toCompletableFuture().get(REPORT_TIMEOUT.toMillis() + 1000, TimeUnit.MILLISECONDS);
-          break;
-        } catch (Exception e) {
-          if (stopped.get() && system.whenTerminated().isCompleted()) return;
-          log.warn("recording result of {} failed, retrying: {}", jobId, e.toString());
-          sleepQuietly(500);
-        }
-      }
-      queue.ack(d);
+      TaskSpec spec = json.readValue(d.job().specJson(), TaskSpec.class);
+      task.tell(new TaskEntity.Started(attempt, nodeId));
+      outcome = sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb));
+    } catch (Exception e) {
+      outcome = new Outcome.Failure(dev.anchor.runtime.FailureKind.BAD_PAYLOAD, "cannot run job: " + e.getMessage(),
+          null, "", 0);
     } finally {
       running.remove(jobId);
-      slots.release();
     }
+    // the execution slot is free as soon as the code ran; recording the result (a journal write) must not hold it,
+    // but the number of results waiting to be recorded is bounded so a stalled coordinator stops this node reading
+    try {
+      unrecorded.acquire();
+    } catch (InterruptedException e) {
+      slots.release();
+      return;
+    }
+    slots.release();
+    record(task, outcome, attempt, jobId, d);
+  }
+
+  /** Asks the task entity to record the outcome until it confirms; only then is the job acknowledged in Redis. */
+  private void record(org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef<TaskEntity.Command> task, Outcome outcome,
+                      int attempt, String jobId, Delivery d) {
+    task.<Done>askWithStatus(replyTo -> report(outcome, attempt, replyTo), REPORT_TIMEOUT).whenComplete((ok, failure) -> {
+      if (failure == null) {
+        queue.ack(d);
+        unrecorded.release();
+      } else if (stopped.get()) {
+        // left pending in Redis: the job is handed to another node (or to this one after its restart)
+        unrecorded.release();
+      } else {
+        log.warn("recording result of {} failed, retrying: {}", jobId, failure.toString());
+        try {
+          ticker.schedule(() -> record(task, outcome, attempt, jobId, d), 500, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException stopping) {
+          unrecorded.release();
+        }
+      }
+    });
   }
 
   private TaskEntity.Command report(Outcome o, int attempt, ActorRef<StatusReply<Done>> replyTo) {
@@ -262,7 +277,10 @@ public final class NodeAgent implements AutoCloseable {
   public void close() {
     draining.set(true);
     long deadline = System.currentTimeMillis() + 30_000;
-    while (!running.isEmpty() && System.currentTimeMillis() < deadline) sleepQuietly(100);
+    while ((!running.isEmpty() || unrecorded.availablePermits() < MAX_UNRECORDED)
+        && System.currentTimeMillis() < deadline) {
+      sleepQuietly(100);
+    }
     stopped.set(true);
     ticker.shutdownNow();
     runners.shutdownNow();
