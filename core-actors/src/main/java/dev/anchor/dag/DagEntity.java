@@ -593,7 +593,7 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
       }
       best.put(n.id(), before + own);
       if (from != null) via.put(n.id(), from);
-      if (end == null || best.get(n.id()) > best.get(end)) end = n.id();
+      if (end == null || best.get(n.id()) >= best.get(end)) end = n.id(); // ties: the later node, so a path reaches its sink
     }
     List<String> path = new ArrayList<>();
     for (String at = end; at != null; at = via.get(at)) path.add(at);
