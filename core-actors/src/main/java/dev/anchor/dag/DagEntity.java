@@ -53,7 +53,8 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *       is unknown after a crash is submitted again, an already existing task is only looked at.
  *   <li>A node's task reports its end through {@link NodeEnded} (forwarded by the task effects); in case such a
  *       forward is lost, every running node's task is asked for its state after recovery and every
- *       {@link DagSettings#pollInterval()} while the DAG runs. The first end seen counts; later ones change nothing.
+ *       {@link DagSettings#pollInterval()} while the DAG runs ({@link #POLL_BATCH} nodes per tick, going round). The
+ *       first end seen counts; later ones change nothing.
  *   <li>A node starts once all its dependencies completed, and at most {@link DagSpec#maxParallel()} run at once.
  *   <li>Failure policy: {@code FAIL_FAST} skips every node that has not started once one failed (running ones finish);
  *       {@code CONTINUE} skips only the nodes that depend, directly or not, on a failed one.
@@ -68,6 +69,8 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
   public static final String TASK_PREFIX = "dag-";
 
   private static final String POLL_TIMER = "poll";
+  /** At most this many task lookups per poll tick. */
+  static final int POLL_BATCH = 100;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   // ---------------------------------------------------------------- commands
@@ -238,6 +241,10 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
   private final TimerScheduler<Command> timers;
   /** Nodes whose submit is in flight, so a poll does not submit them a second time meanwhile. Not journaled. */
   private final Set<String> submitting = new HashSet<>();
+  /** Nodes whose task lookup is in flight. Not journaled. */
+  private final Set<String> lookingUp = new HashSet<>();
+  /** Where the next poll batch starts. */
+  private int pollCursor = -1;
 
   private DagEntity(String dagId, DagEffects effects, DagSettings settings, Clock clock,
                     ActorRef<ClusterSharding.ShardCommand> shard, ActorContext<Command> context,
@@ -351,9 +358,14 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
 
   private Effect<Event, State> onPoll(State s) {
     if (s.status() != DagStatus.RUNNING) return Effect().none();
-    for (DagNodeSpec n : s.spec().nodes()) {
-      if (s.node(n.id()) != NodeStatus.RUNNING || submitting.contains(n.id())) continue;
-      String id = n.id();
+    // a bounded batch per tick, going round the nodes: a wide DAG must not flood its tasks (and itself) with lookups
+    List<DagNodeSpec> nodes = s.spec().nodes();
+    int asked = 0;
+    for (int i = 0; i < nodes.size() && asked < POLL_BATCH; i++) {
+      pollCursor = (pollCursor + 1) % nodes.size();
+      String id = nodes.get(pollCursor).id();
+      if (s.node(id) != NodeStatus.RUNNING || submitting.contains(id) || !lookingUp.add(id)) continue;
+      asked++;
       context.pipeToSelf(call(() -> effects.getTask(taskId(dagId, id))),
           (v, failure) -> new TaskAnswer(id, v, failure == null ? null : String.valueOf(failure), false));
     }
@@ -362,6 +374,7 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
 
   private Effect<Event, State> onTaskAnswer(State s, TaskAnswer a) {
     if (a.fromSubmit()) submitting.remove(a.nodeId());
+    else lookingUp.remove(a.nodeId());
     if (s.status() != DagStatus.RUNNING || s.node(a.nodeId()) != NodeStatus.RUNNING) return Effect().none();
     if (a.failure() != null || a.task() == null) {
       // the next poll asks again (and submits if the task does not exist)
