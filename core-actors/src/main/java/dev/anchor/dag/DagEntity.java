@@ -71,6 +71,8 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
   private static final String POLL_TIMER = "poll";
   /** At most this many task lookups per poll tick. */
   static final int POLL_BATCH = 100;
+  /** At most this many task submits in flight: a wide fan-out must not time out its own submits. */
+  static final int SUBMITS_IN_FLIGHT = 32;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   // ---------------------------------------------------------------- commands
@@ -93,6 +95,9 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
   public record Stop() implements Command {}
 
   record Poll() implements Command {}
+
+  /** Journal the node ends gathered since the last flush, in one write. */
+  record Flush() implements Command {}
 
   /** A submit or get of a node's task answered {@code task}, or failed with {@code failure}. */
   record TaskAnswer(String nodeId, TaskView task, String failure, boolean fromSubmit) implements Command {}
@@ -166,7 +171,7 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
       return n == null ? null : n.status();
     }
 
-    int count(NodeStatus status) {
+    public int count(NodeStatus status) {
       int c = 0;
       for (NodeState n : nodes.values()) if (n.status() == status) c++;
       return c;
@@ -241,6 +246,11 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
   private final TimerScheduler<Command> timers;
   /** Nodes whose submit is in flight, so a poll does not submit them a second time meanwhile. Not journaled. */
   private final Set<String> submitting = new HashSet<>();
+  /** Started nodes whose submit waits for a free slot (at most {@link #SUBMITS_IN_FLIGHT} at once). Not journaled. */
+  private final java.util.LinkedHashSet<String> toSubmit = new java.util.LinkedHashSet<>();
+  /** Node ends seen but not yet journaled; a crash loses them, and the recovery poll finds them again. */
+  private final Map<String, TaskView> endsToJournal = new LinkedHashMap<>();
+  private boolean flushQueued;
   /** Nodes whose task lookup is in flight. Not journaled. */
   private final Set<String> lookingUp = new HashSet<>();
   /** Where the next poll batch starts. */
@@ -292,6 +302,7 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
       case NodeEnded c -> onTaskEnded(s, c.nodeId(), c.task());
       case Stop c -> Effect().stop();
       case Poll c -> onPoll(s);
+      case Flush c -> onFlush(s);
       case TaskAnswer c -> onTaskAnswer(s, c);
     };
   }
@@ -336,23 +347,49 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
         .thenReply(c.replyTo(), ns -> StatusReply.success(view(dagId, ns)));
   }
 
+  /**
+   * Gathers the end; the flush that journals it is a message to self, so it queues behind the ends already waiting in
+   * the mailbox and a thousand parallel nodes ending at once cost a few writes, not a thousand.
+   */
   private Effect<Event, State> onTaskEnded(State s, String nodeId, TaskView task) {
     if (s.status() == DagStatus.NEW) {
       passivate();
       return Effect().none();
     }
     if (s.status() != DagStatus.RUNNING || s.node(nodeId) != NodeStatus.RUNNING || task == null) return Effect().none();
+    if (!task.status().equals(TaskView.COMPLETED) && !task.status().equals(TaskView.FAILED)
+        && !task.status().equals(TaskView.CANCELLED)) {
+      return Effect().none();
+    }
+    endsToJournal.putIfAbsent(nodeId, task);
+    if (!flushQueued) {
+      flushQueued = true;
+      context.getSelf().tell(new Flush());
+    }
+    return Effect().none();
+  }
+
+  private Effect<Event, State> onFlush(State s) {
+    flushQueued = false;
+    if (endsToJournal.isEmpty()) return Effect().none();
     long now = now();
-    Event end = switch (task.status()) {
-      case TaskView.COMPLETED -> new NodeCompleted(nodeId, task.result(), task.durationMs(), now);
-      case TaskView.FAILED -> new NodeFailed(nodeId, task.error() == null ? "failed" : task.error(), now);
-      case TaskView.CANCELLED -> new NodeFailed(nodeId, "its task " + task.taskId() + " was cancelled", now);
-      default -> null;
-    };
-    if (end == null) return Effect().none();
     List<Event> events = new ArrayList<>();
-    events.add(end);
-    events.addAll(advance(s.apply(end)));
+    State cur = s;
+    for (var e : endsToJournal.entrySet()) {
+      String nodeId = e.getKey();
+      TaskView task = e.getValue();
+      if (cur.status() != DagStatus.RUNNING || cur.node(nodeId) != NodeStatus.RUNNING) continue;
+      Event end = switch (task.status()) {
+        case TaskView.COMPLETED -> new NodeCompleted(nodeId, task.result(), task.durationMs(), now);
+        case TaskView.FAILED -> new NodeFailed(nodeId, task.error() == null ? "failed" : task.error(), now);
+        default -> new NodeFailed(nodeId, "its task " + task.taskId() + " was cancelled", now);
+      };
+      events.add(end);
+      cur = cur.apply(end);
+    }
+    endsToJournal.clear();
+    if (events.isEmpty()) return Effect().none();
+    events.addAll(advance(cur));
     return persistAndFollow(events);
   }
 
@@ -364,7 +401,9 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
     for (int i = 0; i < nodes.size() && asked < POLL_BATCH; i++) {
       pollCursor = (pollCursor + 1) % nodes.size();
       String id = nodes.get(pollCursor).id();
-      if (s.node(id) != NodeStatus.RUNNING || submitting.contains(id) || !lookingUp.add(id)) continue;
+      if (s.node(id) != NodeStatus.RUNNING || submitting.contains(id) || toSubmit.contains(id) || !lookingUp.add(id)) {
+        continue;
+      }
       asked++;
       context.pipeToSelf(call(() -> effects.getTask(taskId(dagId, id))),
           (v, failure) -> new TaskAnswer(id, v, failure == null ? null : String.valueOf(failure), false));
@@ -373,8 +412,12 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
   }
 
   private Effect<Event, State> onTaskAnswer(State s, TaskAnswer a) {
-    if (a.fromSubmit()) submitting.remove(a.nodeId());
-    else lookingUp.remove(a.nodeId());
+    if (a.fromSubmit()) {
+      submitting.remove(a.nodeId());
+      submitWaiting(s);
+    } else {
+      lookingUp.remove(a.nodeId());
+    }
     if (s.status() != DagStatus.RUNNING || s.node(a.nodeId()) != NodeStatus.RUNNING) return Effect().none();
     if (a.failure() != null || a.task() == null) {
       // the next poll asks again (and submits if the task does not exist)
@@ -479,18 +522,23 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
   // ---------------------------------------------------------------- side effects
 
   private void submit(State s, String nodeId) {
-    DagNodeSpec node = null;
-    for (DagNodeSpec n : s.spec().nodes()) {
-      if (n.id().equals(nodeId)) {
-        node = n;
-        break;
-      }
+    if (submitting.contains(nodeId) || toSubmit.contains(nodeId)) return;
+    toSubmit.add(nodeId);
+    submitWaiting(s);
+  }
+
+  private void submitWaiting(State s) {
+    while (submitting.size() < SUBMITS_IN_FLIGHT && !toSubmit.isEmpty()) {
+      String nodeId = toSubmit.iterator().next();
+      toSubmit.remove(nodeId);
+      if (s.node(nodeId) != NodeStatus.RUNNING) continue;
+      DagNodeSpec node = s.spec().nodes().stream().filter(n -> n.id().equals(nodeId)).findFirst().orElse(null);
+      if (node == null) continue;
+      TaskSpec spec = taskSpec(s, node);
+      submitting.add(nodeId);
+      context.pipeToSelf(call(() -> effects.submitTask(taskId(dagId, nodeId), spec)),
+          (v, failure) -> new TaskAnswer(nodeId, v, failure == null ? null : String.valueOf(failure), true));
     }
-    if (node == null) return;
-    TaskSpec spec = taskSpec(s, node);
-    submitting.add(nodeId);
-    context.pipeToSelf(call(() -> effects.submitTask(taskId(dagId, nodeId), spec)),
-        (v, failure) -> new TaskAnswer(nodeId, v, failure == null ? null : String.valueOf(failure), true));
   }
 
   /** The node's task with its input filled in from the DAG's input or its dependencies' results. */

@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
 class DagEntityTest {
   private static final ObjectMapper JSON = new ObjectMapper();
   /** Polling only on recovery unless a test restarts the entity: the timer interval is out of reach. */
-  private static final DagSettings SETTINGS = new DagSettings(100, Duration.ofHours(1), Duration.ofSeconds(5));
+  private static final DagSettings SETTINGS = new DagSettings(1_000, Duration.ofHours(1), Duration.ofSeconds(5));
   private static final TaskSpec T = TaskSpec.of("task", "js", "input");
 
   private static ActorTestKit kit;
@@ -243,9 +243,33 @@ class DagEntityTest {
     schedule(reference(null));
     awaitSubmitted("fetch");
     complete("fetch", "1");
-    var r = dag.runCommand(new NodeEnded("fetch", FakeDagEffects.view(task("fetch"), TaskView.FAILED, null, "late")));
-    assertTrue(r.events().isEmpty());
+    dag.runCommand(new NodeEnded("fetch", FakeDagEffects.view(task("fetch"), TaskView.FAILED, null, "late")));
     assertEquals("Completed", nodeStatus("fetch"));
+    assertEquals(0, view().failed());
+  }
+
+  @Test
+  void aWideFanOutEndingAllAtOnceReachesItsSink() throws Exception {
+    List<DagNodeSpec> nodes = new ArrayList<>();
+    nodes.add(node("root"));
+    List<String> mid = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      mid.add("m" + i);
+      nodes.add(node("m" + i, "root"));
+    }
+    nodes.add(DagNodeSpec.of("sink", mid, T));
+    schedule(new DagSpec("wide", nodes, null, null, 0));
+    awaitSubmitted("root");
+    complete("root", "1");
+    eventually(() -> assertEquals(201, fx.submitted.size()));
+    for (String m : mid) {
+      TaskView v = FakeDagEffects.view(task(m), TaskView.COMPLETED, "1", null);
+      fx.tasks.put(task(m), v);
+      dag.runCommand(new NodeEnded(m, v));
+    }
+    eventually(() -> assertEquals(201, dag.getState().count(DagEntity.NodeStatus.COMPLETED)));
+    awaitSubmitted("sink");
+    assertEquals(200, JSON.readTree(fx.specs.get(task("sink")).inputJson()).size());
   }
 
   @Test
