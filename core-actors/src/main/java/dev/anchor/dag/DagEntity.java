@@ -415,6 +415,10 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
     if (a.fromSubmit()) {
       submitting.remove(a.nodeId());
       submitWaiting(s);
+      // the DAG was cancelled while this submit was on its way, so the cancel may have missed the task: cancel it now
+      boolean orphan = s.node(a.nodeId()) == NodeStatus.CANCELLED && a.task() != null
+          && !List.of(TaskView.COMPLETED, TaskView.FAILED, TaskView.CANCELLED).contains(a.task().status());
+      if (orphan) call(() -> effects.cancelTask(taskId(dagId, a.nodeId())));
     } else {
       lookingUp.remove(a.nodeId());
     }
