@@ -72,7 +72,7 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
   /** At most this many task lookups per poll tick. */
   static final int POLL_BATCH = 100;
   /** At most this many task submits in flight: a wide fan-out must not time out its own submits. */
-  static final int SUBMITS_IN_FLIGHT = 32;
+  static final int SUBMITS_IN_FLIGHT = 128;
   private static final ObjectMapper JSON = new ObjectMapper();
 
   // ---------------------------------------------------------------- commands
