@@ -8,6 +8,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import dev.anchor.persistence.mongo.EmbeddedMongoServer;
+import dev.anchor.queue.EmbeddedRedis;
 
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -17,6 +19,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -345,5 +349,74 @@ class DagIT {
         assertEquals(1, ends.size(), "node s" + i + " completed once: " + t.path("history"));
       }
     }
+  }
+
+  @TempDir
+  Path clusterTmp;
+
+  @Test
+  void onACoordinatorWithTwoWorkersParallelNodesSpreadOverBothWorkers() throws Exception {
+    List<AnchorProcess> processes = new ArrayList<>();
+    EmbeddedRedis redis = EmbeddedRedis.start(clusterTmp.resolve("redis-data"));
+    EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory();
+    try {
+      int clusterPort = AnchorProcess.freePort();
+      Map<String, String> env = new HashMap<>(Map.of("ANCHOR_MONGO_URI", mongo.connectionString(),
+          "ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_SEED_NODES", "127.0.0.1:" + clusterPort));
+      Map<String, String> coordinatorEnv = new HashMap<>(env);
+      coordinatorEnv.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
+      AnchorProcess coordinator = AnchorProcess.start("coordinator", clusterTmp.resolve("coordinator"),
+          AnchorProcess.freePort(), coordinatorEnv);
+      processes.add(coordinator);
+      coordinator.awaitHealthy(Duration.ofSeconds(150));
+      for (String name : List.of("w1", "w2")) {
+        Map<String, String> workerEnv = new HashMap<>(env);
+        workerEnv.put("ANCHOR_NODE_NAME", name);
+        workerEnv.put("ANCHOR_WORKER_CAPACITY", "3");
+        AnchorProcess w = AnchorProcess.start("worker", clusterTmp.resolve(name), AnchorProcess.freePort(), workerEnv);
+        processes.add(w);
+      }
+      awaitOnlineNodes(coordinator, 2);
+
+      int width = 12;
+      ObjectNode body = JSON.createObjectNode();
+      body.put("input", 100);
+      ArrayNode tasks = body.putArray("tasks");
+      tasks.add(task("root", "input"));
+      String[] mid = new String[width];
+      for (int i = 0; i < width; i++) {
+        mid[i] = "m" + i;
+        tasks.add(task(mid[i], BUSY.formatted(400) + "input.root + " + i, "root"));
+      }
+      tasks.add(task("sink", "Object.values(input).reduce((a, b) => a + b, 0)", mid));
+      String id = schedule(coordinator, "/api/dag/schedule", body);
+      JsonNode dag = awaitDagEnd(coordinator, id, Duration.ofSeconds(180));
+      assertEquals("Completed", dag.path("status").asText(), dag.toString());
+      assertEquals(width * 100 + width * (width - 1) / 2, dag.path("result").asInt(), dag.toString());
+      Set<String> ranOn = new HashSet<>();
+      for (String m : mid) {
+        JsonNode t = JSON.readTree(coordinator.get("/api/tasks/dag-" + id + "." + m).body());
+        ranOn.add(t.path("nodeId").asText());
+      }
+      assertEquals(2, ranOn.size(), "parallel nodes ran on both workers: " + ranOn);
+    } finally {
+      for (AnchorProcess p : processes) p.close();
+      mongo.close();
+      redis.close();
+    }
+  }
+
+  static void awaitOnlineNodes(AnchorProcess c, int online) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      HttpResponse<String> r = c.get("/api/nodes");
+      last = r.body();
+      int n = 0;
+      for (JsonNode x : JSON.readTree(r.body())) if (x.path("status").asText().equals("Online")) n++;
+      if (n >= online) return;
+      TimeUnit.MILLISECONDS.sleep(250);
+    }
+    throw new AssertionError("expected " + online + " online nodes, got " + last);
   }
 }
