@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
+import dev.anchor.dag.DagEntity;
+import dev.anchor.dag.DagSettings;
+import dev.anchor.dag.ShardedDagEffects;
 import dev.anchor.feed.ChangeFeed;
 import dev.anchor.node.NodeEntity;
 import dev.anchor.node.NodeSettings;
@@ -77,7 +80,7 @@ public final class AnchorNode {
     if (role.coordinates()) {
       registry = new NodeRegistry(15_000);
       QueueTaskEffects effects = new QueueTaskEffects(registry, queue, feed, index, c -> cancels.tell(Topic.publish(c)),
-          new ObjectMapper(), 10_000);
+          new ObjectMapper(), 10_000, v -> DagEntity.forwardEnded(sharding, v));
       system.systemActorOf(ClusterMonitor.create(registry, queue, heartbeats), "cluster-monitor", org.apache.pekko.actor.typed.Props.empty());
       sharding.init(TaskEntity.entity(effects, TaskSettings.fromConfig(system.settings().config()))
           .withRole("coordinator"));
@@ -85,6 +88,12 @@ public final class AnchorNode {
       // a worker only sends to task entities: a proxy to the coordinators' shards
       sharding.init(TaskEntity.entity(null, TaskSettings.defaults()).withRole("coordinator"));
     }
+
+    // DAGs run on coordinators; every role's HTTP API reaches them through the shard (a proxy where nothing runs)
+    DagSettings dagSettings = DagSettings.fromConfig(system.settings().config());
+    sharding.init(DagEntity.entity(role.coordinates()
+            ? new ShardedDagEffects(sharding, feed, dagSettings.effectTimeout()) : null, dagSettings)
+        .withRole("coordinator"));
 
     sharding.init(NodeEntity.entity(NodeSettings.fromConfig(system.settings().config())).withRole("coordinator"));
 

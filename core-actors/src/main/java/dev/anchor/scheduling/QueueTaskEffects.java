@@ -28,9 +28,17 @@ public final class QueueTaskEffects implements TaskEffects {
   private final ObjectMapper json;
   private final long startedAtMs = System.currentTimeMillis();
   private final long warmUpMs;
+  private final Consumer<TaskView> dagNodeEnded;
 
   public QueueTaskEffects(NodeRegistry registry, JobQueue queue, ChangeFeed feed, TaskIndex index, Consumer<CancelJob> cancelBroadcast,
                           ObjectMapper json, long warmUpMs) {
+    this(registry, queue, feed, index, cancelBroadcast, json, warmUpMs, v -> { });
+  }
+
+  /** @param dagNodeEnded told the final view of every task that ended (DAG nodes are recognised by their task id) */
+  public QueueTaskEffects(NodeRegistry registry, JobQueue queue, ChangeFeed feed, TaskIndex index, Consumer<CancelJob> cancelBroadcast,
+                          ObjectMapper json, long warmUpMs, Consumer<TaskView> dagNodeEnded) {
+    this.dagNodeEnded = dagNodeEnded;
     this.registry = registry;
     this.queue = queue;
     this.feed = feed;
@@ -98,6 +106,13 @@ public final class QueueTaskEffects implements TaskEffects {
       case "RetryScheduled" -> queue.count("delayed", 1);
       case "RetryDue" -> queue.count("delayed", -1);
       default -> { }
+    }
+    if (eventName.equals("Completed") || eventName.equals("Failed") || eventName.equals("Cancelled")) {
+      try {
+        dagNodeEnded.accept(view);
+      } catch (RuntimeException e) {
+        log.warn("could not tell the DAG of task {} that it ended: {}", view.taskId(), e.toString());
+      }
     }
     try {
       String full = dev.anchor.feed.TaskJson.write(view);

@@ -31,7 +31,8 @@ public final class ApiServer {
   public static CompletionStage<ServerBinding> start(ActorSystem<?> system, AnchorSettings settings, AnchorNode node) {
     Route routes = concat(
         new HealthRoutes(node).route(),
-        new TaskRoutes(system, node).route());
+        new TaskRoutes(system, node).route(),
+        new DagRoutes(system, node).route());
     Route sealed = handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> routes));
     return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(sealed)
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));

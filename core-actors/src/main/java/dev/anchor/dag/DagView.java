@@ -1,0 +1,52 @@
+package dev.anchor.dag;
+
+import dev.anchor.CborSerializable;
+import java.util.List;
+
+/**
+ * A DAG as clients see it (GET /api/dag/{id}). Times are epoch milliseconds; results are JSON text.
+ *
+ * @param status          "Unknown", "Running", "Completed", "Failed" or "Cancelled"
+ * @param result          with one sink node, its result; with several, an object keyed by sink id; null until the DAG
+ *                        completed
+ * @param criticalPath    the ids of the longest-running chain of completed nodes, first to last
+ * @param criticalPathMs  the summed duration of that chain
+ */
+public record DagView(
+    String dagId,
+    String name,
+    String status,
+    String failurePolicy,
+    int maxParallel,
+    int total,
+    int completed,
+    int running,
+    int failed,
+    Long submittedAt,
+    Long completedAt,
+    Long durationMs,
+    String result,
+    String error,
+    List<String> criticalPath,
+    long criticalPathMs,
+    List<NodeView> nodes)
+    implements CborSerializable {
+
+  public static final String UNKNOWN = "Unknown";
+
+  /**
+   * @param status "Pending", "Running" (its task is submitted), "Completed", "Failed", "Skipped" (a dependency failed
+   *               or the DAG failed fast) or "Cancelled"
+   */
+  public record NodeView(
+      String id,
+      String status,
+      String taskId,
+      List<String> dependencies,
+      String result,
+      String error,
+      Long startedAt,
+      Long completedAt,
+      Long durationMs)
+      implements CborSerializable {}
+}

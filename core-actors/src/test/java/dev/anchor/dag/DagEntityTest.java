@@ -1,0 +1,351 @@
+package dev.anchor.dag;
+
+import static dev.anchor.task.Eventually.eventually;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.typesafe.config.ConfigFactory;
+import dev.anchor.dag.DagEntity.Command;
+import dev.anchor.dag.DagEntity.Event;
+import dev.anchor.dag.DagEntity.NodeEnded;
+import dev.anchor.dag.DagEntity.State;
+import dev.anchor.task.MutableClock;
+import dev.anchor.task.TaskSpec;
+import dev.anchor.task.TaskView;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class DagEntityTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Polling only on recovery unless a test restarts the entity: the timer interval is out of reach. */
+  private static final DagSettings SETTINGS = new DagSettings(1_000, Duration.ofHours(1), Duration.ofSeconds(5));
+  private static final TaskSpec T = TaskSpec.of("task", "js", "input");
+
+  private static ActorTestKit kit;
+  private static final AtomicInteger ids = new AtomicInteger();
+
+  private final MutableClock clock = new MutableClock(1_700_000_000_000L);
+  private FakeDagEffects fx;
+  private String dagId;
+  private EventSourcedBehaviorTestKit<Command, Event, State> dag;
+
+  @BeforeAll
+  static void startSystem() {
+    // a free port (other builds share the machine) and no JVM exit when the kit shuts down
+    kit = ActorTestKit.create("DagEntityTest", ConfigFactory.parseString(
+            "pekko.remote.artery.canonical.port = 0\npekko.coordinated-shutdown.exit-jvm = off")
+        .withFallback(EventSourcedBehaviorTestKit.config()).withFallback(ConfigFactory.load()));
+  }
+
+  @AfterAll
+  static void stopSystem() {
+    kit.shutdownTestKit();
+  }
+
+  @BeforeEach
+  void newDag() {
+    fx = new FakeDagEffects();
+    dagId = "d" + ids.incrementAndGet();
+    dag = entity(null);
+  }
+
+  private EventSourcedBehaviorTestKit<Command, Event, State> entity(
+      org.apache.pekko.actor.typed.ActorRef<ClusterSharding.ShardCommand> shard) {
+    return EventSourcedBehaviorTestKit.create(kit.system(), DagEntity.create(dagId, fx, SETTINGS, clock, shard));
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  static DagNodeSpec node(String id, String... deps) {
+    return DagNodeSpec.of(id, List.of(deps), T);
+  }
+
+  static DagSpec reference(DagSpec.FailurePolicy policy) {
+    return new DagSpec("ref", List.of(node("fetch"), node("process_1", "fetch"), node("process_2", "fetch"),
+        node("aggregate", "process_1", "process_2")), "{\"url\":\"x\"}", policy, 0);
+  }
+
+  private DagView schedule(DagSpec spec) {
+    var r = dag.<StatusReply<DagView>>runCommand(reply -> new DagEntity.Schedule(spec, reply));
+    return r.reply().getValue();
+  }
+
+  private String task(String node) {
+    return DagEntity.taskId(dagId, node);
+  }
+
+  private void complete(String node, String resultJson) {
+    TaskView v = FakeDagEffects.view(task(node), TaskView.COMPLETED, resultJson, null);
+    fx.tasks.put(task(node), v);
+    dag.runCommand(new NodeEnded(node, v));
+  }
+
+  private void fail(String node) {
+    TaskView v = FakeDagEffects.view(task(node), TaskView.FAILED, null, "boom");
+    fx.tasks.put(task(node), v);
+    dag.runCommand(new NodeEnded(node, v));
+  }
+
+  private DagView view() {
+    return DagEntity.view(dagId, dag.getState());
+  }
+
+  private String nodeStatus(String node) {
+    return view().nodes().stream().filter(n -> n.id().equals(node)).findFirst().orElseThrow().status();
+  }
+
+  private void awaitSubmitted(String... nodes) {
+    eventually(() -> {
+      for (String n : nodes) assertTrue(fx.submitted.contains(task(n)), n + " not submitted: " + fx.submitted);
+    });
+  }
+
+  // ------------------------------------------------------------------ tests
+
+  @Test
+  void nodesRunInDependencyOrderAndSeeTheirDependenciesResults() throws Exception {
+    DagView v = schedule(reference(null));
+    assertEquals("Running", v.status());
+    awaitSubmitted("fetch");
+    assertEquals(1, fx.submitted.size(), "only the root starts: " + fx.submitted);
+    assertEquals("{\"url\":\"x\"}", fx.specs.get(task("fetch")).inputJson(), "a root sees the DAG's input");
+
+    clock.advance(Duration.ofMillis(100));
+    complete("fetch", "[1,2,3]");
+    awaitSubmitted("process_1", "process_2");
+    assertFalse(fx.submitted.contains(task("aggregate")));
+    assertEquals(JSON.readTree("{\"fetch\":[1,2,3]}"), JSON.readTree(fx.specs.get(task("process_1")).inputJson()));
+
+    clock.advance(Duration.ofMillis(50));
+    complete("process_1", "6");
+    assertFalse(fx.submitted.contains(task("aggregate")), "aggregate waits for both its dependencies");
+    clock.advance(Duration.ofMillis(250));
+    complete("process_2", "\"six\"");
+    awaitSubmitted("aggregate");
+    assertEquals(JSON.readTree("{\"process_1\":6,\"process_2\":\"six\"}"),
+        JSON.readTree(fx.specs.get(task("aggregate")).inputJson()));
+
+    clock.advance(Duration.ofMillis(10));
+    complete("aggregate", "{\"sum\":12}");
+    v = view();
+    assertEquals("Completed", v.status());
+    assertEquals("{\"sum\":12}", v.result(), "the single sink's result is the DAG's");
+    assertEquals(4, v.completed());
+    assertEquals(List.of("fetch", "process_2", "aggregate"), v.criticalPath(), "the slow branch is critical");
+    assertEquals(410, v.criticalPathMs());
+    assertEquals(410, v.durationMs());
+    assertEquals(1, fx.submitsOf(task("fetch")));
+    assertEquals("Completed", fx.changes.get(fx.changes.size() - 1).event());
+  }
+
+  @Test
+  void severalSinksGiveAnObjectKeyedBySinkId() throws Exception {
+    schedule(new DagSpec("two", List.of(node("a"), node("b")), null, null, 0));
+    awaitSubmitted("a", "b");
+    complete("a", "1");
+    complete("b", "2");
+    assertEquals(JSON.readTree("{\"a\":1,\"b\":2}"), JSON.readTree(view().result()));
+  }
+
+  @Test
+  void independentNodesStartTogetherUpToMaxParallel() {
+    List<DagNodeSpec> nodes = new ArrayList<>();
+    for (int i = 0; i < 5; i++) nodes.add(node("n" + i));
+    schedule(new DagSpec("fan", nodes, null, null, 2));
+    awaitSubmitted("n0", "n1");
+    assertEquals(2, fx.submitted.size(), fx.submitted.toString());
+    complete("n0", "0");
+    awaitSubmitted("n2");
+    assertEquals(3, fx.submitted.size(), fx.submitted.toString());
+    assertEquals(2, view().running());
+  }
+
+  @Test
+  void failFastSkipsWhatHasNotStartedAndLetsRunningNodesFinish() {
+    // a -> c, b -> d; a fails while b runs
+    schedule(new DagSpec("ff", List.of(node("a"), node("b"), node("c", "a"), node("d", "b")), null,
+        DagSpec.FailurePolicy.FAIL_FAST, 0));
+    awaitSubmitted("a", "b");
+    fail("a");
+    assertEquals("Skipped", nodeStatus("c"));
+    assertEquals("Skipped", nodeStatus("d"));
+    assertEquals("Running", view().status(), "b still runs");
+    complete("b", "1");
+    DagView v = view();
+    assertEquals("Failed", v.status());
+    assertTrue(v.error().contains("a"), v.error());
+    assertFalse(fx.submitted.contains(task("c")));
+    assertFalse(fx.submitted.contains(task("d")));
+    assertEquals("Completed", nodeStatus("b"));
+  }
+
+  @Test
+  void continueRunsEveryBranchThatDoesNotDependOnTheFailure() {
+    schedule(new DagSpec("go-on", List.of(node("a"), node("b"), node("c", "a"), node("e", "c"), node("d", "b")), null,
+        DagSpec.FailurePolicy.CONTINUE, 0));
+    awaitSubmitted("a", "b");
+    fail("a");
+    assertEquals("Skipped", nodeStatus("c"));
+    assertEquals("Skipped", nodeStatus("e"), "a skip reaches indirect dependents");
+    complete("b", "1");
+    awaitSubmitted("d");
+    assertEquals("Running", view().status());
+    complete("d", "2");
+    assertEquals("Failed", view().status());
+    assertEquals("Completed", nodeStatus("d"));
+  }
+
+  @Test
+  void aCancelledNodeTaskFailsTheNode() {
+    schedule(new DagSpec("c", List.of(node("a"), node("b", "a")), null, null, 0));
+    awaitSubmitted("a");
+    TaskView v = FakeDagEffects.view(task("a"), TaskView.CANCELLED, null, null);
+    dag.runCommand(new NodeEnded("a", v));
+    assertEquals("Failed", nodeStatus("a"));
+    assertEquals("Failed", view().status());
+  }
+
+  @Test
+  void cancelStopsRunningNodesAndSkipsPendingOnes() {
+    schedule(reference(null));
+    awaitSubmitted("fetch");
+    complete("fetch", "1");
+    awaitSubmitted("process_1", "process_2");
+    var r = dag.<StatusReply<DagView>>runCommand(DagEntity.Cancel::new);
+    assertEquals("Cancelled", r.reply().getValue().status());
+    eventually(() -> assertEquals(List.of(task("process_1"), task("process_2")), fx.cancelled));
+    assertEquals("Cancelled", nodeStatus("aggregate"));
+    assertEquals("Completed", nodeStatus("fetch"));
+    // a completion that arrives after the cancel changes nothing
+    complete("process_1", "1");
+    assertEquals("Cancelled", view().status());
+    assertFalse(fx.submitted.contains(task("aggregate")));
+    var again = dag.<StatusReply<DagView>>runCommand(DagEntity.Cancel::new);
+    assertTrue(again.reply().isError());
+  }
+
+  @Test
+  void aSecondEndOfTheSameNodeChangesNothing() {
+    schedule(reference(null));
+    awaitSubmitted("fetch");
+    complete("fetch", "1");
+    dag.runCommand(new NodeEnded("fetch", FakeDagEffects.view(task("fetch"), TaskView.FAILED, null, "late")));
+    assertEquals("Completed", nodeStatus("fetch"));
+    assertEquals(0, view().failed());
+  }
+
+  @Test
+  void aWideFanOutEndingAllAtOnceReachesItsSink() throws Exception {
+    List<DagNodeSpec> nodes = new ArrayList<>();
+    nodes.add(node("root"));
+    List<String> mid = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      mid.add("m" + i);
+      nodes.add(node("m" + i, "root"));
+    }
+    nodes.add(DagNodeSpec.of("sink", mid, T));
+    schedule(new DagSpec("wide", nodes, null, null, 0));
+    awaitSubmitted("root");
+    complete("root", "1");
+    eventually(() -> assertEquals(201, fx.submitted.size()));
+    for (String m : mid) {
+      TaskView v = FakeDagEffects.view(task(m), TaskView.COMPLETED, "1", null);
+      fx.tasks.put(task(m), v);
+      dag.runCommand(new NodeEnded(m, v));
+    }
+    eventually(() -> assertEquals(201, dag.getState().count(DagEntity.NodeStatus.COMPLETED)));
+    awaitSubmitted("sink");
+    assertEquals(200, JSON.readTree(fx.specs.get(task("sink")).inputJson()).size());
+  }
+
+  @Test
+  void scheduleIsIdempotent() {
+    schedule(reference(null));
+    var r = dag.<StatusReply<DagView>>runCommand(reply -> new DagEntity.Schedule(reference(null), reply));
+    assertTrue(r.events().isEmpty());
+    assertEquals("Running", r.reply().getValue().status());
+  }
+
+  @Test
+  void afterARestartCompletedNodesAreNotResubmittedAndLostForwardsAreRecovered() {
+    schedule(reference(null));
+    awaitSubmitted("fetch");
+    complete("fetch", "1");
+    awaitSubmitted("process_1", "process_2");
+    // process_1 completed while the forward of its end was lost in a crash
+    fx.tasks.put(task("process_1"), FakeDagEffects.view(task("process_1"), TaskView.COMPLETED, "10", null));
+    // process_2 was journaled as started but its task was never created
+    fx.tasks.remove(task("process_2"));
+    int submitsBefore = fx.submitted.size();
+
+    dag.restart();
+
+    eventually(() -> assertEquals("Completed", nodeStatus("process_1")));
+    eventually(() -> assertEquals(2, fx.submitsOf(task("process_2"))));
+    assertEquals(1, fx.submitsOf(task("fetch")), "a completed node is never submitted again");
+    assertEquals(1, fx.submitsOf(task("process_1")));
+    assertEquals(submitsBefore + 1, fx.submitted.size());
+    complete("process_2", "20");
+    awaitSubmitted("aggregate");
+    complete("aggregate", "30");
+    assertEquals("Completed", view().status());
+  }
+
+  @Test
+  void anUnknownDagAnswersUnknownAndPassivates() {
+    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    dag = entity(shard.getRef());
+    DagView v = dag.<DagView>runCommand(DagEntity.Get::new).reply();
+    assertEquals(DagView.UNKNOWN, v.status());
+    assertInstanceOf(ClusterSharding.Passivate.class, shard.receiveMessage());
+  }
+
+  @Test
+  void anEndedDagPassivates() {
+    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    dag = entity(shard.getRef());
+    schedule(new DagSpec("one", List.of(node("a")), null, null, 0));
+    awaitSubmitted("a");
+    complete("a", "1");
+    assertInstanceOf(ClusterSharding.Passivate.class, shard.receiveMessage());
+  }
+
+  @Test
+  void mapReduceGivesEachPartitionItsSliceAndTheReduceAnOrderedArray() throws Exception {
+    var items = JSON.createArrayNode();
+    for (int i = 0; i < 7; i++) items.add(i);
+    schedule(MapReduce.plan("mr", items, 3, T, T, 0));
+    awaitSubmitted("map-0", "map-1", "map-2");
+    assertEquals("[0,1,2]", fx.specs.get(task("map-0")).inputJson());
+    assertEquals("[3,4]", fx.specs.get(task("map-1")).inputJson());
+    assertEquals("[5,6]", fx.specs.get(task("map-2")).inputJson());
+    complete("map-2", "\"c\"");
+    complete("map-0", "\"a\"");
+    complete("map-1", "\"b\"");
+    awaitSubmitted("reduce");
+    assertEquals("[\"a\",\"b\",\"c\"]", fx.specs.get(task("reduce")).inputJson());
+    complete("reduce", "\"abc\"");
+    assertEquals("\"abc\"", view().result());
+  }
+
+  @Test
+  void taskIdsRoundTrip() {
+    String id = DagEntity.taskId("0f1e-22", "process.1");
+    assertEquals(List.of("0f1e-22", "process.1"), List.of(DagEntity.parseTaskId(id)));
+    assertEquals(null, DagEntity.parseTaskId("8c1e-4f"));
+  }
+}
