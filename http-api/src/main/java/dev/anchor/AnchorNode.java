@@ -50,7 +50,6 @@ public final class AnchorNode {
   private final NodeRegistry registry;
   private final NodeAgent agent;
   private final TaskIndex index;
-  private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
   private AnchorNode(ActorSystem<?> system, AnchorSettings settings, Stores stores, Role role, JobQueue queue,
                      ChangeFeed feed, NodeRegistry registry, NodeAgent agent, TaskIndex index) {
@@ -151,10 +150,6 @@ public final class AnchorNode {
 
   public Stores stores() {
     return stores;
-  }
-
-  public ObjectMapper json() {
-    return json;
   }
 
   public record Health(String status, boolean healthy, String role, String nodeId, Map<String, Object> store,

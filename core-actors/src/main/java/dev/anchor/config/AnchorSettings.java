@@ -4,13 +4,11 @@ import com.typesafe.config.Config;
 
 import java.nio.file.Path;
 
-/** The anchor.* section of application.conf, read once per JVM. */
+/** The anchor.* settings the launcher needs (anchor.mongo.* belongs to MongoStore, which reads it itself). */
 public record AnchorSettings(
     Path dataDir,
     String httpHost,
     int httpPort,
-    String mongoUri,
-    String mongoDatabase,
     String redisUri,
     String nodeName) {
 
@@ -22,14 +20,8 @@ public record AnchorSettings(
         Path.of(c.getString("data-dir")).toAbsolutePath().normalize(),
         c.getString("http.host"),
         c.getInt("http.port"),
-        c.getString("mongo.uri"),
-        c.getString("mongo.database"),
         c.getString("redis.uri"),
         c.getString("node.name"));
-  }
-
-  public boolean embeddedMongo() {
-    return EMBEDDED.equalsIgnoreCase(mongoUri);
   }
 
   public boolean embeddedRedis() {

@@ -32,13 +32,6 @@ public final class ChangeFeed implements AutoCloseable {
         Map.of("kind", kind, "id", subjectId, "event", event, "json", json));
   }
 
-  /** Entries after {@code afterId} ("0" for the oldest kept), at most {@code count}. */
-  public List<FeedEntry> after(String afterId, int count) {
-    List<StreamMessage<String, String>> msgs =
-        conn.sync().xrange(STREAM, Range.create("(" + afterId, "+"), Limit.create(0, count));
-    return convert(msgs);
-  }
-
   /** The id of the newest entry, or "0-0" when the feed is empty: live readers start after it. */
   public String lastId() {
     List<StreamMessage<String, String>> last = conn.sync().xrevrange(STREAM, Range.create("-", "+"), Limit.create(0, 1));

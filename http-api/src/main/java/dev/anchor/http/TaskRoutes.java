@@ -40,12 +40,10 @@ final class TaskRoutes {
   private static final Duration ASK = Duration.ofSeconds(15);
   private static final ObjectMapper MAPPER = Json.MAPPER;
 
-  private final ActorSystem<?> system;
   private final AnchorNode node;
   private final ClusterSharding sharding;
 
   TaskRoutes(ActorSystem<?> system, AnchorNode node) {
-    this.system = system;
     this.node = node;
     this.sharding = ClusterSharding.get(system);
   }

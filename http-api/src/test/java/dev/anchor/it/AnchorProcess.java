@@ -101,7 +101,6 @@ final class AnchorProcess implements AutoCloseable {
 
   /** A crash: SIGKILL, no shutdown hooks. The embedded redis-server it started is left behind, as in a real crash. */
   void kill9() throws InterruptedException {
-    process.toHandle().descendants().forEach(ph -> { });
     process.destroyForcibly();
     process.waitFor(30, TimeUnit.SECONDS);
   }
