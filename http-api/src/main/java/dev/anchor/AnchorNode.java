@@ -94,7 +94,7 @@ public final class AnchorNode {
             ? new ShardedDagEffects(sharding, feed, dagSettings.effectTimeout()) : null, dagSettings)
         .withRole("coordinator"));
 
-    sharding.init(NodeEntity.entity(NodeSettings.fromConfig(system.settings().config())).withRole("coordinator"));
+    sharding.init(NodeEntity.entity(NodeSettings.fromConfig(system.settings().config()), dev.anchor.node.NodeEffects.NONE).withRole("coordinator"));
 
     NodeAgent agent = null;
     if (role.works()) {

@@ -8,9 +8,13 @@ import dev.anchor.CborSerializable;
  * @param status       "Unknown" (never registered), "Online", "Draining" (finishes its work, takes no new) or
  *                     "Offline"
  * @param cordoned     an operator excluded the node from new work; independent of status
- * @param acceptsTasks whether new tasks may be placed on it: Online and not cordoned
+ * @param acceptsTasks whether new tasks may be placed on it: Online, not cordoned, not quarantined
  * @param lastSeen     the last registration or heartbeat
- * @param reputation   trust in the node's results, 1.0 until result cross-checking exists
+ * @param reputation   trust in the node's results in [0, 1], moved by cross-checked (verified) results
+ * @param agreed       results that agreed with the quorum
+ * @param disagreed    results that disagreed with it
+ * @param quarantined  the node's reputation fell below the threshold; no work until an operator releases it
+ * @param proven       trusted to run a task alone under the adaptive verification policy
  */
 public record NodeView(
     String nodeId,
@@ -24,7 +28,10 @@ public record NodeView(
     String offlineReason,
     double reputation,
     long agreed,
-    long disagreed)
+    long disagreed,
+    boolean quarantined,
+    String quarantineReason,
+    boolean proven)
     implements CborSerializable {
 
   public static final String UNKNOWN = "Unknown";
