@@ -99,6 +99,43 @@ public final class JobQueue implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Removes and returns the jobs on a node's streams that no reader of the node has been given yet (not in the
+   * group's pending list). One Lua script per call, so a worker's XREADGROUP cannot interleave: every job is either
+   * delivered to the node or returned here, never both. Used when a node is drained or quarantined.
+   */
+  public List<Delivery> withdrawUndelivered(String nodeId) {
+    String[] keys = BANDS.stream().map(b -> stream(nodeId, b)).toArray(String[]::new);
+    List<Object> rows = conn.sync().eval(WITHDRAW_SCRIPT, io.lettuce.core.ScriptOutputType.MULTI, keys, GROUP);
+    List<Delivery> out = new ArrayList<>();
+    for (Object row : rows) {
+      List<?> r = (List<?>) row;
+      List<?> flat = (List<?>) r.get(2);
+      Map<String, String> fields = new HashMap<>();
+      for (int i = 0; i + 1 < flat.size(); i += 2) fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
+      out.add(new Delivery(String.valueOf(r.get(0)), String.valueOf(r.get(1)), JobMessage.of(fields)));
+    }
+    return out;
+  }
+
+  private static final String WITHDRAW_SCRIPT = """
+      local out = {}
+      for _, key in ipairs(KEYS) do
+        if redis.call('EXISTS', key) == 1 then
+          local pending = {}
+          local ok, p = pcall(redis.call, 'XPENDING', key, ARGV[1], '-', '+', 1000000)
+          if ok then for _, e in ipairs(p) do pending[e[1]] = true end end
+          for _, e in ipairs(redis.call('XRANGE', key, '-', '+')) do
+            if not pending[e[1]] then
+              redis.call('XDEL', key, e[1])
+              table.insert(out, {key, e[1], e[2]})
+            end
+          end
+        end
+      end
+      return out
+      """;
+
   /** Node ids that have streams (whether or not the node is alive). */
   public Set<String> nodesWithStreams() {
     Set<String> nodes = new java.util.TreeSet<>();

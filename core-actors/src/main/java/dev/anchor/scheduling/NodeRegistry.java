@@ -1,5 +1,6 @@
 package dev.anchor.scheduling;
 
+import dev.anchor.node.NodeStatus;
 import dev.anchor.task.TaskSpec;
 
 import java.util.ArrayList;
@@ -7,23 +8,34 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * This coordinator's picture of the worker nodes: their last heartbeat and whether their cluster member is up.
- * Node selection reads it without messaging, so dispatch costs no round trip.
+ * This coordinator's picture of the worker nodes: their last heartbeat, whether their cluster member is up, and their
+ * operator flags and reputation ({@link NodeStatus}, published by the node entities). Node selection reads it without
+ * messaging, so dispatch costs no round trip.
  *
- * <p>Selection: a node is eligible when it is up, not draining or cordoned, offers the task's runtime, has at least
- * {@code minRam} GB of RAM and a GPU when one is required. Among eligible nodes the least loaded wins, where load is
- * (jobs running + jobs handed to it since its last heartbeat) / its capacity, plus half its CPU usage as a fraction.
+ * <p>Selection, in this order:
+ * <ol>
+ *   <li>Eligible: up, heard from recently, not draining, cordoned or quarantined, not already holding a replica of
+ *       the task, offers the task's runtime, has at least {@code minRam} GB of RAM and a GPU when one is required.
+ *   <li>Score (lower wins): load = (jobs running + jobs handed to it since its last heartbeat) / capacity
+ *       + CPU usage / 200, plus {@value #REPUTATION_WEIGHT} × (1 − reputation). A fully loaded node scores ~1 more
+ *       than an idle one, so reputation decides between similarly loaded nodes and never outweighs a free node.
+ *   <li>Replicas: a node on a host that already holds a replica of the task is taken only when no other host is
+ *       eligible (several workers on one machine are not independent witnesses).
+ * </ol>
  */
 public final class NodeRegistry {
   private final Map<String, NodeHeartbeat> nodes = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> assignedSinceHeartbeat = new ConcurrentHashMap<>();
   private final Set<String> upAddresses = ConcurrentHashMap.newKeySet();
   private final Set<String> cordoned = ConcurrentHashMap.newKeySet();
+  private final Map<String, NodeStatus> statuses = new ConcurrentHashMap<>();
+  static final double REPUTATION_WEIGHT = 0.25;
   private final long staleAfterMs;
 
   public NodeRegistry(long staleAfterMs) {
@@ -59,6 +71,26 @@ public final class NodeRegistry {
     else cordoned.remove(nodeId);
   }
 
+  /** The node entity's latest word on flags and reputation (newer than what is known wins). */
+  public void status(NodeStatus status) {
+    statuses.merge(status.nodeId(), status, (old, neu) -> neu.at() >= old.at() ? neu : old);
+  }
+
+  public Optional<NodeStatus> status(String nodeId) {
+    return Optional.ofNullable(statuses.get(nodeId));
+  }
+
+  /** Trusted alone under adaptive verification (see {@link NodeStatus#proven()}); unknown nodes are not. */
+  public boolean isProven(String nodeId) {
+    NodeStatus st = statuses.get(nodeId);
+    return st != null && st.proven() && !st.quarantined();
+  }
+
+  public String hostOf(String nodeId) {
+    NodeHeartbeat hb = nodes.get(nodeId);
+    return hb == null ? null : hb.host();
+  }
+
   public boolean isAlive(String nodeId) {
     NodeHeartbeat hb = nodes.get(nodeId);
     return hb != null && upAddresses.contains(hb.address());
@@ -79,14 +111,27 @@ public final class NodeRegistry {
   }
 
   public Choice choose(TaskSpec spec, Set<String> excluded, long nowMs) {
+    return choose(spec, excluded, Set.of(), nowMs);
+  }
+
+  /**
+   * @param excluded   nodes that must not be chosen (they already hold a replica of the task)
+   * @param avoidHosts hosts taken only when no eligible node runs elsewhere
+   */
+  public Choice choose(TaskSpec spec, Set<String> excluded, Set<String> avoidHosts, long nowMs) {
     String runtime = canonicalRuntime(spec.runtime());
     double minRamMb = spec.requirements().minRamGb() * 1024;
     NodeHeartbeat best = null;
     double bestLoad = Double.MAX_VALUE;
-    int up = 0, runtimeOk = 0, ramOk = 0, gpuOk = 0;
+    boolean bestOnAvoidedHost = true;
+    int up = 0, runtimeOk = 0, ramOk = 0, gpuOk = 0, distinctLeft = 0;
     for (NodeHeartbeat n : nodes.values()) {
       if (!upAddresses.contains(n.address()) || nowMs - n.atEpochMs() > staleAfterMs) continue;
-      if (n.draining() || cordoned.contains(n.nodeId()) || excluded.contains(n.nodeId())) continue;
+      if (n.draining() || cordoned.contains(n.nodeId()) || !takesWork(n.nodeId())) continue;
+      if (excluded.contains(n.nodeId())) {
+        distinctLeft++;
+        continue;
+      }
       up++;
       if (!n.runtimes().contains(runtime)) continue;
       runtimeOk++;
@@ -95,10 +140,17 @@ public final class NodeRegistry {
       if (spec.requirements().gpuRequired() && !n.gpu()) continue;
       gpuOk++;
       int assigned = assignedSinceHeartbeat.computeIfAbsent(n.nodeId(), k -> new AtomicInteger()).get();
-      double load = (n.runningTasks() + assigned) / (double) Math.max(1, n.capacity()) + n.cpuUsage() / 200.0;
-      if (load < bestLoad || (load == bestLoad && best != null && n.nodeId().compareTo(best.nodeId()) < 0)) {
+      double load = (n.runningTasks() + assigned) / (double) Math.max(1, n.capacity()) + n.cpuUsage() / 200.0
+          + REPUTATION_WEIGHT * (1 - reputation(n.nodeId()));
+      boolean avoided = avoidHosts.contains(n.host());
+      boolean better = best == null
+          || (bestOnAvoidedHost && !avoided)
+          || (bestOnAvoidedHost == avoided
+              && (load < bestLoad || (load == bestLoad && n.nodeId().compareTo(best.nodeId()) < 0)));
+      if (better) {
         best = n;
         bestLoad = load;
+        bestOnAvoidedHost = avoided;
       }
     }
     if (best != null) {
@@ -106,11 +158,25 @@ public final class NodeRegistry {
       return new Choice.Chosen(best.nodeId());
     }
     String reason;
-    if (up == 0) reason = "no worker node is available";
+    if (up == 0 && distinctLeft > 0) {
+      reason = "every available node already holds a replica of this task (" + excluded.size()
+          + "); verification needs more distinct nodes";
+    } else if (up == 0) reason = "no worker node is available";
     else if (runtimeOk == 0) reason = "no node offers runtime '" + runtime + "'";
     else if (ramOk == 0) reason = "no node has " + spec.requirements().minRamGb() + " GB of RAM (minRam)";
     else reason = "no node has a GPU (gpuRequired)";
     return new Choice.None(reason);
+  }
+
+  private boolean takesWork(String nodeId) {
+    NodeStatus st = statuses.get(nodeId);
+    return st == null || (st.takesWork() && !st.cordoned());
+  }
+
+  /** The node's reputation as last published; a node not judged yet counts as neutral (0.5). */
+  public double reputation(String nodeId) {
+    NodeStatus st = statuses.get(nodeId);
+    return st == null ? 0.5 : st.reputation();
   }
 
   /** Runtime names as workers advertise them: isolated-vm is the reference system's name for the JS sandbox. */

@@ -46,6 +46,32 @@ class NodeEntityTest {
   private final MutableClock clock = new MutableClock(1_700_000_000_000L);
   private String nodeId;
   private EventSourcedBehaviorTestKit<Command, Event, State> node;
+  private RecordingNodeEffects effects;
+
+  static final class RecordingNodeEffects implements NodeEffects {
+    final List<NodeStatus> published = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final List<String> withdrawn = new java.util.concurrent.CopyOnWriteArrayList<>();
+    final List<String> quarantines = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    @Override
+    public void publish(NodeStatus status) {
+      published.add(status);
+    }
+
+    @Override
+    public void withdrawQueued(String nodeId) {
+      withdrawn.add(nodeId);
+    }
+
+    @Override
+    public void quarantined(String nodeId, String reason) {
+      quarantines.add(reason);
+    }
+
+    NodeStatus last() {
+      return published.get(published.size() - 1);
+    }
+  }
 
   @BeforeAll
   static void startSystem() {
@@ -61,8 +87,9 @@ class NodeEntityTest {
   @BeforeEach
   void newNode() {
     nodeId = "node-" + ids.incrementAndGet();
+    effects = new RecordingNodeEffects();
     node = EventSourcedBehaviorTestKit.create(kit.system(),
-        NodeEntity.create(nodeId, new NodeSettings(Duration.ofSeconds(60)), clock));
+        NodeEntity.create(nodeId, new NodeSettings(Duration.ofSeconds(60)), effects, clock));
   }
 
   private NodeView view() {
@@ -93,7 +120,10 @@ class NodeEntityTest {
     assertEquals(clock.millis(), v.firstSeen());
     assertEquals(clock.millis(), v.lastSeen());
     assertTrue(v.acceptsTasks());
-    assertEquals(1.0, v.reputation());
+    assertEquals(0.5, v.reputation(), "a new node starts unproven, halfway");
+    assertFalse(v.proven());
+    assertEquals(nodeId, effects.last().nodeId());
+    assertEquals(NodeView.ONLINE, effects.last().status());
     assertEquals(List.of(new Registered(SPECS, clock.millis())), journal());
   }
 
@@ -256,5 +286,77 @@ class NodeEntityTest {
       s = s.apply(e);
     }
     assertEquals(s, serialization.verifySerialization(s, true));
+  }
+
+  private NodeView verdict(String taskId, boolean agreed) {
+    return operator(r -> new NodeEntity.RecordVerdict(taskId, agreed, r)).getValue();
+  }
+
+  @Test
+  void agreementsRaiseReputationSlowlyAndMakeTheNodeProven() {
+    register();
+    double before = view().reputation();
+    for (int i = 0; i < 9; i++) verdict("t" + i, true);
+    NodeView v = view();
+    assertTrue(v.reputation() > before);
+    assertEquals(9, v.agreed());
+    assertFalse(v.proven(), "10 agreements are needed");
+    v = verdict("t9", true);
+    assertTrue(v.proven());
+    assertTrue(effects.last().proven(), "schedulers hear that the node is proven");
+    assertEquals(v.reputation(), effects.last().reputation());
+  }
+
+  @Test
+  void disagreementsCutReputationSharplyAndQuarantineTheNodeUntilReleased() {
+    register();
+    for (int i = 0; i < 3; i++) verdict("ok" + i, true);
+    double trusted = view().reputation();
+    NodeView once = verdict("bad1", false);
+    assertTrue(once.reputation() < trusted / 1.9, "one disagreement halves it");
+    assertFalse(once.quarantined());
+    NodeView twice = verdict("bad2", false);
+    assertTrue(twice.quarantined());
+    assertFalse(twice.acceptsTasks());
+    assertEquals(2, twice.disagreed());
+    assertTrue(twice.quarantineReason().contains("bad2"), twice.quarantineReason());
+    assertEquals(1, effects.quarantines.size(), "one alert");
+    assertTrue(effects.last().quarantined());
+    assertFalse(effects.last().takesWork());
+    assertEquals(List.of(nodeId), effects.withdrawn, "its waiting jobs move to other nodes");
+    assertTrue(journal().stream().anyMatch(e -> e instanceof NodeEntity.Quarantined));
+
+    // the same verdict delivered again changes nothing
+    int events = journal().size();
+    verdict("bad2", false);
+    assertEquals(events, journal().size());
+    assertEquals(2, view().disagreed());
+
+    // quarantine survives a restart, and heartbeats keep withdrawing its queue
+    node.restart();
+    assertTrue(view().quarantined());
+    node.runCommand(new Heartbeat(IDLE));
+    assertEquals(2, effects.withdrawn.size());
+
+    NodeView released = operator(NodeEntity.Release::new).getValue();
+    assertFalse(released.quarantined());
+    assertTrue(released.acceptsTasks());
+    assertEquals(0.5, released.reputation(), "back to unproven so adaptive verification checks it again");
+    assertEquals(2, released.disagreed(), "the record of what it did stays");
+    assertFalse(effects.last().quarantined());
+    assertTrue(operator(NodeEntity.Release::new).isSuccess(), "releasing a free node is a no-op");
+  }
+
+  @Test
+  void drainingWithdrawsTheUnreadQueueAndUncordonReturnsTheNodeToService() {
+    register();
+    NodeView draining = operator(Drain::new).getValue();
+    assertEquals(NodeView.DRAINING, draining.status());
+    assertEquals(NodeView.DRAINING, effects.last().status());
+    assertEquals(List.of(nodeId), effects.withdrawn);
+    NodeView back = operator(Uncordon::new).getValue();
+    assertEquals(NodeView.ONLINE, back.status());
+    assertTrue(back.acceptsTasks());
+    assertTrue(effects.last().takesWork());
   }
 }

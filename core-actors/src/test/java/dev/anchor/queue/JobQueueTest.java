@@ -109,4 +109,29 @@ class JobQueueTest {
       assertEquals(1, c.active());
     }
   }
+
+  @Test
+  void withdrawingADrainedNodesQueueTakesOnlyWhatItWasNotGiven() throws Exception {
+    String n = node();
+    queue.enqueue(n, job("running", 0)).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n)) {
+      assertEquals(1, r.next(1, Duration.ofMillis(100)).size());
+      queue.enqueue(n, job("waiting-high", 5)).toCompletableFuture().get();
+      queue.enqueue(n, job("waiting", 0)).toCompletableFuture().get();
+
+      List<Delivery> taken = queue.withdrawUndelivered(n);
+      assertEquals(java.util.Set.of("waiting-high", "waiting"),
+          taken.stream().map(d -> d.job().taskId()).collect(java.util.stream.Collectors.toSet()));
+      assertEquals("{\"name\":\"waiting\"}",
+          taken.stream().filter(d -> d.job().taskId().equals("waiting")).findFirst().orElseThrow().job().specJson());
+      // nothing left to read, nothing taken twice; the running job stays the node's own
+      assertTrue(r.next(10, Duration.ofMillis(100)).isEmpty());
+      assertTrue(queue.withdrawUndelivered(n).isEmpty());
+    }
+    try (JobQueue.Reader restarted = queue.reader(n)) {
+      assertEquals(List.of("running"), restarted.next(10, Duration.ofMillis(100)).stream()
+          .map(d -> d.job().taskId()).toList());
+    }
+    assertTrue(queue.withdrawUndelivered(node()).isEmpty(), "a node without streams has nothing to withdraw");
+  }
 }
