@@ -43,8 +43,9 @@ import com.fasterxml.jackson.databind.json.JsonMapper;
  *       \f \n \r \t}, other control characters and unpaired surrogates as lowercase {@code \}{@code u00xx}, every other
  *       character literally (UTF-8 in {@link #bytes}).</li>
  * </ul>
- * Jackson's default read limits apply (numbers up to 1000 characters, nesting up to 1000 levels); beyond them the text
- * is treated as invalid JSON.
+ * Jackson's default read limits apply (numbers up to 1000 characters, strings up to 20 million characters, nesting up
+ * to 1000 levels); beyond them the text is treated as invalid JSON, which {@link #bytes} then compares raw. Raw bytes of
+ * invalid text can never equal the canonical text of valid JSON, so that fallback cannot make different results agree.
  */
 public final class CanonicalResult {
 

@@ -209,6 +209,10 @@ class FraudStoreTest {
     assertTrue(again.get("f1").isPresent());
   }
 
+  /**
+   * mongo-java-server 1.47 records the index specs (listIndexes shows them) but logs that secondary indexes are "not
+   * yet implemented" and runs no TTL monitor; that is why reads filter expiry and deleteExpired exists.
+   */
   @Test
   void ttlIndexOnExpiresAt() {
     List<Document> indexes = db.getCollection(FraudStore.COLLECTION).listIndexes().into(new ArrayList<>());
