@@ -119,6 +119,15 @@ public final class NodeRegistry {
    * @param avoidHosts hosts taken only when no eligible node runs elsewhere
    */
   public Choice choose(TaskSpec spec, Set<String> excluded, Set<String> avoidHosts, long nowMs) {
+    return choose(spec, excluded, avoidHosts, nowMs, true);
+  }
+
+  /** Could a node other than {@code nodeId} take the task now? (nothing is reserved) */
+  public boolean hasOtherEligible(TaskSpec spec, String nodeId, long nowMs) {
+    return choose(spec, Set.of(nodeId), Set.of(), nowMs, false) instanceof Choice.Chosen;
+  }
+
+  private Choice choose(TaskSpec spec, Set<String> excluded, Set<String> avoidHosts, long nowMs, boolean reserve) {
     String runtime = canonicalRuntime(spec.runtime());
     double minRamMb = spec.requirements().minRamGb() * 1024;
     NodeHeartbeat best = null;
@@ -154,6 +163,7 @@ public final class NodeRegistry {
       }
     }
     if (best != null) {
+      if (!reserve) return new Choice.Chosen(best.nodeId());
       assignedSinceHeartbeat.computeIfAbsent(best.nodeId(), k -> new AtomicInteger()).incrementAndGet();
       return new Choice.Chosen(best.nodeId());
     }

@@ -1,7 +1,11 @@
 package dev.anchor.scheduling;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.consensus.FraudRecord;
+import dev.anchor.consensus.FraudStore;
+import dev.anchor.consensus.ReplicaEvidence;
 import dev.anchor.feed.ChangeFeed;
+import dev.anchor.task.Replica;
 import dev.anchor.feed.TaskIndex;
 import dev.anchor.queue.JobMessage;
 import dev.anchor.queue.JobQueue;
@@ -11,6 +15,8 @@ import dev.anchor.task.TaskView;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -29,6 +35,28 @@ public final class QueueTaskEffects implements TaskEffects {
   private final long startedAtMs = System.currentTimeMillis();
   private final long warmUpMs;
   private final Consumer<TaskView> dagNodeEnded;
+  private volatile Consensus consensus = Consensus.NONE;
+
+  /**
+   * Where verification results go: verdicts to the node entities, evidence to the fraud store (null: not kept), and
+   * the fraction of jobs on unproven nodes that are spot-checked on a second node.
+   */
+  public record Consensus(VerdictSink verdicts, FraudStore fraud, double spotCheckFraction) {
+    public static final Consensus NONE = new Consensus((n, t, a) -> { }, null, 0);
+  }
+
+  /** Delivers a verdict to the node's entity. */
+  @FunctionalInterface
+  public interface VerdictSink {
+    void verdict(String nodeId, String taskId, boolean agreed);
+  }
+
+  private final java.util.concurrent.ExecutorService evidenceWriter =
+      java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "anchor-fraud-evidence");
+        t.setDaemon(true);
+        return t;
+      });
 
   public QueueTaskEffects(NodeRegistry registry, JobQueue queue, ChangeFeed feed, TaskIndex index, Consumer<CancelJob> cancelBroadcast,
                           ObjectMapper json, long warmUpMs) {
@@ -48,21 +76,96 @@ public final class QueueTaskEffects implements TaskEffects {
     this.warmUpMs = warmUpMs;
   }
 
+  public QueueTaskEffects withConsensus(Consensus c) {
+    this.consensus = c;
+    return this;
+  }
+
   @Override
   public CompletionStage<Placement> dispatch(String taskId, int attempt, TaskSpec spec) {
-    return switch (registry.choose(spec, Set.of(), System.currentTimeMillis())) {
+    long now = System.currentTimeMillis();
+    return switch (registry.choose(spec, Set.of(), now)) {
       case NodeRegistry.Choice.Chosen c -> {
-        String specJson;
-        try {
-          specJson = json.writeValueAsString(spec);
-        } catch (Exception e) {
-          yield CompletableFuture.failedFuture(e);
-        }
-        yield queue.enqueue(c.nodeId(), new JobMessage(taskId, attempt, spec.priority(), specJson))
-            .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId()));
+        boolean proven = registry.isProven(c.nodeId());
+        // a spot-check needs a second node; with none, the job runs unchecked rather than waiting forever
+        boolean spotCheck = !proven && spec.verification() == null && consensus.spotCheckFraction() > 0
+            && java.util.concurrent.ThreadLocalRandom.current().nextDouble() < consensus.spotCheckFraction()
+            && registry.hasOtherEligible(spec, c.nodeId(), now);
+        yield enqueue(taskId, attempt, spec, c.nodeId())
+            .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId(), proven, spotCheck));
       }
       case NodeRegistry.Choice.None n -> CompletableFuture.completedFuture(new Placement.NoEligibleNode(n.reason()));
     };
+  }
+
+  private CompletionStage<String> enqueue(String taskId, int attempt, TaskSpec spec, String nodeId) {
+    String specJson;
+    try {
+      specJson = json.writeValueAsString(spec);
+    } catch (Exception e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return queue.enqueue(nodeId, new JobMessage(taskId, attempt, spec.priority(), specJson));
+  }
+
+  @Override
+  public CompletionStage<List<ReplicaPlacement>> dispatchReplicas(String taskId, List<Integer> jobs, TaskSpec spec,
+                                                                  Set<String> excludedNodes) {
+    long now = System.currentTimeMillis();
+    Set<String> excluded = new java.util.HashSet<>(excludedNodes);
+    Set<String> hosts = new java.util.HashSet<>();
+    for (String n : excludedNodes) {
+      String h = registry.hostOf(n);
+      if (h != null) hosts.add(h);
+    }
+    List<CompletableFuture<ReplicaPlacement>> placements = new ArrayList<>();
+    for (int job : jobs) {
+      switch (registry.choose(spec, excluded, hosts, now)) {
+        case NodeRegistry.Choice.Chosen c -> {
+          excluded.add(c.nodeId());
+          String h = registry.hostOf(c.nodeId());
+          if (h != null) hosts.add(h);
+          placements.add(enqueue(taskId, job, spec, c.nodeId()).toCompletableFuture()
+              .handle((id, failure) -> failure == null
+                  ? new ReplicaPlacement(job, c.nodeId(), null)
+                  : new ReplicaPlacement(job, null, "could not queue a replica on " + c.nodeId() + ": " + failure)));
+        }
+        case NodeRegistry.Choice.None n ->
+            placements.add(CompletableFuture.completedFuture(new ReplicaPlacement(job, null, n.reason())));
+      }
+    }
+    return CompletableFuture.allOf(placements.toArray(CompletableFuture[]::new))
+        .thenApply(v -> placements.stream().map(CompletableFuture::join).toList());
+  }
+
+  @Override
+  public void verdict(String nodeId, String taskId, boolean agreed) {
+    try {
+      consensus.verdicts().verdict(nodeId, taskId, agreed);
+    } catch (RuntimeException e) {
+      log.warn("could not deliver the verdict on node {} for task {}: {}", nodeId, taskId, e.toString());
+    }
+  }
+
+  @Override
+  public void mismatch(String taskId, TaskSpec spec, String agreedKey, List<Replica> replicas,
+                       List<String> faultyNodes, long at) {
+    FraudStore store = consensus.fraud();
+    if (store == null) return;
+    List<ReplicaEvidence> evidence = replicas.stream()
+        .filter(r -> r.phase() == Replica.Phase.REPORTED || r.phase() == Replica.Phase.NO_RESULT)
+        .map(r -> new ReplicaEvidence(r.nodeId(), r.job(), r.outcomeKey(), r.result(), r.error(), r.startedAt(),
+            r.endedAt(), r.durationMs(), agreedKey != null && agreedKey.equals(r.outcomeKey())))
+        .toList();
+    FraudRecord record = new FraudRecord(taskId, taskId, spec.runtime(), spec.codeHash(), agreedKey, evidence,
+        faultyNodes, at, store.expiresAt(at));
+    evidenceWriter.execute(() -> {
+      try {
+        store.save(record);
+      } catch (RuntimeException e) {
+        log.error("could not store fraud evidence for task {} (faulty: {}): {}", taskId, faultyNodes, e.toString());
+      }
+    });
   }
 
   @Override

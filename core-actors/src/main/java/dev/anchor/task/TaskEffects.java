@@ -1,5 +1,7 @@
 package dev.anchor.task;
 
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CompletionStage;
 
 /**
@@ -14,10 +16,40 @@ public interface TaskEffects {
 
   /** Where {@link #dispatch} put the job, or why it could not. */
   sealed interface Placement {
-    record Enqueued(String nodeId) implements Placement {}
+    /**
+     * @param proven    the node is trusted to run a task alone (adaptive verification)
+     * @param spotCheck the node is not proven and this job was drawn for a spot-check: verify it on a second node
+     */
+    record Enqueued(String nodeId, boolean proven, boolean spotCheck) implements Placement {
+      public Enqueued(String nodeId) {
+        this(nodeId, true, false);
+      }
+    }
 
     record NoEligibleNode(String reason) implements Placement {}
   }
+
+  /**
+   * Put one job per number in {@code jobs} on distinct nodes, none of them in {@code excludedNodes} (they already
+   * hold a replica of the task), preferring hosts that hold none. Answers one placement per job, in order.
+   */
+  CompletionStage<List<ReplicaPlacement>> dispatchReplicas(String taskId, List<Integer> jobs, TaskSpec spec,
+                                                           Set<String> excludedNodes);
+
+  /** @param nodeId where job {@code job} was enqueued, or null with the reason no node could take it */
+  record ReplicaPlacement(int job, String nodeId, String noNodeReason) {}
+
+  /** A node's result for a verified task agreed (or not) with the quorum: its reputation follows. */
+  void verdict(String nodeId, String taskId, boolean agreed);
+
+  /**
+   * Replicas of a task disagreed: keep the evidence.
+   *
+   * @param agreedKey the quorum's outcome key, or null when no quorum was reached
+   * @param at        when the mismatch was decided (stable across re-sends, so the record is written once)
+   */
+  void mismatch(String taskId, TaskSpec spec, String agreedKey, List<Replica> replicas, List<String> faultyNodes,
+                long at);
 
   /** Stop a running attempt on its node (cancel). */
   void cancelRunning(String taskId, int attempt, String nodeId);

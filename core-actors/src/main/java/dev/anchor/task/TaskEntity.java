@@ -70,6 +70,12 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   private static final String LIVENESS_TIMER = "liveness";
   private static final String DEADLINE_TIMER = "deadline";
 
+  /** {@code errorKind} of a verified task whose replicas could not reach a quorum. */
+  public static final String UNVERIFIABLE = "Unverifiable";
+
+  /** After a restart, verdicts of a task decided this recently are sent again (a crash may have lost them). */
+  private static final long VERDICT_RESEND_WINDOW_MS = 60_000;
+
   /** {@code errorKind} of an attempt that reported no result within its timeout plus the grace period. */
   public static final String RESULT_OVERDUE = "ResultOverdue";
 
@@ -112,11 +118,28 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   /** Cancel a queued or running task; see the class comment for already-ended tasks. */
   public record Cancel(ActorRef<StatusReply<TaskView>> replyTo) implements Command {}
 
+  /**
+   * The job of {@code attempt} was taken off {@code nodeId}'s queue before the node read it (the node is draining or
+   * quarantined): place it elsewhere. Not an attempt that failed.
+   */
+  public record Withdrawn(int attempt, String nodeId) implements Command {}
+
   /** The sharding stop message: stop now (sent by the shard after this entity asked to passivate). */
   public record Stop() implements Command {}
 
   /** How a {@link TaskEffects#dispatch} call ended; exactly one of the three outcome fields is set. */
-  record DispatchOutcome(int attempt, String enqueuedOn, String noNodeReason, String failure) implements Command {}
+  record DispatchOutcome(int attempt, String enqueuedOn, String noNodeReason, String failure, String verifyReason)
+      implements Command {
+    DispatchOutcome(int attempt, String enqueuedOn, String noNodeReason, String failure) {
+      this(attempt, enqueuedOn, noNodeReason, failure, null);
+    }
+  }
+
+  /** How a {@link TaskEffects#dispatchReplicas} call ended; {@code failure} set when the call itself failed. */
+  record ReplicaDispatchOutcome(List<TaskEffects.ReplicaPlacement> placements, String failure) implements Command {}
+
+  /** Time to look again at a verified task's replicas (a node may have appeared). */
+  record Reconcile() implements Command {}
 
   /** Time to (re)try dispatching {@code attempt}. */
   record DispatchDue(int attempt) implements Command {}
@@ -162,6 +185,32 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   /** No node could take the task, for this reason; dispatch is retried on a timer. */
   public record Waiting(String reason, long at) implements Event {}
 
+  /** The dispatched job of {@code attempt} was withdrawn from a node that stopped taking work; it is placed again. */
+  public record Requeued(int attempt, String nodeId, long at) implements Event {}
+
+  /** A task without (fixed) verification turned into a verified one: adaptive policy or a spot-check. */
+  public record VerificationStarted(TaskSpec.Verification verification, String reason, long at) implements Event {}
+
+  public record ReplicaOnNode(int job, String nodeId) implements CborSerializable {}
+
+  public record ReplicasDispatched(List<ReplicaOnNode> replicas, long at) implements Event {}
+
+  public record ReplicaStarted(int job, String nodeId, long at) implements Event {}
+
+  /** @param outcomeKey the replica's vote, null when it ended without one (node lost, overdue, crashed runtime) */
+  public record ReplicaReported(int job, String nodeId, boolean success, String resultJson, String outcomeKey,
+                                String error, String errorKind, String logs, Long durationMs, long at)
+      implements Event {}
+
+  public record ReplicaWithdrawn(int job, String nodeId, long at) implements Event {}
+
+  /**
+   * A quorum of replicas agreed on {@code outcomeKey}; the task ends with the result (or deterministic error) of
+   * replica {@code resultJob}.
+   */
+  public record Verified(String outcomeKey, List<String> agreeing, List<String> disagreeing, int resultJob, long at)
+      implements Event {}
+
   // ---------------------------------------------------------------- state
 
   public enum Status {
@@ -199,14 +248,29 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       Long completedAt,
       Long retryDueAt,
       String waitingReason,
-      List<TaskView.HistoryEntry> history)
+      List<TaskView.HistoryEntry> history,
+      TaskSpec.Verification verification,
+      String verificationReason,
+      List<Replica> replicas,
+      String agreedKey)
       implements CborSerializable {
 
-    public static final State EMPTY =
-        new State(Status.NEW, null, 0, 0, null, null, null, null, null, null, null, null, null, null, null, List.of());
+    public static final State EMPTY = new State(Status.NEW, null, 0, 0, null, null, null, null, null, null, null,
+        null, null, null, null, List.of(), null, null, List.of(), null);
 
     public State {
       history = history == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(history));
+      replicas = replicas == null ? List.of() : List.copyOf(replicas);
+    }
+
+    /** Runs on several nodes with results compared. */
+    public boolean replicated() {
+      return verification != null;
+    }
+
+    Replica replica(int job, String nodeId) {
+      for (Replica r : replicas) if (r.job() == job && Objects.equals(r.nodeId(), nodeId)) return r;
+      return null;
     }
 
     State apply(Event event) {
@@ -215,7 +279,11 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         case Submitted e -> {
           b.status = Status.QUEUED;
           b.spec = e.spec();
-          b.attempt = 1;
+          TaskSpec.Verification v = e.spec().verification();
+          boolean fixed = v != null && !v.adaptive();
+          b.verification = fixed ? v : null;
+          b.verificationReason = fixed ? "requested" : null;
+          b.attempt = fixed ? 0 : 1; // replica jobs are numbered from 1
           b.submittedAt = e.at();
           b.log("Submitted", e.at(), 1, null, null);
         }
@@ -276,6 +344,61 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           b.waitingReason = e.reason();
           b.log("Waiting", e.at(), attempt, null, e.reason());
         }
+        case Requeued e -> {
+          b.status = Status.QUEUED;
+          b.nodeId = null;
+          b.log("Requeued", e.at(), e.attempt(), e.nodeId(), "withdrawn from " + e.nodeId() + ", which takes no work");
+        }
+        case VerificationStarted e -> {
+          b.verification = e.verification();
+          b.verificationReason = e.reason();
+          b.log("VerificationStarted", e.at(), attempt, null, e.reason());
+        }
+        case ReplicasDispatched e -> {
+          for (ReplicaOnNode r : e.replicas()) {
+            b.replicas.add(Replica.dispatched(r.job(), r.nodeId(), e.at()));
+            b.attempt = Math.max(b.attempt, r.job());
+            b.log("Dispatched", e.at(), r.job(), r.nodeId(), "replica");
+          }
+          b.waitingReason = null;
+          b.replicaStatus();
+        }
+        case ReplicaStarted e -> {
+          b.updateReplica(e.job(), e.nodeId(), r -> r.started(e.at()));
+          if (b.startedAt == null) b.startedAt = e.at();
+          b.log("Started", e.at(), e.job(), e.nodeId(), "replica");
+          b.replicaStatus();
+        }
+        case ReplicaReported e -> {
+          boolean late = b.status.terminal();
+          b.updateReplica(e.job(), e.nodeId(), r -> r.reported(e, late));
+          String detail = e.outcomeKey() == null
+              ? "no result: " + e.error()
+              : (e.success() ? "result " : "error ") + e.outcomeKey() + (late ? " (late)" : "");
+          b.log("ReplicaReported", e.at(), e.job(), e.nodeId(), detail);
+          b.replicaStatus();
+        }
+        case ReplicaWithdrawn e -> {
+          b.updateReplica(e.job(), e.nodeId(), r -> r.withdrawn(e.at()));
+          b.log("Withdrawn", e.at(), e.job(), e.nodeId(), "replica taken back from a node that takes no work");
+          b.replicaStatus();
+        }
+        case Verified e -> {
+          Replica winner = b.replicas.stream().filter(r -> r.job() == e.resultJob()).findFirst().orElseThrow();
+          b.status = winner.success() ? Status.COMPLETED : Status.FAILED;
+          b.agreedKey = e.outcomeKey();
+          b.nodeId = winner.nodeId();
+          b.result = winner.success() ? winner.result() : null;
+          b.error = winner.success() ? null : winner.error();
+          b.errorKind = winner.success() ? null : winner.errorKind();
+          b.logs = winner.logs();
+          b.durationMs = winner.durationMs();
+          b.completedAt = e.at();
+          b.waitingReason = null;
+          b.log(winner.success() ? "Completed" : "Failed", e.at(), e.resultJob(), winner.nodeId(),
+              "verified: " + e.agreeing().size() + " agreed (quorum " + b.verification.quorum() + ")"
+                  + (e.disagreeing().isEmpty() ? "" : ", disagreed: " + String.join(", ", e.disagreeing())));
+        }
       }
       return b.build();
     }
@@ -298,6 +421,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       Long retryDueAt;
       String waitingReason;
       final List<TaskView.HistoryEntry> history;
+      TaskSpec.Verification verification;
+      String verificationReason;
+      final List<Replica> replicas;
+      String agreedKey;
 
       Builder(State s) {
         status = s.status;
@@ -316,6 +443,27 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         retryDueAt = s.retryDueAt;
         waitingReason = s.waitingReason;
         history = new ArrayList<>(s.history);
+        verification = s.verification;
+        verificationReason = s.verificationReason;
+        replicas = new ArrayList<>(s.replicas);
+        agreedKey = s.agreedKey;
+      }
+
+      void updateReplica(int job, String node, java.util.function.UnaryOperator<Replica> change) {
+        for (int i = 0; i < replicas.size(); i++) {
+          Replica r = replicas.get(i);
+          if (r.job() == job && Objects.equals(r.nodeId(), node)) replicas.set(i, change.apply(r));
+        }
+      }
+
+      /** A verified task's status follows its replicas until it is decided. */
+      void replicaStatus() {
+        attemptsDispatched = (int) replicas.stream().filter(r -> r.phase() != Replica.Phase.WITHDRAWN).count();
+        if (status.terminal()) return;
+        boolean onNode = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.DISPATCHED);
+        boolean reported = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.REPORTED);
+        boolean running = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.RUNNING) || (onNode && reported);
+        status = running ? Status.RUNNING : onNode ? Status.DISPATCHED : Status.QUEUED;
       }
 
       void onNode(Status newStatus, int onAttempt, String node) {
@@ -333,7 +481,8 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
       State build() {
         return new State(status, spec, attempt, attemptsDispatched, nodeId, result, error, errorKind, logs,
-            durationMs, submittedAt, startedAt, completedAt, retryDueAt, waitingReason, history);
+            durationMs, submittedAt, startedAt, completedAt, retryDueAt, waitingReason, history, verification,
+            verificationReason, replicas, agreedKey);
       }
     }
   }
@@ -377,6 +526,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * already failed must not hold back dispatching the next one. Not journaled: after a restart nothing is in flight.
    */
   private int dispatchingAttempt;
+  /** A replica dispatch call is in flight (its job numbers are above the journaled ones). Not journaled. */
+  private boolean replicaDispatchInFlight;
+  /** Something changed while a replica dispatch was in flight: look at the replicas again when it answers. */
+  private boolean reconcileAgain;
+  /** The attempt withdrawn from a node while its own dispatch answer was still in flight (see onWithdrawn). */
+  private int withdrawnAttempt;
+  private String withdrawnFrom;
 
   private TaskEntity(
       String taskId,
@@ -438,6 +594,12 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case CheckLiveness c -> onCheckLiveness(s);
       case LivenessAnswer c -> onLivenessAnswer(s, c);
       case ResultOverdue c -> onResultOverdue(s, c);
+      case Withdrawn c -> onWithdrawn(s, c);
+      case ReplicaDispatchOutcome c -> onReplicaDispatchOutcome(s, c);
+      case Reconcile c -> {
+        if (s.replicated() && !s.status().terminal()) dispatchMissingReplicas(s);
+        yield Effect().none();
+      }
     };
   }
 
@@ -449,12 +611,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().persist(new Submitted(c.spec(), now()))
         .thenRun((State ns) -> {
           announce(ns, "Submitted");
-          startDispatch(ns);
+          if (ns.replicated()) dispatchMissingReplicas(ns);
+          else startDispatch(ns);
         })
         .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
   }
 
   private Effect<Event, State> onStarted(State s, Started c) {
+    if (s.replicated()) return onReplicaStarted(s, c);
     // QUEUED is accepted too: a fast worker's Started can overtake our own dispatch outcome
     boolean current = (s.status() == Status.QUEUED || s.status() == Status.DISPATCHED) && c.attempt() == s.attempt();
     if (!current) return Effect().none();
@@ -468,10 +632,16 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   private Effect<Event, State> onResult(State s, ReportResult r) {
     boolean current = !s.status().terminal() && s.status() != Status.NEW && r.attempt() == s.attempt();
+    if (s.replicated() && s.status() != Status.NEW) return onReplicaResult(s, r);
     if (!current) {
       context.getLog().debug("Task {}: ignoring result of attempt {} from {} in {} (attempt {})",
           taskId, r.attempt(), r.nodeId(), s.status(), s.attempt());
       return Effect().reply(r.replyTo(), StatusReply.ack());
+    }
+    TaskSpec.Verification asked = s.spec().verification();
+    if (asked != null && asked.adaptive() && s.status() == Status.QUEUED) {
+      // whether this node may be trusted alone is decided with the dispatch answer: until then the worker retries
+      return Effect().reply(r.replyTo(), StatusReply.error("task " + taskId + " is not ready for results yet"));
     }
     if (r.success()) {
       return Effect().persist(new Completed(r.attempt(), r.nodeId(), r.resultJson(), r.logs(), r.durationMs(), now()))
@@ -484,6 +654,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   private Effect<Event, State> onNodeLost(State s, NodeLost c) {
+    if (s.replicated()) return replicasLost(s, c.nodeId(), "node " + c.nodeId() + " was lost", NODE_LOST);
     if (!s.status().onNode() || !Objects.equals(s.nodeId(), c.nodeId())) return Effect().none();
     return nodeLost(s);
   }
@@ -495,6 +666,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case COMPLETED, FAILED ->
           Effect().reply(c.replyTo(), StatusReply.error("task " + taskId + " is already " + statusName(s.status())));
       case QUEUED, DISPATCHED, RUNNING -> {
+        if (s.replicated()) {
+          yield Effect().persist(new Cancelled(s.attempt(), null, now()))
+              .thenRun((State ns) -> {
+                cancelActiveReplicas(ns);
+                ended(ns, "Cancelled");
+              })
+              .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
+        }
         String onNode = s.status().onNode() ? s.nodeId() : null;
         yield Effect().persist(new Cancelled(s.attempt(), onNode, now()))
             .thenRun((State ns) -> {
@@ -516,6 +695,23 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         effects.cancelRunning(taskId, o.attempt(), o.enqueuedOn());
       }
       return Effect().none();
+    }
+    if (o.enqueuedOn() != null && o.attempt() == withdrawnAttempt && o.enqueuedOn().equals(withdrawnFrom)) {
+      withdrawnFrom = null; // the job was taken back off that node before we heard where it went: place it again
+      context.getSelf().tell(new DispatchDue(o.attempt()));
+      return Effect().none();
+    }
+    if (o.enqueuedOn() != null && o.verifyReason() != null) {
+      TaskSpec.Verification asked = s.spec().verification();
+      TaskSpec.Verification v = asked != null ? asked : TaskSpec.Verification.of(2, 2, 4, TaskSpec.Verification.FIXED);
+      long now = now();
+      return Effect().persist(List.<Event>of(new VerificationStarted(v, o.verifyReason(), now),
+              new ReplicasDispatched(List.of(new ReplicaOnNode(o.attempt(), o.enqueuedOn())), now)))
+          .thenRun((State ns) -> {
+            startLivenessChecks();
+            announce(ns, "Dispatched");
+            dispatchMissingReplicas(ns);
+          });
     }
     if (o.enqueuedOn() != null) {
       return Effect().persist(new Dispatched(o.attempt(), o.enqueuedOn(), now()))
@@ -553,6 +749,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   private Effect<Event, State> onCheckLiveness(State s) {
+    if (s.replicated()) return checkReplicas(s);
     if (!s.status().onNode()) return Effect().none();
     int attempt = s.attempt();
     String nodeId = s.nodeId();
@@ -567,13 +764,16 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           taskId, a.nodeId());
       return Effect().none();
     }
+    if (s.replicated()) {
+      return a.alive() ? Effect().none() : replicasLost(s, a.nodeId(), "node " + a.nodeId() + " was lost", NODE_LOST);
+    }
     boolean sameAttempt = s.status().onNode() && s.attempt() == a.attempt() && Objects.equals(s.nodeId(), a.nodeId());
     if (a.alive() || !sameAttempt) return Effect().none();
     return nodeLost(s);
   }
 
   private Effect<Event, State> onResultOverdue(State s, ResultOverdue o) {
-    if (s.status() != Status.RUNNING || s.attempt() != o.attempt()) return Effect().none();
+    if (s.replicated() || s.status() != Status.RUNNING || s.attempt() != o.attempt()) return Effect().none();
     String error = "no result " + s.spec().timeoutMs() + " ms + " + settings.resultGrace().toMillis()
         + " ms grace after the attempt started on " + s.nodeId();
     if (s.nodeId() != null) effects.cancelRunning(taskId, s.attempt(), s.nodeId());
@@ -581,6 +781,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   private void onRecovered(State s, RecoveryCompleted signal) {
+    if (s.replicated()) {
+      onReplicatedRecovered(s);
+      return;
+    }
     switch (s.status()) {
       case NEW -> {}
       case QUEUED -> {
@@ -593,6 +797,276 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         context.getSelf().tell(new CheckLiveness());
       }
       case COMPLETED, FAILED, CANCELLED -> passivate();
+    }
+  }
+
+  // ---------------------------------------------------------------- verified tasks (replicas)
+
+  private Effect<Event, State> onWithdrawn(State s, Withdrawn c) {
+    if (s.replicated()) {
+      Replica r = s.replica(c.attempt(), c.nodeId());
+      if (r == null || r.phase() != Replica.Phase.DISPATCHED || s.status().terminal()) return Effect().none();
+      return persistReplicaChange(s, List.of(new ReplicaWithdrawn(c.attempt(), c.nodeId(), now())), true);
+    }
+    if (c.attempt() != s.attempt()) return Effect().none();
+    if (s.status() == Status.QUEUED && dispatchingAttempt == c.attempt()) {
+      withdrawnAttempt = c.attempt();
+      withdrawnFrom = c.nodeId();
+      return Effect().none();
+    }
+    if (s.status() != Status.DISPATCHED || !Objects.equals(s.nodeId(), c.nodeId())) return Effect().none();
+    return Effect().persist(new Requeued(c.attempt(), c.nodeId(), now()))
+        .thenRun((State ns) -> {
+          timers.cancel(LIVENESS_TIMER);
+          announce(ns, "Requeued");
+          startDispatch(ns);
+        });
+  }
+
+  private Effect<Event, State> onReplicaStarted(State s, Started c) {
+    Replica r = s.replica(c.attempt(), c.nodeId());
+    if (r == null || r.phase() != Replica.Phase.DISPATCHED) return Effect().none();
+    boolean first = s.status() != Status.RUNNING;
+    return Effect().persist(new ReplicaStarted(c.attempt(), c.nodeId(), now()))
+        .thenRun((State ns) -> {
+          startLivenessChecks();
+          if (first && !ns.status().terminal()) announce(ns, "Started");
+        });
+  }
+
+  private Effect<Event, State> onReplicaResult(State s, ReportResult r) {
+    Replica rep = s.replica(r.attempt(), r.nodeId());
+    if (rep == null) {
+      if (replicaDispatchInFlight && r.attempt() > s.attempt()) {
+        // a fast worker answered before the dispatch was journaled: it asks again shortly
+        return Effect().reply(r.replyTo(), StatusReply.error("replica " + r.attempt() + " is not recorded yet"));
+      }
+      return Effect().reply(r.replyTo(), StatusReply.ack());
+    }
+    if (!rep.phase().active()) return Effect().reply(r.replyTo(), StatusReply.ack());
+    String runtime = s.spec().runtime();
+    // a failure another try could fix (crashed runtime, lost child) is no evidence about the result: no vote
+    String key = r.success()
+        ? dev.anchor.consensus.CanonicalResult.outcomeKey(runtime, true, r.resultJson(), null, null)
+        : r.retryable() ? null
+        : dev.anchor.consensus.CanonicalResult.outcomeKey(runtime, false, null, r.errorKind(), r.error());
+    Event reported = new ReplicaReported(r.attempt(), r.nodeId(), r.success(), r.resultJson(), key, r.error(),
+        r.errorKind(), r.logs(), r.durationMs(), now());
+    return persistReplicaChange(s, List.of(reported), true).thenReply(r.replyTo(), ns -> StatusReply.ack());
+  }
+
+  /** Every running replica on {@code nodeId} ends without a vote. */
+  private Effect<Event, State> replicasLost(State s, String nodeId, String error, String errorKind) {
+    List<Event> events = new ArrayList<>();
+    for (Replica r : s.replicas()) {
+      if (r.phase().active() && r.nodeId().equals(nodeId)) {
+        events.add(new ReplicaReported(r.job(), nodeId, false, null, null, error, errorKind, null, null, now()));
+      }
+    }
+    return events.isEmpty() ? Effect().none() : persistReplicaChange(s, events, true);
+  }
+
+  /** Liveness of every node holding a running replica, and the result deadline of each. */
+  private Effect<Event, State> checkReplicas(State s) {
+    java.util.Set<String> nodes = new java.util.TreeSet<>();
+    List<Event> overdue = new ArrayList<>();
+    Long timeoutMs = s.spec().timeoutMs();
+    long now = now();
+    for (Replica r : s.replicas()) {
+      if (!r.phase().active()) continue;
+      nodes.add(r.nodeId());
+      if (timeoutMs != null && timeoutMs > 0 && r.startedAt() != null
+          && now > r.startedAt() + timeoutMs + settings.resultGrace().toMillis()) {
+        effects.cancelRunning(taskId, r.job(), r.nodeId());
+        overdue.add(new ReplicaReported(r.job(), r.nodeId(), false, null, null,
+            "no result " + timeoutMs + " ms + " + settings.resultGrace().toMillis() + " ms grace after it started",
+            RESULT_OVERDUE, null, null, now));
+      }
+    }
+    for (String node : nodes) {
+      CompletionStage<Boolean> alive = call(() -> effects.isNodeAlive(node));
+      context.pipeToSelf(alive, (ok, failure) -> new LivenessAnswer(0, node, failure == null ? ok : null));
+    }
+    return overdue.isEmpty() ? Effect().none() : persistReplicaChange(s, overdue, true);
+  }
+
+  /**
+   * Journals replica events together with what they decide (a quorum or unverifiable), in one write, then acts on
+   * the new state: judge the nodes, end the task, or dispatch the replicas still needed.
+   *
+   * @param mayDispatch false when the caller just learnt that no node can take a replica (the retry timer will)
+   */
+  private EffectBuilder<Event, State> persistReplicaChange(State s, List<Event> events, boolean mayDispatch) {
+    State ns = s;
+    for (Event e : events) ns = ns.apply(e);
+    List<Event> all = new ArrayList<>(events);
+    all.addAll(conclusion(ns));
+    boolean wasTerminal = s.status().terminal();
+    return Effect().persist(all).thenRun((State after) -> {
+      if (wasTerminal) {
+        judgeLate(s, after);
+      } else if (after.status().terminal()) {
+        if (after.agreedKey() == null) cancelActiveReplicas(after); // unverifiable: the rest can change nothing
+        judge(after);
+        if (after.status() == Status.FAILED) effects.deadLetter(taskId, after.spec(), after.error());
+        ended(after, after.status() == Status.COMPLETED ? "Completed" : "Failed");
+      } else {
+        announce(after, after.history().get(after.history().size() - 1).event());
+        if (mayDispatch) dispatchMissingReplicas(after);
+      }
+    });
+  }
+
+  /** The event that ends the task if its replicas now decide it. */
+  private List<Event> conclusion(State s) {
+    if (s.status().terminal() || !s.replicated()) return List.of();
+    switch (quorumDecision(s)) {
+      case dev.anchor.consensus.Quorum.Decision.Agreed a -> {
+        int job = s.replicas().stream()
+            .filter(r -> r.phase() == Replica.Phase.REPORTED && a.key().equals(r.outcomeKey()))
+            .min(java.util.Comparator.comparing(Replica::endedAt).thenComparingInt(Replica::job))
+            .orElseThrow().job();
+        return List.of(new Verified(a.key(), a.agreeing(), a.disagreeing(), job, now()));
+      }
+      case dev.anchor.consensus.Quorum.Decision.Unverifiable u -> {
+        return List.of(new Failed(s.attempt(), null, "unverifiable: " + u.reason(), UNVERIFIABLE, null, null, now()));
+      }
+      default -> {
+        return List.of();
+      }
+    }
+  }
+
+  private dev.anchor.consensus.Quorum.Decision quorumDecision(State s) {
+    TaskSpec.Verification v = s.verification();
+    List<dev.anchor.consensus.Quorum.Vote> votes = s.replicas().stream()
+        .filter(r -> r.phase() == Replica.Phase.REPORTED)
+        .sorted(java.util.Comparator.comparing(Replica::endedAt).thenComparingInt(Replica::job))
+        .map(r -> new dev.anchor.consensus.Quorum.Vote(r.nodeId(), r.outcomeKey()))
+        .toList();
+    int inFlight = (int) s.replicas().stream().filter(r -> r.phase().active()).count();
+    int used = (int) s.replicas().stream().filter(r -> r.phase() != Replica.Phase.WITHDRAWN).count();
+    return dev.anchor.consensus.Quorum.decide(v.quorum(), v.maxReplicas(), votes, inFlight, used);
+  }
+
+  /** Starts dispatching as many replicas as the task still needs (initial ones, or more after a disagreement). */
+  private void dispatchMissingReplicas(State s) {
+    if (s.status().terminal()) return;
+    if (replicaDispatchInFlight) {
+      reconcileAgain = true;
+      return;
+    }
+    TaskSpec.Verification v = s.verification();
+    int used = (int) s.replicas().stream().filter(r -> r.phase() != Replica.Phase.WITHDRAWN).count();
+    int more = switch (quorumDecision(s)) {
+      case dev.anchor.consensus.Quorum.Decision.DispatchMore d -> d.count();
+      default -> 0;
+    };
+    int count = Math.min(Math.max(more, v.replicas() - used), v.maxReplicas() - used);
+    if (count <= 0) return;
+    replicaDispatchInFlight = true;
+    timers.cancel(DISPATCH_TIMER);
+    List<Integer> jobs = new ArrayList<>();
+    for (int i = 1; i <= count; i++) jobs.add(s.attempt() + i);
+    java.util.Set<String> excluded = new java.util.HashSet<>();
+    for (Replica r : s.replicas()) excluded.add(r.nodeId());
+    TaskSpec spec = s.spec();
+    CompletionStage<List<TaskEffects.ReplicaPlacement>> placed =
+        call(() -> effects.dispatchReplicas(taskId, jobs, spec, excluded));
+    context.pipeToSelf(placed, (list, failure) -> failure != null || list == null
+        ? new ReplicaDispatchOutcome(List.of(), failure == null ? "dispatch answered nothing" : failure.toString())
+        : new ReplicaDispatchOutcome(list, null));
+  }
+
+  private Effect<Event, State> onReplicaDispatchOutcome(State s, ReplicaDispatchOutcome o) {
+    replicaDispatchInFlight = false;
+    boolean again = reconcileAgain;
+    reconcileAgain = false;
+    List<ReplicaOnNode> placed = new ArrayList<>();
+    String reason = o.failure();
+    for (TaskEffects.ReplicaPlacement p : o.placements()) {
+      if (p.nodeId() != null) placed.add(new ReplicaOnNode(p.job(), p.nodeId()));
+      else if (reason == null) reason = p.noNodeReason();
+    }
+    if (s.status().terminal()) {
+      for (ReplicaOnNode r : placed) effects.cancelRunning(taskId, r.job(), r.nodeId());
+      return Effect().none();
+    }
+    if (o.failure() != null) {
+      context.getLog().warn("Task {}: dispatching replicas failed, trying again in {}: {}",
+          taskId, settings.dispatchRetryInterval(), o.failure());
+    }
+    List<Event> events = new ArrayList<>();
+    long now = now();
+    if (!placed.isEmpty()) events.add(new ReplicasDispatched(placed, now));
+    boolean newReason = reason != null && o.failure() == null && !reason.equals(s.waitingReason());
+    if (newReason) events.add(new Waiting(reason, now));
+    boolean retryLater = reason != null;
+    if (!placed.isEmpty()) startLivenessChecks();
+    if (retryLater) timers.startSingleTimer(DISPATCH_TIMER, new Reconcile(), settings.dispatchRetryInterval());
+    if (events.isEmpty()) {
+      if (again && !retryLater) dispatchMissingReplicas(s);
+      return Effect().none();
+    }
+    return persistReplicaChange(s, events, !retryLater);
+  }
+
+  private void onReplicatedRecovered(State s) {
+    if (s.status() == Status.NEW) return;
+    if (s.status().terminal()) {
+      // a crash right after the decision may have lost the verdicts: send them again (nodes ignore repeats)
+      if (s.completedAt() != null && now() - s.completedAt() < VERDICT_RESEND_WINDOW_MS) judge(s);
+      passivate();
+      return;
+    }
+    if (s.replicas().stream().anyMatch(r -> r.phase().active())) {
+      startLivenessChecks();
+      context.getSelf().tell(new CheckLiveness());
+    }
+    dispatchMissingReplicas(s);
+  }
+
+  /** Verdicts for every node that voted, and fraud evidence when the votes differed. */
+  private void judge(State s) {
+    List<String> faulty = faultyNodes(s);
+    if (s.agreedKey() != null) {
+      for (Replica r : s.replicas()) {
+        if (r.phase() == Replica.Phase.REPORTED) effects.verdict(r.nodeId(), taskId, s.agreedKey().equals(r.outcomeKey()));
+      }
+    }
+    long distinct = s.replicas().stream().filter(r -> r.phase() == Replica.Phase.REPORTED)
+        .map(Replica::outcomeKey).distinct().count();
+    if (!faulty.isEmpty() || distinct > 1) {
+      effects.mismatch(taskId, s.spec(), s.agreedKey(), s.replicas(), faulty, s.completedAt());
+      context.getLog().warn("Task {}: replicas disagreed; faulty: {}", taskId, faulty.isEmpty() ? "(no quorum)" : faulty);
+    }
+  }
+
+  /** A replica that reported after the decision is judged against it. */
+  private void judgeLate(State before, State after) {
+    if (after.agreedKey() == null) return;
+    for (Replica r : after.replicas()) {
+      Replica was = before.replica(r.job(), r.nodeId());
+      if (r.phase() != Replica.Phase.REPORTED || was == null || !was.phase().active()) continue;
+      boolean agreed = after.agreedKey().equals(r.outcomeKey());
+      effects.verdict(r.nodeId(), taskId, agreed);
+      if (!agreed) {
+        effects.mismatch(taskId, after.spec(), after.agreedKey(), after.replicas(), faultyNodes(after),
+            after.completedAt());
+      }
+    }
+  }
+
+  private static List<String> faultyNodes(State s) {
+    if (s.agreedKey() == null) return List.of();
+    return s.replicas().stream()
+        .filter(r -> r.phase() == Replica.Phase.REPORTED && !s.agreedKey().equals(r.outcomeKey()))
+        .map(Replica::nodeId).distinct().toList();
+  }
+
+  private void cancelActiveReplicas(State s) {
+    for (Replica r : s.replicas()) {
+      if (r.phase().active()) effects.cancelRunning(taskId, r.job(), r.nodeId());
     }
   }
 
@@ -638,11 +1112,21 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     context.pipeToSelf(placed, (placement, failure) -> {
       if (failure != null) return new DispatchOutcome(attempt, null, null, String.valueOf(failure));
       return switch (placement) {
-        case Placement.Enqueued e -> new DispatchOutcome(attempt, e.nodeId(), null, null);
+        case Placement.Enqueued e -> new DispatchOutcome(attempt, e.nodeId(), null, null, verifyReason(spec, e));
         case Placement.NoEligibleNode n -> new DispatchOutcome(attempt, null, n.reason(), null);
         case null -> new DispatchOutcome(attempt, null, null, "dispatch answered nothing");
       };
     });
+  }
+
+  /** Why a job placed on a single node must be verified on another, or null when it need not. */
+  private static String verifyReason(TaskSpec spec, Placement.Enqueued e) {
+    TaskSpec.Verification asked = spec.verification();
+    if (asked != null && asked.adaptive() && !e.proven()) {
+      return "adaptive: node " + e.nodeId() + " is not proven yet";
+    }
+    if (asked == null && e.spotCheck()) return "spot-check of unproven node " + e.nodeId();
+    return null;
   }
 
   private void retryDispatchLater(int attempt) {
@@ -738,7 +1222,35 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         s.waitingReason(),
         spec == null ? 0 : spec.priority(),
         spec == null ? null : spec.runtime(),
-        s.history());
+        s.history(),
+        verificationView(s));
+  }
+
+  private static VerificationView verificationView(State s) {
+    TaskSpec.Verification v = s.verification();
+    if (v == null) return null;
+    List<String> agreeing = new ArrayList<>();
+    List<String> disagreeing = new ArrayList<>();
+    List<VerificationView.ReplicaView> runs = new ArrayList<>();
+    for (Replica r : s.replicas()) {
+      if (r.phase() == Replica.Phase.REPORTED && s.agreedKey() != null) {
+        (s.agreedKey().equals(r.outcomeKey()) ? agreeing : disagreeing).add(r.nodeId());
+      }
+      runs.add(new VerificationView.ReplicaView(r.job(), r.nodeId(), phaseName(r.phase()), r.outcomeKey(),
+          r.durationMs(), r.error(), r.late()));
+    }
+    return new VerificationView(v.replicas(), v.quorum(), v.maxReplicas(), v.policy(), s.verificationReason(),
+        s.agreedKey(), agreeing, disagreeing, runs);
+  }
+
+  private static String phaseName(Replica.Phase p) {
+    return switch (p) {
+      case DISPATCHED -> "Queued";
+      case RUNNING -> "Running";
+      case REPORTED -> "Reported";
+      case NO_RESULT -> "NoResult";
+      case WITHDRAWN -> "Withdrawn";
+    };
   }
 
   static String statusName(Status status) {

@@ -16,6 +16,7 @@ import java.util.List;
  * @param inputJson  JSON text handed to the code, or null
  * @param timeoutMs  execution limit enforced by the worker, or null for the worker's default
  * @param priority   higher runs earlier
+ * @param verification run on several distinct nodes and compare results, or null for a single run
  */
 public record TaskSpec(
     String name,
@@ -30,8 +31,16 @@ public record TaskSpec(
     Requirements requirements,
     Long timeoutMs,
     RetryPolicy retries,
-    int priority)
+    int priority,
+    Verification verification)
     implements CborSerializable {
+
+  public TaskSpec(String name, String type, String runtime, String sourceCode, String wasmBase64, String entry,
+                  List<Number> args, List<String> dependencies, String inputJson, Requirements requirements,
+                  Long timeoutMs, RetryPolicy retries, int priority) {
+    this(name, type, runtime, sourceCode, wasmBase64, entry, args, dependencies, inputJson, requirements, timeoutMs,
+        retries, priority, null);
+  }
 
   public TaskSpec {
     args = args == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(args));
@@ -47,7 +56,56 @@ public record TaskSpec(
 
   public TaskSpec withRetries(RetryPolicy policy) {
     return new TaskSpec(name, type, runtime, sourceCode, wasmBase64, entry, args, dependencies, inputJson,
-        requirements, timeoutMs, policy, priority);
+        requirements, timeoutMs, policy, priority, verification);
+  }
+
+  public TaskSpec withVerification(Verification v) {
+    return new TaskSpec(name, type, runtime, sourceCode, wasmBase64, entry, args, dependencies, inputJson,
+        requirements, timeoutMs, retries, priority, v);
+  }
+
+  /** SHA-256 of the code the task runs (source text or module bytes as submitted), for fraud evidence. */
+  public String codeHash() {
+    String code = wasmBase64 != null ? wasmBase64 : sourceCode;
+    return code == null ? null : dev.anchor.consensus.CanonicalResult.sha256Hex(code);
+  }
+
+  /**
+   * Consensus verification: the task runs on {@code replicas} distinct nodes and completes when {@code quorum} of
+   * them report the same canonical result; if that becomes impossible, more replicas are dispatched up to
+   * {@code maxReplicas}, then the task fails as Unverifiable.
+   *
+   * @param policy {@link #FIXED} (always replicate) or {@link #ADAPTIVE}: run once on a proven node, replicate on an
+   *               unproven one (BOINC's adaptive replication)
+   */
+  public record Verification(int replicas, int quorum, int maxReplicas, String policy) implements CborSerializable {
+    public static final String FIXED = "fixed";
+    public static final String ADAPTIVE = "adaptive";
+    public static final int MAX_REPLICAS = 16;
+
+    /** Fills the defaults: quorum = majority, maxReplicas = replicas + 2, policy fixed; adaptive replicates to 2. */
+    public static Verification of(Integer replicas, Integer quorum, Integer maxReplicas, String policy) {
+      String p = policy == null ? FIXED : policy;
+      int r = replicas != null ? replicas : 2;
+      int q = quorum != null ? quorum : r / 2 + 1;
+      int m = maxReplicas != null ? maxReplicas : Math.min(MAX_REPLICAS, r + 2);
+      return new Verification(r, q, m, p);
+    }
+
+    /** Why these values cannot be used, naming the field, or null when they can. */
+    public String problem() {
+      if (!FIXED.equals(policy) && !ADAPTIVE.equals(policy)) return "policy: must be \"fixed\" or \"adaptive\"";
+      if (replicas < 2 || replicas > MAX_REPLICAS) return "replicas: must be 2 to " + MAX_REPLICAS;
+      if (quorum < 2 || quorum > replicas) return "quorum: must be 2 to replicas (" + replicas + ")";
+      if (maxReplicas < replicas || maxReplicas > MAX_REPLICAS) {
+        return "maxReplicas: must be replicas (" + replicas + ") to " + MAX_REPLICAS;
+      }
+      return null;
+    }
+
+    public boolean adaptive() {
+      return ADAPTIVE.equals(policy);
+    }
   }
 
   /** What a node must offer to take the task. */

@@ -12,6 +12,7 @@ import java.util.List;
  * @param nodeId     the node of the current or last attempt
  * @param errorKind  the worker's classification of the last error (e.g. "UserError", "Timeout", "NodeLost")
  * @param nextRetryAt when the next attempt is due while a retry is scheduled, else null
+ * @param verification replicas and their agreement for a verified task, else null
  */
 public record TaskView(
     String taskId,
@@ -31,8 +32,17 @@ public record TaskView(
     String waitingReason,
     int priority,
     String runtime,
-    List<HistoryEntry> history)
+    List<HistoryEntry> history,
+    VerificationView verification)
     implements CborSerializable {
+
+  public TaskView(String taskId, String name, String type, String status, String result, String error,
+                  String errorKind, String logs, int attempts, String nodeId, Long submittedAt, Long completedAt,
+                  Long durationMs, Long nextRetryAt, String waitingReason, int priority, String runtime,
+                  List<HistoryEntry> history) {
+    this(taskId, name, type, status, result, error, errorKind, logs, attempts, nodeId, submittedAt, completedAt,
+        durationMs, nextRetryAt, waitingReason, priority, runtime, history, null);
+  }
 
   public static final String UNKNOWN = "Unknown";
   public static final String QUEUED = "Queued";

@@ -33,6 +33,51 @@ public final class RecordingTaskEffects implements TaskEffects {
   private final Deque<Supplier<CompletionStage<Placement>>> answers = new ArrayDeque<>();
   public volatile String defaultNode = "node-1";
 
+  public record ReplicaDispatch(String taskId, List<Integer> jobs, java.util.Set<String> excluded) {}
+
+  public record Verdict(String nodeId, String taskId, boolean agreed) {}
+
+  public record Mismatch(String taskId, String agreedKey, List<Replica> replicas, List<String> faultyNodes, long at) {}
+
+  public final List<ReplicaDispatch> replicaDispatches = new CopyOnWriteArrayList<>();
+  public final List<Verdict> verdicts = new CopyOnWriteArrayList<>();
+  public final List<Mismatch> mismatches = new CopyOnWriteArrayList<>();
+  /** Nodes replicas are placed on, in order of preference (the first not excluded wins); empty = none available. */
+  public volatile List<String> replicaNodes = List.of("node-1", "node-2", "node-3", "node-4", "node-5", "node-6");
+
+  @Override
+  public CompletionStage<List<ReplicaPlacement>> dispatchReplicas(String taskId, List<Integer> jobs, TaskSpec spec,
+                                                                  java.util.Set<String> excludedNodes) {
+    replicaDispatches.add(new ReplicaDispatch(taskId, List.copyOf(jobs), java.util.Set.copyOf(excludedNodes)));
+    java.util.Set<String> taken = new java.util.HashSet<>(excludedNodes);
+    List<ReplicaPlacement> out = new java.util.ArrayList<>();
+    for (int job : jobs) {
+      String node = replicaNodes.stream().filter(n -> !taken.contains(n)).findFirst().orElse(null);
+      if (node == null) {
+        out.add(new ReplicaPlacement(job, null, "every available node already holds a replica of this task"));
+      } else {
+        taken.add(node);
+        out.add(new ReplicaPlacement(job, node, null));
+      }
+    }
+    CompletableFuture<Void> gate = replicaGate;
+    return gate == null ? CompletableFuture.completedFuture(out) : gate.thenApply(v -> out);
+  }
+
+  /** When set, replica placements are answered only once it completes. */
+  public volatile CompletableFuture<Void> replicaGate;
+
+  @Override
+  public void verdict(String nodeId, String taskId, boolean agreed) {
+    verdicts.add(new Verdict(nodeId, taskId, agreed));
+  }
+
+  @Override
+  public void mismatch(String taskId, TaskSpec spec, String agreedKey, List<Replica> replicas,
+                       List<String> faultyNodes, long at) {
+    mismatches.add(new Mismatch(taskId, agreedKey, replicas, faultyNodes, at));
+  }
+
   public synchronized RecordingTaskEffects thenAnswer(Placement placement) {
     answers.add(() -> CompletableFuture.completedFuture(placement));
     return this;
