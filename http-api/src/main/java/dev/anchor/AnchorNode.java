@@ -4,6 +4,12 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
+import dev.anchor.consensus.FraudStore;
+import dev.anchor.node.NodeEffects;
+import dev.anchor.node.NodeStatus;
+import dev.anchor.scheduling.NodeVerdicts;
+import dev.anchor.scheduling.ShardedNodeEffects;
+import dev.anchor.worker.ResultFault;
 import dev.anchor.dag.DagEntity;
 import dev.anchor.dag.DagSettings;
 import dev.anchor.dag.ShardedDagEffects;
@@ -50,9 +56,11 @@ public final class AnchorNode {
   private final NodeRegistry registry;
   private final NodeAgent agent;
   private final TaskIndex index;
+  private final FraudStore fraud;
 
   private AnchorNode(ActorSystem<?> system, AnchorSettings settings, Stores stores, Role role, JobQueue queue,
-                     ChangeFeed feed, NodeRegistry registry, NodeAgent agent, TaskIndex index) {
+                     ChangeFeed feed, NodeRegistry registry, NodeAgent agent, TaskIndex index, FraudStore fraud) {
+    this.fraud = fraud;
     this.index = index;
     this.system = system;
     this.settings = settings;
@@ -73,14 +81,31 @@ public final class AnchorNode {
         system.systemActorOf(Topic.create(NodeHeartbeat.class, "anchor-node-heartbeats"), "node-heartbeats", org.apache.pekko.actor.typed.Props.empty());
     ActorRef<Topic.Command<CancelJob>> cancels =
         system.systemActorOf(Topic.create(CancelJob.class, "anchor-cancel-job"), "cancel-jobs", org.apache.pekko.actor.typed.Props.empty());
+    ActorRef<Topic.Command<NodeStatus>> statuses =
+        system.systemActorOf(Topic.create(NodeStatus.class, "anchor-node-status"), "node-status", org.apache.pekko.actor.typed.Props.empty());
     ClusterSharding sharding = ClusterSharding.get(system);
+    var config = system.settings().config();
 
     NodeRegistry registry = null;
+    FraudStore fraud = null;
     if (role.coordinates()) {
       registry = new NodeRegistry(15_000);
+      fraud = new FraudStore(MongoStore.get(system).database(), config.getDuration("anchor.verification.fraud-retention"));
       QueueTaskEffects effects = new QueueTaskEffects(registry, queue, feed, index, c -> cancels.tell(Topic.publish(c)),
-          new ObjectMapper(), 10_000, v -> DagEntity.forwardEnded(sharding, v));
-      system.systemActorOf(ClusterMonitor.create(registry, queue, heartbeats), "cluster-monitor", org.apache.pekko.actor.typed.Props.empty());
+          new ObjectMapper(), 10_000, v -> DagEntity.forwardEnded(sharding, v))
+          .withConsensus(new QueueTaskEffects.Consensus(new NodeVerdicts(sharding), fraud,
+              config.getDouble("anchor.verification.spot-check-fraction")));
+      FraudStore store = fraud;
+      // the embedded MongoDB-wire server keeps the TTL index but does not expire documents itself
+      system.scheduler().scheduleWithFixedDelay(java.time.Duration.ofMinutes(1), java.time.Duration.ofMinutes(10),
+          () -> {
+            try {
+              store.deleteExpired(System.currentTimeMillis());
+            } catch (RuntimeException e) {
+              org.slf4j.LoggerFactory.getLogger(AnchorNode.class).warn("fraud record expiry failed: {}", e.toString());
+            }
+          }, system.executionContext());
+      system.systemActorOf(ClusterMonitor.create(registry, queue, heartbeats, statuses), "cluster-monitor", org.apache.pekko.actor.typed.Props.empty());
       sharding.init(TaskEntity.entity(effects, TaskSettings.fromConfig(system.settings().config()))
           .withRole("coordinator"));
     } else {
@@ -94,7 +119,9 @@ public final class AnchorNode {
             ? new ShardedDagEffects(sharding, feed, dagSettings.effectTimeout()) : null, dagSettings)
         .withRole("coordinator"));
 
-    sharding.init(NodeEntity.entity(NodeSettings.fromConfig(system.settings().config()), dev.anchor.node.NodeEffects.NONE).withRole("coordinator"));
+    sharding.init(NodeEntity.entity(NodeSettings.fromConfig(config),
+        role.coordinates() ? new ShardedNodeEffects(statuses, queue, feed, sharding) : NodeEffects.NONE)
+        .withRole("coordinator"));
 
     NodeAgent agent = null;
     if (role.works()) {
@@ -112,6 +139,13 @@ public final class AnchorNode {
             return Behaviors.same();
           }).build(), "cancel-listener", org.apache.pekko.actor.typed.Props.empty());
       cancels.tell(Topic.subscribe(cancelListener));
+      agent.injectFault(ResultFault.parse(config.getString("anchor.worker.fault")));
+      ActorRef<NodeStatus> statusListener = system.systemActorOf(Behaviors.receive(NodeStatus.class)
+          .onMessage(NodeStatus.class, st -> {
+            a.onStatus(st);
+            return Behaviors.same();
+          }).build(), "node-status-listener", org.apache.pekko.actor.typed.Props.empty());
+      statuses.tell(Topic.subscribe(statusListener));
       system.getWhenTerminated().thenRun(sandbox::close);
       // a leaving worker finishes its running jobs (up to 30 s) before it leaves the cluster
       org.apache.pekko.actor.CoordinatedShutdown.get(classic).addTask(
@@ -121,7 +155,7 @@ public final class AnchorNode {
                 return org.apache.pekko.Done.getInstance();
               }));
     }
-    return new AnchorNode(system, settings, stores, role, queue, feed, registry, agent, index);
+    return new AnchorNode(system, settings, stores, role, queue, feed, registry, agent, index, fraud);
   }
 
   public ActorSystem<?> system() {
@@ -142,6 +176,11 @@ public final class AnchorNode {
 
   public TaskIndex index() {
     return index;
+  }
+
+  /** The fraud evidence store; null where this JVM does not coordinate. */
+  public FraudStore fraud() {
+    return fraud;
   }
 
   public NodeRegistry registry() {

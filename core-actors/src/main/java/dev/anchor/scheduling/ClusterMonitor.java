@@ -1,6 +1,7 @@
 package dev.anchor.scheduling;
 
 import dev.anchor.node.NodeEntity;
+import dev.anchor.node.NodeStatus;
 import dev.anchor.queue.Delivery;
 import dev.anchor.queue.JobQueue;
 import dev.anchor.task.TaskEntity;
@@ -33,13 +34,17 @@ public final class ClusterMonitor {
 
   private record Membership(ClusterEvent.MemberEvent event) implements Msg {}
 
+  private record Status(NodeStatus status) implements Msg {}
+
   private ClusterMonitor() {}
 
   public static Behavior<Msg> create(NodeRegistry registry, JobQueue queue,
-                                     ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
+                                     ActorRef<Topic.Command<NodeHeartbeat>> heartbeats,
+                                     ActorRef<Topic.Command<NodeStatus>> statuses) {
     return Behaviors.setup(ctx -> {
       ActorRef<NodeHeartbeat> hbAdapter = ctx.messageAdapter(NodeHeartbeat.class, Heartbeat::new);
       heartbeats.tell(Topic.subscribe(hbAdapter));
+      statuses.tell(Topic.subscribe(ctx.messageAdapter(NodeStatus.class, Status::new)));
       Cluster cluster = Cluster.get(ctx.getSystem());
       cluster.subscriptions().tell(Subscribe.create(
           ctx.messageAdapter(ClusterEvent.MemberEvent.class, Membership::new), ClusterEvent.MemberEvent.class));
@@ -50,6 +55,10 @@ public final class ClusterMonitor {
       return Behaviors.receive(Msg.class)
           .onMessage(Heartbeat.class, m -> {
             registry.heartbeat(m.hb());
+            return Behaviors.same();
+          })
+          .onMessage(Status.class, m -> {
+            registry.status(m.status());
             return Behaviors.same();
           })
           .onMessage(Membership.class, m -> {

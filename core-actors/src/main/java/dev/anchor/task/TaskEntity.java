@@ -996,6 +996,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       context.getLog().warn("Task {}: dispatching replicas failed, trying again in {}: {}",
           taskId, settings.dispatchRetryInterval(), o.failure());
     }
+    if (placed.isEmpty() && o.failure() == null && reason != null) {
+      Effect<Event, State> givenUp = abandonSpotCheck(s, reason);
+      if (givenUp != null) return givenUp;
+    }
     List<Event> events = new ArrayList<>();
     long now = now();
     if (!placed.isEmpty()) events.add(new ReplicasDispatched(placed, now));
@@ -1009,6 +1013,27 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       return Effect().none();
     }
     return persistReplicaChange(s, events, !retryLater);
+  }
+
+  /**
+   * A spot-check the user did not ask for must not hold a task hostage: when no second node can take the check (the
+   * other one left) and nothing runs any more, the task ends with the result it has, unverified.
+   */
+  private Effect<Event, State> abandonSpotCheck(State s, String reason) {
+    boolean requested = s.spec().verification() != null;
+    if (requested || s.replicas().stream().anyMatch(r -> r.phase().active())) return null;
+    Replica only = s.replicas().stream().filter(r -> r.phase() == Replica.Phase.REPORTED).findFirst().orElse(null);
+    if (only == null) return null;
+    context.getLog().info("Task {}: spot-check abandoned ({}); the result of {} stands unverified",
+        taskId, reason, only.nodeId());
+    Event end = only.success()
+        ? new Completed(only.job(), only.nodeId(), only.result(), only.logs(),
+            only.durationMs() == null ? 0 : only.durationMs(), now())
+        : new Failed(only.job(), only.nodeId(), only.error(), only.errorKind(), only.logs(), only.durationMs(), now());
+    return Effect().persist(end).thenRun((State ns) -> {
+      if (ns.status() == Status.FAILED) effects.deadLetter(taskId, ns.spec(), ns.error());
+      ended(ns, ns.status() == Status.COMPLETED ? "Completed" : "Failed");
+    });
   }
 
   private void onReplicatedRecovered(State s) {

@@ -330,4 +330,31 @@ class VerifiedTaskTest {
     assertEquals(TaskView.COMPLETED, view().status());
     assertTrue(result(9, "node-5", "1").isSuccess(), "an orphan job's result is acknowledged and ignored");
   }
+
+  @Test
+  void aSpotCheckThatCannotFindASecondNodeGivesWayToTheResultItHas() {
+    fx.thenAnswer(new Placement.Enqueued("node-1", false, true));
+    fx.replicaNodes = List.of("node-1", "node-2");
+    submit(TaskSpec.of("plain", "js", "6*7"));
+    result(1, "node-1", "42");
+    fx.replicaNodes = List.of("node-1"); // node-2 left before it ran its check
+    task.runCommand(new TaskEntity.NodeLost("node-2"));
+    TaskView v = view();
+    assertEquals(TaskView.COMPLETED, v.status());
+    assertEquals("42", v.result());
+    assertNull(v.verification().agreedHash(), "unverified");
+    assertTrue(fx.verdicts.isEmpty());
+  }
+
+  @Test
+  void aRequestedVerificationWaitsForADistinctNodeInstead() {
+    fx.replicaNodes = List.of("node-1", "node-2");
+    submit(verified(2, null, null));
+    result(1, "node-1", "42");
+    fx.replicaNodes = List.of("node-1");
+    task.runCommand(new TaskEntity.NodeLost("node-2"));
+    TaskView v = view();
+    assertEquals(TaskView.QUEUED, v.status());
+    assertTrue(v.waitingReason().contains("already holds a replica"), v.waitingReason());
+  }
 }

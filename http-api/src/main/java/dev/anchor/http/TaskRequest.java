@@ -90,7 +90,46 @@ final class TaskRequest {
       priority = p.asInt();
     }
     return new TaskSpec(name == null ? "task" : name, type, runtime, source, wasm, entry, args, deps, inputJson,
-        new TaskSpec.Requirements(minRam, gpu), timeoutMs, retries, priority);
+        new TaskSpec.Requirements(minRam, gpu), timeoutMs, retries, priority, verification(body.get("verification")));
+  }
+
+  /** {"replicas":3,"quorum":2,"maxReplicas":5,"policy":"fixed"|"adaptive"}; absent or null = no verification. */
+  static TaskSpec.Verification verification(JsonNode v) {
+    if (v == null || v.isNull()) return null;
+    if (!v.isObject()) {
+      throw new BadRequest("verification", "verification must be an object {replicas, quorum, maxReplicas, policy}");
+    }
+    for (var it = v.fieldNames(); it.hasNext(); ) {
+      String f = it.next();
+      if (!Set.of("replicas", "quorum", "maxReplicas", "policy").contains(f)) {
+        throw new BadRequest("verification." + f, "verification has no field '" + f
+            + "' (replicas, quorum, maxReplicas, policy)");
+      }
+    }
+    String policy = text(v, "policy", "verification.policy", false);
+    Integer replicas = optionalInt(v, "replicas");
+    if (replicas == null && !TaskSpec.Verification.ADAPTIVE.equals(policy)) {
+      throw new BadRequest("verification.replicas", "verification.replicas is required (2 to "
+          + TaskSpec.Verification.MAX_REPLICAS + ")");
+    }
+    TaskSpec.Verification ver = TaskSpec.Verification.of(replicas, optionalInt(v, "quorum"),
+        optionalInt(v, "maxReplicas"), policy);
+    String problem = ver.problem();
+    if (problem != null) {
+      int colon = problem.indexOf(':');
+      String field = problem.substring(0, colon);
+      throw new BadRequest("verification." + field, "verification." + field + problem.substring(colon));
+    }
+    return ver;
+  }
+
+  private static Integer optionalInt(JsonNode o, String key) {
+    JsonNode v = o.get(key);
+    if (v == null || v.isNull()) return null;
+    if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+      throw new BadRequest("verification." + key, "verification." + key + " must be a whole number");
+    }
+    return v.asInt();
   }
 
   private static int intIn(JsonNode o, String key, String field, int min, int max, int dflt) {

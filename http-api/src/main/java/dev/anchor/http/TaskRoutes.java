@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.AnchorNode;
 import dev.anchor.feed.FeedEntry;
 import dev.anchor.feed.TaskJson;
+import dev.anchor.node.NodeStatus;
 import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSpec;
@@ -65,6 +66,7 @@ final class TaskRoutes {
             path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
         path("events", () -> get(this::allEvents)),
         path("nodes", () -> get(() -> complete(Json.ok(nodes())))),
+        new FraudRoutes(node).route(),
         path(segment("queue").slash("stats"), () -> get(() ->
             completeWithFuture(CompletableFuture.supplyAsync(() -> Json.ok(node.queue().stats())))))));
   }
@@ -173,8 +175,18 @@ final class TaskRoutes {
       metrics.put("uptime", hb.uptimeS());
       metrics.put("runningTasks", hb.runningTasks());
       Map<String, Object> n = new java.util.LinkedHashMap<>();
+      Optional<NodeStatus> st = node.registry().status(hb.nodeId());
+      boolean alive = node.registry().isAlive(hb.nodeId());
+      String status = !alive ? "Offline" : hb.draining() ? "Draining" : st.map(NodeStatus::status).orElse("Online");
       n.put("nodeId", hb.nodeId());
-      n.put("status", !node.registry().isAlive(hb.nodeId()) ? "Offline" : hb.draining() ? "Draining" : "Online");
+      n.put("status", status);
+      n.put("cordoned", st.map(NodeStatus::cordoned).orElse(false));
+      n.put("quarantined", st.map(NodeStatus::quarantined).orElse(false));
+      n.put("acceptsTasks", alive && "Online".equals(status) && st.map(x -> x.takesWork() && !x.cordoned()).orElse(true));
+      n.put("reputation", st.map(NodeStatus::reputation).orElse(null));
+      n.put("proven", st.map(NodeStatus::proven).orElse(false));
+      n.put("agreed", st.map(NodeStatus::agreed).orElse(0L));
+      n.put("disagreed", st.map(NodeStatus::disagreed).orElse(0L));
       n.put("specs", specs);
       n.put("metrics", metrics);
       n.put("lastSeen", hb.atEpochMs());

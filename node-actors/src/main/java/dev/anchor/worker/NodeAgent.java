@@ -62,6 +62,9 @@ public final class NodeAgent implements AutoCloseable {
   private final ScheduledExecutorService ticker;
   private final Thread reader;
   private final AtomicBoolean draining = new AtomicBoolean();
+  /** The node's entity says it takes no work (an operator drained it, or it is quarantined). */
+  private final AtomicBoolean paused = new AtomicBoolean();
+  private volatile ResultFault fault = ResultFault.NONE;
   private final AtomicBoolean stopped = new AtomicBoolean();
   private final AtomicBoolean registered = new AtomicBoolean();
   private final Map<String, Boolean> running = new ConcurrentHashMap<>();
@@ -131,6 +134,25 @@ public final class NodeAgent implements AutoCloseable {
     draining.set(true);
   }
 
+  /** Chaos option (see {@link ResultFault}); logged loudly because such a node reports wrong results on purpose. */
+  public void injectFault(ResultFault f) {
+    this.fault = f;
+    if (f.active()) {
+      log.warn("FAULT INJECTION: node {} corrupts {} % of its results (ANCHOR_FAULT)", nodeId,
+          Math.round(f.fraction() * 100));
+    }
+  }
+
+  /** Every node's published status; the one about this node pauses or resumes reading jobs. */
+  public void onStatus(dev.anchor.node.NodeStatus st) {
+    if (!nodeId.equals(st.nodeId())) return;
+    boolean pause = !st.takesWork();
+    if (paused.getAndSet(pause) != pause) {
+      log.info(pause ? "node {} takes no new jobs ({}{}); running ones finish" : "node {} takes jobs again",
+          nodeId, st.status(), st.quarantined() ? ", quarantined" : "");
+    }
+  }
+
   public int runningJobs() {
     return running.size();
   }
@@ -181,7 +203,7 @@ public final class NodeAgent implements AutoCloseable {
     JobQueue.Reader r = queue.reader(nodeId);
     try {
       while (!stopped.get()) {
-        if (draining.get()) {
+        if (draining.get() || paused.get()) {
           sleepQuietly(200);
           continue;
         }
@@ -222,7 +244,7 @@ public final class NodeAgent implements AutoCloseable {
     try {
       TaskSpec spec = json.readValue(d.job().specJson(), TaskSpec.class);
       task.tell(new TaskEntity.Started(attempt, nodeId));
-      outcome = sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb));
+      outcome = fault.apply(sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb)), nodeId);
     } catch (Exception e) {
       outcome = new Outcome.Failure(dev.anchor.runtime.FailureKind.BAD_PAYLOAD, "cannot run job: " + e.getMessage(),
           null, "", 0);
