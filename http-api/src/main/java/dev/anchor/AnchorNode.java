@@ -127,7 +127,13 @@ public final class AnchorNode {
     if (role.works()) {
       int clusterPort = system.address().getPort().map(p -> (Integer) p).orElse(0);
       String nodeId = NodeAgent.defaultNodeId(settings.nodeName(), clusterPort);
-      Sandbox sandbox = Sandbox.start(SandboxConfig.defaults());
+      SandboxConfig sandboxConfig = SandboxConfig.defaults();
+      int jsWorkers = config.getInt("anchor.worker.js-workers");
+      if (jsWorkers > 0) {
+        sandboxConfig = sandboxConfig.withJs(sandboxConfig.jsIsolation(), jsWorkers, sandboxConfig.jsHeapHeadroomMb(),
+            sandboxConfig.jsWarmup());
+      }
+      Sandbox sandbox = Sandbox.start(sandboxConfig);
       int capacity = Math.max(1, system.settings().config().getInt("anchor.worker.capacity"));
       agent = NodeAgent.start(system, nodeId, queue, sandbox, capacity,
           system.settings().config().getDuration("anchor.worker.default-timeout").toMillis(),
