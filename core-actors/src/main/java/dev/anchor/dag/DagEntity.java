@@ -552,7 +552,8 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
         ? (s.spec().name() == null ? node.id() : s.spec().name() + "/" + node.id())
         : t.name();
     return new TaskSpec(name, t.type(), t.runtime(), t.sourceCode(), t.wasmBase64(), t.entry(), t.args(),
-        t.dependencies(), inputOf(s, node), t.requirements(), t.timeoutMs(), t.retries(), t.priority());
+        t.dependencies(), inputOf(s, node), t.requirements(), t.timeoutMs(), t.retries(), t.priority(),
+        t.verification());
   }
 
   static String inputOf(State s, DagNodeSpec node) {
