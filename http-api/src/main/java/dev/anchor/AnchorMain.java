@@ -6,6 +6,9 @@ import dev.anchor.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.config.StoreUnavailableException;
 import dev.anchor.http.ApiServer;
+import dev.anchor.ops.ManagementEndpoint;
+import dev.anchor.ops.OperatorMBeans;
+import dev.anchor.ops.ShardedNodeOperations;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.slf4j.Logger;
@@ -16,6 +19,7 @@ import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.util.List;
 
 /**
  * Entry point of every Anchor JVM: {@code standalone} (coordinator + worker + embedded stores), {@code coordinator}
@@ -71,9 +75,32 @@ public final class AnchorMain {
       } else {
         log.info("Anchor worker {} joined through {}", node.nodeId(), config.getStringList("pekko.cluster.seed-nodes"));
       }
+      startOperatorControl(system, config, node);
     } catch (Exception e) {
       system.terminate();
       throw unwrap(e);
+    }
+  }
+
+  /**
+   * Pekko Management on every JVM, the operator MBeans where a NodeRegistry knows the nodes (coordinators). Neither is
+   * needed to compute, so a failure here is a warning, not a failed start.
+   */
+  private static void startOperatorControl(ActorSystem<Void> system, Config config, AnchorNode node) {
+    ManagementEndpoint.start(system, config);
+    if (node.registry() == null) return;
+    try {
+      OperatorMBeans mbeans = OperatorMBeans.start(new ShardedNodeOperations(system, () -> node.registry() == null
+          ? List.of() : node.registry().all().stream().map(h -> h.nodeId()).toList()));
+      org.apache.pekko.actor.CoordinatedShutdown.get(system).addTask(
+          org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeServiceUnbind(), "operator-mbeans", () -> {
+            mbeans.close();
+            return java.util.concurrent.CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+          });
+      log.info("operator MBeans registered under {} (and {}:type=Node,name=<nodeId>)", OperatorMBeans.clusterName(),
+          OperatorMBeans.DOMAIN);
+    } catch (RuntimeException e) {
+      log.warn("operator MBeans not registered: {}", e.toString());
     }
   }
 

@@ -2,6 +2,7 @@ package dev.anchor.http;
 
 import dev.anchor.AnchorNode;
 import dev.anchor.config.AnchorSettings;
+import dev.anchor.ops.ShardedNodeOperations;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.http.javadsl.Http;
 import org.apache.pekko.http.javadsl.ServerBinding;
@@ -31,11 +32,18 @@ public final class ApiServer {
   public static CompletionStage<ServerBinding> start(ActorSystem<?> system, AnchorSettings settings, AnchorNode node) {
     Route routes = concat(
         new HealthRoutes(node).route(),
+        // before TaskRoutes, so /api/nodes/{id}/... is matched here; GET /api/nodes stays with TaskRoutes
+        new OperatorRoutes(new ShardedNodeOperations(system, () -> knownNodeIds(node))).route(),
         new TaskRoutes(system, node).route(),
         new DagRoutes(system, node).route());
     Route sealed = handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> routes));
     return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(sealed)
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
+  }
+
+  private static java.util.List<String> knownNodeIds(AnchorNode node) {
+    return node.registry() == null ? java.util.List.of()
+        : node.registry().all().stream().map(h -> h.nodeId()).toList();
   }
 
   static ExceptionHandler exceptions() {

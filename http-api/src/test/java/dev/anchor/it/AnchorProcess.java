@@ -49,6 +49,8 @@ final class AnchorProcess implements AutoCloseable {
     env.put("ANCHOR_PORT", Integer.toString(httpPort));
     env.put("ANCHOR_HTTP_HOST", "127.0.0.1");
     env.putIfAbsent("ANCHOR_CLUSTER_PORT", Integer.toString(freePort()));
+    // Pekko Management's default port would clash between the JVMs of one test
+    env.put("ANCHOR_MANAGEMENT_PORT", Integer.toString(freePort()));
     env.put("ANCHOR_JAVA_OPTS", "-Xmx768m");
     env.putAll(extraEnv);
     return new AnchorProcess(pb.start(), log, httpPort, dataDir);
