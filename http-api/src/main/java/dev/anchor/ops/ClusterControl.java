@@ -15,28 +15,33 @@ public final class ClusterControl implements ClusterControlMBean {
 
   @Override
   public String drain(String nodeId) {
-    return OperatorCalls.shortStatus(OperatorCalls.await(ops.drain(checked(nodeId)), nodeId));
+    String id = checked(nodeId);
+    return OperatorCalls.shortStatus(OperatorCalls.await(ops.drain(id), id));
   }
 
   @Override
   public String cordon(String nodeId) {
-    return OperatorCalls.shortStatus(OperatorCalls.await(ops.cordon(checked(nodeId)), nodeId));
+    String id = checked(nodeId);
+    return OperatorCalls.shortStatus(OperatorCalls.await(ops.cordon(id), id));
   }
 
   @Override
   public String uncordon(String nodeId) {
-    return OperatorCalls.shortStatus(OperatorCalls.await(ops.uncordon(checked(nodeId)), nodeId));
+    String id = checked(nodeId);
+    return OperatorCalls.shortStatus(OperatorCalls.await(ops.uncordon(id), id));
   }
 
   @Override
   public String release(String nodeId) {
-    return OperatorCalls.shortStatus(OperatorCalls.await(ops.release(checked(nodeId)), nodeId));
+    String id = checked(nodeId);
+    return OperatorCalls.shortStatus(OperatorCalls.await(ops.release(id), id));
   }
 
   @Override
   public String describe(String nodeId) {
-    var view = OperatorCalls.await(ops.get(checked(nodeId)), nodeId);
-    if (dev.anchor.node.NodeView.UNKNOWN.equals(view.status())) throw new IllegalArgumentException("unknown node " + nodeId);
+    String id = checked(nodeId);
+    var view = OperatorCalls.await(ops.get(id), id);
+    if (dev.anchor.node.NodeView.UNKNOWN.equals(view.status())) throw new IllegalArgumentException("unknown node " + id);
     return OperatorCalls.describe(view);
   }
 

@@ -38,7 +38,7 @@ public final class OperatorMBeans implements AutoCloseable {
   private OperatorMBeans(NodeOperations ops, MBeanServer server) {
     this.ops = ops;
     this.server = server;
-    this.clusterName = name("type=Cluster,name=nodes");
+    this.clusterName = clusterName();
     this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "anchor-operator-mbeans");
       t.setDaemon(true);
