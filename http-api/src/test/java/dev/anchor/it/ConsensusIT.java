@@ -46,6 +46,8 @@ class ConsensusIT {
   EmbeddedMongoServer mongo;
   final List<AnchorProcess> processes = new ArrayList<>();
   AnchorProcess coordinator;
+  int managementPort;
+  int jmxPort;
 
   @BeforeAll
   void startCluster() throws Exception {
@@ -58,6 +60,10 @@ class ConsensusIT {
         "ANCHOR_SPOT_CHECK_FRACTION", "0");
     Map<String, String> env = new HashMap<>(stores);
     env.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
+    managementPort = AnchorProcess.freePort();
+    jmxPort = AnchorProcess.freePort();
+    env.put("ANCHOR_MANAGEMENT_PORT", Integer.toString(managementPort));
+    env.put("ANCHOR_JMX_PORT", Integer.toString(jmxPort));
     coordinator = start("coordinator", "coordinator", env);
     coordinator.awaitHealthy(Duration.ofSeconds(180));
     for (String name : List.of("w1", "w2", "w3", CHEAT)) {
@@ -272,5 +278,37 @@ class ConsensusIT {
     HttpResponse<String> released = coordinator.post("/api/nodes/" + CHEAT + "/release", "");
     assertEquals(200, released.statusCode(), released.body());
     await(Duration.ofSeconds(30), "w4 released", () -> !node(CHEAT).path("quarantined").asBoolean());
+  }
+
+  @Test
+  @Order(4)
+  void operatorsSeeTheClusterThroughPekkoManagementAndControlNodesOverJmx() throws Exception {
+    java.net.http.HttpResponse<String> members = AnchorProcess.HTTP.send(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create("http://127.0.0.1:" + managementPort + "/cluster/members")).GET().build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, members.statusCode(), members.body());
+    int up = 0;
+    for (JsonNode m : JSON.readTree(members.body()).path("members")) if (m.path("status").asText().equals("Up")) up++;
+    assertEquals(5, up, members.body());
+
+    var url = new javax.management.remote.JMXServiceURL(
+        "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
+    try (var connector = javax.management.remote.JMXConnectorFactory.connect(url)) {
+      var mbeans = connector.getMBeanServerConnection();
+      assertFalse(mbeans.queryNames(new javax.management.ObjectName("pekko:type=Cluster,*"), null).isEmpty(),
+          "Pekko's own cluster MBean is switched on");
+      var cluster = new javax.management.ObjectName("dev.anchor:type=Cluster,name=nodes");
+      var w2 = new javax.management.ObjectName("dev.anchor:type=Node,name=w2");
+      await(Duration.ofSeconds(30), "the MBean of w2", () -> mbeans.isRegistered(w2));
+      assertTrue(((Number) mbeans.getAttribute(w2, "Reputation")).doubleValue() > 0.5);
+
+      mbeans.invoke(cluster, "cordon", new Object[] {"w2"}, new String[] {String.class.getName()});
+      await(Duration.ofSeconds(30), "w2 cordoned over JMX", () -> node("w2").path("cordoned").asBoolean());
+      // the MBean's attributes are a view at most ~2 s old
+      await(Duration.ofSeconds(10), "the w2 MBean shows the cordon",
+          () -> Boolean.TRUE.equals(mbeans.getAttribute(w2, "Cordoned")));
+      mbeans.invoke(w2, "uncordon", new Object[0], new String[0]);
+      await(Duration.ofSeconds(30), "w2 uncordoned over JMX", () -> !node("w2").path("cordoned").asBoolean());
+    }
   }
 }
