@@ -619,6 +619,11 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   private Effect<Event, State> onStarted(State s, Started c) {
     if (s.replicated()) return onReplicaStarted(s, c);
+    TaskSpec.Verification asked = s.spec().verification();
+    if (asked != null && asked.adaptive() && s.status() == Status.QUEUED) {
+      // the dispatch answer decides whether this run needs a second replica; starting it here would skip that
+      return Effect().none();
+    }
     // QUEUED is accepted too: a fast worker's Started can overtake our own dispatch outcome
     boolean current = (s.status() == Status.QUEUED || s.status() == Status.DISPATCHED) && c.attempt() == s.attempt();
     if (!current) return Effect().none();

@@ -357,4 +357,24 @@ class VerifiedTaskTest {
     assertEquals(TaskView.QUEUED, v.status());
     assertTrue(v.waitingReason().contains("already holds a replica"), v.waitingReason());
   }
+
+  @Test
+  void anAdaptiveTasksEarlyStartAndResultWaitForTheTrustDecision() {
+    java.util.concurrent.CompletableFuture<Placement> answer = new java.util.concurrent.CompletableFuture<>();
+    fx.thenAnswer(() -> answer);
+    submit(TaskSpec.of("a", "js", "1")
+        .withVerification(TaskSpec.Verification.of(null, null, null, TaskSpec.Verification.ADAPTIVE)));
+    task.runCommand(new Started(1, "node-9"));
+    assertTrue(result(1, "node-9", "1").isError(), "held until the node's trust is known");
+    answer.complete(new Placement.Enqueued("node-9", false, false));
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe = kit.createTestProbe();
+    probe.awaitAssert(() -> {
+      assertEquals(List.of("node-9", "node-1"), replicaNodes());
+      return null;
+    });
+    result(1, "node-9", "1");
+    assertEquals(TaskView.RUNNING, view().status(), "one unproven node's answer is not enough");
+    result(2, "node-1", "1");
+    assertEquals(TaskView.COMPLETED, view().status());
+  }
 }
