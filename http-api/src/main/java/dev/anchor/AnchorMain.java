@@ -20,6 +20,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.util.List;
+import dev.anchor.scheduling.ClusterMembers;
 
 /**
  * Entry point of every Anchor JVM: {@code standalone} (coordinator + worker + embedded stores), {@code coordinator}
@@ -56,6 +57,7 @@ public final class AnchorMain {
     if (clusterPort != 0) ensurePortFree(clusterHost, clusterPort, "cluster port (ANCHOR_CLUSTER_PORT)");
 
     Stores stores = Stores.open(settings, role.coordinates());
+    if (role == Role.COORDINATOR) clusterConfig = withLiveMembersAsSeeds(clusterConfig, stores);
     Config config = clusterConfig.withFallback(stores.configOverrides()).withFallback(base);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterBootstrapConfig.SYSTEM_NAME, config);
     // the stores outlive every actor that uses them: closed in the last phase before the actor system terminates
@@ -80,6 +82,29 @@ public final class AnchorMain {
       system.terminate();
       throw unwrap(e);
     }
+  }
+
+  /**
+   * A coordinator restarting while its workers (and other coordinators) run must join their cluster, not form a new
+   * one beside it: members seen alive in the last 30 s are added after the configured seeds. If none answers, the
+   * first seed (this node, when it is the first) still forms the cluster after the seed-node timeout.
+   */
+  private static Config withLiveMembersAsSeeds(Config clusterConfig, Stores stores) {
+    String self = "pekko://" + ClusterBootstrapConfig.SYSTEM_NAME + "@"
+        + clusterConfig.getString("pekko.remote.artery.canonical.hostname") + ":"
+        + clusterConfig.getInt("pekko.remote.artery.canonical.port");
+    List<String> seeds = new java.util.ArrayList<>(clusterConfig.getStringList("pekko.cluster.seed-nodes"));
+    List<String> live;
+    try {
+      live = ClusterMembers.recent(stores.redisClient(), java.time.Duration.ofSeconds(30), self);
+    } catch (RuntimeException e) {
+      log.warn("could not read the cluster's live members from Redis: {}", e.toString());
+      return clusterConfig;
+    }
+    for (String a : live) if (!seeds.contains(a)) seeds.add(a);
+    if (seeds.size() == clusterConfig.getStringList("pekko.cluster.seed-nodes").size()) return clusterConfig;
+    log.info("joining through the configured seeds and the live members {}", live);
+    return ConfigFactory.parseMap(java.util.Map.of("pekko.cluster.seed-nodes", seeds)).withFallback(clusterConfig);
   }
 
   /**

@@ -7,6 +7,7 @@ import dev.anchor.config.AnchorSettings;
 import dev.anchor.consensus.FraudStore;
 import dev.anchor.node.NodeEffects;
 import dev.anchor.node.NodeStatus;
+import dev.anchor.scheduling.ClusterMembers;
 import dev.anchor.scheduling.NodeVerdicts;
 import dev.anchor.scheduling.ShardedNodeEffects;
 import dev.anchor.worker.ResultFault;
@@ -85,6 +86,17 @@ public final class AnchorNode {
         system.systemActorOf(Topic.create(NodeStatus.class, "anchor-node-status"), "node-status", org.apache.pekko.actor.typed.Props.empty());
     ClusterSharding sharding = ClusterSharding.get(system);
     var config = system.settings().config();
+    // every JVM says it is alive, so a coordinator that restarts finds the running cluster (see AnchorMain)
+    var membersConn = stores.redisClient().connect();
+    String selfAddress = system.address().toString();
+    system.scheduler().scheduleAtFixedRate(java.time.Duration.ZERO, java.time.Duration.ofSeconds(2), () -> {
+      try {
+        ClusterMembers.announce(membersConn, selfAddress);
+      } catch (RuntimeException e) {
+        // Redis away: the next tick tries again
+      }
+    }, system.executionContext());
+    system.getWhenTerminated().thenRun(membersConn::close);
 
     NodeRegistry registry = null;
     FraudStore fraud = null;
