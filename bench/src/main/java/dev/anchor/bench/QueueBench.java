@@ -190,7 +190,10 @@ public final class QueueBench {
     final CountDownLatch connected = new CountDownLatch(1);
     volatile boolean stop;
 
+    private final String base;
+
     private Feed(String base) {
+      this.base = base;
       reader = new Thread(() -> read(base), "feed");
       reader.setDaemon(true);
     }
@@ -213,12 +216,20 @@ public final class QueueBench {
         try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
           String line;
           String event = null;
+          String data = null;
+          // an event's fields come in any order (Pekko writes data before event): act on the blank line ending it
           while (!stop && (line = in.readLine()) != null) {
             if (line.startsWith("event:")) event = line.substring(6).trim();
-            else if (line.startsWith("data:") && "Completed".equals(event)) {
-              JsonNode t = JSON.readTree(line.substring(5).trim());
-              done.put(t.path("taskId").asText(), new long[] {t.path("submittedAt").asLong(), t.path("completedAt").asLong()});
-            } else if (line.isEmpty()) event = null;
+            else if (line.startsWith("data:")) data = line.substring(5).trim();
+            else if (line.isEmpty()) {
+              if ("Completed".equals(event) && data != null) {
+                JsonNode t = JSON.readTree(data);
+                done.put(t.path("taskId").asText(),
+                    new long[] {t.path("submittedAt").asLong(), t.path("completedAt").asLong()});
+              }
+              event = null;
+              data = null;
+            }
           }
         }
       } catch (Exception e) {
@@ -235,7 +246,16 @@ public final class QueueBench {
       List<long[]> out = new ArrayList<>();
       for (String id : ids) {
         long[] t = done.get(id);
-        if (t == null) throw new IllegalStateException("task " + id + " did not complete within " + timeout);
+        if (t == null) {
+          String state;
+          try {
+            state = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/api/tasks/" + id)).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+          } catch (Exception e) {
+            state = "(could not read it: " + e + ")";
+          }
+          throw new IllegalStateException("task " + id + " did not complete within " + timeout + ": " + state);
+        }
         out.add(t);
       }
       return out;
