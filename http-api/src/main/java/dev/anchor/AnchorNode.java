@@ -137,6 +137,8 @@ public final class AnchorNode {
 
     NodeAgent agent = null;
     if (role.works()) {
+      // a mistyped chaos setting stops the start before the worker takes any job
+      ResultFault fault = ResultFault.parse(config.getString("anchor.worker.fault"));
       int clusterPort = system.address().getPort().map(p -> (Integer) p).orElse(0);
       String nodeId = NodeAgent.defaultNodeId(settings.nodeName(), clusterPort);
       SandboxConfig sandboxConfig = SandboxConfig.defaults();
@@ -157,7 +159,7 @@ public final class AnchorNode {
             return Behaviors.same();
           }).build(), "cancel-listener", org.apache.pekko.actor.typed.Props.empty());
       cancels.tell(Topic.subscribe(cancelListener));
-      agent.injectFault(ResultFault.parse(config.getString("anchor.worker.fault")));
+      agent.injectFault(fault);
       ActorRef<NodeStatus> statusListener = system.systemActorOf(Behaviors.receive(NodeStatus.class)
           .onMessage(NodeStatus.class, st -> {
             a.onStatus(st);
