@@ -4,8 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.persistence.mongo.EmbeddedMongoServer;
 import dev.anchor.queue.EmbeddedRedis;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -47,8 +45,8 @@ public final class ConsensusBench {
     List<Process> processes = new ArrayList<>();
     try (EmbeddedRedis redis = EmbeddedRedis.start(dir.resolve("redis"));
          EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory()) {
-      int cluster = freePort();
-      int http = freePort();
+      int cluster = QueueBench.freePort();
+      int http = QueueBench.freePort();
       Map<String, String> env = new HashMap<>(Map.of("ANCHOR_MONGO_URI", mongo.connectionString(),
           "ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_SEED_NODES", "127.0.0.1:" + cluster,
           "ANCHOR_SPOT_CHECK_FRACTION", "0", "ANCHOR_LOG_LEVEL", "WARN", "ANCHOR_MANAGEMENT", "off",
@@ -61,8 +59,8 @@ public final class ConsensusBench {
       for (String w : List.of("w1", "w2", "w3")) {
         Map<String, String> e = new HashMap<>(env);
         e.put("ANCHOR_NODE_NAME", w);
-        e.put("ANCHOR_CLUSTER_PORT", Integer.toString(freePort()));
-        processes.add(start(home, dir, "worker", w, freePort(), e));
+        e.put("ANCHOR_CLUSTER_PORT", Integer.toString(QueueBench.freePort()));
+        processes.add(start(home, dir, "worker", w, QueueBench.freePort(), e));
       }
       awaitNodes(base, 3);
       run(base, 60, concurrency, false); // warm-up
@@ -73,7 +71,7 @@ public final class ConsensusBench {
         long wall = System.currentTimeMillis() - t0;
         long[] lat = times.stream().mapToLong(t -> t[1] - t[0]).sorted().toArray();
         System.out.printf("RESULT scenario=%s tasks=%d wall_ms=%d tasks_per_s=%.1f p50_ms=%d p99_ms=%d%n",
-            verified ? "verified-3-of-2" : "single", tasks, wall, tasks * 1000.0 / wall, pct(lat, 50), pct(lat, 99));
+            verified ? "verified-3-of-2" : "single", tasks, wall, tasks * 1000.0 / wall, QueueBench.pct(lat, 50), QueueBench.pct(lat, 99));
       }
     } finally {
       for (Process p : processes) p.destroy();
@@ -159,16 +157,5 @@ public final class ConsensusBench {
         HttpResponse.BodyHandlers.ofString());
     if (r.statusCode() != 201) throw new IllegalStateException(r.statusCode() + " " + r.body());
     return r.body();
-  }
-
-  static long pct(long[] sorted, int p) {
-    if (sorted.length == 0) return 0;
-    return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)];
-  }
-
-  static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 }

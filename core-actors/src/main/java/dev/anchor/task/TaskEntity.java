@@ -950,8 +950,8 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         .map(r -> new dev.anchor.consensus.Quorum.Vote(r.nodeId(), r.outcomeKey()))
         .toList();
     int inFlight = (int) s.replicas().stream().filter(r -> r.phase().active()).count();
-    int used = (int) s.replicas().stream().filter(r -> r.phase() != Replica.Phase.WITHDRAWN).count();
-    return dev.anchor.consensus.Quorum.decide(v.quorum(), v.maxReplicas(), votes, inFlight, used);
+    // attemptsDispatched of a verified task counts its replicas that were not withdrawn (see replicaStatus)
+    return dev.anchor.consensus.Quorum.decide(v.quorum(), v.maxReplicas(), votes, inFlight, s.attemptsDispatched());
   }
 
   /** Starts dispatching as many replicas as the task still needs (initial ones, or more after a disagreement). */
@@ -962,7 +962,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       return;
     }
     TaskSpec.Verification v = s.verification();
-    int used = (int) s.replicas().stream().filter(r -> r.phase() != Replica.Phase.WITHDRAWN).count();
+    int used = s.attemptsDispatched();
     int more = switch (quorumDecision(s)) {
       case dev.anchor.consensus.Quorum.Decision.DispatchMore d -> d.count();
       default -> 0;

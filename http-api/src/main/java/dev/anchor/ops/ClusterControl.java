@@ -15,26 +15,29 @@ public final class ClusterControl implements ClusterControlMBean {
 
   @Override
   public String drain(String nodeId) {
-    String id = checked(nodeId);
-    return OperatorCalls.shortStatus(OperatorCalls.await(ops.drain(id), id));
+    return operate(nodeId, ops::drain);
   }
 
   @Override
   public String cordon(String nodeId) {
-    String id = checked(nodeId);
-    return OperatorCalls.shortStatus(OperatorCalls.await(ops.cordon(id), id));
+    return operate(nodeId, ops::cordon);
   }
 
   @Override
   public String uncordon(String nodeId) {
-    String id = checked(nodeId);
-    return OperatorCalls.shortStatus(OperatorCalls.await(ops.uncordon(id), id));
+    return operate(nodeId, ops::uncordon);
   }
 
   @Override
   public String release(String nodeId) {
+    return operate(nodeId, ops::release);
+  }
+
+  /** Runs one operator command on the node and answers its short status afterwards. */
+  private String operate(String nodeId,
+                         java.util.function.Function<String, java.util.concurrent.CompletionStage<dev.anchor.node.NodeView>> command) {
     String id = checked(nodeId);
-    return OperatorCalls.shortStatus(OperatorCalls.await(ops.release(id), id));
+    return OperatorCalls.shortStatus(OperatorCalls.await(command.apply(id), id));
   }
 
   @Override
