@@ -29,13 +29,18 @@ import java.util.concurrent.TimeUnit;
  * measured from its Submitted to its Completed event as the journal recorded them (submittedAt/completedAt).
  * Prints one RESULT line for bulk throughput and one for latency under a light steady load.
  *
- * <p>Usage: {@code ./anchor bench queue [jobs=5000] [rate=200] [seconds=10] [store=h2|memory] [concurrency=64]
- * [bulk=500 (0: no bulk run)] [capacity=8]}
+ * <p>Usage: {@code ./anchor bench queue [jobs=5000] [rate=200] [seconds=10] [store=h2|memory] [runtime=js|wasm] [concurrency=64]
+ * [bulk=500 (0: no bulk run)] [capacity=8] [only=single,bulk,latency]}
  */
 public final class QueueBench {
   static final ObjectMapper JSON = new ObjectMapper();
   static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-  static final String NOOP = "{\"name\":\"noop\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"0\"}}";
+  static final String JS_NOOP = "{\"name\":\"noop\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"0\"}}";
+  /** A WebAssembly module exporting add(i32, i32), called with 2 and 3. */
+  static final String WASM_ADD = "{\"name\":\"add\",\"payload\":{\"runtime\":\"wasm\",\"entry\":\"add\",\"args\":[2,3],"
+      + "\"wasm\":\"AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=\"}}";
+  /** The task body every scenario submits: runtime=js (default) or runtime=wasm. */
+  static String NOOP = JS_NOOP;
 
   public static void main(String[] args) throws Exception {
     Map<String, String> opt = new java.util.HashMap<>();
@@ -48,6 +53,12 @@ public final class QueueBench {
     int seconds = Integer.parseInt(opt.getOrDefault("seconds", "10"));
     int concurrency = Integer.parseInt(opt.getOrDefault("concurrency", "32"));
     String store = opt.getOrDefault("store", "h2");
+    String runtime = opt.getOrDefault("runtime", "js");
+    NOOP = switch (runtime) {
+      case "js" -> JS_NOOP;
+      case "wasm" -> WASM_ADD;
+      default -> throw new IllegalArgumentException("runtime= js or wasm, not " + runtime);
+    };
     Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-queue-bench");
     int port = freePort();
@@ -64,10 +75,12 @@ public final class QueueBench {
     String base = "http://127.0.0.1:" + port;
     try {
       awaitHealthy(base, node, dir);
-      String storeName = store.equals("memory") ? "embedded-mongo-memory" : "embedded-mongo-h2-file";
+      String storeName = (store.equals("memory") ? "embedded-mongo-memory" : "embedded-mongo-h2-file") + " runtime=" + runtime;
       // warm the JS runtime and the code paths so the first measured task does not pay for JIT and pool start
       runBatch(base, 300, concurrency);
 
+      java.util.Set<String> only = new java.util.HashSet<>(Arrays.asList(opt.getOrDefault("only", "single,bulk,latency").split(",")));
+      if (only.contains("single")) {
       List<long[]> bulk = runBatch(base, jobs, concurrency);
       long first = bulk.stream().mapToLong(t -> t[0]).min().orElse(0);
       long last = bulk.stream().mapToLong(t -> t[1]).max().orElse(0);
@@ -75,10 +88,21 @@ public final class QueueBench {
       long[] lat = latencies(bulk);
       System.out.printf("RESULT scenario=throughput store=%s jobs=%d jobs_per_s=%.0f p50_ms=%d p99_ms=%d%n",
           storeName, jobs, perSecond, pct(lat, 50), pct(lat, 99));
+      }
 
       int bulkSize = Integer.parseInt(opt.getOrDefault("bulk", "500"));
-      if (bulkSize > 0) {
+      if (bulkSize > 0 && only.contains("bulk")) {
+        Map<String, Long> cpuBefore = cpuMillis(node.toHandle());
         List<long[]> bulked = runBulk(base, jobs, bulkSize, Math.max(1, concurrency / 16));
+        Map<String, Long> cpuAfter = cpuMillis(node.toHandle());
+        StringBuilder cpu = new StringBuilder();
+        double total = 0;
+        for (String k : List.of("node", "js_children", "redis", "other")) {
+          double perTask = (cpuAfter.getOrDefault(k, 0L) - cpuBefore.getOrDefault(k, 0L)) / (double) jobs;
+          total += perTask;
+          cpu.append(String.format(" %s_ms=%.2f", k, perTask));
+        }
+        System.out.printf("RESULT scenario=cpu-per-task store=%s jobs=%d%s total_ms=%.2f%n", storeName, jobs, cpu, total);
         long bf = bulked.stream().mapToLong(t -> t[0]).min().orElse(0);
         long bl = bulked.stream().mapToLong(t -> t[1]).max().orElse(0);
         long[] blat = latencies(bulked);
@@ -86,10 +110,12 @@ public final class QueueBench {
             storeName, jobs, bulkSize, jobs * 1000.0 / Math.max(1, bl - bf), pct(blat, 50), pct(blat, 99));
       }
 
+      if (only.contains("latency")) {
       List<long[]> steady = runAtRate(base, rate, seconds);
       long[] sl = latencies(steady);
       System.out.printf("RESULT scenario=latency store=%s rate_per_s=%d jobs=%d p50_ms=%d p99_ms=%d max_ms=%d%n",
           storeName, rate, steady.size(), pct(sl, 50), pct(sl, 99), sl[sl.length - 1]);
+      }
       System.out.printf("(submits answered 503 and retried: %d; load average now %.1f)%n", retried.get(),
           java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     } finally {
@@ -259,6 +285,32 @@ public final class QueueBench {
         out.add(t);
       }
       return out;
+    }
+  }
+
+  /**
+   * CPU time (user + system, ms) of the node's JVM and of its child processes by kind, from /proc: the share of
+   * each process in a run, whatever else the machine is doing.
+   */
+  static Map<String, Long> cpuMillis(ProcessHandle root) {
+    Map<String, Long> out = new java.util.HashMap<>();
+    out.merge("node", ticks(root.pid()) * 10, Long::sum);
+    root.descendants().forEach(p -> {
+      String cmd = p.info().command().orElse("");
+      String kind = cmd.endsWith("/java") ? "js_children" : cmd.contains("redis-server") ? "redis" : "other";
+      out.merge(kind, ticks(p.pid()) * 10, Long::sum);
+    });
+    return out;
+  }
+
+  /** utime + stime of a process in clock ticks (100 per second on Linux), 0 when it is gone. */
+  static long ticks(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    } catch (Exception gone) {
+      return 0;
     }
   }
 

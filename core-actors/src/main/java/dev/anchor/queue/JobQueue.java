@@ -5,6 +5,7 @@ import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisBusyException;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XAddArgs;
 import io.lettuce.core.XGroupCreateArgs;
@@ -34,6 +35,11 @@ public final class JobQueue implements AutoCloseable {
   public static final String GROUP = "workers";
   public static final String DEAD_LETTER = "anchor:jobs:dead";
   static final String COUNTERS = "anchor:stats";
+  /**
+   * taskId → "attempt@nodeId" of each job on a node's stream and not acknowledged yet. Task entities do not journal
+   * their dispatches; after a restart this tells them where their current attempt already is.
+   */
+  static final String PLACED = "anchor:jobs:placed";
   private static final String PREFIX = "anchor:jobs:node:";
   private static final List<String> BANDS = List.of("high", "normal", "low");
 
@@ -58,7 +64,34 @@ public final class JobQueue implements AutoCloseable {
   public CompletionStage<String> enqueue(String nodeId, JobMessage job) {
     String key = stream(nodeId, band(job.priority()));
     ensureGroup(key);
-    return conn.async().xadd(key, job.fields());
+    RedisAsyncCommands<String, String> a = conn.async();
+    // the entry first: a crash between the two leaves a job the index does not know (run again after a restart,
+    // recorded once), never an index entry without its job (a task waiting for a job that is not there)
+    RedisFuture<String> id = a.xadd(key, job.fields());
+    a.hset(PLACED, job.taskId(), Placement.of(job.attempt(), nodeId));
+    return id;
+  }
+
+  /** Where a task's unacknowledged job is, as recorded by {@link #enqueue}. */
+  public record Placement(int attempt, String nodeId) {
+    static String of(int attempt, String nodeId) {
+      return attempt + "@" + nodeId;
+    }
+
+    static Placement parse(String v) {
+      int at = v == null ? -1 : v.indexOf('@');
+      if (at <= 0) return null;
+      try {
+        return new Placement(Integer.parseInt(v.substring(0, at)), v.substring(at + 1));
+      } catch (NumberFormatException e) {
+        return null;
+      }
+    }
+  }
+
+  /** The task's job that is queued or running and not acknowledged yet, or null. */
+  public CompletionStage<Placement> placement(String taskId) {
+    return conn.async().hget(PLACED, taskId).thenApply(Placement::parse);
   }
 
   private void ensureGroup(String key) {
@@ -79,9 +112,23 @@ public final class JobQueue implements AutoCloseable {
 
   /** Marks the entry done and removes it, so a stream's length is its waiting plus active jobs. */
   public CompletionStage<Long> ack(Delivery d) {
-    RedisAsyncCommands<String, String> a = conn.async();
-    a.xack(d.stream(), GROUP, d.entryId());
-    return a.xdel(d.stream(), d.entryId());
+    String nodeId = nodeOf(d.stream());
+    String[] keys = {d.stream(), PLACED};
+    return conn.async().<Long>eval(ACK_SCRIPT, io.lettuce.core.ScriptOutputType.INTEGER, keys, GROUP, d.entryId(),
+        d.job().taskId(), Placement.of(d.job().attempt(), nodeId));
+  }
+
+  /** XACK + XDEL, and the placement forgotten unless a newer attempt of the task replaced it meanwhile. */
+  private static final String ACK_SCRIPT = """
+      redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+      local n = redis.call('XDEL', KEYS[1], ARGV[2])
+      if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[4] then redis.call('HDEL', KEYS[2], ARGV[3]) end
+      return n
+      """;
+
+  private static String nodeOf(String stream) {
+    String rest = stream.substring(PREFIX.length());
+    return rest.substring(0, rest.lastIndexOf(':'));
   }
 
   /** Everything still on a node's streams (never delivered, or delivered and not acked), then the streams are gone. */

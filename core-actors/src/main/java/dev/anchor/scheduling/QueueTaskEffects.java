@@ -9,6 +9,7 @@ import dev.anchor.task.Replica;
 import dev.anchor.feed.TaskIndex;
 import dev.anchor.queue.JobMessage;
 import dev.anchor.queue.JobQueue;
+import dev.anchor.task.TaskChange;
 import dev.anchor.task.TaskEffects;
 import dev.anchor.task.TaskSpec;
 import dev.anchor.task.TaskView;
@@ -202,15 +203,16 @@ public final class QueueTaskEffects implements TaskEffects {
   }
 
   @Override
-  public void changed(TaskView view, String eventName) {
-    switch (eventName) {
-      case "Completed" -> queue.count("completed", 1);
-      case "Failed" -> queue.count("failed", 1);
-      case "RetryScheduled" -> queue.count("delayed", 1);
-      case "RetryDue" -> queue.count("delayed", -1);
-      default -> { }
+  public void changed(TaskView view, TaskChange change) {
+    switch (change) {
+      case COMPLETED -> queue.count("completed", 1);
+      case FAILED -> queue.count("failed", 1);
+      case RETRY_SCHEDULED -> queue.count("delayed", 1);
+      case RETRY_DUE -> queue.count("delayed", -1);
+      case SUBMITTED, DISPATCHED, STARTED, WAITING, REQUEUED, VERIFICATION_STARTED, REPLICA_DISPATCHED,
+           REPLICA_STARTED, REPLICA_REPORTED, REPLICA_WITHDRAWN, CANCELLED -> { }
     }
-    if (eventName.equals("Completed") || eventName.equals("Failed") || eventName.equals("Cancelled")) {
+    if (change.ended()) {
       try {
         dagNodeEnded.accept(view);
       } catch (RuntimeException e) {
@@ -219,11 +221,17 @@ public final class QueueTaskEffects implements TaskEffects {
     }
     try {
       String full = dev.anchor.feed.TaskJson.write(view);
-      feed.publish("task", view.taskId(), eventName, full);
+      feed.publish("task", view.taskId(), change.eventName(), full);
       index.put(view.taskId(), view.submittedAt() == null ? System.currentTimeMillis() : view.submittedAt(),
           json.writeValueAsString(summary(view)));
     } catch (Exception e) {
       log.warn("change feed publish failed for task {}: {}", view.taskId(), e.toString());
     }
+  }
+
+  @Override
+  public CompletionStage<java.util.Optional<String>> placedOn(String taskId, int attempt) {
+    return queue.placement(taskId).thenApply(p -> java.util.Optional.ofNullable(p)
+        .filter(x -> x.attempt() == attempt).map(JobQueue.Placement::nodeId));
   }
 }

@@ -60,6 +60,14 @@ public interface TaskEffects {
   /** The task failed for good: put it on the dead-letter stream. */
   void deadLetter(String taskId, TaskSpec spec, String error);
 
-  /** A state change happened (change feed for SSE/dashboard). */
-  void changed(TaskView view, String eventName);
+  /** A state change happened (change feed for SSE/dashboard, queue counters). */
+  void changed(TaskView view, TaskChange change);
+
+  /**
+   * Where the job of {@code attempt} was queued before a restart (dispatches are not journaled), or empty when it was
+   * not queued, or was acknowledged since: then it is dispatched again.
+   */
+  default CompletionStage<java.util.Optional<String>> placedOn(String taskId, int attempt) {
+    return java.util.concurrent.CompletableFuture.completedFuture(java.util.Optional.empty());
+  }
 }

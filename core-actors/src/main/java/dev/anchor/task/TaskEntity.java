@@ -89,6 +89,12 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   /** Answers the view; a task never submitted answers status {@link TaskView#UNKNOWN}. */
   public record Get(ActorRef<TaskView> replyTo) implements Command {}
 
+  /**
+   * Answers the full state, the in-memory progress of the current attempt included (which node it is on, whether it
+   * started): for tests and diagnostics; the API shows {@link Get}'s view.
+   */
+  public record Inspect(ActorRef<State> replyTo) implements Command {}
+
   /** The worker on {@code nodeId} picked up {@code attempt}. */
   public record Started(int attempt, String nodeId) implements Command {}
 
@@ -138,6 +144,9 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   /** How a {@link TaskEffects#dispatchReplicas} call ended; {@code failure} set when the call itself failed. */
   record ReplicaDispatchOutcome(List<TaskEffects.ReplicaPlacement> placements, String failure) implements Command {}
 
+  /** After a restart: where the queue says the current attempt's job was put (null: nowhere, dispatch it). */
+  record Located(int attempt, String nodeId) implements Command {}
+
   /** Time to look again at a verified task's replicas (a node may have appeared). */
   record Reconcile() implements Command {}
 
@@ -161,23 +170,48 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   public record Submitted(TaskSpec spec, long at) implements Event {}
 
+  /**
+   * Journaled by earlier versions only: a dispatch is now kept in memory and recorded with the attempt's outcome
+   * ({@link Completed#dispatchedAt()}), which saves a journal write per task. Still applied when replayed.
+   */
   public record Dispatched(int attempt, String nodeId, long at) implements Event {}
 
+  /** Journaled by earlier versions only, like {@link Dispatched}; now {@link Completed#startedAt()}. */
   public record AttemptStarted(int attempt, String nodeId, long at) implements Event {}
 
-  public record Completed(int attempt, String nodeId, String resultJson, String logs, long durationMs, long at)
-      implements Event {}
+  /**
+   * @param dispatchedAt when the attempt was put on its node's queue, null if not known (see {@link Dispatched})
+   * @param startedAt    when the worker reported it started, null if not known
+   */
+  public record Completed(int attempt, String nodeId, String resultJson, String logs, long durationMs, long at,
+                          Long dispatchedAt, Long startedAt)
+      implements Event {
+    public Completed(int attempt, String nodeId, String resultJson, String logs, long durationMs, long at) {
+      this(attempt, nodeId, resultJson, logs, durationMs, at, null, null);
+    }
+  }
 
   /** An attempt failed and another one follows ({@link RetryScheduled} is journaled with it). */
   public record AttemptFailed(
-      int attempt, String nodeId, String error, String errorKind, String logs, Long durationMs, long at)
-      implements Event {}
+      int attempt, String nodeId, String error, String errorKind, String logs, Long durationMs, long at,
+      Long dispatchedAt, Long startedAt)
+      implements Event {
+    public AttemptFailed(int attempt, String nodeId, String error, String errorKind, String logs, Long durationMs,
+                         long at) {
+      this(attempt, nodeId, error, errorKind, logs, durationMs, at, null, null);
+    }
+  }
 
   public record RetryScheduled(int nextAttempt, long dueAtEpochMs, long at) implements Event {}
 
   /** The task failed for good with the error of its last attempt. */
-  public record Failed(int attempt, String nodeId, String error, String errorKind, String logs, Long durationMs, long at)
-      implements Event {}
+  public record Failed(int attempt, String nodeId, String error, String errorKind, String logs, Long durationMs, long at,
+                       Long dispatchedAt, Long startedAt)
+      implements Event {
+    public Failed(int attempt, String nodeId, String error, String errorKind, String logs, Long durationMs, long at) {
+      this(attempt, nodeId, error, errorKind, logs, durationMs, at, null, null);
+    }
+  }
 
   /** @param nodeId the node the cancelled attempt was on, or null if it was not on one */
   public record Cancelled(int attempt, String nodeId, long at) implements Event {}
@@ -297,6 +331,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           b.log("Started", e.at(), e.attempt(), e.nodeId(), null);
         }
         case Completed e -> {
+          b.progress(e.attempt(), e.nodeId(), e.dispatchedAt(), e.startedAt());
           b.status = Status.COMPLETED;
           b.nodeId = e.nodeId();
           b.result = e.resultJson();
@@ -308,6 +343,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           b.log("Completed", e.at(), e.attempt(), e.nodeId(), null);
         }
         case AttemptFailed e -> {
+          b.progress(e.attempt(), e.nodeId(), e.dispatchedAt(), e.startedAt());
           b.status = Status.QUEUED;
           b.nodeId = e.nodeId();
           b.error = e.error();
@@ -323,6 +359,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           b.log("RetryScheduled", e.at(), e.nextAttempt(), null, "due " + java.time.Instant.ofEpochMilli(e.dueAtEpochMs()));
         }
         case Failed e -> {
+          b.progress(e.attempt(), e.nodeId(), e.dispatchedAt(), e.startedAt());
           b.status = Status.FAILED;
           b.nodeId = e.nodeId();
           b.error = e.error();
@@ -475,6 +512,21 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         waitingReason = null;
       }
 
+      /**
+       * An attempt's outcome carries where and when it ran (no longer journaled on their own): count the attempt and
+       * show its Dispatched and Started steps in the history unless an older journal recorded them already.
+       */
+      void progress(int onAttempt, String node, Long dispatchedAt, Long startedAt) {
+        if (node == null) return;
+        attemptsDispatched = Math.max(attemptsDispatched, onAttempt);
+        if (startedAt != null) this.startedAt = startedAt;
+        boolean logged = history.stream().anyMatch(h -> h.attempt() == onAttempt && h.detail() == null
+            && (h.event().equals("Dispatched") || h.event().equals("Started")));
+        if (logged) return;
+        if (dispatchedAt != null) log("Dispatched", dispatchedAt, onAttempt, node, null);
+        if (startedAt != null) log("Started", startedAt, onAttempt, node, null);
+      }
+
       void log(String event, long at, int onAttempt, String node, String detail) {
         history.add(new TaskView.HistoryEntry(event, at, onAttempt, node, detail));
       }
@@ -530,6 +582,19 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   private boolean replicaDispatchInFlight;
   /** Something changed while a replica dispatch was in flight: look at the replicas again when it answers. */
   private boolean reconcileAgain;
+  /**
+   * Where the current attempt of a single-run task is: its node and when it was dispatched and started. Kept in
+   * memory, not journaled (two journal writes fewer per task); recorded with the attempt's outcome. After a restart
+   * the job queue tells where the attempt was put ({@link TaskEffects#placedOn}).
+   */
+  private Progress progress;
+  /** The state as journaled, as of the command being handled (the handlers see it with the progress laid over). */
+  private State journaled = State.EMPTY;
+  /** The attempt whose due retry was announced ({@link TaskChange#RETRY_DUE} is sent once per retry). */
+  private int retryDueAnnounced;
+
+  private record Progress(int attempt, String nodeId, Long dispatchedAt, Long startedAt) {}
+
   /** The attempt withdrawn from a node while its own dispatch answer was still in flight (see onWithdrawn). */
   private int withdrawnAttempt;
   private String withdrawnFrom;
@@ -559,6 +624,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return State.EMPTY;
   }
 
+  /** Task journals are short and never snapshotted: recovery skips the snapshot store's round trip. */
+  @Override
+  public org.apache.pekko.persistence.typed.javadsl.Recovery recovery() {
+    return org.apache.pekko.persistence.typed.javadsl.Recovery.withSnapshotSelectionCriteria(
+        org.apache.pekko.persistence.typed.SnapshotSelectionCriteria.none());
+  }
+
   @Override
   public EventHandler<State, Event> eventHandler() {
     return State::apply;
@@ -574,7 +646,43 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return this::handle;
   }
 
-  private Effect<Event, State> handle(State s, Command command) {
+  /**
+   * The journaled state with the current attempt's in-memory progress laid over it: what commands decide on and
+   * what the view shows. The progress is dropped as soon as the journaled attempt moves past it.
+   */
+  private State live(State s) {
+    Progress p = progress;
+    if (p == null || s.replicated() || s.status() != Status.QUEUED || s.attempt() != p.attempt()) return s;
+    State ns = s;
+    if (p.dispatchedAt() != null) ns = ns.apply(new Dispatched(p.attempt(), p.nodeId(), p.dispatchedAt()));
+    if (p.startedAt() != null) ns = ns.apply(new AttemptStarted(p.attempt(), p.nodeId(), p.startedAt()));
+    if (p.dispatchedAt() == null && p.startedAt() == null) {
+      // placed before a restart: on its node, times unknown
+      ns = new State(Status.DISPATCHED, ns.spec(), ns.attempt(), Math.max(ns.attemptsDispatched(), p.attempt()),
+          p.nodeId(), ns.result(), ns.error(), ns.errorKind(), ns.logs(), ns.durationMs(), ns.submittedAt(),
+          ns.startedAt(), ns.completedAt(), null, null, ns.history(), ns.verification(), ns.verificationReason(),
+          ns.replicas(), ns.agreedKey());
+    }
+    return ns;
+  }
+
+  private Long dispatchedAt(int attempt) {
+    Progress p = progress;
+    return p != null && p.attempt() == attempt ? p.dispatchedAt() : null;
+  }
+
+  private Long startedAt(int attempt) {
+    Progress p = progress;
+    return p != null && p.attempt() == attempt ? p.startedAt() : null;
+  }
+
+  private Effect<Event, State> handle(State journaled, Command command) {
+    this.journaled = journaled;
+    Progress p = progress;
+    if (p != null && (journaled.replicated() || journaled.status() != Status.QUEUED || journaled.attempt() != p.attempt())) {
+      progress = null; // the journal moved past that attempt
+    }
+    State s = live(journaled);
     return switch (command) {
       case Submit c -> onSubmit(s, c);
       case Get c -> {
@@ -584,6 +692,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         if (TaskView.UNKNOWN.equals(v.status())) passivate();
         yield Effect().reply(c.replyTo(), v);
       }
+      case Inspect c -> Effect().reply(c.replyTo(), s);
       case Started c -> onStarted(s, c);
       case ReportResult c -> onResult(s, c);
       case NodeLost c -> onNodeLost(s, c);
@@ -596,6 +705,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case ResultOverdue c -> onResultOverdue(s, c);
       case Withdrawn c -> onWithdrawn(s, c);
       case ReplicaDispatchOutcome c -> onReplicaDispatchOutcome(s, c);
+      case Located c -> onLocated(s, c);
       case Reconcile c -> {
         if (s.replicated() && !s.status().terminal()) dispatchMissingReplicas(s);
         yield Effect().none();
@@ -610,7 +720,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     if (c.spec() == null) return Effect().reply(c.replyTo(), StatusReply.error("a task needs a spec"));
     return Effect().persist(new Submitted(c.spec(), now()))
         .thenRun((State ns) -> {
-          announce(ns, "Submitted");
+          announce(ns, TaskChange.SUBMITTED);
           if (ns.replicated()) dispatchMissingReplicas(ns);
           else startDispatch(ns);
         })
@@ -627,12 +737,12 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     // QUEUED is accepted too: a fast worker's Started can overtake our own dispatch outcome
     boolean current = (s.status() == Status.QUEUED || s.status() == Status.DISPATCHED) && c.attempt() == s.attempt();
     if (!current) return Effect().none();
-    return Effect().persist(new AttemptStarted(c.attempt(), c.nodeId(), now()))
-        .thenRun((State ns) -> {
-          startLivenessChecks();
-          armResultDeadline(ns);
-          announce(ns, "Started");
-        });
+    progress = new Progress(c.attempt(), c.nodeId(), dispatchedAt(c.attempt()), now());
+    State ns = live(journaled);
+    startLivenessChecks();
+    armResultDeadline(ns);
+    announce(ns, TaskChange.STARTED);
+    return Effect().none();
   }
 
   private Effect<Event, State> onResult(State s, ReportResult r) {
@@ -649,8 +759,9 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       return Effect().reply(r.replyTo(), StatusReply.error("task " + taskId + " is not ready for results yet"));
     }
     if (r.success()) {
-      return Effect().persist(new Completed(r.attempt(), r.nodeId(), r.resultJson(), r.logs(), r.durationMs(), now()))
-          .thenRun((State ns) -> ended(ns, "Completed"))
+      return Effect().persist(new Completed(r.attempt(), r.nodeId(), r.resultJson(), r.logs(), r.durationMs(), now(),
+              dispatchedAt(r.attempt()), startedAt(r.attempt())))
+          .thenRun((State ns) -> ended(ns, TaskChange.COMPLETED))
           .thenReply(r.replyTo(), ns -> StatusReply.ack());
     }
     boolean retryAllowed = r.retryable() || s.spec().retries().retryUserErrors();
@@ -675,7 +786,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           yield Effect().persist(new Cancelled(s.attempt(), null, now()))
               .thenRun((State ns) -> {
                 cancelActiveReplicas(ns);
-                ended(ns, "Cancelled");
+                ended(ns, TaskChange.CANCELLED);
               })
               .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
         }
@@ -683,7 +794,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         yield Effect().persist(new Cancelled(s.attempt(), onNode, now()))
             .thenRun((State ns) -> {
               if (onNode != null) effects.cancelRunning(taskId, s.attempt(), onNode);
-              ended(ns, "Cancelled");
+              ended(ns, TaskChange.CANCELLED);
             })
             .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
       }
@@ -714,16 +825,15 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
               new ReplicasDispatched(List.of(new ReplicaOnNode(o.attempt(), o.enqueuedOn())), now)))
           .thenRun((State ns) -> {
             startLivenessChecks();
-            announce(ns, "Dispatched");
+            announce(ns, TaskChange.DISPATCHED);
             dispatchMissingReplicas(ns);
           });
     }
     if (o.enqueuedOn() != null) {
-      return Effect().persist(new Dispatched(o.attempt(), o.enqueuedOn(), now()))
-          .thenRun((State ns) -> {
-            startLivenessChecks();
-            announce(ns, "Dispatched");
-          });
+      progress = new Progress(o.attempt(), o.enqueuedOn(), now(), null);
+      startLivenessChecks();
+      announce(live(journaled), TaskChange.DISPATCHED);
+      return Effect().none();
     }
     if (o.noNodeReason() != null) {
       if (o.noNodeReason().equals(s.waitingReason())) {
@@ -733,7 +843,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       return Effect().persist(new Waiting(o.noNodeReason(), now()))
           .thenRun((State ns) -> {
             retryDispatchLater(o.attempt());
-            announce(ns, "Waiting");
+            announce(ns, TaskChange.WAITING);
           });
     }
     context.getLog().warn("Task {}: dispatching attempt {} failed, trying again in {}: {}",
@@ -747,6 +857,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       if (s.retryDueAt() != null && s.retryDueAt() > now()) {
         armRetry(s); // timer fired before the journaled due time (clock skew after a move); wait the rest
       } else {
+        if (s.retryDueAt() != null && retryDueAnnounced != s.attempt()) {
+          retryDueAnnounced = s.attempt();
+          announce(s, TaskChange.RETRY_DUE);
+        }
         startDispatch(s);
       }
     }
@@ -778,7 +892,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   private Effect<Event, State> onResultOverdue(State s, ResultOverdue o) {
-    if (s.replicated() || s.status() != Status.RUNNING || s.attempt() != o.attempt()) return Effect().none();
+    if (s.replicated() || !s.status().onNode() || s.attempt() != o.attempt()) return Effect().none();
     String error = "no result " + s.spec().timeoutMs() + " ms + " + settings.resultGrace().toMillis()
         + " ms grace after the attempt started on " + s.nodeId();
     if (s.nodeId() != null) effects.cancelRunning(taskId, s.attempt(), s.nodeId());
@@ -793,8 +907,8 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     switch (s.status()) {
       case NEW -> {}
       case QUEUED -> {
-        if (s.retryDueAt() != null) armRetry(s);
-        else startDispatch(s);
+        if (s.retryDueAt() != null && s.retryDueAt() > now()) armRetry(s);
+        else locate(s);
       }
       case DISPATCHED, RUNNING -> {
         startLivenessChecks();
@@ -803,6 +917,42 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       }
       case COMPLETED, FAILED, CANCELLED -> passivate();
     }
+  }
+
+  /**
+   * Dispatches are not journaled: before dispatching the recovered attempt again, ask the queue whether its job is
+   * already on a node, so a restart does not run it twice.
+   */
+  private void locate(State s) {
+    int attempt = s.attempt();
+    dispatchingAttempt = attempt;
+    CompletionStage<java.util.Optional<String>> placed = call(() -> effects.placedOn(taskId, attempt));
+    context.pipeToSelf(placed, (node, failure) -> new Located(attempt, failure == null ? node.orElse(null) : null));
+  }
+
+  private Effect<Event, State> onLocated(State s, Located c) {
+    if (dispatchingAttempt == c.attempt()) dispatchingAttempt = 0;
+    if (s.status() != Status.QUEUED || s.attempt() != c.attempt()) return Effect().none();
+    boolean withdrawn = c.attempt() == withdrawnAttempt && Objects.equals(c.nodeId(), withdrawnFrom);
+    if (c.nodeId() == null || withdrawn) {
+      withdrawnFrom = null;
+      if (s.retryDueAt() != null && retryDueAnnounced != s.attempt()) {
+        retryDueAnnounced = s.attempt();
+        announce(s, TaskChange.RETRY_DUE);
+      }
+      startDispatch(s);
+      return Effect().none();
+    }
+    progress = new Progress(c.attempt(), c.nodeId(), null, null);
+    startLivenessChecks();
+    context.getSelf().tell(new CheckLiveness());
+    // when it started is not known after a restart: the backstop for a silent worker counts from now
+    Long timeoutMs = s.spec().timeoutMs();
+    if (timeoutMs != null && timeoutMs > 0) {
+      timers.startSingleTimer(DEADLINE_TIMER, new ResultOverdue(c.attempt()),
+          Duration.ofMillis(timeoutMs + settings.resultGrace().toMillis()));
+    }
+    return Effect().none();
   }
 
   // ---------------------------------------------------------------- verified tasks (replicas)
@@ -823,7 +973,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().persist(new Requeued(c.attempt(), c.nodeId(), now()))
         .thenRun((State ns) -> {
           timers.cancel(LIVENESS_TIMER);
-          announce(ns, "Requeued");
+          announce(ns, TaskChange.REQUEUED);
           startDispatch(ns);
         });
   }
@@ -835,7 +985,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().persist(new ReplicaStarted(c.attempt(), c.nodeId(), now()))
         .thenRun((State ns) -> {
           startLivenessChecks();
-          if (first && !ns.status().terminal()) announce(ns, "Started");
+          if (first && !ns.status().terminal()) announce(ns, TaskChange.REPLICA_STARTED);
         });
   }
 
@@ -914,9 +1064,9 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         if (after.agreedKey() == null) cancelActiveReplicas(after); // unverifiable: the rest can change nothing
         judge(after);
         if (after.status() == Status.FAILED) effects.deadLetter(taskId, after.spec(), after.error());
-        ended(after, after.status() == Status.COMPLETED ? "Completed" : "Failed");
+        ended(after, after.status() == Status.COMPLETED ? TaskChange.COMPLETED : TaskChange.FAILED);
       } else {
-        announce(after, after.history().get(after.history().size() - 1).event());
+        announce(after, changeOf(all.get(all.size() - 1)));
         if (mayDispatch) dispatchMissingReplicas(after);
       }
     });
@@ -1037,7 +1187,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         : new Failed(only.job(), only.nodeId(), only.error(), only.errorKind(), only.logs(), only.durationMs(), now());
     return Effect().persist(end).thenRun((State ns) -> {
       if (ns.status() == Status.FAILED) effects.deadLetter(taskId, ns.spec(), ns.error());
-      ended(ns, ns.status() == Status.COMPLETED ? "Completed" : "Failed");
+      ended(ns, ns.status() == Status.COMPLETED ? TaskChange.COMPLETED : TaskChange.FAILED);
     });
   }
 
@@ -1114,19 +1264,21 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     if (retryAllowed && attempt < policy.attempts()) {
       long dueAt = now + policy.delayAfterAttempt(attempt);
       return Effect().persist(List.<Event>of(
-              new AttemptFailed(attempt, nodeId, error, errorKind, logs, durationMs, now),
+              new AttemptFailed(attempt, nodeId, error, errorKind, logs, durationMs, now, dispatchedAt(attempt),
+                  startedAt(attempt)),
               new RetryScheduled(attempt + 1, dueAt, now)))
           .thenRun((State ns) -> {
             timers.cancel(LIVENESS_TIMER);
             timers.cancel(DEADLINE_TIMER);
             armRetry(ns);
-            announce(ns, "RetryScheduled");
+            announce(ns, TaskChange.RETRY_SCHEDULED);
           });
     }
-    return Effect().persist(new Failed(attempt, nodeId, error, errorKind, logs, durationMs, now))
+    return Effect().persist(new Failed(attempt, nodeId, error, errorKind, logs, durationMs, now, dispatchedAt(attempt),
+            startedAt(attempt)))
         .thenRun((State ns) -> {
           effects.deadLetter(taskId, ns.spec(), error);
-          ended(ns, "Failed");
+          ended(ns, TaskChange.FAILED);
         });
   }
 
@@ -1190,11 +1342,33 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     timers.startTimerWithFixedDelay(LIVENESS_TIMER, new CheckLiveness(), settings.livenessCheckInterval());
   }
 
-  private void ended(State s, String eventName) {
+  /** The change a journaled event makes visible (for replica changes, whose last event names what happened). */
+  private static TaskChange changeOf(Event e) {
+    return switch (e) {
+      case Submitted x -> TaskChange.SUBMITTED;
+      case Dispatched x -> TaskChange.DISPATCHED;
+      case AttemptStarted x -> TaskChange.STARTED;
+      case Completed x -> TaskChange.COMPLETED;
+      case AttemptFailed x -> TaskChange.RETRY_SCHEDULED;
+      case RetryScheduled x -> TaskChange.RETRY_SCHEDULED;
+      case Failed x -> TaskChange.FAILED;
+      case Cancelled x -> TaskChange.CANCELLED;
+      case Waiting x -> TaskChange.WAITING;
+      case Requeued x -> TaskChange.REQUEUED;
+      case VerificationStarted x -> TaskChange.VERIFICATION_STARTED;
+      case ReplicasDispatched x -> TaskChange.REPLICA_DISPATCHED;
+      case ReplicaStarted x -> TaskChange.REPLICA_STARTED;
+      case ReplicaReported x -> TaskChange.REPLICA_REPORTED;
+      case ReplicaWithdrawn x -> TaskChange.REPLICA_WITHDRAWN;
+      case Verified x -> TaskChange.COMPLETED; // a Verified ends the task: ended() announces the real outcome
+    };
+  }
+
+  private void ended(State s, TaskChange change) {
     timers.cancel(DISPATCH_TIMER);
     timers.cancel(LIVENESS_TIMER);
     timers.cancel(DEADLINE_TIMER);
-    announce(s, eventName);
+    announce(s, change);
     passivate();
   }
 
@@ -1202,13 +1376,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     if (shard != null) shard.tell(new ClusterSharding.Passivate<>(context.getSelf()));
   }
 
-  private void announce(State s, String eventName) {
+  private void announce(State s, TaskChange change) {
     try {
-      effects.changed(view(s), eventName);
+      effects.changed(view(s), change);
     } catch (RuntimeException e) {
-      context.getLog().warn("Task {}: change listener failed on {}", taskId, eventName, e);
+      context.getLog().warn("Task {}: change listener failed on {}", taskId, change, e);
     }
   }
+
 
   /** Runs an effects call so that a thrown exception or a stage that never completes both end up as a failure. */
   private <T> CompletionStage<T> call(Supplier<CompletionStage<T>> effect) {

@@ -95,7 +95,25 @@ public final class RecordingTaskEffects implements TaskEffects {
     synchronized (this) {
       next = answers.poll();
     }
-    return next != null ? next.get() : CompletableFuture.completedFuture(new Placement.Enqueued(defaultNode));
+    CompletionStage<Placement> answer =
+        next != null ? next.get() : CompletableFuture.completedFuture(new Placement.Enqueued(defaultNode));
+    // like the job queue's placement index: where each task's job went, for placedOn after a restart
+    return answer.thenApply(p -> {
+      if (p instanceof Placement.Enqueued e) placed.put(taskId, new Placed(attempt, e.nodeId()));
+      return p;
+    });
+  }
+
+  public record Placed(int attempt, String nodeId) {}
+
+  /** taskId → its last enqueued job, as the job queue's placement index would remember it. */
+  public final java.util.Map<String, Placed> placed = new java.util.concurrent.ConcurrentHashMap<>();
+
+  @Override
+  public CompletionStage<java.util.Optional<String>> placedOn(String taskId, int attempt) {
+    Placed p = placed.get(taskId);
+    return CompletableFuture.completedFuture(p != null && p.attempt() == attempt
+        ? java.util.Optional.of(p.nodeId()) : java.util.Optional.empty());
   }
 
   @Override
@@ -115,8 +133,8 @@ public final class RecordingTaskEffects implements TaskEffects {
   }
 
   @Override
-  public void changed(TaskView view, String eventName) {
-    changes.add(new Change(view, eventName));
+  public void changed(TaskView view, TaskChange change) {
+    changes.add(new Change(view, change.eventName()));
   }
 
   public List<String> changeNames() {

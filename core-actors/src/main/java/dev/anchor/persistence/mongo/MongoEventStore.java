@@ -88,6 +88,16 @@ final class MongoEventStore implements AutoCloseable {
     private final java.util.concurrent.ConcurrentHashMap<String, Long> pendingHeads = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean running = true;
     private volatile boolean writerDone;
+    /**
+     * Highest-sequence-number lookups of entities recovering at the same time (every new task is one) are answered
+     * together: one query for their heads and one for the ids that may follow them, instead of two round trips each.
+     */
+    private final LinkedBlockingQueue<HighestRead> highestReads = new LinkedBlockingQueue<>();
+    private final Thread highestReader;
+    private static final int MAX_READ_BATCH = 256;
+
+    private record HighestRead(String persistenceId, CompletableFuture<Long> result) {
+    }
 
     MongoEventStore(MongoDatabase database, String eventsCollection, String headsCollection, PayloadCodec codec,
                     Runnable flush, int maxBatchEvents, int replayBatchSize, java.time.Duration headInterval) {
@@ -101,6 +111,7 @@ final class MongoEventStore implements AutoCloseable {
         this.writer = Thread.ofPlatform().daemon().name("anchor-journal-writer").start(this::writeLoop);
         this.headWriter = Thread.ofPlatform().daemon().name("anchor-journal-heads").start(this::headLoop);
         this.flusher = flush == null ? null : Thread.ofPlatform().daemon().name("anchor-journal-flush").start(this::flushLoop);
+        this.highestReader = Thread.ofPlatform().daemon().name("anchor-journal-recovery").start(this::highestReadLoop);
     }
 
     /** The highest sequence number and deleted-to mark of one entity. */
@@ -454,6 +465,74 @@ final class MongoEventStore implements AutoCloseable {
         return head(persistenceId).highest();
     }
 
+    /** {@link #highestSequenceNr}, answered in a batch with the other entities recovering meanwhile. */
+    CompletableFuture<Long> highestSequenceNrAsync(String persistenceId) {
+        HighestRead read = new HighestRead(persistenceId, new CompletableFuture<>());
+        if (!running) {
+            read.result.completeExceptionally(new IllegalStateException("journal is stopped"));
+        } else {
+            highestReads.add(read);
+        }
+        return read.result;
+    }
+
+    private void highestReadLoop() {
+        while (running) {
+            HighestRead first;
+            try {
+                first = highestReads.poll(100, TimeUnit.MILLISECONDS);
+            } catch (InterruptedException e) {
+                continue;
+            }
+            if (first == null) {
+                continue;
+            }
+            List<HighestRead> batch = new ArrayList<>();
+            batch.add(first);
+            highestReads.drainTo(batch, MAX_READ_BATCH - 1);
+            try {
+                Map<String, Long> highest = highestOf(batch.stream().map(HighestRead::persistenceId).distinct().toList());
+                for (HighestRead r : batch) {
+                    r.result.complete(highest.get(r.persistenceId));
+                }
+            } catch (RuntimeException e) {
+                for (HighestRead r : batch) {
+                    r.result.completeExceptionally(e);
+                }
+            }
+        }
+        HighestRead left;
+        while ((left = highestReads.poll()) != null) {
+            left.result.completeExceptionally(new IllegalStateException("journal stopped"));
+        }
+    }
+
+    /** Heads of several entities in one query, corrected by one probe query for all of them. */
+    Map<String, Long> highestOf(List<String> persistenceIds) {
+        Map<String, Head> found = new HashMap<>();
+        for (Document doc : heads.find(in("_id", persistenceIds))) {
+            long deletedTo = doc.get(DELETED_TO) == null ? 0L : doc.get(DELETED_TO, Number.class).longValue();
+            found.put(doc.getString("_id"), new Head(doc.get(HIGHEST, Number.class).longValue(), deletedTo));
+        }
+        List<String> probeIds = new ArrayList<>(persistenceIds.size() * PROBE);
+        for (String pid : persistenceIds) {
+            long hi = found.getOrDefault(pid, new Head(0, 0)).highest();
+            probeIds.addAll(DocumentIds.range(pid, hi + 1, hi + PROBE));
+        }
+        Map<String, Long> beyond = new HashMap<>();
+        for (Document e : events.find(in("_id", probeIds)).projection(Projections.include(SEQ, PID))) {
+            beyond.merge(e.getString(PID), e.get(SEQ, Number.class).longValue(), Math::max);
+        }
+        Map<String, Long> out = new HashMap<>();
+        for (String pid : persistenceIds) {
+            Head head = found.getOrDefault(pid, new Head(0, 0));
+            long past = beyond.getOrDefault(pid, 0L);
+            // events past the probe window are rare (a head far behind): follow them up one entity at a time
+            out.put(pid, past > head.highest() ? probe(pid, new Head(past, head.deletedTo())).highest() : head.highest());
+        }
+        return out;
+    }
+
     /** The head document, with the highest sequence number corrected for events stored after it was last updated. */
     Head head(String persistenceId) {
         return probe(persistenceId, headDocument(persistenceId));
@@ -547,6 +626,7 @@ final class MongoEventStore implements AutoCloseable {
         try {
             writer.join(10_000);
             writerDone = true;
+            highestReader.join(1_000);
             java.util.concurrent.locks.LockSupport.unpark(headWriter);
             headWriter.join(10_000);
             if (flusher != null) {

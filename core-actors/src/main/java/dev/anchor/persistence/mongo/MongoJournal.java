@@ -59,7 +59,7 @@ public final class MongoJournal extends AsyncWriteJournal {
 
     @Override
     public Future<Long> doAsyncReadHighestSequenceNr(String persistenceId, long fromSequenceNr) {
-        return FutureConverters.asScala(CompletableFuture.supplyAsync(() -> store.highestSequenceNr(persistenceId), blocking));
+        return FutureConverters.asScala(store.highestSequenceNrAsync(persistenceId));
     }
 
     @Override

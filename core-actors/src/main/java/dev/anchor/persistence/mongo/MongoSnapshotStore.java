@@ -58,6 +58,10 @@ public final class MongoSnapshotStore extends SnapshotStore {
 
     @Override
     public Future<Optional<SelectedSnapshot>> doLoadAsync(String persistenceId, SnapshotSelectionCriteria criteria) {
+        if (criteria.maxSequenceNr() <= 0L) {
+            // an entity that asked for no snapshot (SnapshotSelectionCriteria.none()) costs no round trip
+            return scala.concurrent.Future.successful(Optional.empty());
+        }
         return async(() -> {
             for (Entry e : matching(persistenceId, criteria)) {
                 Document doc = snapshots.find(eq("_id", DocumentIds.of(persistenceId, e.sequenceNr()))).first();
