@@ -45,6 +45,25 @@ class JobQueueTest {
   }
 
   @Test
+  void theQueueRemembersWhereAnUnacknowledgedJobIsUntilItsAck() throws Exception {
+    String a = node(), b = node();
+    String task = "placed-" + UUID.randomUUID();
+    assertEquals(null, queue.placement(task).toCompletableFuture().get());
+    queue.enqueue(a, new JobMessage(task, 1, 0, "{}")).toCompletableFuture().get();
+    assertEquals(new JobQueue.Placement(1, a), queue.placement(task).toCompletableFuture().get());
+    try (JobQueue.Reader ra = queue.reader(a); JobQueue.Reader rb = queue.reader(b)) {
+      Delivery first = ra.next(10, Duration.ofMillis(100)).get(0);
+      // attempt 1 failed and attempt 2 went to b before attempt 1's entry was acknowledged
+      queue.enqueue(b, new JobMessage(task, 2, 0, "{}")).toCompletableFuture().get();
+      queue.ack(first).toCompletableFuture().get();
+      assertEquals(new JobQueue.Placement(2, b), queue.placement(task).toCompletableFuture().get(),
+          "the ack of an older attempt leaves the newer placement");
+      queue.ack(rb.next(10, Duration.ofMillis(100)).get(0)).toCompletableFuture().get();
+      assertEquals(null, queue.placement(task).toCompletableFuture().get());
+    }
+  }
+
+  @Test
   void aJobGoesOnlyToTheChosenNode() throws Exception {
     String a = node(), b = node();
     queue.enqueue(a, job("t1", 0)).toCompletableFuture().get();

@@ -48,7 +48,9 @@ import com.mongodb.client.model.WriteModel;
  * Writes from all entities queue up for one writer thread that stores whatever has accumulated with a single ordered
  * {@code insertMany}; a failed event is mapped back to the AtomicWrite (and entity write) it belongs to. A write is
  * acknowledged once its events are stored; heads are raised afterwards by a second thread, coalesced per entity, and
- * readers find events beyond a head by probing the ids that follow it.
+ * readers find events beyond a head by probing the ids that follow it. A journal short enough for the first probe
+ * window (most tasks) gets no head at all until it outgrows it. Recovering entities read their heads and probe in
+ * batches of up to {@value #MAX_READ_BATCH}, two queries a batch.
  */
 final class MongoEventStore implements AutoCloseable {
 
@@ -419,7 +421,11 @@ final class MongoEventStore implements AutoCloseable {
             return;
         }
         for (Unit u : stored) {
-            pendingHeads.merge(u.write.persistenceId, u.write.highest, Math::max);
+            // a journal that fits in the first probe window is found by the probe alone: no head document needed
+            // (most task entities never get one, which saves an update per write)
+            if (u.write.highest > PROBE) {
+                pendingHeads.merge(u.write.persistenceId, u.write.highest, Math::max);
+            }
         }
         java.util.concurrent.locks.LockSupport.unpark(headWriter);
     }
@@ -527,8 +533,10 @@ final class MongoEventStore implements AutoCloseable {
         for (String pid : persistenceIds) {
             Head head = found.getOrDefault(pid, new Head(0, 0));
             long past = beyond.getOrDefault(pid, 0L);
-            // events past the probe window are rare (a head far behind): follow them up one entity at a time
-            out.put(pid, past > head.highest() ? probe(pid, new Head(past, head.deletedTo())).highest() : head.highest());
+            // sequence numbers are contiguous, so a window that is not full holds the last event; a full one (a head
+            // far behind) is followed up one entity at a time
+            boolean windowFull = past == head.highest() + PROBE;
+            out.put(pid, windowFull ? probe(pid, new Head(past, head.deletedTo())).highest() : Math.max(past, head.highest()));
         }
         return out;
     }

@@ -128,6 +128,28 @@ class MongoEventStoreTest {
     }
 
     @Test
+    void recoveringEntitiesGetTheirHighestSequenceNumbersInOneBatch() throws Exception {
+        MongoDatabase db = freshDatabase();
+        try (MongoEventStore store = store(db)) {
+            store.write(List.of(write("short", 1, 2))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(write("full", 1, 8))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(write("long", 1, 40))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(write("gone", 1, 12))).get(10, TimeUnit.SECONDS);
+            store.deleteTo("gone", 12);
+        }
+        // a short journal has no head document; a long one's head is behind, as after a crash before it was raised
+        var heads = db.getCollection("journal_heads");
+        assertEquals(null, heads.find(Filters.eq("_id", "short")).first());
+        heads.updateOne(Filters.eq("_id", "long"), com.mongodb.client.model.Updates.set(MongoEventStore.HIGHEST, 5L));
+        try (MongoEventStore store = store(db)) {
+            List<String> ids = List.of("new", "short", "full", "long", "gone");
+            assertEquals(java.util.Map.of("new", 0L, "short", 2L, "full", 8L, "long", 40L, "gone", 12L), store.highestOf(ids));
+            List<java.util.concurrent.CompletableFuture<Long>> each = ids.stream().map(store::highestSequenceNrAsync).toList();
+            assertEquals(List.of(0L, 2L, 8L, 40L, 12L), each.stream().map(java.util.concurrent.CompletableFuture::join).toList());
+        }
+    }
+
+    @Test
     void highestSequenceNumberIncludesEventsWhoseHeadUpdateWasLost() throws Exception {
         MongoDatabase db = freshDatabase();
         try (MongoEventStore store = store(db)) {
