@@ -20,9 +20,17 @@ public final class TaskIndex implements AutoCloseable {
   }
 
   public void put(String taskId, long submittedAt, String summaryJson) {
+    put(taskId, submittedAt, summaryJson, true);
+  }
+
+  /**
+   * @param order also (re)place the task in the submission order; its score never changes, so callers do it on the
+   *              first and the last change of a task rather than on every one
+   */
+  public void put(String taskId, long submittedAt, String summaryJson, boolean order) {
     var a = conn.async();
     a.hset(SUMMARIES, taskId, summaryJson);
-    a.zadd(BY_TIME, submittedAt, taskId);
+    if (order) a.zadd(BY_TIME, submittedAt, taskId);
   }
 
   /** Newest first; {@code accept} filters (e.g. by status) and the scan stops once {@code limit} matched. */

@@ -223,7 +223,7 @@ public final class QueueTaskEffects implements TaskEffects {
       String full = dev.anchor.feed.TaskJson.write(view);
       feed.publish("task", view.taskId(), change.eventName(), full);
       index.put(view.taskId(), view.submittedAt() == null ? System.currentTimeMillis() : view.submittedAt(),
-          json.writeValueAsString(summary(view)));
+          json.writeValueAsString(summary(view)), change == TaskChange.SUBMITTED || change.ended());
     } catch (Exception e) {
       log.warn("change feed publish failed for task {}: {}", view.taskId(), e.toString());
     }
