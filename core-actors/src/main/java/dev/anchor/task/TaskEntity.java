@@ -2,6 +2,7 @@ package dev.anchor.task;
 
 import dev.anchor.CborSerializable;
 import dev.anchor.task.TaskEffects.Placement;
+import dev.anchor.task.TaskState.Status;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,7 +60,7 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
  *   <li>A task that ended asks its shard to passivate it (remember-entities would otherwise keep it alive).
  * </ul>
  */
-public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, TaskEntity.Event, TaskEntity.State> {
+public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, TaskEntity.Event, TaskState> {
 
   public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "Task");
 
@@ -93,7 +94,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * Answers the full state, the in-memory progress of the current attempt included (which node it is on, whether it
    * started): for tests and diagnostics; the API shows {@link Get}'s view.
    */
-  public record Inspect(ActorRef<State> replyTo) implements Command {}
+  public record Inspect(ActorRef<TaskState> replyTo) implements Command {}
 
   /** The worker on {@code nodeId} picked up {@code attempt}. */
   public record Started(int attempt, String nodeId) implements Command {}
@@ -245,300 +246,6 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   public record Verified(String outcomeKey, List<String> agreeing, List<String> disagreeing, int resultJob, long at)
       implements Event {}
 
-  // ---------------------------------------------------------------- state
-
-  public enum Status {
-    NEW, QUEUED, DISPATCHED, RUNNING, COMPLETED, FAILED, CANCELLED;
-
-    public boolean terminal() {
-      return this == COMPLETED || this == FAILED || this == CANCELLED;
-    }
-
-    /** An attempt has been handed to a node and has not ended. */
-    public boolean onNode() {
-      return this == DISPATCHED || this == RUNNING;
-    }
-  }
-
-  /**
-   * @param attempt            the current attempt (1-based): the one queued, dispatched or running, or the last one
-   * @param attemptsDispatched how many attempts reached a node
-   * @param startedAt          when the last attempt was reported started
-   * @param retryDueAt         when a scheduled retry is due, else null
-   */
-  public record State(
-      Status status,
-      TaskSpec spec,
-      int attempt,
-      int attemptsDispatched,
-      String nodeId,
-      String result,
-      String error,
-      String errorKind,
-      String logs,
-      Long durationMs,
-      Long submittedAt,
-      Long startedAt,
-      Long completedAt,
-      Long retryDueAt,
-      String waitingReason,
-      List<TaskView.HistoryEntry> history,
-      TaskSpec.Verification verification,
-      String verificationReason,
-      List<Replica> replicas,
-      String agreedKey)
-      implements CborSerializable {
-
-    public static final State EMPTY = new State(Status.NEW, null, 0, 0, null, null, null, null, null, null, null,
-        null, null, null, null, List.of(), null, null, List.of(), null);
-
-    public State {
-      history = history == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(history));
-      replicas = replicas == null ? List.of() : List.copyOf(replicas);
-    }
-
-    /** Runs on several nodes with results compared. */
-    public boolean replicated() {
-      return verification != null;
-    }
-
-    Replica replica(int job, String nodeId) {
-      for (Replica r : replicas) if (r.job() == job && Objects.equals(r.nodeId(), nodeId)) return r;
-      return null;
-    }
-
-    State apply(Event event) {
-      Builder b = new Builder(this);
-      switch (event) {
-        case Submitted e -> {
-          b.status = Status.QUEUED;
-          b.spec = e.spec();
-          TaskSpec.Verification v = e.spec().verification();
-          boolean fixed = v != null && !v.adaptive();
-          b.verification = fixed ? v : null;
-          b.verificationReason = fixed ? "requested" : null;
-          b.attempt = fixed ? 0 : 1; // replica jobs are numbered from 1
-          b.submittedAt = e.at();
-          b.log("Submitted", e.at(), 1, null, null);
-        }
-        case Dispatched e -> {
-          b.onNode(Status.DISPATCHED, e.attempt(), e.nodeId());
-          b.log("Dispatched", e.at(), e.attempt(), e.nodeId(), null);
-        }
-        case AttemptStarted e -> {
-          b.onNode(Status.RUNNING, e.attempt(), e.nodeId());
-          b.startedAt = e.at();
-          b.log("Started", e.at(), e.attempt(), e.nodeId(), null);
-        }
-        case Completed e -> {
-          b.progress(e.attempt(), e.nodeId(), e.dispatchedAt(), e.startedAt());
-          b.status = Status.COMPLETED;
-          b.nodeId = e.nodeId();
-          b.result = e.resultJson();
-          b.error = null;
-          b.errorKind = null;
-          b.logs = e.logs();
-          b.durationMs = e.durationMs();
-          b.completedAt = e.at();
-          b.log("Completed", e.at(), e.attempt(), e.nodeId(), null);
-        }
-        case AttemptFailed e -> {
-          b.progress(e.attempt(), e.nodeId(), e.dispatchedAt(), e.startedAt());
-          b.status = Status.QUEUED;
-          b.nodeId = e.nodeId();
-          b.error = e.error();
-          b.errorKind = e.errorKind();
-          b.logs = e.logs();
-          b.durationMs = e.durationMs();
-          b.log("AttemptFailed", e.at(), e.attempt(), e.nodeId(), e.error());
-        }
-        case RetryScheduled e -> {
-          b.status = Status.QUEUED;
-          b.attempt = e.nextAttempt();
-          b.retryDueAt = e.dueAtEpochMs();
-          b.log("RetryScheduled", e.at(), e.nextAttempt(), null, "due " + java.time.Instant.ofEpochMilli(e.dueAtEpochMs()));
-        }
-        case Failed e -> {
-          b.progress(e.attempt(), e.nodeId(), e.dispatchedAt(), e.startedAt());
-          b.status = Status.FAILED;
-          b.nodeId = e.nodeId();
-          b.error = e.error();
-          b.errorKind = e.errorKind();
-          b.logs = e.logs();
-          b.durationMs = e.durationMs();
-          b.completedAt = e.at();
-          b.retryDueAt = null;
-          b.log("Failed", e.at(), e.attempt(), e.nodeId(), e.error());
-        }
-        case Cancelled e -> {
-          b.status = Status.CANCELLED;
-          b.completedAt = e.at();
-          b.retryDueAt = null;
-          b.waitingReason = null;
-          b.log("Cancelled", e.at(), e.attempt(), e.nodeId(), null);
-        }
-        case Waiting e -> {
-          b.waitingReason = e.reason();
-          b.log("Waiting", e.at(), attempt, null, e.reason());
-        }
-        case Requeued e -> {
-          b.status = Status.QUEUED;
-          b.nodeId = null;
-          b.log("Requeued", e.at(), e.attempt(), e.nodeId(), "withdrawn from " + e.nodeId() + ", which takes no work");
-        }
-        case VerificationStarted e -> {
-          b.verification = e.verification();
-          b.verificationReason = e.reason();
-          b.log("VerificationStarted", e.at(), attempt, null, e.reason());
-        }
-        case ReplicasDispatched e -> {
-          for (ReplicaOnNode r : e.replicas()) {
-            b.replicas.add(Replica.dispatched(r.job(), r.nodeId(), e.at()));
-            b.attempt = Math.max(b.attempt, r.job());
-            b.log("Dispatched", e.at(), r.job(), r.nodeId(), "replica");
-          }
-          b.waitingReason = null;
-          b.replicaStatus();
-        }
-        case ReplicaStarted e -> {
-          b.updateReplica(e.job(), e.nodeId(), r -> r.started(e.at()));
-          if (b.startedAt == null) b.startedAt = e.at();
-          b.log("Started", e.at(), e.job(), e.nodeId(), "replica");
-          b.replicaStatus();
-        }
-        case ReplicaReported e -> {
-          boolean late = b.status.terminal();
-          b.updateReplica(e.job(), e.nodeId(), r -> r.reported(e, late));
-          String detail = e.outcomeKey() == null
-              ? "no result: " + e.error()
-              : (e.success() ? "result " : "error ") + e.outcomeKey() + (late ? " (late)" : "");
-          b.log("ReplicaReported", e.at(), e.job(), e.nodeId(), detail);
-          b.replicaStatus();
-        }
-        case ReplicaWithdrawn e -> {
-          b.updateReplica(e.job(), e.nodeId(), r -> r.withdrawn(e.at()));
-          b.log("Withdrawn", e.at(), e.job(), e.nodeId(), "replica taken back from a node that takes no work");
-          b.replicaStatus();
-        }
-        case Verified e -> {
-          Replica winner = b.replicas.stream().filter(r -> r.job() == e.resultJob()).findFirst().orElseThrow();
-          b.status = winner.success() ? Status.COMPLETED : Status.FAILED;
-          b.agreedKey = e.outcomeKey();
-          b.nodeId = winner.nodeId();
-          b.result = winner.success() ? winner.result() : null;
-          b.error = winner.success() ? null : winner.error();
-          b.errorKind = winner.success() ? null : winner.errorKind();
-          b.logs = winner.logs();
-          b.durationMs = winner.durationMs();
-          b.completedAt = e.at();
-          b.waitingReason = null;
-          b.log(winner.success() ? "Completed" : "Failed", e.at(), e.resultJob(), winner.nodeId(),
-              "verified: " + e.agreeing().size() + " agreed (quorum " + b.verification.quorum() + ")"
-                  + (e.disagreeing().isEmpty() ? "" : ", disagreed: " + String.join(", ", e.disagreeing())));
-        }
-      }
-      return b.build();
-    }
-
-    /** Mutable copy used only inside {@link #apply}, to keep the event cases short. */
-    private static final class Builder {
-      Status status;
-      TaskSpec spec;
-      int attempt;
-      int attemptsDispatched;
-      String nodeId;
-      String result;
-      String error;
-      String errorKind;
-      String logs;
-      Long durationMs;
-      Long submittedAt;
-      Long startedAt;
-      Long completedAt;
-      Long retryDueAt;
-      String waitingReason;
-      final List<TaskView.HistoryEntry> history;
-      TaskSpec.Verification verification;
-      String verificationReason;
-      final List<Replica> replicas;
-      String agreedKey;
-
-      Builder(State s) {
-        status = s.status;
-        spec = s.spec;
-        attempt = s.attempt;
-        attemptsDispatched = s.attemptsDispatched;
-        nodeId = s.nodeId;
-        result = s.result;
-        error = s.error;
-        errorKind = s.errorKind;
-        logs = s.logs;
-        durationMs = s.durationMs;
-        submittedAt = s.submittedAt;
-        startedAt = s.startedAt;
-        completedAt = s.completedAt;
-        retryDueAt = s.retryDueAt;
-        waitingReason = s.waitingReason;
-        history = new ArrayList<>(s.history);
-        verification = s.verification;
-        verificationReason = s.verificationReason;
-        replicas = new ArrayList<>(s.replicas);
-        agreedKey = s.agreedKey;
-      }
-
-      void updateReplica(int job, String node, java.util.function.UnaryOperator<Replica> change) {
-        for (int i = 0; i < replicas.size(); i++) {
-          Replica r = replicas.get(i);
-          if (r.job() == job && Objects.equals(r.nodeId(), node)) replicas.set(i, change.apply(r));
-        }
-      }
-
-      /** A verified task's status follows its replicas until it is decided. */
-      void replicaStatus() {
-        attemptsDispatched = (int) replicas.stream().filter(r -> r.phase() != Replica.Phase.WITHDRAWN).count();
-        if (status.terminal()) return;
-        boolean onNode = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.DISPATCHED);
-        boolean reported = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.REPORTED);
-        boolean running = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.RUNNING) || (onNode && reported);
-        status = running ? Status.RUNNING : onNode ? Status.DISPATCHED : Status.QUEUED;
-      }
-
-      void onNode(Status newStatus, int onAttempt, String node) {
-        status = newStatus;
-        attempt = onAttempt;
-        attemptsDispatched = Math.max(attemptsDispatched, onAttempt);
-        nodeId = node;
-        retryDueAt = null;
-        waitingReason = null;
-      }
-
-      /**
-       * An attempt's outcome carries where and when it ran (no longer journaled on their own): count the attempt and
-       * show its Dispatched and Started steps in the history unless an older journal recorded them already.
-       */
-      void progress(int onAttempt, String node, Long dispatchedAt, Long startedAt) {
-        if (node == null) return;
-        attemptsDispatched = Math.max(attemptsDispatched, onAttempt);
-        if (startedAt != null) this.startedAt = startedAt;
-        boolean logged = history.stream().anyMatch(h -> h.attempt() == onAttempt && h.detail() == null
-            && (h.event().equals("Dispatched") || h.event().equals("Started")));
-        if (logged) return;
-        if (dispatchedAt != null) log("Dispatched", dispatchedAt, onAttempt, node, null);
-        if (startedAt != null) log("Started", startedAt, onAttempt, node, null);
-      }
-
-      void log(String event, long at, int onAttempt, String node, String detail) {
-        history.add(new TaskView.HistoryEntry(event, at, onAttempt, node, detail));
-      }
-
-      State build() {
-        return new State(status, spec, attempt, attemptsDispatched, nodeId, result, error, errorKind, logs,
-            durationMs, submittedAt, startedAt, completedAt, retryDueAt, waitingReason, history, verification,
-            verificationReason, replicas, agreedKey);
-      }
-    }
-  }
-
   // ---------------------------------------------------------------- construction
 
   /**
@@ -589,7 +296,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    */
   private Progress progress;
   /** The state as journaled, as of the command being handled (the handlers see it with the progress laid over). */
-  private State journaled = State.EMPTY;
+  private TaskState journaled = TaskState.EMPTY;
   /** The attempt whose due retry was announced ({@link TaskChange#RETRY_DUE} is sent once per retry). */
   private int retryDueAnnounced;
 
@@ -620,8 +327,8 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   @Override
-  public State emptyState() {
-    return State.EMPTY;
+  public TaskState emptyState() {
+    return TaskState.EMPTY;
   }
 
   /** Task journals are short and never snapshotted: recovery skips the snapshot store's round trip. */
@@ -632,17 +339,17 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   @Override
-  public EventHandler<State, Event> eventHandler() {
-    return State::apply;
+  public EventHandler<TaskState, Event> eventHandler() {
+    return TaskState::apply;
   }
 
   @Override
-  public SignalHandler<State> signalHandler() {
+  public SignalHandler<TaskState> signalHandler() {
     return newSignalHandlerBuilder().onSignal(RecoveryCompleted.class, this::onRecovered).build();
   }
 
   @Override
-  public CommandHandler<Command, Event, State> commandHandler() {
+  public CommandHandler<Command, Event, TaskState> commandHandler() {
     return this::handle;
   }
 
@@ -650,15 +357,15 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * The journaled state with the current attempt's in-memory progress laid over it: what commands decide on and
    * what the view shows. The progress is dropped as soon as the journaled attempt moves past it.
    */
-  private State live(State s) {
+  private TaskState live(TaskState s) {
     Progress p = progress;
     if (p == null || s.replicated() || s.status() != Status.QUEUED || s.attempt() != p.attempt()) return s;
-    State ns = s;
+    TaskState ns = s;
     if (p.dispatchedAt() != null) ns = ns.apply(new Dispatched(p.attempt(), p.nodeId(), p.dispatchedAt()));
     if (p.startedAt() != null) ns = ns.apply(new AttemptStarted(p.attempt(), p.nodeId(), p.startedAt()));
     if (p.dispatchedAt() == null && p.startedAt() == null) {
       // placed before a restart: on its node, times unknown
-      ns = new State(Status.DISPATCHED, ns.spec(), ns.attempt(), Math.max(ns.attemptsDispatched(), p.attempt()),
+      ns = new TaskState(Status.DISPATCHED, ns.spec(), ns.attempt(), Math.max(ns.attemptsDispatched(), p.attempt()),
           p.nodeId(), ns.result(), ns.error(), ns.errorKind(), ns.logs(), ns.durationMs(), ns.submittedAt(),
           ns.startedAt(), ns.completedAt(), null, null, ns.history(), ns.verification(), ns.verificationReason(),
           ns.replicas(), ns.agreedKey());
@@ -676,13 +383,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return p != null && p.attempt() == attempt ? p.startedAt() : null;
   }
 
-  private Effect<Event, State> handle(State journaled, Command command) {
+  private Effect<Event, TaskState> handle(TaskState journaled, Command command) {
     this.journaled = journaled;
     Progress p = progress;
     if (p != null && (journaled.replicated() || journaled.status() != Status.QUEUED || journaled.attempt() != p.attempt())) {
       progress = null; // the journal moved past that attempt
     }
-    State s = live(journaled);
+    TaskState s = live(journaled);
     return switch (command) {
       case Submit c -> onSubmit(s, c);
       case Get c -> {
@@ -715,11 +422,11 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   // ---------------------------------------------------------------- command handlers
 
-  private Effect<Event, State> onSubmit(State s, Submit c) {
+  private Effect<Event, TaskState> onSubmit(TaskState s, Submit c) {
     if (s.status() != Status.NEW) return Effect().reply(c.replyTo(), StatusReply.success(view(s)));
     if (c.spec() == null) return Effect().reply(c.replyTo(), StatusReply.error("a task needs a spec"));
     return Effect().persist(new Submitted(c.spec(), now()))
-        .thenRun((State ns) -> {
+        .thenRun((TaskState ns) -> {
           announce(ns, TaskChange.SUBMITTED);
           if (ns.replicated()) dispatchMissingReplicas(ns);
           else startDispatch(ns);
@@ -727,7 +434,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
   }
 
-  private Effect<Event, State> onStarted(State s, Started c) {
+  private Effect<Event, TaskState> onStarted(TaskState s, Started c) {
     if (s.replicated()) return onReplicaStarted(s, c);
     TaskSpec.Verification asked = s.spec().verification();
     if (asked != null && asked.adaptive() && s.status() == Status.QUEUED) {
@@ -738,14 +445,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     boolean current = (s.status() == Status.QUEUED || s.status() == Status.DISPATCHED) && c.attempt() == s.attempt();
     if (!current) return Effect().none();
     progress = new Progress(c.attempt(), c.nodeId(), dispatchedAt(c.attempt()), now());
-    State ns = live(journaled);
+    TaskState ns = live(journaled);
     startLivenessChecks();
     armResultDeadline(ns);
     announce(ns, TaskChange.STARTED);
     return Effect().none();
   }
 
-  private Effect<Event, State> onResult(State s, ReportResult r) {
+  private Effect<Event, TaskState> onResult(TaskState s, ReportResult r) {
     boolean current = !s.status().terminal() && s.status() != Status.NEW && r.attempt() == s.attempt();
     if (s.replicated() && s.status() != Status.NEW) return onReplicaResult(s, r);
     if (!current) {
@@ -761,7 +468,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     if (r.success()) {
       return Effect().persist(new Completed(r.attempt(), r.nodeId(), r.resultJson(), r.logs(), r.durationMs(), now(),
               dispatchedAt(r.attempt()), startedAt(r.attempt())))
-          .thenRun((State ns) -> ended(ns, TaskChange.COMPLETED))
+          .thenRun((TaskState ns) -> ended(ns, TaskChange.COMPLETED))
           .thenReply(r.replyTo(), ns -> StatusReply.ack());
     }
     boolean retryAllowed = r.retryable() || s.spec().retries().retryUserErrors();
@@ -769,13 +476,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         .thenReply(r.replyTo(), ns -> StatusReply.ack());
   }
 
-  private Effect<Event, State> onNodeLost(State s, NodeLost c) {
+  private Effect<Event, TaskState> onNodeLost(TaskState s, NodeLost c) {
     if (s.replicated()) return replicasLost(s, c.nodeId(), "node " + c.nodeId() + " was lost", NODE_LOST);
     if (!s.status().onNode() || !Objects.equals(s.nodeId(), c.nodeId())) return Effect().none();
     return nodeLost(s);
   }
 
-  private Effect<Event, State> onCancel(State s, Cancel c) {
+  private Effect<Event, TaskState> onCancel(TaskState s, Cancel c) {
     return switch (s.status()) {
       case NEW -> Effect().reply(c.replyTo(), StatusReply.error("unknown task " + taskId));
       case CANCELLED -> Effect().reply(c.replyTo(), StatusReply.success(view(s)));
@@ -784,7 +491,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case QUEUED, DISPATCHED, RUNNING -> {
         if (s.replicated()) {
           yield Effect().persist(new Cancelled(s.attempt(), null, now()))
-              .thenRun((State ns) -> {
+              .thenRun((TaskState ns) -> {
                 cancelActiveReplicas(ns);
                 ended(ns, TaskChange.CANCELLED);
               })
@@ -792,7 +499,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         }
         String onNode = s.status().onNode() ? s.nodeId() : null;
         yield Effect().persist(new Cancelled(s.attempt(), onNode, now()))
-            .thenRun((State ns) -> {
+            .thenRun((TaskState ns) -> {
               if (onNode != null) effects.cancelRunning(taskId, s.attempt(), onNode);
               ended(ns, TaskChange.CANCELLED);
             })
@@ -801,7 +508,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     };
   }
 
-  private Effect<Event, State> onDispatchOutcome(State s, DispatchOutcome o) {
+  private Effect<Event, TaskState> onDispatchOutcome(TaskState s, DispatchOutcome o) {
     if (dispatchingAttempt == o.attempt()) dispatchingAttempt = 0;
     if (s.status() != Status.QUEUED || s.attempt() != o.attempt()) {
       // The task moved on while the job was being enqueued (a fast worker already reported, or it was cancelled).
@@ -823,7 +530,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       long now = now();
       return Effect().persist(List.<Event>of(new VerificationStarted(v, o.verifyReason(), now),
               new ReplicasDispatched(List.of(new ReplicaOnNode(o.attempt(), o.enqueuedOn())), now)))
-          .thenRun((State ns) -> {
+          .thenRun((TaskState ns) -> {
             startLivenessChecks();
             announce(ns, TaskChange.DISPATCHED);
             dispatchMissingReplicas(ns);
@@ -841,7 +548,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         return Effect().none();
       }
       return Effect().persist(new Waiting(o.noNodeReason(), now()))
-          .thenRun((State ns) -> {
+          .thenRun((TaskState ns) -> {
             retryDispatchLater(o.attempt());
             announce(ns, TaskChange.WAITING);
           });
@@ -852,7 +559,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().none();
   }
 
-  private Effect<Event, State> onDispatchDue(State s, DispatchDue d) {
+  private Effect<Event, TaskState> onDispatchDue(TaskState s, DispatchDue d) {
     if (s.status() == Status.QUEUED && s.attempt() == d.attempt()) {
       if (s.retryDueAt() != null && s.retryDueAt() > now()) {
         armRetry(s); // timer fired before the journaled due time (clock skew after a move); wait the rest
@@ -867,7 +574,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().none();
   }
 
-  private Effect<Event, State> onCheckLiveness(State s) {
+  private Effect<Event, TaskState> onCheckLiveness(TaskState s) {
     if (s.replicated()) return checkReplicas(s);
     if (!s.status().onNode()) return Effect().none();
     int attempt = s.attempt();
@@ -877,7 +584,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().none();
   }
 
-  private Effect<Event, State> onLivenessAnswer(State s, LivenessAnswer a) {
+  private Effect<Event, TaskState> onLivenessAnswer(TaskState s, LivenessAnswer a) {
     if (a.alive() == null) {
       context.getLog().warn("Task {}: could not check whether node {} is alive; checking again later",
           taskId, a.nodeId());
@@ -891,7 +598,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return nodeLost(s);
   }
 
-  private Effect<Event, State> onResultOverdue(State s, ResultOverdue o) {
+  private Effect<Event, TaskState> onResultOverdue(TaskState s, ResultOverdue o) {
     if (s.replicated() || !s.status().onNode() || s.attempt() != o.attempt()) return Effect().none();
     String error = "no result " + s.spec().timeoutMs() + " ms + " + settings.resultGrace().toMillis()
         + " ms grace after the attempt started on " + s.nodeId();
@@ -899,7 +606,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return failAttempt(s, s.attempt(), s.nodeId(), error, RESULT_OVERDUE, null, null, true);
   }
 
-  private void onRecovered(State s, RecoveryCompleted signal) {
+  private void onRecovered(TaskState s, RecoveryCompleted signal) {
     if (s.replicated()) {
       onReplicatedRecovered(s);
       return;
@@ -923,14 +630,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * Dispatches are not journaled: before dispatching the recovered attempt again, ask the queue whether its job is
    * already on a node, so a restart does not run it twice.
    */
-  private void locate(State s) {
+  private void locate(TaskState s) {
     int attempt = s.attempt();
     dispatchingAttempt = attempt;
     CompletionStage<java.util.Optional<String>> placed = call(() -> effects.placedOn(taskId, attempt));
     context.pipeToSelf(placed, (node, failure) -> new Located(attempt, failure == null ? node.orElse(null) : null));
   }
 
-  private Effect<Event, State> onLocated(State s, Located c) {
+  private Effect<Event, TaskState> onLocated(TaskState s, Located c) {
     if (dispatchingAttempt == c.attempt()) dispatchingAttempt = 0;
     if (s.status() != Status.QUEUED || s.attempt() != c.attempt()) return Effect().none();
     boolean withdrawn = c.attempt() == withdrawnAttempt && Objects.equals(c.nodeId(), withdrawnFrom);
@@ -957,7 +664,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   // ---------------------------------------------------------------- verified tasks (replicas)
 
-  private Effect<Event, State> onWithdrawn(State s, Withdrawn c) {
+  private Effect<Event, TaskState> onWithdrawn(TaskState s, Withdrawn c) {
     if (s.replicated()) {
       Replica r = s.replica(c.attempt(), c.nodeId());
       if (r == null || r.phase() != Replica.Phase.DISPATCHED || s.status().terminal()) return Effect().none();
@@ -971,25 +678,25 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     }
     if (s.status() != Status.DISPATCHED || !Objects.equals(s.nodeId(), c.nodeId())) return Effect().none();
     return Effect().persist(new Requeued(c.attempt(), c.nodeId(), now()))
-        .thenRun((State ns) -> {
+        .thenRun((TaskState ns) -> {
           timers.cancel(LIVENESS_TIMER);
           announce(ns, TaskChange.REQUEUED);
           startDispatch(ns);
         });
   }
 
-  private Effect<Event, State> onReplicaStarted(State s, Started c) {
+  private Effect<Event, TaskState> onReplicaStarted(TaskState s, Started c) {
     Replica r = s.replica(c.attempt(), c.nodeId());
     if (r == null || r.phase() != Replica.Phase.DISPATCHED) return Effect().none();
     boolean first = s.status() != Status.RUNNING;
     return Effect().persist(new ReplicaStarted(c.attempt(), c.nodeId(), now()))
-        .thenRun((State ns) -> {
+        .thenRun((TaskState ns) -> {
           startLivenessChecks();
           if (first && !ns.status().terminal()) announce(ns, TaskChange.REPLICA_STARTED);
         });
   }
 
-  private Effect<Event, State> onReplicaResult(State s, ReportResult r) {
+  private Effect<Event, TaskState> onReplicaResult(TaskState s, ReportResult r) {
     Replica rep = s.replica(r.attempt(), r.nodeId());
     if (rep == null) {
       if (replicaDispatchInFlight && r.attempt() > s.attempt()) {
@@ -1011,7 +718,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   /** Every running replica on {@code nodeId} ends without a vote. */
-  private Effect<Event, State> replicasLost(State s, String nodeId, String error, String errorKind) {
+  private Effect<Event, TaskState> replicasLost(TaskState s, String nodeId, String error, String errorKind) {
     List<Event> events = new ArrayList<>();
     for (Replica r : s.replicas()) {
       if (r.phase().active() && r.nodeId().equals(nodeId)) {
@@ -1022,7 +729,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   /** Liveness of every node holding a running replica, and the result deadline of each. */
-  private Effect<Event, State> checkReplicas(State s) {
+  private Effect<Event, TaskState> checkReplicas(TaskState s) {
     java.util.Set<String> nodes = new java.util.TreeSet<>();
     List<Event> overdue = new ArrayList<>();
     Long timeoutMs = s.spec().timeoutMs();
@@ -1051,13 +758,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    *
    * @param mayDispatch false when the caller just learnt that no node can take a replica (the retry timer will)
    */
-  private EffectBuilder<Event, State> persistReplicaChange(State s, List<Event> events, boolean mayDispatch) {
-    State ns = s;
+  private EffectBuilder<Event, TaskState> persistReplicaChange(TaskState s, List<Event> events, boolean mayDispatch) {
+    TaskState ns = s;
     for (Event e : events) ns = ns.apply(e);
     List<Event> all = new ArrayList<>(events);
     all.addAll(conclusion(ns));
     boolean wasTerminal = s.status().terminal();
-    return Effect().persist(all).thenRun((State after) -> {
+    return Effect().persist(all).thenRun((TaskState after) -> {
       if (wasTerminal) {
         judgeLate(s, after);
       } else if (after.status().terminal()) {
@@ -1073,7 +780,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   /** The event that ends the task if its replicas now decide it. */
-  private List<Event> conclusion(State s) {
+  private List<Event> conclusion(TaskState s) {
     if (s.status().terminal() || !s.replicated()) return List.of();
     switch (quorumDecision(s)) {
       case dev.anchor.consensus.Quorum.Decision.Agreed a -> {
@@ -1092,7 +799,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     }
   }
 
-  private dev.anchor.consensus.Quorum.Decision quorumDecision(State s) {
+  private dev.anchor.consensus.Quorum.Decision quorumDecision(TaskState s) {
     TaskSpec.Verification v = s.verification();
     List<dev.anchor.consensus.Quorum.Vote> votes = s.replicas().stream()
         .filter(r -> r.phase() == Replica.Phase.REPORTED)
@@ -1105,7 +812,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   /** Starts dispatching as many replicas as the task still needs (initial ones, or more after a disagreement). */
-  private void dispatchMissingReplicas(State s) {
+  private void dispatchMissingReplicas(TaskState s) {
     if (s.status().terminal()) return;
     if (replicaDispatchInFlight) {
       reconcileAgain = true;
@@ -1133,7 +840,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         : new ReplicaDispatchOutcome(list, null));
   }
 
-  private Effect<Event, State> onReplicaDispatchOutcome(State s, ReplicaDispatchOutcome o) {
+  private Effect<Event, TaskState> onReplicaDispatchOutcome(TaskState s, ReplicaDispatchOutcome o) {
     replicaDispatchInFlight = false;
     boolean again = reconcileAgain;
     reconcileAgain = false;
@@ -1152,7 +859,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           taskId, settings.dispatchRetryInterval(), o.failure());
     }
     if (placed.isEmpty() && o.failure() == null && reason != null) {
-      Effect<Event, State> givenUp = abandonSpotCheck(s, reason);
+      Effect<Event, TaskState> givenUp = abandonSpotCheck(s, reason);
       if (givenUp != null) return givenUp;
     }
     List<Event> events = new ArrayList<>();
@@ -1174,7 +881,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * A spot-check the user did not ask for must not hold a task hostage: when no second node can take the check (the
    * other one left) and nothing runs any more, the task ends with the result it has, unverified.
    */
-  private Effect<Event, State> abandonSpotCheck(State s, String reason) {
+  private Effect<Event, TaskState> abandonSpotCheck(TaskState s, String reason) {
     boolean requested = s.spec().verification() != null;
     if (requested || s.replicas().stream().anyMatch(r -> r.phase().active())) return null;
     Replica only = s.replicas().stream().filter(r -> r.phase() == Replica.Phase.REPORTED).findFirst().orElse(null);
@@ -1185,13 +892,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         ? new Completed(only.job(), only.nodeId(), only.result(), only.logs(),
             only.durationMs() == null ? 0 : only.durationMs(), now())
         : new Failed(only.job(), only.nodeId(), only.error(), only.errorKind(), only.logs(), only.durationMs(), now());
-    return Effect().persist(end).thenRun((State ns) -> {
+    return Effect().persist(end).thenRun((TaskState ns) -> {
       if (ns.status() == Status.FAILED) effects.deadLetter(taskId, ns.spec(), ns.error());
       ended(ns, ns.status() == Status.COMPLETED ? TaskChange.COMPLETED : TaskChange.FAILED);
     });
   }
 
-  private void onReplicatedRecovered(State s) {
+  private void onReplicatedRecovered(TaskState s) {
     if (s.status() == Status.NEW) return;
     if (s.status().terminal()) {
       // a crash right after the decision may have lost the verdicts: send them again (nodes ignore repeats)
@@ -1207,7 +914,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   /** Verdicts for every node that voted, and fraud evidence when the votes differed. */
-  private void judge(State s) {
+  private void judge(TaskState s) {
     List<String> faulty = faultyNodes(s);
     if (s.agreedKey() != null) {
       for (Replica r : s.replicas()) {
@@ -1223,7 +930,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   /** A replica that reported after the decision is judged against it. */
-  private void judgeLate(State before, State after) {
+  private void judgeLate(TaskState before, TaskState after) {
     if (after.agreedKey() == null) return;
     for (Replica r : after.replicas()) {
       Replica was = before.replica(r.job(), r.nodeId());
@@ -1237,14 +944,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     }
   }
 
-  private static List<String> faultyNodes(State s) {
+  private static List<String> faultyNodes(TaskState s) {
     if (s.agreedKey() == null) return List.of();
     return s.replicas().stream()
         .filter(r -> r.phase() == Replica.Phase.REPORTED && !s.agreedKey().equals(r.outcomeKey()))
         .map(Replica::nodeId).distinct().toList();
   }
 
-  private void cancelActiveReplicas(State s) {
+  private void cancelActiveReplicas(TaskState s) {
     for (Replica r : s.replicas()) {
       if (r.phase().active()) effects.cancelRunning(taskId, r.job(), r.nodeId());
     }
@@ -1252,12 +959,12 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   // ---------------------------------------------------------------- transitions shared by several commands
 
-  private EffectBuilder<Event, State> nodeLost(State s) {
+  private EffectBuilder<Event, TaskState> nodeLost(TaskState s) {
     return failAttempt(s, s.attempt(), s.nodeId(), "node " + s.nodeId() + " was lost", NODE_LOST, null, null, true);
   }
 
-  private EffectBuilder<Event, State> failAttempt(
-      State s, int attempt, String nodeId, String error, String errorKind, String logs, Long durationMs,
+  private EffectBuilder<Event, TaskState> failAttempt(
+      TaskState s, int attempt, String nodeId, String error, String errorKind, String logs, Long durationMs,
       boolean retryAllowed) {
     long now = now();
     TaskSpec.RetryPolicy policy = s.spec().retries();
@@ -1267,7 +974,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
               new AttemptFailed(attempt, nodeId, error, errorKind, logs, durationMs, now, dispatchedAt(attempt),
                   startedAt(attempt)),
               new RetryScheduled(attempt + 1, dueAt, now)))
-          .thenRun((State ns) -> {
+          .thenRun((TaskState ns) -> {
             timers.cancel(LIVENESS_TIMER);
             timers.cancel(DEADLINE_TIMER);
             armRetry(ns);
@@ -1276,7 +983,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     }
     return Effect().persist(new Failed(attempt, nodeId, error, errorKind, logs, durationMs, now, dispatchedAt(attempt),
             startedAt(attempt)))
-        .thenRun((State ns) -> {
+        .thenRun((TaskState ns) -> {
           effects.deadLetter(taskId, ns.spec(), error);
           ended(ns, TaskChange.FAILED);
         });
@@ -1284,7 +991,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   // ---------------------------------------------------------------- side effects
 
-  private void startDispatch(State s) {
+  private void startDispatch(TaskState s) {
     int attempt = s.attempt();
     if (dispatchingAttempt == attempt) return;
     dispatchingAttempt = attempt;
@@ -1315,7 +1022,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     timers.startSingleTimer(DISPATCH_TIMER, new DispatchDue(attempt), settings.dispatchRetryInterval());
   }
 
-  private void armRetry(State s) {
+  private void armRetry(TaskState s) {
     long delay = s.retryDueAt() - now();
     if (delay <= 0) {
       context.getSelf().tell(new DispatchDue(s.attempt()));
@@ -1328,7 +1035,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * A backstop for a worker that took a job and went silent while its node stays in the cluster: the worker enforces
    * the task's timeout itself, so no result well after it means the attempt is lost. Only for tasks with a timeout.
    */
-  private void armResultDeadline(State s) {
+  private void armResultDeadline(TaskState s) {
     Long timeoutMs = s.spec().timeoutMs();
     if (timeoutMs == null || timeoutMs <= 0 || s.startedAt() == null) return;
     long delay = s.startedAt() + timeoutMs + settings.resultGrace().toMillis() - now();
@@ -1364,7 +1071,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     };
   }
 
-  private void ended(State s, TaskChange change) {
+  private void ended(TaskState s, TaskChange change) {
     timers.cancel(DISPATCH_TIMER);
     timers.cancel(LIVENESS_TIMER);
     timers.cancel(DEADLINE_TIMER);
@@ -1376,7 +1083,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     if (shard != null) shard.tell(new ClusterSharding.Passivate<>(context.getSelf()));
   }
 
-  private void announce(State s, TaskChange change) {
+  private void announce(TaskState s, TaskChange change) {
     try {
       effects.changed(view(s), change);
     } catch (RuntimeException e) {
@@ -1403,69 +1110,15 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   // ---------------------------------------------------------------- view
 
-  private TaskView view(State s) {
-    return view(taskId, s);
+  private TaskView view(TaskState s) {
+    return TaskViews.view(taskId, s);
   }
 
-  public static TaskView view(String taskId, State s) {
-    TaskSpec spec = s.spec();
-    return new TaskView(
-        taskId,
-        spec == null ? null : spec.name(),
-        spec == null ? null : spec.type(),
-        statusName(s.status()),
-        s.result(),
-        s.error(),
-        s.errorKind(),
-        s.logs(),
-        s.attemptsDispatched(),
-        s.nodeId(),
-        s.submittedAt(),
-        s.completedAt(),
-        s.durationMs(),
-        s.retryDueAt(),
-        s.waitingReason(),
-        spec == null ? 0 : spec.priority(),
-        spec == null ? null : spec.runtime(),
-        s.history(),
-        verificationView(s));
-  }
-
-  private static VerificationView verificationView(State s) {
-    TaskSpec.Verification v = s.verification();
-    if (v == null) return null;
-    List<String> agreeing = new ArrayList<>();
-    List<String> disagreeing = new ArrayList<>();
-    List<VerificationView.ReplicaView> runs = new ArrayList<>();
-    for (Replica r : s.replicas()) {
-      if (r.phase() == Replica.Phase.REPORTED && s.agreedKey() != null) {
-        (s.agreedKey().equals(r.outcomeKey()) ? agreeing : disagreeing).add(r.nodeId());
-      }
-      runs.add(new VerificationView.ReplicaView(r.job(), r.nodeId(), phaseName(r.phase()), r.outcomeKey(),
-          r.durationMs(), r.error(), r.late()));
-    }
-    return new VerificationView(v.replicas(), v.quorum(), v.maxReplicas(), v.policy(), s.verificationReason(),
-        s.agreedKey(), agreeing, disagreeing, runs);
-  }
-
-  private static String phaseName(Replica.Phase p) {
-    return switch (p) {
-      case DISPATCHED -> "Queued";
-      case RUNNING -> "Running";
-      case REPORTED -> "Reported";
-      case NO_RESULT -> "NoResult";
-      case WITHDRAWN -> "Withdrawn";
-    };
+  public static TaskView view(String taskId, TaskState s) {
+    return TaskViews.view(taskId, s);
   }
 
   static String statusName(Status status) {
-    return switch (status) {
-      case NEW -> TaskView.UNKNOWN;
-      case QUEUED, DISPATCHED -> TaskView.QUEUED;
-      case RUNNING -> TaskView.RUNNING;
-      case COMPLETED -> TaskView.COMPLETED;
-      case FAILED -> TaskView.FAILED;
-      case CANCELLED -> TaskView.CANCELLED;
-    };
+    return TaskViews.statusName(status);
   }
 }

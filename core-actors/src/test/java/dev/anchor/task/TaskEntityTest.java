@@ -24,8 +24,7 @@ import dev.anchor.task.TaskEntity.NodeLost;
 import dev.anchor.task.TaskEntity.ReportResult;
 import dev.anchor.task.TaskEntity.RetryScheduled;
 import dev.anchor.task.TaskEntity.Started;
-import dev.anchor.task.TaskEntity.State;
-import dev.anchor.task.TaskEntity.Status;
+import dev.anchor.task.TaskState.Status;
 import dev.anchor.task.TaskEntity.Submit;
 import dev.anchor.task.TaskEntity.Submitted;
 import dev.anchor.task.TaskEntity.Waiting;
@@ -58,7 +57,7 @@ class TaskEntityTest {
   private final MutableClock clock = new MutableClock(1_700_000_000_000L);
   private RecordingTaskEffects fx;
   private String taskId;
-  private EventSourcedBehaviorTestKit<Command, Event, State> task;
+  private EventSourcedBehaviorTestKit<Command, Event, TaskState> task;
 
   @BeforeAll
   static void startSystem() {
@@ -79,7 +78,7 @@ class TaskEntityTest {
     task = entity(null);
   }
 
-  private EventSourcedBehaviorTestKit<Command, Event, State> entity(
+  private EventSourcedBehaviorTestKit<Command, Event, TaskState> entity(
       org.apache.pekko.actor.typed.ActorRef<ClusterSharding.ShardCommand> shard) {
     return EventSourcedBehaviorTestKit.create(kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, shard));
   }
@@ -93,8 +92,8 @@ class TaskEntityTest {
   }
 
   /** The entity's live state: the journaled one with the current attempt's in-memory progress. */
-  private State state() {
-    return task.<State>runCommand(TaskEntity.Inspect::new).reply();
+  private TaskState state() {
+    return task.<TaskState>runCommand(TaskEntity.Inspect::new).reply();
   }
 
   private TaskView view() {
@@ -150,7 +149,7 @@ class TaskEntityTest {
     assertEquals(clock.millis(), queued.submittedAt());
 
     assertEquals(List.of(new RecordingTaskEffects.Dispatch(taskId, 1, SPEC)), fx.dispatches);
-    State dispatched = state();
+    TaskState dispatched = state();
     assertEquals(Status.DISPATCHED, dispatched.status());
     assertEquals("node-1", dispatched.nodeId());
 
@@ -233,7 +232,7 @@ class TaskEntityTest {
     running("node-1");
     assertTrue(failRetryable(1, "node-1").isSuccess());
 
-    State afterFirst = state();
+    TaskState afterFirst = state();
     assertEquals(Status.QUEUED, afterFirst.status());
     assertEquals(2, afterFirst.attempt());
     assertEquals(clock.millis() + 2_000, afterFirst.retryDueAt());
@@ -304,7 +303,7 @@ class TaskEntityTest {
     submit(SPEC.withRetries(new TaskSpec.RetryPolicy(2, 500, true)));
     task.runCommand(new Started(1, "node-1"));
     report(1, "node-1", false, null, "boom", "UserError", false);
-    State s = state();
+    TaskState s = state();
     assertEquals(2, s.attempt());
     assertEquals(clock.millis() + 500, s.retryDueAt());
     timePasses(Duration.ofMillis(500));
@@ -384,7 +383,7 @@ class TaskEntityTest {
     int events = journal().size();
     assertTrue(succeed(1, "node-1").isSuccess(), "the late worker may ack");
     assertEquals(events, journal().size());
-    State s = state();
+    TaskState s = state();
     assertEquals(Status.QUEUED, s.status());
     assertEquals(2, s.attempt());
     assertNull(s.result());
@@ -531,7 +530,7 @@ class TaskEntityTest {
     submit(SPEC);
     assertEquals(List.of(Submitted.class), journalTypes());
 
-    State recovered = task.restart().state();
+    TaskState recovered = task.restart().state();
     assertEquals(Status.QUEUED, recovered.status());
     eventually(() -> assertEquals(2, fx.dispatches.size()));
     eventually(() -> assertEquals(Status.DISPATCHED, state().status()));

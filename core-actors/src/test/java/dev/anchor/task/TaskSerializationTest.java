@@ -13,7 +13,6 @@ import dev.anchor.task.TaskEntity.Dispatched;
 import dev.anchor.task.TaskEntity.Event;
 import dev.anchor.task.TaskEntity.Failed;
 import dev.anchor.task.TaskEntity.RetryScheduled;
-import dev.anchor.task.TaskEntity.State;
 import dev.anchor.task.TaskEntity.Submitted;
 import dev.anchor.task.TaskEntity.Waiting;
 import java.util.List;
@@ -57,7 +56,7 @@ class TaskSerializationTest {
         new Failed(2, "n2", "boom", "UserError", null, null, 7L),
         new Cancelled(2, null, 8L));
     SerializationTestKit serialization = new SerializationTestKit(kit.system());
-    State state = TaskEntity.State.EMPTY;
+    TaskState state = TaskState.EMPTY;
     for (Event e : events) {
       assertEquals(e, serialization.verifySerialization(e, true));
       assertCbor(e);

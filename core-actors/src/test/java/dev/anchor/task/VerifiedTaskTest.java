@@ -14,7 +14,6 @@ import dev.anchor.task.TaskEntity.Event;
 import dev.anchor.task.TaskEntity.Get;
 import dev.anchor.task.TaskEntity.ReportResult;
 import dev.anchor.task.TaskEntity.Started;
-import dev.anchor.task.TaskEntity.State;
 import dev.anchor.task.TaskEntity.Submit;
 import java.time.Duration;
 import java.util.List;
@@ -43,7 +42,7 @@ class VerifiedTaskTest {
   private final MutableClock clock = new MutableClock(1_700_000_000_000L);
   private RecordingTaskEffects fx;
   private String taskId;
-  private EventSourcedBehaviorTestKit<Command, Event, State> task;
+  private EventSourcedBehaviorTestKit<Command, Event, TaskState> task;
 
   @BeforeAll
   static void startSystem() {
