@@ -5,8 +5,6 @@ import dev.anchor.task.TaskEffects.Placement;
 import dev.anchor.task.TaskState.Status;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -36,9 +34,13 @@ import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 
 /**
  * One task's life, event-sourced: Queued → (Dispatched) → Running → Completed | Failed | Cancelled, with retries.
+ * A verified task (replicas on several nodes) is handled by {@link ReplicatedRun}; its state and what each event
+ * means live in {@link TaskState}, what the API shows in {@link TaskViews}.
  *
- * <p>A normal run journals four events: {@link Submitted}, {@link Dispatched}, {@link AttemptStarted},
- * {@link Completed}. A retried failure adds {@link AttemptFailed} + {@link RetryScheduled} (one atomic write); the
+ * <p>A normal run journals two events: {@link Submitted} and {@link Completed}. Where the attempt was dispatched and
+ * when it started are kept in memory (the view and the change feed show them at once) and journaled inside the
+ * outcome event; after a restart the job queue says where the attempt is ({@link TaskEffects#placedOn}), so it is
+ * not queued twice. A retried failure adds {@link AttemptFailed} + {@link RetryScheduled} (one atomic write); the
  * final failure is a single {@link Failed}. {@link Waiting} is written only when the reason no node can take the task
  * changes, so a task waiting for hours does not grow its journal.
  *
@@ -67,7 +69,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   /** {@code errorKind} of an attempt that ended because its node left the cluster. */
   public static final String NODE_LOST = "NodeLost";
 
-  private static final String DISPATCH_TIMER = "dispatch";
+  static final String DISPATCH_TIMER = "dispatch";
   private static final String LIVENESS_TIMER = "liveness";
   private static final String DEADLINE_TIMER = "deadline";
 
@@ -75,7 +77,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   public static final String UNVERIFIABLE = "Unverifiable";
 
   /** After a restart, verdicts of a task decided this recently are sent again (a crash may have lost them). */
-  private static final long VERDICT_RESEND_WINDOW_MS = 60_000;
+  static final long VERDICT_RESEND_WINDOW_MS = 60_000;
 
   /** {@code errorKind} of an attempt that reported no result within its timeout plus the grace period. */
   public static final String RESULT_OVERDUE = "ResultOverdue";
@@ -273,28 +275,26 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         .withStopMessage(new Stop());
   }
 
-  private final String taskId;
-  private final TaskEffects effects;
-  private final TaskSettings settings;
+  final String taskId;
+  final TaskEffects effects;
+  final TaskSettings settings;
   private final Clock clock;
   private final ActorRef<ClusterSharding.ShardCommand> shard;
-  private final ActorContext<Command> context;
-  private final TimerScheduler<Command> timers;
+  final ActorContext<Command> context;
+  final TimerScheduler<Command> timers;
   /**
    * The attempt whose dispatch call is in flight, 0 if none. Per attempt, because an answer for an attempt that
    * already failed must not hold back dispatching the next one. Not journaled: after a restart nothing is in flight.
    */
   private int dispatchingAttempt;
-  /** A replica dispatch call is in flight (its job numbers are above the journaled ones). Not journaled. */
-  private boolean replicaDispatchInFlight;
-  /** Something changed while a replica dispatch was in flight: look at the replicas again when it answers. */
-  private boolean reconcileAgain;
   /**
    * Where the current attempt of a single-run task is: its node and when it was dispatched and started. Kept in
    * memory, not journaled (two journal writes fewer per task); recorded with the attempt's outcome. After a restart
    * the job queue tells where the attempt was put ({@link TaskEffects#placedOn}).
    */
   private Progress progress;
+  /** The handlers of a verified task. */
+  private final ReplicatedRun replicas;
   /** The state as journaled, as of the command being handled (the handlers see it with the progress laid over). */
   private TaskState journaled = TaskState.EMPTY;
   /** The attempt whose due retry was announced ({@link TaskChange#RETRY_DUE} is sent once per retry). */
@@ -324,6 +324,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     this.shard = shard;
     this.context = context;
     this.timers = timers;
+    this.replicas = new ReplicatedRun(this);
   }
 
   @Override
@@ -357,6 +358,11 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * The journaled state with the current attempt's in-memory progress laid over it: what commands decide on and
    * what the view shows. The progress is dropped as soon as the journaled attempt moves past it.
    */
+  /** Package access for {@link ReplicatedRun}, which is not a subclass. */
+  org.apache.pekko.persistence.typed.javadsl.EffectFactories<Event, TaskState> effect() {
+    return Effect();
+  }
+
   private TaskState live(TaskState s) {
     Progress p = progress;
     if (p == null || s.replicated() || s.status() != Status.QUEUED || s.attempt() != p.attempt()) return s;
@@ -411,10 +417,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case LivenessAnswer c -> onLivenessAnswer(s, c);
       case ResultOverdue c -> onResultOverdue(s, c);
       case Withdrawn c -> onWithdrawn(s, c);
-      case ReplicaDispatchOutcome c -> onReplicaDispatchOutcome(s, c);
+      case ReplicaDispatchOutcome c -> replicas.onReplicaDispatchOutcome(s, c);
       case Located c -> onLocated(s, c);
       case Reconcile c -> {
-        if (s.replicated() && !s.status().terminal()) dispatchMissingReplicas(s);
+        if (s.replicated() && !s.status().terminal()) replicas.dispatchMissingReplicas(s);
         yield Effect().none();
       }
     };
@@ -428,14 +434,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().persist(new Submitted(c.spec(), now()))
         .thenRun((TaskState ns) -> {
           announce(ns, TaskChange.SUBMITTED);
-          if (ns.replicated()) dispatchMissingReplicas(ns);
+          if (ns.replicated()) replicas.dispatchMissingReplicas(ns);
           else startDispatch(ns);
         })
         .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
   }
 
   private Effect<Event, TaskState> onStarted(TaskState s, Started c) {
-    if (s.replicated()) return onReplicaStarted(s, c);
+    if (s.replicated()) return replicas.onReplicaStarted(s, c);
     TaskSpec.Verification asked = s.spec().verification();
     if (asked != null && asked.adaptive() && s.status() == Status.QUEUED) {
       // the dispatch answer decides whether this run needs a second replica; starting it here would skip that
@@ -454,7 +460,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   private Effect<Event, TaskState> onResult(TaskState s, ReportResult r) {
     boolean current = !s.status().terminal() && s.status() != Status.NEW && r.attempt() == s.attempt();
-    if (s.replicated() && s.status() != Status.NEW) return onReplicaResult(s, r);
+    if (s.replicated() && s.status() != Status.NEW) return replicas.onReplicaResult(s, r);
     if (!current) {
       context.getLog().debug("Task {}: ignoring result of attempt {} from {} in {} (attempt {})",
           taskId, r.attempt(), r.nodeId(), s.status(), s.attempt());
@@ -477,7 +483,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   private Effect<Event, TaskState> onNodeLost(TaskState s, NodeLost c) {
-    if (s.replicated()) return replicasLost(s, c.nodeId(), "node " + c.nodeId() + " was lost", NODE_LOST);
+    if (s.replicated()) return replicas.replicasLost(s, c.nodeId(), "node " + c.nodeId() + " was lost", NODE_LOST);
     if (!s.status().onNode() || !Objects.equals(s.nodeId(), c.nodeId())) return Effect().none();
     return nodeLost(s);
   }
@@ -492,7 +498,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         if (s.replicated()) {
           yield Effect().persist(new Cancelled(s.attempt(), null, now()))
               .thenRun((TaskState ns) -> {
-                cancelActiveReplicas(ns);
+                replicas.cancelActiveReplicas(ns);
                 ended(ns, TaskChange.CANCELLED);
               })
               .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
@@ -533,7 +539,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           .thenRun((TaskState ns) -> {
             startLivenessChecks();
             announce(ns, TaskChange.DISPATCHED);
-            dispatchMissingReplicas(ns);
+            replicas.dispatchMissingReplicas(ns);
           });
     }
     if (o.enqueuedOn() != null) {
@@ -575,7 +581,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   }
 
   private Effect<Event, TaskState> onCheckLiveness(TaskState s) {
-    if (s.replicated()) return checkReplicas(s);
+    if (s.replicated()) return replicas.checkReplicas(s);
     if (!s.status().onNode()) return Effect().none();
     int attempt = s.attempt();
     String nodeId = s.nodeId();
@@ -591,7 +597,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       return Effect().none();
     }
     if (s.replicated()) {
-      return a.alive() ? Effect().none() : replicasLost(s, a.nodeId(), "node " + a.nodeId() + " was lost", NODE_LOST);
+      return a.alive() ? Effect().none() : replicas.replicasLost(s, a.nodeId(), "node " + a.nodeId() + " was lost", NODE_LOST);
     }
     boolean sameAttempt = s.status().onNode() && s.attempt() == a.attempt() && Objects.equals(s.nodeId(), a.nodeId());
     if (a.alive() || !sameAttempt) return Effect().none();
@@ -608,7 +614,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   private void onRecovered(TaskState s, RecoveryCompleted signal) {
     if (s.replicated()) {
-      onReplicatedRecovered(s);
+      replicas.onReplicatedRecovered(s);
       return;
     }
     switch (s.status()) {
@@ -662,13 +668,11 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return Effect().none();
   }
 
-  // ---------------------------------------------------------------- verified tasks (replicas)
-
   private Effect<Event, TaskState> onWithdrawn(TaskState s, Withdrawn c) {
     if (s.replicated()) {
       Replica r = s.replica(c.attempt(), c.nodeId());
       if (r == null || r.phase() != Replica.Phase.DISPATCHED || s.status().terminal()) return Effect().none();
-      return persistReplicaChange(s, List.of(new ReplicaWithdrawn(c.attempt(), c.nodeId(), now())), true);
+      return replicas.persistReplicaChange(s, List.of(new ReplicaWithdrawn(c.attempt(), c.nodeId(), now())), true);
     }
     if (c.attempt() != s.attempt()) return Effect().none();
     if (s.status() == Status.QUEUED && dispatchingAttempt == c.attempt()) {
@@ -683,278 +687,6 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
           announce(ns, TaskChange.REQUEUED);
           startDispatch(ns);
         });
-  }
-
-  private Effect<Event, TaskState> onReplicaStarted(TaskState s, Started c) {
-    Replica r = s.replica(c.attempt(), c.nodeId());
-    if (r == null || r.phase() != Replica.Phase.DISPATCHED) return Effect().none();
-    boolean first = s.status() != Status.RUNNING;
-    return Effect().persist(new ReplicaStarted(c.attempt(), c.nodeId(), now()))
-        .thenRun((TaskState ns) -> {
-          startLivenessChecks();
-          if (first && !ns.status().terminal()) announce(ns, TaskChange.REPLICA_STARTED);
-        });
-  }
-
-  private Effect<Event, TaskState> onReplicaResult(TaskState s, ReportResult r) {
-    Replica rep = s.replica(r.attempt(), r.nodeId());
-    if (rep == null) {
-      if (replicaDispatchInFlight && r.attempt() > s.attempt()) {
-        // a fast worker answered before the dispatch was journaled: it asks again shortly
-        return Effect().reply(r.replyTo(), StatusReply.error("replica " + r.attempt() + " is not recorded yet"));
-      }
-      return Effect().reply(r.replyTo(), StatusReply.ack());
-    }
-    if (!rep.phase().active()) return Effect().reply(r.replyTo(), StatusReply.ack());
-    String runtime = s.spec().runtime();
-    // a failure another try could fix (crashed runtime, lost child) is no evidence about the result: no vote
-    String key = r.success()
-        ? dev.anchor.consensus.CanonicalResult.outcomeKey(runtime, true, r.resultJson(), null, null)
-        : r.retryable() ? null
-        : dev.anchor.consensus.CanonicalResult.outcomeKey(runtime, false, null, r.errorKind(), r.error());
-    Event reported = new ReplicaReported(r.attempt(), r.nodeId(), r.success(), r.resultJson(), key, r.error(),
-        r.errorKind(), r.logs(), r.durationMs(), now());
-    return persistReplicaChange(s, List.of(reported), true).thenReply(r.replyTo(), ns -> StatusReply.ack());
-  }
-
-  /** Every running replica on {@code nodeId} ends without a vote. */
-  private Effect<Event, TaskState> replicasLost(TaskState s, String nodeId, String error, String errorKind) {
-    List<Event> events = new ArrayList<>();
-    for (Replica r : s.replicas()) {
-      if (r.phase().active() && r.nodeId().equals(nodeId)) {
-        events.add(new ReplicaReported(r.job(), nodeId, false, null, null, error, errorKind, null, null, now()));
-      }
-    }
-    return events.isEmpty() ? Effect().none() : persistReplicaChange(s, events, true);
-  }
-
-  /** Liveness of every node holding a running replica, and the result deadline of each. */
-  private Effect<Event, TaskState> checkReplicas(TaskState s) {
-    java.util.Set<String> nodes = new java.util.TreeSet<>();
-    List<Event> overdue = new ArrayList<>();
-    Long timeoutMs = s.spec().timeoutMs();
-    long now = now();
-    for (Replica r : s.replicas()) {
-      if (!r.phase().active()) continue;
-      nodes.add(r.nodeId());
-      if (timeoutMs != null && timeoutMs > 0 && r.startedAt() != null
-          && now > r.startedAt() + timeoutMs + settings.resultGrace().toMillis()) {
-        effects.cancelRunning(taskId, r.job(), r.nodeId());
-        overdue.add(new ReplicaReported(r.job(), r.nodeId(), false, null, null,
-            "no result " + timeoutMs + " ms + " + settings.resultGrace().toMillis() + " ms grace after it started",
-            RESULT_OVERDUE, null, null, now));
-      }
-    }
-    for (String node : nodes) {
-      CompletionStage<Boolean> alive = call(() -> effects.isNodeAlive(node));
-      context.pipeToSelf(alive, (ok, failure) -> new LivenessAnswer(0, node, failure == null ? ok : null));
-    }
-    return overdue.isEmpty() ? Effect().none() : persistReplicaChange(s, overdue, true);
-  }
-
-  /**
-   * Journals replica events together with what they decide (a quorum or unverifiable), in one write, then acts on
-   * the new state: judge the nodes, end the task, or dispatch the replicas still needed.
-   *
-   * @param mayDispatch false when the caller just learnt that no node can take a replica (the retry timer will)
-   */
-  private EffectBuilder<Event, TaskState> persistReplicaChange(TaskState s, List<Event> events, boolean mayDispatch) {
-    TaskState ns = s;
-    for (Event e : events) ns = ns.apply(e);
-    List<Event> all = new ArrayList<>(events);
-    all.addAll(conclusion(ns));
-    boolean wasTerminal = s.status().terminal();
-    return Effect().persist(all).thenRun((TaskState after) -> {
-      if (wasTerminal) {
-        judgeLate(s, after);
-      } else if (after.status().terminal()) {
-        if (after.agreedKey() == null) cancelActiveReplicas(after); // unverifiable: the rest can change nothing
-        judge(after);
-        if (after.status() == Status.FAILED) effects.deadLetter(taskId, after.spec(), after.error());
-        ended(after, after.status() == Status.COMPLETED ? TaskChange.COMPLETED : TaskChange.FAILED);
-      } else {
-        announce(after, changeOf(all.get(all.size() - 1)));
-        if (mayDispatch) dispatchMissingReplicas(after);
-      }
-    });
-  }
-
-  /** The event that ends the task if its replicas now decide it. */
-  private List<Event> conclusion(TaskState s) {
-    if (s.status().terminal() || !s.replicated()) return List.of();
-    switch (quorumDecision(s)) {
-      case dev.anchor.consensus.Quorum.Decision.Agreed a -> {
-        int job = s.replicas().stream()
-            .filter(r -> r.phase() == Replica.Phase.REPORTED && a.key().equals(r.outcomeKey()))
-            .min(java.util.Comparator.comparing(Replica::endedAt).thenComparingInt(Replica::job))
-            .orElseThrow().job();
-        return List.of(new Verified(a.key(), a.agreeing(), a.disagreeing(), job, now()));
-      }
-      case dev.anchor.consensus.Quorum.Decision.Unverifiable u -> {
-        return List.of(new Failed(s.attempt(), null, "unverifiable: " + u.reason(), UNVERIFIABLE, null, null, now()));
-      }
-      default -> {
-        return List.of();
-      }
-    }
-  }
-
-  private dev.anchor.consensus.Quorum.Decision quorumDecision(TaskState s) {
-    TaskSpec.Verification v = s.verification();
-    List<dev.anchor.consensus.Quorum.Vote> votes = s.replicas().stream()
-        .filter(r -> r.phase() == Replica.Phase.REPORTED)
-        .sorted(java.util.Comparator.comparing(Replica::endedAt).thenComparingInt(Replica::job))
-        .map(r -> new dev.anchor.consensus.Quorum.Vote(r.nodeId(), r.outcomeKey()))
-        .toList();
-    int inFlight = (int) s.replicas().stream().filter(r -> r.phase().active()).count();
-    // attemptsDispatched of a verified task counts its replicas that were not withdrawn (see replicaStatus)
-    return dev.anchor.consensus.Quorum.decide(v.quorum(), v.maxReplicas(), votes, inFlight, s.attemptsDispatched());
-  }
-
-  /** Starts dispatching as many replicas as the task still needs (initial ones, or more after a disagreement). */
-  private void dispatchMissingReplicas(TaskState s) {
-    if (s.status().terminal()) return;
-    if (replicaDispatchInFlight) {
-      reconcileAgain = true;
-      return;
-    }
-    TaskSpec.Verification v = s.verification();
-    int used = s.attemptsDispatched();
-    int more = switch (quorumDecision(s)) {
-      case dev.anchor.consensus.Quorum.Decision.DispatchMore d -> d.count();
-      default -> 0;
-    };
-    int count = Math.min(Math.max(more, v.replicas() - used), v.maxReplicas() - used);
-    if (count <= 0) return;
-    replicaDispatchInFlight = true;
-    timers.cancel(DISPATCH_TIMER);
-    List<Integer> jobs = new ArrayList<>();
-    for (int i = 1; i <= count; i++) jobs.add(s.attempt() + i);
-    java.util.Set<String> excluded = new java.util.HashSet<>();
-    for (Replica r : s.replicas()) excluded.add(r.nodeId());
-    TaskSpec spec = s.spec();
-    CompletionStage<List<TaskEffects.ReplicaPlacement>> placed =
-        call(() -> effects.dispatchReplicas(taskId, jobs, spec, excluded));
-    context.pipeToSelf(placed, (list, failure) -> failure != null || list == null
-        ? new ReplicaDispatchOutcome(List.of(), failure == null ? "dispatch answered nothing" : failure.toString())
-        : new ReplicaDispatchOutcome(list, null));
-  }
-
-  private Effect<Event, TaskState> onReplicaDispatchOutcome(TaskState s, ReplicaDispatchOutcome o) {
-    replicaDispatchInFlight = false;
-    boolean again = reconcileAgain;
-    reconcileAgain = false;
-    List<ReplicaOnNode> placed = new ArrayList<>();
-    String reason = o.failure();
-    for (TaskEffects.ReplicaPlacement p : o.placements()) {
-      if (p.nodeId() != null) placed.add(new ReplicaOnNode(p.job(), p.nodeId()));
-      else if (reason == null) reason = p.noNodeReason();
-    }
-    if (s.status().terminal()) {
-      for (ReplicaOnNode r : placed) effects.cancelRunning(taskId, r.job(), r.nodeId());
-      return Effect().none();
-    }
-    if (o.failure() != null) {
-      context.getLog().warn("Task {}: dispatching replicas failed, trying again in {}: {}",
-          taskId, settings.dispatchRetryInterval(), o.failure());
-    }
-    if (placed.isEmpty() && o.failure() == null && reason != null) {
-      Effect<Event, TaskState> givenUp = abandonSpotCheck(s, reason);
-      if (givenUp != null) return givenUp;
-    }
-    List<Event> events = new ArrayList<>();
-    long now = now();
-    if (!placed.isEmpty()) events.add(new ReplicasDispatched(placed, now));
-    boolean newReason = reason != null && o.failure() == null && !reason.equals(s.waitingReason());
-    if (newReason) events.add(new Waiting(reason, now));
-    boolean retryLater = reason != null;
-    if (!placed.isEmpty()) startLivenessChecks();
-    if (retryLater) timers.startSingleTimer(DISPATCH_TIMER, new Reconcile(), settings.dispatchRetryInterval());
-    if (events.isEmpty()) {
-      if (again && !retryLater) dispatchMissingReplicas(s);
-      return Effect().none();
-    }
-    return persistReplicaChange(s, events, !retryLater);
-  }
-
-  /**
-   * A spot-check the user did not ask for must not hold a task hostage: when no second node can take the check (the
-   * other one left) and nothing runs any more, the task ends with the result it has, unverified.
-   */
-  private Effect<Event, TaskState> abandonSpotCheck(TaskState s, String reason) {
-    boolean requested = s.spec().verification() != null;
-    if (requested || s.replicas().stream().anyMatch(r -> r.phase().active())) return null;
-    Replica only = s.replicas().stream().filter(r -> r.phase() == Replica.Phase.REPORTED).findFirst().orElse(null);
-    if (only == null) return null;
-    context.getLog().info("Task {}: spot-check abandoned ({}); the result of {} stands unverified",
-        taskId, reason, only.nodeId());
-    Event end = only.success()
-        ? new Completed(only.job(), only.nodeId(), only.result(), only.logs(),
-            only.durationMs() == null ? 0 : only.durationMs(), now())
-        : new Failed(only.job(), only.nodeId(), only.error(), only.errorKind(), only.logs(), only.durationMs(), now());
-    return Effect().persist(end).thenRun((TaskState ns) -> {
-      if (ns.status() == Status.FAILED) effects.deadLetter(taskId, ns.spec(), ns.error());
-      ended(ns, ns.status() == Status.COMPLETED ? TaskChange.COMPLETED : TaskChange.FAILED);
-    });
-  }
-
-  private void onReplicatedRecovered(TaskState s) {
-    if (s.status() == Status.NEW) return;
-    if (s.status().terminal()) {
-      // a crash right after the decision may have lost the verdicts: send them again (nodes ignore repeats)
-      if (s.completedAt() != null && now() - s.completedAt() < VERDICT_RESEND_WINDOW_MS) judge(s);
-      passivate();
-      return;
-    }
-    if (s.replicas().stream().anyMatch(r -> r.phase().active())) {
-      startLivenessChecks();
-      context.getSelf().tell(new CheckLiveness());
-    }
-    dispatchMissingReplicas(s);
-  }
-
-  /** Verdicts for every node that voted, and fraud evidence when the votes differed. */
-  private void judge(TaskState s) {
-    List<String> faulty = faultyNodes(s);
-    if (s.agreedKey() != null) {
-      for (Replica r : s.replicas()) {
-        if (r.phase() == Replica.Phase.REPORTED) effects.verdict(r.nodeId(), taskId, s.agreedKey().equals(r.outcomeKey()));
-      }
-    }
-    long distinct = s.replicas().stream().filter(r -> r.phase() == Replica.Phase.REPORTED)
-        .map(Replica::outcomeKey).distinct().count();
-    if (!faulty.isEmpty() || distinct > 1) {
-      effects.mismatch(taskId, s.spec(), s.agreedKey(), s.replicas(), faulty, s.completedAt());
-      context.getLog().warn("Task {}: replicas disagreed; faulty: {}", taskId, faulty.isEmpty() ? "(no quorum)" : faulty);
-    }
-  }
-
-  /** A replica that reported after the decision is judged against it. */
-  private void judgeLate(TaskState before, TaskState after) {
-    if (after.agreedKey() == null) return;
-    for (Replica r : after.replicas()) {
-      Replica was = before.replica(r.job(), r.nodeId());
-      if (r.phase() != Replica.Phase.REPORTED || was == null || !was.phase().active()) continue;
-      boolean agreed = after.agreedKey().equals(r.outcomeKey());
-      effects.verdict(r.nodeId(), taskId, agreed);
-      if (!agreed) {
-        effects.mismatch(taskId, after.spec(), after.agreedKey(), after.replicas(), faultyNodes(after),
-            after.completedAt());
-      }
-    }
-  }
-
-  private static List<String> faultyNodes(TaskState s) {
-    if (s.agreedKey() == null) return List.of();
-    return s.replicas().stream()
-        .filter(r -> r.phase() == Replica.Phase.REPORTED && !s.agreedKey().equals(r.outcomeKey()))
-        .map(Replica::nodeId).distinct().toList();
-  }
-
-  private void cancelActiveReplicas(TaskState s) {
-    for (Replica r : s.replicas()) {
-      if (r.phase().active()) effects.cancelRunning(taskId, r.job(), r.nodeId());
-    }
   }
 
   // ---------------------------------------------------------------- transitions shared by several commands
@@ -1044,13 +776,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     else timers.startSingleTimer(DEADLINE_TIMER, overdue, Duration.ofMillis(delay));
   }
 
-  private void startLivenessChecks() {
+  void startLivenessChecks() {
     timers.cancel(DISPATCH_TIMER);
     timers.startTimerWithFixedDelay(LIVENESS_TIMER, new CheckLiveness(), settings.livenessCheckInterval());
   }
 
   /** The change a journaled event makes visible (for replica changes, whose last event names what happened). */
-  private static TaskChange changeOf(Event e) {
+  static TaskChange changeOf(Event e) {
     return switch (e) {
       case Submitted x -> TaskChange.SUBMITTED;
       case Dispatched x -> TaskChange.DISPATCHED;
@@ -1071,7 +803,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     };
   }
 
-  private void ended(TaskState s, TaskChange change) {
+  void ended(TaskState s, TaskChange change) {
     timers.cancel(DISPATCH_TIMER);
     timers.cancel(LIVENESS_TIMER);
     timers.cancel(DEADLINE_TIMER);
@@ -1079,11 +811,11 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     passivate();
   }
 
-  private void passivate() {
+  void passivate() {
     if (shard != null) shard.tell(new ClusterSharding.Passivate<>(context.getSelf()));
   }
 
-  private void announce(TaskState s, TaskChange change) {
+  void announce(TaskState s, TaskChange change) {
     try {
       effects.changed(view(s), change);
     } catch (RuntimeException e) {
@@ -1093,7 +825,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
 
   /** Runs an effects call so that a thrown exception or a stage that never completes both end up as a failure. */
-  private <T> CompletionStage<T> call(Supplier<CompletionStage<T>> effect) {
+  <T> CompletionStage<T> call(Supplier<CompletionStage<T>> effect) {
     try {
       CompletionStage<T> stage = effect.get();
       if (stage == null) return CompletableFuture.failedFuture(new IllegalStateException("no answer"));
@@ -1104,7 +836,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     }
   }
 
-  private long now() {
+  long now() {
     return clock.millis();
   }
 
