@@ -50,6 +50,8 @@ public final class AnchorMain {
   static void start(Role role) throws Exception {
     Config base = ConfigFactory.load();
     AnchorSettings settings = AnchorSettings.from(base);
+    // before any port or store is opened: a coordinator without credentials must not come up at all
+    ApiAccess access = role.coordinates() ? ApiAccess.forRole(role, base, settings) : null;
     Config clusterConfig = ClusterBootstrapConfig.forRole(role, System.getenv());
     if (role.coordinates()) ensurePortFree(settings.httpHost(), settings.httpPort(), "HTTP port (ANCHOR_PORT)");
     int clusterPort = clusterConfig.getInt("pekko.remote.artery.canonical.port");
@@ -71,7 +73,8 @@ public final class AnchorMain {
       stores.attach(system);
       AnchorNode node = AnchorNode.start(system, settings, stores, role);
       if (role.coordinates()) {
-        ApiServer.start(system, settings, node).toCompletableFuture().join();
+        ApiServer.start(system, settings, node, access.verifier()).toCompletableFuture().join();
+        access.announce(settings);
         log.info("Anchor {} ready: http://{}:{} (cluster {}:{}, data {})", role.name().toLowerCase(),
             settings.httpHost(), settings.httpPort(), clusterHost, clusterPort, settings.dataDir());
       } else {
