@@ -48,7 +48,7 @@ public final class AnchorMain {
   }
 
   static void start(Role role) throws Exception {
-    Config base = ConfigFactory.load();
+    Config base = StoreFallbacks.apply(ConfigFactory.load(), System.getenv());
     AnchorSettings settings = AnchorSettings.from(base);
     // before any port or store is opened: a coordinator without credentials must not come up at all
     ApiAccess access = role.coordinates() ? ApiAccess.forRole(role, base, settings) : null;
