@@ -84,9 +84,11 @@ public record AuthConfig(
   }
 
   private void check() {
-    if (hmac() && secret != null && secret.length < MIN_SECRET_BYTES) {
-      throw new IllegalArgumentException(secretSource + " must be at least " + MIN_SECRET_BYTES + " bytes for "
-          + algorithm + " (it has " + secret.length + "); generate one with: openssl rand -base64 32");
+    // HS384 and HS512 need keys as long as their hashes (48 and 64 bytes); Nimbus would refuse every token otherwise
+    int min = algorithm.equals(JWSAlgorithm.HS512) ? 64 : algorithm.equals(JWSAlgorithm.HS384) ? 48 : MIN_SECRET_BYTES;
+    if (hmac() && secret != null && secret.length < min) {
+      throw new IllegalArgumentException(secretSource + " must be at least " + min + " bytes for "
+          + algorithm + " (it has " + secret.length + "); generate one with: openssl rand -base64 " + min);
     }
     if (!hmac() && publicKeyFile == null && jwksUrl == null) {
       throw new IllegalArgumentException("ANCHOR_JWT_ALGORITHM " + algorithm

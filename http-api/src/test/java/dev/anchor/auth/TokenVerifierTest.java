@@ -87,6 +87,8 @@ class TokenVerifierTest {
     assertTrue(assertThrows(IllegalArgumentException.class,
         () -> TestTokens.config(Map.of("anchor.auth.jwt-secret", "short"))).getMessage().contains("32 bytes"));
     assertThrows(IllegalArgumentException.class, () -> TestTokens.config(Map.of("anchor.auth.algorithm", "none")));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> TestTokens.config(Map.of("anchor.auth.algorithm",
+        "HS512"))).getMessage().contains("64 bytes"));
     assertThrows(IllegalArgumentException.class, () -> TestTokens.config(Map.of("anchor.auth.mode", "maybe")));
   }
 
