@@ -35,12 +35,6 @@ import java.util.concurrent.TimeUnit;
 public final class QueueBench {
   static final ObjectMapper JSON = new ObjectMapper();
   static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-  /** The API secret of the nodes a bench starts, and a token signed with it by the code behind ./anchor token. */
-  static final String SECRET = "bench-" + java.util.UUID.randomUUID() + "-" + java.util.UUID.randomUUID();
-  static final String TOKEN = new dev.anchor.auth.TokenIssuer(dev.anchor.auth.AuthConfig.from(
-      com.typesafe.config.ConfigFactory.parseMap(Map.of("anchor.auth.jwt-secret", SECRET, "anchor.auth.mode", "on"))
-          .withFallback(com.typesafe.config.ConfigFactory.load())))
-      .issue("bench", dev.anchor.auth.ApiRole.parseList("submit,read,operate"), Duration.ofHours(12));
   static final String NOOP = "{\"name\":\"noop\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"0\"}}";
 
   public static void main(String[] args) throws Exception {
@@ -279,6 +273,13 @@ public final class QueueBench {
     if (sorted.length == 0) return -1;
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)];
   }
+
+  /** The API secret of the nodes a bench starts, and a token signed with it by the code behind ./anchor token. */
+  static final String SECRET = "bench-" + java.util.UUID.randomUUID() + "-" + java.util.UUID.randomUUID();
+  static final String TOKEN = new dev.anchor.auth.TokenIssuer(dev.anchor.auth.AuthConfig.from(
+      com.typesafe.config.ConfigFactory.parseMap(Map.of("anchor.auth.jwt-secret", SECRET, "anchor.auth.mode", "on"))
+          .withFallback(com.typesafe.config.ConfigFactory.load())))
+      .issue("bench", dev.anchor.auth.ApiRole.parseList("submit,read,operate"), Duration.ofHours(12));
 
   /** A request to the API with the bench's token, as every client of a secured API sends it. */
   static HttpRequest.Builder api(URI uri) {
