@@ -48,9 +48,18 @@ public final class AnchorMain {
   }
 
   static void start(Role role) throws Exception {
-    Config base = ConfigFactory.load();
+    Config base = StoreFallbacks.apply(ConfigFactory.load(), System.getenv());
     AnchorSettings settings = AnchorSettings.from(base);
+    // before any port or store is opened: a coordinator without credentials must not come up at all
+    ApiAccess access = role.coordinates() ? ApiAccess.forRole(role, base, settings) : null;
     Config clusterConfig = ClusterBootstrapConfig.forRole(role, System.getenv());
+    java.util.Optional<ClusterTls> tls = ClusterTls.from(base);
+    if (tls.isPresent()) {
+      clusterConfig = tls.get().pekkoConfig().withFallback(clusterConfig);
+    } else if (role != Role.STANDALONE) {
+      log.warn("the cluster port is plain TCP: any JVM that reaches it can join as a worker and be handed jobs; set "
+          + "ANCHOR_TLS_KEYSTORE and ANCHOR_TLS_TRUSTSTORE (README \"Cluster membership\")");
+    }
     if (role.coordinates()) ensurePortFree(settings.httpHost(), settings.httpPort(), "HTTP port (ANCHOR_PORT)");
     int clusterPort = clusterConfig.getInt("pekko.remote.artery.canonical.port");
     String clusterHost = clusterConfig.getString("pekko.remote.artery.canonical.hostname");
@@ -69,13 +78,16 @@ public final class AnchorMain {
     system.getWhenTerminated().whenComplete((d, t) -> stores.close());
     try {
       stores.attach(system);
+      JoinWatch.start(system, config.getStringList("pekko.cluster.seed-nodes"), tls.isPresent());
       AnchorNode node = AnchorNode.start(system, settings, stores, role);
       if (role.coordinates()) {
-        ApiServer.start(system, settings, node).toCompletableFuture().join();
-        log.info("Anchor {} ready: http://{}:{} (cluster {}:{}, data {})", role.name().toLowerCase(),
-            settings.httpHost(), settings.httpPort(), clusterHost, clusterPort, settings.dataDir());
+        ApiServer.start(system, settings, node, access.verifier()).toCompletableFuture().join();
+        access.announce(settings);
+        log.info("Anchor {} ready: http://{}:{} (cluster {}:{} over {}, data {})", role.name().toLowerCase(),
+            settings.httpHost(), settings.httpPort(), clusterHost, clusterPort, tls.isPresent() ? "TLS" : "TCP",
+            settings.dataDir());
       } else {
-        log.info("Anchor worker {} joined through {}", node.nodeId(), config.getStringList("pekko.cluster.seed-nodes"));
+        log.info("Anchor worker {} started, joining through {}", node.nodeId(), config.getStringList("pekko.cluster.seed-nodes"));
       }
       startOperatorControl(system, config, node);
     } catch (Exception e) {

@@ -88,6 +88,7 @@ public final class ConsensusBench {
     pb.environment().put("ANCHOR_DATA_DIR", dir.resolve(name).toString());
     pb.environment().put("ANCHOR_PORT", Integer.toString(http));
     pb.environment().put("ANCHOR_HTTP_HOST", "127.0.0.1");
+    pb.environment().put("ANCHOR_JWT_SECRET", QueueBench.SECRET);
     return pb.start();
   }
 
@@ -147,12 +148,12 @@ public final class ConsensusBench {
   }
 
   static String get(String url) throws Exception {
-    return HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
+    return HTTP.send(QueueBench.api(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
         HttpResponse.BodyHandlers.ofString()).body();
   }
 
   static String post(String url, String body) throws Exception {
-    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30))
+    HttpResponse<String> r = HTTP.send(QueueBench.api(URI.create(url)).timeout(Duration.ofSeconds(30))
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
         HttpResponse.BodyHandlers.ofString());
     if (r.statusCode() != 201) throw new IllegalStateException(r.statusCode() + " " + r.body());

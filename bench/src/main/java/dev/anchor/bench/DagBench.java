@@ -45,6 +45,7 @@ public final class DagBench {
     pb.environment().put("ANCHOR_CLUSTER_PORT", Integer.toString(QueueBench.freePort()));
     pb.environment().put("ANCHOR_WORKER_CAPACITY", opt.getOrDefault("capacity", "8"));
     pb.environment().put("ANCHOR_LOG_LEVEL", "WARN");
+    pb.environment().put("ANCHOR_JWT_SECRET", QueueBench.SECRET);
     Process node = pb.start();
     String base = "http://127.0.0.1:" + port;
     try {
@@ -96,14 +97,14 @@ public final class DagBench {
 
   /** Schedules the DAG and waits for it to complete; its journaled duration in ms. */
   static long run(String base, ObjectNode body) throws Exception {
-    HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/api/dag/schedule"))
+    HttpResponse<String> r = HTTP.send(QueueBench.api(URI.create(base + "/api/dag/schedule"))
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
         HttpResponse.BodyHandlers.ofString());
     if (r.statusCode() != 201) throw new IllegalStateException("schedule answered " + r.statusCode() + ": " + r.body());
     String id = JSON.readTree(r.body()).path("dagId").asText();
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
     while (System.nanoTime() < deadline) {
-      JsonNode dag = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(base + "/api/dag/" + id)).build(),
+      JsonNode dag = JSON.readTree(HTTP.send(QueueBench.api(URI.create(base + "/api/dag/" + id)).build(),
           HttpResponse.BodyHandlers.ofString()).body());
       String status = dag.path("status").asText();
       if (status.equals("Completed")) return dag.path("durationMs").asLong();

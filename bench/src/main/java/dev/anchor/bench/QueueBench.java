@@ -70,6 +70,7 @@ public final class QueueBench {
     pb.environment().put("ANCHOR_CLUSTER_PORT", Integer.toString(freePort()));
     pb.environment().put("ANCHOR_WORKER_CAPACITY", opt.getOrDefault("capacity", "8"));
     pb.environment().put("ANCHOR_LOG_LEVEL", "WARN");
+    pb.environment().put("ANCHOR_JWT_SECRET", SECRET);
     if (store.equals("memory")) pb.environment().put("ANCHOR_MONGO_URI", "embedded-memory");
     Process node = pb.start();
     String base = "http://127.0.0.1:" + port;
@@ -154,7 +155,7 @@ public final class QueueBench {
       for (int i = 0; i < size; i++) body.append(i == 0 ? "" : ",").append(NOOP);
       body.append("]}");
       inFlight.acquire();
-      HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/api/tasks/bulk")).header("Content-Type", "application/json")
+      HttpRequest req = api(URI.create(base + "/api/tasks/bulk")).header("Content-Type", "application/json")
           .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
       sent.add(HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).whenComplete((r, t) -> {
         inFlight.release();
@@ -191,7 +192,7 @@ public final class QueueBench {
 
   /** One POST /api/tasks; a 503 (the cluster did not answer in time) is retried, as a client would. */
   static CompletableFuture<String> submit(String base) {
-    HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/api/tasks")).header("Content-Type", "application/json")
+    HttpRequest req = api(URI.create(base + "/api/tasks")).header("Content-Type", "application/json")
         .POST(HttpRequest.BodyPublishers.ofString(NOOP)).build();
     return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).thenCompose(r -> {
       if (r.statusCode() == 503) {
@@ -235,7 +236,7 @@ public final class QueueBench {
       try {
         // from the start of the feed: a fresh subscriber's "now" is fixed only when the server first reads, which can
         // be after our first submits, and a missed Completed would leave the run waiting
-        HttpResponse<java.io.InputStream> r = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/api/events"))
+        HttpResponse<java.io.InputStream> r = HTTP.send(api(URI.create(base + "/api/events"))
                 .header("Last-Event-ID", "0-0").build(),
             HttpResponse.BodyHandlers.ofInputStream());
         connected.countDown();
@@ -275,7 +276,7 @@ public final class QueueBench {
         if (t == null) {
           String state;
           try {
-            state = HTTP.send(HttpRequest.newBuilder(URI.create(base + "/api/tasks/" + id)).build(),
+            state = HTTP.send(api(URI.create(base + "/api/tasks/" + id)).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
           } catch (Exception e) {
             state = "(could not read it: " + e + ")";
@@ -323,6 +324,18 @@ public final class QueueBench {
   static long pct(long[] sorted, int p) {
     if (sorted.length == 0) return -1;
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)];
+  }
+
+  /** The API secret of the nodes a bench starts, and a token signed with it by the code behind ./anchor token. */
+  static final String SECRET = "bench-" + java.util.UUID.randomUUID() + "-" + java.util.UUID.randomUUID();
+  static final String TOKEN = new dev.anchor.auth.TokenIssuer(dev.anchor.auth.AuthConfig.from(
+      com.typesafe.config.ConfigFactory.parseMap(Map.of("anchor.auth.jwt-secret", SECRET, "anchor.auth.mode", "on"))
+          .withFallback(com.typesafe.config.ConfigFactory.load())))
+      .issue("bench", dev.anchor.auth.ApiRole.parseList("submit,read,operate"), Duration.ofHours(12));
+
+  /** A request to the API with the bench's token, as every client of a secured API sends it. */
+  static HttpRequest.Builder api(URI uri) {
+    return HttpRequest.newBuilder(uri).header("Authorization", "Bearer " + TOKEN);
   }
 
   static void awaitHealthy(String base, Process node, Path dir) throws Exception {

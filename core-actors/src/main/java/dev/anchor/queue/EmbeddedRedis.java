@@ -17,7 +17,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A redis-server child process for standalone mode: loopback only, a free port, append-only persistence in
+ * A redis-server child process for standalone mode: loopback only, a free port, a password generated at each start
+ * (so another local user or process cannot read or inject jobs), append-only persistence in
  * {@code <data-dir>/redis}. Prefers the redis-server bundled with embedded-redis (a fixed 6.2 binary) and falls back
  * to one on the PATH. A previous incarnation killed with -9 leaves its redis-server behind; its pid file lets us stop
  * it before starting ours on the same files.
@@ -29,11 +30,13 @@ public final class EmbeddedRedis implements AutoCloseable {
   private final Process process;
   private final int port;
   private final Path dir;
+  private final String password;
 
-  private EmbeddedRedis(Process process, int port, Path dir) {
+  private EmbeddedRedis(Process process, int port, Path dir, String password) {
     this.process = process;
     this.port = port;
     this.dir = dir;
+    this.password = password;
   }
 
   public static EmbeddedRedis start(Path dataDir) throws IOException {
@@ -42,22 +45,35 @@ public final class EmbeddedRedis implements AutoCloseable {
     stopLeftover(dir);
     Path binary = binary(dataDir);
     int port = freePort();
-    List<String> cmd = new ArrayList<>(List.of(binary.toString(),
+    String password = newPassword();
+    // the password goes in an owner-only config file, not on the command line, where `ps` would show it to anyone
+    Path conf = dir.resolve("anchor-redis.conf");
+    Files.deleteIfExists(conf);
+    Files.createFile(conf, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.writeString(conf, "requirepass " + password + "\n");
+    List<String> cmd = new ArrayList<>(List.of(binary.toString(), conf.toString(),
         "--port", String.valueOf(port), "--bind", "127.0.0.1", "--dir", dir.toString(),
         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
         "--pidfile", dir.resolve("redis.pid").toString(), "--logfile", dir.resolve("redis.log").toString(),
         "--protected-mode", "yes", "--daemonize", "no"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    EmbeddedRedis redis = new EmbeddedRedis(p, port, dir);
+    EmbeddedRedis redis = new EmbeddedRedis(p, port, dir, password);
     redis.awaitReady(Duration.ofSeconds(20));
     Files.writeString(dir.resolve("anchor-redis.pid"), Long.toString(p.pid()));
     log.info("embedded redis-server {} on 127.0.0.1:{} (append-only files in {})", binary, port, dir);
     return redis;
   }
 
+  /** With the password: {@code redis://:password@127.0.0.1:port} (base64url, nothing to escape). */
   public String uri() {
-    return "redis://127.0.0.1:" + port;
+    return "redis://:" + password + "@127.0.0.1:" + port;
+  }
+
+  private static String newPassword() {
+    byte[] b = new byte[24];
+    new java.security.SecureRandom().nextBytes(b);
+    return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 
   public int port() {
@@ -76,11 +92,13 @@ public final class EmbeddedRedis implements AutoCloseable {
             + " (see " + dir.resolve("redis.log") + ")");
       }
       try (Socket s = new Socket("127.0.0.1", port)) {
-        s.getOutputStream().write("PING\r\n".getBytes());
-        byte[] buf = new byte[64];
-        int n = s.getInputStream().read(buf);
-        // while loading the append-only file redis answers -LOADING; wait for +PONG
-        if (n > 0 && new String(buf, 0, n).startsWith("+PONG")) return;
+        s.setSoTimeout(2000);
+        s.getOutputStream().write(("AUTH " + password + "\r\nPING\r\n").getBytes());
+        // two replies, +OK then +PONG; while loading the append-only file redis answers -LOADING: wait for +PONG
+        var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream()));
+        String auth = in.readLine();
+        String ping = in.readLine();
+        if ("+OK".equals(auth) && "+PONG".equals(ping)) return;
       } catch (IOException notYet) {
         // not listening yet
       }

@@ -10,7 +10,11 @@ import io.lettuce.core.api.StatefulRedisConnection;
 
 import java.time.Duration;
 
-/** Opens Lettuce clients on a Redis URI and turns a failure to connect into one line naming the URI. */
+/**
+ * Opens Lettuce clients on a Redis URI and turns a failure to connect into one line naming the URI (its password
+ * hidden). Lettuce honours what the URI says: {@code redis://:password@host:6379}, {@code redis://user:password@…}
+ * (Redis 6 ACLs), {@code rediss://} for TLS with the server's certificate checked against the JVM's trust store.
+ */
 public final class RedisConnector {
   private RedisConnector() {}
 
@@ -19,7 +23,7 @@ public final class RedisConnector {
     try {
       parsed = RedisURI.create(uri);
     } catch (RuntimeException e) {
-      throw new StoreUnavailableException("invalid Redis URI " + uri + ": " + e.getMessage(), e);
+      throw new StoreUnavailableException("invalid Redis URI " + redact(uri) + ": " + e.getMessage(), e);
     }
     parsed.setTimeout(Duration.ofSeconds(10));
     RedisClient client = RedisClient.create(parsed);
@@ -39,7 +43,12 @@ public final class RedisConnector {
     } catch (RuntimeException e) {
       Throwable root = e;
       while (root.getCause() != null) root = root.getCause();
-      throw new StoreUnavailableException("cannot reach Redis at " + uri + ": " + root.getMessage(), e);
+      throw new StoreUnavailableException("cannot reach Redis at " + redact(uri) + ": " + root.getMessage(), e);
     }
+  }
+
+  /** The URI without its password, for logs and errors: {@code redis://:***@host:6379}. */
+  public static String redact(String uri) {
+    return uri == null ? null : uri.replaceAll("//[^@/]*@", "//***@");
   }
 }

@@ -1,6 +1,7 @@
 package dev.anchor.http;
 
 import dev.anchor.AnchorNode;
+import dev.anchor.auth.TokenVerifier;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.ops.ShardedNodeOperations;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -29,16 +30,27 @@ public final class ApiServer {
 
   private ApiServer() {}
 
-  public static CompletionStage<ServerBinding> start(ActorSystem<?> system, AnchorSettings settings, AnchorNode node) {
+  /** @param verifier checks the API's bearer tokens; null when authentication is off (ANCHOR_AUTH=off) */
+  public static CompletionStage<ServerBinding> start(ActorSystem<?> system, AnchorSettings settings, AnchorNode node,
+                                                     TokenVerifier verifier) {
+    Authentication auth = verifier == null ? Authentication.off() : new Authentication(verifier);
     Route routes = concat(
         new HealthRoutes(node).route(),
+        new SessionRoutes(auth).route(),
         // before TaskRoutes, so /api/nodes/{id}/... is matched here; GET /api/nodes stays with TaskRoutes
         new OperatorRoutes(new ShardedNodeOperations(system, () -> knownNodeIds(node))).route(),
         new TaskRoutes(system, node).route(),
         new DagRoutes(system, node).route());
-    Route sealed = handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> routes));
-    return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(sealed)
+    return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(secured(auth, routes))
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
+  }
+
+  /**
+   * The routes behind the authentication check, with every error as JSON. The check comes first, so nothing of a
+   * refused request reaches a route (or an entity behind it).
+   */
+  static Route secured(Authentication auth, Route routes) {
+    return handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> auth.guard(routes)));
   }
 
   private static java.util.List<String> knownNodeIds(AnchorNode node) {

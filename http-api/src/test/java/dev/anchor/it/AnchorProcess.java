@@ -23,6 +23,10 @@ import java.util.concurrent.TimeUnit;
 final class AnchorProcess implements AutoCloseable {
   static final Path HOME = Path.of(System.getProperty("anchor.home", "..")).toAbsolutePath().normalize();
   static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  /** The API secret of every JVM a test starts (a test passes ANCHOR_JWT_SECRET="" for a node without one). */
+  static final String SECRET = "anchor-it-secret-0123456789-0123456789-0123456789";
+  /** An operator token signed with {@link #SECRET}, as {@code ./anchor token --roles submit,read,operate} makes. */
+  static final String TOKEN = token("submit,read,operate");
 
   final Process process;
   final Path log;
@@ -52,6 +56,7 @@ final class AnchorProcess implements AutoCloseable {
     // Pekko Management's default port would clash between the JVMs of one test
     env.put("ANCHOR_MANAGEMENT_PORT", Integer.toString(freePort()));
     env.put("ANCHOR_JAVA_OPTS", "-Xmx768m");
+    env.put("ANCHOR_JWT_SECRET", SECRET);
     env.putAll(extraEnv);
     return new AnchorProcess(pb.start(), log, httpPort, dataDir);
   }
@@ -82,13 +87,28 @@ final class AnchorProcess implements AutoCloseable {
     throw new AssertionError("not healthy within " + timeout + ":\n" + output());
   }
 
+  /** A token signed with the test secret by the code behind {@code ./anchor token}, for the roles listed. */
+  static String token(String roles) {
+    var config = com.typesafe.config.ConfigFactory.parseMap(Map.of("anchor.auth.jwt-secret", SECRET,
+        "anchor.auth.mode", "on", "anchor.auth.public-key-file", "", "anchor.auth.jwks-url", "",
+        "anchor.auth.algorithm", "", "anchor.auth.issuer", "", "anchor.auth.audience", ""))
+        .withFallback(com.typesafe.config.ConfigFactory.load());
+    return new dev.anchor.auth.TokenIssuer(dev.anchor.auth.AuthConfig.from(config))
+        .issue("it", dev.anchor.auth.ApiRole.parseList(roles), Duration.ofHours(2));
+  }
+
+  /** A request to this node's API carrying the operator token, as every client of a secured API does. */
+  static HttpRequest.Builder authorized(URI uri) {
+    return HttpRequest.newBuilder(uri).header("Authorization", "Bearer " + TOKEN);
+  }
+
   HttpResponse<String> get(String path) throws IOException, InterruptedException {
-    return HTTP.send(HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(20)).GET().build(),
+    return HTTP.send(authorized(URI.create(url(path))).timeout(Duration.ofSeconds(20)).GET().build(),
         HttpResponse.BodyHandlers.ofString());
   }
 
   HttpResponse<String> post(String path, String json) throws IOException, InterruptedException {
-    return HTTP.send(HttpRequest.newBuilder(URI.create(url(path))).timeout(Duration.ofSeconds(20))
+    return HTTP.send(authorized(URI.create(url(path))).timeout(Duration.ofSeconds(20))
         .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
         HttpResponse.BodyHandlers.ofString());
   }

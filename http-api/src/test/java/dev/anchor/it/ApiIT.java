@@ -127,7 +127,7 @@ class ApiIT {
     }
     assertEquals("Queued", t.path("status").asText(), t.toString());
     assertTrue(t.path("waitingReason").asText().contains("minRam"), t.toString());
-    HttpResponse<String> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
+    HttpResponse<String> r = node.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals("Cancelled", body(r).path("status").asText(), r.body());
   }
@@ -149,7 +149,7 @@ class ApiIT {
       assertTrue(System.nanoTime() < deadline, "never started");
       TimeUnit.MILLISECONDS.sleep(100);
     }
-    HttpResponse<String> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
+    HttpResponse<String> r = node.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
         HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     assertEquals("Cancelled", body(r).path("status").asText());
@@ -165,7 +165,9 @@ class ApiIT {
     // busy for a second and a half, so the subscriber sees it before it ends
     String id = submit("{\"payload\":{\"sourceCode\":\"const t = Date.now(); while (Date.now() - t < 1500) {} input.a + input.b\"},"
         + "\"input\":{\"a\":2,\"b\":40}}");
-    HttpResponse<java.io.InputStream> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id + "/events")))
+    // as a browser's EventSource, which cannot send headers: a read token in the access_token parameter
+    HttpResponse<java.io.InputStream> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id
+            + "/events?access_token=" + AnchorProcess.token("read"))))
         .timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofInputStream());
     assertEquals(200, r.statusCode());
     assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"));
@@ -236,7 +238,7 @@ class ApiIT {
 
   /** Reads GET /api/events (from Last-Event-ID if given) until {@code stop} matches or {@code max} events. */
   List<Sse> readFeed(String lastEventId, java.util.function.Predicate<Sse> stop, int max) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.url("/api/events"))).timeout(Duration.ofSeconds(60));
+    HttpRequest.Builder b = AnchorProcess.authorized(URI.create(node.url("/api/events"))).timeout(Duration.ofSeconds(60));
     if (lastEventId != null) {
       b.header("Last-Event-ID", lastEventId);
     } else {

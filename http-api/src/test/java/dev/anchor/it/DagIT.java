@@ -138,7 +138,7 @@ class DagIT {
 
     // the event stream ends with the DAG's end; read it while the DAG runs
     HttpResponse<Stream<String>> sse = AnchorProcess.HTTP.send(
-        HttpRequest.newBuilder(URI.create(node.url("/api/dag/" + id + "/events"))).timeout(Duration.ofSeconds(120))
+        AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id + "/events"))).timeout(Duration.ofSeconds(120))
             .GET().build(), HttpResponse.BodyHandlers.ofLines());
     assertEquals(200, sse.statusCode());
     List<String> events;
@@ -195,7 +195,7 @@ class DagIT {
   @Test
   void unknownDagsAre404() throws Exception {
     assertEquals(404, node.get("/api/dag/00000000-0000-0000-0000-000000000000").statusCode());
-    HttpResponse<String> r = AnchorProcess.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/dag/nope")))
+    HttpResponse<String> r = AnchorProcess.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/dag/nope")))
         .DELETE().build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(404, r.statusCode(), r.body());
   }
@@ -224,7 +224,7 @@ class DagIT {
     tasks.add(task("slow", BUSY.formatted(20_000) + "1"));
     tasks.add(task("next", "2", "slow"));
     String id = schedule(node, "/api/dag/schedule", body);
-    HttpResponse<String> r = AnchorProcess.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/dag/" + id)))
+    HttpResponse<String> r = AnchorProcess.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id)))
         .DELETE().build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     JsonNode dag = JSON.readTree(r.body());
@@ -232,7 +232,7 @@ class DagIT {
     assertEquals("Cancelled", nodeOf(dag, "next").path("status").asText());
     JsonNode task = StandaloneCrashIT.awaitEnd(node, "dag-" + id + ".slow", Duration.ofSeconds(60));
     assertEquals("Cancelled", task.path("status").asText(), task.toString());
-    HttpResponse<String> again = AnchorProcess.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/dag/" + id)))
+    HttpResponse<String> again = AnchorProcess.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id)))
         .DELETE().build(), HttpResponse.BodyHandlers.ofString());
     assertEquals(409, again.statusCode(), again.body());
   }

@@ -1,0 +1,42 @@
+package dev.anchor.http;
+
+import dev.anchor.auth.ApiRole;
+
+import java.util.regex.Pattern;
+
+/**
+ * Which role each request needs, in one table so it can be read and tested as a whole. Paths it does not name are not
+ * open: a read (GET) needs {@code read}, anything else {@code operate}, so a route added later is guarded from day one.
+ * Browser credentials (the {@code access_token} query parameter and the session cookie) count only on GET requests:
+ * an {@code EventSource} cannot send headers, and a cookie that could submit or drain would invite cross-site forgery.
+ */
+final class AccessPolicy {
+  private static final Pattern NODE_OPERATION = Pattern.compile("/api/nodes/[^/]+/(drain|cordon|uncordon|release)/?");
+
+  private AccessPolicy() {}
+
+  sealed interface Access permits Open, Needs {}
+
+  /** No token asked: liveness probes, the dashboard's page and the session exchange (which check tokens themselves). */
+  record Open() implements Access {}
+
+  record Needs(ApiRole role, boolean browserCredentials) implements Access {}
+
+  static Access of(String method, String path) {
+    String p = path.isEmpty() ? "/" : path;
+    boolean read = method.equals("GET") || method.equals("HEAD");
+    if (p.equals("/health") || p.equals("/health/") || p.equals("/")) return new Open();
+    if (p.equals("/api/session") || p.equals("/api/session/")) return new Open();
+    if (under(p, "/api/fraud")) return new Needs(ApiRole.OPERATE, read);
+    if (NODE_OPERATION.matcher(p).matches()) return new Needs(ApiRole.OPERATE, read);
+    if (read) return new Needs(ApiRole.READ, true);
+    if (under(p, "/api/tasks") || under(p, "/api/dag") || under(p, "/api/mapreduce")) {
+      return new Needs(ApiRole.SUBMIT, false);
+    }
+    return new Needs(ApiRole.OPERATE, false);
+  }
+
+  private static boolean under(String path, String prefix) {
+    return path.equals(prefix) || path.startsWith(prefix + "/");
+  }
+}

@@ -1,0 +1,131 @@
+package dev.anchor.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.anchor.auth.InvalidTokenException;
+import dev.anchor.auth.Principal;
+import dev.anchor.auth.TokenVerifier;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.HttpCookie;
+import org.apache.pekko.http.javadsl.model.headers.Location;
+import org.apache.pekko.http.javadsl.model.headers.SameSite;
+import org.apache.pekko.http.javadsl.model.headers.SetCookie;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+import static org.apache.pekko.http.javadsl.server.Directives.*;
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
+
+/**
+ * Browser sign-in. {@code POST /api/session} exchanges a token (Authorization header or {@code {"token":…}}) for an
+ * HttpOnly, SameSite=Strict cookie that a page's {@code EventSource} sends by itself; {@code DELETE /api/session}
+ * clears it. {@code GET /?token=…} (the link a standalone prints) does the same exchange and redirects to {@code /},
+ * so the token does not stay in the address bar; {@code GET /} is the dashboard's page.
+ */
+final class SessionRoutes {
+  private final Authentication auth;
+
+  SessionRoutes(Authentication auth) {
+    this.auth = auth;
+  }
+
+  Route route() {
+    return concat(
+        pathEndOrSingleSlash(() -> get(() -> parameterOptional("token", token -> parameterOptional(
+            Authentication.QUERY, accessToken -> dashboard(token.or(() -> accessToken)))))),
+        path(segment("api").slash("session"), () -> concat(
+            post(() -> withSizeLimit(64 * 1024, () -> entity(Unmarshaller.entityToString(), this::signIn))),
+            delete(() -> complete(signedOut())))));
+  }
+
+  private Route signIn(String body) {
+    if (!auth.enabled()) return complete(Json.error(StatusCodes.CONFLICT, "authentication is off (ANCHOR_AUTH=off)", null));
+    return extractRequest(request -> {
+      Authentication.Credential c = Authentication.credential(request, false);
+      String token = c.token() != null ? c.token() : bodyToken(body);
+      String field = c.token() != null ? "Authorization" : "token";
+      if (token == null) {
+        return complete(Authentication.unauthorized("send the token as 'Authorization: Bearer <token>' or as "
+            + "{\"token\":\"…\"}", "token"));
+      }
+      return withPrincipal(token, field, p -> complete(withCookie(Json.ok(describe(p)), token, p)));
+    });
+  }
+
+  private Route dashboard(Optional<String> token) {
+    if (token.isPresent() && auth.enabled()) {
+      // sign in, then show the page without the token in the address bar (and in the browser's history)
+      return withPrincipal(token.get(), "token", p -> complete(withCookie(HttpResponse.create()
+          .withStatus(StatusCodes.SEE_OTHER).addHeader(Location.create("/")), token.get(), p)));
+    }
+    return complete(HttpResponse.create().withEntity(HttpEntities.create(ContentTypes.TEXT_HTML_UTF8, PAGE)));
+  }
+
+  private Route withPrincipal(String token, String field, java.util.function.Function<Principal, Route> then) {
+    TokenVerifier verifier = auth.verifier();
+    try {
+      return then.apply(verifier.verify(token));
+    } catch (InvalidTokenException e) {
+      return complete(Authentication.unauthorized("invalid token: " + e.getMessage(), field));
+    } catch (TokenVerifier.KeysUnavailableException e) {
+      return complete(Json.error(StatusCodes.SERVICE_UNAVAILABLE, e.getMessage(), null));
+    }
+  }
+
+  private static String bodyToken(String body) {
+    if (body == null || body.isBlank()) return null;
+    JsonNode tree;
+    try {
+      tree = Json.MAPPER.readTree(body);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
+    }
+    JsonNode t = tree == null ? null : tree.get("token");
+    if (t == null || t.isNull()) return null;
+    if (!t.isTextual()) throw new BadRequest("token", "token must be a string");
+    return t.asText();
+  }
+
+  /** The cookie lives as long as the token; HttpOnly keeps it from scripts, Strict from other sites' requests. */
+  private static HttpResponse withCookie(HttpResponse response, String token, Principal p) {
+    long maxAge = Math.max(0, Duration.between(Instant.now(), p.expiresAt()).toSeconds());
+    return response.addHeader(SetCookie.create(HttpCookie.create(Authentication.COOKIE, token)
+        .withPath("/").withHttpOnly(true).withSameSite(SameSite.Strict).withMaxAge(maxAge)));
+  }
+
+  private static HttpResponse signedOut() {
+    return Json.ok(Map.of("signedOut", true)).addHeader(SetCookie.create(HttpCookie.create(Authentication.COOKIE, "")
+        .withPath("/").withHttpOnly(true).withSameSite(SameSite.Strict).withMaxAge(0)));
+  }
+
+  private static Map<String, Object> describe(Principal p) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("subject", p.subject());
+    out.put("roles", p.roles().stream().map(r -> r.claim()).sorted().toList());
+    out.put("expiresAt", p.expiresAt().toString());
+    return out;
+  }
+
+  /** The dashboard is still a placeholder: it shows the live change feed, which proves the cookie sign-in works. */
+  private static final String PAGE = """
+      <!doctype html><html><head><meta charset="utf-8"><title>Anchor</title></head>
+      <body style="font-family:sans-serif"><h1>Anchor</h1><p id="state">connecting to the change feed…</p>
+      <pre id="feed"></pre><script>
+      const es = new EventSource('/api/events'), feed = document.getElementById('feed'),
+            state = document.getElementById('state');
+      es.onopen = () => state.textContent = 'signed in: live task changes below';
+      es.onerror = () => { state.textContent = 'not signed in (or the node is away): open the link the node printed '
+        + 'at start, or POST a token from ./anchor token to /api/session'; };
+      for (const t of ['Submitted','Dispatched','Started','Completed','Failed','Cancelled'])
+        es.addEventListener(t, e => feed.textContent = t + ' ' + e.data + '\\n' + feed.textContent.slice(0, 20000));
+      </script></body></html>
+      """;
+}
