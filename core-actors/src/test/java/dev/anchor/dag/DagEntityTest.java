@@ -108,9 +108,15 @@ class DagEntityTest {
     return view().nodes().stream().filter(n -> n.id().equals(node)).findFirst().orElseThrow().status();
   }
 
+  /** Submitted to the task entities and journaled as started by the DAG, so the test clock may move on. */
   private void awaitSubmitted(String... nodes) {
     eventually(() -> {
-      for (String n : nodes) assertTrue(fx.submitted.contains(task(n)), n + " not submitted: " + fx.submitted);
+      for (String n : nodes) {
+        assertTrue(fx.submitted.contains(task(n)), n + " not submitted: " + fx.submitted);
+        // a node's start time is taken when the DAG journals it, after the submit: without this wait a later
+        // clock.advance could land before it and shift the node's duration (the critical-path check then flaked)
+        assertTrue(dag.getState().nodes().get(n).startedAt() != null, n + " not journaled as started yet");
+      }
     });
   }
 

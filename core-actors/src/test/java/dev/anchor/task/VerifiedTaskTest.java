@@ -46,8 +46,11 @@ class VerifiedTaskTest {
 
   @BeforeAll
   static void startSystem() {
+    // replies may take seconds on a loaded 2-core CI machine (seen: a Get after 80 s of manual time missed 3 s)
     kit = ActorTestKit.create("VerifiedTaskTest",
-        ManualTime.config().withFallback(EventSourcedBehaviorTestKit.config()).withFallback(ConfigFactory.load()));
+        ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
+            .withFallback(ManualTime.config()).withFallback(EventSourcedBehaviorTestKit.config())
+            .withFallback(ConfigFactory.load()));
     manualTime = ManualTime.get(kit.system());
   }
 

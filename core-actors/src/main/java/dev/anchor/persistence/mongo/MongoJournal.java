@@ -34,7 +34,7 @@ public final class MongoJournal extends AsyncWriteJournal {
                 config.getString("heads-collection"), new PayloadCodec(system), flush,
                 config.getInt("max-batch-events"), config.getInt("replay-batch-size"),
                 config.getDuration("head-update-interval"));
-        this.blocking = system.dispatchers().lookup(config.getString("plugin-dispatcher"));
+        this.blocking = system.dispatchers().lookup(config.getString("blocking-dispatcher"));
     }
 
     @Override

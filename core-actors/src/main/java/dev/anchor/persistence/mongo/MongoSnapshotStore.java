@@ -50,7 +50,7 @@ public final class MongoSnapshotStore extends SnapshotStore {
         this.snapshots = mongo.database().getCollection(config.getString("collection"));
         this.index = mongo.database().getCollection(config.getString("index-collection"));
         this.codec = new PayloadCodec(system);
-        this.blocking = system.dispatchers().lookup(config.getString("plugin-dispatcher"));
+        this.blocking = system.dispatchers().lookup(config.getString("blocking-dispatcher"));
     }
 
     private record Entry(long sequenceNr, long timestamp) {
