@@ -82,7 +82,9 @@ public final class QueueBench {
 
       java.util.Set<String> only = new java.util.HashSet<>(Arrays.asList(opt.getOrDefault("only", "single,bulk,latency").split(",")));
       if (only.contains("single")) {
+      Map<String, Long> singleCpuBefore = cpuMillis(node.toHandle());
       List<long[]> bulk = runBatch(base, jobs, concurrency);
+      printCpu("cpu-per-task-single", storeName, jobs, singleCpuBefore, cpuMillis(node.toHandle()));
       long first = bulk.stream().mapToLong(t -> t[0]).min().orElse(0);
       long last = bulk.stream().mapToLong(t -> t[1]).max().orElse(0);
       double perSecond = jobs * 1000.0 / Math.max(1, last - first);
@@ -95,15 +97,7 @@ public final class QueueBench {
       if (bulkSize > 0 && only.contains("bulk")) {
         Map<String, Long> cpuBefore = cpuMillis(node.toHandle());
         List<long[]> bulked = runBulk(base, jobs, bulkSize, Math.max(1, concurrency / 16));
-        Map<String, Long> cpuAfter = cpuMillis(node.toHandle());
-        StringBuilder cpu = new StringBuilder();
-        double total = 0;
-        for (String k : List.of("node", "js_children", "redis", "other")) {
-          double perTask = (cpuAfter.getOrDefault(k, 0L) - cpuBefore.getOrDefault(k, 0L)) / (double) jobs;
-          total += perTask;
-          cpu.append(String.format(" %s_ms=%.2f", k, perTask));
-        }
-        System.out.printf("RESULT scenario=cpu-per-task store=%s jobs=%d%s total_ms=%.2f%n", storeName, jobs, cpu, total);
+        printCpu("cpu-per-task", storeName, jobs, cpuBefore, cpuMillis(node.toHandle()));
         long bf = bulked.stream().mapToLong(t -> t[0]).min().orElse(0);
         long bl = bulked.stream().mapToLong(t -> t[1]).max().orElse(0);
         long[] blat = latencies(bulked);
@@ -297,6 +291,17 @@ public final class QueueBench {
       }
       return out;
     }
+  }
+
+  static void printCpu(String scenario, String storeName, int jobs, Map<String, Long> before, Map<String, Long> after) {
+    StringBuilder cpu = new StringBuilder();
+    double total = 0;
+    for (String k : List.of("node", "js_children", "redis", "other")) {
+      double perTask = (after.getOrDefault(k, 0L) - before.getOrDefault(k, 0L)) / (double) jobs;
+      total += perTask;
+      cpu.append(String.format(" %s_ms=%.2f", k, perTask));
+    }
+    System.out.printf("RESULT scenario=%s store=%s jobs=%d%s total_ms=%.2f%n", scenario, storeName, jobs, cpu, total);
   }
 
   /**
