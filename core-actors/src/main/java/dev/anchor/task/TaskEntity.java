@@ -370,11 +370,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     if (p.dispatchedAt() != null) ns = ns.apply(new Dispatched(p.attempt(), p.nodeId(), p.dispatchedAt()));
     if (p.startedAt() != null) ns = ns.apply(new AttemptStarted(p.attempt(), p.nodeId(), p.startedAt()));
     if (p.dispatchedAt() == null && p.startedAt() == null) {
-      // placed before a restart: on its node, times unknown
-      ns = new TaskState(Status.DISPATCHED, ns.spec(), ns.attempt(), Math.max(ns.attemptsDispatched(), p.attempt()),
-          p.nodeId(), ns.result(), ns.error(), ns.errorKind(), ns.logs(), ns.durationMs(), ns.submittedAt(),
-          ns.startedAt(), ns.completedAt(), null, null, ns.history(), ns.verification(), ns.verificationReason(),
-          ns.replicas(), ns.agreedKey());
+      ns = ns.placedOn(p.attempt(), p.nodeId()); // placed before a restart: on its node, times unknown
     }
     return ns;
   }
@@ -570,10 +566,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       if (s.retryDueAt() != null && s.retryDueAt() > now()) {
         armRetry(s); // timer fired before the journaled due time (clock skew after a move); wait the rest
       } else {
-        if (s.retryDueAt() != null && retryDueAnnounced != s.attempt()) {
-          retryDueAnnounced = s.attempt();
-          announce(s, TaskChange.RETRY_DUE);
-        }
+        announceRetryDue(s);
         startDispatch(s);
       }
     }
@@ -649,10 +642,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     boolean withdrawn = c.attempt() == withdrawnAttempt && Objects.equals(c.nodeId(), withdrawnFrom);
     if (c.nodeId() == null || withdrawn) {
       withdrawnFrom = null;
-      if (s.retryDueAt() != null && retryDueAnnounced != s.attempt()) {
-        retryDueAnnounced = s.attempt();
-        announce(s, TaskChange.RETRY_DUE);
-      }
+      announceRetryDue(s);
       startDispatch(s);
       return Effect().none();
     }
@@ -660,12 +650,16 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     startLivenessChecks();
     context.getSelf().tell(new CheckLiveness());
     // when it started is not known after a restart: the backstop for a silent worker counts from now
-    Long timeoutMs = s.spec().timeoutMs();
-    if (timeoutMs != null && timeoutMs > 0) {
-      timers.startSingleTimer(DEADLINE_TIMER, new ResultOverdue(c.attempt()),
-          Duration.ofMillis(timeoutMs + settings.resultGrace().toMillis()));
-    }
+    armResultDeadline(s, now());
     return Effect().none();
+  }
+
+  /** A scheduled retry became due: told once per retry, so the queue's delayed count comes down once. */
+  private void announceRetryDue(TaskState s) {
+    if (s.retryDueAt() != null && retryDueAnnounced != s.attempt()) {
+      retryDueAnnounced = s.attempt();
+      announce(s, TaskChange.RETRY_DUE);
+    }
   }
 
   private Effect<Event, TaskState> onWithdrawn(TaskState s, Withdrawn c) {
@@ -768,9 +762,14 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * the task's timeout itself, so no result well after it means the attempt is lost. Only for tasks with a timeout.
    */
   private void armResultDeadline(TaskState s) {
+    if (s.startedAt() != null) armResultDeadline(s, s.startedAt());
+  }
+
+  /** The deadline of the current attempt, counted from {@code startedAt}. */
+  private void armResultDeadline(TaskState s, long startedAt) {
     Long timeoutMs = s.spec().timeoutMs();
-    if (timeoutMs == null || timeoutMs <= 0 || s.startedAt() == null) return;
-    long delay = s.startedAt() + timeoutMs + settings.resultGrace().toMillis() - now();
+    if (timeoutMs == null || timeoutMs <= 0) return;
+    long delay = startedAt + timeoutMs + settings.resultGrace().toMillis() - now();
     ResultOverdue overdue = new ResultOverdue(s.attempt());
     if (delay <= 0) context.getSelf().tell(overdue);
     else timers.startSingleTimer(DEADLINE_TIMER, overdue, Duration.ofMillis(delay));

@@ -88,6 +88,13 @@ public record TaskState(
     return null;
   }
 
+  /** The current attempt on {@code nodeId}, its times unknown (found in the job queue after a restart). */
+  TaskState placedOn(int onAttempt, String nodeId) {
+    Builder b = new Builder(this);
+    b.onNode(Status.DISPATCHED, onAttempt, nodeId);
+    return b.build();
+  }
+
   TaskState apply(Event event) {
     Builder b = new Builder(this);
     switch (event) {

@@ -91,21 +91,10 @@ class VerifiedTaskTest {
         r -> new ReportResult(job, node, false, null, error, kind, retryable, "", 5, r)).reply();
   }
 
-  /**
-   * Moves both the entity's clock and the scheduler, as real time would: in steps of at most 5 s, each ended by a
-   * round trip to the entity. A journal write that a timer started must finish before the clock jumps on: one jump
-   * past the journal's circuit-breaker timeout (10 s, on the same manual scheduler) failed the write and left the
-   * entity in its restart backoff (seen as a missing reply in aReplicaThatNeverAnswersIsStoppedAndReplaced).
-   */
   private void timePasses(Duration d) {
-    Duration step = Duration.ofSeconds(5);
-    for (Duration left = d; !left.isZero() && !left.isNegative(); left = left.minus(step)) {
-      Duration s = left.compareTo(step) < 0 ? left : step;
-      clock.advance(s);
-      manualTime.timePasses(s);
-      view(); // whatever the timers sent has been handled once this returns
-    }
+    SteppedTime.passes(d, clock, manualTime, this::view);
   }
+
 
   private List<String> replicaNodes() {
     return view().verification().runs().stream().map(VerificationView.ReplicaView::nodeId).toList();
