@@ -17,6 +17,7 @@ import dev.anchor.dag.ShardedDagEffects;
 import dev.anchor.feed.ChangeFeed;
 import dev.anchor.node.NodeEntity;
 import dev.anchor.node.NodeSettings;
+import dev.anchor.feed.TaskChangeWriter;
 import dev.anchor.feed.TaskIndex;
 import dev.anchor.persistence.mongo.MongoStore;
 import dev.anchor.queue.JobQueue;
@@ -77,6 +78,7 @@ public final class AnchorNode {
     JobQueue queue = new JobQueue(stores.redisClient());
     ChangeFeed feed = new ChangeFeed(stores.redisClient(), 100_000);
     TaskIndex index = new TaskIndex(stores.redisClient());
+    TaskChangeWriter changes = new TaskChangeWriter(stores.redisClient(), 100_000, JobQueue.COUNTERS);
     var classic = Adapter.toClassic(system);
     ActorRef<Topic.Command<NodeHeartbeat>> heartbeats =
         system.systemActorOf(Topic.create(NodeHeartbeat.class, "anchor-node-heartbeats"), "node-heartbeats", org.apache.pekko.actor.typed.Props.empty());
@@ -103,7 +105,7 @@ public final class AnchorNode {
     if (role.coordinates()) {
       registry = new NodeRegistry(15_000);
       fraud = new FraudStore(MongoStore.get(system).database(), config.getDuration("anchor.verification.fraud-retention"));
-      QueueTaskEffects effects = new QueueTaskEffects(registry, queue, feed, index, c -> cancels.tell(Topic.publish(c)),
+      QueueTaskEffects effects = new QueueTaskEffects(registry, queue, changes, c -> cancels.tell(Topic.publish(c)),
           new ObjectMapper(), 10_000, v -> DagEntity.forwardEnded(sharding, v))
           .withConsensus(new QueueTaskEffects.Consensus(new NodeVerdicts(sharding), fraud,
               config.getDouble("anchor.verification.spot-check-fraction")));

@@ -34,7 +34,7 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class JobQueue implements AutoCloseable {
   public static final String GROUP = "workers";
   public static final String DEAD_LETTER = "anchor:jobs:dead";
-  static final String COUNTERS = "anchor:stats";
+  public static final String COUNTERS = "anchor:stats";
   /**
    * taskId → "attempt@nodeId" of each job on a node's stream and not acknowledged yet. Task entities do not journal
    * their dispatches; after a restart this tells them where their current attempt already is.
@@ -114,8 +114,7 @@ public final class JobQueue implements AutoCloseable {
   public CompletionStage<Long> ack(Delivery d) {
     String nodeId = nodeOf(d.stream());
     String[] keys = {d.stream(), PLACED};
-    return conn.async().<Long>eval(ACK_SCRIPT, io.lettuce.core.ScriptOutputType.INTEGER, keys, GROUP, d.entryId(),
-        d.job().taskId(), Placement.of(d.job().attempt(), nodeId));
+    return ACK.call(conn.async(), keys, GROUP, d.entryId(), d.job().taskId(), Placement.of(d.job().attempt(), nodeId));
   }
 
   /** XACK + XDEL, and the placement forgotten unless a newer attempt of the task replaced it meanwhile. */
@@ -125,6 +124,7 @@ public final class JobQueue implements AutoCloseable {
       if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[4] then redis.call('HDEL', KEYS[2], ARGV[3]) end
       return n
       """;
+  private static final RedisScript ACK = new RedisScript(ACK_SCRIPT, io.lettuce.core.ScriptOutputType.INTEGER);
 
   private static String nodeOf(String stream) {
     String rest = stream.substring(PREFIX.length());

@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.consensus.FraudRecord;
 import dev.anchor.consensus.FraudStore;
 import dev.anchor.consensus.ReplicaEvidence;
-import dev.anchor.feed.ChangeFeed;
+import dev.anchor.feed.TaskChangeWriter;
+import dev.anchor.feed.TaskJson;
 import dev.anchor.task.Replica;
-import dev.anchor.feed.TaskIndex;
 import dev.anchor.queue.JobMessage;
 import dev.anchor.queue.JobQueue;
 import dev.anchor.task.TaskChange;
@@ -29,8 +29,7 @@ public final class QueueTaskEffects implements TaskEffects {
   private static final Logger log = LoggerFactory.getLogger(QueueTaskEffects.class);
   private final NodeRegistry registry;
   private final JobQueue queue;
-  private final ChangeFeed feed;
-  private final TaskIndex index;
+  private final TaskChangeWriter changes;
   private final Consumer<CancelJob> cancelBroadcast;
   private final ObjectMapper json;
   private final long startedAtMs = System.currentTimeMillis();
@@ -59,19 +58,18 @@ public final class QueueTaskEffects implements TaskEffects {
         return t;
       });
 
-  public QueueTaskEffects(NodeRegistry registry, JobQueue queue, ChangeFeed feed, TaskIndex index, Consumer<CancelJob> cancelBroadcast,
+  public QueueTaskEffects(NodeRegistry registry, JobQueue queue, TaskChangeWriter changes, Consumer<CancelJob> cancelBroadcast,
                           ObjectMapper json, long warmUpMs) {
-    this(registry, queue, feed, index, cancelBroadcast, json, warmUpMs, v -> { });
+    this(registry, queue, changes, cancelBroadcast, json, warmUpMs, v -> { });
   }
 
   /** @param dagNodeEnded told the final view of every task that ended (DAG nodes are recognised by their task id) */
-  public QueueTaskEffects(NodeRegistry registry, JobQueue queue, ChangeFeed feed, TaskIndex index, Consumer<CancelJob> cancelBroadcast,
+  public QueueTaskEffects(NodeRegistry registry, JobQueue queue, TaskChangeWriter changes, Consumer<CancelJob> cancelBroadcast,
                           ObjectMapper json, long warmUpMs, Consumer<TaskView> dagNodeEnded) {
     this.dagNodeEnded = dagNodeEnded;
     this.registry = registry;
     this.queue = queue;
-    this.feed = feed;
-    this.index = index;
+    this.changes = changes;
     this.cancelBroadcast = cancelBroadcast;
     this.json = json;
     this.warmUpMs = warmUpMs;
@@ -193,22 +191,15 @@ public final class QueueTaskEffects implements TaskEffects {
     }
   }
 
-  /** What a listing shows of a task: no logs, result or history. */
-  public record Summary(String taskId, String name, String status, String runtime, int priority, int attempts,
-                        String nodeId, Long submittedAt, Long completedAt, String error) {}
-
-  static Summary summary(TaskView v) {
-    return new Summary(v.taskId(), v.name(), v.status(), v.runtime(), v.priority(), v.attempts(), v.nodeId(),
-        v.submittedAt(), v.completedAt(), v.error());
-  }
-
   @Override
   public void changed(TaskView view, TaskChange change) {
+    String counter = null;
+    long delta = 1;
     switch (change) {
-      case COMPLETED -> queue.count("completed", 1);
-      case FAILED -> queue.count("failed", 1);
-      case RETRY_SCHEDULED -> queue.count("delayed", 1);
-      case RETRY_DUE -> queue.count("delayed", -1);
+      case COMPLETED -> counter = "completed";
+      case FAILED -> counter = "failed";
+      case RETRY_SCHEDULED -> counter = "delayed";
+      case RETRY_DUE -> { counter = "delayed"; delta = -1; }
       case SUBMITTED, DISPATCHED, STARTED, WAITING, REQUEUED, VERIFICATION_STARTED, REPLICA_DISPATCHED,
            REPLICA_STARTED, REPLICA_REPORTED, REPLICA_WITHDRAWN, CANCELLED -> { }
     }
@@ -220,14 +211,18 @@ public final class QueueTaskEffects implements TaskEffects {
       }
     }
     try {
-      String full = dev.anchor.feed.TaskJson.write(view);
-      feed.publish("task", view.taskId(), change.eventName(), full);
-      index.put(view.taskId(), view.submittedAt() == null ? System.currentTimeMillis() : view.submittedAt(),
-          json.writeValueAsString(summary(view)), change == TaskChange.SUBMITTED || change.ended());
-    } catch (Exception e) {
-      log.warn("change feed publish failed for task {}: {}", view.taskId(), e.toString());
+      Long orderAt = change == TaskChange.SUBMITTED || change.ended()
+          ? (view.submittedAt() == null ? Long.valueOf(System.currentTimeMillis()) : view.submittedAt()) : null;
+      changes.write(view.taskId(), change.eventName(), TaskJson.write(view), TaskJson.summary(view), orderAt, counter,
+              delta)
+          .whenComplete((id, e) -> {
+            if (e != null) log.warn("change feed write failed for task {}: {}", view.taskId(), e.toString());
+          });
+    } catch (RuntimeException e) {
+      log.warn("change feed write failed for task {}: {}", view.taskId(), e.toString());
     }
   }
+
 
   @Override
   public CompletionStage<java.util.Optional<String>> placedOn(String taskId, int attempt) {

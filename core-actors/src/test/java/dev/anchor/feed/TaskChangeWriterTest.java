@@ -1,0 +1,73 @@
+package dev.anchor.feed;
+
+import dev.anchor.queue.EmbeddedRedis;
+import dev.anchor.queue.RedisConnector;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+/** One task change written in one script call, against a real redis-server. */
+class TaskChangeWriterTest {
+  @TempDir
+  static Path dir;
+  static EmbeddedRedis redis;
+  static RedisClient client;
+  static StatefulRedisConnection<String, String> conn;
+
+  @BeforeAll
+  static void start() throws Exception {
+    redis = EmbeddedRedis.start(dir);
+    client = RedisConnector.client(redis.uri());
+    conn = client.connect();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (conn != null) conn.close();
+    if (client != null) client.shutdown();
+    if (redis != null) redis.close();
+  }
+
+  @Test
+  void aChangeReachesTheFeedTheListingAndTheCounters() throws Exception {
+    try (TaskChangeWriter w = new TaskChangeWriter(client, 1000, "test:stats");
+         ChangeFeed feed = new ChangeFeed(client, 1000);
+         TaskIndex index = new TaskIndex(client)) {
+      String before = feed.lastId();
+      String id1 = w.write("t-a", "Submitted", "{\"s\":1}", "{\"status\":\"Queued\"}", 5L, null, 0)
+          .toCompletableFuture().get();
+      String id2 = w.write("t-a", "Completed", "{\"s\":2}", "{\"status\":\"Completed\"}", 5L, "completed", 1)
+          .toCompletableFuture().get();
+      w.write("t-a", "Started", "{\"s\":3}", "{\"status\":\"Running\"}", null, null, 0).toCompletableFuture().get();
+
+      try (ChangeFeed.Tail tail = feed.tail(client)) {
+        List<FeedEntry> read = tail.next(before, 10, Duration.ofMillis(200));
+        assertEquals(List.of(id1, id2), read.subList(0, 2).stream().map(FeedEntry::id).toList());
+        assertEquals(new FeedEntry(id2, "task", "t-a", "Completed", "{\"s\":2}"), read.get(1));
+      }
+      assertEquals(List.of("{\"status\":\"Running\"}"), index.newest(10, s -> !s.equals("{}")));
+      assertEquals("1", conn.sync().hget("test:stats", "completed"));
+      assertNull(conn.sync().hget("test:stats", "failed"));
+    }
+  }
+
+  @Test
+  void itKeepsWorkingAfterRedisForgetsItsScripts() throws Exception {
+    try (TaskChangeWriter w = new TaskChangeWriter(client, 1000, "test:stats2")) {
+      w.write("t-b", "Submitted", "{}", "{}", 1L, "failed", 1).toCompletableFuture().get();
+      conn.sync().scriptFlush(); // what a Redis restart does
+      w.write("t-b", "Failed", "{}", "{}", 1L, "failed", 1).toCompletableFuture().get();
+      assertEquals("2", conn.sync().hget("test:stats2", "failed"));
+    }
+  }
+}
