@@ -18,6 +18,9 @@ import dev.anchor.feed.ChangeFeed;
 import dev.anchor.node.NodeEntity;
 import dev.anchor.node.NodeSettings;
 import dev.anchor.feed.TaskChangeWriter;
+import dev.anchor.persistence.mongo.OpenEntities;
+import dev.anchor.task.OpenTaskReviver;
+import org.apache.pekko.cluster.sharding.typed.ClusterShardingSettings;
 import dev.anchor.feed.TaskIndex;
 import dev.anchor.persistence.mongo.MongoStore;
 import dev.anchor.queue.JobQueue;
@@ -120,8 +123,27 @@ public final class AnchorNode {
             }
           }, system.executionContext());
       system.systemActorOf(ClusterMonitor.create(registry, queue, heartbeats, statuses), "cluster-monitor", org.apache.pekko.actor.typed.Props.empty());
+      // no remember-entities for tasks (two journal writes per task, and new entities wait for them): the journal's
+      // open markers say which tasks to start again, and a task passivates itself when it ends
       sharding.init(TaskEntity.entity(effects, TaskSettings.fromConfig(system.settings().config()))
+          .withSettings(ClusterShardingSettings.create(system).withRememberEntities(false).withNoPassivationStrategy())
           .withRole("coordinator"));
+      OpenEntities open = OpenEntities.of(system);
+      system.systemActorOf(OpenTaskReviver.create(new OpenTaskReviver.OpenMarkers() {
+            @Override
+            public java.util.List<String> open(String prefix) {
+              return open.list(prefix);
+            }
+
+            @Override
+            public void forget(java.util.List<String> persistenceIds) {
+              open.forget(persistenceIds);
+            }
+          }, id -> sharding.entityRefFor(TaskEntity.TYPE_KEY, id)
+              .<Boolean>ask(TaskEntity.Wake::new, java.time.Duration.ofSeconds(30)),
+          system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()),
+          java.time.Duration.ofSeconds(2), java.time.Duration.ofMinutes(5), "coordinator"),
+          "open-task-reviver", org.apache.pekko.actor.typed.Props.empty());
     } else {
       // a worker only sends to task entities: a proxy to the coordinators' shards
       sharding.init(TaskEntity.entity(null, TaskSettings.defaults()).withRole("coordinator"));

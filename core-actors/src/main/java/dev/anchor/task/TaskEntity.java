@@ -1,6 +1,7 @@
 package dev.anchor.task;
 
 import dev.anchor.CborSerializable;
+import dev.anchor.persistence.LifecycleTags;
 import dev.anchor.task.TaskEffects.Placement;
 import dev.anchor.task.TaskState.Status;
 import java.time.Clock;
@@ -72,6 +73,9 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   static final String DISPATCH_TIMER = "dispatch";
   private static final String LIVENESS_TIMER = "liveness";
   private static final String DEADLINE_TIMER = "deadline";
+  private static final String IDLE_TIMER = "idle-ended";
+  /** Tasks are not passivated by idleness while they run (their timers are their liveness checks); ended ones are. */
+  private static final Duration ENDED_IDLE = Duration.ofSeconds(30);
 
   /** {@code errorKind} of a verified task whose replicas could not reach a quorum. */
   public static final String UNVERIFIABLE = "Unverifiable";
@@ -97,6 +101,15 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * started): for tests and diagnostics; the API shows {@link Get}'s view.
    */
   public record Inspect(ActorRef<TaskState> replyTo) implements Command {}
+
+  /**
+   * Starts the entity (recovering it) if it is not running: sent after a crash to every task the journal still has
+   * open. Answers whether the task is still open; one that ended, or was never submitted, passivates.
+   */
+  public record Wake(ActorRef<Boolean> replyTo) implements Command {}
+
+  /** An ended task read again (a GET, a late report) passivates once it has been left alone for a while. */
+  record IdleEnded() implements Command {}
 
   /** The worker on {@code nodeId} picked up {@code attempt}. */
   public record Started(int attempt, String nodeId) implements Command {}
@@ -344,6 +357,19 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     return TaskState::apply;
   }
 
+  /** Submitted opens the task in the journal's open-entities markers, its last event closes it (see {@link Wake}). */
+  @Override
+  public java.util.Set<String> tagsFor(Event event) {
+    return switch (event) {
+      case Submitted e -> LifecycleTags.OPEN;
+      case Completed e -> LifecycleTags.CLOSE;
+      case Failed e -> LifecycleTags.CLOSE;
+      case Cancelled e -> LifecycleTags.CLOSE;
+      case Verified e -> LifecycleTags.CLOSE;
+      default -> java.util.Set.of();
+    };
+  }
+
   @Override
   public SignalHandler<TaskState> signalHandler() {
     return newSignalHandlerBuilder().onSignal(RecoveryCompleted.class, this::onRecovered).build();
@@ -392,6 +418,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       progress = null; // the journal moved past that attempt
     }
     TaskState s = live(journaled);
+    boolean idle = s.status().terminal() || s.status() == Status.NEW;
+    if (idle && !(command instanceof IdleEnded)) {
+      timers.startSingleTimer(IDLE_TIMER, new IdleEnded(), ENDED_IDLE);
+    }
     return switch (command) {
       case Submit c -> onSubmit(s, c);
       case Get c -> {
@@ -402,6 +432,15 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         yield Effect().reply(c.replyTo(), v);
       }
       case Inspect c -> Effect().reply(c.replyTo(), s);
+      case IdleEnded c -> {
+        if (idle) passivate(); // not a task submitted since the timer was set
+        yield Effect().none();
+      }
+      case Wake c -> {
+        boolean open = s.status() != Status.NEW && !s.status().terminal();
+        if (!open) passivate();
+        yield Effect().reply(c.replyTo(), open);
+      }
       case Started c -> onStarted(s, c);
       case ReportResult c -> onResult(s, c);
       case NodeLost c -> onNodeLost(s, c);

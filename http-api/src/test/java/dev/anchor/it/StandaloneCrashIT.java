@@ -35,6 +35,7 @@ class StandaloneCrashIT {
     int port = AnchorProcess.freePort();
     Map<String, String> results = new HashMap<>();
     List<String> ids = new ArrayList<>();
+    String retrying;
     try (AnchorProcess first = AnchorProcess.start("standalone", data, port, Map.of())) {
       first.awaitHealthy(Duration.ofSeconds(150));
       JsonNode health = JSON.readTree(first.get("/health").body());
@@ -58,12 +59,23 @@ class StandaloneCrashIT {
       assertEquals(201, late.statusCode(), late.body());
       ids.add(JSON.readTree(late.body()).path("taskId").asText());
       results.put(ids.get(ids.size() - 1), "42");
+      // and one whose retry is scheduled at the crash: nothing but the restarted coordinator itself can run it then
+      HttpResponse<String> r = first.post("/api/tasks", """
+          {"name":"retrying","payload":{"sourceCode":"throw new Error('no')","runtime":"js"},
+           "retries":{"attempts":2,"backoffMs":8000,"retryUserErrors":true}}""");
+      assertEquals(201, r.statusCode(), r.body());
+      retrying = JSON.readTree(r.body()).path("taskId").asText();
+      poll(first, retrying, Duration.ofSeconds(120), t -> !t.path("nextRetryAt").isNull());
       first.kill9();
     }
     assertTrue(Files.exists(data.resolve("mongo.mv")), "the embedded store keeps its file under the data dir");
 
     try (AnchorProcess second = AnchorProcess.start("standalone", data, port, Map.of())) {
       second.awaitHealthy(Duration.ofSeconds(150));
+      // watched through the listing only: reading a task itself would start its entity, and the point is that the
+      // coordinator starts its unfinished tasks by itself
+      JsonNode retried = awaitListed(second, retrying, "Failed", Duration.ofSeconds(120));
+      assertEquals(2, retried.path("attempts").asInt(), retried.toString());
       for (String id : ids) {
         JsonNode task = awaitStatus(second, id, "Completed", Duration.ofSeconds(120));
         assertEquals(results.get(id), task.path("result").asText(), task.toString());
@@ -86,6 +98,26 @@ class StandaloneCrashIT {
     JsonNode t = poll(p, id, timeout, v -> ENDED.contains(v.path("status").asText()) || status.equals(v.path("status").asText()));
     if (!status.equals(t.path("status").asText())) throw new AssertionError("task ended " + t.path("status").asText() + ": " + t);
     return t;
+  }
+
+  /** Polls GET /api/tasks (the listing, which does not touch the task's entity) until the task shows {@code status}. */
+  static JsonNode awaitListed(AnchorProcess p, String id, String status, Duration timeout) throws Exception {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    JsonNode last = null;
+    while (System.nanoTime() < deadline) {
+      HttpResponse<String> r = p.get("/api/tasks?limit=100");
+      if (r.statusCode() == 200) {
+        for (JsonNode t : JSON.readTree(r.body())) {
+          if (id.equals(t.path("taskId").asText())) {
+            last = t;
+            if (status.equals(t.path("status").asText())) return t;
+          }
+        }
+      }
+      TimeUnit.MILLISECONDS.sleep(200);
+    }
+    throw new AssertionError("task " + id + " not " + status + " in the listing within " + timeout + "; last: " + last
+        + "\n" + p.output());
   }
 
   private static JsonNode poll(AnchorProcess p, String id, Duration timeout, java.util.function.Predicate<JsonNode> done)

@@ -73,8 +73,19 @@ final class MongoEventStore implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(MongoEventStore.class);
 
+    /**
+     * An event tagged so opens its entity's marker in the open-entities collection (stored before the event, in the
+     * same write); one tagged {@link #CLOSE_TAG} removes it once stored. The markers are how unfinished entities are
+     * found and restarted after a crash without remember-entities' two extra journal writes per entity.
+     */
+    static final String OPEN_TAG = dev.anchor.persistence.LifecycleTags.OPEN_TAG;
+    static final String CLOSE_TAG = dev.anchor.persistence.LifecycleTags.CLOSE_TAG;
+
     private final MongoCollection<Document> events;
     private final MongoCollection<Document> heads;
+    private final MongoCollection<Document> openMarkers;
+    /** Persistence ids whose closing event is stored and whose open marker is still to be removed. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<String> pendingCloses = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final PayloadCodec codec;
     /** null when the store needs no explicit flush */
     private final Runnable flush;
@@ -105,6 +116,7 @@ final class MongoEventStore implements AutoCloseable {
                     Runnable flush, int maxBatchEvents, int replayBatchSize, java.time.Duration headInterval) {
         this.events = database.getCollection(eventsCollection);
         this.heads = database.getCollection(headsCollection);
+        this.openMarkers = database.getCollection(OpenEntities.collectionFor(eventsCollection));
         this.codec = codec;
         this.flush = flush;
         this.maxBatchEvents = maxBatchEvents;
@@ -120,7 +132,8 @@ final class MongoEventStore implements AutoCloseable {
     record Head(long highest, long deletedTo) {
     }
 
-    private record PreparedWrite(String persistenceId, long highest, List<Document> docs, Exception rejection) {
+    private record PreparedWrite(String persistenceId, long highest, List<Document> docs, Exception rejection,
+                                 boolean opens, boolean closes) {
     }
 
     private static final class WriteRequest {
@@ -185,6 +198,7 @@ final class MongoEventStore implements AutoCloseable {
     private PreparedWrite prepare(AtomicWrite aw) {
         List<Document> docs = new ArrayList<>(aw.size());
         long now = System.currentTimeMillis();
+        boolean opens = false, closes = false;
         try {
             for (PersistentRepr repr : scala.jdk.javaapi.CollectionConverters.asJava(aw.payload())) {
                 Object payload = repr.payload();
@@ -192,6 +206,8 @@ final class MongoEventStore implements AutoCloseable {
                 if (payload instanceof Tagged tagged) {
                     payload = tagged.payload();
                     tags = new ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(tagged.tags()));
+                    opens |= tags.remove(OPEN_TAG);
+                    closes |= tags.remove(CLOSE_TAG);
                 }
                 Document doc = new Document("_id", DocumentIds.of(repr.persistenceId(), repr.sequenceNr()))
                         .append(PID, repr.persistenceId())
@@ -206,9 +222,9 @@ final class MongoEventStore implements AutoCloseable {
                 docs.add(doc);
             }
         } catch (Exception e) {
-            return new PreparedWrite(aw.persistenceId(), aw.highestSequenceNr(), List.of(), e);
+            return new PreparedWrite(aw.persistenceId(), aw.highestSequenceNr(), List.of(), e, false, false);
         }
-        return new PreparedWrite(aw.persistenceId(), aw.highestSequenceNr(), docs, null);
+        return new PreparedWrite(aw.persistenceId(), aw.highestSequenceNr(), docs, null, opens, closes);
     }
 
     private void writeLoop() {
@@ -250,6 +266,7 @@ final class MongoEventStore implements AutoCloseable {
                 }
             }
         }
+        storeOpenMarkers(pending);
         List<Unit> stored = new ArrayList<>();
         while (!pending.isEmpty()) {
             pending.removeIf(u -> u.request.failure != null);
@@ -320,6 +337,36 @@ final class MongoEventStore implements AutoCloseable {
         } else {
             durabilityQueue.add(batch);
         }
+    }
+
+    /**
+     * Markers of the entities these writes open, stored before their events: a crash in between leaves a marker
+     * without events (its entity starts, finds nothing and the marker is dropped), never an open entity without one.
+     * When they cannot be stored, the writes that needed them fail and leave {@code pending}.
+     */
+    private void storeOpenMarkers(List<Unit> pending) {
+        List<Document> markers = new ArrayList<>();
+        for (Unit u : pending) {
+            if (u.write.opens) markers.add(new Document("_id", u.write.persistenceId));
+        }
+        if (markers.isEmpty()) return;
+        try {
+            openMarkers.insertMany(markers, new InsertManyOptions().ordered(false));
+        } catch (MongoBulkWriteException e) {
+            // a marker already there (from a write that crashed before its event) is as good as a new one
+            boolean onlyDuplicates = !e.getWriteErrors().isEmpty() && e.getWriteErrors().stream()
+                    .allMatch(err -> ErrorCategory.fromErrorCode(err.getCode()) == ErrorCategory.DUPLICATE_KEY);
+            if (!onlyDuplicates) failOpeners(pending, e);
+        } catch (RuntimeException e) {
+            failOpeners(pending, e);
+        }
+    }
+
+    private static void failOpeners(List<Unit> pending, RuntimeException e) {
+        for (Unit u : pending) {
+            if (u.write.opens) u.request.fail(e);
+        }
+        pending.removeIf(u -> u.request.failure != null);
     }
 
     /**
@@ -421,6 +468,7 @@ final class MongoEventStore implements AutoCloseable {
             return;
         }
         for (Unit u : stored) {
+            if (u.write.closes) pendingCloses.add(u.write.persistenceId);
             // a journal that fits in the first probe window is found by the probe alone: no head document needed
             // (most task entities never get one, which saves an update per write)
             if (u.write.highest > PROBE) {
@@ -432,7 +480,8 @@ final class MongoEventStore implements AutoCloseable {
 
     private void headLoop() {
         UpdateOptions upsert = new UpdateOptions().upsert(true);
-        while (!writerDone || !pendingHeads.isEmpty()) {
+        while (!writerDone || !pendingHeads.isEmpty() || !pendingCloses.isEmpty()) {
+            removeClosedMarkers();
             if (pendingHeads.isEmpty()) {
                 java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
                 continue;
@@ -461,6 +510,25 @@ final class MongoEventStore implements AutoCloseable {
                 log.warn("raising {} journal head documents failed, retrying", drained.size(), e);
                 java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
             }
+        }
+    }
+
+    /** Off the acknowledgement path: a marker left by a crash only restarts an ended entity once, which drops it. */
+    private void removeClosedMarkers() {
+        List<String> closed = new ArrayList<>();
+        String pid;
+        while (closed.size() < 1000 && (pid = pendingCloses.poll()) != null) closed.add(pid);
+        if (closed.isEmpty()) return;
+        try {
+            openMarkers.deleteMany(in("_id", closed));
+        } catch (RuntimeException e) {
+            if (writerDone) {
+                log.warn("journal stopped with {} open-entity markers not removed; restarts remove them", closed.size(), e);
+                return;
+            }
+            pendingCloses.addAll(closed);
+            log.warn("removing {} open-entity markers failed, retrying", closed.size(), e);
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
         }
     }
 

@@ -113,6 +113,47 @@ class MongoEventStoreTest {
         }
     }
 
+    private static AtomicWrite tagged(String pid, long seq, String tag) {
+        Object payload = new org.apache.pekko.persistence.journal.Tagged(pid + "-" + seq,
+                CollectionConverters.asScala(java.util.Set.of(tag, "other")).toSet());
+        return AtomicWrite.apply(CollectionConverters.asScala(List.of(
+                PersistentRepr.apply(payload, seq, pid, "", false, ActorRef.noSender(), "writer"))).toList());
+    }
+
+    @Test
+    void anEntityIsOpenFromTheEventThatOpensItUntilTheOneThatClosesIt() throws Exception {
+        MongoDatabase db = freshDatabase();
+        var markers = db.getCollection(OpenEntities.collectionFor("journal"));
+        try (MongoEventStore store = store(db)) {
+            store.write(List.of(tagged("Task|a", 1, dev.anchor.persistence.LifecycleTags.OPEN_TAG))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(tagged("Task|b", 1, dev.anchor.persistence.LifecycleTags.OPEN_TAG))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(write("Dag|c", 1, 1))).get(10, TimeUnit.SECONDS);
+            // acknowledged means the marker is there already
+            assertEquals(2, markers.countDocuments());
+            store.write(List.of(write("Task|a", 2, 2), tagged("Task|a", 3, dev.anchor.persistence.LifecycleTags.CLOSE_TAG)))
+                    .get(10, TimeUnit.SECONDS);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (markers.countDocuments() > 1 && System.nanoTime() < end) {
+                Thread.onSpinWait();
+            }
+            assertEquals(List.of("Task|b"), markers.find().map(d -> d.getString("_id")).into(new ArrayList<>()));
+            // the lifecycle tags are the journal's business; other tags are stored as before
+            assertEquals(List.of("other"), db.getCollection("journal").find(Filters.eq("pid", "Task|b")).first().getList("tags", String.class));
+            assertEquals(List.of("Task|a-1", "Task|a-2", "Task|a-3"), replay(store, "Task|a", 1, Long.MAX_VALUE, Long.MAX_VALUE));
+        }
+    }
+
+    @Test
+    void aMarkerLeftByAnEarlierCrashDoesNotStopTheEntityFromOpening() throws Exception {
+        MongoDatabase db = freshDatabase();
+        db.getCollection(OpenEntities.collectionFor("journal")).insertOne(new org.bson.Document("_id", "Task|crashed"));
+        try (MongoEventStore store = store(db)) {
+            assertEquals(List.of(Optional.empty()),
+                    store.write(List.of(tagged("Task|crashed", 1, dev.anchor.persistence.LifecycleTags.OPEN_TAG))).get(10, TimeUnit.SECONDS));
+            assertEquals(List.of("Task|crashed-1"), replay(store, "Task|crashed", 1, Long.MAX_VALUE, Long.MAX_VALUE));
+        }
+    }
+
     @Test
     void replayHonoursBoundsCountAndDeletion() throws Exception {
         try (MongoEventStore store = store(freshDatabase())) {

@@ -1,0 +1,127 @@
+package dev.anchor.task;
+
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.ClusterEvent;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.cluster.typed.Subscribe;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Semaphore;
+import java.util.function.Function;
+
+/**
+ * Starts again every task the journal still has open (see {@link TaskEntity#tagsFor}) after this coordinator starts
+ * and after the coordinators change (a crashed one's shards, or shards moved by a rebalance, start elsewhere only when
+ * a message reaches them), and every few minutes as a backstop. Waking a running task costs one message; a task that
+ * turns out to have ended has its marker dropped.
+ */
+public final class OpenTaskReviver {
+  private static final Logger log = LoggerFactory.getLogger(OpenTaskReviver.class);
+  private static final String PREFIX = TaskEntity.TYPE_KEY.name() + "|";
+  private static final int IN_FLIGHT = 256;
+
+  /** The journal's open markers: persistence ids, and dropping ones that turned out closed. Both may block. */
+  public interface OpenMarkers {
+    List<String> open(String prefix);
+
+    void forget(List<String> persistenceIds);
+  }
+
+  sealed interface Msg {}
+
+  private record Sweep(String why) implements Msg {}
+
+  private record SweepDone(int woken, int ended, Throwable failure) implements Msg {}
+
+  private record MembersChanged(ClusterEvent.MemberEvent event) implements Msg {}
+
+  private OpenTaskReviver() {}
+
+  /**
+   * @param wake asks the task entity with this id to start, answering whether it is still open
+   */
+  public static Behavior<Object> create(OpenMarkers markers, Function<String, CompletionStage<Boolean>> wake,
+                                        Executor blocking, Duration firstAfter, Duration every, String coordinatorRole) {
+    return Behaviors.<Object>setup(ctx -> Behaviors.withTimers(timers -> {
+      ActorRef<ClusterEvent.MemberEvent> members = ctx.messageAdapter(ClusterEvent.MemberEvent.class, MembersChanged::new);
+      Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(members, ClusterEvent.MemberEvent.class));
+      timers.startSingleTimer("first", new Sweep("start"), firstAfter);
+      timers.startTimerWithFixedDelay("backstop", new Sweep("backstop"), every);
+      boolean[] running = {false};
+      String[] again = {null};
+      return Behaviors.receive(Object.class)
+          .onMessage(MembersChanged.class, m -> {
+            var e = m.event();
+            if ((e instanceof ClusterEvent.MemberUp || e instanceof ClusterEvent.MemberRemoved)
+                && e.member().hasRole(coordinatorRole)) {
+              // shards move in rebalance rounds: look again soon and once more later
+              timers.startSingleTimer("change-1", new Sweep("coordinators changed"), Duration.ofSeconds(15));
+              timers.startSingleTimer("change-2", new Sweep("coordinators changed"), Duration.ofSeconds(60));
+            }
+            return Behaviors.same();
+          })
+          .onMessage(Sweep.class, s -> {
+            if (running[0]) {
+              again[0] = s.why();
+              return Behaviors.same();
+            }
+            running[0] = true;
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> sweep(markers, wake, blocking), blocking)
+                    .thenCompose(f -> f),
+                (r, e) -> e != null ? new SweepDone(0, 0, e) : r);
+            return Behaviors.same();
+          })
+          .onMessage(SweepDone.class, d -> {
+            running[0] = false;
+            if (d.failure() != null) {
+              log.warn("could not restart the open tasks: {}", d.failure().toString());
+            } else if (d.woken() > 0) {
+              log.info("open tasks: {} woken, {} had ended", d.woken(), d.ended());
+            }
+            if (again[0] != null) {
+              ctx.getSelf().tell(new Sweep(again[0]));
+              again[0] = null;
+            }
+            return Behaviors.same();
+          })
+          .build();
+    }));
+  }
+
+  /** Wakes every open task, at most {@value #IN_FLIGHT} at a time, then drops the markers of the ended ones. */
+  private static CompletableFuture<SweepDone> sweep(OpenMarkers markers, Function<String, CompletionStage<Boolean>> wake,
+                                                    Executor blocking) {
+    List<String> open = markers.open(PREFIX);
+    Semaphore permits = new Semaphore(IN_FLIGHT);
+    List<String> ended = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<CompletableFuture<?>> all = new ArrayList<>(open.size());
+    for (String pid : open) {
+      permits.acquireUninterruptibly();
+      String taskId = pid.substring(PREFIX.length());
+      CompletableFuture<?> f;
+      try {
+        f = wake.apply(taskId).toCompletableFuture().whenComplete((stillOpen, e) -> {
+          permits.release();
+          if (e == null && !stillOpen) ended.add(pid);
+        });
+      } catch (RuntimeException e) {
+        permits.release();
+        f = CompletableFuture.failedFuture(e);
+      }
+      all.add(f.exceptionally(e -> null));
+    }
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).thenApplyAsync(v -> {
+      markers.forget(new ArrayList<>(ended));
+      return new SweepDone(open.size(), ended.size(), null);
+    }, blocking);
+  }
+}
