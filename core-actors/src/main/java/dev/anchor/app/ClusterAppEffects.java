@@ -13,9 +13,11 @@ import org.apache.pekko.actor.typed.pubsub.Topic;
 /**
  * A coordinator's {@link AppEffects}: node selection over its {@link NodeRegistry} with the task rules (up and heard
  * from recently, not draining, cordoned or quarantined, runtime {@code native} offered) plus what apps hold: a node
- * qualifies only when its RAM minus the RAM of the apps placed on it covers the app's {@code ramMb}, and its cores
- * minus theirs cover the app's {@code cpu}. Lowest score wins: (jobs running + apps) / capacity + CPU% / 200 +
- * 0.25 × (1 − reputation). Orders go to the workers on the {@code anchor-app-orders} topic.
+ * qualifies only when its RAM minus the RAM of the apps placed on it covers the app's {@code ramMb} (RAM is
+ * reserved), and it has at least the app's {@code cpu} cores (cores are shared: the apps' cores add to the node's
+ * score instead of excluding it). Lowest score wins: (jobs running + apps) / capacity + CPU% / 200 + cores of its
+ * apps (with this one) / cores + 0.25 × (1 − reputation). Orders go to the workers on the {@code anchor-app-orders}
+ * topic.
  *
  * <p>What apps hold is this coordinator's memory, rebuilt as app entities recover ({@link #holding}); with several
  * coordinators each one accounts only for the apps whose shards it hosts.
@@ -65,9 +67,9 @@ public final class ClusterAppEffects implements AppEffects {
       }
       if (n.ramMb() - ramHeld < spec.ramMb()) continue;
       ramOk++;
-      if (n.cpuCores() - cpuHeld < spec.cpu() - 1e-9) continue;
+      if (n.cpuCores() < spec.cpu() - 1e-9) continue;
       double score = (n.runningTasks() + apps) / (double) Math.max(1, n.capacity()) + n.cpuUsage() / 200.0
-          + 0.25 * (1 - registry.reputation(n.nodeId()));
+          + (cpuHeld + spec.cpu()) / Math.max(1, n.cpuCores()) + 0.25 * (1 - registry.reputation(n.nodeId()));
       if (best == null || score < bestScore || (score == bestScore && n.nodeId().compareTo(best.nodeId()) < 0)) {
         best = n;
         bestScore = score;
@@ -77,7 +79,7 @@ public final class ClusterAppEffects implements AppEffects {
     if (up == 0) return new Placement.Nowhere("no worker node is available");
     if (runtimeOk == 0) return new Placement.Nowhere("no node offers the native runtime (node and npm)");
     if (ramOk == 0) return new Placement.Nowhere("no node has " + spec.ramMb() + " MB of RAM free for apps");
-    return new Placement.Nowhere("no node has " + spec.cpu() + " cores free for apps");
+    return new Placement.Nowhere("no node has " + spec.cpu() + " cores");
   }
 
   @Override
