@@ -322,12 +322,14 @@ public final class AppSupervisor implements AutoCloseable {
   private Process launch(int port) throws IOException {
     List<String> cmd = spec.usesCommand()
         ? List.of("/bin/sh", "-c", spec.command())
-        : List.of(settings.nodeCommand(), "--max-old-space-size=" + spec.ramMb(), spec.entry());
+        : List.of(settings.nodeCommand(), "--max-old-space-size=" + spec.ramMb(),
+            "--require", writeWatchdog(settings.appsDir()).toString(), spec.entry());
     ProcessBuilder pb = new ProcessBuilder(NativeProcesses.inOwnGroup(cmd)).directory(dir.toFile())
         .redirectErrorStream(true);
     NativeProcesses.scrubEnvironment(pb.environment(), dir);
     pb.environment().put("PORT", Integer.toString(port));
     pb.environment().put("NODE_ENV", "production");
+    pb.environment().put(WATCHDOG_ENV, Long.toString(ProcessHandle.current().pid()));
     Process p = pb.start();
     p.getOutputStream().close();
     Thread pump = new Thread(() -> {
@@ -341,6 +343,41 @@ public final class AppSupervisor implements AutoCloseable {
     pump.setDaemon(true);
     pump.start();
     return p;
+  }
+
+  static final String WATCHDOG_ENV = "ANCHOR_SUPERVISOR_PID";
+
+  /**
+   * Preloaded into every Node.js app ({@code --require}): once a second it checks that the worker JVM
+   * ({@value #WATCHDOG_ENV}) is alive, and when it is gone (a kill -9 of the worker) it kills the app's whole process
+   * group, so an app never outlives its worker and runs on beside the copy the cluster starts elsewhere. The timer
+   * is unref'd: it never keeps an app alive. (Command apps have no such watchdog; a restarted worker kills what they
+   * left through their pid files.)
+   */
+  static final String WATCHDOG = """
+      'use strict';
+      (function () {
+        const supervisor = Number(process.env.ANCHOR_SUPERVISOR_PID);
+        if (!supervisor) return;
+        const t = setInterval(() => {
+          try { process.kill(supervisor, 0); } catch (e) {
+            if (e.code === 'EPERM') return;
+            try { process.kill(-process.pid, 'SIGKILL'); } catch (_) { process.exit(137); }
+          }
+        }, 1000);
+        t.unref();
+      })();
+      """;
+
+  static Path writeWatchdog(Path appsDir) throws IOException {
+    Path f = appsDir.resolve("anchor-watchdog.cjs");
+    if (!Files.exists(f) || !Files.readString(f).equals(WATCHDOG)) {
+      Files.createDirectories(appsDir);
+      Path tmp = Files.createTempFile(appsDir, "watchdog", ".tmp");
+      Files.writeString(tmp, WATCHDOG);
+      Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+    return f.toAbsolutePath();
   }
 
   static boolean portFree(int port) {

@@ -160,4 +160,25 @@ class AppSupervisorTest {
         Duration.ofSeconds(20));
     assertEquals(1, again.restarts());
   }
+
+  @Test
+  void anAppDiesWithItsWorkerThroughTheWatchdog() throws Exception {
+    Process fakeWorker = new ProcessBuilder("sleep", "60").start();
+    Process app = null;
+    try {
+      Path watchdog = AppSupervisor.writeWatchdog(tmp.resolve("apps"));
+      ProcessBuilder pb = new ProcessBuilder("node", "--require", watchdog.toString(), "-e",
+          "setInterval(() => {}, 1000)");
+      pb.environment().put(AppSupervisor.WATCHDOG_ENV, Long.toString(fakeWorker.pid()));
+      app = pb.start();
+      assertTrue(app.isAlive());
+      Thread.sleep(1500);
+      assertTrue(app.isAlive(), "the watchdog must not kill an app whose worker lives");
+      fakeWorker.destroyForcibly().waitFor();
+      assertTrue(app.waitFor(5, java.util.concurrent.TimeUnit.SECONDS), "the app outlived its worker");
+    } finally {
+      fakeWorker.destroyForcibly();
+      if (app != null) app.destroyForcibly();
+    }
+  }
 }
