@@ -23,6 +23,11 @@ public interface AppEffects {
 
   void send(AppOrder order);
 
+  /** An operator drains the node: its apps move gracefully (the new copy healthy first, then the old one stops). */
+  default boolean nodeDraining(String nodeId) {
+    return false;
+  }
+
   /** Nothing happens: entity tests and JVMs that only proxy to the shards. */
   AppEffects NONE = new AppEffects() {
     @Override

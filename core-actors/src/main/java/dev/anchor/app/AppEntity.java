@@ -113,8 +113,12 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
 
   public record Stopped(String reason, long at) implements Event {}
 
-  /** @param to null when no other node can take it yet */
-  public record Moved(String from, String to, int incarnation, String reason, long at) implements Event {}
+  /**
+   * @param to       null when no other node can take it yet
+   * @param graceful the old process keeps running until the new one is healthy (a drain); otherwise it is halted
+   */
+  public record Moved(String from, String to, int incarnation, String reason, boolean graceful, long at)
+      implements Event {}
 
   public record Failed(int incarnation, Integer exitCode, String reason, List<String> lastLogs, long at)
       implements Event {}
@@ -122,6 +126,9 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
   public record Deleted(long at) implements Event {}
 
   // ---------------------------------------------------------------- state
+
+  /** The incarnation a graceful move leaves behind: it serves until the new one is healthy, then it is halted. */
+  public record Retiring(String nodeId, int incarnation, String host, Integer port) implements CborSerializable {}
 
   public enum Status {
     UNKNOWN("Unknown"), DEPLOYING("Deploying"), STARTING("Starting"), RUNNING("Running"),
@@ -141,11 +148,16 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
   public record State(String appId, AppSpec spec, Status status, boolean wanted, String nodeId, String host,
                       int incarnation, Long pid, Integer port, String portNote, boolean healthy, int restarts,
                       int incRestarts, Integer lastExitCode, String memoryLimit, String cpuLimit, Long createdAt,
-                      Long startedAt, Long stoppedAt, String message, List<String> lastLogs)
+                      Long startedAt, Long stoppedAt, String message, List<String> lastLogs, Retiring retiring)
       implements CborSerializable {
 
     public static final State EMPTY = new State(null, null, Status.UNKNOWN, false, null, null, 0, null, null, null,
-        false, 0, 0, null, null, null, null, null, null, null, List.of());
+        false, 0, 0, null, null, null, null, null, null, null, List.of(), null);
+
+    State withRetiring(Retiring r) {
+      return new State(appId, spec, status, wanted, nodeId, host, incarnation, pid, port, portNote, healthy, restarts,
+          incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt, stoppedAt, message, lastLogs, r);
+    }
 
     public State {
       lastLogs = lastLogs == null ? List.of() : List.copyOf(lastLogs);
@@ -154,35 +166,43 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     /** On a node (or to be placed on one) with this incarnation: process facts of the last one are cleared. */
     private State placed(String node, int inc, Status st, String msg) {
       return new State(appId, spec, st, true, node, null, inc, null, null, null, false, restarts, 0, lastExitCode,
-          null, null, createdAt, startedAt, null, msg, lastLogs);
+          null, null, createdAt, startedAt, null, msg, lastLogs, retiring);
     }
 
     State apply(Event event) {
-      return switch (event) {
+      State next = switch (event) {
         case Created e -> new State(e.appId(), e.spec(), Status.DEPLOYING, true, null, null, 0, null, null, null,
-            false, 0, 0, null, null, null, e.at(), null, null, null, List.of());
+            false, 0, 0, null, null, null, e.at(), null, null, null, List.of(), retiring);
         case Placed e -> placed(e.nodeId(), e.incarnation(), Status.DEPLOYING, null);
         case Started e -> new State(appId, spec, Status.STARTING, wanted, e.nodeId(), e.host(), e.incarnation(),
             e.pid(), e.port(), e.portNote(), false, restarts, incRestarts, lastExitCode, e.memoryLimit(),
-            e.cpuLimit(), createdAt, e.at(), null, null, lastLogs);
+            e.cpuLimit(), createdAt, e.at(), null, null, lastLogs, retiring);
         case Healthy e -> new State(appId, spec, Status.RUNNING, wanted, nodeId, host, incarnation, pid, port,
             portNote, true, restarts, incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt,
-            stoppedAt, null, lastLogs);
+            stoppedAt, null, lastLogs, retiring);
         case Crashed e -> new State(appId, spec, Status.RESTARTING, wanted, nodeId, host, incarnation, null, port,
             portNote, false, restarts + Math.max(1, e.restarts() - incRestarts), e.restarts(), e.exitCode(),
-            memoryLimit, cpuLimit, createdAt, startedAt, stoppedAt, e.reason(), lastLogs);
+            memoryLimit, cpuLimit, createdAt, startedAt, stoppedAt, e.reason(), lastLogs, retiring);
         case Restarted e -> placed(nodeId, e.incarnation(), Status.DEPLOYING, "restarted by request");
         case Moved e -> placed(e.to(), e.incarnation(), Status.DEPLOYING,
             "moved from " + e.from() + ": " + e.reason());
         case Stopped e -> new State(appId, spec, Status.STOPPED, false, null, null, incarnation, null, null, null,
             false, restarts, incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt, e.at(),
-            e.reason(), lastLogs);
+            e.reason(), lastLogs, retiring);
         case Failed e -> new State(appId, spec, Status.FAILED, false, null, null, incarnation, null, null, null,
             false, restarts, incRestarts, e.exitCode() != null ? e.exitCode() : lastExitCode, memoryLimit,
-            cpuLimit, createdAt, startedAt, e.at(), e.reason(), e.lastLogs());
+            cpuLimit, createdAt, startedAt, e.at(), e.reason(), e.lastLogs(), retiring);
         case Deleted e -> new State(appId, spec, Status.DELETED, false, null, null, incarnation, null, null, null,
             false, restarts, incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt, e.at(),
-            "deleted", List.of());
+            "deleted", List.of(), retiring);
+      };
+      return switch (event) {
+        // a graceful move (drain): the old process serves on until the new one is healthy
+        case Moved e -> next.withRetiring(e.graceful() && nodeId != null
+            ? new Retiring(nodeId, incarnation, host, port) : null);
+        case Started e -> next;
+        case Crashed e -> next;
+        default -> next.withRetiring(null);
       };
     }
   }
@@ -321,8 +341,12 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     if (!s.wanted()) return Effect().reply(c.replyTo(), StatusReply.success(view(s)));
     String node = s.nodeId();
     int inc = s.incarnation();
+    Retiring old = s.retiring();
     return Effect().persist(new Stopped("stopped by request", now()))
-        .thenRun(ns -> release(node, inc, "stopped by request"))
+        .thenRun(ns -> {
+          release(node, inc, "stopped by request");
+          halt(old, "stopped by request");
+        })
         .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
   }
 
@@ -357,9 +381,11 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     }
     String node = s.nodeId();
     int inc = s.incarnation();
+    Retiring old = s.retiring();
     return Effect().persist(new Deleted(now()))
         .thenRun(ns -> {
           release(node, inc, "deleted");
+          halt(old, "deleted");
           timers.cancel(TICK_TIMER);
         })
         .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
@@ -368,6 +394,10 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
   // ---------------------------------------------------------------- the worker's reports
 
   private Effect<Event, State> onReport(State s, Report r) {
+    Retiring old = s.retiring();
+    if (old != null && s.wanted() && r.nodeId().equals(old.nodeId()) && r.incarnation() == old.incarnation()) {
+      return Effect().none(); // serves on until the new incarnation is healthy
+    }
     boolean current = s.wanted() && r.nodeId().equals(s.nodeId()) && r.incarnation() == s.incarnation();
     if (!current) {
       if (!"Stopped".equals(r.phase())) {
@@ -384,11 +414,14 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     switch (r.phase()) {
       case "Refused" -> {
         refusedBy.add(r.nodeId());
-        return move(s, "node " + r.nodeId() + " refused it: " + r.message());
+        return move(s, "node " + r.nodeId() + " refused it: " + r.message(), false);
       }
       case "Failed" -> {
         return Effect().persist(new Failed(s.incarnation(), r.exitCode(), r.message(), r.lastLogs(), now))
-            .thenRun(ns -> release(r.nodeId(), r.incarnation(), "failed"));
+            .thenRun(ns -> {
+              release(r.nodeId(), r.incarnation(), "failed");
+              halt(old, "the new incarnation failed; the app is Failed");
+            });
       }
       case "Stopped" -> {
         return Effect().none(); // the worker stopped on its own (shutting down): the next tick decides
@@ -406,7 +439,11 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
         if (runningNow && r.healthy() && (s.status() != Status.RUNNING || !events.isEmpty())) {
           events.add(new Healthy(s.incarnation(), now));
         }
-        return events.isEmpty() ? Effect().none() : Effect().persist(events);
+        if (events.isEmpty()) return Effect().none();
+        boolean healthyNow = events.stream().anyMatch(e -> e instanceof Healthy);
+        return Effect().persist(events).thenRun(ns -> {
+          if (healthyNow) halt(old, "moved to " + ns.nodeId() + ", which is healthy");
+        });
       }
     }
   }
@@ -425,7 +462,15 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
       return Effect().none();
     }
     if (effects.nodeGone(s.nodeId())) {
-      return move(s, "node " + s.nodeId() + " left the cluster");
+      return move(s, "node " + s.nodeId() + " left the cluster", false);
+    }
+    if (s.retiring() == null && s.status() == Status.RUNNING && effects.nodeDraining(s.nodeId())) {
+      Set<String> excluded = new HashSet<>(refusedBy);
+      excluded.add(s.nodeId());
+      if (effects.place(appId, s.spec(), excluded) instanceof Placement.On) {
+        return move(s, "node " + s.nodeId() + " is draining", true);
+      }
+      waitingReason = null;
     }
     long now = now();
     if (now - lastReportAt > RESEND_AFTER_MS && now - lastRunSentAt > RESEND_AFTER_MS) {
@@ -436,8 +481,11 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     return Effect().none();
   }
 
-  /** Off its node, to another one if any can take it (else it waits, placed on a later tick). */
-  private Effect<Event, State> move(State s, String reason) {
+  /**
+   * Off its node, to another one if any can take it (else it waits, placed on a later tick). Graceful: the old
+   * process keeps serving until the new one is healthy (drain); otherwise the old node is told to stop it now.
+   */
+  private Effect<Event, State> move(State s, String reason, boolean graceful) {
     Set<String> excluded = new HashSet<>(refusedBy);
     excluded.add(s.nodeId());
     Placement p = effects.place(appId, s.spec(), excluded);
@@ -445,10 +493,12 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     waitingReason = p instanceof Placement.Nowhere n ? n.reason() : null;
     String from = s.nodeId();
     int oldInc = s.incarnation();
-    return Effect().persist(new Moved(from, to, s.incarnation() + 1, reason, now()))
+    boolean keepOld = graceful && to != null;
+    return Effect().persist(new Moved(from, to, s.incarnation() + 1, reason, keepOld, now()))
         .thenRun(ns -> {
           // should the old node still run it (refused, or back after a partition), it is told to stop
-          effects.send(new AppOrder.Halt(from, appId, oldInc, "moved to " + to));
+          if (!keepOld) effects.send(new AppOrder.Halt(from, appId, oldInc, "moved to " + to));
+          halt(s.retiring(), "moved again");
           sendRun(ns);
         });
   }
@@ -468,6 +518,10 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
   private void release(String node, int incarnation, String reason) {
     effects.holding(appId, null, null);
     if (node != null) effects.send(new AppOrder.Halt(node, appId, incarnation, reason));
+  }
+
+  private void halt(Retiring r, String reason) {
+    if (r != null) effects.send(new AppOrder.Halt(r.nodeId(), appId, r.incarnation(), reason));
   }
 
   private void passivate() {
@@ -492,6 +546,8 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     return new AppView(appId, spec.name(), spec.type(), status, s.wanted(), s.nodeId(), s.host(), s.port(),
         spec.port(), s.portNote(), s.pid(), s.restarts(), s.lastExitCode(), health, spec.healthPath(),
         new AppView.Limits(spec.ramMb(), spec.cpu(), s.memoryLimit(), s.cpuLimit()), s.createdAt(), s.startedAt(),
-        s.stoppedAt(), s.incarnation(), message, s.lastLogs());
+        s.stoppedAt(), s.incarnation(), message, s.lastLogs(),
+        s.retiring() == null ? null : new AppView.Retiring(s.retiring().nodeId(), s.retiring().host(),
+            s.retiring().port()));
   }
 }

@@ -95,6 +95,12 @@ public final class ClusterAppEffects implements AppEffects {
   }
 
   @Override
+  public boolean nodeDraining(String nodeId) {
+    boolean flagged = registry.all().stream().anyMatch(n -> n.nodeId().equals(nodeId) && n.draining());
+    return flagged || registry.status(nodeId).map(st -> !st.takesWork() && !st.quarantined()).orElse(false);
+  }
+
+  @Override
   public void send(AppOrder order) {
     orders.tell(Topic.publish(order));
   }

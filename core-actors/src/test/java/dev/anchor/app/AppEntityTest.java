@@ -45,13 +45,14 @@ class AppEntityTest {
   static final class FakeEffects implements AppEffects {
     final List<String> nodes = new ArrayList<>(List.of("n1", "n2"));
     final Set<String> gone = new HashSet<>();
+    final Set<String> draining = new HashSet<>();
     final List<AppOrder> orders = new CopyOnWriteArrayList<>();
     final Map<String, String> holding = new HashMap<>();
 
     @Override
     public Placement place(String appId, AppSpec spec, Set<String> excluded) {
       for (String n : nodes) {
-        if (!excluded.contains(n) && !gone.contains(n)) return new Placement.On(n);
+        if (!excluded.contains(n) && !gone.contains(n) && !draining.contains(n)) return new Placement.On(n);
       }
       return new Placement.Nowhere("no worker node is available");
     }
@@ -65,6 +66,11 @@ class AppEntityTest {
     @Override
     public boolean nodeGone(String nodeId) {
       return gone.contains(nodeId);
+    }
+
+    @Override
+    public boolean nodeDraining(String nodeId) {
+      return draining.contains(nodeId);
     }
 
     @Override
@@ -320,5 +326,44 @@ class AppEntityTest {
     assertEquals(AppView.UNKNOWN, view().status());
     var stop = app.<StatusReply<AppView>>runCommand(AppEntity.StopApp::new);
     assertTrue(stop.reply().isError());
+  }
+
+  @Test
+  void aDrainStartsTheNewCopyAndStopsTheOldOneOnlyOnceTheNewIsHealthy() {
+    create();
+    report("n1", 1, "Running", 100L, true, 0, null);
+    fx.draining.add("n1");
+    fx.orders.clear();
+    var r = app.runCommand(new AppEntity.Tick());
+    AppEntity.Moved moved = assertInstanceOf(AppEntity.Moved.class, r.event());
+    assertTrue(moved.graceful());
+    assertEquals("n2", moved.to());
+    assertTrue(fx.sent(AppOrder.Halt.class).isEmpty(), "the old copy serves on");
+    assertEquals("n2", fx.sent(AppOrder.Run.class).get(0).nodeId());
+    AppView v = view();
+    assertEquals("n1", v.retiring().nodeId());
+    assertEquals(8080, v.retiring().port());
+    // the old copy keeps reporting: tolerated, not halted
+    assertTrue(report("n1", 1, "Running", 100L, true, 0, null).events().isEmpty());
+    assertTrue(fx.sent(AppOrder.Halt.class).isEmpty());
+    // the new one starts, then is healthy: only now the old one is halted
+    report("n2", 2, "Running", 200L, false, 0, null);
+    assertTrue(fx.sent(AppOrder.Halt.class).isEmpty());
+    report("n2", 2, "Running", 200L, true, 0, null);
+    AppOrder.Halt halt = fx.sent(AppOrder.Halt.class).get(0);
+    assertEquals("n1", halt.nodeId());
+    assertEquals(1, halt.incarnation());
+    assertNull(view().retiring());
+    assertEquals("n2", view().nodeId());
+  }
+
+  @Test
+  void aDrainWithNowhereToGoLeavesTheAppWhereItIs() {
+    create();
+    report("n1", 1, "Running", 100L, true, 0, null);
+    fx.draining.add("n1");
+    fx.nodes.remove("n2");
+    assertTrue(app.runCommand(new AppEntity.Tick()).events().isEmpty());
+    assertEquals("n1", view().nodeId());
   }
 }

@@ -188,12 +188,18 @@ final class AppRoutes {
   private CompletionStage<HttpResponse> proxy(String id, HttpRequest req, String rest) {
     return view(id).thenCompose(v -> {
       if (gone(v)) return CompletableFuture.completedFuture(notFound(id));
-      if (v.host() == null || v.port() == null || !v.desiredRunning()) {
+      String host = v.host();
+      Integer appPort = v.port();
+      if (!"Running".equals(v.status()) && v.retiring() != null && v.retiring().port() != null) {
+        host = v.retiring().host(); // a graceful move: the old copy serves until the new one is healthy
+        appPort = v.retiring().port();
+      }
+      if (host == null || appPort == null || !v.desiredRunning()) {
         return CompletableFuture.completedFuture(Json.error(StatusCodes.SERVICE_UNAVAILABLE,
             "app " + id + " is " + v.status() + (v.message() != null ? ": " + v.message() : ""), "clusterId"));
       }
       String path = rest.isEmpty() ? "/" : rest;
-      Uri target = Uri.create("http://" + v.host() + ":" + v.port() + path);
+      Uri target = Uri.create("http://" + host + ":" + appPort + path);
       var query = req.getUri().rawQueryString();
       if (query.isPresent()) target = target.rawQueryString(query.get());
       List<HttpHeader> headers = new ArrayList<>();
