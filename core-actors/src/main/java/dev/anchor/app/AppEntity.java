@@ -291,7 +291,8 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     return switch (command) {
       case Create c -> onCreate(s, c);
       case Get c -> {
-        if (s.status() == Status.UNKNOWN) passivate();
+        // an unknown or deleted app must not stay a remembered entity
+        if (s.status() == Status.UNKNOWN || s.status() == Status.DELETED) passivate();
         yield Effect().reply(c.replyTo(), view(s));
       }
       case StopApp c -> onStop(s, c);
@@ -387,6 +388,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
           release(node, inc, "deleted");
           halt(old, "deleted");
           timers.cancel(TICK_TIMER);
+          passivate();
         })
         .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
   }

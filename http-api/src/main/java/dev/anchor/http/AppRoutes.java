@@ -28,6 +28,9 @@ import org.apache.pekko.http.javadsl.model.Uri;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
+import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
+import org.apache.pekko.stream.javadsl.Source;
 
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
@@ -68,6 +71,8 @@ final class AppRoutes {
                     })))))),
             path(segment().slash("logs"), id -> get(() -> parameterOptional("limit", limit ->
                 completeWithFuture(logs(id, limit.map(AppRoutes::limit).orElse(200)))))),
+            path(segment().slash("logs").slash("events"), id -> get(() -> parameterOptional("limit", limit ->
+                followLogs(id, limit.map(AppRoutes::limit).orElse(100))))),
             path(segment().slash("stop"), id -> post(() -> extractUri(uri ->
                 completeWithFuture(operate(id, base(uri), AppEntity.StopApp::new))))),
             path(segment().slash("start"), id -> post(() -> extractUri(uri ->
@@ -180,6 +185,43 @@ final class AppRoutes {
             body.set("lines", Json.MAPPER.valueToTree(l.lines()));
             return Json.ok(body);
           });
+    });
+  }
+
+  /**
+   * Server-sent events {@code line}, one per log line: the last {@code limit} lines, then new ones as they come
+   * (the node's ring buffer is polled every second; a move or a new incarnation starts from its buffer's start).
+   */
+  private Route followLogs(String id, int limit) {
+    return onSuccess(view(id), v -> {
+      if (gone(v)) return complete(notFound(id));
+      var entity = sharding.entityRefFor(AppEntity.TYPE_KEY, id);
+      Source<ServerSentEvent, org.apache.pekko.NotUsed> events = Source.tick(Duration.ZERO, Duration.ofSeconds(1), "poll")
+          .mapAsync(1, t -> entity.<AppOrder.AppLogs>ask(replyTo -> new AppEntity.GetLogs(10_000, replyTo), ASK)
+              .exceptionally(e -> null))
+          .filter(l -> l != null)
+          .statefulMapConcat(() -> {
+            long[] seen = {-1};
+            String[] node = {null};
+            return l -> {
+              long total = l.dropped() + l.lines().size();
+              List<String> lines = l.lines();
+              int fresh;
+              if (seen[0] < 0) fresh = Math.min(limit, lines.size());
+              else if (!java.util.Objects.equals(node[0], l.nodeId()) || total < seen[0]) fresh = lines.size();
+              else fresh = (int) Math.min(lines.size(), total - seen[0]);
+              seen[0] = total;
+              node[0] = l.nodeId();
+              List<ServerSentEvent> out = new ArrayList<>(fresh);
+              for (String line : lines.subList(lines.size() - fresh, lines.size())) {
+                out.add(ServerSentEvent.create(line, "line"));
+              }
+              return out;
+            };
+          })
+          .mapMaterializedValue(c -> org.apache.pekko.NotUsed.getInstance());
+      return completeOK(events.keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat),
+          EventStreamMarshalling.toEventStream());
     });
   }
 

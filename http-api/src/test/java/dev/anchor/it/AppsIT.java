@@ -75,6 +75,7 @@ class AppsIT {
         assertTrue(proxied.contains("<h1>Running on Anchor</h1>"), proxied);
         JsonNode logs = JSON.readTree(node.get("/api/clusters/" + id + "/logs").body());
         assertTrue(logs.path("lines").toString().contains("listening on port"), logs.toString());
+        assertTrue(followLogsUntil(node, id, "listening on port"), "/logs/events did not send the line");
 
         // ---- a custom app with its own files asks for the same port: the node gives it another and says so
         ObjectNode custom = JSON.createObjectNode();
@@ -113,6 +114,25 @@ class AppsIT {
       } finally {
         for (long pid : pids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
       }
+    }
+  }
+
+  /** Reads the app's log stream (SSE) until a line contains {@code text}, for up to 20 s. */
+  private static boolean followLogsUntil(AnchorProcess node, String id, String text) throws Exception {
+    HttpResponse<java.util.stream.Stream<String>> r = AnchorProcess.HTTP.send(
+        AnchorProcess.authorized(URI.create(node.url("/api/clusters/" + id + "/logs/events"))).GET().build(),
+        HttpResponse.BodyHandlers.ofLines());
+    assertEquals(200, r.statusCode());
+    var found = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try (var lines = r.body()) {
+        return lines.anyMatch(l -> l.startsWith("data:") && l.contains(text));
+      }
+    });
+    try {
+      return found.get(20, TimeUnit.SECONDS);
+    } finally {
+      found.cancel(true);
+      r.body().close();
     }
   }
 
