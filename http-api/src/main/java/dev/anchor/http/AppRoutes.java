@@ -244,6 +244,14 @@ final class AppRoutes {
       Uri target = Uri.create("http://" + host + ":" + appPort + path);
       var query = req.getUri().rawQueryString();
       if (query.isPresent()) target = target.rawQueryString(query.get());
+      var upgrade = req.getAttribute(org.apache.pekko.http.javadsl.model.AttributeKeys.webSocketUpgrade);
+      if (upgrade.isPresent()) {
+        // a WebSocket: the client's connection is joined to one the coordinator opens to the app
+        Uri ws = target.scheme("ws");
+        var backend = Http.get(system).webSocketClientFlow(
+            org.apache.pekko.http.javadsl.model.ws.WebSocketRequest.create(ws.toString()));
+        return CompletableFuture.completedFuture(upgrade.get().handleMessagesWith(backend));
+      }
       List<HttpHeader> headers = new ArrayList<>();
       for (HttpHeader h : req.getHeaders()) {
         String n = h.lowercaseName();

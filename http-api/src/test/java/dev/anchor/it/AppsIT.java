@@ -33,6 +33,28 @@ class AppsIT {
   static final String REFERENCE = """
       {"name":"My Web App","type":"Web","config":{"port":8080,"ram":"2048MB","cpu":2}}""";
 
+  /** Plain HTTP plus a minimal WebSocket echo (Node 20 has no WebSocket server of its own). */
+  static final String CUSTOM_APP = """
+      const http = require('http'), crypto = require('crypto');
+      const srv = http.createServer((q, s) => s.end(q.url === '/healthz' ? 'ok' : 'custom:' + q.url));
+      srv.on('upgrade', (req, sock) => {
+        const accept = crypto.createHash('sha1')
+          .update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+        sock.write('HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n'
+          + 'Sec-WebSocket-Accept: ' + accept + '\\r\\n\\r\\n');
+        sock.on('data', (b) => {
+          if ((b[0] & 15) !== 1) return;
+          let len = b[1] & 127, off = 2;
+          if (len === 126) { len = b.readUInt16BE(2); off = 4; }
+          const mask = b.slice(off, off + 4), data = Buffer.alloc(len);
+          for (let i = 0; i < len; i++) data[i] = b[off + 4 + i] ^ mask[i % 4];
+          const reply = Buffer.from('echo:' + data.toString());
+          sock.write(Buffer.concat([Buffer.from([0x81, reply.length]), reply]));
+        });
+      });
+      srv.listen(Number(process.env.PORT), () => console.log('custom up on ' + process.env.PORT));
+      """;
+
   @TempDir
   Path tmp;
 
@@ -84,10 +106,7 @@ class AppsIT {
             .put("healthPath", "/healthz");
         assertBad(node, custom.toString(), "config.cpu");
         ((ObjectNode) custom.path("config")).put("cpu", 0.5);
-        custom.putObject("source").putObject("files").put("server.js", """
-            require('http').createServer((q, s) => s.end(q.url === '/healthz' ? 'ok' : 'custom:' + q.url))
-              .listen(Number(process.env.PORT), () => console.log('custom up on ' + process.env.PORT));
-            """);
+        custom.putObject("source").putObject("files").put("server.js", CUSTOM_APP);
         ((ObjectNode) custom.path("source")).put("entry", "server.js");
         HttpResponse<String> c2 = node.post("/api/clusters", custom.toString());
         assertEquals(201, c2.statusCode(), c2.body());
@@ -97,6 +116,7 @@ class AppsIT {
         assertNotEquals(hello.path("port").asInt(), second.path("port").asInt(), second.toString());
         assertTrue(second.path("portNote").asText().contains("is taken"), second.toString());
         assertEquals("custom:/x?y=1", fetch(second.path("url").asText() + "x?y=1"));
+        assertEquals("echo:hi", webSocketEcho(second.path("url").asText().replace("http:", "ws:") + "ws", "hi"));
 
         JsonNode list = JSON.readTree(node.get("/api/clusters").body());
         assertEquals(2, list.size(), list.toString());
@@ -114,6 +134,31 @@ class AppsIT {
       } finally {
         for (long pid : pids) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
       }
+    }
+  }
+
+  /** Sends one text message over a WebSocket through the proxy and answers the first text message back. */
+  private static String webSocketEcho(String url, String text) throws Exception {
+    var answer = new java.util.concurrent.CompletableFuture<String>();
+    java.net.http.WebSocket ws = AnchorProcess.HTTP.newWebSocketBuilder()
+        .buildAsync(URI.create(url), new java.net.http.WebSocket.Listener() {
+          @Override
+          public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket w, CharSequence data,
+                                                                boolean last) {
+            answer.complete(data.toString());
+            return null;
+          }
+
+          @Override
+          public void onError(java.net.http.WebSocket w, Throwable error) {
+            answer.completeExceptionally(error);
+          }
+        }).get(20, TimeUnit.SECONDS);
+    try {
+      ws.sendText(text, true).get(10, TimeUnit.SECONDS);
+      return answer.get(20, TimeUnit.SECONDS);
+    } finally {
+      ws.abort();
     }
   }
 

@@ -74,7 +74,9 @@ public final class AppSupervisor implements AutoCloseable {
   private final Path dir;
   private final Thread thread;
   private final ArrayDeque<String> lines = new ArrayDeque<>();
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+  /** HTTP/1.1 only: the default h2c upgrade header would reach an app's own 'upgrade' handler (WebSockets). */
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+      .connectTimeout(Duration.ofSeconds(1)).build();
   private long dropped;
   private volatile boolean stopping;
   private volatile Process process;
