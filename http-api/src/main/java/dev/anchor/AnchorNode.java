@@ -142,7 +142,7 @@ public final class AnchorNode {
 
     // apps (/api/clusters) are entities on coordinators like tasks; workers send their reports through a proxy
     AppEffects appEffects = role.coordinates()
-        ? new ClusterAppEffects(registry, appOrders, System::currentTimeMillis) : AppEffects.NONE;
+        ? new ClusterAppEffects(registry, appOrders, System::currentTimeMillis).withFeed(feed) : AppEffects.NONE;
     sharding.init(AppEntity.entity(appEffects, config.getDuration("anchor.apps.reconcile-interval"))
         .withRole("coordinator"));
 

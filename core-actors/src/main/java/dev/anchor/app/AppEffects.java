@@ -23,6 +23,9 @@ public interface AppEffects {
 
   void send(AppOrder order);
 
+  /** The app changed (after {@code event} was journaled): the change feed announces it. */
+  default void changed(String event, AppView view) {}
+
   /** An operator drains the node: its apps move gracefully (the new copy healthy first, then the old one stops). */
   default boolean nodeDraining(String nodeId) {
     return false;

@@ -25,6 +25,7 @@ import org.apache.pekko.persistence.typed.PersistenceId;
 import org.apache.pekko.persistence.typed.RecoveryCompleted;
 import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
 import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
@@ -327,7 +328,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     } else {
       waitingReason = ((Placement.Nowhere) p).reason();
     }
-    return Effect().persist(events)
+    return persist(events)
         .thenRun(ns -> {
           timers.startTimerWithFixedDelay(TICK_TIMER, new Tick(), tick);
           sendRun(ns);
@@ -343,7 +344,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     String node = s.nodeId();
     int inc = s.incarnation();
     Retiring old = s.retiring();
-    return Effect().persist(new Stopped("stopped by request", now()))
+    return persist(new Stopped("stopped by request", now()))
         .thenRun(ns -> {
           release(node, inc, "stopped by request");
           halt(old, "stopped by request");
@@ -360,7 +361,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     Placement p = effects.place(appId, s.spec(), Set.of());
     String node = p instanceof Placement.On on ? on.nodeId() : null;
     waitingReason = p instanceof Placement.Nowhere n ? n.reason() : null;
-    return Effect().persist(new Placed(node, s.incarnation() + 1, now()))
+    return persist(new Placed(node, s.incarnation() + 1, now()))
         .thenRun(this::sendRun)
         .thenReply(replyTo, ns -> StatusReply.success(view(ns)));
   }
@@ -371,7 +372,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     }
     if (!s.wanted() || s.nodeId() == null) return onStart(s, c.replyTo());
     // a new incarnation on the same node: the worker stops the old process and starts a new one
-    return Effect().persist(new Restarted(s.incarnation() + 1, now()))
+    return persist(new Restarted(s.incarnation() + 1, now()))
         .thenRun(this::sendRun)
         .thenReply(c.replyTo(), ns -> StatusReply.success(view(ns)));
   }
@@ -383,7 +384,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     String node = s.nodeId();
     int inc = s.incarnation();
     Retiring old = s.retiring();
-    return Effect().persist(new Deleted(now()))
+    return persist(new Deleted(now()))
         .thenRun(ns -> {
           release(node, inc, "deleted");
           halt(old, "deleted");
@@ -419,7 +420,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
         return move(s, "node " + r.nodeId() + " refused it: " + r.message(), false);
       }
       case "Failed" -> {
-        return Effect().persist(new Failed(s.incarnation(), r.exitCode(), r.message(), r.lastLogs(), now))
+        return persist(new Failed(s.incarnation(), r.exitCode(), r.message(), r.lastLogs(), now))
             .thenRun(ns -> {
               release(r.nodeId(), r.incarnation(), "failed");
               halt(old, "the new incarnation failed; the app is Failed");
@@ -443,7 +444,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
         }
         if (events.isEmpty()) return Effect().none();
         boolean healthyNow = events.stream().anyMatch(e -> e instanceof Healthy);
-        return Effect().persist(events).thenRun(ns -> {
+        return persist(events).thenRun(ns -> {
           if (healthyNow) halt(old, "moved to " + ns.nodeId() + ", which is healthy");
         });
       }
@@ -458,7 +459,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
       Placement p = effects.place(appId, s.spec(), refusedBy);
       if (p instanceof Placement.On on) {
         waitingReason = null;
-        return Effect().persist(new Placed(on.nodeId(), s.incarnation() + 1, now())).thenRun(this::sendRun);
+        return persist(new Placed(on.nodeId(), s.incarnation() + 1, now())).thenRun(this::sendRun);
       }
       waitingReason = ((Placement.Nowhere) p).reason();
       return Effect().none();
@@ -496,13 +497,25 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
     String from = s.nodeId();
     int oldInc = s.incarnation();
     boolean keepOld = graceful && to != null;
-    return Effect().persist(new Moved(from, to, s.incarnation() + 1, reason, keepOld, now()))
+    return persist(new Moved(from, to, s.incarnation() + 1, reason, keepOld, now()))
         .thenRun(ns -> {
           // should the old node still run it (refused, or back after a partition), it is told to stop
           if (!keepOld) effects.send(new AppOrder.Halt(from, appId, oldInc, "moved to " + to));
           halt(s.retiring(), "moved again");
           sendRun(ns);
         });
+  }
+
+  /** Journals the events, then announces each with the new view ({@link AppEffects#changed}). */
+  private EffectBuilder<Event, State> persist(Event event) {
+    return persist(List.of(event));
+  }
+
+  private EffectBuilder<Event, State> persist(List<Event> events) {
+    return Effect().persist(events).thenRun(ns -> {
+      AppView v = view(ns);
+      for (Event e : events) effects.changed(e.getClass().getSimpleName(), v);
+    });
   }
 
   private void sendRun(State ns) {

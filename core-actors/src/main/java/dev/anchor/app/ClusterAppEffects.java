@@ -1,6 +1,9 @@
 package dev.anchor.app;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.feed.ChangeFeed;
 import dev.anchor.node.NodeStatus;
+import org.slf4j.LoggerFactory;
 import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.scheduling.NodeRegistry;
 import java.util.Map;
@@ -34,6 +37,8 @@ public final class ClusterAppEffects implements AppEffects {
   private final LongSupplier clock;
   private final long startedAt;
   private final Map<String, Held> held = new ConcurrentHashMap<>();
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private volatile ChangeFeed feed;
 
   public ClusterAppEffects(NodeRegistry registry, ActorRef<Topic.Command<AppOrder>> orders, LongSupplier clock) {
     this.registry = registry;
@@ -98,6 +103,24 @@ public final class ClusterAppEffects implements AppEffects {
   public boolean nodeDraining(String nodeId) {
     boolean flagged = registry.all().stream().anyMatch(n -> n.nodeId().equals(nodeId) && n.draining());
     return flagged || registry.status(nodeId).map(st -> !st.takesWork() && !st.quarantined()).orElse(false);
+  }
+
+  /** Announces app changes on the change feed as kind {@code app}, events named {@code App<Event>}. */
+  public ClusterAppEffects withFeed(ChangeFeed feed) {
+    this.feed = feed;
+    return this;
+  }
+
+  @Override
+  public void changed(String event, AppView view) {
+    ChangeFeed f = feed;
+    if (f == null) return;
+    try {
+      f.publish("app", view.clusterId(), "App" + event, JSON.writeValueAsString(view));
+    } catch (Exception e) {
+      LoggerFactory.getLogger(ClusterAppEffects.class).warn("change feed publish failed for app {}: {}",
+          view.clusterId(), e.toString());
+    }
   }
 
   @Override

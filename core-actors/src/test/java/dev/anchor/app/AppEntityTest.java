@@ -48,6 +48,12 @@ class AppEntityTest {
     final Set<String> draining = new HashSet<>();
     final List<AppOrder> orders = new CopyOnWriteArrayList<>();
     final Map<String, String> holding = new HashMap<>();
+    final List<String> changes = new CopyOnWriteArrayList<>();
+
+    @Override
+    public void changed(String event, AppView view) {
+      changes.add(event + ":" + view.status());
+    }
 
     @Override
     public Placement place(String appId, AppSpec spec, Set<String> excluded) {
@@ -138,6 +144,7 @@ class AppEntityTest {
     assertEquals("n1", runs.get(0).nodeId());
     assertEquals(1, runs.get(0).incarnation());
     assertEquals("n1", fx.holding.get(appId));
+    assertEquals(List.of("Created:Deploying", "Placed:Deploying"), fx.changes);
     // creating again answers the same app and journals nothing
     var again = app.<StatusReply<AppView>>runCommand(reply -> new AppEntity.Create(HELLO, reply));
     assertTrue(again.events().isEmpty());

@@ -43,12 +43,14 @@ final class AppRoutes {
   private static final Duration ASK = Duration.ofSeconds(15);
 
   private final ActorSystem<?> system;
+  private final AnchorNode node;
   private final ClusterSharding sharding;
   private final AppIndex index;
   private final boolean allowCommands;
 
   AppRoutes(ActorSystem<?> system, AnchorNode node) {
     this.system = system;
+    this.node = node;
     this.sharding = ClusterSharding.get(system);
     this.index = new AppIndex(node.stores().redisClient());
     this.allowCommands = system.settings().config().getBoolean("anchor.apps.allow-commands");
@@ -62,6 +64,7 @@ final class AppRoutes {
                 post(() -> withSizeLimit(TaskRoutes.MAX_BODY_BYTES, () -> extractUri(uri ->
                     entity(Unmarshaller.entityToString(), body -> create(body, base(uri)))))),
                 get(() -> extractUri(uri -> completeWithFuture(list(base(uri))))))),
+            path("events", () -> get(this::changes)),
             path(segment(), id -> concat(
                 get(() -> extractUri(uri -> completeWithFuture(show(id, base(uri))))),
                 delete(() -> extractUri(uri -> completeWithFuture(operate(id, base(uri), AppEntity.Delete::new)
@@ -185,6 +188,22 @@ final class AppRoutes {
             body.set("lines", Json.MAPPER.valueToTree(l.lines()));
             return Json.ok(body);
           });
+    });
+  }
+
+  /**
+   * Every app change as server-sent events named {@code App<Event>} (AppCreated, AppPlaced, AppStarted, AppHealthy,
+   * AppCrashed, AppRestarted, AppStopped, AppMoved, AppFailed, AppDeleted), the app's view as data; the same entries
+   * (kind {@code app}) are on {@code /api/events}. Resumes after {@code Last-Event-ID}.
+   */
+  private Route changes() {
+    return optionalHeaderValueByName("Last-Event-ID", last -> {
+      Source<ServerSentEvent, org.apache.pekko.NotUsed> events = FeedSource.events(node, last.orElse(null),
+              e -> "app".equals(e.kind()))
+          .map(e -> ServerSentEvent.create(e.json(), java.util.Optional.of(e.event()), java.util.Optional.of(e.id()),
+              java.util.OptionalInt.empty()));
+      return completeOK(events.keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat),
+          EventStreamMarshalling.toEventStream());
     });
   }
 

@@ -97,7 +97,10 @@ class AppsIT {
         assertTrue(proxied.contains("<h1>Running on Anchor</h1>"), proxied);
         JsonNode logs = JSON.readTree(node.get("/api/clusters/" + id + "/logs").body());
         assertTrue(logs.path("lines").toString().contains("listening on port"), logs.toString());
-        assertTrue(followLogsUntil(node, id, "listening on port"), "/logs/events did not send the line");
+        assertTrue(sseUntil(node, "/api/clusters/" + id + "/logs/events", null, "data:", "listening on port"),
+            "/logs/events did not send the line");
+        // the app's changes are on the change feed (replayed from its start)
+        assertTrue(sseUntil(node, "/api/clusters/events", "0-0", "event:", "AppHealthy"), "no AppHealthy event");
 
         // ---- a custom app with its own files asks for the same port: the node gives it another and says so
         ObjectNode custom = JSON.createObjectNode();
@@ -162,15 +165,17 @@ class AppsIT {
     }
   }
 
-  /** Reads the app's log stream (SSE) until a line contains {@code text}, for up to 20 s. */
-  private static boolean followLogsUntil(AnchorProcess node, String id, String text) throws Exception {
-    HttpResponse<java.util.stream.Stream<String>> r = AnchorProcess.HTTP.send(
-        AnchorProcess.authorized(URI.create(node.url("/api/clusters/" + id + "/logs/events"))).GET().build(),
+  /** Reads a server-sent event stream until a line starting with {@code prefix} contains {@code text}, up to 20 s. */
+  private static boolean sseUntil(AnchorProcess node, String path, String lastEventId, String prefix, String text)
+      throws Exception {
+    HttpRequest.Builder b = AnchorProcess.authorized(URI.create(node.url(path))).GET();
+    if (lastEventId != null) b.header("Last-Event-ID", lastEventId);
+    HttpResponse<java.util.stream.Stream<String>> r = AnchorProcess.HTTP.send(b.build(),
         HttpResponse.BodyHandlers.ofLines());
     assertEquals(200, r.statusCode());
     var found = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
       try (var lines = r.body()) {
-        return lines.anyMatch(l -> l.startsWith("data:") && l.contains(text));
+        return lines.anyMatch(l -> l.startsWith(prefix) && l.contains(text));
       }
     });
     try {
