@@ -12,7 +12,10 @@ public interface AppEffects {
     record Nowhere(String reason) implements Placement {}
   }
 
-  /** A node for the app (RAM, cores, runtime {@code native}, not draining/cordoned/quarantined, load), never one in {@code excluded}. */
+  /**
+   * A node for the app (RAM, cores, runtime {@code native}, not draining/cordoned/quarantined, load), never one in
+   * {@code excluded}.
+   */
   Placement place(String appId, AppSpec spec, Set<String> excluded);
 
   /** The app holds (or no longer holds) its resources on a node; keeps the selection's accounting current. */

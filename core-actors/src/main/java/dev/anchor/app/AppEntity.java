@@ -28,6 +28,7 @@ import org.apache.pekko.persistence.typed.javadsl.Effect;
 import org.apache.pekko.persistence.typed.javadsl.EffectBuilder;
 import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 
 /**
@@ -128,6 +129,9 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
 
   // ---------------------------------------------------------------- state
 
+  /** One journaled event as GET shows it (the last {@value State#HISTORY}). */
+  public record HistoryEntry(String event, long at, String nodeId, String detail) implements CborSerializable {}
+
   /** The incarnation a graceful move leaves behind: it serves until the new one is healthy, then it is halted. */
   public record Retiring(String nodeId, int incarnation, String host, Integer port) implements CborSerializable {}
 
@@ -149,55 +153,86 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
   public record State(String appId, AppSpec spec, Status status, boolean wanted, String nodeId, String host,
                       int incarnation, Long pid, Integer port, String portNote, boolean healthy, int restarts,
                       int incRestarts, Integer lastExitCode, String memoryLimit, String cpuLimit, Long createdAt,
-                      Long startedAt, Long stoppedAt, String message, List<String> lastLogs, Retiring retiring)
+                      Long startedAt, Long stoppedAt, String message, List<String> lastLogs, Retiring retiring,
+                      List<HistoryEntry> history)
       implements CborSerializable {
 
+    /** Entries kept in {@link #history}. */
+    static final int HISTORY = 50;
+
     public static final State EMPTY = new State(null, null, Status.UNKNOWN, false, null, null, 0, null, null, null,
-        false, 0, 0, null, null, null, null, null, null, null, List.of(), null);
+        false, 0, 0, null, null, null, null, null, null, null, List.of(), null, List.of());
 
     State withRetiring(Retiring r) {
       return new State(appId, spec, status, wanted, nodeId, host, incarnation, pid, port, portNote, healthy, restarts,
-          incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt, stoppedAt, message, lastLogs, r);
+          incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt, stoppedAt, message, lastLogs, r,
+          history);
     }
 
     public State {
       lastLogs = lastLogs == null ? List.of() : List.copyOf(lastLogs);
+      history = history == null ? List.of() : List.copyOf(history);
+    }
+
+    State withHistory(List<HistoryEntry> h) {
+      return new State(appId, spec, status, wanted, nodeId, host, incarnation, pid, port, portNote, healthy, restarts,
+          incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt, stoppedAt, message, lastLogs,
+          retiring, h);
+    }
+
+    private List<HistoryEntry> recorded(Event event) {
+      String name = event.getClass().getSimpleName();
+      HistoryEntry entry = switch (event) {
+        case Created e -> new HistoryEntry(name, e.at(), null, null);
+        case Placed e -> new HistoryEntry(name, e.at(), e.nodeId(), e.nodeId() == null ? "waiting for a node" : null);
+        case Started e -> new HistoryEntry(name, e.at(), e.nodeId(), "pid " + e.pid() + ", port " + e.port());
+        case Healthy e -> new HistoryEntry(name, e.at(), nodeId, null);
+        case Crashed e -> new HistoryEntry(name, e.at(), nodeId, e.reason());
+        case Restarted e -> new HistoryEntry(name, e.at(), nodeId, null);
+        case Moved e -> new HistoryEntry(name, e.at(), e.to(), "from " + e.from() + ": " + e.reason());
+        case Stopped e -> new HistoryEntry(name, e.at(), nodeId, e.reason());
+        case Failed e -> new HistoryEntry(name, e.at(), nodeId, e.reason());
+        case Deleted e -> new HistoryEntry(name, e.at(), nodeId, null);
+      };
+      List<HistoryEntry> h = new ArrayList<>(history);
+      h.add(entry);
+      return h.size() > HISTORY ? h.subList(h.size() - HISTORY, h.size()) : h;
     }
 
     /** On a node (or to be placed on one) with this incarnation: process facts of the last one are cleared. */
     private State placed(String node, int inc, Status st, String msg) {
       return new State(appId, spec, st, true, node, null, inc, null, null, null, false, restarts, 0, lastExitCode,
-          null, null, createdAt, startedAt, null, msg, lastLogs, retiring);
+          null, null, createdAt, startedAt, null, msg, lastLogs, retiring, history);
     }
 
     State apply(Event event) {
       State next = switch (event) {
         case Created e -> new State(e.appId(), e.spec(), Status.DEPLOYING, true, null, null, 0, null, null, null,
-            false, 0, 0, null, null, null, e.at(), null, null, null, List.of(), retiring);
+            false, 0, 0, null, null, null, e.at(), null, null, null, List.of(), retiring, history);
         case Placed e -> placed(e.nodeId(), e.incarnation(), Status.DEPLOYING, null);
         case Started e -> new State(appId, spec, Status.STARTING, wanted, e.nodeId(), e.host(), e.incarnation(),
             e.pid(), e.port(), e.portNote(), false, restarts, incRestarts, lastExitCode, e.memoryLimit(),
-            e.cpuLimit(), createdAt, e.at(), null, null, lastLogs, retiring);
+            e.cpuLimit(), createdAt, e.at(), null, null, lastLogs, retiring, history);
         case Healthy e -> new State(appId, spec, Status.RUNNING, wanted, nodeId, host, incarnation, pid, port,
             portNote, true, restarts, incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt,
-            stoppedAt, null, lastLogs, retiring);
+            stoppedAt, null, lastLogs, retiring, history);
         case Crashed e -> new State(appId, spec, Status.RESTARTING, wanted, nodeId, host, incarnation, null, port,
             portNote, false, restarts + Math.max(1, e.restarts() - incRestarts), e.restarts(), e.exitCode(),
-            memoryLimit, cpuLimit, createdAt, startedAt, stoppedAt, e.reason(), lastLogs, retiring);
+            memoryLimit, cpuLimit, createdAt, startedAt, stoppedAt, e.reason(), lastLogs, retiring, history);
         case Restarted e -> placed(nodeId, e.incarnation(), Status.DEPLOYING, "restarted by request");
         case Moved e -> placed(e.to(), e.incarnation(), Status.DEPLOYING,
             "moved from " + e.from() + ": " + e.reason());
         case Stopped e -> new State(appId, spec, Status.STOPPED, false, null, null, incarnation, null, null, null,
             false, restarts, incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt, e.at(),
-            e.reason(), lastLogs, retiring);
+            e.reason(), lastLogs, retiring, history);
         case Failed e -> new State(appId, spec, Status.FAILED, false, null, null, incarnation, null, null, null,
             false, restarts, incRestarts, e.exitCode() != null ? e.exitCode() : lastExitCode, memoryLimit,
-            cpuLimit, createdAt, startedAt, e.at(), e.reason(), e.lastLogs(), retiring);
+            cpuLimit, createdAt, startedAt, e.at(), e.reason(), e.lastLogs(), retiring, history);
         case Deleted e -> new State(appId, spec, Status.DELETED, false, null, null, incarnation, null, null, null,
             false, restarts, incRestarts, lastExitCode, memoryLimit, cpuLimit, createdAt, startedAt, e.at(),
-            "deleted", List.of(), retiring);
+            "deleted", List.of(), retiring, history);
       };
-      return switch (event) {
+      next = switch (event) {
         // a graceful move (drain): the old process serves on until the new one is healthy
         case Moved e -> next.withRetiring(e.graceful() && nodeId != null
             ? new Retiring(nodeId, incarnation, host, port) : null);
@@ -205,6 +240,7 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
         case Crashed e -> next;
         default -> next.withRetiring(null);
       };
+      return next.withHistory(recorded(event));
     }
   }
 
@@ -267,6 +303,12 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
   @Override
   public EventHandler<State, Event> eventHandler() {
     return State::apply;
+  }
+
+  /** An app can live for months (and crash often): snapshots bound its recovery as for nodes. */
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return RetentionCriteria.snapshotEvery(100, 2).withDeleteEventsOnSnapshot();
   }
 
   @Override
@@ -563,6 +605,6 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
         new AppView.Limits(spec.ramMb(), spec.cpu(), s.memoryLimit(), s.cpuLimit()), s.createdAt(), s.startedAt(),
         s.stoppedAt(), s.incarnation(), message, s.lastLogs(),
         s.retiring() == null ? null : new AppView.Retiring(s.retiring().nodeId(), s.retiring().host(),
-            s.retiring().port()));
+            s.retiring().port()), s.history());
   }
 }

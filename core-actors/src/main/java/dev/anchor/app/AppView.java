@@ -14,7 +14,8 @@ public record AppView(String clusterId, String name, String type, String status,
                       String nodeId, String host, Integer port, int requestedPort, String portNote, Long pid,
                       int restarts, Integer lastExitCode, String health, String healthPath, Limits limits,
                       Long createdAt, Long startedAt, Long stoppedAt, int incarnation, String message,
-                      List<String> lastLogs, Retiring retiring) implements CborSerializable {
+                      List<String> lastLogs, Retiring retiring, List<AppEntity.HistoryEntry> history)
+    implements CborSerializable {
 
   /** Where the app still serves during a graceful move (drain), until its new incarnation is healthy. */
   public record Retiring(String nodeId, String host, Integer port) implements CborSerializable {}
@@ -31,6 +32,6 @@ public record AppView(String clusterId, String name, String type, String status,
 
   public static AppView unknown(String id) {
     return new AppView(id, null, null, UNKNOWN, false, null, null, null, 0, null, null, 0, null, "unknown", null,
-        null, null, null, null, 0, null, List.of(), null);
+        null, null, null, null, 0, null, List.of(), null, List.of());
   }
 }

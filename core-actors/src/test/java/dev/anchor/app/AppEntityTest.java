@@ -165,6 +165,9 @@ class AppEntityTest {
     assertEquals(8080, v.port());
     assertEquals("accounting only", v.limits().cpuEnforcement());
     assertTrue(report("n1", 1, "Running", 4242L, true, 0, null).events().isEmpty());
+    assertEquals(List.of("Created", "Placed", "Started", "Healthy"),
+        view().history().stream().map(AppEntity.HistoryEntry::event).toList());
+    assertEquals("pid 4242, port 8080", view().history().get(2).detail());
   }
 
   @Test

@@ -26,7 +26,7 @@ final class AppRequest {
   private AppRequest() {}
 
   static AppSpec parse(JsonNode body, boolean allowCommands) {
-    String name = text(body, "name", "app");
+    String name = text(body, "name", "app", "name");
     if (name.length() > 200) throw new BadRequest("name", "name is longer than 200 characters");
     JsonNode typeNode = body.get("type");
     String type = typeNode == null || typeNode.isNull() ? "Web" : typeNode.isTextual() ? typeNode.asText() : null;
@@ -35,12 +35,14 @@ final class AppRequest {
           + "; the only type is \"Web\" (a long-lived HTTP app)");
     }
     JsonNode config = body.get("config");
-    if (config != null && !config.isNull() && !config.isObject()) throw new BadRequest("config", "config must be an object");
+    if (config != null && !config.isNull() && !config.isObject()) {
+      throw new BadRequest("config", "config must be an object");
+    }
     if (config == null || config.isNull()) config = Json.MAPPER.createObjectNode();
     int port = port(config.get("port"));
     long ramMb = ramMb(config.get("ram"));
     double cpu = cpu(config.get("cpu"));
-    String healthPath = text(config, "healthPath", "/");
+    String healthPath = text(config, "healthPath", "/", "config.healthPath");
     if (!healthPath.startsWith("/")) throw new BadRequest("config.healthPath", "config.healthPath must start with /");
 
     JsonNode command = body.get("command");
@@ -77,7 +79,7 @@ final class AppRequest {
       }
       fileMap.put(fname, e.getValue().asText());
     }
-    String entry = text(source, "entry", null);
+    String entry = text(source, "entry", null, "source.entry");
     if (entry == null) entry = defaultEntry(fileMap);
     if (entry == null || !fileMap.containsKey(entry)) {
       throw new BadRequest("source.entry", entry == null
@@ -163,10 +165,10 @@ final class AppRequest {
     return n.asDouble();
   }
 
-  private static String text(JsonNode obj, String field, String dflt) {
+  private static String text(JsonNode obj, String field, String dflt, String label) {
     JsonNode n = obj.get(field);
     if (n == null || n.isNull()) return dflt;
-    if (!n.isTextual()) throw new BadRequest(field, field + " must be a string");
+    if (!n.isTextual()) throw new BadRequest(label, label + " must be a string");
     return n.asText();
   }
 }

@@ -162,8 +162,8 @@ final class AppRoutes {
 
   // ---------------------------------------------------------------- operations, logs
 
-  private CompletionStage<HttpResponse> operate(String id, String base,
-                                                java.util.function.Function<ActorRef<StatusReply<AppView>>, AppEntity.Command> cmd) {
+  private CompletionStage<HttpResponse> operate(
+      String id, String base, java.util.function.Function<ActorRef<StatusReply<AppView>>, AppEntity.Command> cmd) {
     return sharding.entityRefFor(AppEntity.TYPE_KEY, id).<AppView>askWithStatus(cmd::apply, ASK)
         .handle((BiFunction<AppView, Throwable, HttpResponse>) (v, e) -> {
           if (e == null) return Json.ok(json(v, base));
@@ -215,7 +215,8 @@ final class AppRoutes {
     return onSuccess(view(id), v -> {
       if (gone(v)) return complete(notFound(id));
       var entity = sharding.entityRefFor(AppEntity.TYPE_KEY, id);
-      Source<ServerSentEvent, org.apache.pekko.NotUsed> events = Source.tick(Duration.ZERO, Duration.ofSeconds(1), "poll")
+      Source<ServerSentEvent, org.apache.pekko.NotUsed> events = Source
+          .tick(Duration.ZERO, Duration.ofSeconds(1), "poll")
           .mapAsync(1, t -> entity.<AppOrder.AppLogs>ask(replyTo -> new AppEntity.GetLogs(10_000, replyTo), ASK)
               .exceptionally(e -> null))
           .filter(l -> l != null)

@@ -377,7 +377,8 @@ public final class AppSupervisor implements AutoCloseable {
       Files.createDirectories(appsDir);
       Path tmp = Files.createTempFile(appsDir, "watchdog", ".tmp");
       Files.writeString(tmp, WATCHDOG);
-      Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+      Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
     return f.toAbsolutePath();
   }

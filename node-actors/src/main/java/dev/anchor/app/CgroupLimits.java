@@ -31,7 +31,8 @@ final class CgroupLimits {
     Path cg = create(spec);
     String heap = spec.usesCommand() ? null : HEAP + "=" + spec.ramMb();
     String memory = cg != null ? (heap == null ? CGROUP_MEMORY : heap + " + " + CGROUP_MEMORY)
-        : heap == null ? "not enforced (no writable cgroup v2 on this node)" : heap + " (heap only; no writable cgroup v2 on this node)";
+        : heap == null ? "not enforced (no writable cgroup v2 on this node)"
+        : heap + " (heap only; no writable cgroup v2 on this node)";
     String cpu = cg != null ? CGROUP_CPU : ACCOUNTING + " (no writable cgroup v2 on this node)";
     return new Applied(memory, cpu, cg);
   }
