@@ -3,6 +3,13 @@ package dev.anchor;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.ClusterBootstrapConfig.Role;
+import dev.anchor.app.AppEffects;
+import dev.anchor.app.AppEntity;
+import dev.anchor.app.AppHost;
+import dev.anchor.app.AppIndex;
+import dev.anchor.app.AppOrder;
+import dev.anchor.app.AppSupervisor;
+import dev.anchor.app.ClusterAppEffects;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.consensus.FraudStore;
 import dev.anchor.node.NodeEffects;
@@ -89,6 +96,8 @@ public final class AnchorNode {
         system.systemActorOf(Topic.create(CancelJob.class, "anchor-cancel-job"), "cancel-jobs", org.apache.pekko.actor.typed.Props.empty());
     ActorRef<Topic.Command<NodeStatus>> statuses =
         system.systemActorOf(Topic.create(NodeStatus.class, "anchor-node-status"), "node-status", org.apache.pekko.actor.typed.Props.empty());
+    ActorRef<Topic.Command<AppOrder>> appOrders =
+        system.systemActorOf(Topic.create(AppOrder.class, "anchor-app-orders"), "app-orders", org.apache.pekko.actor.typed.Props.empty());
     ClusterSharding sharding = ClusterSharding.get(system);
     var config = system.settings().config();
     // every JVM says it is alive, so a coordinator that restarts finds the running cluster (see AnchorMain)
@@ -155,6 +164,12 @@ public final class AnchorNode {
             ? new ShardedDagEffects(sharding, feed, dagSettings.effectTimeout()) : null, dagSettings)
         .withRole("coordinator"));
 
+    // apps (/api/clusters) are entities on coordinators like tasks; workers send their reports through a proxy
+    AppEffects appEffects = role.coordinates()
+        ? new ClusterAppEffects(registry, appOrders, System::currentTimeMillis).withFeed(feed) : AppEffects.NONE;
+    sharding.init(AppEntity.entity(appEffects, config.getDuration("anchor.apps.reconcile-interval"))
+        .withRole("coordinator"));
+
     sharding.init(NodeEntity.entity(NodeSettings.fromConfig(config),
         role.coordinates() ? new ShardedNodeEffects(statuses, queue, feed, sharding) : NodeEffects.NONE)
         .withRole("coordinator"));
@@ -191,10 +206,23 @@ public final class AnchorNode {
           }).build(), "node-status-listener", org.apache.pekko.actor.typed.Props.empty());
       statuses.tell(Topic.subscribe(statusListener));
       system.getWhenTerminated().thenRun(sandbox::close);
+      AppHost apps = AppHost.start(system, nodeId, system.address().getHost().orElse("127.0.0.1"),
+          AppSupervisor.Settings.defaults(sandboxConfig.nodeCommand(), sandboxConfig.npmCommand(),
+              sandboxConfig.npmCacheDir(), sandboxConfig.workDir().resolve("apps").resolve(
+                  nodeId.replaceAll("[^A-Za-z0-9._-]", "_"))),
+          config.getBoolean("anchor.apps.enabled"), config.getBoolean("anchor.apps.allow-commands"));
+      ActorRef<AppOrder> appListener = system.systemActorOf(Behaviors.receive(AppOrder.class)
+          .onMessage(AppOrder.class, o -> {
+            apps.onOrder(o);
+            return Behaviors.same();
+          }).build(), "app-order-listener", org.apache.pekko.actor.typed.Props.empty());
+      appOrders.tell(Topic.subscribe(appListener));
+      system.getWhenTerminated().thenRun(apps::close);
       // a leaving worker finishes its running jobs (up to 30 s) before it leaves the cluster
       org.apache.pekko.actor.CoordinatedShutdown.get(classic).addTask(
           org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeClusterShutdown(), "drain-worker", () ->
               java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                apps.close(); // its apps' process groups are killed; their entities move them to other nodes
                 a.close();
                 return org.apache.pekko.Done.getInstance();
               }));

@@ -27,10 +27,14 @@ final class AccessPolicy {
     boolean read = method.equals("GET") || method.equals("HEAD");
     if (p.equals("/health") || p.equals("/health/") || p.equals("/")) return new Open();
     if (p.equals("/api/session") || p.equals("/api/session/")) return new Open();
+    // the reverse proxy to hosted apps: an app is a public web app (reachable on its node's port anyway) and does
+    // its own authentication; Anchor's token and session cookie are stripped before the request reaches it
+    if (under(p, "/apps")) return new Open();
     if (under(p, "/api/fraud")) return new Needs(ApiRole.OPERATE, read);
     if (NODE_OPERATION.matcher(p).matches()) return new Needs(ApiRole.OPERATE, read);
     if (read) return new Needs(ApiRole.READ, true);
-    if (under(p, "/api/tasks") || under(p, "/api/dag") || under(p, "/api/mapreduce")) {
+    if (under(p, "/api/tasks") || under(p, "/api/dag") || under(p, "/api/mapreduce")
+        || under(p, "/api/clusters")) {
       return new Needs(ApiRole.SUBMIT, false);
     }
     return new Needs(ApiRole.OPERATE, false);

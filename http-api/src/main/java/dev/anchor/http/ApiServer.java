@@ -40,7 +40,8 @@ public final class ApiServer {
         // before TaskRoutes, so /api/nodes/{id}/... is matched here; GET /api/nodes stays with TaskRoutes
         new OperatorRoutes(new ShardedNodeOperations(system, () -> knownNodeIds(node))).route(),
         new TaskRoutes(system, node).route(),
-        new DagRoutes(system, node).route());
+        new DagRoutes(system, node).route(),
+        new AppRoutes(system, node).route());
     return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(secured(auth, routes))
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
   }

@@ -45,7 +45,7 @@ class AuthRoutesTest {
 
   record Endpoint(String family, String method, String path, String role) {}
 
-  /** Every route family and the role it needs; clusters and /apps do not exist yet and fall to the defaults. */
+  /** Every route family and the role it needs (/apps/{id}/…, the proxy to hosted apps, is open: see AccessPolicy). */
   static final List<Endpoint> ENDPOINTS = List.of(
       new Endpoint("tasks", "POST", "/api/tasks", "submit"),
       new Endpoint("tasks", "GET", "/api/tasks?status=Completed", "read"),
@@ -66,8 +66,10 @@ class AuthRoutesTest {
       new Endpoint("fraud", "GET", "/api/fraud?nodeId=n1", "operate"),
       new Endpoint("fraud", "GET", "/api/fraud/f1", "operate"),
       new Endpoint("clusters", "GET", "/api/clusters", "read"),
-      new Endpoint("clusters", "POST", "/api/clusters/c1/scale", "operate"),
-      new Endpoint("apps", "POST", "/apps/a1/deploy", "operate"),
+      new Endpoint("clusters", "GET", "/api/clusters/c1/logs", "read"),
+      new Endpoint("clusters", "POST", "/api/clusters", "submit"),
+      new Endpoint("clusters", "POST", "/api/clusters/c1/stop", "submit"),
+      new Endpoint("clusters", "DELETE", "/api/clusters/c1", "submit"),
       new Endpoint("events", "GET", "/api/events", "read"),
       new Endpoint("events", "GET", "/api/tasks/t1/events", "read"),
       new Endpoint("events", "GET", "/api/dag/d1/events", "read"));

@@ -43,7 +43,7 @@ final class ProcessTree {
         if (SETSID != null) signalGroup(p.pid());
     }
 
-    private static void signalGroup(long pgid) {
+    static void signalGroup(long pgid) {
         try {
             Process kill = new ProcessBuilder("kill", "-KILL", "--", "-" + pgid)
                     .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
