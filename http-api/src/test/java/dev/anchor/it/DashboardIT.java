@@ -1,0 +1,105 @@
+package dev.anchor.it;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The dashboard in a real browser (Debian's headless Chromium over the DevTools protocol) against a real standalone:
+ * the startup-style link signs in and leaves the address bar, the node shows in the overview, a task submitted from
+ * the page's editor and one submitted through the API both turn Completed in the live list without a reload, a DAG
+ * is drawn with its nodes Completed, and the views' screenshots are kept in target/dashboard-screenshots.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class DashboardIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Path SHOTS = AnchorProcess.HOME.resolve("http-api/target/dashboard-screenshots");
+  private static final Duration WAIT = Duration.ofSeconds(30);
+
+  @TempDir
+  Path tmp;
+
+  @Test
+  void theConsoleSignsInShowsTheClusterAndFollowsTasksLive() throws Exception {
+    assumeTrue(HeadlessChromium.executable() != null,
+        "no Chromium installed: apt-get install chromium (listed in .ci/system-packages, which ./anchor test installs)");
+    try (AnchorProcess p = AnchorProcess.start("standalone", tmp.resolve("data"), AnchorProcess.freePort(), Map.of())) {
+      p.awaitHealthy(Duration.ofSeconds(150));
+      try (HeadlessChromium b = new HeadlessChromium(1400, 1000)) {
+        // the link a standalone prints: exchanged for the session cookie, then gone from the address bar
+        b.navigate(p.url("/?token=" + AnchorProcess.TOKEN));
+        b.waitFor("the page without the token in its address",
+            "location.pathname === '/' && !location.search.includes('token') && document.querySelector('#nav')", WAIT);
+        b.waitFor("the live feed", "document.querySelector('#live').textContent === 'live'", WAIT);
+        b.waitFor("the node in the cluster overview", "document.querySelector('#nodes tbody tr[data-status=Online]')", WAIT);
+        assertTrue(b.eval("document.querySelector('#nodes tbody tr').innerText").asText().contains("js"),
+            "the node's runtimes are listed");
+        assertTrue(b.eval("document.querySelector('#signin').open").isBoolean()
+            && !b.eval("document.querySelector('#signin').open").asBoolean(), "no sign-in dialog after the link");
+        b.screenshot(SHOTS.resolve("overview.png"));
+        b.eval("window.sameDocument = true");
+
+        // a task from the page's JSON editor: a write with the session cookie and the dashboard's header
+        b.eval("location.hash = '#/submit'");
+        b.waitFor("the editor", "document.querySelector('#editor')", WAIT);
+        b.eval("""
+            (() => { const e = document.querySelector('#editor');
+              e.value = JSON.stringify({name: 'from-the-page', payload: {runtime: 'js', sourceCode: 'console.log("hi"); 6 * 7'}});
+              e.dispatchEvent(new Event('input'));
+              document.querySelector('#submit-task').click(); })()""");
+        b.waitFor("the page's task Completed in its detail view",
+            "document.querySelector('#task-detail')?.dataset.status === 'Completed'", WAIT);
+        assertEquals("42", b.eval("document.querySelector('#task-result').textContent").asText());
+        assertTrue(b.eval("document.querySelector('#task-detail').innerText").asText().contains("hi"), "the logs");
+        b.screenshot(SHOTS.resolve("task-detail.png"));
+
+        // the live list: a task submitted elsewhere appears and turns Completed without a reload
+        b.eval("location.hash = '#/tasks'");
+        b.waitFor("the tasks list with the page's task",
+            "[...document.querySelectorAll('#tasks tbody tr')].some(r => r.innerText.includes('from-the-page'))", WAIT);
+        HttpResponse<String> submitted = p.post("/api/tasks",
+            "{\"name\":\"from-the-api\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"input.n + 1\"},\"input\":{\"n\":1}}");
+        assertEquals(201, submitted.statusCode(), submitted.body());
+        String taskId = JSON.readTree(submitted.body()).path("taskId").asText();
+        b.waitFor("the API's task Completed in the live list",
+            "document.querySelector('#tasks tr[data-task-id=\"" + taskId + "\"][data-status=Completed]')", WAIT);
+        b.eval("document.querySelector('#f-status').value = 'Completed'; "
+            + "document.querySelector('#f-status').dispatchEvent(new Event('change'))");
+        b.waitFor("the status filter", "document.querySelectorAll('#tasks tbody tr').length === 2", WAIT);
+        b.screenshot(SHOTS.resolve("tasks.png"));
+
+        // a DAG, drawn as it runs
+        HttpResponse<String> dag = p.post("/api/dag/schedule", """
+            {"name":"diamond","input":{"n":5},"tasks":[
+              {"id":"start","payload":{"runtime":"js","sourceCode":"input.n"}},
+              {"id":"double","dependencies":["start"],"payload":{"runtime":"js","sourceCode":"input.start * 2"}},
+              {"id":"square","dependencies":["start"],"payload":{"runtime":"js","sourceCode":"input.start * input.start"}},
+              {"id":"sum","dependencies":["double","square"],"payload":{"runtime":"js","sourceCode":"input.double + input.square"}}]}""");
+        assertEquals(201, dag.statusCode(), dag.body());
+        String dagId = JSON.readTree(dag.body()).path("dagId").asText();
+        b.eval("location.hash = '#/dags/" + dagId + "'");
+        b.waitFor("the DAG Completed with four Completed nodes",
+            "document.querySelector('#dag-detail')?.dataset.status === 'Completed' && "
+                + "document.querySelectorAll('#dag-detail svg .dag-node[data-status=Completed]').length === 4", WAIT);
+        b.screenshot(SHOTS.resolve("dag.png"));
+
+        b.eval("location.hash = '#/queues'");
+        b.waitFor("the queue counts", "document.querySelector('#queues tr.total')", WAIT);
+        b.screenshot(SHOTS.resolve("queues.png"));
+
+        assertTrue(b.eval("window.sameDocument === true").asBoolean(), "the page was never reloaded");
+        assertEquals(java.util.List.of(), b.pageErrors, "the page logged no errors");
+      }
+    }
+  }
+}
