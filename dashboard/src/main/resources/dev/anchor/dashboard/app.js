@@ -59,7 +59,8 @@ function fmtDur(ms) {
   return m < 60 ? `${m} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 const fmtUptime = s => fmtDur((s || 0) * 1000);
-const shortId = id => id ? id.slice(0, 8) : '–';
+// random ids (UUIDs) are told apart by their first characters; made-up ones such as a DAG node's are shown whole
+const shortId = id => !id ? '–' : /^[0-9a-f]{8}-[0-9a-f-]{27}$/.test(id) ? id.slice(0, 8) : id;
 const pretty = v => v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v, null, 2);
 
 function badge(status) {
@@ -397,11 +398,13 @@ async function act(label, fn) {
 // ---- cluster overview
 
 function spark(values, max, label) {
-  const w = 120, hgt = 28;
-  const pts = values.map((v, i) => `${(i / Math.max(1, SPARK_POINTS - 1)) * w},${hgt - (Math.min(v, max) / max) * (hgt - 2) - 1}`);
+  const w = 120, hgt = 28, step = w / (SPARK_POINTS - 1);
+  // the newest sample sits at the right edge, so a fresh page draws a short line that grows leftwards
+  const pts = values.map((v, i) => `${w - (values.length - 1 - i) * step},${hgt - (Math.min(v, max) / max) * (hgt - 2) - 1}`);
   const last = values.length ? values[values.length - 1] : 0;
   return h('span', { class: 'spark' },
     h('svg:svg', { width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}`, role: 'img', 'aria-label': `${label} ${last.toFixed(0)}%` },
+      h('svg:rect', { x: 0, y: 0, width: w, height: hgt, class: 'spark-bg' }),
       h('svg:polyline', { points: pts.join(' '), fill: 'none', stroke: 'currentColor', 'stroke-width': 1.5 })),
     h('span', { class: 'num' }, `${last.toFixed(0)}%`));
 }
@@ -583,7 +586,7 @@ function tasksView(main) {
       count.textContent = `${rows.length} task${rows.length === 1 ? '' : 's'}` + (rows.length > 300 ? ' (newest 300 shown)' : '');
       fill(table, h('table', { class: 'grid', id: 'tasks' },
         h('thead', {}, h('tr', {}, ['Task', 'Name', 'Status', 'Runtime', 'Node', 'Attempts', 'Priority', 'Submitted',
-          'Took'].map(c => h('th', { scope: 'col' }, c)))),
+          'Total time'].map(c => h('th', { scope: 'col' }, c)))),
         h('tbody', {}, rows.slice(0, 300).map(t => h('tr', { 'data-task-id': t.taskId, 'data-status': t.status },
           h('td', {}, h('a', { href: `#/tasks/${encodeURIComponent(t.taskId)}`, class: 'mono' }, shortId(t.taskId))),
           h('td', {}, t.name || ''),

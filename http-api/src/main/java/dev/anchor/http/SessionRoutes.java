@@ -39,7 +39,7 @@ final class SessionRoutes {
   Route route() {
     return concat(
         pathEndOrSingleSlash(() -> get(() -> page("/"))),
-        path("dashboard", () -> pathEndOrSingleSlash(() -> get(() -> page("/dashboard")))),
+        pathPrefix("dashboard", () -> pathEndOrSingleSlash(() -> get(() -> page("/dashboard")))),
         path(segment("api").slash("session"), () -> concat(
             post(() -> withSizeLimit(64 * 1024, () -> entity(Unmarshaller.entityToString(), this::signIn))),
             delete(() -> complete(signedOut())))));

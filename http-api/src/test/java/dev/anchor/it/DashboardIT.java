@@ -18,7 +18,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The dashboard in a real browser (Debian's headless Chromium over the DevTools protocol) against a real standalone:
  * the startup-style link signs in and leaves the address bar, the node shows in the overview, a task submitted from
  * the page's editor and one submitted through the API both turn Completed in the live list without a reload, a DAG
- * is drawn with its nodes Completed, and the views' screenshots are kept in target/dashboard-screenshots.
+ * is drawn with its nodes Completed, the node is drained from the overview, and the views' screenshots are kept in
+ * target/dashboard-screenshots.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class DashboardIT {
@@ -96,6 +97,15 @@ class DashboardIT {
         b.eval("location.hash = '#/queues'");
         b.waitFor("the queue counts", "document.querySelector('#queues tr.total')", WAIT);
         b.screenshot(SHOTS.resolve("queues.png"));
+
+        // an operator action: drain the node from the overview (the confirmation is answered yes)
+        b.eval("window.confirm = () => true; location.hash = '#/overview'");
+        b.waitFor("the drain button", "document.querySelector('#nodes button[data-op=drain]')", WAIT);
+        b.eval("document.querySelector('#nodes button[data-op=drain]').click()");
+        b.waitFor("the node Draining in the overview", "document.querySelector('#nodes tbody tr[data-status=Draining]')", WAIT);
+        HttpResponse<String> nodes = p.get("/api/nodes");
+        assertEquals("Draining", JSON.readTree(nodes.body()).path(0).path("status").asText(), nodes.body());
+        b.screenshot(SHOTS.resolve("overview-draining.png"));
 
         assertTrue(b.eval("window.sameDocument === true").asBoolean(), "the page was never reloaded");
         assertEquals(java.util.List.of(), b.pageErrors, "the page logged no errors");
