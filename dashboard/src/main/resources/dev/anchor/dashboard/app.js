@@ -59,8 +59,9 @@ function fmtDur(ms) {
   return m < 60 ? `${m} min ${Math.round((ms % 60_000) / 1000)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 const fmtUptime = s => fmtDur((s || 0) * 1000);
-// random ids (UUIDs) are told apart by their first characters; made-up ones such as a DAG node's are shown whole
-const shortId = id => !id ? '–' : /^[0-9a-f]{8}-[0-9a-f-]{27}$/.test(id) ? id.slice(0, 8) : id;
+// random ids (UUIDs) are told apart by their first characters, also inside a DAG node's task id (dag-<uuid>.<node>)
+const shortId = id => !id ? '–' : id.replace(/([0-9a-f]{8})-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g,
+  (m, head) => id === m ? head : head + '…');
 const pretty = v => v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v, null, 2);
 
 function badge(status) {
@@ -472,7 +473,7 @@ function overviewView(main) {
             h('td', {}, (n.specs.runtimes || []).join(', ')),
             h('td', {}, fmtUptime(n.metrics.uptime)),
             h('td', { class: 'actions' },
-              nodeAction(n, 'drain'),
+              n.status === 'Draining' ? null : nodeAction(n, 'drain'),
               n.cordoned || n.status === 'Draining' ? nodeAction(n, 'uncordon') : nodeAction(n, 'cordon'),
               n.quarantined ? nodeAction(n, 'release') : null));
         }))));

@@ -36,9 +36,10 @@ class DashboardIT {
         "no Chromium installed: apt-get install chromium (listed in .ci/system-packages, which ./anchor test installs)");
     try (AnchorProcess p = AnchorProcess.start("standalone", tmp.resolve("data"), AnchorProcess.freePort(), Map.of())) {
       p.awaitHealthy(Duration.ofSeconds(150));
-      try (HeadlessChromium b = new HeadlessChromium(1400, 1000)) {
+      // the browser reaches the node through a relay the test can cut, as a lost network would
+      try (TcpProxy proxy = new TcpProxy(p.httpPort); HeadlessChromium b = new HeadlessChromium(1400, 1000)) {
         // the link a standalone prints: exchanged for the session cookie, then gone from the address bar
-        b.navigate(p.url("/?token=" + AnchorProcess.TOKEN));
+        b.navigate("http://127.0.0.1:" + proxy.port() + "/?token=" + AnchorProcess.TOKEN);
         b.waitFor("the page without the token in its address",
             "location.pathname === '/' && !location.search.includes('token') && document.querySelector('#nav')", WAIT);
         b.waitFor("the live feed", "document.querySelector('#live').textContent === 'live'", WAIT);
@@ -98,6 +99,25 @@ class DashboardIT {
         b.waitFor("the queue counts", "document.querySelector('#queues tr.total')", WAIT);
         b.screenshot(SHOTS.resolve("queues.png"));
 
+        // a lost connection is shown, and the rows changed meanwhile are caught up after it comes back
+        b.eval("location.hash = '#/tasks'");
+        b.waitFor("the tasks list", "document.querySelector('#f-status')", WAIT);
+        b.eval("document.querySelector('#f-status').value = ''; "
+            + "document.querySelector('#f-status').dispatchEvent(new Event('change'))");
+        proxy.cut();
+        b.waitFor("the disconnected banner", "!document.querySelector('#banner').hidden "
+            + "&& document.querySelector('#live').textContent !== 'live'", WAIT);
+        b.screenshot(SHOTS.resolve("disconnected.png"));
+        HttpResponse<String> whileAway = p.post("/api/tasks",
+            "{\"name\":\"while-away\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"1\"}}");
+        String awayId = JSON.readTree(whileAway.body()).path("taskId").asText();
+        awaitCompleted(p, awayId);
+        proxy.restore();
+        b.waitFor("the feed live again", "document.querySelector('#live').textContent === 'live' "
+            + "&& document.querySelector('#banner').hidden", WAIT);
+        b.waitFor("the task that ended while away, Completed and listed once",
+            "document.querySelectorAll('#tasks tr[data-task-id=\"" + awayId + "\"][data-status=Completed]').length === 1", WAIT);
+
         // an operator action: drain the node from the overview (the confirmation is answered yes)
         b.eval("window.confirm = () => true; location.hash = '#/overview'");
         b.waitFor("the drain button", "document.querySelector('#nodes button[data-op=drain]')", WAIT);
@@ -111,5 +131,16 @@ class DashboardIT {
         assertEquals(java.util.List.of(), b.pageErrors, "the page logged no errors");
       }
     }
+  }
+
+  private static void awaitCompleted(AnchorProcess p, String taskId) throws Exception {
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      last = p.get("/api/tasks/" + taskId).body();
+      if ("Completed".equals(JSON.readTree(last).path("status").asText())) return;
+      Thread.sleep(200);
+    }
+    fail("task " + taskId + " did not complete: " + last);
   }
 }

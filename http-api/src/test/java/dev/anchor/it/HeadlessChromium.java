@@ -146,6 +146,27 @@ final class HeadlessChromium implements AutoCloseable {
         + "\npage errors: " + pageErrors + "\npage text:\n" + text);
   }
 
+  /**
+   * The axe-core accessibility violations of the page as it is now (WCAG 2 A and AA rules and axe's best practices:
+   * labels, names, contrast, keyboard focus, landmarks), one line each with the elements concerned; axe is loaded
+   * into the page on first use.
+   */
+  List<String> accessibilityViolations() throws Exception {
+    if (!eval("typeof window.axe === 'object'").asBoolean()) {
+      try (var in = new java.util.zip.GZIPInputStream(java.util.Objects.requireNonNull(
+          HeadlessChromium.class.getResourceAsStream("/axe/axe.min.js.gz"), "axe/axe.min.js.gz on the test class path"))) {
+        call("Runtime.evaluate", Map.of("expression", new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)));
+      }
+    }
+    JsonNode found = eval("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', "
+        + "'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
+        + ".then(r => r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ': '"
+        + " + v.nodes.slice(0, 4).map(n => n.target.join(' ')).join(' | ')))");
+    List<String> out = new ArrayList<>();
+    found.forEach(v -> out.add(v.asText()));
+    return out;
+  }
+
   void screenshot(Path file) throws Exception {
     JsonNode r = call("Page.captureScreenshot", Map.of("format", "png", "captureBeyondViewport", true));
     Files.createDirectories(file.getParent());
