@@ -215,7 +215,8 @@ function upsertTask(t) {
   // an older summary must not overwrite a newer change from the feed (a list fetched while events arrive)
   if (old && old.status && ENDED.has(old.status) && !ENDED.has(t.status) && t.attempts <= old.attempts) return;
   state.tasks.set(t.taskId, old ? { ...old, ...t } : t);
-  if (state.tasks.size > MAX_TASKS) {
+  // trimmed in batches, so a busy feed does not sort the whole map at every event
+  if (state.tasks.size > MAX_TASKS + 500) {
     const oldest = [...state.tasks.values()].sort((a, b) => (a.submittedAt || 0) - (b.submittedAt || 0));
     for (const x of oldest.slice(0, state.tasks.size - MAX_TASKS)) state.tasks.delete(x.taskId);
   }
@@ -922,7 +923,7 @@ function submitView(main) {
         h('button', { type: 'button', onclick: () => useTemplate('dag') }, 'DAG')),
       h('label', { for: 'editor' }, 'Request body'),
       editor,
-      h('p', { id: 'editor-help', class: 'muted small' }, 'A task body goes to POST /api/tasks, a DAG ({"tasks":[{"id",…,"dependencies"}]}) to POST /api/dag/schedule. Ctrl+Enter submits a task.'),
+      h('p', { id: 'editor-help', class: 'muted small' }, 'A task body goes to POST /api/tasks, a DAG ({"tasks":[{"id",…,"dependencies"}]}) to POST /api/dag/schedule. Ctrl+Enter sends it (as a DAG when it has "tasks").'),
       problem,
       h('div', { class: 'row' },
         h('button', { type: 'button', class: 'primary', id: 'submit-task', onclick: () => send('task') }, 'Submit task'),

@@ -18,7 +18,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * The dashboard in a real browser (Debian's headless Chromium over the DevTools protocol) against a real standalone:
  * the startup-style link signs in and leaves the address bar, the node shows in the overview, a task submitted from
  * the page's editor and one submitted through the API both turn Completed in the live list without a reload, a DAG
- * is drawn with its nodes Completed, the node is drained from the overview, and the views' screenshots are kept in
+ * is drawn with its nodes Completed, a lost connection is shown and caught up after, the node is drained from the
+ * overview; every view passes axe-core's WCAG 2.1 A/AA checks and its screenshot is kept in
  * target/dashboard-screenshots.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
@@ -30,6 +31,14 @@ class DashboardIT {
   @TempDir
   Path tmp;
 
+  /** Each view's axe-core violations, checked at the end so that every view's screenshot is taken first. */
+  private final Map<String, java.util.List<String>> violations = new java.util.LinkedHashMap<>();
+
+  private void look(HeadlessChromium b, String view) throws Exception {
+    b.screenshot(SHOTS.resolve(view + ".png"));
+    violations.put(view, b.accessibilityViolations());
+  }
+
   @Test
   void theConsoleSignsInShowsTheClusterAndFollowsTasksLive() throws Exception {
     assumeTrue(HeadlessChromium.executable() != null,
@@ -38,8 +47,18 @@ class DashboardIT {
       p.awaitHealthy(Duration.ofSeconds(150));
       // the browser reaches the node through a relay the test can cut, as a lost network would
       try (TcpProxy proxy = new TcpProxy(p.httpPort); HeadlessChromium b = new HeadlessChromium(1400, 1000)) {
+        String base = "http://127.0.0.1:" + proxy.port();
+        // signed out, the page asks for a token; the form exchanges it for the session cookie
+        b.navigate(base + "/");
+        b.waitFor("the sign-in dialog", "document.querySelector('#signin').open", WAIT);
+        look(b, "signin");
+        b.eval("document.querySelector('#signin-token').value = '" + AnchorProcess.TOKEN + "'; "
+            + "document.querySelector('#signin-form').requestSubmit()");
+        b.waitFor("signed in through the form",
+            "!document.querySelector('#signin').open && document.querySelector('#nodes tbody tr')", WAIT);
+
         // the link a standalone prints: exchanged for the session cookie, then gone from the address bar
-        b.navigate("http://127.0.0.1:" + proxy.port() + "/?token=" + AnchorProcess.TOKEN);
+        b.navigate(base + "/?token=" + AnchorProcess.TOKEN);
         b.waitFor("the page without the token in its address",
             "location.pathname === '/' && !location.search.includes('token') && document.querySelector('#nav')", WAIT);
         b.waitFor("the live feed", "document.querySelector('#live').textContent === 'live'", WAIT);
@@ -48,12 +67,13 @@ class DashboardIT {
             "the node's runtimes are listed");
         assertTrue(b.eval("document.querySelector('#signin').open").isBoolean()
             && !b.eval("document.querySelector('#signin').open").asBoolean(), "no sign-in dialog after the link");
-        b.screenshot(SHOTS.resolve("overview.png"));
+        look(b, "overview");
         b.eval("window.sameDocument = true");
 
         // a task from the page's JSON editor: a write with the session cookie and the dashboard's header
         b.eval("location.hash = '#/submit'");
         b.waitFor("the editor", "document.querySelector('#editor')", WAIT);
+        look(b, "submit");
         b.eval("""
             (() => { const e = document.querySelector('#editor');
               e.value = JSON.stringify({name: 'from-the-page', payload: {runtime: 'js', sourceCode: 'console.log("hi"); 6 * 7'}});
@@ -63,7 +83,7 @@ class DashboardIT {
             "document.querySelector('#task-detail')?.dataset.status === 'Completed'", WAIT);
         assertEquals("42", b.eval("document.querySelector('#task-result').textContent").asText());
         assertTrue(b.eval("document.querySelector('#task-detail').innerText").asText().contains("hi"), "the logs");
-        b.screenshot(SHOTS.resolve("task-detail.png"));
+        look(b, "task-detail");
 
         // the live list: a task submitted elsewhere appears and turns Completed without a reload
         b.eval("location.hash = '#/tasks'");
@@ -78,7 +98,7 @@ class DashboardIT {
         b.eval("document.querySelector('#f-status').value = 'Completed'; "
             + "document.querySelector('#f-status').dispatchEvent(new Event('change'))");
         b.waitFor("the status filter", "document.querySelectorAll('#tasks tbody tr').length === 2", WAIT);
-        b.screenshot(SHOTS.resolve("tasks.png"));
+        look(b, "tasks");
 
         // a DAG, drawn as it runs
         HttpResponse<String> dag = p.post("/api/dag/schedule", """
@@ -93,11 +113,15 @@ class DashboardIT {
         b.waitFor("the DAG Completed with four Completed nodes",
             "document.querySelector('#dag-detail')?.dataset.status === 'Completed' && "
                 + "document.querySelectorAll('#dag-detail svg .dag-node[data-status=Completed]').length === 4", WAIT);
-        b.screenshot(SHOTS.resolve("dag.png"));
+        look(b, "dag");
+
+        b.eval("location.hash = '#/fraud'");
+        b.waitFor("the fraud evidence view", "document.querySelector('#main').innerText.includes('No fraud evidence')", WAIT);
+        look(b, "fraud");
 
         b.eval("location.hash = '#/queues'");
         b.waitFor("the queue counts", "document.querySelector('#queues tr.total')", WAIT);
-        b.screenshot(SHOTS.resolve("queues.png"));
+        look(b, "queues");
 
         // a lost connection is shown, and the rows changed meanwhile are caught up after it comes back
         b.eval("location.hash = '#/tasks'");
@@ -107,7 +131,7 @@ class DashboardIT {
         proxy.cut();
         b.waitFor("the disconnected banner", "!document.querySelector('#banner').hidden "
             + "&& document.querySelector('#live').textContent !== 'live'", WAIT);
-        b.screenshot(SHOTS.resolve("disconnected.png"));
+        look(b, "disconnected");
         HttpResponse<String> whileAway = p.post("/api/tasks",
             "{\"name\":\"while-away\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"1\"}}");
         String awayId = JSON.readTree(whileAway.body()).path("taskId").asText();
@@ -125,10 +149,12 @@ class DashboardIT {
         b.waitFor("the node Draining in the overview", "document.querySelector('#nodes tbody tr[data-status=Draining]')", WAIT);
         HttpResponse<String> nodes = p.get("/api/nodes");
         assertEquals("Draining", JSON.readTree(nodes.body()).path(0).path("status").asText(), nodes.body());
-        b.screenshot(SHOTS.resolve("overview-draining.png"));
+        look(b, "overview-draining");
 
         assertTrue(b.eval("window.sameDocument === true").asBoolean(), "the page was never reloaded");
         assertEquals(java.util.List.of(), b.pageErrors, "the page logged no errors");
+        violations.values().removeIf(java.util.List::isEmpty);
+        assertEquals(Map.of(), violations, "axe-core's accessibility violations per view");
       }
     }
   }

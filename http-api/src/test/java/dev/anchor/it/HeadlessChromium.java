@@ -159,11 +159,13 @@ final class HeadlessChromium implements AutoCloseable {
       }
     }
     JsonNode found = eval("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', "
-        + "'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
-        + ".then(r => r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ': '"
-        + " + v.nodes.slice(0, 4).map(n => n.target.join(' ')).join(' | ')))");
+        + "'wcag21aa', 'best-practice']}})"
+        + ".then(r => ({passed: r.passes.length, violations: r.violations.map(v => v.id + ' (' + v.impact + '): '"
+        + " + v.help + ': ' + v.nodes.slice(0, 4).map(n => n.target.join(' ')).join(' | '))}))");
+    // a checker that checked nothing (not loaded, wrong document) must not read as a clean page
+    if (found.path("passed").asInt() == 0) throw new IllegalStateException("axe checked nothing: " + found);
     List<String> out = new ArrayList<>();
-    found.forEach(v -> out.add(v.asText()));
+    found.path("violations").forEach(v -> out.add(v.asText()));
     return out;
   }
 
