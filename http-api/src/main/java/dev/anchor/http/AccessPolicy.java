@@ -29,7 +29,7 @@ final class AccessPolicy {
     boolean read = method.equals("GET") || method.equals("HEAD");
     if (p.equals("/health") || p.equals("/health/") || p.equals("/")) return new Open();
     // the dashboard's page and static assets: the same files for everyone, no data; the page asks the API itself
-    if (under(p, "/dashboard") || p.equals("/dashboard/")) return new Open();
+    if (under(p, "/dashboard")) return new Open();
     if (p.equals("/api/session") || p.equals("/api/session/")) return new Open();
     if (under(p, "/api/fraud")) return new Needs(ApiRole.OPERATE, read);
     if (NODE_OPERATION.matcher(p).matches()) return new Needs(ApiRole.OPERATE, read);

@@ -97,24 +97,34 @@ final class Authentication {
     }
     if (query.isPresent() || cookie.isPresent()) {
       return new Credential(null, "Authorization", "this request needs 'Authorization: Bearer <token>' (the "
-          + QUERY + " parameter and the session cookie count only for GET requests)");
+          + QUERY + " parameter and the session cookie count only for GET requests, and the cookie for the "
+          + "dashboard's own requests)");
     }
     return new Credential(null, "Authorization", "no bearer token: send 'Authorization: Bearer <token>' "
         + "(get one with ./anchor token)");
   }
 
-  /** A browser names the page's origin on every write; one that names another host is refused (defence in depth). */
+  /**
+   * A browser names the page's origin on every write; one that names another host is refused (defence in depth).
+   * Behind a reverse proxy that rewrites Host, the proxy's X-Forwarded-Host names the public one (a page on another
+   * site cannot set that header either).
+   */
   private static boolean sameOrigin(HttpRequest request) {
     Optional<String> origin = request.getHeader("Origin").map(h -> h.value().trim());
     if (origin.isEmpty()) return true;
-    Optional<String> host = request.getHeader("Host").map(h -> h.value().trim());
+    String authority;
     try {
       java.net.URI o = java.net.URI.create(origin.get());
-      String authority = o.getPort() < 0 ? o.getHost() : o.getHost() + ":" + o.getPort();
-      return host.isPresent() && authority != null && authority.equalsIgnoreCase(host.get());
+      if (o.getHost() == null) return false; // "null": a sandboxed or privacy-redirected page
+      authority = o.getPort() < 0 ? o.getHost() : o.getHost() + ":" + o.getPort();
     } catch (IllegalArgumentException e) {
       return false;
     }
+    for (String name : new String[] {"Host", "X-Forwarded-Host"}) {
+      Optional<String> host = request.getHeader(name).map(h -> h.value().split(",")[0].trim());
+      if (host.isPresent() && authority.equalsIgnoreCase(host.get())) return true;
+    }
+    return false;
   }
 
   static HttpResponse unauthorized(String message, String field) {

@@ -235,11 +235,17 @@ class AuthRoutesTest {
     assertEquals(401, send("POST", "/api/tasks", cookie).statusCode());
     assertEquals(401, send("POST", "/api/tasks", Map.of("Cookie", Authentication.COOKIE + "=" + token,
         Authentication.DASHBOARD_HEADER, "1", "Origin", "http://evil.example")).statusCode());
+    assertEquals(401, send("POST", "/api/tasks", Map.of("Cookie", Authentication.COOKIE + "=" + token,
+        Authentication.DASHBOARD_HEADER, "1", "Origin", "null")).statusCode());
+    // behind a reverse proxy that rewrites Host, the forwarded host is the page's
+    assertEquals(200, send("POST", "/api/tasks", Map.of("Cookie", Authentication.COOKIE + "=" + token,
+        Authentication.DASHBOARD_HEADER, "1", "Origin", "https://anchor.example.com",
+        "X-Forwarded-Host", "anchor.example.com")).statusCode());
     // the header gives no role: a cookie of a submit token still cannot drain
     assertEquals(403, send("POST", "/api/nodes/n1/drain", dashboard).statusCode());
     // and the header alone is no credential
     assertEquals(401, send("POST", "/api/tasks", Map.of(Authentication.DASHBOARD_HEADER, "1")).statusCode());
-    assertEquals(List.of("POST /api/tasks"), reached);
+    assertEquals(List.of("POST /api/tasks", "POST /api/tasks"), reached);
   }
 
   @Test
