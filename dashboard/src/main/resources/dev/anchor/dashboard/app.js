@@ -143,6 +143,9 @@ function setupSignIn() {
   $('#signin').addEventListener('cancel', e => { if (!signedIn) e.preventDefault(); });
   $('#signout').addEventListener('click', async () => {
     await fetch('/api/session', { method: 'DELETE', credentials: 'same-origin' });
+    // with authentication off (ANCHOR_AUTH=off) the API still answers: there is nothing to sign out of
+    const open = await fetch('/api/nodes', { credentials: 'same-origin' }).then(r => r.ok, () => false);
+    if (open) { toast('Authentication is off on this node (ANCHOR_AUTH=off): there is nothing to sign out of'); return; }
     closeFeed();
     askToken();
   });
@@ -181,7 +184,7 @@ function setBanner(key, text) {
 
 function setLive(state) {
   const el = $('#live');
-  el.className = 'live ' + state;
+  el.className = 'live st-' + state;
   el.textContent = { live: 'live', reconnecting: 'reconnecting…', offline: 'disconnected', idle: 'not connected' }[state];
   setBanner('feed', state === 'live' || state === 'idle' ? null
     : 'Disconnected from the live feed: showing what was last received; reconnecting (missed changes are caught up)…');
@@ -946,7 +949,7 @@ async function start() {
     if (e.status === 403) setBanner('role', `This token cannot read the cluster: ${e.message}`);
   }
   signedIn = true;
-  $('#signout').hidden = false;
+
   openFeed();
   loadTasks().catch(() => {});
   if (!started) {
