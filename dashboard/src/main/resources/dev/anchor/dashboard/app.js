@@ -794,7 +794,7 @@ function dagView(main, id) {
           field('Duration', fmtDur(dag.durationMs)),
           field('Critical path', (dag.criticalPath || []).length ? `${dag.criticalPath.join(' → ')} (${fmtDur(dag.criticalPathMs)})` : null))),
         dag.error ? section('Error', h('pre', { class: 'error' }, dag.error)) : null,
-        dag.result !== null && dag.result !== undefined ? section('Result', h('pre', {}, pretty(dag.result))) : null,
+        dag.result !== null && dag.result !== undefined ? section('Result', h('pre', { id: 'dag-result' }, pretty(dag.result))) : null,
         section('Nodes', h('table', { class: 'grid' },
           h('thead', {}, h('tr', {}, ['Node', 'Status', 'Task', 'Depends on', 'Started', 'Took'].map(c => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, dag.nodes.map(n => h('tr', {},

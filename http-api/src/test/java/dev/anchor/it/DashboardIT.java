@@ -16,11 +16,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The dashboard in a real browser (Debian's headless Chromium over the DevTools protocol) against a real standalone:
- * the startup-style link signs in and leaves the address bar, the node shows in the overview, a task submitted from
- * the page's editor and one submitted through the API both turn Completed in the live list without a reload, a DAG
- * is drawn with its nodes Completed, a lost connection is shown and caught up after, the node is drained from the
- * overview; every view passes axe-core's WCAG 2.1 A/AA checks and its screenshot is kept in
- * target/dashboard-screenshots.
+ * signed out it asks for a token and the form signs in; the startup-style link signs in and leaves the address bar;
+ * the node shows in the overview; a task submitted from the page's editor and one submitted through the API both turn
+ * Completed in the live list without a reload; the navigation works from the keyboard; a DAG scheduled from the
+ * editor is drawn with its nodes Completed and its critical path; a lost connection is shown and what changed
+ * meanwhile is caught up; the node is drained from the overview. Every view passes axe-core's WCAG 2.1 A/AA checks,
+ * and its screenshot is kept in target/dashboard-screenshots.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class DashboardIT {
@@ -100,19 +101,28 @@ class DashboardIT {
         b.waitFor("the status filter", "document.querySelectorAll('#tasks tbody tr').length === 2", WAIT);
         look(b, "tasks");
 
-        // a DAG, drawn as it runs
-        HttpResponse<String> dag = p.post("/api/dag/schedule", """
-            {"name":"diamond","input":{"n":5},"tasks":[
-              {"id":"start","payload":{"runtime":"js","sourceCode":"input.n"}},
-              {"id":"double","dependencies":["start"],"payload":{"runtime":"js","sourceCode":"input.start * 2"}},
-              {"id":"square","dependencies":["start"],"payload":{"runtime":"js","sourceCode":"input.start * input.start"}},
-              {"id":"sum","dependencies":["double","square"],"payload":{"runtime":"js","sourceCode":"input.double + input.square"}}]}""");
-        assertEquals(201, dag.statusCode(), dag.body());
-        String dagId = JSON.readTree(dag.body()).path("dagId").asText();
-        b.eval("location.hash = '#/dags/" + dagId + "'");
+        // by keyboard: the first Tab lands on the skip link, further Tabs walk the navigation, Enter follows a link
+        b.eval("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)");
+        b.press("Tab");
+        assertEquals("skip", b.eval("document.activeElement.className").asText(), "the first Tab stop");
+        for (int i = 0; i < 12 && !b.eval("document.activeElement.dataset.view === 'submit'").asBoolean(); i++) {
+          b.press("Tab");
+        }
+        assertEquals("submit", b.eval("document.activeElement.dataset.view || document.activeElement.outerHTML").asText(),
+            "the Submit link is reachable with Tab");
+        b.press("Enter");
+        b.waitFor("the Submit view opened from the keyboard", "location.hash === '#/submit' && document.querySelector('#editor')", WAIT);
+
+        // a DAG from the editor's example (a diamond: start, then double and square, then sum), drawn as it runs
+        b.eval("[...document.querySelectorAll('#main button')].find(x => x.textContent === 'DAG').click(); "
+            + "document.querySelector('#submit-dag').click()");
+        b.waitFor("the DAG's page", "/^#\\/dags\\/[0-9a-f-]{36}$/.test(location.hash)", WAIT);
         b.waitFor("the DAG Completed with four Completed nodes",
             "document.querySelector('#dag-detail')?.dataset.status === 'Completed' && "
                 + "document.querySelectorAll('#dag-detail svg .dag-node[data-status=Completed]').length === 4", WAIT);
+        assertEquals("35", b.eval("document.querySelector('#dag-result').textContent").asText(), "the DAG's result");
+        assertTrue(b.eval("document.querySelectorAll('#dag-detail svg .dag-node.critical').length").asInt() >= 3,
+            "the critical path is highlighted");
         look(b, "dag");
 
         b.eval("location.hash = '#/fraud'");

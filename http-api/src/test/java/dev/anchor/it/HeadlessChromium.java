@@ -69,6 +69,8 @@ final class HeadlessChromium implements AutoCloseable {
       socket = http.newWebSocketBuilder().buildAsync(URI.create(ws), new Listener()).get(10, TimeUnit.SECONDS);
       call("Runtime.enable", Map.of());
       call("Page.enable", Map.of());
+      // a headless page is never the focused window; keyboard tests need it to behave as if it were
+      call("Emulation.setFocusEmulationEnabled", Map.of("enabled", true));
     } catch (Exception e) {
       close();
       throw e;
@@ -144,6 +146,20 @@ final class HeadlessChromium implements AutoCloseable {
     }
     throw new AssertionError("timed out after " + timeout + " waiting for " + what + (last == null ? "" : " (" + last + ")")
         + "\npage errors: " + pageErrors + "\npage text:\n" + text);
+  }
+
+  /** A real key press (Tab, Enter) as the keyboard sends it, so focus moves and links follow as for a user. */
+  void press(String key) throws Exception {
+    int code = switch (key) {
+      case "Tab" -> 9;
+      case "Enter" -> 13;
+      default -> throw new IllegalArgumentException(key);
+    };
+    Map<String, Object> down = new java.util.HashMap<>(Map.of("type", "keyDown", "key", key, "code", key,
+        "windowsVirtualKeyCode", code));
+    if (code == 13) down.put("text", "\r");
+    call("Input.dispatchKeyEvent", down);
+    call("Input.dispatchKeyEvent", Map.of("type", "keyUp", "key", key, "code", key, "windowsVirtualKeyCode", code));
   }
 
   /**
