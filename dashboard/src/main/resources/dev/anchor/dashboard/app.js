@@ -213,7 +213,16 @@ const state = {
   lastEventAt: 0,
 };
 
+/** A DAG node's task id is dag-<dagId>.<node> (DagEntity.taskId), so the task list also tells which DAGs ran lately. */
+function noteDagOf(t) {
+  const m = /^dag-([^.]+)\./.exec(t.taskId);
+  if (!m || state.dags.has(m[1])) return;
+  const slash = (t.name || '').lastIndexOf('/');
+  state.dags.set(m[1], { dagId: m[1], name: slash > 0 ? t.name.slice(0, slash) : undefined, seenAt: t.submittedAt || 0 });
+}
+
 function upsertTask(t) {
+  noteDagOf(t);
   const old = state.tasks.get(t.taskId);
   // an older summary must not overwrite a newer change from the feed (a list fetched while events arrive)
   if (old && old.status && ENDED.has(old.status) && !ENDED.has(t.status) && t.attempts <= old.attempts) return;
@@ -225,9 +234,10 @@ function upsertTask(t) {
   }
 }
 
-function countThroughput(name) {
+function countThroughput(name, at = Date.now()) {
   if (name !== 'Completed' && name !== 'Failed') return;
-  const bucket = Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS;
+  const bucket = Math.floor(at / BUCKET_MS) * BUCKET_MS;
+  if (bucket < Math.floor(Date.now() / BUCKET_MS) * BUCKET_MS - BUCKETS * BUCKET_MS) return;
   const b = state.throughput.get(bucket) || { completed: 0, failed: 0 };
   if (name === 'Completed') b.completed++;
   else b.failed++;
@@ -235,8 +245,10 @@ function countThroughput(name) {
   for (const k of state.throughput.keys()) if (k < bucket - BUCKETS * BUCKET_MS) state.throughput.delete(k);
 }
 
-function rememberDag(id, info) {
-  state.dags.set(id, { ...(state.dags.get(id) || {}), ...info, dagId: id });
+function rememberDag(id, info, persist = true) {
+  const old = state.dags.get(id);
+  state.dags.set(id, { seenAt: Date.now(), ...(old || {}), ...info, dagId: id });
+  if (!persist) return;
   try {
     const ids = [...state.dags.keys()].slice(-100);
     localStorage.setItem('anchor.dags', JSON.stringify(ids));
@@ -246,14 +258,26 @@ function rememberDag(id, info) {
 function loadRememberedDags() {
   try {
     for (const id of JSON.parse(localStorage.getItem('anchor.dags') || '[]')) {
-      if (!state.dags.has(id)) state.dags.set(id, { dagId: id });
+      if (!state.dags.has(id)) state.dags.set(id, { dagId: id, seenAt: 0 });
     }
   } catch { /* nothing remembered */ }
 }
 
+let throughputSeeded = false;
+const endedBeforeSeed = new Set(); // tasks the feed counted while the first list was on its way
+
 async function loadTasks() {
   const list = await api('/api/tasks?limit=500');
   for (const t of list) upsertTask(t);
+  // the chart starts with the listed tasks' end times, so it is not empty on a fresh page; only once, because the
+  // feed counts every later end (a reload of the list after a reconnect would count them twice)
+  if (!throughputSeeded) {
+    throughputSeeded = true;
+    for (const t of list) {
+      if (t.completedAt && !endedBeforeSeed.has(t.taskId)) countThroughput(t.status, t.completedAt);
+    }
+    endedBeforeSeed.clear();
+  }
   invalidate();
 }
 
@@ -340,11 +364,13 @@ function closeFeed() {
 
 function handleChange(name, data) {
   if (data.dagId) { // DAG changes share the names Completed/Failed/Cancelled with tasks; only theirs carry a dagId
-    rememberDag(data.dagId, { status: data.status, completed: data.completed, total: data.total, event: name });
+    rememberDag(data.dagId, { status: data.status, completed: data.completed, total: data.total, event: name },
+      name === 'Scheduled');
     currentView.onDag && currentView.onDag(data);
   } else if (data.taskId) {
     upsertTask(data);
     countThroughput(name);
+    if (!throughputSeeded && ENDED.has(name)) endedBeforeSeed.add(data.taskId);
     currentView.onTask && currentView.onTask(data, name);
   } else if (name === 'Quarantined') {
     toast(`Node ${data.nodeId} was quarantined: ${data.reason}`, true);
@@ -521,8 +547,8 @@ function throughputChart() {
       h('svg:text', { x: pad, y: hgt - 4, class: 'axis-label' }, '−10 min'),
       h('svg:text', { x: w - 30, y: hgt - 4, class: 'axis-label' }, 'now'),
       bars),
-    h('figcaption', { class: 'muted small' }, `Completed (green) and failed (red) tasks per 10 s, counted from the live `
-      + `feed since this page opened · ${(series.slice(-6).reduce((s, b) => s + b.completed + b.failed, 0) / 60).toFixed(2)} tasks/s over the last minute`));
+    h('figcaption', { class: 'muted small' }, `Completed (green) and failed (red) tasks per 10 s: the live feed since `
+      + `this page opened, and before that the newest 500 tasks · ${(series.slice(-6).reduce((s, b) => s + b.completed + b.failed, 0) / 60).toFixed(2)} tasks/s over the last minute`));
 }
 
 function queuesView(main) {
@@ -673,10 +699,25 @@ function dagsView(main) {
   } }, h('label', { for: 'dag-id' }, 'Open a DAG by id ', h('input', { id: 'dag-id', type: 'text', size: 38 })),
   h('button', { type: 'submit' }, 'Open'));
   append(main, h('h1', {}, 'DAGs'), open,
-    h('p', { class: 'muted small' }, 'DAGs scheduled from this browser or seen on the live feed since it opened.'), list);
+    h('p', { class: 'muted small' }, 'DAGs with a node among the newest tasks, scheduled from this browser, or seen on '
+      + 'the live feed; the API has no list of DAGs, so open any other by its id.'), list);
+  const newest = () => [...state.dags.values()].sort((a, b) => (b.seenAt || 0) - (a.seenAt || 0));
+  // DAGs known only by id get their status read, the newest 20, one request at a time
+  let closed = false;
+  (async () => {
+    for (const d of newest().filter(x => !x.status).slice(0, 20)) {
+      if (closed) return;
+      try {
+        const v = await api(`/api/dag/${encodeURIComponent(d.dagId)}`);
+        rememberDag(d.dagId, { name: v.name, status: v.status, completed: v.completed, total: v.total }, false);
+        invalidate();
+      } catch { /* expired or unknown: listed without a status */ }
+    }
+  })();
   return {
+    unmount() { closed = true; },
     update() {
-      const dags = [...state.dags.values()].reverse();
+      const dags = newest();
       if (!dags.length) { fill(list, h('p', { class: 'muted' }, 'No DAG seen yet: schedule one from Submit.')); return; }
       fill(list, h('table', { class: 'grid', id: 'dags' },
         h('thead', {}, h('tr', {}, ['DAG', 'Name', 'Status', 'Progress', 'Last change'].map(c => h('th', { scope: 'col' }, c)))),
@@ -949,7 +990,7 @@ async function start() {
     if (e.status === 403) setBanner('role', `This token cannot read the cluster: ${e.message}`);
   }
   signedIn = true;
-
+  $('#signout').hidden = false;
   openFeed();
   loadTasks().catch(() => {});
   if (!started) {

@@ -66,6 +66,7 @@ class DashboardIT {
         b.waitFor("the node in the cluster overview", "document.querySelector('#nodes tbody tr[data-status=Online]')", WAIT);
         assertTrue(b.eval("document.querySelector('#nodes tbody tr').innerText").asText().contains("js"),
             "the node's runtimes are listed");
+        assertFalse(b.eval("document.querySelector('#signout').hidden").asBoolean(), "a Sign out button");
         assertTrue(b.eval("document.querySelector('#signin').open").isBoolean()
             && !b.eval("document.querySelector('#signin').open").asBoolean(), "no sign-in dialog after the link");
         look(b, "overview");
@@ -124,6 +125,11 @@ class DashboardIT {
         assertTrue(b.eval("document.querySelectorAll('#dag-detail svg .dag-node.critical').length").asInt() >= 3,
             "the critical path is highlighted");
         look(b, "dag");
+        String dagId = b.eval("decodeURIComponent(location.hash.split('/')[2])").asText();
+        b.eval("location.hash = '#/dags'");
+        b.waitFor("the DAG listed as Completed", "document.querySelector('#dags tr[data-dag-id=\"" + dagId + "\"]')"
+            + "?.innerText.includes('Completed')", WAIT);
+        look(b, "dags");
 
         b.eval("location.hash = '#/fraud'");
         b.waitFor("the fraud evidence view", "document.querySelector('#main').innerText.includes('No fraud evidence')", WAIT);
@@ -162,6 +168,11 @@ class DashboardIT {
         look(b, "overview-draining");
 
         assertTrue(b.eval("window.sameDocument === true").asBoolean(), "the page was never reloaded");
+
+        // signing out clears the cookie: the page asks for a token again and stops following the feed
+        b.eval("document.querySelector('#signout').click()");
+        b.waitFor("the sign-in dialog after signing out", "document.querySelector('#signin').open "
+            + "&& document.querySelector('#live').textContent !== 'live'", WAIT);
         assertEquals(java.util.List.of(), b.pageErrors, "the page logged no errors");
         violations.values().removeIf(java.util.List::isEmpty);
         assertEquals(Map.of(), violations, "axe-core's accessibility violations per view");
