@@ -298,13 +298,21 @@ async function pollStats() {
 }
 
 let pollTimer;
+let polling = false;
+/** One loop at a time: a tab coming back into view starts a round early rather than a second loop. */
 async function poll() {
   clearTimeout(pollTimer);
-  if (!document.hidden && signedIn) {
-    await Promise.allSettled([pollNodes(), pollStats()]);
-    invalidate();
+  if (polling) return;
+  polling = true;
+  try {
+    if (!document.hidden && signedIn) {
+      await Promise.allSettled([pollNodes(), pollStats()]);
+      invalidate();
+    }
+  } finally {
+    polling = false;
+    pollTimer = setTimeout(poll, POLL_MS);
   }
-  pollTimer = setTimeout(poll, POLL_MS);
 }
 
 // ------------------------------------------------------------------ the change feed
