@@ -9,6 +9,8 @@ import java.util.regex.Pattern;
  * open: a read (GET) needs {@code read}, anything else {@code operate}, so a route added later is guarded from day one.
  * Browser credentials (the {@code access_token} query parameter and the session cookie) count only on GET requests:
  * an {@code EventSource} cannot send headers, and a cookie that could submit or drain would invite cross-site forgery.
+ * The dashboard's own writes carry the cookie with the {@link Authentication#DASHBOARD_HEADER} header, which no other
+ * site can add (see {@link Authentication#credential}).
  */
 final class AccessPolicy {
   private static final Pattern NODE_OPERATION = Pattern.compile("/api/nodes/[^/]+/(drain|cordon|uncordon|release)/?");
@@ -26,6 +28,8 @@ final class AccessPolicy {
     String p = path.isEmpty() ? "/" : path;
     boolean read = method.equals("GET") || method.equals("HEAD");
     if (p.equals("/health") || p.equals("/health/") || p.equals("/")) return new Open();
+    // the dashboard's page and static assets: the same files for everyone, no data; the page asks the API itself
+    if (under(p, "/dashboard")) return new Open();
     if (p.equals("/api/session") || p.equals("/api/session/")) return new Open();
     // the reverse proxy to hosted apps: an app is a public web app (reachable on its node's port anyway) and does
     // its own authentication; Anchor's token and session cookie are stripped before the request reaches it

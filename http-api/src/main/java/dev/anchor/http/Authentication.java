@@ -27,6 +27,12 @@ import static org.apache.pekko.http.javadsl.server.Directives.*;
 final class Authentication {
   static final String COOKIE = "anchor_session";
   static final String QUERY = "access_token";
+  /**
+   * Sent by the dashboard's scripts with their writes (submit, cancel, drain…), so the session cookie counts for them
+   * too. Another site's page cannot forge it: a cross-origin request with a custom header needs a CORS preflight,
+   * which this server never grants, and the cookie is SameSite=Strict besides.
+   */
+  static final String DASHBOARD_HEADER = "X-Anchor-Dashboard";
 
   /** null when authentication is off ({@code ANCHOR_AUTH=off}). */
   private final TokenVerifier verifier;
@@ -86,12 +92,39 @@ final class Authentication {
     });
     if (browser && query.isPresent()) return new Credential(query.get(), QUERY, null);
     if (browser && cookie.isPresent()) return new Credential(cookie.get(), COOKIE, null);
+    if (cookie.isPresent() && request.getHeader(DASHBOARD_HEADER).isPresent() && sameOrigin(request)) {
+      return new Credential(cookie.get(), COOKIE, null);
+    }
     if (query.isPresent() || cookie.isPresent()) {
       return new Credential(null, "Authorization", "this request needs 'Authorization: Bearer <token>' (the "
-          + QUERY + " parameter and the session cookie count only for GET requests)");
+          + QUERY + " parameter and the session cookie count only for GET requests, and the cookie for the "
+          + "dashboard's own requests)");
     }
     return new Credential(null, "Authorization", "no bearer token: send 'Authorization: Bearer <token>' "
         + "(get one with ./anchor token)");
+  }
+
+  /**
+   * A browser names the page's origin on every write; one that names another host is refused (defence in depth).
+   * Behind a reverse proxy that rewrites Host, the proxy's X-Forwarded-Host names the public one (a page on another
+   * site cannot set that header either).
+   */
+  private static boolean sameOrigin(HttpRequest request) {
+    Optional<String> origin = request.getHeader("Origin").map(h -> h.value().trim());
+    if (origin.isEmpty()) return true;
+    String authority;
+    try {
+      java.net.URI o = java.net.URI.create(origin.get());
+      if (o.getHost() == null) return false; // "null": a sandboxed or privacy-redirected page
+      authority = o.getPort() < 0 ? o.getHost() : o.getHost() + ":" + o.getPort();
+    } catch (IllegalArgumentException e) {
+      return false;
+    }
+    for (String name : new String[] {"Host", "X-Forwarded-Host"}) {
+      Optional<String> host = request.getHeader(name).map(h -> h.value().split(",")[0].trim());
+      if (host.isPresent() && authority.equalsIgnoreCase(host.get())) return true;
+    }
+    return false;
   }
 
   static HttpResponse unauthorized(String message, String field) {

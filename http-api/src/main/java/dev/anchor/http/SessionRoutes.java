@@ -4,8 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.anchor.auth.InvalidTokenException;
 import dev.anchor.auth.Principal;
 import dev.anchor.auth.TokenVerifier;
-import org.apache.pekko.http.javadsl.model.ContentTypes;
-import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.model.headers.HttpCookie;
@@ -28,7 +26,8 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
  * Browser sign-in. {@code POST /api/session} exchanges a token (Authorization header or {@code {"token":…}}) for an
  * HttpOnly, SameSite=Strict cookie that a page's {@code EventSource} sends by itself; {@code DELETE /api/session}
  * clears it. {@code GET /?token=…} (the link a standalone prints) does the same exchange and redirects to {@code /},
- * so the token does not stay in the address bar; {@code GET /} is the dashboard's page.
+ * so the token does not stay in the address bar; {@code GET /} (and {@code /dashboard}) is the dashboard's page, from
+ * {@link DashboardRoutes}.
  */
 final class SessionRoutes {
   private final Authentication auth;
@@ -39,8 +38,8 @@ final class SessionRoutes {
 
   Route route() {
     return concat(
-        pathEndOrSingleSlash(() -> get(() -> parameterOptional("token", token -> parameterOptional(
-            Authentication.QUERY, accessToken -> dashboard(token.or(() -> accessToken)))))),
+        pathEndOrSingleSlash(() -> get(() -> page("/"))),
+        pathPrefix("dashboard", () -> pathEndOrSingleSlash(() -> get(() -> page("/dashboard")))),
         path(segment("api").slash("session"), () -> concat(
             post(() -> withSizeLimit(64 * 1024, () -> entity(Unmarshaller.entityToString(), this::signIn))),
             delete(() -> complete(signedOut())))));
@@ -60,13 +59,18 @@ final class SessionRoutes {
     });
   }
 
-  private Route dashboard(Optional<String> token) {
+  private Route page(String at) {
+    return parameterOptional("token", token -> parameterOptional(Authentication.QUERY, accessToken ->
+        optionalHeaderValueByName("If-None-Match", etag -> dashboard(at, token.or(() -> accessToken), etag))));
+  }
+
+  private Route dashboard(String at, Optional<String> token, Optional<String> ifNoneMatch) {
     if (token.isPresent() && auth.enabled()) {
       // sign in, then show the page without the token in the address bar (and in the browser's history)
       return withPrincipal(token.get(), "token", p -> complete(withCookie(HttpResponse.create()
-          .withStatus(StatusCodes.SEE_OTHER).addHeader(Location.create("/")), token.get(), p)));
+          .withStatus(StatusCodes.SEE_OTHER).addHeader(Location.create(at)), token.get(), p)));
     }
-    return complete(HttpResponse.create().withEntity(HttpEntities.create(ContentTypes.TEXT_HTML_UTF8, PAGE)));
+    return encodeResponse(() -> complete(DashboardRoutes.page(ifNoneMatch.orElse(null))));
   }
 
   private Route withPrincipal(String token, String field, java.util.function.Function<Principal, Route> then) {
@@ -113,19 +117,4 @@ final class SessionRoutes {
     out.put("expiresAt", p.expiresAt().toString());
     return out;
   }
-
-  /** The dashboard is still a placeholder: it shows the live change feed, which proves the cookie sign-in works. */
-  private static final String PAGE = """
-      <!doctype html><html><head><meta charset="utf-8"><title>Anchor</title></head>
-      <body style="font-family:sans-serif"><h1>Anchor</h1><p id="state">connecting to the change feed…</p>
-      <pre id="feed"></pre><script>
-      const es = new EventSource('/api/events'), feed = document.getElementById('feed'),
-            state = document.getElementById('state');
-      es.onopen = () => state.textContent = 'signed in: live task changes below';
-      es.onerror = () => { state.textContent = 'not signed in (or the node is away): open the link the node printed '
-        + 'at start, or POST a token from ./anchor token to /api/session'; };
-      for (const t of ['Submitted','Dispatched','Started','Completed','Failed','Cancelled'])
-        es.addEventListener(t, e => feed.textContent = t + ' ' + e.data + '\\n' + feed.textContent.slice(0, 20000));
-      </script></body></html>
-      """;
 }

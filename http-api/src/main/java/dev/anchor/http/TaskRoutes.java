@@ -169,6 +169,7 @@ final class TaskRoutes {
       specs.put("gpuModel", hb.gpuModel());
       specs.put("runtimes", hb.runtimes());
       specs.put("host", hb.host());
+      specs.put("capacity", hb.capacity());
       Map<String, Object> metrics = new java.util.LinkedHashMap<>();
       metrics.put("cpuUsage", hb.cpuUsage());
       metrics.put("ramUsage", hb.ramUsage());

@@ -226,6 +226,31 @@ class AuthRoutesTest {
   }
 
   @Test
+  void theDashboardsOwnWritesMayUseTheCookieWithItsHeader() throws Exception {
+    String token = TestTokens.valid("read", "submit");
+    String origin = "http://127.0.0.1:" + binding.localAddress().getPort();
+    Map<String, String> cookie = Map.of("Cookie", Authentication.COOKIE + "=" + token);
+    Map<String, String> dashboard = Map.of("Cookie", Authentication.COOKIE + "=" + token,
+        Authentication.DASHBOARD_HEADER, "1", "Origin", origin);
+    assertEquals(200, send("POST", "/api/tasks", dashboard).statusCode());
+    // without the header (a cross-site form can send no custom header), or from another origin: refused
+    assertEquals(401, send("POST", "/api/tasks", cookie).statusCode());
+    assertEquals(401, send("POST", "/api/tasks", Map.of("Cookie", Authentication.COOKIE + "=" + token,
+        Authentication.DASHBOARD_HEADER, "1", "Origin", "http://evil.example")).statusCode());
+    assertEquals(401, send("POST", "/api/tasks", Map.of("Cookie", Authentication.COOKIE + "=" + token,
+        Authentication.DASHBOARD_HEADER, "1", "Origin", "null")).statusCode());
+    // behind a reverse proxy that rewrites Host, the forwarded host is the page's
+    assertEquals(200, send("POST", "/api/tasks", Map.of("Cookie", Authentication.COOKIE + "=" + token,
+        Authentication.DASHBOARD_HEADER, "1", "Origin", "https://anchor.example.com",
+        "X-Forwarded-Host", "anchor.example.com")).statusCode());
+    // the header gives no role: a cookie of a submit token still cannot drain
+    assertEquals(403, send("POST", "/api/nodes/n1/drain", dashboard).statusCode());
+    // and the header alone is no credential
+    assertEquals(401, send("POST", "/api/tasks", Map.of(Authentication.DASHBOARD_HEADER, "1")).statusCode());
+    assertEquals(List.of("POST /api/tasks", "POST /api/tasks"), reached);
+  }
+
+  @Test
   void theStartupLinkSignsInAndDropsTheTokenFromTheAddress() throws Exception {
     String token = TestTokens.valid("read", "submit", "operate");
     HttpResponse<String> r = send("GET", "/?token=" + token, Map.of());
@@ -235,6 +260,6 @@ class AuthRoutesTest {
     assertEquals(401, send("GET", "/?token=bad", Map.of()).statusCode());
     HttpResponse<String> page = send("GET", "/", Map.of());
     assertEquals(200, page.statusCode());
-    assertTrue(page.body().contains("EventSource"));
+    assertTrue(page.body().contains("/dashboard/app.js"), "the dashboard's page");
   }
 }
