@@ -148,6 +148,11 @@ public final class AnchorNode {
             public void forget(java.util.List<String> persistenceIds) {
               open.forget(persistenceIds);
             }
+
+            @Override
+            public void compact() {
+              open.compact();
+            }
           }, id -> sharding.entityRefFor(TaskEntity.TYPE_KEY, id)
               .<Boolean>ask(TaskEntity.Wake::new, java.time.Duration.ofSeconds(30)),
           system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()),
