@@ -42,7 +42,10 @@ import java.util.concurrent.TimeUnit;
  *       loopback): frames per second reaching the viewer and latency from grab (the part's X-Captured-At) to the
  *       viewer having the whole frame; and single-frame GET /screen round trips.</li>
  * </ul>
- * Usage: {@code ./anchor bench capture [seconds=10] [fps=30] [quality=80] [width=1280] [only=encode,relay]}
+ *   <li>{@code ffmpeg}: for comparison, when ffmpeg is installed, {@code ffmpeg -f x11grab} of the same display to
+ *       MJPEG ({@code -q:v 3}, one thread) as fast as it goes, with its CPU time (bash's {@code time}); not part of
+ *       Anchor's capture, which never shells out.</li>
+ * Usage: {@code ./anchor bench capture [seconds=10] [fps=30] [quality=80] [width=1280] [only=encode,ffmpeg,relay]}
  */
 public final class CaptureBench {
   public static void main(String[] args) throws Exception {
@@ -55,7 +58,7 @@ public final class CaptureBench {
     int fps = Integer.parseInt(opt.getOrDefault("fps", "30"));
     int quality = Integer.parseInt(opt.getOrDefault("quality", "80"));
     int width = Integer.parseInt(opt.getOrDefault("width", "1280"));
-    String only = opt.getOrDefault("only", "encode,relay");
+    String only = opt.getOrDefault("only", "encode,ffmpeg,relay");
     try (Xvfb xvfb = Xvfb.start(1280, 720)) {
       try (Painter p = new Painter(xvfb.display())) {
         p.put(desktop(1280, 720), 0, 0);
@@ -68,6 +71,7 @@ public final class CaptureBench {
         encode(xvfb.display(), false, true, seconds, quality, 1280);
         encode(xvfb.display(), true, true, seconds, quality, 640);
       }
+      if (only.contains("ffmpeg")) ffmpeg(xvfb.display(), seconds);
       if (only.contains("relay")) relay(xvfb.display(), seconds, fps, quality, width);
     }
   }
@@ -143,6 +147,43 @@ public final class CaptureBench {
           grabMs, perFrameWallMs, perFrameCpuMs, 1000 / perFrameCpuMs, bytes / 1024.0 / frames,
           loadavg().split(" ")[0]);
     }
+  }
+
+  static void ffmpeg(String display, int seconds) throws Exception {
+    if (!onPath("ffmpeg")) {
+      System.out.println("(ffmpeg not installed: no comparison)");
+      return;
+    }
+    for (String rate : new String[] {"30", "1000"}) {
+      String cmd = "TIMEFORMAT='cpu %U %S'; time ffmpeg -hide_banner -nostats -loglevel info -f x11grab -framerate " + rate
+          + " -video_size 1280x720 -i " + display + " -threads 1 -f mjpeg -q:v 3 -t " + seconds + " -y /dev/null";
+      long t0 = System.nanoTime();
+      Process p = new ProcessBuilder("bash", "-c", cmd).redirectErrorStream(true).start();
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      p.waitFor();
+      double wall = (System.nanoTime() - t0) / 1e9;
+      var frames = java.util.regex.Pattern.compile("frame=\\s*(\\d+)").matcher(out);
+      long n = 0;
+      while (frames.find()) n = Long.parseLong(frames.group(1));
+      var size = java.util.regex.Pattern.compile("video:(\\d+)(KiB|kB)").matcher(out);
+      long kb = size.find() ? Long.parseLong(size.group(1)) : -1;
+      var cpu = java.util.regex.Pattern.compile("cpu ([0-9.]+) ([0-9.]+)").matcher(out);
+      double cpuS = cpu.find() ? Double.parseDouble(cpu.group(1)) + Double.parseDouble(cpu.group(2)) : -1;
+      if (n == 0) {
+        System.out.println("(ffmpeg failed: " + out.lines().reduce((a, b) -> b).orElse("") + ")");
+        continue;
+      }
+      System.out.printf("RESULT scenario=ffmpeg-x11grab framerate=%s size=1280x720 qv=3 frames=%d fps=%.1f "
+              + "cpu_ms_per_frame=%.2f fps_per_core=%.1f kb_per_frame=%.0f load=%s%n", rate, n, n / (seconds * 1.0),
+          cpuS * 1000 / n, n / cpuS, kb / (double) n, loadavg().split(" ")[0]);
+    }
+  }
+
+  static boolean onPath(String exe) {
+    String path = System.getenv("PATH");
+    if (path == null) return false;
+    for (String dir : path.split(":")) if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, exe))) return true;
+    return false;
   }
 
   static void relay(String display, int seconds, int fps, int quality, int width) throws Exception {
