@@ -17,7 +17,7 @@ import org.apache.pekko.pattern.StatusReply;
  */
 public final class ScreenProtocol {
   /** Frames a worker may have in flight per stream. */
-  public static final int WINDOW = 2;
+  public static final int WINDOW = 3;
   public static final long STALL_TIMEOUT_MS = 15_000;
   public static final int MAX_FPS = 60;
 

@@ -88,7 +88,7 @@ public final class Capture implements AutoCloseable {
     } catch (UnsatisfiedLinkError e) {
       throw new CaptureException(e.getMessage());
     }
-    Pointer d = x.xlib().XOpenDisplay(displayName);
+    Pointer d = X11.openDisplay(x, displayName);
     if (d == null) throw new CaptureException("cannot open display " + displayName);
     return new Capture(x, d, displayName, allowShm);
   }
@@ -140,21 +140,24 @@ public final class Capture implements AutoCloseable {
   /** Grabs the whole screen into {@code pixels} (at least width × height, row-major 0x00RRGGBB). */
   public synchronized void grabInto(int[] pixels) {
     if (closed) throw new CaptureException("capture of " + displayName + " is closed");
+    if (X11.broken(display)) throw new CaptureException("the connection to display " + displayName + " broke");
     if (pixels.length < width * height) throw new IllegalArgumentException("buffer smaller than the screen");
     if (method == Method.XSHM) {
       X11.lastErrorCode = 0;
       int ok = x.xext().XShmGetImage(display, root, shmImage, 0, 0, X11.ALL_PLANES);
-      if (ok != 0 && X11.lastErrorCode == 0) {
+      if (ok != 0 && X11.lastErrorCode == 0 && !X11.broken(display)) {
         copyRows(shmAddr, bytesPerLine, pixels);
         return;
       }
+      if (X11.broken(display)) throw new CaptureException("the connection to display " + displayName + " broke");
       // the server refused (screen resized, segment gone): fall back for good
       detachShm();
       method = Method.XGETIMAGE;
     }
     X11.lastErrorCode = 0;
     Pointer img = x.xlib().XGetImage(display, root, 0, 0, width, height, X11.ALL_PLANES, X11.ZPIXMAP);
-    if (img == null) {
+    if (img == null || X11.broken(display)) {
+      if (X11.broken(display)) throw new CaptureException("the connection to display " + displayName + " broke");
       throw new CaptureException("XGetImage failed on " + displayName + " (X error " + X11.lastErrorCode + ")");
     }
     try {
@@ -229,8 +232,10 @@ public final class Capture implements AutoCloseable {
 
   private void detachShm() {
     if (shmImage == null) return;
-    x.xext().XShmDetach(display, shmInfo);
-    x.xlib().XSync(display, 0);
+    if (!X11.broken(display)) {
+      x.xext().XShmDetach(display, shmInfo);
+      x.xlib().XSync(display, 0);
+    }
     X11.destroyShmImage(shmImage);
     x.libc().shmdt(shmAddr);
     shmImage = null;
@@ -242,6 +247,7 @@ public final class Capture implements AutoCloseable {
     if (closed) return;
     closed = true;
     detachShm();
-    x.xlib().XCloseDisplay(display);
+    // a broken connection is left as it is: closing it would only raise the I/O error again
+    if (!X11.broken(display)) x.xlib().XCloseDisplay(display);
   }
 }

@@ -19,7 +19,7 @@ public final class Painter implements AutoCloseable {
 
   public Painter(String displayName) {
     this.x = X11.load();
-    this.display = x.xlib().XOpenDisplay(displayName);
+    this.display = X11.openDisplay(x, displayName);
     if (display == null) throw new CaptureException("cannot open display " + displayName);
     this.screen = x.xlib().XDefaultScreen(display);
     this.root = x.xlib().XRootWindow(display, screen);

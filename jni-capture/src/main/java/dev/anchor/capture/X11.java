@@ -77,11 +77,24 @@ final class X11 {
 
     Pointer XSetErrorHandler(ErrorHandler handler);
 
+    Pointer XSetIOErrorHandler(IOErrorHandler handler);
+
+    /** libX11 1.7+: called instead of exit() after a fatal I/O error (the display server died). */
+    void XSetIOErrorExitHandler(Pointer display, IOErrorExitHandler handler, Pointer userData);
+
     int XGetErrorText(Pointer display, int code, byte[] buffer, int length);
   }
 
   interface ErrorHandler extends Callback {
     int invoke(Pointer display, Pointer event);
+  }
+
+  interface IOErrorHandler extends Callback {
+    int invoke(Pointer display);
+  }
+
+  interface IOErrorExitHandler extends Callback {
+    void invoke(Pointer display, Pointer userData);
   }
 
   interface Xext extends Library {
@@ -125,7 +138,40 @@ final class X11 {
     return 0;
   };
 
+  /** Displays whose connection broke: Xlib's default would exit() the whole JVM instead. */
+  static final java.util.Set<Long> brokenDisplays = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private static final IOErrorHandler IO_HANDLER = display -> {
+    if (display != null) brokenDisplays.add(Pointer.nativeValue(display));
+    return 0;
+  };
+  private static final IOErrorExitHandler IO_EXIT_HANDLER = (display, userData) -> {
+    if (display != null) brokenDisplays.add(Pointer.nativeValue(display));
+  };
+  private static volatile boolean exitHandlerMissing;
+
   private X11() {}
+
+  /**
+   * Opens a display whose fatal I/O errors (its X server died) do not exit the JVM: with libX11 1.7+ a no-op exit
+   * handler replaces exit(); later calls on it fail and the capture says so. Null when it cannot be opened.
+   */
+  static Pointer openDisplay(Libs x, String name) {
+    Pointer d = x.xlib().XOpenDisplay(name);
+    if (d == null) return null;
+    brokenDisplays.remove(Pointer.nativeValue(d));
+    if (!exitHandlerMissing) {
+      try {
+        x.xlib().XSetIOErrorExitHandler(d, IO_EXIT_HANDLER, null);
+      } catch (UnsatisfiedLinkError old) {
+        exitHandlerMissing = true; // libX11 before 1.7: a dying X server still ends the process, as in any X client
+      }
+    }
+    return d;
+  }
+
+  static boolean broken(Pointer display) {
+    return brokenDisplays.contains(Pointer.nativeValue(display));
+  }
 
   /** The bound libraries, or an {@link UnsatisfiedLinkError} naming what is missing. */
   static synchronized Libs load() {
@@ -137,6 +183,7 @@ final class X11 {
       LibC libc = Native.load("c", LibC.class);
       xlib.XInitThreads();
       xlib.XSetErrorHandler(HANDLER);
+      xlib.XSetIOErrorHandler(IO_HANDLER);
       Libs l = new Libs(xlib, xext, libc);
       loaded = l;
       return l;

@@ -122,6 +122,22 @@ class CaptureTest {
   }
 
   @Test
+  void aDisplayThatDiesIsAnErrorNotTheEndOfTheJvm() throws Exception {
+    Xvfb own = Xvfb.start(320, 200);
+    try (Capture c = Capture.open(own.display())) {
+      c.grab();
+      own.close();
+      CaptureException e = assertThrows(CaptureException.class, () -> {
+        for (int i = 0; i < 3; i++) c.grab();
+      });
+      assertTrue(e.getMessage().contains(own.display()), e.getMessage());
+      assertFalse(Capture.probe(own.display()).available());
+    } finally {
+      own.close();
+    }
+  }
+
+  @Test
   void requestsAreChecked() {
     assertThrows(IllegalArgumentException.class, () -> Encoder.Request.jpeg(640, 0));
     assertThrows(IllegalArgumentException.class, () -> Encoder.Request.jpeg(-1, 80));
