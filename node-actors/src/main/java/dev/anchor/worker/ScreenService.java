@@ -11,7 +11,6 @@ import dev.anchor.screen.ScreenProtocol.ScreenFrame;
 import dev.anchor.screen.ScreenProtocol.StartStream;
 import dev.anchor.screen.ScreenProtocol.StopStream;
 import dev.anchor.screen.ScreenProtocol.StreamEnded;
-import dev.anchor.screen.ScreenProtocol.StreamEvent;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
@@ -110,6 +109,8 @@ public final class ScreenService implements AutoCloseable {
     final StartStream req;
     int inFlight;
     boolean encoding;
+    /** A tick found the capture busy or the window full: capture as soon as either frees (at most one owed). */
+    boolean owed;
     long lastAckMs = System.currentTimeMillis();
     long seq;
 
@@ -137,6 +138,7 @@ public final class ScreenService implements AutoCloseable {
             if (st != null) {
               st.inFlight = Math.max(0, st.inFlight - 1);
               st.lastAckMs = System.currentTimeMillis();
+              if (st.owed) capture(ctx, st);
             }
             return Behaviors.same();
           })
@@ -163,6 +165,7 @@ public final class ScreenService implements AutoCloseable {
               st.req.subscriber().tell(new ScreenFrame(f.data(), f.contentType(), f.width(), f.height(),
                   f.capturedAtMs(), st.seq++));
               st.inFlight++;
+              if (st.owed) capture(ctx, st);
             }
             return Behaviors.same();
           })
@@ -224,17 +227,26 @@ public final class ScreenService implements AutoCloseable {
   private void tick(ActorContext<Command> ctx, TimerScheduler<Command> timers, Map<String, Stream> streams, String id) {
     Stream st = streams.get(id);
     if (st == null) return;
-    if (st.encoding) return; // the capture thread is behind: this tick's frame is dropped
-    if (st.inFlight >= ScreenProtocol.WINDOW) {
-      // the viewer is behind: drop this frame; a viewer that stopped reading ends the stream
-      if (System.currentTimeMillis() - st.lastAckMs > ScreenProtocol.STALL_TIMEOUT_MS) {
-        endStream(ctx, timers, streams, id, "the viewer took no frame for " + ScreenProtocol.STALL_TIMEOUT_MS / 1000 + " s");
-      }
+    if (st.inFlight >= ScreenProtocol.WINDOW
+        && System.currentTimeMillis() - st.lastAckMs > ScreenProtocol.STALL_TIMEOUT_MS) {
+      endStream(ctx, timers, streams, id, "the viewer took no frame for " + ScreenProtocol.STALL_TIMEOUT_MS / 1000 + " s");
       return;
     }
+    st.owed = true;
+    capture(ctx, st);
+  }
+
+  /**
+   * Captures the frame owed to {@code st} unless the capture thread is still on its previous frame or the viewer has
+   * a full window; then it stays owed (one frame at most: further ticks are dropped) until one of them frees.
+   */
+  private void capture(ActorContext<Command> ctx, Stream st) {
+    if (st.encoding || st.inFlight >= ScreenProtocol.WINDOW) return;
+    String id = st.req.streamId();
     Encoder.Request req = Encoder.Request.jpeg(st.req.width(), st.req.quality());
     ActorRef<Command> self = ctx.getSelf();
     st.encoding = true;
+    st.owed = false;
     try {
       exec.execute(() -> {
         try {
@@ -245,6 +257,7 @@ public final class ScreenService implements AutoCloseable {
       });
     } catch (RejectedExecutionException busy) {
       st.encoding = false;
+      st.owed = true;
     }
   }
 
