@@ -243,26 +243,35 @@ public final class ScreenRoutes {
         replyTo -> new SpawnProtocol.Spawn<>(behavior, name, Props.empty(), replyTo), ASK_TIMEOUT, system.scheduler());
   }
 
-  /** The node's screen service: 404 when the node never registered, 409 when it cannot capture. */
+  /**
+   * The node's screen service, found through the receptionist; when it has none, the node's entity says why: 404
+   * when the node never registered, 409 when it cannot capture (its specs' reason), is offline, or serves no screen.
+   */
   private CompletionStage<ActorRef<Command>> service(String nodeId) {
+    var key = ScreenProtocol.key(nodeId);
+    return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+            replyTo -> Receptionist.find(key, replyTo), ASK_TIMEOUT, system.scheduler())
+        .thenCompose(listing -> {
+          var found = listing.getServiceInstances(key).stream().findFirst();
+          return found.isPresent() ? CompletableFuture.completedFuture(found.get()) : whyNoService(nodeId);
+        });
+  }
+
+  private CompletionStage<ActorRef<Command>> whyNoService(String nodeId) {
     CompletionStage<NodeView> view;
     try {
       view = ops.get(nodeId);
     } catch (RuntimeException e) {
       return CompletableFuture.failedFuture(e);
     }
-    return view.thenCompose(v -> {
+    return view.thenApply(v -> {
       if (NodeView.UNKNOWN.equals(v.status())) throw new UnknownNodeException(nodeId);
       if (v.specs() != null && Boolean.FALSE.equals(v.specs().capture())) {
         throw new NoCaptureException("node " + nodeId + " has no screen capture: " + v.specs().captureReason());
       }
       if (NodeView.OFFLINE.equals(v.status())) throw new NoCaptureException("node " + nodeId + " is offline");
-      var key = ScreenProtocol.key(nodeId);
-      return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
-              replyTo -> Receptionist.find(key, replyTo), ASK_TIMEOUT, system.scheduler())
-          .thenApply(listing -> listing.getServiceInstances(key).stream().findFirst().orElseThrow(() ->
-              new NoCaptureException("node " + nodeId + " serves no screen (a worker without screen capture, "
-                  + "or one this coordinator cannot reach yet)")));
+      throw new NoCaptureException("node " + nodeId + " serves no screen (a worker without screen capture, "
+          + "or one this coordinator cannot reach yet)");
     });
   }
 

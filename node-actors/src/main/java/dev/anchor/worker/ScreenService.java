@@ -119,10 +119,13 @@ public final class ScreenService implements AutoCloseable {
     }
   }
 
-  /** The actor, registered with the receptionist under {@link ScreenProtocol#key(String)}. */
+  /** The actor, registered with the receptionist under {@link ScreenProtocol#key(String)} when capture works. */
   public Behavior<Command> behavior() {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      ctx.getSystem().receptionist().tell(Receptionist.register(ScreenProtocol.key(nodeId), ctx.getSelf()));
+      // only a node that can capture is found; for the others the coordinator reads the reason from their specs
+      if (status.available()) {
+        ctx.getSystem().receptionist().tell(Receptionist.register(ScreenProtocol.key(nodeId), ctx.getSelf()));
+      }
       Map<String, Stream> streams = new HashMap<>();
       return Behaviors.receive(Command.class)
           .onMessage(Grab.class, g -> {
