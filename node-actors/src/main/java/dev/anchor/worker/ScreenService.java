@@ -49,6 +49,7 @@ public final class ScreenService implements AutoCloseable {
   private final Status status;
   private final Xvfb xvfb;
   private final ThreadPoolExecutor exec;
+  private final java.util.concurrent.ScheduledThreadPoolExecutor ticker;
   // owned by the executor's one thread
   private Capture capture;
   private Encoder encoder;
@@ -57,6 +58,12 @@ public final class ScreenService implements AutoCloseable {
     this.nodeId = nodeId;
     this.status = status;
     this.xvfb = xvfb;
+    this.ticker = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "anchor-screen-ticks");
+      t.setDaemon(true);
+      return t;
+    });
+    this.ticker.setRemoveOnCancelPolicy(true);
     this.exec = new ThreadPoolExecutor(1, 1, 0, TimeUnit.MILLISECONDS, new ArrayBlockingQueue<>(16), r -> {
       Thread t = new Thread(r, "anchor-screen-capture");
       t.setDaemon(true);
@@ -111,6 +118,7 @@ public final class ScreenService implements AutoCloseable {
     boolean encoding;
     /** A tick found the capture busy or the window full: capture as soon as either frees (at most one owed). */
     boolean owed;
+    java.util.concurrent.ScheduledFuture<?> ticks;
     long lastAckMs = System.currentTimeMillis();
     long seq;
 
@@ -222,8 +230,12 @@ public final class ScreenService implements AutoCloseable {
     }
     streams.put(s.streamId(), new Stream(s));
     ctx.watchWith(s.subscriber(), new SubscriberGone(s.streamId()));
-    timers.startTimerAtFixedRate(s.streamId(), new Tick(s.streamId()), Duration.ZERO,
-        Duration.ofNanos(1_000_000_000L / s.fps()));
+    // the stream's clock: a plain scheduled executor, since Pekko's timers round to its 10 ms scheduler tick (a 33 ms
+    // period becomes 40 ms: 25 instead of 30 frames/s)
+    ActorRef<Command> self = ctx.getSelf();
+    Tick tick = new Tick(s.streamId());
+    streams.get(s.streamId()).ticks = ticker.scheduleAtFixedRate(() -> self.tell(tick), 0,
+        1_000_000_000L / s.fps(), TimeUnit.NANOSECONDS);
     log.debug("screen stream {} started: {} fps, width {}", s.streamId(), s.fps(), s.width());
   }
 
@@ -268,7 +280,7 @@ public final class ScreenService implements AutoCloseable {
                          String id, String reason) {
     Stream st = streams.remove(id);
     if (st == null) return;
-    timers.cancel(id);
+    if (st.ticks != null) st.ticks.cancel(false);
     ctx.unwatch(st.req.subscriber());
     if (reason != null) {
       log.info("screen stream {} ended: {}", id, reason);
@@ -293,6 +305,7 @@ public final class ScreenService implements AutoCloseable {
 
   @Override
   public void close() {
+    ticker.shutdownNow();
     exec.shutdownNow();
     try {
       exec.awaitTermination(2, TimeUnit.SECONDS);
