@@ -41,6 +41,7 @@ import dev.anchor.scheduling.QueueTaskEffects;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSettings;
 import dev.anchor.worker.NodeAgent;
+import dev.anchor.worker.ScreenService;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.SpawnProtocol;
@@ -193,9 +194,12 @@ public final class AnchorNode {
       }
       Sandbox sandbox = Sandbox.start(sandboxConfig);
       int capacity = Math.max(1, system.settings().config().getInt("anchor.worker.capacity"));
+      ScreenService screen = ScreenService.start(nodeId, captureSettings(config));
+      system.systemActorOf(screen.behavior(), "screen", org.apache.pekko.actor.typed.Props.empty());
+      system.getWhenTerminated().thenRun(screen::close);
       agent = NodeAgent.start(system, nodeId, queue, sandbox, capacity,
           system.settings().config().getDuration("anchor.worker.default-timeout").toMillis(),
-          system.settings().config().getLong("anchor.worker.memory-mb"), heartbeats);
+          system.settings().config().getLong("anchor.worker.memory-mb"), heartbeats, screen.status());
       NodeAgent a = agent;
       ActorRef<CancelJob> cancelListener = system.systemActorOf(Behaviors.receive(CancelJob.class)
           .onMessage(CancelJob.class, c -> {
@@ -233,6 +237,22 @@ public final class AnchorNode {
               }));
     }
     return new AnchorNode(system, settings, stores, role, queue, feed, registry, agent, index, fraud);
+  }
+
+  /** anchor.capture.*: ANCHOR_CAPTURE, ANCHOR_DISPLAY / DISPLAY, ANCHOR_XVFB (1/on/true), ANCHOR_XVFB_SIZE (WxH). */
+  static ScreenService.Settings captureSettings(com.typesafe.config.Config config) {
+    boolean enabled = truthy(config.getString("anchor.capture.enabled"));
+    boolean xvfb = truthy(config.getString("anchor.capture.xvfb"));
+    String size = config.getString("anchor.capture.xvfb-size").trim();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{2,5})x(\\d{2,5})").matcher(size);
+    if (!m.matches()) throw new IllegalArgumentException("ANCHOR_XVFB_SIZE must be WIDTHxHEIGHT, not '" + size + "'");
+    return new ScreenService.Settings(enabled, config.getString("anchor.capture.display"), xvfb,
+        Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
+  }
+
+  private static boolean truthy(String v) {
+    String s = v.trim().toLowerCase(java.util.Locale.ROOT);
+    return s.equals("1") || s.equals("on") || s.equals("true") || s.equals("yes");
   }
 
   public ActorSystem<?> system() {
