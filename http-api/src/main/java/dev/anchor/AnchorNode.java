@@ -267,6 +267,22 @@ public final class AnchorNode {
     return queue;
   }
 
+  private dev.anchor.feed.FeedFanout fanout;
+
+  /**
+   * The change feed's one reader in this JVM, shared by every event-stream client; started by the first client, so
+   * a node nobody watches reads nothing.
+   */
+  public synchronized dev.anchor.feed.FeedFanout fanout() {
+    if (fanout == null) {
+      dev.anchor.feed.FeedFanout f = new dev.anchor.feed.FeedFanout(feed, stores.redisClient(),
+          system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()), 10_000);
+      system.getWhenTerminated().thenRun(f::close);
+      fanout = f;
+    }
+    return fanout;
+  }
+
   public ChangeFeed feed() {
     return feed;
   }
