@@ -37,4 +37,14 @@ class InProcessJsTest {
         failure(sandbox.run(Job.js(id(), "Java.type('java.lang.System').exit(1)", null)), FailureKind.CODE_ERROR);
         assertEquals("2", success(sandbox.run(Job.js(id(), "1 + 1", null))).resultJson());
     }
+
+    @Test
+    void codeThatNamesIntlHasItAndOtherCodeRunsWithout() {
+        assertEquals("\"1,234.5\"", success(sandbox.run(Job.js(id(),
+                "new Intl.NumberFormat('en-US').format(1234.5)", null))).resultJson());
+        assertEquals("\"1.234,5\"", success(sandbox.run(Job.js(id(), "(1234.5).toLocaleString('de-DE')", null))).resultJson());
+        assertEquals("-1", success(sandbox.run(Job.js(id(), "'a'.localeCompare('b')", null))).resultJson());
+        // the documented trade-off: a realm without ECMA-402 for code that does not name it
+        assertEquals("\"undefined\"", success(sandbox.run(Job.js(id(), "typeof globalThis['In' + 'tl']", null))).resultJson());
+    }
 }
