@@ -24,6 +24,7 @@ import dev.anchor.dag.ShardedDagEffects;
 import dev.anchor.feed.ChangeFeed;
 import dev.anchor.node.NodeEntity;
 import dev.anchor.node.NodeSettings;
+import dev.anchor.feed.StatusCounts;
 import dev.anchor.feed.TaskChangeWriter;
 import dev.anchor.persistence.mongo.OpenEntities;
 import dev.anchor.task.OpenTaskReviver;
@@ -89,6 +90,15 @@ public final class AnchorNode {
     ChangeFeed feed = new ChangeFeed(stores.redisClient(), 100_000);
     TaskIndex index = new TaskIndex(stores.redisClient());
     TaskChangeWriter changes = new TaskChangeWriter(stores.redisClient(), 100_000, JobQueue.COUNTERS);
+    // the state counters of /api/queue/stats live in Redis beside the task index they count; a coordinator
+    // recomputes them from that index when they are missing or of an older version (one atomic script)
+    StatusCounts counts = role.coordinates() ? new StatusCounts(stores.redisClient(), JobQueue.COUNTERS) : null;
+    if (counts != null) {
+      long counted = counts.rebuild();
+      if (counted >= 0) org.slf4j.LoggerFactory.getLogger(AnchorNode.class)
+          .info("queue statistics rebuilt from the task index ({} tasks)", counted);
+      system.getWhenTerminated().thenRun(counts::close);
+    }
     var classic = Adapter.toClassic(system);
     ActorRef<Topic.Command<NodeHeartbeat>> heartbeats =
         system.systemActorOf(Topic.create(NodeHeartbeat.class, "anchor-node-heartbeats"), "node-heartbeats", org.apache.pekko.actor.typed.Props.empty());
@@ -161,7 +171,7 @@ public final class AnchorNode {
     // DAGs run on coordinators; every role's HTTP API reaches them through the shard (a proxy where nothing runs)
     DagSettings dagSettings = DagSettings.fromConfig(system.settings().config());
     sharding.init(DagEntity.entity(role.coordinates()
-            ? new ShardedDagEffects(sharding, feed, dagSettings.effectTimeout()) : null, dagSettings)
+            ? new ShardedDagEffects(sharding, feed, dagSettings.effectTimeout(), counts) : null, dagSettings)
         .withRole("coordinator"));
 
     // apps (/api/clusters) are entities on coordinators like tasks; workers send their reports through a proxy
