@@ -175,6 +175,7 @@ final class TaskRoutes {
       metrics.put("ramUsage", hb.ramUsage());
       metrics.put("uptime", hb.uptimeS());
       metrics.put("runningTasks", hb.runningTasks());
+      metrics.put("hasDocker", hb.hasDocker());
       Map<String, Object> n = new java.util.LinkedHashMap<>();
       Optional<NodeStatus> st = node.registry().status(hb.nodeId());
       boolean alive = node.registry().isAlive(hb.nodeId());

@@ -70,6 +70,7 @@ public final class NodeAgent implements AutoCloseable {
   private final Map<String, Boolean> running = new ConcurrentHashMap<>();
   private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
   private final GpuProbe.Gpu gpu = GpuProbe.probe();
+  private volatile boolean hasDocker;
   private final long startedAt = System.currentTimeMillis();
 
   private NodeAgent(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
@@ -94,6 +95,17 @@ public final class NodeAgent implements AutoCloseable {
                                 ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
     NodeAgent agent = new NodeAgent(system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats);
     agent.ticker.scheduleAtFixedRate(agent::heartbeat, 0, 2, TimeUnit.SECONDS);
+    // at most a second per probe, on its own thread so a slow daemon never delays a heartbeat
+    Thread.ofVirtual().name("anchor-docker-probe").start(() -> {
+      while (!agent.stopped.get()) {
+        agent.hasDocker = DockerProbe.probe(System.getenv());
+        try {
+          Thread.sleep(30_000);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
     agent.reader.start();
     log.info("worker node {} up: {} slots, runtimes {}, gpu {}", nodeId, capacity, agent.runtimes(),
         agent.gpu.present() ? agent.gpu.model() : "none");
@@ -171,7 +183,7 @@ public final class NodeAgent implements AutoCloseable {
     return new NodeHeartbeat(nodeId, system.address().toString(), host,
         Runtime.getRuntime().availableProcessors(), total / (1024 * 1024), gpu.present(), gpu.model(), runtimes(),
         round(cpu), round(ram), (System.currentTimeMillis() - startedAt) / 1000, running.size(), capacity,
-        draining.get(), System.currentTimeMillis());
+        draining.get(), System.currentTimeMillis(), hasDocker);
   }
 
   private static double round(double v) {
