@@ -126,6 +126,7 @@ public final class AnchorNode {
     FraudStore fraud = null;
     if (role.coordinates()) {
       registry = new NodeRegistry(15_000);
+      dev.anchor.ops.Metrics.registerCoordinator(queue, registry, counts);
       fraud = new FraudStore(MongoStore.get(system).database(), config.getDuration("anchor.verification.fraud-retention"));
       QueueTaskEffects effects = new QueueTaskEffects(registry, queue, changes, c -> cancels.tell(Topic.publish(c)),
           new ObjectMapper(), 10_000, v -> DagEntity.forwardEnded(sharding, v))
@@ -202,6 +203,7 @@ public final class AnchorNode {
           system.settings().config().getDuration("anchor.worker.default-timeout").toMillis(),
           system.settings().config().getLong("anchor.worker.memory-mb"), heartbeats);
       NodeAgent a = agent;
+      dev.anchor.ops.Metrics.registerWorker(nodeId, a::runningJobs, capacity);
       ActorRef<CancelJob> cancelListener = system.systemActorOf(Behaviors.receive(CancelJob.class)
           .onMessage(CancelJob.class, c -> {
             a.onCancel(c);

@@ -198,6 +198,24 @@ public final class JobQueue implements AutoCloseable {
     return conn.async().xadd(DEAD_LETTER, Map.of("taskId", taskId, "spec", specJson, "error", error == null ? "" : error));
   }
 
+  /** Jobs on one node's stream of one priority band: not yet read (waiting) and read, not acknowledged (active). */
+  public record Depth(String nodeId, String band, long waiting, long active) {}
+
+  /** Every node stream's depth (for /metrics). Blocking: a few commands per node. */
+  public List<Depth> depths() {
+    RedisCommands<String, String> s = conn.sync();
+    List<Depth> out = new ArrayList<>();
+    for (String node : new java.util.TreeSet<>(nodesWithStreams())) {
+      for (String b : BANDS) {
+        String key = stream(node, b);
+        long len = s.xlen(key);
+        long pending = len == 0 ? 0 : s.xpending(key, GROUP).getCount();
+        out.add(new Depth(node, b, Math.max(0, len - pending), pending));
+      }
+    }
+    return out;
+  }
+
   public QueueStats stats() {
     RedisCommands<String, String> s = conn.sync();
     Map<String, Long> counters = new HashMap<>();

@@ -194,6 +194,7 @@ public final class QueueTaskEffects implements TaskEffects {
   @Override
   public void changed(TaskView view, TaskChange change) {
     // the state counters follow from the summaries themselves (StatusCounts), in the same script call
+    dev.anchor.metrics.AnchorMetrics.taskChanged(view, change);
     if (change.ended()) {
       try {
         dagNodeEnded.accept(view);

@@ -36,6 +36,7 @@ public final class ApiServer {
     Authentication auth = verifier == null ? Authentication.off() : new Authentication(verifier);
     Route routes = concat(
         new HealthRoutes(node).route(),
+        dev.anchor.ops.Metrics.route(),
         new SessionRoutes(auth).route(),
         DashboardRoutes.route(),
         // before TaskRoutes, so /api/nodes/{id}/... is matched here; GET /api/nodes stays with TaskRoutes

@@ -59,6 +59,7 @@ class AuthRoutesTest {
       new Endpoint("nodes", "GET", "/api/nodes", "read"),
       new Endpoint("nodes", "GET", "/api/nodes/n1", "read"),
       new Endpoint("nodes", "GET", "/api/queue/stats", "read"),
+      new Endpoint("metrics", "GET", "/metrics", "read"),
       new Endpoint("operator", "POST", "/api/nodes/n1/drain", "operate"),
       new Endpoint("operator", "POST", "/api/nodes/n1/cordon", "operate"),
       new Endpoint("operator", "POST", "/api/nodes/n1/uncordon", "operate"),

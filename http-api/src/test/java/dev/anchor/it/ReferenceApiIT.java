@@ -35,15 +35,18 @@ class ReferenceApiIT {
   static Path dir;
   static AnchorProcess node;
   static int port;
+  static int managementPort;
   static Map<String, String> env;
 
   @BeforeAll
   static void start() throws Exception {
     dir = Files.createTempDirectory("anchor-reference-it");
     port = AnchorProcess.freePort();
+    managementPort = AnchorProcess.freePort();
     // the reference system's PORT, with ANCHOR_PORT empty (= unset)
     // and the same node name after the restart, so the workload stays what it was
-    env = Map.of("ANCHOR_PORT", "", "PORT", Integer.toString(port), "ANCHOR_NODE_NAME", "reference-node");
+    env = Map.of("ANCHOR_PORT", "", "PORT", Integer.toString(port), "ANCHOR_NODE_NAME", "reference-node",
+        "ANCHOR_MANAGEMENT_PORT", Integer.toString(managementPort));
     node = AnchorProcess.start("standalone", dir.resolve("data"), port, env);
     node.awaitHealthy(Duration.ofSeconds(150));
   }
@@ -156,6 +159,134 @@ class ReferenceApiIT {
     assertTrue(metrics.path("hasDocker").isBoolean(), nodes.toString());
     assertEquals(Files.exists(Path.of("/var/run/docker.sock")) && System.getenv("DOCKER_HOST") == null
         ? metrics.path("hasDocker").asBoolean() : false, metrics.path("hasDocker").asBoolean(), nodes.toString());
+  }
+
+  @Test
+  @Order(3)
+  void metricsOnTheApiAndTheManagementPortParseAsPrometheusText() throws Exception {
+    dev.anchor.ops.PrometheusText.assumeParser();
+    HttpResponse<String> api = node.get("/metrics");
+    assertEquals(200, api.statusCode(), api.body());
+    assertTrue(api.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"), api.headers().toString());
+    Map<String, Object> m = dev.anchor.ops.PrometheusText.parse(api.body());
+    // five js tasks accepted: three primes, the failing one and the verified one
+    assertEquals(5.0, m.get("anchor_tasks_submitted_total{runtime=\"js\"}"));
+    assertEquals(3.0, m.get("anchor_tasks_completed_total{runtime=\"js\"}"));
+    assertEquals(1.0, m.get("anchor_tasks_failed_total{runtime=\"js\"}"));
+    assertEquals(3.0, m.get("anchor_tasks{kind=\"task\",state=\"Completed\"}"));
+    assertEquals(1.0, m.get("anchor_dags{state=\"Completed\"}"));
+    assertEquals(4.0, m.get("anchor_node_capacity{node=\"reference-node\"}"));
+    assertTrue(m.containsKey("anchor_queue_jobs{band=\"normal\",node=\"reference-node\",state=\"waiting\"}"));
+    assertTrue((Double) m.get("anchor_task_queue_seconds_count{runtime=\"js\"}") >= 4);
+    assertTrue((Double) m.get("anchor_journal_batch_events_count") >= 1);
+    // the three primes, and the verified task's one replica that fits on this node
+    assertTrue((Double) m.get("anchor_sandbox_outcomes_total{outcome=\"success\",runtime=\"js\"}") >= 3);
+    assertEquals(1.0, m.get("anchor_sandbox_outcomes_total{outcome=\"USER_ERROR\",runtime=\"js\"}"));
+    assertTrue(m.keySet().stream().anyMatch(k -> k.startsWith("jvm_gc_collection_seconds_count")));
+    // every Anchor series the Grafana dashboard in ops/ queries is exported
+    String dashboard = Files.readString(AnchorProcess.HOME.resolve("ops/grafana/anchor-dashboard.json"));
+    java.util.regex.Matcher names = java.util.regex.Pattern.compile("anchor_[a-z_]+").matcher(dashboard);
+    while (names.find()) {
+      String name = names.group();
+      if (name.equals("anchor_overview")) continue; // the dashboard's uid
+      assertTrue(m.keySet().stream().anyMatch(k -> k.startsWith(name)), "the dashboard queries " + name);
+    }
+    // the management port: the same registry, no token (loopback, read-only)
+    HttpResponse<String> mgmt = AnchorProcess.HTTP.send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + managementPort + "/metrics")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, mgmt.statusCode(), mgmt.body());
+    assertEquals(5.0, dev.anchor.ops.PrometheusText.parse(mgmt.body()).get("anchor_tasks_submitted_total{runtime=\"js\"}"));
+    // and without a token the API port refuses
+    assertEquals(401, AnchorProcess.HTTP.send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create(node.url("/metrics"))).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+  }
+
+  /** What one run of the launcher's client did. */
+  record Cli(int exit, String out, String err) {}
+
+  static Cli cli(Map<String, String> extraEnv, String... args) throws Exception {
+    List<String> cmd = new java.util.ArrayList<>(List.of("bash", AnchorProcess.HOME.resolve("anchor").toString()));
+    cmd.addAll(List.of(args));
+    ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
+    pb.environment().put("ANCHOR_SKIP_BUILD", "1");
+    pb.environment().put("ANCHOR_SERVER", "http://127.0.0.1:" + port);
+    pb.environment().put("ANCHOR_TOKEN", AnchorProcess.TOKEN);
+    pb.environment().putAll(extraEnv);
+    Path out = Files.createTempFile(dir, "cli", ".out"), err = Files.createTempFile(dir, "cli", ".err");
+    Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    assertTrue(p.waitFor(90, TimeUnit.SECONDS), "the client did not end: " + String.join(" ", args));
+    return new Cli(p.exitValue(), Files.readString(out), Files.readString(err));
+  }
+
+  static Cli cli(String... args) throws Exception {
+    return cli(Map.of(), args);
+  }
+
+  @Test
+  @Order(4)
+  void theCommandLineClient() throws Exception {
+    Path task = dir.resolve("task.json");
+    Files.writeString(task, "{\"name\":\"cli\",\"payload\":{\"sourceCode\":\"console.log('hi ' + input.n); input.n * 2\"},\"input\":{\"n\":21}}");
+    Cli done = cli("submit", task.toString(), "--wait");
+    assertEquals(0, done.exit(), done.toString());
+    assertEquals("42", done.out().strip(), done.toString());
+    assertTrue(done.err().contains("Completed"), done.toString());
+
+    Cli submitted = cli("submit", task.toString(), "--json");
+    assertEquals(0, submitted.exit(), submitted.toString());
+    String id = JSON.readTree(submitted.out()).path("taskId").asText();
+    status(id, "Completed");
+    Cli st = cli("status", id, "--json");
+    assertEquals("Completed", JSON.readTree(st.out()).path("status").asText(), st.toString());
+    assertTrue(cli("status", id).out().contains("result    42"));
+    Cli logs = cli("logs", id, "--follow");
+    assertEquals(0, logs.exit(), logs.toString());
+    assertEquals("hi 21", logs.out().strip(), logs.toString());
+
+    Path failing = dir.resolve("fail.json");
+    Files.writeString(failing, "{\"payload\":{\"sourceCode\":\"throw new Error('nope')\"}}");
+    Cli failed = cli("submit", failing.toString(), "--wait");
+    assertEquals(1, failed.exit(), failed.toString());
+    assertTrue(failed.err().contains("failed") && failed.err().contains("nope"), failed.toString());
+
+    Path bad = dir.resolve("bad.json");
+    Files.writeString(bad, "{\"payload\":{\"sourceCode\":\"1\",\"runtime\":\"cobol\"}}");
+    Cli refused = cli("submit", bad.toString());
+    assertEquals(4, refused.exit(), refused.toString());
+    assertEquals(1, refused.err().strip().lines().count(), refused.toString());
+    assertTrue(refused.err().startsWith("anchor: 400 payload.runtime: "), refused.toString());
+
+    Path dag = dir.resolve("dag.json");
+    Files.writeString(dag, """
+        {"input":{"n":3},"tasks":[{"id":"a","payload":{"sourceCode":"input.n + 1"}},
+          {"id":"b","type":"parallel","dependencies":["a"]},
+          {"id":"c","dependencies":["b"],"payload":{"sourceCode":"input.b.a * 10"}}]}""");
+    Cli d = cli("dag", dag.toString(), "--wait");
+    assertEquals(0, d.exit(), d.toString());
+    assertEquals("40", d.out().strip(), d.toString());
+    assertTrue(d.err().contains("3/3 completed"), d.toString());
+
+    Cli nodes = cli("nodes");
+    assertEquals(0, nodes.exit(), nodes.toString());
+    assertTrue(nodes.out().contains("reference-node"), nodes.toString());
+    Cli stats = cli("stats", "--json");
+    assertTrue(JSON.readTree(stats.out()).path("tasks").path("completed").asLong() >= 5, stats.toString());
+
+    // the verified task still waits: cancel it
+    String waiting = submit("{\"payload\":{\"sourceCode\":\"1\"},\"verification\":{\"replicas\":2}}");
+    Cli cancel = cli("cancel", waiting);
+    assertEquals(0, cancel.exit(), cancel.toString());
+    assertTrue(cancel.out().contains("Cancelled"), cancel.toString());
+
+    Cli unreachable = cli(Map.of("ANCHOR_SERVER", "http://127.0.0.1:" + AnchorProcess.freePort()), "stats");
+    assertEquals(3, unreachable.exit(), unreachable.toString());
+    assertTrue(unreachable.err().startsWith("anchor: cannot reach http://127.0.0.1:"), unreachable.toString());
+    Cli noToken = cli(Map.of("ANCHOR_TOKEN", "not-a-token"), "stats");
+    assertEquals(4, noToken.exit(), noToken.toString());
+    assertTrue(noToken.err().startsWith("anchor: 401 Authorization: "), noToken.toString());
+    Cli usage = cli("status");
+    assertEquals(2, usage.exit(), usage.toString());
   }
 
   @Test

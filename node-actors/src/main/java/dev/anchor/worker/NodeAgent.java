@@ -252,9 +252,11 @@ public final class NodeAgent implements AutoCloseable {
     String jobId = WorkerJobs.jobId(taskId, attempt);
     var task = sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId);
     Outcome outcome;
+    String runtime = null;
     running.put(jobId, Boolean.TRUE);
     try {
       TaskSpec spec = json.readValue(d.job().specJson(), TaskSpec.class);
+      runtime = spec.runtime();
       task.tell(new TaskEntity.Started(attempt, nodeId));
       outcome = fault.apply(sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb)), nodeId);
     } catch (Exception e) {
@@ -263,6 +265,8 @@ public final class NodeAgent implements AutoCloseable {
     } finally {
       running.remove(jobId);
     }
+    dev.anchor.metrics.AnchorMetrics.sandboxOutcome(runtime,
+        outcome instanceof Outcome.Failure f ? f.kind().name() : "success");
     // the execution slot is free as soon as the code ran; recording the result (a journal write) must not hold it,
     // but the number of results waiting to be recorded is bounded so a stalled coordinator stops this node reading
     try {
