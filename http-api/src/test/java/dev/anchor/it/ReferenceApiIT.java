@@ -181,7 +181,7 @@ class ReferenceApiIT {
     assertTrue((Double) m.get("anchor_journal_batch_events_count") >= 1);
     // the three primes, and the verified task's one replica that fits on this node
     assertTrue((Double) m.get("anchor_sandbox_outcomes_total{outcome=\"success\",runtime=\"js\"}") >= 3);
-    assertEquals(1.0, m.get("anchor_sandbox_outcomes_total{outcome=\"USER_ERROR\",runtime=\"js\"}"));
+    assertEquals(1.0, m.get("anchor_sandbox_outcomes_total{outcome=\"CODE_ERROR\",runtime=\"js\"}"));
     assertTrue(m.keySet().stream().anyMatch(k -> k.startsWith("jvm_gc_collection_seconds_count")));
     // every Anchor series the Grafana dashboard in ops/ queries is exported
     String dashboard = Files.readString(AnchorProcess.HOME.resolve("ops/grafana/anchor-dashboard.json"));
