@@ -290,6 +290,54 @@ class ReferenceApiIT {
   }
 
   @Test
+  @Order(5)
+  void everyDocumentedOperationAnswersAndTheDocsPageIsServed() throws Exception {
+    var http = AnchorProcess.HTTP;
+    HttpResponse<String> d = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/api/openapi.json")))
+        .build(), HttpResponse.BodyHandlers.ofString()); // open: no token
+    assertEquals(200, d.statusCode(), d.body());
+    JsonNode doc = JSON.readTree(d.body());
+    assertEquals("3.1.0", doc.path("openapi").asText());
+    List<String> silent = new java.util.ArrayList<>();
+    int checked = 0;
+    for (var p = doc.path("paths").fields(); p.hasNext(); ) {
+      var path = p.next();
+      for (var m = path.getValue().fieldNames(); m.hasNext(); ) {
+        String method = m.next().toUpperCase(java.util.Locale.ROOT);
+        String sample = path.getKey().replaceAll("\\{[^}]+}", "x1");
+        var req = AnchorProcess.authorized(java.net.URI.create(node.url(sample))).timeout(Duration.ofSeconds(20))
+            .header("Content-Type", "application/json")
+            .method(method, method.equals("POST") ? java.net.http.HttpRequest.BodyPublishers.ofString("{}")
+                : java.net.http.HttpRequest.BodyPublishers.noBody()).build();
+        // headers only: event streams stay open
+        HttpResponse<java.io.InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        String body;
+        try (java.io.InputStream in = r.body()) {
+          body = r.headers().firstValue("Content-Type").orElse("").contains("event-stream") ? ""
+              : new String(in.readNBytes(2000), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        checked++;
+        // the router's own answers when no route matches: 405, or 404 "The requested resource could not be found."
+        if (r.statusCode() == 405 || (r.statusCode() == 404 && body.contains("could not be found"))) {
+          silent.add(method + " " + sample + " -> " + r.statusCode() + " " + body);
+        }
+      }
+    }
+    assertTrue(checked > 40, "only " + checked + " operations");
+    assertEquals(List.of(), silent, "documented but not answered");
+    HttpResponse<String> page = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/api/docs")))
+        .build(), HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, page.statusCode());
+    assertTrue(page.body().contains("swagger-ui-bundle.js"), page.body());
+    for (String f : List.of("/api/docs/swagger-ui-bundle.js", "/api/docs/swagger-ui.css", "/api/docs/init.js")) {
+      HttpResponse<byte[]> r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url(f))).build(),
+          HttpResponse.BodyHandlers.ofByteArray());
+      assertEquals(200, r.statusCode(), f);
+      assertTrue(r.body().length > 0, f);
+    }
+  }
+
+  @Test
   @Order(100)
   void theCountsAreTheSameAfterARestart() throws Exception {
     JsonNode stats = body(node.get("/api/queue/stats"));
