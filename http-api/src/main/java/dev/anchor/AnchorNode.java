@@ -42,6 +42,7 @@ import dev.anchor.scheduling.QueueTaskEffects;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSettings;
 import dev.anchor.worker.NodeAgent;
+import dev.anchor.worker.ScreenService;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.SpawnProtocol;
@@ -159,6 +160,11 @@ public final class AnchorNode {
             public void forget(java.util.List<String> persistenceIds) {
               open.forget(persistenceIds);
             }
+
+            @Override
+            public void compact() {
+              open.compact();
+            }
           }, id -> sharding.entityRefFor(TaskEntity.TYPE_KEY, id)
               .<Boolean>ask(TaskEntity.Wake::new, java.time.Duration.ofSeconds(30)),
           system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()),
@@ -199,9 +205,12 @@ public final class AnchorNode {
       }
       Sandbox sandbox = Sandbox.start(sandboxConfig);
       int capacity = Math.max(1, system.settings().config().getInt("anchor.worker.capacity"));
+      ScreenService screen = ScreenService.start(nodeId, captureSettings(config));
+      system.systemActorOf(screen.behavior(), "screen", org.apache.pekko.actor.typed.Props.empty());
+      system.getWhenTerminated().thenRun(screen::close);
       agent = NodeAgent.start(system, nodeId, queue, sandbox, capacity,
           system.settings().config().getDuration("anchor.worker.default-timeout").toMillis(),
-          system.settings().config().getLong("anchor.worker.memory-mb"), heartbeats);
+          system.settings().config().getLong("anchor.worker.memory-mb"), heartbeats, screen.status());
       NodeAgent a = agent;
       dev.anchor.ops.Metrics.registerWorker(nodeId, a::runningJobs, capacity);
       ActorRef<CancelJob> cancelListener = system.systemActorOf(Behaviors.receive(CancelJob.class)
@@ -242,6 +251,22 @@ public final class AnchorNode {
     return new AnchorNode(system, settings, stores, role, queue, feed, registry, agent, index, fraud);
   }
 
+  /** anchor.capture.*: ANCHOR_CAPTURE, ANCHOR_DISPLAY / DISPLAY, ANCHOR_XVFB (1/on/true), ANCHOR_XVFB_SIZE (WxH). */
+  static ScreenService.Settings captureSettings(com.typesafe.config.Config config) {
+    boolean enabled = truthy(config.getString("anchor.capture.enabled"));
+    boolean xvfb = truthy(config.getString("anchor.capture.xvfb"));
+    String size = config.getString("anchor.capture.xvfb-size").trim();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d{2,5})x(\\d{2,5})").matcher(size);
+    if (!m.matches()) throw new IllegalArgumentException("ANCHOR_XVFB_SIZE must be WIDTHxHEIGHT, not '" + size + "'");
+    return new ScreenService.Settings(enabled, config.getString("anchor.capture.display"), xvfb,
+        Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
+  }
+
+  private static boolean truthy(String v) {
+    String s = v.trim().toLowerCase(java.util.Locale.ROOT);
+    return s.equals("1") || s.equals("on") || s.equals("true") || s.equals("yes");
+  }
+
   public ActorSystem<?> system() {
     return system;
   }
@@ -252,6 +277,22 @@ public final class AnchorNode {
 
   public JobQueue queue() {
     return queue;
+  }
+
+  private dev.anchor.feed.FeedFanout fanout;
+
+  /**
+   * The change feed's one reader in this JVM, shared by every event-stream client; started by the first client, so
+   * a node nobody watches reads nothing.
+   */
+  public synchronized dev.anchor.feed.FeedFanout fanout() {
+    if (fanout == null) {
+      dev.anchor.feed.FeedFanout f = new dev.anchor.feed.FeedFanout(feed, stores.redisClient(),
+          system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()), 10_000);
+      system.getWhenTerminated().thenRun(f::close);
+      fanout = f;
+    }
+    return fanout;
   }
 
   public ChangeFeed feed() {

@@ -28,12 +28,16 @@ public final class OpenTaskReviver {
   private static final Logger log = LoggerFactory.getLogger(OpenTaskReviver.class);
   private static final String PREFIX = TaskEntity.TYPE_KEY.name() + "|";
   private static final int IN_FLIGHT = 256;
+  private static final Duration COMPACT_EVERY = Duration.ofSeconds(30);
 
   /** The journal's open markers: persistence ids, and dropping ones that turned out closed. Both may block. */
   public interface OpenMarkers {
     List<String> open(String prefix);
 
     void forget(List<String> persistenceIds);
+
+    /** Folds the journal's record of openings and closings into the open set (it grows with every task). */
+    void compact();
   }
 
   sealed interface Msg {}
@@ -43,6 +47,8 @@ public final class OpenTaskReviver {
   private record SweepDone(int woken, int ended, Throwable failure) implements Msg {}
 
   private record MembersChanged(ClusterEvent.MemberEvent event) implements Msg {}
+
+  private record Compact() implements Msg {}
 
   private OpenTaskReviver() {}
 
@@ -56,6 +62,7 @@ public final class OpenTaskReviver {
       Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(members, ClusterEvent.MemberEvent.class));
       timers.startSingleTimer("first", new Sweep("start"), firstAfter);
       timers.startTimerWithFixedDelay("backstop", new Sweep("backstop"), every);
+      timers.startTimerWithFixedDelay("compact", new Compact(), COMPACT_EVERY);
       boolean[] running = {false};
       String[] again = {null};
       return Behaviors.receive(Object.class)
@@ -66,6 +73,14 @@ public final class OpenTaskReviver {
               // shards move in rebalance rounds: look again soon and once more later
               timers.startSingleTimer("change-1", new Sweep("coordinators changed"), Duration.ofSeconds(15));
               timers.startSingleTimer("change-2", new Sweep("coordinators changed"), Duration.ofSeconds(60));
+            }
+            return Behaviors.same();
+          })
+          .onMessage(Compact.class, c -> {
+            if (!running[0]) {
+              running[0] = true;
+              ctx.pipeToSelf(CompletableFuture.runAsync(markers::compact, blocking),
+                  (r, e) -> new SweepDone(0, 0, e));
             }
             return Behaviors.same();
           })
@@ -83,7 +98,7 @@ public final class OpenTaskReviver {
           .onMessage(SweepDone.class, d -> {
             running[0] = false;
             if (d.failure() != null) {
-              log.warn("could not restart the open tasks: {}", d.failure().toString());
+              log.warn("open tasks: could not read, compact or wake them: {}", d.failure().toString());
             } else if (d.woken() > 0) {
               log.info("open tasks: {} woken, {} had ended", d.woken(), d.ended());
             }
@@ -100,6 +115,7 @@ public final class OpenTaskReviver {
   /** Wakes every open task, at most {@value #IN_FLIGHT} at a time, then drops the markers of the ended ones. */
   private static CompletableFuture<SweepDone> sweep(OpenMarkers markers, Function<String, CompletionStage<Boolean>> wake,
                                                     Executor blocking) {
+    markers.compact();
     List<String> open = markers.open(PREFIX);
     Semaphore permits = new Semaphore(IN_FLIGHT);
     List<String> ended = java.util.Collections.synchronizedList(new ArrayList<>());

@@ -62,6 +62,23 @@ public final class TokenVerifier {
    */
   public Principal verify(String token) throws InvalidTokenException {
     if (token == null || token.isBlank()) throw new InvalidTokenException("no bearer token");
+    // clients send the same token with every request: once its signature and claims checked out, only its expiry
+    // can change the answer (there is no revocation), so a verified token is remembered until it expires
+    Principal known = verified.get(token);
+    if (known != null) {
+      if (known.expiresAt().isAfter(Instant.now())) return known;
+      verified.remove(token);
+    }
+    Principal p = check(token);
+    if (verified.size() >= MAX_REMEMBERED) verified.clear();
+    verified.put(token, p);
+    return p;
+  }
+
+  private static final int MAX_REMEMBERED = 10_000;
+  private final java.util.concurrent.ConcurrentHashMap<String, Principal> verified = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private Principal check(String token) throws InvalidTokenException {
     JWTClaimsSet claims;
     try {
       claims = processor.process(token.trim(), null);

@@ -34,6 +34,7 @@ public final class ApiServer {
   public static CompletionStage<ServerBinding> start(ActorSystem<?> system, AnchorSettings settings, AnchorNode node,
                                                      TokenVerifier verifier) {
     Authentication auth = verifier == null ? Authentication.off() : new Authentication(verifier);
+    ShardedNodeOperations nodeOps = new ShardedNodeOperations(system, () -> knownNodeIds(node));
     Route routes = concat(
         new HealthRoutes(node).route(),
         dev.anchor.ops.Metrics.route(),
@@ -41,7 +42,8 @@ public final class ApiServer {
         new SessionRoutes(auth).route(),
         DashboardRoutes.route(),
         // before TaskRoutes, so /api/nodes/{id}/... is matched here; GET /api/nodes stays with TaskRoutes
-        new OperatorRoutes(new ShardedNodeOperations(system, () -> knownNodeIds(node))).route(),
+        new ScreenRoutes(system, nodeOps).route(),
+        new OperatorRoutes(nodeOps).route(),
         new TaskRoutes(system, node).route(),
         new DagRoutes(system, node).route(),
         new AppRoutes(system, node).route());

@@ -1,52 +1,35 @@
 package dev.anchor.http;
 
 import dev.anchor.AnchorNode;
-import dev.anchor.feed.ChangeFeed;
+import dev.anchor.feed.FeedFanout;
+import org.apache.pekko.japi.Pair;
 import dev.anchor.feed.FeedEntry;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.stream.javadsl.Source;
 
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Predicate;
 
 /**
  * The change feed as a stream for one SSE client: from just after {@code lastEventId} when the client resumes (so
- * nothing is missed), else from now. Each client tails Redis on its own connection (on the blocking-IO dispatcher),
- * closed when the client goes.
+ * nothing is missed), else from now. Clients share the JVM's one feed reader ({@link dev.anchor.feed.FeedFanout});
+ * one that resumes from far back, or reads slower than changes come, catches up from Redis.
  */
 final class FeedSource {
   private FeedSource() {}
 
   static Source<FeedEntry, NotUsed> events(AnchorNode node, String lastEventId, Predicate<FeedEntry> filter) {
     String resumeFrom = lastEventId != null && lastEventId.matches("\\d+-\\d+") ? lastEventId : null;
-    return Source.<List<FeedEntry>, Cursor>unfoldResource(
-            () -> new Cursor(node.feed().tail(node.stores().redisClient()),
-                resumeFrom != null ? resumeFrom : node.feed().lastId()),
-            Cursor::next,
-            Cursor::close)
+    return Source.lazySource(() -> {
+          FeedFanout fanout = node.fanout();
+          String start = resumeFrom != null ? resumeFrom : fanout.position();
+          return Source.unfoldAsync(start, after -> fanout.after(after, 500).thenApply(batch -> batch.isEmpty()
+              ? Optional.<Pair<String, List<FeedEntry>>>empty()
+              : Optional.of(Pair.create(batch.get(batch.size() - 1).id(), batch))));
+        })
+        .mapMaterializedValue(f -> NotUsed.getInstance())
         .mapConcat(l -> l)
         .filter(filter::test);
-  }
-
-  private static final class Cursor {
-    private final ChangeFeed.Tail tail;
-    private String after;
-
-    Cursor(ChangeFeed.Tail tail, String after) {
-      this.tail = tail;
-      this.after = after;
-    }
-
-    Optional<List<FeedEntry>> next() {
-      List<FeedEntry> batch = tail.next(after, 500, Duration.ofSeconds(2));
-      if (!batch.isEmpty()) after = batch.get(batch.size() - 1).id();
-      return Optional.of(batch);
-    }
-
-    void close() {
-      tail.close();
-    }
   }
 }

@@ -170,11 +170,17 @@ final class TaskRoutes {
       specs.put("runtimes", hb.runtimes());
       specs.put("host", hb.host());
       specs.put("capacity", hb.capacity());
+      // absent, not zero or null, when the node has no GPU or predates the field
+      if (hb.gpuMemoryMb() != null) specs.put("gpuMemoryMb", hb.gpuMemoryMb());
+      if (hb.capture() != null) specs.put("capture", hb.capture());
+      if (hb.captureReason() != null) specs.put("captureReason", hb.captureReason());
       Map<String, Object> metrics = new java.util.LinkedHashMap<>();
       metrics.put("cpuUsage", hb.cpuUsage());
       metrics.put("ramUsage", hb.ramUsage());
       metrics.put("uptime", hb.uptimeS());
       metrics.put("runningTasks", hb.runningTasks());
+      if (hb.gpuUtilization() != null) metrics.put("gpuUtilization", hb.gpuUtilization());
+      if (hb.gpuMemoryUsedMb() != null) metrics.put("gpuMemoryUsedMb", hb.gpuMemoryUsedMb());
       metrics.put("hasDocker", hb.hasDocker());
       Map<String, Object> n = new java.util.LinkedHashMap<>();
       Optional<NodeStatus> st = node.registry().status(hb.nodeId());

@@ -66,6 +66,8 @@ class AuthRoutesTest {
       new Endpoint("operator", "POST", "/api/nodes/n1/release", "operate"),
       new Endpoint("fraud", "GET", "/api/fraud?nodeId=n1", "operate"),
       new Endpoint("fraud", "GET", "/api/fraud/f1", "operate"),
+      new Endpoint("screen", "GET", "/api/nodes/n1/screen?width=640", "operate"),
+      new Endpoint("screen", "GET", "/api/nodes/n1/screen/stream?fps=10", "operate"),
       new Endpoint("clusters", "GET", "/api/clusters", "read"),
       new Endpoint("clusters", "GET", "/api/clusters/c1/logs", "read"),
       new Endpoint("clusters", "POST", "/api/clusters", "submit"),

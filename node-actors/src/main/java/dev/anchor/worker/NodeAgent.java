@@ -69,13 +69,17 @@ public final class NodeAgent implements AutoCloseable {
   private final AtomicBoolean registered = new AtomicBoolean();
   private final Map<String, Boolean> running = new ConcurrentHashMap<>();
   private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
-  private final GpuProbe.Gpu gpu = GpuProbe.probe();
+  private final GpuProbe gpuProbe = GpuProbe.open();
+  private final GpuProbe.Gpu gpu = gpuProbe.gpu();
+  private final ScreenService.Status capture;
   private volatile boolean hasDocker;
   private final long startedAt = System.currentTimeMillis();
 
   private NodeAgent(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
-                    long defaultTimeoutMs, long memoryMb, ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
+                    long defaultTimeoutMs, long memoryMb, ActorRef<Topic.Command<NodeHeartbeat>> heartbeats,
+                    ScreenService.Status capture) {
     this.system = system;
+    this.capture = capture;
     this.nodeId = nodeId;
     this.queue = queue;
     this.sandbox = sandbox;
@@ -93,7 +97,15 @@ public final class NodeAgent implements AutoCloseable {
   public static NodeAgent start(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
                                 long defaultTimeoutMs, long memoryMb,
                                 ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
-    NodeAgent agent = new NodeAgent(system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats);
+    return start(system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats, null);
+  }
+
+  /** @param capture whether this node's screen can be captured (null: not reported) */
+  public static NodeAgent start(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
+                                long defaultTimeoutMs, long memoryMb,
+                                ActorRef<Topic.Command<NodeHeartbeat>> heartbeats, ScreenService.Status capture) {
+    NodeAgent agent = new NodeAgent(system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats,
+        capture);
     agent.ticker.scheduleAtFixedRate(agent::heartbeat, 0, 2, TimeUnit.SECONDS);
     // at most a second per probe, on its own thread so a slow daemon never delays a heartbeat
     Thread.ofVirtual().name("anchor-docker-probe").start(() -> {
@@ -107,8 +119,10 @@ public final class NodeAgent implements AutoCloseable {
       }
     });
     agent.reader.start();
-    log.info("worker node {} up: {} slots, runtimes {}, gpu {}", nodeId, capacity, agent.runtimes(),
-        agent.gpu.present() ? agent.gpu.model() : "none");
+    log.info("worker node {} up: {} slots, runtimes {}, gpu {}, screen capture {}", nodeId, capacity,
+        agent.runtimes(), agent.gpu.present() ? agent.gpu.model() : "none",
+        capture == null ? "not reported" : capture.available() ? "on display " + capture.display()
+            : "none (" + capture.reason() + ")");
     return agent;
   }
 
@@ -174,6 +188,7 @@ public final class NodeAgent implements AutoCloseable {
     long total = os.getTotalMemorySize();
     double cpu = Math.max(0, os.getCpuLoad()) * 100.0;
     double ram = total == 0 ? 0 : (total - os.getFreeMemorySize()) * 100.0 / total;
+    GpuProbe.Usage usage = gpu.present() ? gpuProbe.usage() : null;
     String host;
     try {
       host = InetAddress.getLocalHost().getHostName();
@@ -183,7 +198,10 @@ public final class NodeAgent implements AutoCloseable {
     return new NodeHeartbeat(nodeId, system.address().toString(), host,
         Runtime.getRuntime().availableProcessors(), total / (1024 * 1024), gpu.present(), gpu.model(), runtimes(),
         round(cpu), round(ram), (System.currentTimeMillis() - startedAt) / 1000, running.size(), capacity,
-        draining.get(), System.currentTimeMillis(), hasDocker);
+        draining.get(), System.currentTimeMillis(), gpu.memoryMb(),
+        usage == null ? null : usage.utilization(), usage == null ? null : usage.memoryUsedMb(),
+        capture == null ? null : capture.available(),
+        capture == null || capture.available() ? null : capture.reason(), hasDocker);
   }
 
   private static double round(double v) {
@@ -196,7 +214,8 @@ public final class NodeAgent implements AutoCloseable {
       heartbeats.tell(Topic.publish(hb));
       var entity = sharding.entityRefFor(NodeEntity.TYPE_KEY, nodeId);
       if (!registered.get()) {
-        NodeSpecs specs = new NodeSpecs(hb.cpuCores(), hb.ramMb(), hb.gpu(), hb.gpuModel(), hb.runtimes(), hb.host());
+        NodeSpecs specs = new NodeSpecs(hb.cpuCores(), hb.ramMb(), hb.gpu(), hb.gpuModel(), hb.runtimes(), hb.host(),
+            hb.gpuMemoryMb(), hb.capture(), hb.captureReason());
         entity.<NodeView>askWithStatus(replyTo -> new NodeEntity.Register(specs, replyTo), Duration.ofSeconds(5))
             .whenComplete((v, t) -> {
               if (t == null) registered.set(true);
@@ -204,7 +223,8 @@ public final class NodeAgent implements AutoCloseable {
             });
       } else {
         entity.tell(new NodeEntity.Heartbeat(
-            new NodeMetrics(hb.cpuUsage(), hb.ramUsage(), hb.uptimeS(), hb.runningTasks()), null));
+            new NodeMetrics(hb.cpuUsage(), hb.ramUsage(), hb.uptimeS(), hb.runningTasks(), hb.gpuUtilization(),
+                hb.gpuMemoryUsedMb()), null));
       }
     } catch (RuntimeException e) {
       log.warn("heartbeat failed: {}", e.toString());

@@ -50,7 +50,8 @@ import com.mongodb.client.model.WriteModel;
  * acknowledged once its events are stored; heads are raised afterwards by a second thread, coalesced per entity, and
  * readers find events beyond a head by probing the ids that follow it. A journal short enough for the first probe
  * window (most tasks) gets no head at all until it outgrows it. Recovering entities read their heads and probe in
- * batches of up to {@value #MAX_READ_BATCH}, two queries a batch.
+ * batches of up to {@value #MAX_READ_BATCH}: their heads, the id after each head (new entities stop there), then the
+ * window after that for those that had one.
  */
 final class MongoEventStore implements AutoCloseable {
 
@@ -83,7 +84,7 @@ final class MongoEventStore implements AutoCloseable {
 
     private final MongoCollection<Document> events;
     private final MongoCollection<Document> heads;
-    private final MongoCollection<Document> openMarkers;
+    private final OpenEntities openMarkers;
     /** Persistence ids whose closing event is stored and whose open marker is still to be removed. */
     private final java.util.concurrent.ConcurrentLinkedQueue<String> pendingCloses = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final PayloadCodec codec;
@@ -116,7 +117,7 @@ final class MongoEventStore implements AutoCloseable {
                     Runnable flush, int maxBatchEvents, int replayBatchSize, java.time.Duration headInterval) {
         this.events = database.getCollection(eventsCollection);
         this.heads = database.getCollection(headsCollection);
-        this.openMarkers = database.getCollection(OpenEntities.collectionFor(eventsCollection));
+        this.openMarkers = OpenEntities.of(database, eventsCollection);
         this.codec = codec;
         this.flush = flush;
         this.maxBatchEvents = maxBatchEvents;
@@ -342,23 +343,18 @@ final class MongoEventStore implements AutoCloseable {
     }
 
     /**
-     * Markers of the entities these writes open, stored before their events: a crash in between leaves a marker
-     * without events (its entity starts, finds nothing and the marker is dropped), never an open entity without one.
+     * The entities these writes open, recorded before their events: a crash in between leaves an opening without
+     * events (its entity starts, finds nothing and is closed), never an open entity unrecorded.
      * When they cannot be stored, the writes that needed them fail and leave {@code pending}.
      */
     private void storeOpenMarkers(List<Unit> pending) {
-        List<Document> markers = new ArrayList<>();
+        List<String> opened = new ArrayList<>();
         for (Unit u : pending) {
-            if (u.write.opens) markers.add(new Document("_id", u.write.persistenceId));
+            if (u.write.opens) opened.add(u.write.persistenceId);
         }
-        if (markers.isEmpty()) return;
+        if (opened.isEmpty()) return;
         try {
-            openMarkers.insertMany(markers, new InsertManyOptions().ordered(false));
-        } catch (MongoBulkWriteException e) {
-            // a marker already there (from a write that crashed before its event) is as good as a new one
-            boolean onlyDuplicates = !e.getWriteErrors().isEmpty() && e.getWriteErrors().stream()
-                    .allMatch(err -> ErrorCategory.fromErrorCode(err.getCode()) == ErrorCategory.DUPLICATE_KEY);
-            if (!onlyDuplicates) failOpeners(pending, e);
+            openMarkers.opened(opened);
         } catch (RuntimeException e) {
             failOpeners(pending, e);
         }
@@ -515,21 +511,21 @@ final class MongoEventStore implements AutoCloseable {
         }
     }
 
-    /** Off the acknowledgement path: a marker left by a crash only restarts an ended entity once, which drops it. */
+    /** Off the acknowledgement path: a closing lost in a crash only restarts an ended entity once, which closes it. */
     private void removeClosedMarkers() {
         List<String> closed = new ArrayList<>();
         String pid;
-        while (closed.size() < 1000 && (pid = pendingCloses.poll()) != null) closed.add(pid);
+        while (closed.size() < 10_000 && (pid = pendingCloses.poll()) != null) closed.add(pid);
         if (closed.isEmpty()) return;
         try {
-            openMarkers.deleteMany(in("_id", closed));
+            openMarkers.closed(closed);
         } catch (RuntimeException e) {
             if (writerDone) {
-                log.warn("journal stopped with {} open-entity markers not removed; restarts remove them", closed.size(), e);
+                log.warn("journal stopped with {} ended entities not marked closed; restarts find them ended", closed.size(), e);
                 return;
             }
             pendingCloses.addAll(closed);
-            log.warn("removing {} open-entity markers failed, retrying", closed.size(), e);
+            log.warn("marking {} ended entities closed failed, retrying", closed.size(), e);
             java.util.concurrent.locks.LockSupport.parkNanos(200_000_000L);
         }
     }
@@ -590,14 +586,25 @@ final class MongoEventStore implements AutoCloseable {
             long deletedTo = doc.get(DELETED_TO) == null ? 0L : doc.get(DELETED_TO, Number.class).longValue();
             found.put(doc.getString("_id"), new Head(doc.get(HIGHEST, Number.class).longValue(), deletedTo));
         }
-        List<String> probeIds = new ArrayList<>(persistenceIds.size() * PROBE);
+        // first only the id right after each head: most entities recovering in a batch are new (a task being
+        // submitted) and have none, and one lookup each is all they cost; the rest probe the window after it
+        List<String> nextIds = new ArrayList<>(persistenceIds.size());
         for (String pid : persistenceIds) {
-            long hi = found.getOrDefault(pid, new Head(0, 0)).highest();
-            probeIds.addAll(DocumentIds.range(pid, hi + 1, hi + PROBE));
+            nextIds.add(DocumentIds.of(pid, found.getOrDefault(pid, new Head(0, 0)).highest() + 1));
         }
         Map<String, Long> beyond = new HashMap<>();
-        for (Document e : events.find(in("_id", probeIds)).projection(Projections.include(SEQ, PID))) {
+        for (Document e : events.find(in("_id", nextIds)).projection(Projections.include(SEQ, PID))) {
             beyond.merge(e.getString(PID), e.get(SEQ, Number.class).longValue(), Math::max);
+        }
+        List<String> probeIds = new ArrayList<>();
+        for (String pid : beyond.keySet()) {
+            long hi = found.getOrDefault(pid, new Head(0, 0)).highest();
+            probeIds.addAll(DocumentIds.range(pid, hi + 2, hi + PROBE));
+        }
+        if (!probeIds.isEmpty()) {
+            for (Document e : events.find(in("_id", probeIds)).projection(Projections.include(SEQ, PID))) {
+                beyond.merge(e.getString(PID), e.get(SEQ, Number.class).longValue(), Math::max);
+            }
         }
         Map<String, Long> out = new HashMap<>();
         for (String pid : persistenceIds) {

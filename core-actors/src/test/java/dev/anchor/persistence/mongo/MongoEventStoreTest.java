@@ -123,20 +123,21 @@ class MongoEventStoreTest {
     @Test
     void anEntityIsOpenFromTheEventThatOpensItUntilTheOneThatClosesIt() throws Exception {
         MongoDatabase db = freshDatabase();
-        var markers = db.getCollection(OpenEntities.collectionFor("journal"));
+        OpenEntities open = OpenEntities.of(db, "journal");
         try (MongoEventStore store = store(db)) {
             store.write(List.of(tagged("Task|a", 1, dev.anchor.persistence.LifecycleTags.OPEN_TAG))).get(10, TimeUnit.SECONDS);
             store.write(List.of(tagged("Task|b", 1, dev.anchor.persistence.LifecycleTags.OPEN_TAG))).get(10, TimeUnit.SECONDS);
             store.write(List.of(write("Dag|c", 1, 1))).get(10, TimeUnit.SECONDS);
-            // acknowledged means the marker is there already
-            assertEquals(2, markers.countDocuments());
+            // acknowledged means recorded as open already
+            assertEquals(List.of("Task|a", "Task|b"), open.list("Task|").stream().sorted().toList());
             store.write(List.of(write("Task|a", 2, 2), tagged("Task|a", 3, dev.anchor.persistence.LifecycleTags.CLOSE_TAG)))
                     .get(10, TimeUnit.SECONDS);
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (markers.countDocuments() > 1 && System.nanoTime() < end) {
+            while (open.list("Task|").size() > 1 && System.nanoTime() < end) {
                 Thread.onSpinWait();
             }
-            assertEquals(List.of("Task|b"), markers.find().map(d -> d.getString("_id")).into(new ArrayList<>()));
+            assertEquals(List.of("Task|b"), open.list("Task|"));
+            assertEquals(List.of(), open.list("Dag|"));
             // the lifecycle tags are the journal's business; other tags are stored as before
             assertEquals(List.of("other"), db.getCollection("journal").find(Filters.eq("pid", "Task|b")).first().getList("tags", String.class));
             assertEquals(List.of("Task|a-1", "Task|a-2", "Task|a-3"), replay(store, "Task|a", 1, Long.MAX_VALUE, Long.MAX_VALUE));
@@ -144,14 +145,19 @@ class MongoEventStoreTest {
     }
 
     @Test
-    void aMarkerLeftByAnEarlierCrashDoesNotStopTheEntityFromOpening() throws Exception {
+    void compactingKeepsExactlyTheOpenEntities() {
         MongoDatabase db = freshDatabase();
-        db.getCollection(OpenEntities.collectionFor("journal")).insertOne(new org.bson.Document("_id", "Task|crashed"));
-        try (MongoEventStore store = store(db)) {
-            assertEquals(List.of(Optional.empty()),
-                    store.write(List.of(tagged("Task|crashed", 1, dev.anchor.persistence.LifecycleTags.OPEN_TAG))).get(10, TimeUnit.SECONDS));
-            assertEquals(List.of("Task|crashed-1"), replay(store, "Task|crashed", 1, Long.MAX_VALUE, Long.MAX_VALUE));
-        }
+        OpenEntities open = OpenEntities.of(db, "journal");
+        open.opened(List.of("Task|1", "Task|2", "Task|3"));
+        open.opened(List.of("Task|4"));
+        open.closed(List.of("Task|2", "Task|4"));
+        open.forget(List.of("Task|1"));
+        assertEquals(1, open.compact());
+        assertEquals(1, db.getCollection("journal_open").countDocuments());
+        assertEquals(List.of("Task|3"), open.list("Task|"));
+        open.closed(List.of("Task|3"));
+        assertEquals(0, open.compact());
+        assertEquals(List.of(), open.list(""));
     }
 
     @Test
