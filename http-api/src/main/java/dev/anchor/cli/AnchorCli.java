@@ -460,8 +460,9 @@ public final class AnchorCli {
 
   private static JsonNode readJson(String file) {
     try {
+      // relative to the caller's directory (the launcher changes to its own before starting the JVM)
       String text = file.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
-          : Files.readString(Path.of(file));
+          : Files.readString(Path.of(System.getProperty("anchor.cwd", "")).resolve(file));
       return COMPACT.readTree(text);
     } catch (NoSuchFileException e) {
       throw new Exit(USAGE, "no such file: " + file);

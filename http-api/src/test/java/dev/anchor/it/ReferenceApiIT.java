@@ -228,7 +228,8 @@ class ReferenceApiIT {
   void theCommandLineClient() throws Exception {
     Path task = dir.resolve("task.json");
     Files.writeString(task, "{\"name\":\"cli\",\"payload\":{\"sourceCode\":\"console.log('hi ' + input.n); input.n * 2\"},\"input\":{\"n\":21}}");
-    Cli done = cli("submit", task.toString(), "--wait");
+    // a relative file operand is read from where the client was called (its process runs in dir)
+    Cli done = cli("submit", "task.json", "--wait");
     assertEquals(0, done.exit(), done.toString());
     assertEquals("42", done.out().strip(), done.toString());
     assertTrue(done.err().contains("Completed"), done.toString());
