@@ -49,6 +49,7 @@ public final class AnchorMain {
 
   static void start(Role role) throws Exception {
     Config base = StoreFallbacks.apply(ConfigFactory.load(), System.getenv());
+    if (StoreFallbacks.applyLogging(base, System.getenv())) log.info("environment development: dev.anchor logs at DEBUG");
     AnchorSettings settings = AnchorSettings.from(base);
     // before any port or store is opened: a coordinator without credentials must not come up at all
     ApiAccess access = role.coordinates() ? ApiAccess.forRole(role, base, settings) : null;

@@ -24,6 +24,7 @@ import dev.anchor.dag.ShardedDagEffects;
 import dev.anchor.feed.ChangeFeed;
 import dev.anchor.node.NodeEntity;
 import dev.anchor.node.NodeSettings;
+import dev.anchor.feed.StatusCounts;
 import dev.anchor.feed.TaskChangeWriter;
 import dev.anchor.persistence.mongo.OpenEntities;
 import dev.anchor.task.OpenTaskReviver;
@@ -90,6 +91,15 @@ public final class AnchorNode {
     ChangeFeed feed = new ChangeFeed(stores.redisClient(), 100_000);
     TaskIndex index = new TaskIndex(stores.redisClient());
     TaskChangeWriter changes = new TaskChangeWriter(stores.redisClient(), 100_000, JobQueue.COUNTERS);
+    // the state counters of /api/queue/stats live in Redis beside the task index they count; a coordinator
+    // recomputes them from that index when they are missing or of an older version (one atomic script)
+    StatusCounts counts = role.coordinates() ? new StatusCounts(stores.redisClient(), JobQueue.COUNTERS) : null;
+    if (counts != null) {
+      long counted = counts.rebuild();
+      if (counted >= 0) org.slf4j.LoggerFactory.getLogger(AnchorNode.class)
+          .info("queue statistics rebuilt from the task index ({} tasks)", counted);
+      system.getWhenTerminated().thenRun(counts::close);
+    }
     var classic = Adapter.toClassic(system);
     ActorRef<Topic.Command<NodeHeartbeat>> heartbeats =
         system.systemActorOf(Topic.create(NodeHeartbeat.class, "anchor-node-heartbeats"), "node-heartbeats", org.apache.pekko.actor.typed.Props.empty());
@@ -117,6 +127,7 @@ public final class AnchorNode {
     FraudStore fraud = null;
     if (role.coordinates()) {
       registry = new NodeRegistry(15_000);
+      dev.anchor.ops.Metrics.registerCoordinator(queue, registry, counts);
       fraud = new FraudStore(MongoStore.get(system).database(), config.getDuration("anchor.verification.fraud-retention"));
       QueueTaskEffects effects = new QueueTaskEffects(registry, queue, changes, c -> cancels.tell(Topic.publish(c)),
           new ObjectMapper(), 10_000, v -> DagEntity.forwardEnded(sharding, v))
@@ -167,7 +178,7 @@ public final class AnchorNode {
     // DAGs run on coordinators; every role's HTTP API reaches them through the shard (a proxy where nothing runs)
     DagSettings dagSettings = DagSettings.fromConfig(system.settings().config());
     sharding.init(DagEntity.entity(role.coordinates()
-            ? new ShardedDagEffects(sharding, feed, dagSettings.effectTimeout()) : null, dagSettings)
+            ? new ShardedDagEffects(sharding, feed, dagSettings.effectTimeout(), counts) : null, dagSettings)
         .withRole("coordinator"));
 
     // apps (/api/clusters) are entities on coordinators like tasks; workers send their reports through a proxy
@@ -201,6 +212,7 @@ public final class AnchorNode {
           system.settings().config().getDuration("anchor.worker.default-timeout").toMillis(),
           system.settings().config().getLong("anchor.worker.memory-mb"), heartbeats, screen.status());
       NodeAgent a = agent;
+      dev.anchor.ops.Metrics.registerWorker(nodeId, a::runningJobs, capacity);
       ActorRef<CancelJob> cancelListener = system.systemActorOf(Behaviors.receive(CancelJob.class)
           .onMessage(CancelJob.class, c -> {
             a.onCancel(c);

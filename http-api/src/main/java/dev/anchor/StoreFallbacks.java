@@ -8,15 +8,42 @@ import java.nio.charset.StandardCharsets;
 import java.util.Map;
 
 /**
- * The reference system's REDIS_HOST / REDIS_PORT / REDIS_PASSWORD, read when ANCHOR_REDIS_URI is not set, so a
- * deployment configured for it runs Anchor unchanged. (Its MONGO_URI is a plain fallback in application.conf.)
+ * The reference system's settings, read when the ANCHOR_* variable is unset (or empty), so a deployment configured
+ * for it runs Anchor unchanged: REDIS_HOST / REDIS_PORT / REDIS_PASSWORD for ANCHOR_REDIS_URI, PORT for ANCHOR_PORT,
+ * NODE_ENV for ANCHOR_ENV. (MONGO_URI and JWT_SECRET are plain fallbacks in application.conf.)
  */
 final class StoreFallbacks {
   private StoreFallbacks() {}
 
   static Config apply(Config config, Map<String, String> env) {
+    if (!present(env, "ANCHOR_PORT") && present(env, "PORT")) {
+      String port = env.get("PORT").trim();
+      if (!port.matches("\\d{1,5}") || Integer.parseInt(port) > 65535) {
+        throw new IllegalArgumentException("PORT '" + port + "' is not a port number");
+      }
+      config = config.withValue("anchor.http.port", ConfigValueFactory.fromAnyRef(Integer.parseInt(port)));
+    }
+    if (!present(env, "ANCHOR_ENV") && present(env, "NODE_ENV")) {
+      config = config.withValue("anchor.environment", ConfigValueFactory.fromAnyRef(env.get("NODE_ENV").trim()));
+    }
     if (present(env, "ANCHOR_REDIS_URI") || !present(env, "REDIS_HOST")) return config;
     return config.withValue("anchor.redis.uri", ConfigValueFactory.fromAnyRef(redisUri(env)));
+  }
+
+  /**
+   * {@code anchor.environment = development} (ANCHOR_ENV, or the reference system's NODE_ENV) logs Anchor's own
+   * classes at DEBUG unless ANCHOR_LOG_LEVEL says otherwise; {@code production} (the default) and any other value
+   * change nothing. Answers whether it changed the level.
+   */
+  static boolean applyLogging(Config config, Map<String, String> env) {
+    if (present(env, "ANCHOR_LOG_LEVEL") || !"development".equalsIgnoreCase(config.getString("anchor.environment"))) {
+      return false;
+    }
+    if (org.slf4j.LoggerFactory.getLogger("dev.anchor") instanceof ch.qos.logback.classic.Logger l) {
+      l.setLevel(ch.qos.logback.classic.Level.DEBUG);
+      return true;
+    }
+    return false;
   }
 
   static String redisUri(Map<String, String> env) {

@@ -538,8 +538,16 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
       if (s.node(nodeId) != NodeStatus.RUNNING) continue;
       DagNodeSpec node = s.spec().nodes().stream().filter(n -> n.id().equals(nodeId)).findFirst().orElse(null);
       if (node == null) continue;
-      TaskSpec spec = taskSpec(s, node);
       submitting.add(nodeId);
+      if (node.passThrough()) {
+        // no task: the node completes with its input as its result, journaled like a task's end
+        long now = now();
+        context.getSelf().tell(new TaskAnswer(nodeId, new TaskView(taskId(dagId, nodeId), node.id(),
+            node.task().type(), TaskView.COMPLETED, inputOf(s, node), null, null, null, 0, null, now, now, 0L, null,
+            null, 0, DagNodeSpec.PASS_THROUGH, List.of()), null, true));
+        continue;
+      }
+      TaskSpec spec = taskSpec(s, node);
       context.pipeToSelf(call(() -> effects.submitTask(taskId(dagId, nodeId), spec)),
           (v, failure) -> new TaskAnswer(nodeId, v, failure == null ? null : String.valueOf(failure), true));
     }
@@ -643,8 +651,9 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
     String end = null;
     for (DagNodeSpec n : spec.nodes()) {
       NodeState ns = s.nodes().get(n.id());
-      nodes.add(new DagView.NodeView(n.id(), ns.status().display(),
-          ns.startedAt() == null ? null : taskId(dagId, n.id()), n.dependencies(), ns.result(), ns.error(),
+      nodes.add(new DagView.NodeView(n.id(), n.task() == null ? null : n.task().type(), ns.status().display(),
+          ns.startedAt() == null || n.passThrough() ? null : taskId(dagId, n.id()), n.dependencies(), ns.result(),
+          ns.error(),
           ns.startedAt(), ns.completedAt(), ns.durationMs()));
       if (ns.status() != NodeStatus.COMPLETED) continue;
       long own = ns.startedAt() == null || ns.completedAt() == null ? 0 : ns.completedAt() - ns.startedAt();

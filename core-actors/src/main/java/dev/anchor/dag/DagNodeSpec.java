@@ -21,6 +21,16 @@ public record DagNodeSpec(String id, List<String> dependencies, TaskSpec task, I
     inputMode = inputMode == null ? InputMode.BY_DEPENDENCY : inputMode;
   }
 
+  /**
+   * The runtime of a node given without a payload (the reference system's DAG example has none): a pass-through
+   * step, run by the DAG entity itself without a task, whose result is its input.
+   */
+  public static final String PASS_THROUGH = "pass-through";
+
+  public boolean passThrough() {
+    return task != null && PASS_THROUGH.equals(task.runtime());
+  }
+
   public static DagNodeSpec of(String id, List<String> dependencies, TaskSpec task) {
     return new DagNodeSpec(id, dependencies, task, InputMode.BY_DEPENDENCY, null);
   }

@@ -37,9 +37,13 @@ public record DagView(
   /**
    * @param status "Pending", "Running" (its task is submitted), "Completed", "Failed", "Skipped" (a dependency failed
    *               or the DAG failed fast) or "Cancelled"
+   * @param type   the node's {@code type} as given (e.g. "script", "parallel"); informative
+   * @param taskId its task, null before it started and for a pass-through node (given without payload: no task, its
+   *               result is its input)
    */
   public record NodeView(
       String id,
+      String type,
       String status,
       String taskId,
       List<String> dependencies,

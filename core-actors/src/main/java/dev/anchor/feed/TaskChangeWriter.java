@@ -9,16 +9,18 @@ import java.util.concurrent.CompletionStage;
 
 /**
  * Writes one task change to Redis in a single script call: its change-feed entry, its listing summary (and, on its
- * first and last change, its place in the submission order) and the queue counter it moves. Every task changes three
+ * first and last change, its place in the submission order) and the state counters it moves ({@link StatusCounts}:
+ * the summary it replaces says which state the task leaves). Every task changes three
  * or four times, so one round trip and one command per change instead of four is most of what the feed costs.
  */
 public final class TaskChangeWriter implements AutoCloseable {
-  private static final RedisScript WRITE = new RedisScript("""
+  private static final RedisScript WRITE = new RedisScript(StatusCounts.LUA_FUNCTIONS + """
       local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
         'kind', 'task', 'id', ARGV[2], 'event', ARGV[3], 'json', ARGV[4])
+      local old = redis.call('HGET', KEYS[2], ARGV[2])
       redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
       if ARGV[6] ~= '' then redis.call('ZADD', KEYS[3], ARGV[6], ARGV[2]) end
-      if ARGV[7] ~= '' then redis.call('HINCRBY', KEYS[4], ARGV[7], ARGV[8]) end
+      moveTask(KEYS[4], old or nil, ARGV[5])
       return id
       """, ScriptOutputType.VALUE);
 
@@ -26,7 +28,7 @@ public final class TaskChangeWriter implements AutoCloseable {
   private final String[] keys;
   private final String maxLen;
 
-  /** @param countersKey the hash of queue counters (completed, failed, delayed) */
+  /** @param countersKey the hash of state counters ({@link StatusCounts}) */
   public TaskChangeWriter(RedisClient client, long feedMaxLen, String countersKey) {
     this.conn = client.connect();
     this.keys = new String[] {ChangeFeed.STREAM, TaskIndex.SUMMARIES, TaskIndex.BY_TIME, countersKey};
@@ -35,13 +37,11 @@ public final class TaskChangeWriter implements AutoCloseable {
 
   /**
    * @param orderAt   the task's submission time to (re)place it in the listing order, or null to leave it
-   * @param counter   a queue counter to move by {@code delta}, or null
    * @return the feed entry's id
    */
-  public CompletionStage<String> write(String taskId, String event, String json, String summaryJson, Long orderAt,
-                                       String counter, long delta) {
+  public CompletionStage<String> write(String taskId, String event, String json, String summaryJson, Long orderAt) {
     return WRITE.call(conn.async(), keys, maxLen, taskId, event, json, summaryJson,
-        orderAt == null ? "" : orderAt.toString(), counter == null ? "" : counter, Long.toString(delta));
+        orderAt == null ? "" : orderAt.toString());
   }
 
   @Override

@@ -93,7 +93,7 @@ public final class TaskJson {
 
   /**
    * What a listing shows of a task (GET /api/tasks): taskId, name, status, runtime, priority, attempts, nodeId,
-   * submittedAt, completedAt, error; no logs, result or history.
+   * submittedAt, completedAt, error, and nextRetryAt (a retry not yet due) / verified when they apply; no logs, result or history.
    */
   public static String summary(TaskView v) {
     try {
@@ -110,6 +110,12 @@ public final class TaskJson {
         writeLong(g, "submittedAt", v.submittedAt());
         writeLong(g, "completedAt", v.completedAt());
         g.writeStringField("error", v.error());
+        // read by the state counters (StatusCounts): a retry is scheduled and not due yet; the task is verified
+        // (an entity keeps nextRetryAt after the retry started, and tells RetryDue once it is due)
+        if (v.nextRetryAt() != null && v.nextRetryAt() > System.currentTimeMillis()) {
+          g.writeNumberField("nextRetryAt", v.nextRetryAt());
+        }
+        if (v.verification() != null) g.writeBooleanField("verified", true);
         g.writeEndObject();
       }
       return out.getAndClear();

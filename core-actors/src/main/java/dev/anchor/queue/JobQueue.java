@@ -198,20 +198,44 @@ public final class JobQueue implements AutoCloseable {
     return conn.async().xadd(DEAD_LETTER, Map.of("taskId", taskId, "spec", specJson, "error", error == null ? "" : error));
   }
 
-  public void count(String counter, long delta) {
-    conn.async().hincrby(COUNTERS, counter, delta);
+  /** Jobs on one node's stream of one priority band: not yet read (waiting) and read, not acknowledged (active). */
+  public record Depth(String nodeId, String band, long waiting, long active) {}
+
+  /** Every node stream's depth (for /metrics). Blocking: a few commands per node. */
+  public List<Depth> depths() {
+    RedisCommands<String, String> s = conn.sync();
+    List<Depth> out = new ArrayList<>();
+    for (String node : new java.util.TreeSet<>(nodesWithStreams())) {
+      for (String b : BANDS) {
+        String key = stream(node, b);
+        long len = s.xlen(key);
+        long pending = len == 0 ? 0 : s.xpending(key, GROUP).getCount();
+        out.add(new Depth(node, b, Math.max(0, len - pending), pending));
+      }
+    }
+    return out;
   }
 
   public QueueStats stats() {
     RedisCommands<String, String> s = conn.sync();
-    Map<String, String> counters = s.hgetall(COUNTERS);
-    long completed = parse(counters.get("completed"));
-    long failed = parse(counters.get("failed"));
-    long delayed = Math.max(0, parse(counters.get("delayed")));
+    Map<String, Long> counters = new HashMap<>();
+    s.hgetall(COUNTERS).forEach((k, v) -> {
+      try {
+        counters.put(k, Long.parseLong(v));
+      } catch (NumberFormatException ignored) {
+        // not a count
+      }
+    });
     long dead = s.xlen(DEAD_LETTER);
+    java.util.SortedSet<String> nodes = new java.util.TreeSet<>(nodesWithStreams());
+    for (String k : counters.keySet()) {
+      if (k.startsWith("node:") && (k.endsWith(":Completed") || k.endsWith(":Failed"))) {
+        nodes.add(k.substring("node:".length(), k.lastIndexOf(':')));
+      }
+    }
     Map<String, QueueStats.Counts> queues = new LinkedHashMap<>();
     long waiting = 0, active = 0;
-    for (String node : nodesWithStreams()) {
+    for (String node : nodes) {
       long w = 0, a = 0;
       for (String b : BANDS) {
         String key = stream(node, b);
@@ -220,11 +244,13 @@ public final class JobQueue implements AutoCloseable {
         w += Math.max(0, len - pending);
         a += pending;
       }
-      queues.put("node:" + node, new QueueStats.Counts(w, a, 0, 0, 0, 0));
+      queues.put("node:" + node, new QueueStats.Counts(w, a, QueueStats.n(counters, "node:" + node + ":Completed"),
+          QueueStats.n(counters, "node:" + node + ":Failed"), 0, 0));
       waiting += w;
       active += a;
     }
-    return new QueueStats(queues, new QueueStats.Counts(waiting, active, completed, failed, delayed, dead));
+    return QueueStats.of(counters, queues, new QueueStats.Counts(waiting, active, QueueStats.n(counters, "task:Completed"),
+        QueueStats.n(counters, "task:Failed"), QueueStats.n(counters, "task:Delayed"), dead));
   }
 
   private static long parse(String v) {

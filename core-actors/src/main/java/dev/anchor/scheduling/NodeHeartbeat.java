@@ -13,6 +13,7 @@ import java.util.List;
  * @param gpuMemoryUsedMb GPU memory in use at this heartbeat; null without a GPU
  * @param capture         whether its screen can be captured (jni-capture); null from a worker that predates it
  * @param captureReason   why not, when {@code capture} is false
+ * @param hasDocker       a Docker daemon answered on the node at its last probe (every 30 s)
  */
 public record NodeHeartbeat(
     String nodeId,
@@ -34,7 +35,8 @@ public record NodeHeartbeat(
     Integer gpuUtilization,
     Long gpuMemoryUsedMb,
     Boolean capture,
-    String captureReason) implements CborSerializable {
+    String captureReason,
+    boolean hasDocker) implements CborSerializable {
 
   public NodeHeartbeat {
     runtimes = runtimes == null ? List.of() : List.copyOf(runtimes);
@@ -45,6 +47,6 @@ public record NodeHeartbeat(
                        String gpuModel, List<String> runtimes, double cpuUsage, double ramUsage, long uptimeS,
                        int runningTasks, int capacity, boolean draining, long atEpochMs) {
     this(nodeId, address, host, cpuCores, ramMb, gpu, gpuModel, runtimes, cpuUsage, ramUsage, uptimeS, runningTasks,
-        capacity, draining, atEpochMs, null, null, null, null, null);
+        capacity, draining, atEpochMs, null, null, null, null, null, false);
   }
 }

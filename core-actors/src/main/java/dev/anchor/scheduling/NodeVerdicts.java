@@ -25,6 +25,7 @@ public final class NodeVerdicts implements QueueTaskEffects.VerdictSink {
 
   @Override
   public void verdict(String nodeId, String taskId, boolean agreed) {
+    dev.anchor.metrics.AnchorMetrics.verdict(agreed);
     send(nodeId, taskId, agreed, 1);
   }
 

@@ -193,16 +193,8 @@ public final class QueueTaskEffects implements TaskEffects {
 
   @Override
   public void changed(TaskView view, TaskChange change) {
-    String counter = null;
-    long delta = 1;
-    switch (change) {
-      case COMPLETED -> counter = "completed";
-      case FAILED -> counter = "failed";
-      case RETRY_SCHEDULED -> counter = "delayed";
-      case RETRY_DUE -> { counter = "delayed"; delta = -1; }
-      case SUBMITTED, DISPATCHED, STARTED, WAITING, REQUEUED, VERIFICATION_STARTED, REPLICA_DISPATCHED,
-           REPLICA_STARTED, REPLICA_REPORTED, REPLICA_WITHDRAWN, CANCELLED -> { }
-    }
+    // the state counters follow from the summaries themselves (StatusCounts), in the same script call
+    dev.anchor.metrics.AnchorMetrics.taskChanged(view, change);
     if (change.ended()) {
       try {
         dagNodeEnded.accept(view);
@@ -213,8 +205,7 @@ public final class QueueTaskEffects implements TaskEffects {
     try {
       Long orderAt = change == TaskChange.SUBMITTED || change.ended()
           ? (view.submittedAt() == null ? Long.valueOf(System.currentTimeMillis()) : view.submittedAt()) : null;
-      changes.write(view.taskId(), change.eventName(), TaskJson.write(view), TaskJson.summary(view), orderAt, counter,
-              delta)
+      changes.write(view.taskId(), change.eventName(), TaskJson.write(view), TaskJson.summary(view), orderAt)
           .whenComplete((id, e) -> {
             if (e != null) log.warn("change feed write failed for task {}: {}", view.taskId(), e.toString());
           });

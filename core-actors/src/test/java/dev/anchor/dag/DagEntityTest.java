@@ -354,4 +354,28 @@ class DagEntityTest {
     assertEquals(List.of("0f1e-22", "process.1"), List.of(DagEntity.parseTaskId(id)));
     assertEquals(null, DagEntity.parseTaskId("8c1e-4f"));
   }
+
+  @Test
+  void aNodeWithoutPayloadPassesItsInputOnWithoutATask() {
+    TaskSpec through = new TaskSpec("p", "parallel", DagNodeSpec.PASS_THROUGH, null, null, null, null, List.of(), null,
+        null, null, null, 0);
+    DagSpec spec = new DagSpec("mixed", List.of(node("fetch"),
+        DagNodeSpec.of("process_1", List.of("fetch"), through), node("aggregate", "process_1")), "{\"n\":4}",
+        DagSpec.FailurePolicy.FAIL_FAST, 0);
+    schedule(spec);
+    awaitSubmitted("fetch");
+    complete("fetch", "{\"rows\":3}");
+    // process_1 completes by itself with its input (fetch's result keyed by id); aggregate sees that as input
+    awaitSubmitted("aggregate");
+    assertFalse(fx.submitted.contains(task("process_1")), "a pass-through node submits no task");
+    DagView.NodeView p = view().nodes().stream().filter(n -> n.id().equals("process_1")).findFirst().orElseThrow();
+    assertEquals("Completed", p.status());
+    assertEquals("parallel", p.type());
+    assertEquals(null, p.taskId());
+    assertEquals("{\"fetch\":{\"rows\":3}}", p.result());
+    assertEquals("{\"process_1\":{\"fetch\":{\"rows\":3}}}",
+        fx.specs.get(task("aggregate")).inputJson());
+    complete("aggregate", "7");
+    assertEquals("Completed", view().status());
+  }
 }

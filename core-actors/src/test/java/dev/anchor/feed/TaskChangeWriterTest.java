@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
 
 /** One task change written in one script call, against a real redis-server. */
 class TaskChangeWriterTest {
@@ -44,11 +43,11 @@ class TaskChangeWriterTest {
          ChangeFeed feed = new ChangeFeed(client, 1000);
          TaskIndex index = new TaskIndex(client)) {
       String before = feed.lastId();
-      String id1 = w.write("t-a", "Submitted", "{\"s\":1}", "{\"status\":\"Queued\"}", 5L, null, 0)
+      String id1 = w.write("t-a", "Submitted", "{\"s\":1}", "{\"status\":\"Queued\"}", 5L)
           .toCompletableFuture().get();
-      String id2 = w.write("t-a", "Completed", "{\"s\":2}", "{\"status\":\"Completed\"}", 5L, "completed", 1)
+      String id2 = w.write("t-a", "Completed", "{\"s\":2}", "{\"status\":\"Completed\"}", 5L)
           .toCompletableFuture().get();
-      w.write("t-a", "Started", "{\"s\":3}", "{\"status\":\"Running\"}", null, null, 0).toCompletableFuture().get();
+      w.write("t-a", "Started", "{\"s\":3}", "{\"status\":\"Running\"}", null).toCompletableFuture().get();
 
       try (ChangeFeed.Tail tail = feed.tail(client)) {
         List<FeedEntry> read = tail.next(before, 10, Duration.ofMillis(200));
@@ -56,18 +55,21 @@ class TaskChangeWriterTest {
         assertEquals(new FeedEntry(id2, "task", "t-a", "Completed", "{\"s\":2}"), read.get(1));
       }
       assertEquals(List.of("{\"status\":\"Running\"}"), index.newest(10, s -> !s.equals("{}")));
-      assertEquals("1", conn.sync().hget("test:stats", "completed"));
-      assertNull(conn.sync().hget("test:stats", "failed"));
+      // the counters follow the summaries: Queued, then Completed, then Running (a later change wins)
+      assertEquals("1", conn.sync().hget("test:stats", "task:Running"));
+      assertEquals("0", conn.sync().hget("test:stats", "task:Completed"));
+      assertEquals("0", conn.sync().hget("test:stats", "task:Queued"));
     }
   }
 
   @Test
   void itKeepsWorkingAfterRedisForgetsItsScripts() throws Exception {
     try (TaskChangeWriter w = new TaskChangeWriter(client, 1000, "test:stats2")) {
-      w.write("t-b", "Submitted", "{}", "{}", 1L, "failed", 1).toCompletableFuture().get();
+      w.write("t-b", "Submitted", "{}", "{\"status\":\"Queued\"}", 1L).toCompletableFuture().get();
       conn.sync().scriptFlush(); // what a Redis restart does
-      w.write("t-b", "Failed", "{}", "{}", 1L, "failed", 1).toCompletableFuture().get();
-      assertEquals("2", conn.sync().hget("test:stats2", "failed"));
+      w.write("t-b", "Failed", "{}", "{\"status\":\"Failed\",\"nodeId\":\"n1\"}", 1L).toCompletableFuture().get();
+      assertEquals("1", conn.sync().hget("test:stats2", "task:Failed"));
+      assertEquals("1", conn.sync().hget("test:stats2", "node:n1:Failed"));
     }
   }
 }

@@ -45,6 +45,20 @@ public final class TokenCommand {
     return new TokenIssuer(signingConfig(config)).issue(subject, roles, ttl);
   }
 
+  /**
+   * A short-lived token with every role, signed with the secret this machine has (ANCHOR_JWT_SECRET / JWT_SECRET, or a
+   * local standalone's generated one), for the command-line client when ANCHOR_TOKEN is not set; empty without one.
+   */
+  public static java.util.Optional<String> localToken(Config config) {
+    try {
+      return java.util.Optional.of(new TokenIssuer(signingConfig(config)).issue(
+          "cli:" + System.getProperty("user.name", "operator"), ApiRole.parseList("submit,read,operate"),
+          Duration.ofMinutes(30)));
+    } catch (RuntimeException e) {
+      return java.util.Optional.empty();
+    }
+  }
+
   /** The configured secret, else the data dir's generated one; a missing secret is said plainly. */
   static AuthConfig signingConfig(Config config) {
     AuthConfig auth = AuthConfig.from(config);

@@ -33,6 +33,8 @@ final class AccessPolicy {
     // the dashboard's page and static assets: the same files for everyone, no data; the page asks the API itself
     if (under(p, "/dashboard")) return new Open();
     if (p.equals("/api/session") || p.equals("/api/session/")) return new Open();
+    // the API's description and its interactive page: the same for everyone, no data
+    if (read && (p.equals("/api/openapi.json") || under(p, "/api/docs"))) return new Open();
     // the reverse proxy to hosted apps: an app is a public web app (reachable on its node's port anyway) and does
     // its own authentication; Anchor's token and session cookie are stripped before the request reaches it
     if (under(p, "/apps")) return new Open();

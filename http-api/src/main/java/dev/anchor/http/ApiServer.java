@@ -37,6 +37,8 @@ public final class ApiServer {
     ShardedNodeOperations nodeOps = new ShardedNodeOperations(system, () -> knownNodeIds(node));
     Route routes = concat(
         new HealthRoutes(node).route(),
+        dev.anchor.ops.Metrics.route(),
+        OpenApiRoutes.route(),
         new SessionRoutes(auth).route(),
         DashboardRoutes.route(),
         // before TaskRoutes, so /api/nodes/{id}/... is matched here; GET /api/nodes stays with TaskRoutes

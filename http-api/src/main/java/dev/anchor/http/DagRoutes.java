@@ -157,6 +157,12 @@ final class DagRoutes {
 
   /** A node's task via the task parser, its problems named by the node's position (e.g. tasks[2].payload). */
   private static TaskSpec task(JsonNode node, String at) {
+    JsonNode payload = node.get("payload");
+    if (payload == null || payload.isNull()) {
+      // the reference system's example nodes carry no payload: a pass-through step whose result is its input
+      return new TaskSpec(optionalText(node, "name", at), optionalText(node, "type", at), DagNodeSpec.PASS_THROUGH,
+          null, null, null, null, List.of(), null, null, null, null, 0);
+    }
     ObjectNode copy = ((ObjectNode) node).deepCopy();
     copy.remove("input"); // a node's input comes from the DAG
     try {
@@ -165,6 +171,13 @@ final class DagRoutes {
       String f = e.field() == null ? at : at + "." + e.field();
       throw new BadRequest(f, at + ": " + e.getMessage());
     }
+  }
+
+  private static String optionalText(JsonNode node, String key, String at) {
+    JsonNode v = node.get(key);
+    if (v == null || v.isNull()) return null;
+    if (!v.isTextual()) throw new BadRequest(at + "." + key, at + "." + key + " must be a string");
+    return v.asText();
   }
 
   private static String optionalText(JsonNode body, String key) {

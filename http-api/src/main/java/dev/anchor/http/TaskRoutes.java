@@ -181,6 +181,7 @@ final class TaskRoutes {
       metrics.put("runningTasks", hb.runningTasks());
       if (hb.gpuUtilization() != null) metrics.put("gpuUtilization", hb.gpuUtilization());
       if (hb.gpuMemoryUsedMb() != null) metrics.put("gpuMemoryUsedMb", hb.gpuMemoryUsedMb());
+      metrics.put("hasDocker", hb.hasDocker());
       Map<String, Object> n = new java.util.LinkedHashMap<>();
       Optional<NodeStatus> st = node.registry().status(hb.nodeId());
       boolean alive = node.registry().isAlive(hb.nodeId());

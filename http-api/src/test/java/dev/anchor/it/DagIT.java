@@ -182,7 +182,8 @@ class DagIT {
         {"tasks":[{"id":"a","dependencies":["a"],"payload":%s}]}""".formatted(p), "dependencies");
     badRequest("/api/dag/schedule", "{\"tasks\":[]}", "tasks");
     badRequest("/api/dag/schedule", """
-        {"tasks":[{"id":"a","payload":%s},{"id":"b","dependencies":["a"]}]}""".formatted(p), "tasks[1].payload");
+        {"tasks":[{"id":"a","payload":%s},{"id":"b","dependencies":["a"],"payload":7}]}""".formatted(p),
+        "tasks[1].payload"); // no payload is a pass-through node; a payload that is no object is refused
     badRequest("/api/dag/schedule", """
         {"failurePolicy":"sometimes","tasks":[{"id":"a","payload":%s}]}""".formatted(p), "failurePolicy");
     String mr = "\"map\":%s,\"reduce\":%s".formatted(p, p);

@@ -72,6 +72,7 @@ public final class NodeAgent implements AutoCloseable {
   private final GpuProbe gpuProbe = GpuProbe.open();
   private final GpuProbe.Gpu gpu = gpuProbe.gpu();
   private final ScreenService.Status capture;
+  private volatile boolean hasDocker;
   private final long startedAt = System.currentTimeMillis();
 
   private NodeAgent(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
@@ -106,6 +107,17 @@ public final class NodeAgent implements AutoCloseable {
     NodeAgent agent = new NodeAgent(system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats,
         capture);
     agent.ticker.scheduleAtFixedRate(agent::heartbeat, 0, 2, TimeUnit.SECONDS);
+    // at most a second per probe, on its own thread so a slow daemon never delays a heartbeat
+    Thread.ofVirtual().name("anchor-docker-probe").start(() -> {
+      while (!agent.stopped.get()) {
+        agent.hasDocker = DockerProbe.probe(System.getenv());
+        try {
+          Thread.sleep(30_000);
+        } catch (InterruptedException e) {
+          return;
+        }
+      }
+    });
     agent.reader.start();
     log.info("worker node {} up: {} slots, runtimes {}, gpu {}, screen capture {}", nodeId, capacity,
         agent.runtimes(), agent.gpu.present() ? agent.gpu.model() : "none",
@@ -189,7 +201,7 @@ public final class NodeAgent implements AutoCloseable {
         draining.get(), System.currentTimeMillis(), gpu.memoryMb(),
         usage == null ? null : usage.utilization(), usage == null ? null : usage.memoryUsedMb(),
         capture == null ? null : capture.available(),
-        capture == null || capture.available() ? null : capture.reason());
+        capture == null || capture.available() ? null : capture.reason(), hasDocker);
   }
 
   private static double round(double v) {
@@ -260,9 +272,11 @@ public final class NodeAgent implements AutoCloseable {
     String jobId = WorkerJobs.jobId(taskId, attempt);
     var task = sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId);
     Outcome outcome;
+    String runtime = null;
     running.put(jobId, Boolean.TRUE);
     try {
       TaskSpec spec = json.readValue(d.job().specJson(), TaskSpec.class);
+      runtime = spec.runtime();
       task.tell(new TaskEntity.Started(attempt, nodeId));
       outcome = fault.apply(sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb)), nodeId);
     } catch (Exception e) {
@@ -271,6 +285,8 @@ public final class NodeAgent implements AutoCloseable {
     } finally {
       running.remove(jobId);
     }
+    dev.anchor.metrics.AnchorMetrics.sandboxOutcome(runtime,
+        outcome instanceof Outcome.Failure f ? f.kind().name() : "success");
     // the execution slot is free as soon as the code ran; recording the result (a journal write) must not hold it,
     // but the number of results waiting to be recorded is bounded so a stalled coordinator stops this node reading
     try {

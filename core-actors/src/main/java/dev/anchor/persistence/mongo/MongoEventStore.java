@@ -280,8 +280,10 @@ final class MongoEventStore implements AutoCloseable {
                 docs.addAll(u.write.docs);
             }
             boolean[] inserted = new boolean[docs.size()];
+            long began = System.nanoTime();
             try {
                 events.insertMany(docs, new InsertManyOptions().ordered(true));
+                dev.anchor.metrics.AnchorMetrics.journalBatch(docs.size(), System.nanoTime() - began);
                 java.util.Arrays.fill(inserted, true);
             } catch (MongoBulkWriteException e) {
                 markInserted(e, pending, inserted);

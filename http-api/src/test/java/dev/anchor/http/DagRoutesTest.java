@@ -1,0 +1,50 @@
+package dev.anchor.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.dag.DagNodeSpec;
+import dev.anchor.dag.DagSpec;
+import dev.anchor.dag.DagValidator;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The reference system's DAG body, verbatim: nodes without payload are pass-through steps that keep their type. */
+class DagRoutesTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  static final String REFERENCE = """
+      {"tasks":[{"id":"fetch","type":"script","dependencies":[]},
+                {"id":"process_1","type":"parallel","dependencies":["fetch"]},
+                {"id":"process_2","type":"parallel","dependencies":["fetch"]},
+                {"id":"aggregate","type":"script","dependencies":["process_1","process_2"]}]}""";
+
+  @Test
+  void theReferenceBodyIsAcceptedAsItIs() throws Exception {
+    DagSpec spec = DagRoutes.parseDag(JSON.readTree(REFERENCE));
+    assertEquals(List.of("fetch", "process_1", "process_2", "aggregate"), spec.nodes().stream().map(DagNodeSpec::id).toList());
+    assertTrue(spec.nodes().stream().allMatch(DagNodeSpec::passThrough));
+    assertEquals(List.of("script", "parallel", "parallel", "script"),
+        spec.nodes().stream().map(n -> n.task().type()).toList());
+    assertEquals(List.of("process_1", "process_2"), spec.nodes().get(3).dependencies());
+    assertTrue(DagValidator.validate(spec, 10_000).isEmpty());
+  }
+
+  @Test
+  void aNodeWithPayloadIsStillATaskAndBadFieldsAreNamed() throws Exception {
+    DagSpec spec = DagRoutes.parseDag(JSON.readTree("""
+        {"tasks":[{"id":"a","type":"script","payload":{"sourceCode":"1+1"}},{"id":"b","dependencies":["a"]}]}"""));
+    assertFalse(spec.nodes().get(0).passThrough());
+    assertEquals("js", spec.nodes().get(0).task().runtime());
+    assertTrue(spec.nodes().get(1).passThrough());
+    BadRequest e = assertThrows(BadRequest.class, () -> DagRoutes.parseDag(JSON.readTree(
+        "{\"tasks\":[{\"id\":\"a\",\"type\":7}]}")));
+    assertEquals("tasks[0].type", e.field());
+    e = assertThrows(BadRequest.class, () -> DagRoutes.parseDag(JSON.readTree(
+        "{\"tasks\":[{\"id\":\"a\",\"payload\":{\"runtime\":\"cobol\"}}]}")));
+    assertEquals("tasks[0].payload.runtime", e.field());
+  }
+}
