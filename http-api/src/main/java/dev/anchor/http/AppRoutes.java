@@ -61,7 +61,7 @@ final class AppRoutes {
     return concat(
         pathPrefix("api", () -> pathPrefix("clusters", () -> concat(
             pathEndOrSingleSlash(() -> concat(
-                post(() -> withSizeLimit(TaskRoutes.MAX_BODY_BYTES, () -> extractUri(uri ->
+                post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () -> extractUri(uri ->
                     entity(Unmarshaller.entityToString(), body -> create(body, base(uri)))))),
                 get(() -> extractUri(uri -> completeWithFuture(list(base(uri))))))),
             path("events", () -> get(this::changes)),

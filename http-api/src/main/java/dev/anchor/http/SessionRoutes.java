@@ -41,7 +41,7 @@ final class SessionRoutes {
         pathEndOrSingleSlash(() -> get(() -> page("/"))),
         pathPrefix("dashboard", () -> pathEndOrSingleSlash(() -> get(() -> page("/dashboard")))),
         path(segment("api").slash("session"), () -> concat(
-            post(() -> withSizeLimit(64 * 1024, () -> entity(Unmarshaller.entityToString(), this::signIn))),
+            post(() -> BodyLimit.atMost(64 * 1024, () -> entity(Unmarshaller.entityToString(), this::signIn))),
             delete(() -> complete(signedOut())))));
   }
 

@@ -52,10 +52,10 @@ final class TaskRoutes {
   Route route() {
     return pathPrefix("api", () -> concat(
         pathPrefix("tasks", () -> concat(
-            path("bulk", () -> post(() -> withSizeLimit(BULK_MAX_BODY_BYTES, () ->
+            path("bulk", () -> post(() -> BodyLimit.atMost(BULK_MAX_BODY_BYTES, () ->
                 entity(Unmarshaller.entityToString(), this::submitBulk)))),
             pathEndOrSingleSlash(() -> concat(
-                post(() -> withSizeLimit(MAX_BODY_BYTES, () ->
+                post(() -> BodyLimit.atMost(MAX_BODY_BYTES, () ->
                     entity(Unmarshaller.entityToString(), this::submit))),
                 get(() -> parameterOptional("status", status -> parameterOptional("limit", limit ->
                     list(status, limit)))))),
