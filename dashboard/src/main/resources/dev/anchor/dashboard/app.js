@@ -991,7 +991,7 @@ function appsView(main) {
           h('td', {}, badge(a.status)),
           h('td', {}, health(a.health)),
           h('td', {}, a.nodeId || '–'),
-          h('td', {}, a.port ? `${a.port} ` : '', h('a', { href: appUrl(a), target: '_blank', rel: 'noopener' }, appUrl(a))),
+          h('td', {}, a.port ? `${a.port} ` : '', h('a', { href: appUrl(a), target: '_blank', rel: 'noopener' }, shortId(appUrl(a)))),
           h('td', { class: 'num' }, String(a.restarts ?? 0)),
           h('td', {}, limitsText(a.limits), h('div', { class: 'muted small' }, enforced(a.limits))),
           h('td', {}, appActions(a)))))));
@@ -1002,7 +1002,8 @@ function appsView(main) {
 function appView(main, id) {
   const body = h('div', { id: 'app-detail', 'data-app-id': id });
   const logs = h('pre', { class: 'logs', id: 'app-logs' }, '(nothing printed)');
-  append(main, h('p', {}, h('a', { href: '#/apps' }, '← Apps')), h('h1', {}, 'App ', h('span', { class: 'mono' }, id)),
+  const title = h('span', {}, 'App');
+  append(main, h('p', {}, h('a', { href: '#/apps' }, '← Apps')), h('h1', {}, title, ' ', h('span', { class: 'mono small' }, id)),
     body, section('Logs (live)', logs));
   let app = state.apps.get(id), error = null;
   api(`/api/clusters/${encodeURIComponent(id)}`).then(a => { upsertApp(a); app = state.apps.get(id); invalidate(); },
@@ -1024,6 +1025,7 @@ function appView(main, id) {
       if (!app) { fill(body, h('p', { class: 'muted' }, 'Loading…')); return; }
       const a = app, l = a.limits;
       body.dataset.status = a.status;
+      title.textContent = a.name || 'App';
       fill(body,
         h('div', { class: 'row' }, badge(a.status), health(a.health),
           appActions(a, op => { if (op === 'delete') location.hash = '#/apps'; else app = state.apps.get(id); })),
@@ -1036,9 +1038,9 @@ function appView(main, id) {
           field('Restarts', String(a.restarts ?? 0)), field('Last exit code', a.lastExitCode ?? null),
           field('Incarnation', String(a.incarnation)), field('Created', fmtDateTime(a.createdAt)),
           field('Started', fmtDateTime(a.startedAt)), field('Stopped', a.stoppedAt ? fmtDateTime(a.stoppedAt) : null),
-          field('Limits', limitsText(l)), field('Memory enforced by', l && l.memory), field('CPU enforced by', l && l.cpuEnforcement),
+          field('Limits', limitsText(l)), field('Memory limit', l && l.memory), field('CPU limit', l && l.cpuEnforcement),
           a.retiring ? field('Still serving on', `${a.retiring.nodeId} (port ${a.retiring.port})`) : null)),
-        section('History', h('ol', { class: 'timeline' }, [...(a.history || [])].reverse().map(e => h('li', {},
+        section('History', h('ol', { class: 'timeline' }, (a.history || []).map(e => h('li', {},
           h('time', {}, fmtTime(e.at)), ' ', h('strong', {}, e.event),
           e.nodeId ? ` · ${e.nodeId}` : '', e.detail ? ` · ${e.detail}` : '')))));
     },
