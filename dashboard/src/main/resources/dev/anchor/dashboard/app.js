@@ -1,12 +1,14 @@
 // The Anchor dashboard: one plain ES module, no framework and no build step (see dashboard/README.md for why).
 // Data comes from the HTTP API the page is served next to: the change feed (/api/events, one EventSource for the
-// whole page) keeps tasks, DAGs and throughput live; nodes and queue counts have no stream, so those two are polled
+// whole page) keeps tasks, DAGs, apps and throughput live; nodes and queue counts have no stream, so those two are polled
 // while the tab is visible.
 
 const TASK_EVENTS = ['Submitted', 'Dispatched', 'Started', 'Waiting', 'Requeued', 'RetryScheduled', 'RetryDue',
   'VerificationStarted', 'ReplicaReported', 'Withdrawn', 'Completed', 'Failed', 'Cancelled'];
 const DAG_EVENTS = ['Scheduled', 'NodeStarted', 'NodeCompleted', 'NodeFailed', 'NodeSkipped', 'NodeCancelled'];
 const NODE_EVENTS = ['Quarantined'];
+const APP_EVENTS = ['Created', 'Placed', 'Started', 'Healthy', 'Crashed', 'Restarted', 'Stopped', 'Moved', 'Failed',
+  'Deleted'].map(e => 'App' + e);
 const ENDED = new Set(['Completed', 'Failed', 'Cancelled']);
 const POLL_MS = 3000;
 const SPARK_POINTS = 60;
@@ -210,6 +212,7 @@ const state = {
   stats: null,               // GET /api/queue/stats
   throughput: new Map(),     // bucket start → {completed, failed}
   dags: new Map(),           // dagId → latest DagChange or DagView
+  apps: new Map(),           // clusterId → the app's latest view (GET /api/clusters or the feed)
   lastEventAt: 0,
 };
 
@@ -261,6 +264,22 @@ function loadRememberedDags() {
       if (!state.dags.has(id)) state.dags.set(id, { dagId: id, seenAt: 0 });
     }
   } catch { /* nothing remembered */ }
+}
+
+function upsertApp(a) {
+  const old = state.apps.get(a.clusterId);
+  // a list fetched while the feed runs must not overwrite a newer change (each change adds to the history)
+  if (old && (old.history || []).length > (a.history || []).length) return;
+  state.apps.set(a.clusterId, a);
+}
+
+async function loadApps() {
+  const list = await api('/api/clusters');
+  const ids = new Set(list.map(a => a.clusterId));
+  for (const id of state.apps.keys()) if (!ids.has(id)) state.apps.delete(id);
+  for (const a of list) upsertApp(a);
+  state.appsLoaded = true;
+  invalidate();
 }
 
 let throughputSeeded = false;
@@ -335,7 +354,7 @@ function openFeed() {
   es.onopen = () => {
     feedRetry = 0;
     setLive('live');
-    if (fresh) { fresh = false; loadTasks().catch(() => {}); }
+    if (fresh) { fresh = false; loadTasks().catch(() => {}); if (state.appsLoaded) loadApps().catch(() => {}); }
   };
   es.onerror = () => {
     if (es !== feed) return;
@@ -355,7 +374,7 @@ function openFeed() {
     state.lastEventAt = Date.now();
     handleChange(name, data);
   };
-  for (const name of new Set([...TASK_EVENTS, ...DAG_EVENTS, ...NODE_EVENTS])) es.addEventListener(name, onEvent(name));
+  for (const name of new Set([...TASK_EVENTS, ...DAG_EVENTS, ...NODE_EVENTS, ...APP_EVENTS])) es.addEventListener(name, onEvent(name));
 }
 
 function scheduleFeed() {
@@ -380,6 +399,10 @@ function handleChange(name, data) {
     countThroughput(name);
     if (!throughputSeeded && ENDED.has(name)) endedBeforeSeed.add(data.taskId);
     currentView.onTask && currentView.onTask(data, name);
+  } else if (data.clusterId && name.startsWith('App')) {
+    if (name === 'AppDeleted') state.apps.delete(data.clusterId);
+    else upsertApp(data);
+    currentView.onApp && currentView.onApp(data, name);
   } else if (name === 'Quarantined') {
     toast(`Node ${data.nodeId} was quarantined: ${data.reason}`, true);
     pollNodes().then(invalidate, () => {});
@@ -405,7 +428,7 @@ function invalidate() {
 function route() {
   const [, view = 'overview', id] = (location.hash || '#/overview').split('/').map(decodeURIComponent);
   const make = { overview: overviewView, queues: queuesView, tasks: id ? taskView : tasksView,
-    dags: id ? dagView : dagsView, fraud: id ? fraudRecordView : fraudView, submit: submitView }[view] || overviewView;
+    dags: id ? dagView : dagsView, apps: id ? appView : appsView, fraud: id ? fraudRecordView : fraudView, submit: submitView }[view] || overviewView;
   for (const a of document.querySelectorAll('#nav a')) {
     if (a.dataset.view === view) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
@@ -917,6 +940,113 @@ function fraudRecordView(main, id) {
   };
 }
 
+// ---- apps
+
+const appUrl = a => `/apps/${encodeURIComponent(a.clusterId)}/`;
+const health = v => h('span', { class: 'flag ' + ({ healthy: 'good', unhealthy: 'bad' }[v] || '') }, v || 'unknown');
+const limitsText = l => l ? `${l.ramMb} MB · ${l.cpu} CPU` : '–';
+const enforced = l => l ? `memory: ${l.memory || '–'}; CPU: ${l.cpuEnforcement || '–'}` : '';
+
+/** Stop, start, restart or delete; the answer (the app's view) is shown at once, the feed brings what follows. */
+function appAction(a, op, after) {
+  return h('button', { type: 'button', class: op === 'delete' ? 'small danger' : 'small', 'data-op': op,
+    'aria-label': `${op} app ${a.name}`, onclick: () => {
+      if ((op === 'delete' || op === 'stop') && !confirm(`${op} app ${a.name}?`)) return;
+      act(`${op} ${a.name}`, async () => {
+        const id = encodeURIComponent(a.clusterId);
+        if (op === 'delete') {
+          await api(`/api/clusters/${id}`, { method: 'DELETE' });
+          state.apps.delete(a.clusterId);
+        } else {
+          upsertApp(await api(`/api/clusters/${id}/${op}`, { method: 'POST' }));
+        }
+        if (after) after(op);
+        invalidate();
+      });
+    } }, op);
+}
+
+const appActions = (a, after) => [a.desiredRunning ? appAction(a, 'stop', after) : appAction(a, 'start', after),
+  appAction(a, 'restart', after), appAction(a, 'delete', after)];
+
+function appsView(main) {
+  const table = h('div', { class: 'table-wrap' });
+  append(main, h('h1', {}, 'Apps'), table);
+  let error = null;
+  loadApps().catch(e => { error = e; invalidate(); });
+  return {
+    update() {
+      if (error && !state.appsLoaded) { fill(table, errorBox(error)); return; }
+      if (!state.appsLoaded) { fill(table, h('p', { class: 'muted' }, 'Loading…')); return; }
+      const apps = [...state.apps.values()].sort((a, b) => (b.createdAt || 0) - (a.createdAt || 0));
+      if (!apps.length) {
+        fill(table, h('p', { class: 'muted' }, 'No apps. Deploy one from Submit (POST /api/clusters).'));
+        return;
+      }
+      fill(table, h('table', { class: 'grid', id: 'apps' },
+        h('thead', {}, h('tr', {}, ['App', 'Status', 'Health', 'Node', 'Port / URL', 'Restarts', 'Limits', 'Actions']
+          .map(c => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, apps.map(a => h('tr', { 'data-app-id': a.clusterId, 'data-status': a.status, 'data-health': a.health },
+          h('td', {}, h('a', { href: `#/apps/${encodeURIComponent(a.clusterId)}` }, a.name || shortId(a.clusterId))),
+          h('td', {}, badge(a.status)),
+          h('td', {}, health(a.health)),
+          h('td', {}, a.nodeId || '–'),
+          h('td', {}, a.port ? `${a.port} ` : '', h('a', { href: appUrl(a), target: '_blank', rel: 'noopener' }, shortId(appUrl(a)))),
+          h('td', { class: 'num' }, String(a.restarts ?? 0)),
+          h('td', {}, limitsText(a.limits), h('div', { class: 'muted small' }, enforced(a.limits))),
+          h('td', {}, appActions(a)))))));
+    },
+  };
+}
+
+function appView(main, id) {
+  const body = h('div', { id: 'app-detail', 'data-app-id': id });
+  const logs = h('pre', { class: 'logs', id: 'app-logs' }, '(nothing printed)');
+  const title = h('span', {}, 'App');
+  append(main, h('p', {}, h('a', { href: '#/apps' }, '← Apps')), h('h1', {}, title, ' ', h('span', { class: 'mono small' }, id)),
+    body, section('Logs (live)', logs));
+  let app = state.apps.get(id), error = null;
+  api(`/api/clusters/${encodeURIComponent(id)}`).then(a => { upsertApp(a); app = state.apps.get(id); invalidate(); },
+    e => { error = e; invalidate(); });
+  // the log stream replays its last 200 lines on every (re)connection, so the pane starts over at each open
+  let lines = [];
+  const es = new EventSource(`/api/clusters/${encodeURIComponent(id)}/logs/events?limit=200`);
+  es.onopen = () => { lines = []; };
+  es.addEventListener('line', e => {
+    lines.push(e.data);
+    if (lines.length > 500) lines.splice(0, lines.length - 500);
+    logs.textContent = lines.join('\n');
+  });
+  return {
+    unmount() { es.close(); },
+    onApp(a, name) { if (a.clusterId === id) { if (name === 'AppDeleted') location.hash = '#/apps'; else app = state.apps.get(id); } },
+    update() {
+      if (error && !app) { fill(body, errorBox(error)); return; }
+      if (!app) { fill(body, h('p', { class: 'muted' }, 'Loading…')); return; }
+      const a = app, l = a.limits;
+      body.dataset.status = a.status;
+      title.textContent = a.name || 'App';
+      fill(body,
+        h('div', { class: 'row' }, badge(a.status), health(a.health),
+          appActions(a, op => { if (op === 'delete') location.hash = '#/apps'; else app = state.apps.get(id); })),
+        a.message ? h('p', { class: 'muted' }, a.message) : null,
+        section('Summary', h('dl', { class: 'facts' },
+          field('Name', a.name), field('Type', a.type), field('Node', a.nodeId),
+          field('URL', h('a', { href: appUrl(a), target: '_blank', rel: 'noopener' }, appUrl(a))),
+          field('Port', a.port ? String(a.port) + (a.port !== a.requestedPort ? ` (asked for ${a.requestedPort})` : '') : null),
+          field('Port note', a.portNote), field('Health check', a.healthPath), field('PID', a.pid ? String(a.pid) : null),
+          field('Restarts', String(a.restarts ?? 0)), field('Last exit code', a.lastExitCode ?? null),
+          field('Incarnation', String(a.incarnation)), field('Created', fmtDateTime(a.createdAt)),
+          field('Started', fmtDateTime(a.startedAt)), field('Stopped', a.stoppedAt ? fmtDateTime(a.stoppedAt) : null),
+          field('Limits', limitsText(l)), field('Memory limit', l && l.memory), field('CPU limit', l && l.cpuEnforcement),
+          a.retiring ? field('Still serving on', `${a.retiring.nodeId} (port ${a.retiring.port})`) : null)),
+        section('History', h('ol', { class: 'timeline' }, (a.history || []).map(e => h('li', {},
+          h('time', {}, fmtTime(e.at)), ' ', h('strong', {}, e.event),
+          e.nodeId ? ` · ${e.nodeId}` : '', e.detail ? ` · ${e.detail}` : '')))));
+    },
+  };
+}
+
 // ---- submit
 
 const TEMPLATES = {
@@ -931,6 +1061,7 @@ const TEMPLATES = {
     { id: 'square', dependencies: ['start'], payload: { runtime: 'js', sourceCode: 'input.start * input.start' } },
     { id: 'sum', dependencies: ['double', 'square'], payload: { runtime: 'js', sourceCode: 'input.double + input.square' } },
   ] },
+  app: { name: 'My Web App', type: 'Web', config: { port: 8080, ram: '2048MB', cpu: 2 } },
 };
 
 let draft = JSON.stringify(TEMPLATES.task, null, 2);
@@ -953,10 +1084,13 @@ function submitView(main) {
   const useTemplate = k => { editor.value = draft = JSON.stringify(TEMPLATES[k], null, 2); check(); editor.focus(); };
   async function send(kind) {
     if (!check()) return;
-    const path = kind === 'dag' ? '/api/dag/schedule' : '/api/tasks';
+    const path = { dag: '/api/dag/schedule', app: '/api/clusters' }[kind] || '/api/tasks';
     try {
       const r = await api(path, { method: 'POST', body: editor.value });
-      if (kind === 'dag') {
+      if (kind === 'app') {
+        upsertApp(r);
+        location.hash = `#/apps/${encodeURIComponent(r.clusterId)}`;
+      } else if (kind === 'dag') {
         rememberDag(r.dagId, { status: r.status, name: JSON.parse(editor.value).name });
         location.hash = `#/dags/${encodeURIComponent(r.dagId)}`;
       } else {
@@ -968,20 +1102,26 @@ function submitView(main) {
     }
   }
   append(main, h('h1', {}, 'Submit'),
-    section('Task or DAG as JSON',
+    section('Task, DAG or app as JSON',
       h('div', { class: 'row' }, 'Start from: ',
         h('button', { type: 'button', onclick: () => useTemplate('task') }, 'JS task'),
         h('button', { type: 'button', onclick: () => useTemplate('verified') }, 'Verified task'),
-        h('button', { type: 'button', onclick: () => useTemplate('dag') }, 'DAG')),
+        h('button', { type: 'button', onclick: () => useTemplate('dag') }, 'DAG'),
+        h('button', { type: 'button', onclick: () => useTemplate('app') }, 'Web app')),
       h('label', { for: 'editor' }, 'Request body'),
       editor,
-      h('p', { id: 'editor-help', class: 'muted small' }, 'A task body goes to POST /api/tasks, a DAG ({"tasks":[{"id",…,"dependencies"}]}) to POST /api/dag/schedule. Ctrl+Enter sends it (as a DAG when it has "tasks").'),
+      h('p', { id: 'editor-help', class: 'muted small' }, 'A task body goes to POST /api/tasks, a DAG ({"tasks":[{"id",…,"dependencies"}]}) to POST /api/dag/schedule, a web app ({"name","type":"Web","config":{"port","ram","cpu"}}) to POST /api/clusters. Ctrl+Enter sends it (as a DAG when it has "tasks", as an app when it has "config").'),
       problem,
       h('div', { class: 'row' },
         h('button', { type: 'button', class: 'primary', id: 'submit-task', onclick: () => send('task') }, 'Submit task'),
-        h('button', { type: 'button', id: 'submit-dag', onclick: () => send('dag') }, 'Schedule DAG'))));
+        h('button', { type: 'button', id: 'submit-dag', onclick: () => send('dag') }, 'Schedule DAG'),
+        h('button', { type: 'button', id: 'submit-app', onclick: () => send('app') }, 'Deploy app'))));
   editor.addEventListener('keydown', e => {
-    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(JSON.parse(editor.value || '{}').tasks ? 'dag' : 'task'); }
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      const b = JSON.parse(editor.value || '{}');
+      send(b.tasks ? 'dag' : b.config || b.command ? 'app' : 'task');
+    }
   });
   return {};
 }

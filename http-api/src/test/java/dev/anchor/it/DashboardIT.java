@@ -20,8 +20,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * the node shows in the overview; a task submitted from the page's editor and one submitted through the API both turn
  * Completed in the live list without a reload; the navigation works from the keyboard; a DAG scheduled from the
  * editor is drawn with its nodes Completed and its critical path; a lost connection is shown and what changed
- * meanwhile is caught up; the node is drained from the overview. Every view passes axe-core's WCAG 2.1 A/AA checks,
- * and its screenshot is kept in target/dashboard-screenshots.
+ * meanwhile is caught up; a web app deployed through the API turns Running and healthy in the Apps view, its page
+ * shows its logs, and it is stopped from there; the node is drained from the overview. Every view passes axe-core's
+ * WCAG 2.1 A/AA checks, and its screenshot is kept in target/dashboard-screenshots.
  */
 @Timeout(value = 4, unit = TimeUnit.MINUTES)
 class DashboardIT {
@@ -44,7 +45,8 @@ class DashboardIT {
   void theConsoleSignsInShowsTheClusterAndFollowsTasksLive() throws Exception {
     assumeTrue(HeadlessChromium.executable() != null,
         "no Chromium installed: apt-get install chromium (listed in .ci/system-packages, which ./anchor test installs)");
-    try (AnchorProcess p = AnchorProcess.start("standalone", tmp.resolve("data"), AnchorProcess.freePort(), Map.of())) {
+    try (AnchorProcess p = AnchorProcess.start("standalone", tmp.resolve("data"), AnchorProcess.freePort(),
+        Map.of("ANCHOR_APPS_ALLOW_COMMANDS", "on"))) {
       p.awaitHealthy(Duration.ofSeconds(150));
       // the browser reaches the node through a relay the test can cut, as a lost network would
       try (TcpProxy proxy = new TcpProxy(p.httpPort); HeadlessChromium b = new HeadlessChromium(1400, 1000)) {
@@ -144,6 +146,43 @@ class DashboardIT {
         b.waitFor("the queue counts", "document.querySelector('#queues tr.total')", WAIT);
         look(b, "queues");
 
+        if (onPath("node")) {
+          // a web app (a command app: a tiny Node.js HTTP server) deployed through the API appears in the Apps view
+          // and turns Running and healthy live; its page shows its logs; it is stopped from there
+          long appsFrom = System.nanoTime();
+          b.eval("location.hash = '#/apps'");
+          b.waitFor("the apps view", "document.querySelector('#main h1')?.textContent === 'Apps' "
+              + "&& !document.querySelector('#main').innerText.includes('Loading')", WAIT);
+          var app = JSON.createObjectNode().put("name", "hi-app").put("type", "Web")
+              .put("command", "node -e \"console.log('hi-app listening on', process.env.PORT); "
+                  + "require('http').createServer((q, s) => s.end('hi')).listen(process.env.PORT)\"");
+          app.putObject("config").put("port", AnchorProcess.freePort()).put("ram", "128MB").put("cpu", 0.5);
+          HttpResponse<String> created = p.post("/api/clusters", app.toString());
+          assertEquals(201, created.statusCode(), created.body());
+          String appId = JSON.readTree(created.body()).path("clusterId").asText();
+          String row = "#apps tr[data-app-id=\"" + appId + "\"]";
+          b.waitFor("the app Running and healthy in the live list",
+              "document.querySelector('" + row + "[data-status=Running][data-health=healthy]')", WAIT);
+          assertTrue(b.eval("document.querySelector('" + row + "').innerText").asText().contains("128 MB"), "its limits");
+          look(b, "apps");
+          b.eval("document.querySelector('" + row + " a').click()");
+          b.waitFor("the app's page with its logs", "document.querySelector('#app-detail')?.dataset.status === 'Running' "
+              + "&& document.querySelector('#app-logs').textContent.includes('hi-app listening on')", WAIT);
+          look(b, "app-detail");
+          b.eval("window.confirm = () => true; document.querySelector('#app-detail button[data-op=stop]').click()");
+          b.waitFor("the app Stopped", "document.querySelector('#app-detail')?.dataset.status === 'Stopped' "
+              + "&& document.querySelector('#app-detail button[data-op=start]')", WAIT);
+          assertEquals("Stopped", JSON.readTree(p.get("/api/clusters/" + appId).body()).path("status").asText());
+          b.eval("location.hash = '#/apps'");
+          b.waitFor("the app Stopped in the list", "document.querySelector('" + row + "[data-status=Stopped]')", WAIT);
+          System.out.println("dashboard apps check: " + (System.nanoTime() - appsFrom) / 1_000_000 + " ms");
+        }
+        b.eval("location.hash = '#/submit'");
+        b.waitFor("the editor", "document.querySelector('#editor')", WAIT);
+        b.eval("[...document.querySelectorAll('#main button')].find(x => x.textContent === 'Web app').click()");
+        assertTrue(b.eval("document.querySelector('#editor').value").asText().contains("\"type\": \"Web\""),
+            "the web app example");
+
         // a lost connection is shown, and the rows changed meanwhile are caught up after it comes back
         b.eval("location.hash = '#/tasks'");
         b.waitFor("the tasks list", "document.querySelector('#f-status')", WAIT);
@@ -183,6 +222,13 @@ class DashboardIT {
         assertEquals(Map.of(), violations, "axe-core's accessibility violations per view");
       }
     }
+  }
+
+  private static boolean onPath(String command) {
+    for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+      if (!dir.isEmpty() && java.nio.file.Files.isExecutable(Path.of(dir, command))) return true;
+    }
+    return false;
   }
 
   private static void awaitCompleted(AnchorProcess p, String taskId) throws Exception {
