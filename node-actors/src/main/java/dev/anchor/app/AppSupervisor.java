@@ -230,6 +230,7 @@ public final class AppSupervisor implements AutoCloseable {
         try {
           startDisplay();
         } catch (IOException e) {
+          if (stopping) throw new InterruptedException("stopped while its display started");
           String msg = "this node cannot give the app a display: " + e.getMessage();
           line("[anchor] " + msg);
           change(with(Phase.Failed, null, null, null, false, 0, null, msg));

@@ -160,8 +160,9 @@ public final class ScreenService implements AutoCloseable {
   /** The actor, registered with the receptionist under {@link ScreenProtocol#key(String)} when capture works. */
   public Behavior<Command> behavior() {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      // only a node that can capture is found; for the others the coordinator reads the reason from their specs
-      if (status.available()) {
+      // only a node that can capture is found; for the others the coordinator reads the reason from their specs. An
+      // app's display is always found, so its viewers learn why it cannot be captured (a 409 with the reason)
+      if (status.available() || who.startsWith("app ")) {
         ctx.getSystem().receptionist().tell(Receptionist.register(key, ctx.getSelf()));
       }
       Map<String, Stream> streams = new HashMap<>();
