@@ -57,6 +57,7 @@ public final class ScreenService implements AutoCloseable {
   private Encoder encoder;
 
   private volatile ActorRef<Command> actor;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private ScreenService(String nodeId, Status status, Xvfb xvfb) {
     this("node " + nodeId, ScreenProtocol.key(nodeId), status, xvfb);
@@ -342,6 +343,8 @@ public final class ScreenService implements AutoCloseable {
 
   @Override
   public void close() {
+    // once: the capture and the TurboJPEG handle are native resources a second free would crash the JVM with
+    if (!closed.compareAndSet(false, true)) return;
     ActorRef<Command> a = actor;
     actor = null;
     if (a != null) a.tell(new Shutdown());
