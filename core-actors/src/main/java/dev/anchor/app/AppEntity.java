@@ -77,10 +77,11 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
    *
    * @param phase Installing, Starting, Running, Backoff, Failed, Refused (the node does not host apps of this
    *              kind), Stopped
+   * @param display the X display the node started for the app ({@code ":7"}), null when it has none
    */
   public record Report(String nodeId, String host, int incarnation, String phase, Long pid, Integer port,
                        String portNote, boolean healthy, int restarts, Integer exitCode, String memoryLimit,
-                       String cpuLimit, String message, List<String> lastLogs) implements Command {
+                       String cpuLimit, String message, List<String> lastLogs, String display) implements Command {
     public Report {
       lastLogs = lastLogs == null ? List.of() : List.copyOf(lastLogs);
     }
@@ -605,6 +606,16 @@ public final class AppEntity extends EventSourcedBehavior<AppEntity.Command, App
         new AppView.Limits(spec.ramMb(), spec.cpu(), s.memoryLimit(), s.cpuLimit()), s.createdAt(), s.startedAt(),
         s.stoppedAt(), s.incarnation(), message, s.lastLogs(),
         s.retiring() == null ? null : new AppView.Retiring(s.retiring().nodeId(), s.retiring().host(),
-            s.retiring().port()), s.history());
+            s.retiring().port()), s.history(),
+        spec.display() ? new AppView.Display(fresh ? displayNumber(r.display()) : null, spec.displaySize()) : null);
+  }
+
+  private static Integer displayNumber(String display) {
+    if (display == null || !display.startsWith(":")) return null;
+    try {
+      return Integer.parseInt(display.substring(1).split("\\.")[0]);
+    } catch (NumberFormatException e) {
+      return null;
+    }
   }
 }

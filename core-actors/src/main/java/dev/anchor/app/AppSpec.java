@@ -15,10 +15,15 @@ import java.util.Map;
  * @param ramMb      memory limit in MB (Node's heap cap, and a cgroup's memory.max where the node can make one)
  * @param cpu        cores (cgroup cpu.max where available, else scheduler accounting only)
  * @param healthPath HTTP path probed on the app's port; 2xx–4xx counts as healthy
+ * @param display    whether the app gets a virtual X display (an Xvfb its node starts for it, in {@code DISPLAY})
+ * @param displaySize that display's size, {@code WIDTHxHEIGHT} (null: {@link #DEFAULT_DISPLAY_SIZE})
  */
 public record AppSpec(String name, String type, int port, long ramMb, double cpu, Map<String, String> files,
-                      String entry, List<String> dependencies, String command, String healthPath)
+                      String entry, List<String> dependencies, String command, String healthPath, boolean display,
+                      String displaySize)
     implements CborSerializable {
+
+  public static final String DEFAULT_DISPLAY_SIZE = "1280x720";
 
   public static final String HELLO_ENTRY = "index.js";
 
@@ -35,6 +40,19 @@ public record AppSpec(String name, String type, int port, long ramMb, double cpu
     files = files == null ? Map.of() : Map.copyOf(new LinkedHashMap<>(files));
     dependencies = dependencies == null ? List.of() : List.copyOf(dependencies);
     if (healthPath == null || healthPath.isBlank()) healthPath = "/";
+    if (!display) displaySize = null;
+    else if (displaySize == null || displaySize.isBlank()) displaySize = DEFAULT_DISPLAY_SIZE;
+  }
+
+  /** The same app without or with a display of {@code size} (null: the default size). */
+  public AppSpec withDisplay(boolean display, String size) {
+    return new AppSpec(name, type, port, ramMb, cpu, files, entry, dependencies, command, healthPath, display, size);
+  }
+
+  /** {@code [width, height]} of {@link #displaySize()}. */
+  public int[] displayDimensions() {
+    String[] p = (displaySize == null ? DEFAULT_DISPLAY_SIZE : displaySize).split("x");
+    return new int[] {Integer.parseInt(p[0]), Integer.parseInt(p[1])};
   }
 
   /** The reference body's app: no source given. */
@@ -44,7 +62,7 @@ public record AppSpec(String name, String type, int port, long ramMb, double cpu
     files.put("package.json", "{\"name\":\"anchor-web-app\",\"version\":\"1.0.0\",\"private\":true,"
         + "\"main\":\"index.js\",\"dependencies\":{\"express\":\"^4.19.2\"}}\n");
     return new AppSpec(name, type, port, ramMb, cpu, files, HELLO_ENTRY, List.of("express@^4.19.2"), null,
-        healthPath);
+        healthPath, false, null);
   }
 
   public boolean usesCommand() {

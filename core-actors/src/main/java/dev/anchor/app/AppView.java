@@ -14,8 +14,17 @@ public record AppView(String clusterId, String name, String type, String status,
                       String nodeId, String host, Integer port, int requestedPort, String portNote, Long pid,
                       int restarts, Integer lastExitCode, String health, String healthPath, Limits limits,
                       Long createdAt, Long startedAt, Long stoppedAt, int incarnation, String message,
-                      List<String> lastLogs, Retiring retiring, List<AppEntity.HistoryEntry> history)
+                      List<String> lastLogs, Retiring retiring, List<AppEntity.HistoryEntry> history,
+                      Display display)
     implements CborSerializable {
+
+  /**
+   * The app's virtual display (asked with {@code "display": true}).
+   *
+   * @param number the X display number on its node (null until the node started it)
+   * @param size   {@code WIDTHxHEIGHT}
+   */
+  public record Display(Integer number, String size) implements CborSerializable {}
 
   /** Where the app still serves during a graceful move (drain), until its new incarnation is healthy. */
   public record Retiring(String nodeId, String host, Integer port) implements CborSerializable {}
@@ -32,6 +41,6 @@ public record AppView(String clusterId, String name, String type, String status,
 
   public static AppView unknown(String id) {
     return new AppView(id, null, null, UNKNOWN, false, null, null, null, 0, null, null, 0, null, "unknown", null,
-        null, null, null, null, 0, null, List.of(), null, List.of());
+        null, null, null, null, 0, null, List.of(), null, List.of(), null);
   }
 }

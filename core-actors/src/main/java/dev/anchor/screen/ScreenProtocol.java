@@ -27,6 +27,11 @@ public final class ScreenProtocol {
     return ServiceKey.create(Command.class, "anchor-screen-" + nodeId);
   }
 
+  /** The screen of an app's own display (an app created with {@code "display": true}), served by its hosting node. */
+  public static ServiceKey<Command> appKey(String appId) {
+    return ServiceKey.create(Command.class, "anchor-app-screen-" + appId);
+  }
+
   public interface Command extends CborSerializable {}
 
   /** One frame; answered with the frame or an error saying why there is none. */

@@ -125,7 +125,7 @@ class AppEntityTest {
                                                                                  int restarts, Integer exit) {
     return app.runCommand(new Report(node, "127.0.0.1", inc, phase, pid, pid == null ? null : 8080, null, healthy,
         restarts, exit, "node --max-old-space-size", "accounting only", phase.equals("Failed") ? "crashed 5 times" : null,
-        List.of("boom")));
+        List.of("boom"), null));
   }
 
   private List<Class<?>> types(List<Event> events) {
@@ -148,6 +148,21 @@ class AppEntityTest {
     // creating again answers the same app and journals nothing
     var again = app.<StatusReply<AppView>>runCommand(reply -> new AppEntity.Create(HELLO, reply));
     assertTrue(again.events().isEmpty());
+  }
+
+  @Test
+  void anAppWithADisplayShowsItsNumberOnceItsNodeReportsIt() {
+    assertNull(create().display(), "an app without a display shows none");
+    appId = appId + "-d";
+    app = EventSourcedBehaviorTestKit.create(kit.system(), AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
+    var created = app.<StatusReply<AppView>>runCommand(reply ->
+        new AppEntity.Create(HELLO.withDisplay(true, "640x480"), reply));
+    AppView v = created.reply().getValue();
+    assertEquals(new AppView.Display(null, "640x480"), v.display());
+    assertTrue(fx.sent(AppOrder.Run.class).getLast().spec().display());
+    app.runCommand(new Report("n1", "127.0.0.1", 1, "Running", 4242L, 8080, null, true, 0, null, null, null, null,
+        List.of(), ":7"));
+    assertEquals(new AppView.Display(7, "640x480"), view().display());
   }
 
   @Test
@@ -274,7 +289,7 @@ class AppEntityTest {
   void aNodeThatRefusesTheAppIsSkipped() {
     create();
     var r = app.runCommand(new Report("n1", "h", 1, "Refused", null, null, null, false, 0, null, null, null,
-        "app hosting is off on this node", List.of()));
+        "app hosting is off on this node", List.of(), null));
     AppEntity.Moved moved = assertInstanceOf(AppEntity.Moved.class, r.event());
     assertEquals("n2", moved.to());
   }

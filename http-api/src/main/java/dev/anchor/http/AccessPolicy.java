@@ -16,6 +16,8 @@ final class AccessPolicy {
   private static final Pattern NODE_OPERATION = Pattern.compile("/api/nodes/[^/]+/(drain|cordon|uncordon|release)/?");
   /** A node's screen shows whatever runs on it: operators only (browser credentials allowed, for an img tag). */
   private static final Pattern NODE_SCREEN = Pattern.compile("/api/nodes/[^/]+/screen(/stream)?/?");
+  /** An app's display likewise (an app created with "display": true). */
+  private static final Pattern APP_SCREEN = Pattern.compile("/api/clusters/[^/]+/screen(/stream)?/?");
 
   private AccessPolicy() {}
 
@@ -40,7 +42,7 @@ final class AccessPolicy {
     if (under(p, "/apps")) return new Open();
     if (under(p, "/api/fraud")) return new Needs(ApiRole.OPERATE, read);
     if (NODE_OPERATION.matcher(p).matches()) return new Needs(ApiRole.OPERATE, read);
-    if (NODE_SCREEN.matcher(p).matches()) return new Needs(ApiRole.OPERATE, read);
+    if (NODE_SCREEN.matcher(p).matches() || APP_SCREEN.matcher(p).matches()) return new Needs(ApiRole.OPERATE, read);
     if (read) return new Needs(ApiRole.READ, true);
     if (under(p, "/api/tasks") || under(p, "/api/dag") || under(p, "/api/mapreduce")
         || under(p, "/api/clusters")) {

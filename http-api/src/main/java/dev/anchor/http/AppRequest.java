@@ -25,7 +25,50 @@ final class AppRequest {
 
   private AppRequest() {}
 
+  private static final Pattern DISPLAY_SIZE = Pattern.compile("\\s*(\\d{1,5})\\s*[xX]\\s*(\\d{1,5})\\s*");
+  static final int MIN_DISPLAY_SIDE = 16;
+  static final int MAX_DISPLAY_SIDE = 8192;
+
   static AppSpec parse(JsonNode body, boolean allowCommands) {
+    boolean display = display(body);
+    String size = displaySize(body.get("config"), display);
+    AppSpec spec = parseApp(body, allowCommands);
+    return display ? spec.withDisplay(true, size) : spec;
+  }
+
+  /** {@code "display": true} (top level): the app gets a virtual X display of its own. */
+  private static boolean display(JsonNode body) {
+    JsonNode config = body.get("config");
+    if (config != null && config.isObject() && config.has("display")) {
+      throw new BadRequest("config.display", "display goes at the top level of the body (\"display\": true), "
+          + "its size in config.displaySize");
+    }
+    JsonNode d = body.get("display");
+    if (d == null || d.isNull()) return false;
+    if (!d.isBoolean()) throw new BadRequest("display", "display must be true or false, not " + d);
+    return d.asBoolean();
+  }
+
+  /** {@code config.displaySize}: {@code "WIDTHxHEIGHT"}, each 16–8192 (default 1280x720); only with a display. */
+  private static String displaySize(JsonNode config, boolean display) {
+    JsonNode n = config == null || !config.isObject() ? null : config.get("displaySize");
+    if (n == null || n.isNull()) return AppSpec.DEFAULT_DISPLAY_SIZE;
+    if (!display) throw new BadRequest("config.displaySize", "config.displaySize needs \"display\": true");
+    Matcher m = n.isTextual() ? DISPLAY_SIZE.matcher(n.asText()) : null;
+    if (m == null || !m.matches()) {
+      throw new BadRequest("config.displaySize", "config.displaySize must be \"WIDTHxHEIGHT\" such as \"1280x720\", not "
+          + n);
+    }
+    int w = Integer.parseInt(m.group(1));
+    int h = Integer.parseInt(m.group(2));
+    if (w < MIN_DISPLAY_SIDE || h < MIN_DISPLAY_SIDE || w > MAX_DISPLAY_SIDE || h > MAX_DISPLAY_SIDE) {
+      throw new BadRequest("config.displaySize", "config.displaySize must be " + MIN_DISPLAY_SIDE + "–"
+          + MAX_DISPLAY_SIDE + " pixels each way, not " + w + "x" + h);
+    }
+    return w + "x" + h;
+  }
+
+  private static AppSpec parseApp(JsonNode body, boolean allowCommands) {
     String name = text(body, "name", "app", "name");
     if (name.length() > 200) throw new BadRequest("name", "name is longer than 200 characters");
     JsonNode typeNode = body.get("type");
@@ -57,7 +100,8 @@ final class AppRequest {
         throw new BadRequest("command", "this cluster does not run command apps (ANCHOR_APPS_ALLOW_COMMANDS=off); "
             + "give source.files for a Node.js app");
       }
-      return new AppSpec(name, "Web", port, ramMb, cpu, Map.of(), null, List.of(), command.asText(), healthPath);
+      return new AppSpec(name, "Web", port, ramMb, cpu, Map.of(), null, List.of(), command.asText(), healthPath,
+          false, null);
     }
     if (!hasSource) return AppSpec.hello(name, "Web", port, ramMb, cpu, healthPath);
     if (!source.isObject()) throw new BadRequest("source", "source must be an object {files, entry, dependencies}");
@@ -87,7 +131,7 @@ final class AppRequest {
           : "source.entry '" + entry + "' is not one of source.files");
     }
     return new AppSpec(name, "Web", port, ramMb, cpu, fileMap, entry, dependencies(source.get("dependencies")), null,
-        healthPath);
+        healthPath, false, null);
   }
 
   private static String defaultEntry(Map<String, String> files) {

@@ -88,21 +88,37 @@ public final class ScreenRoutes {
     }
   }
 
-  public Route route() {
-    return pathPrefix("api", () -> pathPrefix("nodes", () -> concat(
-        path(segment().slash("screen"), id -> get(() -> frameRoute(id))),
-        path(segment().slash("screen").slash("stream"), id -> get(() -> streamRoute(id))))));
+  /** The app has no such id (or was deleted): 404. */
+  static final class UnknownAppException extends RuntimeException {
+    UnknownAppException(String appId) {
+      super("unknown app " + appId);
+    }
   }
 
-  private Route frameRoute(String id) {
+  /** Whose screen: a node's ({@code nodeId}) or an app's display ({@code clusterId}). */
+  private record Target(String id, String field, java.util.function.Function<String, CompletionStage<ActorRef<Command>>> lookup) {}
+
+  public Route route() {
+    return pathPrefix("api", () -> concat(
+        pathPrefix("nodes", () -> screens(id -> new Target(id, "nodeId", this::service))),
+        pathPrefix("clusters", () -> screens(id -> new Target(id, "clusterId", this::appService)))));
+  }
+
+  private Route screens(java.util.function.Function<String, Target> target) {
+    return concat(
+        path(segment().slash("screen"), id -> get(() -> frameRoute(target.apply(id)))),
+        path(segment().slash("screen").slash("stream"), id -> get(() -> streamRoute(target.apply(id)))));
+  }
+
+  private Route frameRoute(Target t) {
     return parameterOptional("width", w -> parameterOptional("quality", q -> parameterOptional("format", f ->
-        completeWithFuture(frame(id, intParam("width", w, 0, 0, 16384), intParam("quality", q, 80, 1, 100),
+        completeWithFuture(frame(t, intParam("width", w, 0, 0, 16384), intParam("quality", q, 80, 1, 100),
             format(f))))));
   }
 
-  private Route streamRoute(String id) {
+  private Route streamRoute(Target t) {
     return parameterOptional("fps", fps -> parameterOptional("width", w -> parameterOptional("quality", q ->
-        completeWithFuture(stream(id, intParam("fps", fps, 10, 1, ScreenProtocol.MAX_FPS),
+        completeWithFuture(stream(t, intParam("fps", fps, 10, 1, ScreenProtocol.MAX_FPS),
             intParam("width", w, 0, 0, 16384), intParam("quality", q, 70, 1, 100))))));
   }
 
@@ -126,8 +142,8 @@ public final class ScreenRoutes {
 
   // ------------------------------------------------------------------ one frame
 
-  private CompletionStage<HttpResponse> frame(String nodeId, int width, int quality, String format) {
-    return service(nodeId)
+  private CompletionStage<HttpResponse> frame(Target t, int width, int quality, String format) {
+    return t.lookup().apply(t.id())
         .thenCompose(svc -> {
           CompletableFuture<ScreenFrame> result = new CompletableFuture<>();
           return spawn(grabRelay(result), "grab-").thenCompose(relay -> {
@@ -135,7 +151,7 @@ public final class ScreenRoutes {
             return result;
           });
         })
-        .handle((f, e) -> e == null ? image(f) : failure(nodeId, e));
+        .handle((f, e) -> e == null ? image(f) : failure(t, e));
   }
 
   private static HttpResponse image(ScreenFrame f) {
@@ -163,8 +179,8 @@ public final class ScreenRoutes {
 
   // ------------------------------------------------------------------ a stream
 
-  private CompletionStage<HttpResponse> stream(String nodeId, int fps, int width, int quality) {
-    return service(nodeId).thenCompose(svc -> {
+  private CompletionStage<HttpResponse> stream(Target target, int fps, int width, int quality) {
+    return target.lookup().apply(target.id()).thenCompose(svc -> {
       String streamId = UUID.randomUUID().toString();
       Materializer mat = Materializer.matFromSystem(system);
       Pair<org.apache.pekko.actor.ActorRef, Source<Object, NotUsed>> pre = Source.<Object>actorRef(
@@ -192,7 +208,7 @@ public final class ScreenRoutes {
             .withEntity(HttpEntities.createChunked(
                 ContentTypes.parse("multipart/x-mixed-replace; boundary=" + BOUNDARY), body));
       });
-    }).handle((r, e) -> e == null ? r : failure(nodeId, e));
+    }).handle((r, e) -> e == null ? r : failure(target, e));
   }
 
   static ByteString part(ScreenFrame f) {
@@ -224,7 +240,7 @@ public final class ScreenRoutes {
             return Behaviors.stopped();
           })
           .onMessage(NodeGone.class, g -> {
-            sink.tell(new StreamEnded("the node left"));
+            sink.tell(new StreamEnded("the node (or the app's display) is gone"));
             return Behaviors.stopped();
           })
           .onMessage(ViewerGone.class, g -> {
@@ -275,15 +291,46 @@ public final class ScreenRoutes {
     });
   }
 
-  private static HttpResponse failure(String nodeId, Throwable e) {
+  /**
+   * The screen service of an app's display, registered by the node that hosts the app under
+   * {@link ScreenProtocol#appKey(String)}; when there is none, the app's entity says why: 404 for an unknown or
+   * deleted app, 409 for an app without a display or whose display does not run (yet).
+   */
+  private CompletionStage<ActorRef<Command>> appService(String appId) {
+    var key = ScreenProtocol.appKey(appId);
+    return AskPattern.<Receptionist.Command, Receptionist.Listing>ask(system.receptionist(),
+            replyTo -> Receptionist.find(key, replyTo), ASK_TIMEOUT, system.scheduler())
+        .thenCompose(listing -> {
+          var found = listing.getServiceInstances(key).stream().findFirst();
+          if (found.isPresent()) return CompletableFuture.completedFuture(found.get());
+          return org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding.get(system)
+              .entityRefFor(dev.anchor.app.AppEntity.TYPE_KEY, appId)
+              .<dev.anchor.app.AppView>ask(dev.anchor.app.AppEntity.Get::new, ASK_TIMEOUT)
+              .thenApply(v -> {
+                if (dev.anchor.app.AppView.UNKNOWN.equals(v.status()) || "Deleted".equals(v.status())) {
+                  throw new UnknownAppException(appId);
+                }
+                if (v.display() == null) {
+                  throw new NoCaptureException("app " + appId + " has no display (create it with \"display\": true)");
+                }
+                throw new NoCaptureException("app " + appId + " has no display running"
+                    + (v.nodeId() == null ? "" : " on node " + v.nodeId()) + " (status " + v.status()
+                    + (v.message() == null ? "" : ": " + v.message()) + ")");
+              });
+        });
+  }
+
+  private static HttpResponse failure(Target target, Throwable e) {
     Throwable t = e;
     while (t instanceof CompletionException && t.getCause() != null) t = t.getCause();
-    if (t instanceof NoCaptureException) return Json.error(StatusCodes.CONFLICT, t.getMessage(), "nodeId");
+    String field = target.field();
+    if (t instanceof UnknownAppException) return Json.error(StatusCodes.NOT_FOUND, t.getMessage(), field);
+    if (t instanceof NoCaptureException) return Json.error(StatusCodes.CONFLICT, t.getMessage(), field);
     if (t instanceof BadRequest b) return Json.error(StatusCodes.BAD_REQUEST, b.getMessage(), b.field());
     if (t instanceof NodeScreenError) {
       return Json.error(t.getMessage().contains("has no screen capture") ? StatusCodes.CONFLICT
-          : StatusCodes.SERVICE_UNAVAILABLE, t.getMessage(), "nodeId");
+          : StatusCodes.SERVICE_UNAVAILABLE, t.getMessage(), field);
     }
-    return OperatorRoutes.failure(nodeId, t);
+    return OperatorRoutes.failure(target.id(), t);
   }
 }

@@ -74,4 +74,31 @@ class AppRequestTest {
     assertEquals("source.dependencies",
         badField("{\"source\":{\"files\":{\"index.js\":\"x\"},\"dependencies\":[1]}}", false));
   }
+
+  @Test
+  void displayIsATopLevelBooleanWithItsSizeInConfig() throws Exception {
+    AppSpec none = parse("{}");
+    assertEquals(false, none.display());
+    assertEquals(null, none.displaySize());
+    AppSpec dflt = parse("{\"display\":true}");
+    assertEquals(true, dflt.display());
+    assertEquals("1280x720", dflt.displaySize());
+    assertTrue(dflt.files().containsKey("index.js"), "the rest of the body is parsed as before");
+    AppSpec sized = AppRequest.parse(Json.MAPPER.readTree(
+        "{\"display\":true,\"config\":{\"displaySize\":\" 640X480 \"},\"command\":\"xclock\"}"), true);
+    assertEquals("640x480", sized.displaySize());
+    assertEquals(640, sized.displayDimensions()[0]);
+    assertEquals(480, sized.displayDimensions()[1]);
+    assertEquals("xclock", sized.command());
+    assertEquals(false, parse("{\"display\":false}").display());
+    for (String bad : List.of("\"yes\"", "1", "{}")) {
+      assertEquals("display", badField("{\"display\":" + bad + "}", false), bad);
+    }
+    for (String bad : List.of("\"big\"", "1280", "\"10x10\"", "\"9000x720\"", "\"1280x\"")) {
+      assertEquals("config.displaySize", badField("{\"display\":true,\"config\":{\"displaySize\":" + bad + "}}",
+          false), bad);
+    }
+    assertEquals("config.displaySize", badField("{\"config\":{\"displaySize\":\"640x480\"}}", false));
+    assertEquals("config.display", badField("{\"config\":{\"display\":true}}", false));
+  }
 }

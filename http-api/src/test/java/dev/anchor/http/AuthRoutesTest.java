@@ -68,6 +68,8 @@ class AuthRoutesTest {
       new Endpoint("fraud", "GET", "/api/fraud/f1", "operate"),
       new Endpoint("screen", "GET", "/api/nodes/n1/screen?width=640", "operate"),
       new Endpoint("screen", "GET", "/api/nodes/n1/screen/stream?fps=10", "operate"),
+      new Endpoint("screen", "GET", "/api/clusters/c1/screen?width=640", "operate"),
+      new Endpoint("screen", "GET", "/api/clusters/c1/screen/stream?fps=10", "operate"),
       new Endpoint("clusters", "GET", "/api/clusters", "read"),
       new Endpoint("clusters", "GET", "/api/clusters/c1/logs", "read"),
       new Endpoint("clusters", "POST", "/api/clusters", "submit"),

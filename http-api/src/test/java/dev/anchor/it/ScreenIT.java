@@ -143,12 +143,17 @@ class ScreenIT {
    * and checks its width; answers their capture times ({@code X-Captured-At}, ms).
    */
   static List<Long> readStream(AnchorProcess p, String id, int fps, int width, int frames) throws Exception {
+    return readStreamAt(p, "/api/nodes/" + id + "/screen/stream", fps, width, frames);
+  }
+
+  /** The same for the stream at {@code path} (a node's or an app's). */
+  static List<Long> readStreamAt(AnchorProcess p, String path, int fps, int width, int frames) throws Exception {
     ActorSystem<Void> client = ActorSystem.create(Behaviors.empty(), "screen-it-client",
         com.typesafe.config.ConfigFactory.parseString("pekko.actor.provider = local\npekko.loglevel = WARNING"));
     try {
       Materializer mat = Materializer.matFromSystem(client);
       var response = Http.get(client).singleRequest(HttpRequest.GET(
-              p.url("/api/nodes/" + id + "/screen/stream?fps=" + fps + "&width=" + width + "&quality=70"))
+              p.url(path + "?fps=" + fps + "&width=" + width + "&quality=70"))
           .addHeader(RawHeader.create("Authorization", "Bearer " + AnchorProcess.TOKEN)))
           .toCompletableFuture().get(30, TimeUnit.SECONDS);
       assertEquals(200, response.status().intValue());
@@ -205,7 +210,7 @@ class ScreenIT {
     throw new AssertionError("task not completed: " + last);
   }
 
-  private static void assertNear(int want, int got) {
+  static void assertNear(int want, int got) {
     for (int shift = 0; shift <= 16; shift += 8) {
       int a = (want >> shift) & 0xff, b = (got >> shift) & 0xff;
       assertTrue(Math.abs(a - b) <= 24, "expected ~#" + Integer.toHexString(want) + ", got #"

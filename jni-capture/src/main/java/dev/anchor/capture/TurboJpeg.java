@@ -75,8 +75,13 @@ final class TurboJpeg {
       }
     }
 
+    private boolean closed;
+
+    /** Frees the handle; a second call does nothing (tjDestroy twice crashes the JVM). */
     @Override
-    public void close() {
+    public synchronized void close() {
+      if (closed) return;
+      closed = true;
       lib.tjDestroy(handle);
     }
   }

@@ -30,6 +30,8 @@ public final class AppHost implements AutoCloseable {
   private final boolean enabled;
   private final boolean allowCommands;
   private final ClusterSharding sharding;
+  private final ActorSystem<?> system;
+  private final java.util.concurrent.atomic.AtomicLong screens = new java.util.concurrent.atomic.AtomicLong();
   private final Map<String, AppSupervisor> apps = new ConcurrentHashMap<>();
   private final ExecutorService orders;
   private final ScheduledExecutorService ticker;
@@ -42,6 +44,7 @@ public final class AppHost implements AutoCloseable {
     this.enabled = enabled;
     this.allowCommands = allowCommands;
     this.sharding = ClusterSharding.get(system);
+    this.system = system;
     this.orders = Executors.newSingleThreadExecutor(r -> daemon(r, "app-orders"));
     this.ticker = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "app-reports"));
   }
@@ -103,7 +106,7 @@ public final class AppHost implements AutoCloseable {
             ? "node " + nodeId + " does not run command apps (ANCHOR_APPS_ALLOW_COMMANDS=off)" : null;
     if (refusal != null) {
       report(new AppSupervisor.Snapshot(r.appId(), r.incarnation(), null, null, null, null, false, 0, null, null,
-          null, refusal), "Refused", List.of());
+          null, refusal), "Refused", List.of(), null);
       return;
     }
     AppSupervisor existing = apps.get(r.appId());
@@ -123,6 +126,11 @@ public final class AppHost implements AutoCloseable {
     AppSupervisor s = new AppSupervisor(r.appId(), r.incarnation(), r.spec(), settings,
         snap -> report(snap, self[0]));
     self[0] = s;
+    if (r.spec().display()) {
+      // its display's screen, found by coordinators under ScreenProtocol.appKey(appId); stopped before its Xvfb
+      String name = "app-screen-" + AppSupervisor.safeName(r.appId()) + "-" + screens.incrementAndGet();
+      s.withScreen(display -> dev.anchor.worker.ScreenService.forApp(r.appId(), display).spawn(system, name));
+    }
     apps.put(r.appId(), s);
     s.start();
   }
@@ -133,14 +141,14 @@ public final class AppHost implements AutoCloseable {
 
   private void report(AppSupervisor.Snapshot snap, AppSupervisor s) {
     List<String> last = snap.phase() == AppSupervisor.Phase.Failed && s != null ? s.logs(FAILED_LOG_LINES) : List.of();
-    report(snap, snap.phase().name(), last);
+    report(snap, snap.phase().name(), last, s == null ? null : s.display());
   }
 
-  private void report(AppSupervisor.Snapshot snap, String phase, List<String> lastLogs) {
+  private void report(AppSupervisor.Snapshot snap, String phase, List<String> lastLogs, String display) {
     try {
       sharding.entityRefFor(AppEntity.TYPE_KEY, snap.appId()).tell(new AppEntity.Report(nodeId, host,
           snap.incarnation(), phase, snap.pid(), snap.port(), snap.portNote(), snap.healthy(), snap.restarts(),
-          snap.exitCode(), snap.memoryLimit(), snap.cpuLimit(), snap.message(), lastLogs));
+          snap.exitCode(), snap.memoryLimit(), snap.cpuLimit(), snap.message(), lastLogs, display));
     } catch (RuntimeException e) {
       log.debug("report of app {} not sent: {}", snap.appId(), e.toString());
     }

@@ -82,6 +82,10 @@ public final class AppSupervisor implements AutoCloseable {
   private volatile Process process;
   private volatile Snapshot snapshot;
   private final CgroupLimits.Applied limits;
+  /** Makes the screen service of the app's display (started once its Xvfb runs, closed before the Xvfb stops). */
+  private volatile java.util.function.Function<String, AutoCloseable> screenFactory;
+  private volatile dev.anchor.capture.Xvfb xvfb;
+  private volatile AutoCloseable screen;
 
   public AppSupervisor(String appId, int incarnation, AppSpec spec, Settings settings, Consumer<Snapshot> onChange) {
     this.appId = appId;
@@ -100,6 +104,64 @@ public final class AppSupervisor implements AutoCloseable {
   public AppSupervisor start() {
     thread.start();
     return this;
+  }
+
+  /** Before {@link #start()}: what serves the screen of the app's display ({@code "display": true}). */
+  public AppSupervisor withScreen(java.util.function.Function<String, AutoCloseable> factory) {
+    this.screenFactory = factory;
+    return this;
+  }
+
+  /** The app's X display ({@code ":7"}) while its Xvfb runs, else null. */
+  public String display() {
+    dev.anchor.capture.Xvfb x = xvfb;
+    return x == null ? null : x.display();
+  }
+
+  /** The pid of the app's Xvfb while it runs, else null. */
+  public Long displayPid() {
+    dev.anchor.capture.Xvfb x = xvfb;
+    return x == null ? null : x.pid();
+  }
+
+  /** Starts the app's Xvfb (and its screen service); an IOException says why the node cannot. */
+  private void startDisplay() throws IOException {
+    int[] wh = spec.displayDimensions();
+    dev.anchor.capture.Xvfb x = dev.anchor.capture.Xvfb.start(wh[0], wh[1]);
+    xvfb = x;
+    // a worker killed with -9 leaves the Xvfb behind like the app: its next run kills it (killLeftovers)
+    writePidFile(xvfbPidFile(), x.pid());
+    line("[anchor] display " + x.display() + " (" + spec.displaySize() + ", Xvfb pid " + x.pid() + ")");
+    var f = screenFactory;
+    if (f != null) {
+      try {
+        screen = f.apply(x.display());
+      } catch (RuntimeException e) {
+        log.warn("app {}: no screen service for display {}: {}", appId, x.display(), e.toString());
+      }
+    }
+  }
+
+  private void stopDisplay() {
+    AutoCloseable sc = screen;
+    screen = null;
+    if (sc != null) {
+      try {
+        sc.close();
+      } catch (Exception e) {
+        log.debug("app {}: screen service close: {}", appId, e.toString());
+      }
+    }
+    dev.anchor.capture.Xvfb x = xvfb;
+    xvfb = null;
+    if (x != null) {
+      x.close();
+      try {
+        Files.deleteIfExists(xvfbPidFile());
+      } catch (IOException ignored) {
+        // best effort
+      }
+    }
   }
 
   public String appId() {
@@ -164,6 +226,17 @@ public final class AppSupervisor implements AutoCloseable {
     Integer port = null;
     String portNote = null;
     try {
+      if (spec.display()) {
+        try {
+          startDisplay();
+        } catch (IOException e) {
+          if (stopping) throw new InterruptedException("stopped while its display started");
+          String msg = "this node cannot give the app a display: " + e.getMessage();
+          line("[anchor] " + msg);
+          change(with(Phase.Failed, null, null, null, false, 0, null, msg));
+          return;
+        }
+      }
       change(with(Phase.Installing, null, null, null, false, 0, null, "installing dependencies"));
       try {
         prepare();
@@ -223,6 +296,7 @@ public final class AppSupervisor implements AutoCloseable {
       Process p = process;
       if (p != null && p.isAlive()) NativeProcesses.killTree(p);
       deletePidFile();
+      stopDisplay();
     }
     change(with(Phase.Stopped, null, null, null, false, snapshot.restarts(), snapshot.exitCode(), "stopped"));
   }
@@ -332,6 +406,8 @@ public final class AppSupervisor implements AutoCloseable {
     pb.environment().put("PORT", Integer.toString(port));
     pb.environment().put("NODE_ENV", "production");
     pb.environment().put(WATCHDOG_ENV, Long.toString(ProcessHandle.current().pid()));
+    String display = display();
+    if (display != null) pb.environment().put("DISPLAY", display);
     Process p = pb.start();
     p.getOutputStream().close();
     Thread pump = new Thread(() -> {
@@ -408,13 +484,22 @@ public final class AppSupervisor implements AutoCloseable {
   }
 
   private void writePidFile(Process p) {
+    writePidFile(pidFile(), p.pid());
+  }
+
+  private void writePidFile(Path file, long pid) {
     try {
-      Files.createDirectories(pidFile().getParent());
-      long start = p.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
-      Files.writeString(pidFile(), p.pid() + " " + start + "\n");
+      Files.createDirectories(file.getParent());
+      long start = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant())
+          .map(java.time.Instant::toEpochMilli).orElse(0L);
+      Files.writeString(file, pid + " " + start + "\n");
     } catch (IOException e) {
       log.warn("app {}: cannot write its pid file: {}", appId, e.toString());
     }
+  }
+
+  private Path xvfbPidFile() {
+    return pidFile().resolveSibling(safeName(appId) + ".xvfb");
   }
 
   private void deletePidFile() {

@@ -45,7 +45,9 @@ public final class ScreenService implements AutoCloseable {
   /** Settings: {@code anchor.capture.*}. */
   public record Settings(boolean enabled, String display, boolean startXvfb, int xvfbWidth, int xvfbHeight) {}
 
-  private final String nodeId;
+  /** "node n1" or "app a1": how errors name this screen. */
+  private final String who;
+  private final org.apache.pekko.actor.typed.receptionist.ServiceKey<Command> key;
   private final Status status;
   private final Xvfb xvfb;
   private final ThreadPoolExecutor exec;
@@ -54,8 +56,17 @@ public final class ScreenService implements AutoCloseable {
   private Capture capture;
   private Encoder encoder;
 
+  private volatile ActorRef<Command> actor;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+
   private ScreenService(String nodeId, Status status, Xvfb xvfb) {
-    this.nodeId = nodeId;
+    this("node " + nodeId, ScreenProtocol.key(nodeId), status, xvfb);
+  }
+
+  private ScreenService(String who, org.apache.pekko.actor.typed.receptionist.ServiceKey<Command> key, Status status,
+                        Xvfb xvfb) {
+    this.who = who;
+    this.key = key;
     this.status = status;
     this.xvfb = xvfb;
     this.ticker = new java.util.concurrent.ScheduledThreadPoolExecutor(1, r -> {
@@ -100,6 +111,23 @@ public final class ScreenService implements AutoCloseable {
     return new ScreenService(nodeId, st, xvfb);
   }
 
+  /**
+   * The screen of an app's own display ({@code "display": true}), served under {@link ScreenProtocol#appKey(String)}
+   * once {@link #spawn spawned}; {@link #close()} stops the actor (its streams end) but not the display.
+   */
+  public static ScreenService forApp(String appId, String display) {
+    Capture.Probe p = Capture.probe(display);
+    Status st = p.available() ? new Status(true, null, display) : new Status(false, p.reason(), display);
+    if (!p.available()) log.info("app {}: no screen capture of its display {}: {}", appId, display, p.reason());
+    return new ScreenService("app " + appId, ScreenProtocol.appKey(appId), st, null);
+  }
+
+  /** Starts its actor as a system actor named {@code name}; {@link #close()} stops it. */
+  public ScreenService spawn(org.apache.pekko.actor.typed.ActorSystem<?> system, String name) {
+    actor = system.systemActorOf(behavior(), name, org.apache.pekko.actor.typed.Props.empty());
+    return this;
+  }
+
   public Status status() {
     return status;
   }
@@ -111,6 +139,9 @@ public final class ScreenService implements AutoCloseable {
   private record Encoded(String streamId, Encoder.Frame frame, String error) implements Command {}
 
   private record SubscriberGone(String streamId) implements Command {}
+
+  /** Sent by {@link #close()}: ends every stream and stops the actor (which leaves the receptionist). */
+  private record Shutdown() implements Command {}
 
   private static final class Stream {
     final StartStream req;
@@ -130,9 +161,10 @@ public final class ScreenService implements AutoCloseable {
   /** The actor, registered with the receptionist under {@link ScreenProtocol#key(String)} when capture works. */
   public Behavior<Command> behavior() {
     return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
-      // only a node that can capture is found; for the others the coordinator reads the reason from their specs
-      if (status.available()) {
-        ctx.getSystem().receptionist().tell(Receptionist.register(ScreenProtocol.key(nodeId), ctx.getSelf()));
+      // only a node that can capture is found; for the others the coordinator reads the reason from their specs. An
+      // app's display is always found, so its viewers learn why it cannot be captured (a 409 with the reason)
+      if (status.available() || who.startsWith("app ")) {
+        ctx.getSystem().receptionist().tell(Receptionist.register(key, ctx.getSelf()));
       }
       Map<String, Stream> streams = new HashMap<>();
       return Behaviors.receive(Command.class)
@@ -161,6 +193,12 @@ public final class ScreenService implements AutoCloseable {
             endStream(ctx, timers, streams, s.streamId(), null);
             return Behaviors.same();
           })
+          .onMessage(Shutdown.class, x -> {
+            for (String id : new java.util.ArrayList<>(streams.keySet())) {
+              endStream(ctx, timers, streams, id, who + " stopped showing its screen");
+            }
+            return Behaviors.stopped();
+          })
           .onMessage(Tick.class, t -> {
             tick(ctx, timers, streams, t.streamId());
             return Behaviors.same();
@@ -186,7 +224,7 @@ public final class ScreenService implements AutoCloseable {
 
   private void grab(Grab g) {
     if (!status.available()) {
-      g.replyTo().tell(StatusReply.error("node " + nodeId + " has no screen capture: " + status.reason()));
+      g.replyTo().tell(StatusReply.error(who + " has no screen capture: " + status.reason()));
       return;
     }
     Encoder.Request req;
@@ -203,18 +241,18 @@ public final class ScreenService implements AutoCloseable {
           g.replyTo().tell(StatusReply.success(new ScreenFrame(f.data(), f.contentType(), f.width(), f.height(),
               f.capturedAtMs(), 0)));
         } catch (RuntimeException e) {
-          g.replyTo().tell(StatusReply.error("capture failed on node " + nodeId + ": " + e.getMessage()));
+          g.replyTo().tell(StatusReply.error("capture failed on " + who + ": " + e.getMessage()));
         }
       });
     } catch (RejectedExecutionException busy) {
-      g.replyTo().tell(StatusReply.error("node " + nodeId + " is busy capturing; try again"));
+      g.replyTo().tell(StatusReply.error(who + " is busy capturing; try again"));
     }
   }
 
   private void startStream(ActorContext<Command> ctx, TimerScheduler<Command> timers, Map<String, Stream> streams,
                            StartStream s) {
-    String refusal = !status.available() ? "node " + nodeId + " has no screen capture: " + status.reason()
-        : streams.size() >= MAX_STREAMS ? "node " + nodeId + " already streams to " + MAX_STREAMS + " viewers"
+    String refusal = !status.available() ? who + " has no screen capture: " + status.reason()
+        : streams.size() >= MAX_STREAMS ? who + " already streams to " + MAX_STREAMS + " viewers"
         : s.fps() < 1 || s.fps() > ScreenProtocol.MAX_FPS ? "fps must be 1–" + ScreenProtocol.MAX_FPS
         : null;
     if (refusal == null) {
@@ -267,7 +305,7 @@ public final class ScreenService implements AutoCloseable {
         try {
           self.tell(new Encoded(id, encode(req), null));
         } catch (RuntimeException e) {
-          self.tell(new Encoded(id, null, "capture failed on node " + nodeId + ": " + e.getMessage()));
+          self.tell(new Encoded(id, null, "capture failed on " + who + ": " + e.getMessage()));
         }
       });
     } catch (RejectedExecutionException busy) {
@@ -305,6 +343,11 @@ public final class ScreenService implements AutoCloseable {
 
   @Override
   public void close() {
+    // once: the capture and the TurboJPEG handle are native resources a second free would crash the JVM with
+    if (!closed.compareAndSet(false, true)) return;
+    ActorRef<Command> a = actor;
+    actor = null;
+    if (a != null) a.tell(new Shutdown());
     ticker.shutdownNow();
     exec.shutdownNow();
     try {

@@ -70,7 +70,7 @@ class AppSupervisorTest {
 
   private AppSupervisor start(String id, String source, int port, AppSupervisor.Settings settings) {
     AppSpec spec = new AppSpec(id, "Web", port, 128, 1, Map.of("index.js", source), "index.js", List.of(), null,
-        "/healthz");
+        "/healthz", false, null);
     AppSupervisor s = new AppSupervisor(id, 1, spec, settings, changes::add);
     started.add(s);
     return s.start();
@@ -110,6 +110,35 @@ class AppSupervisorTest {
     s.close();
     assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "pid " + pid + " still alive");
     assertEquals(Phase.Stopped, s.snapshot().phase());
+  }
+
+  @Test
+  void anAppWithADisplayGetsItsOwnXvfbInDisplayWhichStopsWithIt() throws Exception {
+    assumeTrue(dev.anchor.capture.Xvfb.installed(), "Xvfb is not installed");
+    String source = "console.log('display=' + process.env.DISPLAY);\n" + SERVER;
+    AppSpec spec = new AppSpec("gui-1", "Web", freePort(), 128, 1, Map.of("index.js", source), "index.js", List.of(),
+        null, "/healthz", true, "320x240");
+    List<String> screens = new CopyOnWriteArrayList<>();
+    AppSupervisor s = new AppSupervisor("gui-1", 1, spec, settings(5, 100), changes::add)
+        .withScreen(display -> {
+          screens.add("open " + display);
+          return () -> screens.add("close " + display);
+        });
+    started.add(s);
+    s.start();
+    await(s, x -> x.phase() == Phase.Running && x.healthy(), Duration.ofSeconds(30));
+    String display = s.display();
+    assertNotNull(display);
+    long xvfb = s.displayPid();
+    assertTrue(ProcessHandle.of(xvfb).map(ProcessHandle::isAlive).orElse(false));
+    assertTrue(s.logs(100).contains("display=" + display), () -> "logs: " + s.logs(100));
+    assertTrue(java.nio.file.Files.exists(tmp.resolve("apps/pids/gui-1.xvfb")), "the Xvfb's pid file");
+    assertEquals(List.of("open " + display), screens);
+    s.close();
+    assertFalse(ProcessHandle.of(xvfb).map(ProcessHandle::isAlive).orElse(false), "Xvfb " + xvfb + " still runs");
+    assertEquals(List.of("open " + display, "close " + display), screens);
+    assertEquals(null, s.display());
+    assertFalse(java.nio.file.Files.exists(tmp.resolve("apps/pids/gui-1.xvfb")));
   }
 
   @Test

@@ -72,6 +72,47 @@ class ScreenServiceTest {
   }
 
   @Test
+  void anAppsDisplayIsFoundUnderTheAppsKeyAndCloseEndsItsStreamsAndLeavesTheReceptionist() throws Exception {
+    var key = ScreenProtocol.appKey("app-1");
+    ScreenService screen = ScreenService.forApp("app-1", xvfb.display()).spawn(kit.system(), "app-screen-test");
+    try {
+      assertTrue(screen.status().available(), screen.status().reason());
+      TestProbe<org.apache.pekko.actor.typed.receptionist.Receptionist.Listing> listings = kit.createTestProbe();
+      ActorRef<ScreenProtocol.Command> svc = null;
+      for (int i = 0; i < 50 && svc == null; i++) {
+        kit.system().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.find(key, listings.getRef()));
+        svc = listings.receiveMessage(Duration.ofSeconds(5)).getServiceInstances(key).stream().findFirst().orElse(null);
+        if (svc == null) Thread.sleep(100);
+      }
+      assertNotNull(svc, "not registered under the app's key");
+      TestProbe<StatusReply<ScreenProtocol.ScreenFrame>> one = kit.createTestProbe();
+      svc.tell(new ScreenProtocol.Grab(160, 80, "png", one.getRef()));
+      assertEquals("image/png", one.receiveMessage(Duration.ofSeconds(10)).getValue().contentType());
+
+      TestProbe<ScreenProtocol.StreamEvent> viewer = kit.createTestProbe();
+      svc.tell(new ScreenProtocol.StartStream("s2", 10, 160, 50, viewer.getRef()));
+      viewer.expectMessageClass(ScreenProtocol.ScreenFrame.class, Duration.ofSeconds(10));
+      screen.close();
+      ScreenProtocol.StreamEnded ended = viewer.fishForMessage(Duration.ofSeconds(10),
+          m -> m instanceof ScreenProtocol.StreamEnded
+              ? org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.complete()
+              : org.apache.pekko.actor.testkit.typed.javadsl.FishingOutcomes.continueAndIgnore())
+          .stream().filter(ScreenProtocol.StreamEnded.class::isInstance).map(ScreenProtocol.StreamEnded.class::cast)
+          .findFirst().orElseThrow();
+      assertTrue(ended.reason().contains("app app-1"), ended.reason());
+      boolean gone = false;
+      for (int i = 0; i < 50 && !gone; i++) {
+        kit.system().receptionist().tell(org.apache.pekko.actor.typed.receptionist.Receptionist.find(key, listings.getRef()));
+        gone = listings.receiveMessage(Duration.ofSeconds(5)).getServiceInstances(key).isEmpty();
+        if (!gone) Thread.sleep(100);
+      }
+      assertTrue(gone, "still registered after close");
+    } finally {
+      screen.close();
+    }
+  }
+
+  @Test
   void aNodeWithoutADisplaySaysWhy() {
     try (ScreenService screen = ScreenService.start("n2", new ScreenService.Settings(true, "", false, 0, 0))) {
       assertFalse(screen.status().available());
