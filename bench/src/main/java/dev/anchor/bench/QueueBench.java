@@ -30,7 +30,7 @@ import java.util.concurrent.TimeUnit;
  * Prints one RESULT line for bulk throughput and one for latency under a light steady load.
  *
  * <p>Usage: {@code ./anchor bench queue [jobs=5000] [rate=200] [seconds=10] [store=h2|memory] [runtime=js|wasm] [concurrency=64]
- * [bulk=500 (0: no bulk run)] [capacity=8] [only=single,bulk,latency] [warmup=6000]}
+ * [bulk=500 (0: no bulk run)] [capacity=8] [only=single,bulk,latency] [warmup=30000]}
  */
 public final class QueueBench {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -79,8 +79,10 @@ public final class QueueBench {
       String storeName = (store.equals("memory") ? "embedded-mongo-memory" : "embedded-mongo-h2-file") + " runtime=" + runtime;
       // warm the JS runtime and the code paths so the first measured task does not pay for JIT and pool start: the
       // node's per-task CPU keeps falling for the first ~10,000 tasks (measured: 7 ms, 3 ms, 1.9 ms, 1.2 ms a task over
-      // successive 3,000-task bulks on a fresh standalone), so a short warm-up measured the JIT more than the node
-      int warmup = Integer.parseInt(opt.getOrDefault("warmup", "6000"));
+      // successive 3,000-task bulks on a fresh standalone), so a short warm-up measured the JIT more than the node;
+      // after 6,000 the C2 threads still took 20 % of the node's CPU and the JS children were still warming (a wasm run
+      // at warmup=6000 measured 1.6-2.3x the node CPU per task and 2-6x the 200/s latency of one at 30,000)
+      int warmup = Integer.parseInt(opt.getOrDefault("warmup", "30000"));
       if (warmup > 0) runBulk(base, warmup, 500, 1);
       runBatch(base, 300, concurrency);
 
