@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * A listing of tasks for GET /api/tasks: each task's latest summary (JSON) in a Redis hash, ordered by submission
- * time in a sorted set. Entities stay the source of truth; this is only what a list needs.
+ * time in a sorted set, both written by {@link TaskChangeWriter} with each task change. Entities stay the source of
+ * truth; this is only what a list needs.
  */
 public final class TaskIndex implements AutoCloseable {
   static final String SUMMARIES = "anchor:tasks";
@@ -17,20 +18,6 @@ public final class TaskIndex implements AutoCloseable {
 
   public TaskIndex(RedisClient client) {
     this.conn = client.connect();
-  }
-
-  public void put(String taskId, long submittedAt, String summaryJson) {
-    put(taskId, submittedAt, summaryJson, true);
-  }
-
-  /**
-   * @param order also (re)place the task in the submission order; its score never changes, so callers do it on the
-   *              first and the last change of a task rather than on every one
-   */
-  public void put(String taskId, long submittedAt, String summaryJson, boolean order) {
-    var a = conn.async();
-    a.hset(SUMMARIES, taskId, summaryJson);
-    if (order) a.zadd(BY_TIME, submittedAt, taskId);
   }
 
   /** Newest first; {@code accept} filters (e.g. by status) and the scan stops once {@code limit} matched. */
