@@ -11,13 +11,13 @@ import org.h2.mvstore.MVStore;
 
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
-import de.bwaldvogel.mongo.backend.h2.H2Backend;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
+import dev.anchor.persistence.mongo.h2.BsonH2Backend;
 
 /**
  * An in-process MongoDB wire-protocol server (mongo-java-server) bound to loopback, so a single node runs without an
  * external MongoDB. The file variant keeps its data in an H2 MVStore file ({@code <data-dir>/mongo.mv}) that survives
- * restarts; the in-memory variant is for tests and benchmarks.
+ * restarts (documents as BSON, see {@link BsonH2Backend}); the in-memory variant is for tests and benchmarks.
  */
 public final class EmbeddedMongoServer implements AutoCloseable {
 
@@ -26,12 +26,12 @@ public final class EmbeddedMongoServer implements AutoCloseable {
 
     private final MongoServer server;
     private final MongoBackend backend;
-    private final H2Backend h2;
+    private final BsonH2Backend h2;
     private final Path file;
     private final InetSocketAddress address;
     private volatile boolean closed;
 
-    private EmbeddedMongoServer(MongoBackend backend, H2Backend h2, Path file, String host, int port) {
+    private EmbeddedMongoServer(MongoBackend backend, BsonH2Backend h2, Path file, String host, int port) {
         this.backend = backend;
         this.h2 = h2;
         this.file = file;
@@ -70,9 +70,9 @@ public final class EmbeddedMongoServer implements AutoCloseable {
                 .autoCommitBufferSize(16 * 1024)
                 .cacheSize(64)
                 .open();
-        H2Backend h2;
+        BsonH2Backend h2;
         try {
-            h2 = new H2Backend(store);
+            h2 = new BsonH2Backend(store);
         } catch (RuntimeException e) {
             store.close();
             throw e;
