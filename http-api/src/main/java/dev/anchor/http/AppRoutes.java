@@ -1,5 +1,6 @@
 package dev.anchor.http;
 
+import dev.anchor.TimeOrderedIds;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.anchor.AnchorNode;
@@ -11,7 +12,6 @@ import dev.anchor.app.AppView;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -112,7 +112,7 @@ final class AppRoutes {
     }
     if (tree == null || !tree.isObject()) throw new BadRequest(null, "the body must be a JSON object");
     AppSpec spec = AppRequest.parse(tree, allowCommands);
-    String id = UUID.randomUUID().toString();
+    String id = TimeOrderedIds.next();
     CompletionStage<AppView> created = sharding.entityRefFor(AppEntity.TYPE_KEY, id)
         .askWithStatus(replyTo -> new AppEntity.Create(spec, replyTo), ASK);
     return completeWithFuture(created.thenApply(v -> {

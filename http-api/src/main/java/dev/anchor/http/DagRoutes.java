@@ -1,5 +1,6 @@
 package dev.anchor.http;
 
+import dev.anchor.TimeOrderedIds;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -31,7 +32,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
@@ -80,7 +80,7 @@ final class DagRoutes {
       body.put("ids", p.ids());
       return complete(Json.response(StatusCodes.BAD_REQUEST, body));
     }
-    String dagId = UUID.randomUUID().toString();
+    String dagId = TimeOrderedIds.next();
     CompletionStage<DagView> scheduled = sharding.entityRefFor(DagEntity.TYPE_KEY, dagId)
         .askWithStatus(replyTo -> new DagEntity.Schedule(spec, replyTo), ASK);
     return completeWithFuture(scheduled.thenApply(v ->

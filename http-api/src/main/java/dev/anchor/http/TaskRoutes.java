@@ -1,5 +1,6 @@
 package dev.anchor.http;
 
+import dev.anchor.TimeOrderedIds;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.AnchorNode;
@@ -26,7 +27,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
@@ -84,7 +84,7 @@ final class TaskRoutes {
   }
 
   private CompletionStage<TaskView> submitOne(TaskSpec spec) {
-    String taskId = UUID.randomUUID().toString();
+    String taskId = TimeOrderedIds.next();
     return sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
         .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK);
   }
