@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
  * (root, N-2 parallel nodes, one sink) and a chain of empty JS tasks, each timed from the DAG's journaled submit to
  * its end (submittedAt/completedAt of GET /api/dag/{id}).
  *
- * <p>Usage: {@code ./anchor bench dag [nodes=1000] [chain=100] [capacity=8]}
+ * <p>Usage: {@code ./anchor bench dag [nodes=1000] [chain=100] [capacity=8] [warmup=20000]}: before measuring, the
+ * node runs {@code warmup} JS tasks in bulk and one DAG of each shape, so the figures are a warm node's (as
+ * {@code bench queue}'s are): a cold node's JS children cost several times more per task for the first few thousand.
  */
 public final class DagBench {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -50,14 +52,17 @@ public final class DagBench {
     String base = "http://127.0.0.1:" + port;
     try {
       QueueBench.awaitHealthy(base, node, dir);
-      // warm the JS runtime and the DAG code paths
-      run(base, fanOut(50));
-      run(base, chain(10));
+      int warmup = Integer.parseInt(opt.getOrDefault("warmup", "20000"));
+      if (warmup > 0) QueueBench.runBulk(base, warmup, 500, 1); // QueueBench.NOOP: the same empty JS task
+      run(base, fanOut(Math.max(50, nodes / 2)));
+      run(base, chain(Math.max(10, chain / 2)));
+      System.out.printf("# load average before measuring: %s%n", Files.readString(Path.of("/proc/loadavg")).trim());
 
       long fan = run(base, fanOut(nodes));
       System.out.printf("RESULT scenario=dag-fanout nodes=%d ms=%d per_node_ms=%.2f%n", nodes, fan, fan / (double) nodes);
       long hops = run(base, chain(chain));
       System.out.printf("RESULT scenario=dag-chain nodes=%d ms=%d per_hop_ms=%.2f%n", chain, hops, hops / (double) chain);
+      System.out.printf("# load average at end: %s%n", Files.readString(Path.of("/proc/loadavg")).trim());
     } finally {
       node.destroy();
       if (!node.waitFor(60, TimeUnit.SECONDS)) node.destroyForcibly();
