@@ -5,7 +5,12 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import org.h2.mvstore.MVStore;
 
@@ -24,17 +29,41 @@ public final class EmbeddedMongoServer implements AutoCloseable {
     /** The data file name inside the data directory. */
     public static final String FILE_NAME = "mongo.mv";
 
+    /** When the file is forced to disk; what a power cut can lose (a kill -9 loses nothing under any of them). */
+    public enum FsyncPolicy {
+        /** after every commit: nothing acknowledged is lost */
+        ALWAYS,
+        /** once a second, if anything was committed: up to about a second */
+        EVERYSEC,
+        /** never explicitly: whatever the OS had not written back */
+        OFF;
+
+        public static FsyncPolicy parse(String value) {
+            try {
+                return valueOf(value.trim().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("anchor.mongo.embedded-fsync must be always, everysec or off, not \""
+                        + value + "\"");
+            }
+        }
+    }
+
     private final MongoServer server;
     private final MongoBackend backend;
     private final BsonH2Backend h2;
     private final Path file;
     private final InetSocketAddress address;
+    private final FsyncPolicy fsync;
+    private final AtomicBoolean unsynced = new AtomicBoolean();
+    private final ScheduledExecutorService syncer;
     private volatile boolean closed;
 
-    private EmbeddedMongoServer(MongoBackend backend, BsonH2Backend h2, Path file, String host, int port) {
+    private EmbeddedMongoServer(MongoBackend backend, BsonH2Backend h2, Path file, String host, int port,
+                                FsyncPolicy fsync) {
         this.backend = backend;
         this.h2 = h2;
         this.file = file;
+        this.fsync = fsync;
         this.server = new MongoServer(backend);
         try {
             server.bind(host, port);
@@ -43,11 +72,31 @@ public final class EmbeddedMongoServer implements AutoCloseable {
             throw e;
         }
         this.address = server.getLocalAddress();
+        if (h2 != null && fsync == FsyncPolicy.EVERYSEC) {
+            syncer = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "anchor-embedded-fsync");
+                t.setDaemon(true);
+                return t;
+            });
+            syncer.scheduleWithFixedDelay(this::syncIfCommitted, 1, 1, TimeUnit.SECONDS);
+        } else {
+            syncer = null;
+        }
+    }
+
+    private void syncIfCommitted() {
+        if (unsynced.getAndSet(false) && !closed) {
+            try {
+                h2.sync();
+            } catch (RuntimeException e) {
+                unsynced.set(true); // closing, or the disk failed: the next tick (or close) tries again
+            }
+        }
     }
 
     /** Starts an in-memory server on a free loopback port; everything is lost on {@link #close()}. */
     public static EmbeddedMongoServer inMemory() {
-        return new EmbeddedMongoServer(new MemoryBackend(), null, null, "127.0.0.1", 0);
+        return new EmbeddedMongoServer(new MemoryBackend(), null, null, "127.0.0.1", 0, FsyncPolicy.OFF);
     }
 
     /** Starts a file-backed server on a free loopback port with its data in {@code <dataDir>/mongo.mv}. */
@@ -57,6 +106,11 @@ public final class EmbeddedMongoServer implements AutoCloseable {
 
     /** Starts a file-backed server on the given loopback port (0 = any free port). */
     public static EmbeddedMongoServer inDirectory(Path dataDir, int port) {
+        return inDirectory(dataDir, port, FsyncPolicy.EVERYSEC);
+    }
+
+    /** Starts a file-backed server on the given loopback port (0 = any free port), forcing it to disk as told. */
+    public static EmbeddedMongoServer inDirectory(Path dataDir, int port, FsyncPolicy fsync) {
         try {
             Files.createDirectories(dataDir);
         } catch (IOException e) {
@@ -77,7 +131,7 @@ public final class EmbeddedMongoServer implements AutoCloseable {
             store.close();
             throw e;
         }
-        return new EmbeddedMongoServer(h2, h2, file, "127.0.0.1", port);
+        return new EmbeddedMongoServer(h2, h2, file, "127.0.0.1", port, fsync);
     }
 
     /** {@code mongodb://127.0.0.1:<port>} */
@@ -101,6 +155,11 @@ public final class EmbeddedMongoServer implements AutoCloseable {
     public void commit() {
         if (h2 != null && !closed) {
             h2.commit();
+            if (fsync == FsyncPolicy.ALWAYS) {
+                h2.sync();
+            } else {
+                unsynced.set(true);
+            }
         }
     }
 
@@ -111,6 +170,9 @@ public final class EmbeddedMongoServer implements AutoCloseable {
             return;
         }
         closed = true;
+        if (syncer != null) {
+            syncer.shutdownNow();
+        }
         try {
             server.shutdownNow(); // also closes the backend
         } catch (RuntimeException e) {

@@ -94,7 +94,9 @@ public final class MongoStore implements Extension {
         if (uri.equals(EMBEDDED) || uri.equals(EMBEDDED_MEMORY)) {
             try {
                 embedded = uri.equals(EMBEDDED)
-                        ? EmbeddedMongoServer.inDirectory(Path.of(config.getString("anchor.data-dir")))
+                        ? EmbeddedMongoServer.inDirectory(Path.of(config.getString("anchor.data-dir")), 0,
+                                EmbeddedMongoServer.FsyncPolicy.parse(mongo.hasPath("embedded-fsync")
+                                        ? mongo.getString("embedded-fsync") : "everysec"))
                         : EmbeddedMongoServer.inMemory();
             } catch (RuntimeException e) {
                 throw new MongoStoreUnavailableException("cannot start the embedded MongoDB server (anchor.mongo.uri = \""

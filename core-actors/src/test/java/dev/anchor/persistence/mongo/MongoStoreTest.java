@@ -38,6 +38,25 @@ class MongoStoreTest {
     }
 
     @Test
+    void everyFsyncPolicyKeepsFlushedDocumentsAndABadOneIsNamed(@TempDir Path dir) {
+        for (String policy : new String[] {"always", "everysec", "off"}) {
+            Config c = ConfigFactory.parseMap(java.util.Map.of("anchor.mongo.embedded-fsync", policy))
+                    .withFallback(config("embedded", dir));
+            try (var ignored = new Closer(MongoStore.open(c))) {
+                ignored.store.database().getCollection("things").insertOne(new Document("_id", policy));
+                ignored.store.flush();
+            }
+        }
+        try (var reopened = new Closer(MongoStore.open(config("embedded", dir)))) {
+            assertEquals(3, reopened.store.database().getCollection("things").countDocuments());
+        }
+        Config bad = ConfigFactory.parseMap(java.util.Map.of("anchor.mongo.embedded-fsync", "sometimes"))
+                .withFallback(config("embedded", dir));
+        MongoStoreUnavailableException e = assertThrows(MongoStoreUnavailableException.class, () -> MongoStore.open(bad));
+        assertTrue(e.getMessage().contains("anchor.mongo.embedded-fsync"), e.getMessage());
+    }
+
+    @Test
     void inMemoryStoreServesQueries() {
         try (var c = new Closer(MongoStore.open(config("embedded-memory", Path.of("unused"))))) {
             var things = c.store.database().getCollection("things");

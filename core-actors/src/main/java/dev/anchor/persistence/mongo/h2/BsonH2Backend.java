@@ -24,9 +24,14 @@ public final class BsonH2Backend extends AbstractMongoBackend {
                 .forEach(this::resolveDatabase);
     }
 
-    /** Writes everything acknowledged so far to the file. */
+    /** Writes everything acknowledged so far to the file (to the OS: see {@link #sync()}). */
     public void commit() {
         store.commit();
+    }
+
+    /** Forces what was written to the file onto the disk. */
+    public void sync() {
+        store.sync();
     }
 
     @Override
