@@ -207,8 +207,13 @@ final class MongoEventStore implements AutoCloseable {
                 if (payload instanceof Tagged tagged) {
                     payload = tagged.payload();
                     tags = new ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(tagged.tags()));
-                    opens |= tags.remove(OPEN_TAG);
-                    closes |= tags.remove(CLOSE_TAG);
+                    boolean open = tags.remove(OPEN_TAG);
+                    boolean close = tags.remove(CLOSE_TAG);
+                    opens |= open;
+                    // the last lifecycle tag of an atomic write says how it leaves the entity: an event that closes it
+                    // followed by one that reopens it (a task's outbox of effects still to deliver) leaves it open
+                    if (close) closes = true;
+                    if (open && !close) closes = false;
                 }
                 Document doc = new Document("_id", DocumentIds.of(repr.persistenceId(), repr.sequenceNr()))
                         .append(PID, repr.persistenceId())
