@@ -626,6 +626,7 @@ final class MongoEventStore implements AutoCloseable {
             }
         }
         Map<String, Long> out = new HashMap<>();
+        Map<String, Document> tops = new HashMap<>();
         for (String pid : persistenceIds) {
             Head head = found.getOrDefault(pid, new Head(0, 0));
             Document top = beyond.get(pid);
@@ -635,10 +636,17 @@ final class MongoEventStore implements AutoCloseable {
             boolean windowFull = past == head.highest() + PROBE;
             if (windowFull) {
                 out.put(pid, probe(pid, new Head(past, head.deletedTo())).highest());
+            } else if (top == null) {
+                out.put(pid, head.highest());
             } else {
-                out.put(pid, top == null ? head.highest() : Math.max(committed(pid, top, head.deletedTo()), head.highest()));
+                tops.put(pid, top);
             }
         }
+        // the tops that end a write of several events are checked together, in one query
+        Map<String, Long> deletedTo = new HashMap<>();
+        found.forEach((pid, h) -> deletedTo.put(pid, h.deletedTo()));
+        committed(tops, deletedTo).forEach((pid, hi) ->
+                out.put(pid, Math.max(hi, found.getOrDefault(pid, new Head(0, 0)).highest())));
         return out;
     }
 
@@ -665,7 +673,8 @@ final class MongoEventStore implements AutoCloseable {
                 found = found == null ? e : higher(found, e);
             }
             if (found == null || seqOf(found) <= highest) {
-                long committed = top == null ? highest : committed(persistenceId, top, head.deletedTo());
+                long committed = top == null ? highest
+                        : committed(Map.of(persistenceId, top), Map.of(persistenceId, head.deletedTo())).get(persistenceId);
                 return new Head(Math.max(committed, head.highest()), head.deletedTo());
             }
             top = found;
@@ -685,37 +694,58 @@ final class MongoEventStore implements AutoCloseable {
     }
 
     /**
-     * The highest sequence number of complete atomic writes, given the journal's top document. A top document of a
+     * The highest sequence number of complete atomic writes, given each journal's top document. A top document of a
      * write of several events is checked: all of the write's documents must be there, from the same writer. If they
      * are not, the write is a remnant, whose documents are deleted now (the entity is recovering: nothing writes to
      * it) so the entity can write those sequence numbers again; its history ends before the remnant.
      */
-    private long committed(String persistenceId, Document top, long deletedTo) {
-        long seq = seqOf(top);
-        Number lastField = top.get(AW_LAST, Number.class);
-        if (lastField == null) {
-            return seq; // a single-event write, or one written before atomic writes were marked
-        }
-        long first = top.get(AW_FIRST, Number.class).longValue();
-        long last = lastField.longValue();
-        String writer = top.getString(WRITER);
-        long from = Math.max(first, deletedTo + 1);
-        List<Document> docs = new ArrayList<>();
-        events.find(in("_id", DocumentIds.range(persistenceId, from, last))).projection(TOP_FIELDS).into(docs);
-        List<String> ours = new ArrayList<>();
-        for (Document d : docs) {
-            Number l = d.get(AW_LAST, Number.class);
-            if (java.util.Objects.equals(writer, d.getString(WRITER)) && l != null && l.longValue() == last) {
-                ours.add(d.getString("_id"));
+    private Map<String, Long> committed(Map<String, Document> tops, Map<String, Long> deletedTo) {
+        Map<String, Long> out = new HashMap<>();
+        List<String> ids = new ArrayList<>();
+        for (Map.Entry<String, Document> t : tops.entrySet()) {
+            Document top = t.getValue();
+            Number last = top.get(AW_LAST, Number.class);
+            if (last == null) {
+                out.put(t.getKey(), seqOf(top)); // a single-event write, or one written before writes were marked
+            } else {
+                long from = Math.max(top.get(AW_FIRST, Number.class).longValue(), deletedTo.getOrDefault(t.getKey(), 0L) + 1);
+                ids.addAll(DocumentIds.range(t.getKey(), from, last.longValue()));
             }
         }
-        if (seq == last && ours.size() == last - from + 1) {
-            return seq;
+        if (ids.isEmpty()) {
+            return out;
         }
-        log.warn("journal of {}: removing {} events of an incomplete atomic write {}..{} (a crash or conflict "
-                + "while it was stored)", persistenceId, ours.size(), first, last);
-        events.deleteMany(in("_id", ours));
-        return first - 1;
+        Map<String, List<Document>> written = new HashMap<>();
+        for (Document d : events.find(in("_id", ids)).projection(TOP_FIELDS)) {
+            written.computeIfAbsent(d.getString(PID), k -> new ArrayList<>()).add(d);
+        }
+        for (Map.Entry<String, Document> t : tops.entrySet()) {
+            if (out.containsKey(t.getKey())) {
+                continue;
+            }
+            String pid = t.getKey();
+            Document top = t.getValue();
+            long seq = seqOf(top);
+            long first = top.get(AW_FIRST, Number.class).longValue();
+            long last = top.get(AW_LAST, Number.class).longValue();
+            long from = Math.max(first, deletedTo.getOrDefault(pid, 0L) + 1);
+            List<String> ours = new ArrayList<>();
+            for (Document d : written.getOrDefault(pid, List.of())) {
+                Number l = d.get(AW_LAST, Number.class);
+                if (java.util.Objects.equals(top.getString(WRITER), d.getString(WRITER)) && l != null && l.longValue() == last) {
+                    ours.add(d.getString("_id"));
+                }
+            }
+            if (seq == last && ours.size() == last - from + 1) {
+                out.put(pid, seq);
+                continue;
+            }
+            log.warn("journal of {}: removing {} events of an incomplete atomic write {}..{} (a crash or conflict "
+                    + "while it was stored)", pid, ours.size(), first, last);
+            events.deleteMany(in("_id", ours));
+            out.put(pid, first - 1);
+        }
+        return out;
     }
 
     /** Replays events fromSeq..toSeq (inclusive, at most max) in order, skipping deleted ones. */

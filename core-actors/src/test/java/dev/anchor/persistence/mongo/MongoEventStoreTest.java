@@ -120,6 +120,7 @@ class MongoEventStoreTest {
         try (MongoEventStore store = store(db)) {
             store.write(List.of(write("cut", 1, 2), write("cut", 3, 5))).get(10, TimeUnit.SECONDS);
             store.write(List.of(write("batch", 1, 1), write("batch", 2, 4))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(write("fine", 1, 3))).get(10, TimeUnit.SECONDS);
         }
         // what a crash leaves when it hits after the first documents of an atomic write were inserted (or between a
         // conflict in its middle and the undoing of its prefix): the last ones never arrived
@@ -128,7 +129,8 @@ class MongoEventStoreTest {
         try (MongoEventStore store = store(db)) {
             assertEquals(2, store.highestSequenceNr("cut"), "3..4 belong to a write that did not complete");
             assertEquals(List.of("cut-1", "cut-2"), replay(store, "cut", 1, Long.MAX_VALUE, Long.MAX_VALUE));
-            assertEquals(java.util.Map.of("batch", 1L), store.highestOf(List.of("batch")), "the batched lookup as well");
+            assertEquals(java.util.Map.of("batch", 1L, "fine", 3L, "none", 0L), store.highestOf(List.of("batch", "fine", "none")),
+                    "the batched lookup of recovering entities as well");
             // the recovering entity writes those sequence numbers again: no conflict with the remnant
             assertEquals(List.of(Optional.empty()), store.write(List.of(write("cut", 3, 4))).get(10, TimeUnit.SECONDS));
             assertEquals(List.of("cut-1", "cut-2", "cut-3", "cut-4"), replay(store, "cut", 1, Long.MAX_VALUE, Long.MAX_VALUE));
