@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A real cluster on loopback: one coordinator JVM and two worker JVMs started through ./anchor, sharing a real
  * redis-server and a MongoDB-wire server run by the test. Every task completes with the right result exactly once
- * even when a worker or the coordinator is killed with -9 in the middle of the run.
+ * even when a worker or the coordinator is killed with -9 in the middle of the run, or a worker is frozen (SIGSTOP)
+ * past the down-after time and then resumed: it rejoins with a new actor system and takes work again.
  */
 @org.junit.jupiter.api.Timeout(value = 15, unit = java.util.concurrent.TimeUnit.MINUTES)
 class ClusterIT {
