@@ -62,6 +62,22 @@ public final class AnchorMain {
           + "ANCHOR_TLS_KEYSTORE and ANCHOR_TLS_TRUSTSTORE (README \"Cluster membership\")");
     }
     if (role.coordinates()) ensurePortFree(settings.httpHost(), settings.httpPort(), "HTTP port (ANCHOR_PORT)");
+    Launch launch = new Launch(role, base, settings, access, clusterConfig, tls);
+    ActorSystem<Void> system = launch(launch);
+    if (role == Role.WORKER) restartWhenDowned(launch, system, 1);
+  }
+
+  /** What a node's actor system is started from; a downed worker starts a new one from the same. */
+  private record Launch(Role role, Config base, AnchorSettings settings, ApiAccess access, Config clusterConfig,
+                        java.util.Optional<ClusterTls> tls) {}
+
+  private static ActorSystem<Void> launch(Launch l) throws Exception {
+    Role role = l.role();
+    AnchorSettings settings = l.settings();
+    Config base = l.base();
+    Config clusterConfig = l.clusterConfig();
+    java.util.Optional<ClusterTls> tls = l.tls();
+    ApiAccess access = l.access();
     int clusterPort = clusterConfig.getInt("pekko.remote.artery.canonical.port");
     String clusterHost = clusterConfig.getString("pekko.remote.artery.canonical.hostname");
     if (clusterPort != 0) ensurePortFree(clusterHost, clusterPort, "cluster port (ANCHOR_CLUSTER_PORT)");
@@ -95,6 +111,64 @@ public final class AnchorMain {
       system.terminate();
       throw unwrap(e);
     }
+    return system;
+  }
+
+  /** Pause before a downed worker starts again, doubling per failed start up to {@link #RESTART_MAX}. */
+  private static final java.time.Duration RESTART_FIRST = java.time.Duration.ofSeconds(2);
+  private static final java.time.Duration RESTART_MAX = java.time.Duration.ofSeconds(60);
+
+  /**
+   * A worker the cluster downed (frozen, or cut off, longer than the down-after time: its jobs were re-run
+   * elsewhere) cannot rejoin with its old actor system, so it starts a new one, with the same node id and cluster
+   * port, and takes work again without an operator. Results it still held for the old jobs are refused by their tasks,
+   * whose current attempt is elsewhere. Any other end of its actor system ends the JVM (what {@code exit-jvm} does
+   * for coordinators, which {@link ClusterBootstrapConfig} leaves on for them).
+   */
+  private static void restartWhenDowned(Launch launch, ActorSystem<Void> system, int incarnation) {
+    system.getWhenTerminated().whenComplete((done, failure) -> {
+      var reason = org.apache.pekko.actor.CoordinatedShutdown.get(system).getShutdownReason();
+      if (reason.isPresent() && reason.get().equals(org.apache.pekko.actor.CoordinatedShutdown.jvmExitReason())) {
+        return; // the JVM itself is going down (SIGTERM): nothing to restart
+      }
+      boolean downed = reason.isPresent()
+          && reason.get().equals(org.apache.pekko.actor.CoordinatedShutdown.clusterDowningReason());
+      if (!downed) {
+        log.info("worker actor system ended ({}); exiting", reason.map(Object::toString).orElse("no reason given"));
+        exitOnOwnThread(0);
+        return;
+      }
+      Thread restart = new Thread(() -> startAgain(launch, incarnation + 1), "anchor-worker-restart");
+      restart.setDaemon(false); // holds the JVM while no actor system runs
+      restart.start();
+    });
+  }
+
+  private static void startAgain(Launch launch, int incarnation) {
+    java.time.Duration pause = RESTART_FIRST;
+    log.warn("this worker was downed by the cluster (unreachable longer than the down-after time; its jobs were "
+        + "re-run elsewhere): starting a new actor system ({}), same node id, in {}", incarnation, pause);
+    while (true) {
+      try {
+        Thread.sleep(pause.toMillis());
+        ActorSystem<Void> again = launch(launch);
+        restartWhenDowned(launch, again, incarnation);
+        return;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      } catch (Exception e) {
+        pause = pause.multipliedBy(2).compareTo(RESTART_MAX) > 0 ? RESTART_MAX : pause.multipliedBy(2);
+        log.warn("starting the worker again failed, next try in {}: {}", pause, e.toString());
+      }
+    }
+  }
+
+  private static void exitOnOwnThread(int status) {
+    // System.exit runs the shutdown hooks, which wait for the actor system's threads: not from one of them
+    Thread t = new Thread(() -> System.exit(status), "anchor-exit");
+    t.setDaemon(false);
+    t.start();
   }
 
   /**

@@ -244,7 +244,10 @@ public final class AnchorNode {
           org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeClusterShutdown(), "drain-worker", () ->
               java.util.concurrent.CompletableFuture.supplyAsync(() -> {
                 apps.close(); // its apps' process groups are killed; their entities move them to other nodes
-                a.close();
+                boolean downed = org.apache.pekko.actor.CoordinatedShutdown.get(classic).getShutdownReason()
+                    .filter(org.apache.pekko.actor.CoordinatedShutdown.clusterDowningReason()::equals).isPresent();
+                if (downed) a.abandon(); // its jobs run elsewhere already: nothing to wait for
+                else a.close();
                 return org.apache.pekko.Done.getInstance();
               }));
     }

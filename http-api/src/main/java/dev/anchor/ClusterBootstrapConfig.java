@@ -42,8 +42,9 @@ final class ClusterBootstrapConfig {
       seeds.add("pekko://" + SYSTEM_NAME + "@" + host + ":" + port);
     }
     StringBuilder s = new StringBuilder();
-    // a node whose cluster membership ends (downed, left) stops its JVM, so a supervisor can restart it cleanly
-    s.append("pekko.coordinated-shutdown.exit-jvm = on\n");
+    // a node whose cluster membership ends (downed, left) stops its JVM, so a supervisor can restart it cleanly; a
+    // worker instead starts a new actor system when it was downed, and exits otherwise (AnchorMain.restartWhenDowned)
+    s.append("pekko.coordinated-shutdown.exit-jvm = ").append(role == Role.WORKER ? "off" : "on").append('\n');
     s.append("pekko.actor.provider = cluster\n");
     s.append("pekko.remote.artery.canonical.hostname = \"").append(host).append("\"\n");
     s.append("pekko.remote.artery.canonical.port = ").append(port).append('\n');

@@ -42,13 +42,14 @@ public final class QueueTaskEffects implements TaskEffects {
    * the fraction of jobs on unproven nodes that are spot-checked on a second node.
    */
   public record Consensus(VerdictSink verdicts, FraudStore fraud, double spotCheckFraction) {
-    public static final Consensus NONE = new Consensus((n, t, a) -> { }, null, 0);
+    public static final Consensus NONE =
+        new Consensus((n, t, a) -> CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance()), null, 0);
   }
 
-  /** Delivers a verdict to the node's entity. */
+  /** Delivers a verdict to the node's entity; completes once the entity recorded it. */
   @FunctionalInterface
   public interface VerdictSink {
-    void verdict(String nodeId, String taskId, boolean agreed);
+    CompletionStage<org.apache.pekko.Done> verdict(String nodeId, String taskId, boolean agreed);
   }
 
   private final java.util.concurrent.ExecutorService evidenceWriter =
@@ -138,19 +139,15 @@ public final class QueueTaskEffects implements TaskEffects {
   }
 
   @Override
-  public void verdict(String nodeId, String taskId, boolean agreed) {
-    try {
-      consensus.verdicts().verdict(nodeId, taskId, agreed);
-    } catch (RuntimeException e) {
-      log.warn("could not deliver the verdict on node {} for task {}: {}", nodeId, taskId, e.toString());
-    }
+  public CompletionStage<org.apache.pekko.Done> verdict(String nodeId, String taskId, boolean agreed) {
+    return consensus.verdicts().verdict(nodeId, taskId, agreed);
   }
 
   @Override
-  public void mismatch(String taskId, TaskSpec spec, String agreedKey, List<Replica> replicas,
-                       List<String> faultyNodes, long at) {
+  public CompletionStage<org.apache.pekko.Done> mismatch(String taskId, TaskSpec spec, String agreedKey,
+                                                        List<Replica> replicas, List<String> faultyNodes, long at) {
     FraudStore store = consensus.fraud();
-    if (store == null) return;
+    if (store == null) return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
     List<ReplicaEvidence> evidence = replicas.stream()
         .filter(r -> r.phase() == Replica.Phase.REPORTED || r.phase() == Replica.Phase.NO_RESULT)
         .map(r -> new ReplicaEvidence(r.nodeId(), r.job(), r.outcomeKey(), r.result(), r.error(), r.startedAt(),
@@ -158,13 +155,16 @@ public final class QueueTaskEffects implements TaskEffects {
         .toList();
     FraudRecord record = new FraudRecord(taskId, taskId, spec.runtime(), spec.codeHash(), agreedKey, evidence,
         faultyNodes, at, store.expiresAt(at));
-    evidenceWriter.execute(() -> {
+    return CompletableFuture.supplyAsync(() -> {
       try {
-        store.save(record);
+        store.save(record); // an upsert by task id: storing it again after a crash replaces it
+        return org.apache.pekko.Done.getInstance();
       } catch (RuntimeException e) {
-        log.error("could not store fraud evidence for task {} (faulty: {}): {}", taskId, faultyNodes, e.toString());
+        log.warn("could not store fraud evidence for task {} (faulty: {}), the task tries again: {}", taskId,
+            faultyNodes, e.toString());
+        throw e;
       }
-    });
+    }, evidenceWriter);
   }
 
   @Override

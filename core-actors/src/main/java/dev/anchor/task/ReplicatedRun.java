@@ -2,6 +2,7 @@ package dev.anchor.task;
 
 import dev.anchor.task.TaskEntity.CheckLiveness;
 import dev.anchor.task.TaskEntity.Completed;
+import dev.anchor.task.TaskEntity.EffectsDue;
 import dev.anchor.task.TaskEntity.Event;
 import dev.anchor.task.TaskEntity.LivenessAnswer;
 import dev.anchor.task.TaskEntity.Failed;
@@ -116,18 +117,25 @@ final class ReplicatedRun {
     TaskState ns = s;
     for (Event e : events) ns = ns.apply(e);
     List<Event> all = new ArrayList<>(events);
-    all.addAll(conclusion(ns));
+    List<Event> decided = conclusion(ns);
+    all.addAll(decided);
+    for (Event e : decided) ns = ns.apply(e);
     boolean wasTerminal = s.status().terminal();
+    // the verdicts and evidence this write decides go into the task's outbox in the same atomic write
+    EffectsDue due = wasTerminal ? lateEffects(s, ns, entity.now()) : ns.status().terminal() ? effects(ns, entity.now()) : null;
+    if (due != null) all.add(due);
+    Event lastChange = all.get(all.size() - (due == null ? 1 : 2));
     return entity.effect().persist(all).thenRun((TaskState after) -> {
+      if (due != null && due.evidenceAt() != null) entity.evidenceQueued();
       if (wasTerminal) {
-        judgeLate(s, after);
+        entity.deliverOutbox(after);
       } else if (after.status().terminal()) {
         if (after.agreedKey() == null) cancelActiveReplicas(after); // unverifiable: the rest can change nothing
-        judge(after);
+        warnIfDisagreed(after);
         if (after.status() == Status.FAILED) entity.effects.deadLetter(entity.taskId, after.spec(), after.error());
         entity.ended(after, after.status() == Status.COMPLETED ? TaskChange.COMPLETED : TaskChange.FAILED);
       } else {
-        entity.announce(after, TaskEntity.changeOf(all.get(all.size() - 1)));
+        entity.announce(after, TaskEntity.changeOf(lastChange));
         if (mayDispatch) dispatchMissingReplicas(after);
       }
     });
@@ -255,9 +263,9 @@ final class ReplicatedRun {
   void onReplicatedRecovered(TaskState s) {
     if (s.status() == Status.NEW) return;
     if (s.status().terminal()) {
-      // a crash right after the decision may have lost the verdicts: send them again (nodes ignore repeats)
-      if (s.completedAt() != null && entity.now() - s.completedAt() < TaskEntity.VERDICT_RESEND_WINDOW_MS) judge(s);
-      entity.passivate();
+      // a crash between the decision and its confirmed delivery left verdicts or evidence in the outbox
+      if (s.effectsDue()) entity.deliverOutbox(s);
+      else entity.passivate();
       return;
     }
     if (s.replicas().stream().anyMatch(r -> r.phase().active())) {
@@ -267,35 +275,47 @@ final class ReplicatedRun {
     dispatchMissingReplicas(s);
   }
 
-  /** Verdicts for every node that voted, and fraud evidence when the votes differed. */
-  void judge(TaskState s) {
-    List<String> faulty = faultyNodes(s);
+  /** Verdicts for every node that voted, and fraud evidence when the votes differed: null when there are none. */
+  static EffectsDue effects(TaskState s, long now) {
+    List<TaskState.DueVerdict> verdicts = new ArrayList<>();
     if (s.agreedKey() != null) {
       for (Replica r : s.replicas()) {
-        if (r.phase() == Replica.Phase.REPORTED) entity.effects.verdict(r.nodeId(), entity.taskId, s.agreedKey().equals(r.outcomeKey()));
+        if (r.phase() == Replica.Phase.REPORTED) {
+          verdicts.add(new TaskState.DueVerdict(r.nodeId(), s.agreedKey().equals(r.outcomeKey())));
+        }
       }
     }
+    Long evidenceAt = disagreed(s) ? s.completedAt() : null;
+    return verdicts.isEmpty() && evidenceAt == null ? null : new EffectsDue(verdicts, evidenceAt, now);
+  }
+
+  private static boolean disagreed(TaskState s) {
     long distinct = s.replicas().stream().filter(r -> r.phase() == Replica.Phase.REPORTED)
         .map(Replica::outcomeKey).distinct().count();
-    if (!faulty.isEmpty() || distinct > 1) {
-      entity.effects.mismatch(entity.taskId, s.spec(), s.agreedKey(), s.replicas(), faulty, s.completedAt());
+    return !faultyNodes(s).isEmpty() || distinct > 1;
+  }
+
+  private void warnIfDisagreed(TaskState s) {
+    if (disagreed(s)) {
+      List<String> faulty = faultyNodes(s);
       entity.context.getLog().warn("Task {}: replicas disagreed; faulty: {}", entity.taskId, faulty.isEmpty() ? "(no quorum)" : faulty);
     }
   }
 
   /** A replica that reported after the decision is judged against it. */
-  void judgeLate(TaskState before, TaskState after) {
-    if (after.agreedKey() == null) return;
+  static EffectsDue lateEffects(TaskState before, TaskState after, long now) {
+    if (after.agreedKey() == null) return null;
+    List<TaskState.DueVerdict> verdicts = new ArrayList<>();
+    boolean evidence = false;
     for (Replica r : after.replicas()) {
       Replica was = before.replica(r.job(), r.nodeId());
       if (r.phase() != Replica.Phase.REPORTED || was == null || !was.phase().active()) continue;
       boolean agreed = after.agreedKey().equals(r.outcomeKey());
-      entity.effects.verdict(r.nodeId(), entity.taskId, agreed);
-      if (!agreed) {
-        entity.effects.mismatch(entity.taskId, after.spec(), after.agreedKey(), after.replicas(), faultyNodes(after),
-            after.completedAt());
-      }
+      verdicts.add(new TaskState.DueVerdict(r.nodeId(), agreed));
+      evidence |= !agreed;
     }
+    if (verdicts.isEmpty()) return null;
+    return new EffectsDue(verdicts, evidence ? after.completedAt() : null, now);
   }
 
   static List<String> faultyNodes(TaskState s) {

@@ -39,17 +39,21 @@ public interface TaskEffects {
   /** @param nodeId where job {@code job} was enqueued, or null with the reason no node could take it */
   record ReplicaPlacement(int job, String nodeId, String noNodeReason) {}
 
-  /** A node's result for a verified task agreed (or not) with the quorum: its reputation follows. */
-  void verdict(String nodeId, String taskId, boolean agreed);
+  /**
+   * A node's result for a verified task agreed (or not) with the quorum: its reputation follows. Completes once the
+   * node's entity recorded it; the entity counts one verdict per task, so the task sends it again until it does.
+   */
+  CompletionStage<org.apache.pekko.Done> verdict(String nodeId, String taskId, boolean agreed);
 
   /**
-   * Replicas of a task disagreed: keep the evidence.
+   * Replicas of a task disagreed: keep the evidence. Completes once it is stored; stored again (by task id, replacing
+   * the record) when the task sends it again.
    *
    * @param agreedKey the quorum's outcome key, or null when no quorum was reached
    * @param at        when the mismatch was decided (stable across re-sends, so the record is written once)
    */
-  void mismatch(String taskId, TaskSpec spec, String agreedKey, List<Replica> replicas, List<String> faultyNodes,
-                long at);
+  CompletionStage<org.apache.pekko.Done> mismatch(String taskId, TaskSpec spec, String agreedKey, List<Replica> replicas,
+                                                 List<String> faultyNodes, long at);
 
   /** Stop a running attempt on its node (cancel). */
   void cancelRunning(String taskId, int attempt, String nodeId);

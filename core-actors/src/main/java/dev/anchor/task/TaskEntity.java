@@ -80,8 +80,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   /** {@code errorKind} of a verified task whose replicas could not reach a quorum. */
   public static final String UNVERIFIABLE = "Unverifiable";
 
-  /** After a restart, verdicts of a task decided this recently are sent again (a crash may have lost them). */
-  static final long VERDICT_RESEND_WINDOW_MS = 60_000;
+  static final String OUTBOX_TIMER = "outbox";
+  /** Undelivered verdicts and evidence are tried again after this, doubling up to {@link #OUTBOX_MAX_BACKOFF}. */
+  static final Duration OUTBOX_FIRST_BACKOFF = Duration.ofSeconds(1);
+  static final Duration OUTBOX_MAX_BACKOFF = Duration.ofMinutes(1);
 
   /** {@code errorKind} of an attempt that reported no result within its timeout plus the grace period. */
   public static final String RESULT_OVERDUE = "ResultOverdue";
@@ -162,6 +164,16 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
 
   /** After a restart: where the queue says the current attempt's job was put (null: nowhere, dispatch it). */
   record Located(int attempt, String nodeId) implements Command {}
+
+  /** Time to deliver the verdicts and evidence still due (again). */
+  record DeliverOutbox() implements Command {}
+
+  /**
+   * How delivering the outbox went: which verdicts the node entities confirmed, whether the evidence was stored.
+   *
+   * @param failure why something was not confirmed, null when everything was
+   */
+  record OutboxOutcome(List<TaskState.DueVerdict> delivered, boolean evidence, String failure) implements Command {}
 
   /** Time to look again at a verified task's replicas (a node may have appeared). */
   record Reconcile() implements Command {}
@@ -259,6 +271,24 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * replica {@code resultJob}.
    */
   public record Verified(String outcomeKey, List<String> agreeing, List<String> disagreeing, int resultJob, long at)
+      implements Event {}
+
+  /**
+   * The outbox of a verified task: verdicts on nodes and fraud evidence it decided, journaled in the same write as the
+   * event that decided them, so no crash between the decision and the delivery loses them. Tagged open: the task
+   * stays among the journal's open entities, and is woken after a crash, until {@link EffectsDelivered} empties it.
+   *
+   * @param evidenceAt when the disagreement was decided (the evidence record's creation time), null if none is due
+   */
+  public record EffectsDue(List<TaskState.DueVerdict> verdicts, Long evidenceAt, long at) implements Event {}
+
+  /**
+   * The node entities confirmed these verdicts (they count a task's verdict once) and, if {@code evidence}, the fraud
+   * store holds the evidence (an upsert by task id).
+   *
+   * @param last the outbox is empty afterwards: closes the task in the journal's open entities
+   */
+  public record EffectsDelivered(List<TaskState.DueVerdict> verdicts, boolean evidence, boolean last, long at)
       implements Event {}
 
   // ---------------------------------------------------------------- construction
@@ -366,6 +396,9 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case Failed e -> LifecycleTags.CLOSE;
       case Cancelled e -> LifecycleTags.CLOSE;
       case Verified e -> LifecycleTags.CLOSE;
+      // written after the deciding event in the same atomic write: the last lifecycle tag of a write wins
+      case EffectsDue e -> LifecycleTags.OPEN;
+      case EffectsDelivered e -> e.last() ? LifecycleTags.CLOSE : java.util.Set.of();
       default -> java.util.Set.of();
     };
   }
@@ -418,7 +451,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       progress = null; // the journal moved past that attempt
     }
     TaskState s = live(journaled);
-    boolean idle = s.status().terminal() || s.status() == Status.NEW;
+    boolean idle = (s.status().terminal() && !s.effectsDue()) || s.status() == Status.NEW;
     if (idle && !(command instanceof IdleEnded)) {
       timers.startSingleTimer(IDLE_TIMER, new IdleEnded(), ENDED_IDLE);
     }
@@ -437,8 +470,9 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         yield Effect().none();
       }
       case Wake c -> {
-        boolean open = s.status() != Status.NEW && !s.status().terminal();
+        boolean open = s.status() != Status.NEW && (!s.status().terminal() || s.effectsDue());
         if (!open) passivate();
+        else if (s.effectsDue()) deliverOutbox(s);
         yield Effect().reply(c.replyTo(), open);
       }
       case Started c -> onStarted(s, c);
@@ -454,6 +488,11 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case Withdrawn c -> onWithdrawn(s, c);
       case ReplicaDispatchOutcome c -> replicas.onReplicaDispatchOutcome(s, c);
       case Located c -> onLocated(s, c);
+      case DeliverOutbox c -> {
+        deliverOutbox(s);
+        yield Effect().none();
+      }
+      case OutboxOutcome c -> onOutboxOutcome(s, c);
       case Reconcile c -> {
         if (s.replicated() && !s.status().terminal()) replicas.dispatchMissingReplicas(s);
         yield Effect().none();
@@ -660,7 +699,10 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         if (s.status() == Status.RUNNING) armResultDeadline(s);
         context.getSelf().tell(new CheckLiveness());
       }
-      case COMPLETED, FAILED, CANCELLED -> passivate();
+      case COMPLETED, FAILED, CANCELLED -> {
+        if (s.effectsDue()) deliverOutbox(s); // decided before a crash, not yet delivered
+        else passivate();
+      }
     }
   }
 
@@ -838,6 +880,8 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
       case ReplicaReported x -> TaskChange.REPLICA_REPORTED;
       case ReplicaWithdrawn x -> TaskChange.REPLICA_WITHDRAWN;
       case Verified x -> TaskChange.COMPLETED; // a Verified ends the task: ended() announces the real outcome
+      case EffectsDue x -> null; // not a change users see
+      case EffectsDelivered x -> null;
     };
   }
 
@@ -846,7 +890,75 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     timers.cancel(LIVENESS_TIMER);
     timers.cancel(DEADLINE_TIMER);
     announce(s, change);
-    passivate();
+    if (s.effectsDue()) deliverOutbox(s); // passivates once they are delivered
+    else passivate();
+  }
+
+  // ---------------------------------------------------------------- outbox
+
+  /** An outbox delivery is in flight (in memory: after a crash nothing is, and the journaled outbox is sent again). */
+  private boolean outboxInFlight;
+  /** Evidence was added to the outbox while a delivery was in flight: what that delivery stored is already stale. */
+  private boolean evidenceChangedInFlight;
+  private Duration outboxBackoff = OUTBOX_FIRST_BACKOFF;
+
+  /**
+   * Sends every verdict and the evidence still due. Both receivers are idempotent (a node entity counts a task's
+   * verdict once, the evidence is an upsert keyed by task id), so a delivery repeated after a crash changes nothing.
+   */
+  void deliverOutbox(TaskState s) {
+    if (!s.effectsDue()) return;
+    if (outboxInFlight) return;
+    outboxInFlight = true;
+    evidenceChangedInFlight = false;
+    timers.cancel(OUTBOX_TIMER);
+    List<TaskState.DueVerdict> verdicts = s.dueVerdicts();
+    List<CompletableFuture<TaskState.DueVerdict>> sent = new java.util.ArrayList<>();
+    for (TaskState.DueVerdict v : verdicts) {
+      sent.add(call(() -> effects.verdict(v.nodeId(), taskId, v.agreed())).toCompletableFuture()
+          .handle((done, failure) -> failure == null ? v : null));
+    }
+    CompletableFuture<Boolean> evidence;
+    if (s.dueEvidenceAt() != null) {
+      java.util.List<String> faulty = ReplicatedRun.faultyNodes(s);
+      evidence = call(() -> effects.mismatch(taskId, s.spec(), s.agreedKey(), s.replicas(), faulty, s.dueEvidenceAt()))
+          .toCompletableFuture().handle((done, failure) -> failure == null);
+    } else {
+      evidence = CompletableFuture.completedFuture(false);
+    }
+    CompletableFuture<Void> all = CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new))
+        .thenCombine(evidence, (a, b) -> null);
+    context.pipeToSelf(all, (ignored, failure) -> {
+      List<TaskState.DueVerdict> ok = sent.stream().map(f -> f.getNow(null)).filter(Objects::nonNull).toList();
+      boolean evidenceOk = evidence.getNow(false);
+      boolean complete = ok.size() == verdicts.size() && (s.dueEvidenceAt() == null || evidenceOk);
+      return new OutboxOutcome(ok, evidenceOk, complete ? null : "not every receiver confirmed");
+    });
+  }
+
+  private Effect<Event, TaskState> onOutboxOutcome(TaskState s, OutboxOutcome o) {
+    outboxInFlight = false;
+    boolean evidence = o.evidence() && !evidenceChangedInFlight && s.dueEvidenceAt() != null;
+    List<TaskState.DueVerdict> delivered = o.delivered().stream().filter(s.dueVerdicts()::contains).toList();
+    TaskState after = s.apply(new EffectsDelivered(delivered, evidence, false, now()));
+    if (!after.effectsDue()) outboxBackoff = OUTBOX_FIRST_BACKOFF;
+    if (after.effectsDue()) {
+      context.getLog().warn("Task {}: {} verdict(s){} not delivered yet, trying again in {}", taskId,
+          after.dueVerdicts().size(), after.dueEvidenceAt() != null ? " and fraud evidence" : "", outboxBackoff);
+      timers.startSingleTimer(OUTBOX_TIMER, new DeliverOutbox(), outboxBackoff);
+      outboxBackoff = outboxBackoff.multipliedBy(2).compareTo(OUTBOX_MAX_BACKOFF) > 0
+          ? OUTBOX_MAX_BACKOFF : outboxBackoff.multipliedBy(2);
+    }
+    if (delivered.isEmpty() && !evidence) return Effect().none();
+    return Effect().persist(new EffectsDelivered(delivered, evidence, !after.effectsDue(), now()))
+        .thenRun((TaskState ns) -> {
+          if (!ns.effectsDue() && ns.status().terminal()) passivate();
+        });
+  }
+
+  /** Evidence was added to the outbox: a delivery in flight stores an older version of it. */
+  void evidenceQueued() {
+    if (outboxInFlight) evidenceChangedInFlight = true;
   }
 
   void passivate() {

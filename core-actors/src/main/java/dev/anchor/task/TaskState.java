@@ -5,6 +5,8 @@ import dev.anchor.task.TaskEntity.AttemptFailed;
 import dev.anchor.task.TaskEntity.AttemptStarted;
 import dev.anchor.task.TaskEntity.Cancelled;
 import dev.anchor.task.TaskEntity.Completed;
+import dev.anchor.task.TaskEntity.EffectsDelivered;
+import dev.anchor.task.TaskEntity.EffectsDue;
 import dev.anchor.task.TaskEntity.Dispatched;
 import dev.anchor.task.TaskEntity.Event;
 import dev.anchor.task.TaskEntity.Failed;
@@ -53,8 +55,16 @@ public record TaskState(
     TaskSpec.Verification verification,
     String verificationReason,
     List<Replica> replicas,
-    String agreedKey)
+    String agreedKey,
+    List<DueVerdict> dueVerdicts,
+    Long dueEvidenceAt)
     implements CborSerializable {
+
+  /**
+   * A verdict the task decided and has not yet had confirmed by the node's entity (the outbox of a verified task;
+   * see {@link TaskEntity.EffectsDue}).
+   */
+  public record DueVerdict(String nodeId, boolean agreed) implements CborSerializable {}
 
   public enum Status {
     NEW, QUEUED, DISPATCHED, RUNNING, COMPLETED, FAILED, CANCELLED;
@@ -71,11 +81,17 @@ public record TaskState(
 
 
   public static final TaskState EMPTY = new TaskState(Status.NEW, null, 0, 0, null, null, null, null, null, null, null,
-      null, null, null, null, List.of(), null, null, List.of(), null);
+      null, null, null, null, List.of(), null, null, List.of(), null, List.of(), null);
 
   public TaskState {
     history = history == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(history));
     replicas = replicas == null ? List.of() : List.copyOf(replicas);
+    dueVerdicts = dueVerdicts == null ? List.of() : List.copyOf(dueVerdicts);
+  }
+
+  /** Verdicts or fraud evidence decided and not yet confirmed delivered: the task stays open until they are. */
+  public boolean effectsDue() {
+    return !dueVerdicts.isEmpty() || dueEvidenceAt != null;
   }
 
   /** Runs on several nodes with results compared. */
@@ -208,6 +224,17 @@ public record TaskState(
         b.log("Withdrawn", e.at(), e.job(), e.nodeId(), "replica taken back from a node that takes no work");
         b.replicaStatus();
       }
+      case EffectsDue e -> {
+        for (DueVerdict v : e.verdicts()) {
+          b.dueVerdicts.removeIf(d -> d.nodeId().equals(v.nodeId()));
+          b.dueVerdicts.add(v);
+        }
+        if (e.evidenceAt() != null) b.dueEvidenceAt = e.evidenceAt();
+      }
+      case EffectsDelivered e -> {
+        b.dueVerdicts.removeAll(e.verdicts());
+        if (e.evidence()) b.dueEvidenceAt = null;
+      }
       case Verified e -> {
         Replica winner = b.replicas.stream().filter(r -> r.job() == e.resultJob()).findFirst().orElseThrow();
         b.status = winner.success() ? Status.COMPLETED : Status.FAILED;
@@ -250,6 +277,8 @@ public record TaskState(
     String verificationReason;
     final List<Replica> replicas;
     String agreedKey;
+    final List<DueVerdict> dueVerdicts;
+    Long dueEvidenceAt;
 
     Builder(TaskState s) {
       status = s.status;
@@ -272,6 +301,8 @@ public record TaskState(
       verificationReason = s.verificationReason;
       replicas = new ArrayList<>(s.replicas);
       agreedKey = s.agreedKey;
+      dueVerdicts = new ArrayList<>(s.dueVerdicts);
+      dueEvidenceAt = s.dueEvidenceAt;
     }
 
     void updateReplica(int job, String node, java.util.function.UnaryOperator<Replica> change) {
@@ -322,7 +353,7 @@ public record TaskState(
     TaskState build() {
       return new TaskState(status, spec, attempt, attemptsDispatched, nodeId, result, error, errorKind, logs,
           durationMs, submittedAt, startedAt, completedAt, retryDueAt, waitingReason, history, verification,
-          verificationReason, replicas, agreedKey);
+          verificationReason, replicas, agreedKey, dueVerdicts, dueEvidenceAt);
     }
   }
 }

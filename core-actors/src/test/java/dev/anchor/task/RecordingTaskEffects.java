@@ -42,6 +42,9 @@ public final class RecordingTaskEffects implements TaskEffects {
   public final List<ReplicaDispatch> replicaDispatches = new CopyOnWriteArrayList<>();
   public final List<Verdict> verdicts = new CopyOnWriteArrayList<>();
   public final List<Mismatch> mismatches = new CopyOnWriteArrayList<>();
+  /** The verdicts and evidence whose receiver confirmed them (the calls above include unconfirmed ones). */
+  public final List<Verdict> confirmedVerdicts = new CopyOnWriteArrayList<>();
+  public final List<Mismatch> confirmedMismatches = new CopyOnWriteArrayList<>();
   /** Nodes replicas are placed on, in order of preference (the first not excluded wins); empty = none available. */
   public volatile List<String> replicaNodes = List.of("node-1", "node-2", "node-3", "node-4", "node-5", "node-6");
 
@@ -68,14 +71,35 @@ public final class RecordingTaskEffects implements TaskEffects {
   public volatile CompletableFuture<Void> replicaGate;
 
   @Override
-  public void verdict(String nodeId, String taskId, boolean agreed) {
-    verdicts.add(new Verdict(nodeId, taskId, agreed));
+  public CompletionStage<org.apache.pekko.Done> verdict(String nodeId, String taskId, boolean agreed) {
+    Verdict v = new Verdict(nodeId, taskId, agreed);
+    verdicts.add(v);
+    return receiverAnswer().thenApply(done -> {
+      confirmedVerdicts.add(v);
+      return done;
+    });
+  }
+
+  /**
+   * What verdict and evidence receivers answer: confirmed at once unless a test sets this (e.g. a future it never
+   * completes, for a crash before the confirmation).
+   */
+  public volatile Supplier<CompletionStage<org.apache.pekko.Done>> receivers =
+      () -> CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+
+  private CompletionStage<org.apache.pekko.Done> receiverAnswer() {
+    return receivers.get();
   }
 
   @Override
-  public void mismatch(String taskId, TaskSpec spec, String agreedKey, List<Replica> replicas,
-                       List<String> faultyNodes, long at) {
-    mismatches.add(new Mismatch(taskId, agreedKey, replicas, faultyNodes, at));
+  public CompletionStage<org.apache.pekko.Done> mismatch(String taskId, TaskSpec spec, String agreedKey,
+                                                        List<Replica> replicas, List<String> faultyNodes, long at) {
+    Mismatch m = new Mismatch(taskId, agreedKey, replicas, faultyNodes, at);
+    mismatches.add(m);
+    return receiverAnswer().thenApply(done -> {
+      confirmedMismatches.add(m);
+      return done;
+    });
   }
 
   public synchronized RecordingTaskEffects thenAnswer(Placement placement) {

@@ -54,7 +54,10 @@ class TaskSerializationTest {
         new Waiting("no GPU", 5L),
         new Completed(2, "n2", "{\"v\":1}", "out", 9L, 6L),
         new Failed(2, "n2", "boom", "UserError", null, null, 7L),
-        new Cancelled(2, null, 8L));
+        new Cancelled(2, null, 8L),
+        new TaskEntity.EffectsDue(List.of(new TaskState.DueVerdict("n1", true), new TaskState.DueVerdict("n2", false)),
+            7L, 9L),
+        new TaskEntity.EffectsDelivered(List.of(new TaskState.DueVerdict("n1", true)), false, false, 10L));
     SerializationTestKit serialization = new SerializationTestKit(kit.system());
     TaskState state = TaskState.EMPTY;
     for (Event e : events) {

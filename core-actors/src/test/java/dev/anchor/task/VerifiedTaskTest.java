@@ -378,4 +378,113 @@ class VerifiedTaskTest {
     result(2, "node-1", "1");
     assertEquals(TaskView.COMPLETED, view().status());
   }
+
+  // ---------------------------------------------------------------- outbox: verdicts and evidence survive crashes
+
+  private List<Object> journal() {
+    return task.persistenceTestKit().persistedInStorage("Task|" + taskId);
+  }
+
+  private TaskState state() {
+    return task.<TaskState>runCommand(TaskEntity.Inspect::new).reply();
+  }
+
+  private boolean wake() {
+    return task.<Boolean>runCommand(TaskEntity.Wake::new).reply();
+  }
+
+  private static <T> java.util.concurrent.CompletableFuture<T> done(T value) {
+    return java.util.concurrent.CompletableFuture.completedFuture(value);
+  }
+
+  @Test
+  void verdictsAndEvidenceDecidedBeforeACrashAreDeliveredAfterTheRestartExactlyOnce() {
+    fx.receivers = java.util.concurrent.CompletableFuture::new; // the coordinator dies before any receiver confirms
+    submit(verified(3, 2, 3));
+    result(1, "node-1", "1");
+    result(2, "node-2", "2");
+    result(3, "node-3", "1");
+    assertEquals(TaskView.COMPLETED, view().status());
+    assertTrue(fx.confirmedVerdicts.isEmpty());
+    List<Object> journal = journal();
+    TaskEntity.EffectsDue due = journal.stream().filter(TaskEntity.EffectsDue.class::isInstance)
+        .map(TaskEntity.EffectsDue.class::cast).findFirst().orElseThrow();
+    assertEquals(Set.of(new TaskState.DueVerdict("node-1", true), new TaskState.DueVerdict("node-2", false),
+        new TaskState.DueVerdict("node-3", true)), Set.copyOf(due.verdicts()));
+    assertEquals(state().completedAt(), due.evidenceAt(), "the disagreement is evidence, keyed by the decision");
+    assertInstanceOf(TaskEntity.Verified.class, journal.get(journal.indexOf(due) - 1),
+        "journaled with the decision, in one atomic write");
+    assertTrue(wake(), "an ended task with effects due counts as open for the reviver");
+
+    fx.receivers = () -> done(Done.getInstance());
+    task.restart();
+    kit.createTestProbe().awaitAssert(() -> {
+      assertTrue(journal().get(journal().size() - 1) instanceof TaskEntity.EffectsDelivered d && d.last());
+      return null;
+    });
+    assertEquals(Set.of(new Verdict("node-1", taskId, true), new Verdict("node-2", taskId, false),
+        new Verdict("node-3", taskId, true)), Set.copyOf(fx.confirmedVerdicts));
+    assertEquals(3, fx.confirmedVerdicts.size(), "each verdict delivered once");
+    assertEquals(1, fx.confirmedMismatches.size());
+    assertEquals(List.of("node-2"), fx.confirmedMismatches.get(0).faultyNodes());
+    assertEquals(due.evidenceAt(), fx.confirmedMismatches.get(0).at());
+
+    int calls = fx.verdicts.size();
+    task.restart();
+    assertFalse(state().effectsDue());
+    assertFalse(wake(), "delivered: the task is closed");
+    assertEquals(calls, fx.verdicts.size(), "nothing is sent again once delivered");
+    assertEquals(1, fx.confirmedMismatches.size());
+  }
+
+  @Test
+  void aVerdictTheNodeDoesNotConfirmIsSentAgainWithBackoffWhileTheTaskStaysOpen() {
+    AtomicInteger refusals = new AtomicInteger(3);
+    fx.receivers = () -> refusals.getAndDecrement() > 0
+        ? java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("node shard unreachable"))
+        : done(Done.getInstance());
+    submit(verified(2, 2, 2));
+    result(1, "node-1", "1");
+    result(2, "node-2", "1");
+    assertEquals(TaskView.COMPLETED, view().status());
+    assertTrue(fx.confirmedVerdicts.isEmpty(), "both refused");
+    assertTrue(wake());
+    timePasses(Duration.ofSeconds(1)); // first retry: one more refusal
+    kit.createTestProbe().awaitAssert(() -> {
+      assertEquals(1, fx.confirmedVerdicts.size());
+      return null;
+    });
+    assertEquals(1, state().dueVerdicts().size(), "the confirmed one left the outbox, the other is due");
+    timePasses(Duration.ofSeconds(2)); // backoff doubled
+    kit.createTestProbe().awaitAssert(() -> {
+      assertFalse(state().effectsDue());
+      return null;
+    });
+    assertEquals(Set.of(new Verdict("node-1", taskId, true), new Verdict("node-2", taskId, true)),
+        Set.copyOf(fx.confirmedVerdicts));
+    assertEquals(2, fx.confirmedVerdicts.size());
+    assertFalse(wake());
+    long delivered = journal().stream().filter(TaskEntity.EffectsDelivered.class::isInstance).count();
+    assertEquals(2, delivered, "one write per confirmation round");
+  }
+
+  @Test
+  void aReplicaReportingAfterTheDecisionIsJudgedThroughTheOutboxToo() {
+    submit(verified(3, 2, 3));
+    result(1, "node-1", "1");
+    result(2, "node-2", "1");
+    assertEquals(TaskView.COMPLETED, view().status());
+    fx.receivers = java.util.concurrent.CompletableFuture::new;
+    result(3, "node-3", "7"); // late and wrong
+    assertTrue(state().dueVerdicts().contains(new TaskState.DueVerdict("node-3", false)));
+    assertTrue(wake(), "reopened until the late verdict is delivered");
+    fx.receivers = () -> done(Done.getInstance());
+    task.restart();
+    kit.createTestProbe().awaitAssert(() -> {
+      assertFalse(state().effectsDue());
+      return null;
+    });
+    assertTrue(fx.confirmedVerdicts.contains(new Verdict("node-3", taskId, false)));
+    assertEquals(List.of("node-3"), fx.confirmedMismatches.get(fx.confirmedMismatches.size() - 1).faultyNodes());
+  }
 }

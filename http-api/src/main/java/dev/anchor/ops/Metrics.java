@@ -112,11 +112,16 @@ public final class Metrics {
   }
 
   /** A worker's own gauges: jobs running now and its capacity. */
+  private static final java.util.concurrent.atomic.AtomicReference<IntSupplier> WORKER_RUNNING =
+      new java.util.concurrent.atomic.AtomicReference<>(() -> 0);
+
   public static void registerWorker(String nodeId, IntSupplier running, int capacity) {
     registerJvm();
+    // a worker that restarts its actor system (it was downed) registers its new agent: the gauge reads the latest
+    WORKER_RUNNING.set(running);
     if (!WORKER.compareAndSet(false, true)) return;
     GaugeWithCallback.builder().name("anchor_worker_running_jobs").help("Jobs this worker runs now")
-        .labelNames("node").callback(cb -> cb.call(running.getAsInt(), nodeId)).register();
+        .labelNames("node").callback(cb -> cb.call(WORKER_RUNNING.get().getAsInt(), nodeId)).register();
     GaugeWithCallback.builder().name("anchor_worker_capacity").help("Jobs this worker runs at once")
         .labelNames("node").callback(cb -> cb.call(capacity, nodeId)).register();
   }

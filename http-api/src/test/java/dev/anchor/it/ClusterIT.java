@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A real cluster on loopback: one coordinator JVM and two worker JVMs started through ./anchor, sharing a real
  * redis-server and a MongoDB-wire server run by the test. Every task completes with the right result exactly once
- * even when a worker or the coordinator is killed with -9 in the middle of the run.
+ * even when a worker or the coordinator is killed with -9 in the middle of the run, or a worker is frozen (SIGSTOP)
+ * past the down-after time and then resumed: it rejoins with a new actor system and takes work again.
  */
 @org.junit.jupiter.api.Timeout(value = 15, unit = java.util.concurrent.TimeUnit.MINUTES)
 class ClusterIT {
@@ -190,5 +191,115 @@ class ClusterIT {
     c1.kill9();
     awaitCompleted(c2, ids, ids.size(), Duration.ofMinutes(5));
     assertAllRightOnce(c2, ids, 0);
+  }
+
+  // ---------------------------------------------------------------- a frozen worker
+
+  /** Tasks busy for {@code ms} of wall time each, so a worker frozen mid-run holds running jobs. */
+  List<String> submitBusy(AnchorProcess c, int from, int count, int ms) throws Exception {
+    List<String> ids = new ArrayList<>();
+    for (int i = from; i < from + count; i++) {
+      HttpResponse<String> r = c.post("/api/tasks", """
+          {"name":"b%d","payload":{"runtime":"js","sourceCode":"const t0 = Date.now(); while (Date.now() - t0 < %d) {} input.n * 3"},"input":{"n":%d},"retries":{"attempts":5,"backoffMs":200}}
+          """.formatted(i, ms, i));
+      assertEquals(201, r.statusCode(), r.body());
+      ids.add(JSON.readTree(r.body()).path("taskId").asText());
+    }
+    return ids;
+  }
+
+  JsonNode task(AnchorProcess c, String id) throws Exception {
+    return JSON.readTree(c.get("/api/tasks/" + id).body());
+  }
+
+  String nodeStatus(AnchorProcess c, String nodeId) throws Exception {
+    for (JsonNode node : JSON.readTree(c.get("/api/nodes").body())) {
+      if (node.path("nodeId").asText().equals(nodeId)) return node.path("status").asText();
+    }
+    return "absent";
+  }
+
+  /** SIGSTOP / SIGCONT to this JVM alone (./anchor execs the JVM, so the process is the JVM). */
+  static void signal(AnchorProcess p, String sig) throws Exception {
+    Process kill = new ProcessBuilder("kill", "-" + sig, Long.toString(p.process.pid())).inheritIO().start();
+    assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + sig + " failed");
+  }
+
+  @Test
+  void aFrozenWorkersJobsRunElsewhereItsLateResultsAreRefusedAndItRejoinsToTakeWorkAgain() throws Exception {
+    AnchorProcess c = coordinator();
+    c.awaitHealthy(Duration.ofSeconds(150));
+    AnchorProcess w1 = worker("w1");
+    worker("w2");
+    awaitNodes(c, 2);
+    List<String> ids = submitBusy(c, 0, 30, 3000);
+    // w1 holds running jobs when it freezes
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+    List<String> onW1 = List.of();
+    while (onW1.isEmpty() && System.nanoTime() < deadline) {
+      List<String> running = new ArrayList<>();
+      for (String id : ids) {
+        JsonNode t = task(c, id);
+        if (t.path("status").asText().equals("Running") && t.path("nodeId").asText().equals("w1")) running.add(id);
+      }
+      onW1 = running;
+      if (onW1.isEmpty()) TimeUnit.MILLISECONDS.sleep(200);
+    }
+    assertTrue(!onW1.isEmpty(), "no task ran on w1");
+    signal(w1, "STOP");
+    try {
+      // frozen past the down-after time (4 s here): the cluster downs it and its jobs run again on w2
+      deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+      String held = onW1.get(0);
+      boolean rerun = false;
+      while (!rerun && System.nanoTime() < deadline) {
+        for (JsonNode h : task(c, held).path("history")) {
+          rerun |= h.path("event").asText().equals("AttemptFailed") && h.path("nodeId").asText().equals("w1");
+        }
+        if (!rerun) TimeUnit.MILLISECONDS.sleep(500);
+      }
+      assertTrue(rerun, "the job w1 held was not given up: " + task(c, held));
+      assertTrue(!nodeStatus(c, "w1").equals("Online"), "w1 still online while frozen");
+    } finally {
+      signal(w1, "CONT");
+    }
+    // the JVM stays up and comes back as w1 with a new actor system
+    deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
+    while (!nodeStatus(c, "w1").equals("Online") && System.nanoTime() < deadline) {
+      assertTrue(w1.process.isAlive(), "the downed worker exited instead of rejoining:\n" + w1.output());
+      TimeUnit.MILLISECONDS.sleep(500);
+    }
+    assertEquals("Online", nodeStatus(c, "w1"), w1.output());
+    assertTrue(w1.output().contains("starting a new actor system"), w1.output());
+
+    awaitCompleted(c, ids, ids.size(), Duration.ofMinutes(5));
+    for (int i = 0; i < ids.size(); i++) {
+      JsonNode t = task(c, ids.get(i));
+      assertEquals(String.valueOf(i * 3), t.path("result").asText(), t.toString());
+      long completions = 0;
+      for (JsonNode h : t.path("history")) if (h.path("event").asText().equals("Completed")) completions++;
+      assertEquals(1, completions, "recorded once: " + t);
+    }
+    for (String id : onW1) {
+      // w1's attempt was given up when it was downed; the result that counts is the attempt that replaced it (w1
+      // reports its own once it wakes up, or its new incarnation runs the job again: refused, not recorded)
+      JsonNode t = task(c, id);
+      int lostAttempt = 0;
+      int completedAttempt = 0;
+      for (JsonNode h : t.path("history")) {
+        if (h.path("event").asText().equals("AttemptFailed") && h.path("nodeId").asText().equals("w1")) {
+          lostAttempt = h.path("attempt").asInt();
+        }
+        if (h.path("event").asText().equals("Completed")) completedAttempt = h.path("attempt").asInt();
+      }
+      assertTrue(lostAttempt > 0 && completedAttempt > lostAttempt, "w1's attempt was not replaced: " + t);
+    }
+
+    // and it takes work again
+    List<String> more = submitBusy(c, 100, 18, 1000);
+    awaitCompleted(c, more, more.size(), Duration.ofMinutes(3));
+    long onRejoined = 0;
+    for (String id : more) if (task(c, id).path("nodeId").asText().equals("w1")) onRejoined++;
+    assertTrue(onRejoined > 0, "the rejoined worker took none of 18 tasks");
   }
 }

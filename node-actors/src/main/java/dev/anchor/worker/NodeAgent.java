@@ -345,6 +345,18 @@ public final class NodeAgent implements AutoCloseable {
     reader.interrupt();
   }
 
+  /**
+   * Stops at once, without waiting for running jobs: this node was downed, its jobs were re-run elsewhere and the
+   * results it would still report are refused by their tasks.
+   */
+  public void abandon() {
+    draining.set(true);
+    stopped.set(true);
+    ticker.shutdownNow();
+    runners.shutdownNow();
+    reader.interrupt();
+  }
+
   private static void sleepQuietly(long ms) {
     try {
       Thread.sleep(ms);

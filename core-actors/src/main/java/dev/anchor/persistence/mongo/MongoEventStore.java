@@ -52,6 +52,13 @@ import com.mongodb.client.model.WriteModel;
  * window (most tasks) gets no head at all until it outgrows it. Recovering entities read their heads and probe in
  * batches of up to {@value #MAX_READ_BATCH}: their heads, the id after each head (new entities stop there), then the
  * window after that for those that had one.
+ * <p>
+ * An AtomicWrite of several events lands all-or-nothing whatever crashes when: each of its documents carries the
+ * write's first and last sequence number ({@code af}, {@code al}; single-event writes, most of them, carry nothing),
+ * and its last document, inserted last by the ordered insert, is its commit mark. A write whose documents are not all
+ * there with the same writer is a remnant (a conflict in its middle, a crash between inserting and undoing it): the
+ * highest sequence number never counts it, and the recovery that finds it on top of a journal deletes it before the
+ * entity writes again. Journals written before these fields existed read as before.
  */
 final class MongoEventStore implements AutoCloseable {
 
@@ -63,6 +70,9 @@ final class MongoEventStore implements AutoCloseable {
     static final String TAGS = "tags";
     static final String HIGHEST = "hi";
     static final String DELETED_TO = "del";
+    /** First and last sequence number of the atomic write a document belongs to; only in writes of several events. */
+    static final String AW_FIRST = "af";
+    static final String AW_LAST = "al";
 
     /**
      * Sequence numbers first checked past a head's highest, to find events whose head update has not happened yet
@@ -200,6 +210,7 @@ final class MongoEventStore implements AutoCloseable {
         List<Document> docs = new ArrayList<>(aw.size());
         long now = System.currentTimeMillis();
         boolean opens = false, closes = false;
+        boolean several = aw.size() > 1;
         try {
             for (PersistentRepr repr : scala.jdk.javaapi.CollectionConverters.asJava(aw.payload())) {
                 Object payload = repr.payload();
@@ -207,8 +218,13 @@ final class MongoEventStore implements AutoCloseable {
                 if (payload instanceof Tagged tagged) {
                     payload = tagged.payload();
                     tags = new ArrayList<>(scala.jdk.javaapi.CollectionConverters.asJava(tagged.tags()));
-                    opens |= tags.remove(OPEN_TAG);
-                    closes |= tags.remove(CLOSE_TAG);
+                    boolean open = tags.remove(OPEN_TAG);
+                    boolean close = tags.remove(CLOSE_TAG);
+                    opens |= open;
+                    // the last lifecycle tag of an atomic write says how it leaves the entity: an event that closes it
+                    // followed by one that reopens it (a task's outbox of effects still to deliver) leaves it open
+                    if (close) closes = true;
+                    if (open && !close) closes = false;
                 }
                 Document doc = new Document("_id", DocumentIds.of(repr.persistenceId(), repr.sequenceNr()))
                         .append(PID, repr.persistenceId())
@@ -218,6 +234,9 @@ final class MongoEventStore implements AutoCloseable {
                         .append(EVENT_MANIFEST, repr.manifest());
                 if (!tags.isEmpty()) {
                     doc.append(TAGS, tags);
+                }
+                if (several) {
+                    doc.append(AW_FIRST, aw.lowestSequenceNr()).append(AW_LAST, aw.highestSequenceNr());
                 }
                 codec.write(payload, doc);
                 docs.add(doc);
@@ -592,9 +611,9 @@ final class MongoEventStore implements AutoCloseable {
         for (String pid : persistenceIds) {
             nextIds.add(DocumentIds.of(pid, found.getOrDefault(pid, new Head(0, 0)).highest() + 1));
         }
-        Map<String, Long> beyond = new HashMap<>();
-        for (Document e : events.find(in("_id", nextIds)).projection(Projections.include(SEQ, PID))) {
-            beyond.merge(e.getString(PID), e.get(SEQ, Number.class).longValue(), Math::max);
+        Map<String, Document> beyond = new HashMap<>();
+        for (Document e : events.find(in("_id", nextIds)).projection(TOP_FIELDS)) {
+            beyond.merge(e.getString(PID), e, MongoEventStore::higher);
         }
         List<String> probeIds = new ArrayList<>();
         for (String pid : beyond.keySet()) {
@@ -602,19 +621,32 @@ final class MongoEventStore implements AutoCloseable {
             probeIds.addAll(DocumentIds.range(pid, hi + 2, hi + PROBE));
         }
         if (!probeIds.isEmpty()) {
-            for (Document e : events.find(in("_id", probeIds)).projection(Projections.include(SEQ, PID))) {
-                beyond.merge(e.getString(PID), e.get(SEQ, Number.class).longValue(), Math::max);
+            for (Document e : events.find(in("_id", probeIds)).projection(TOP_FIELDS)) {
+                beyond.merge(e.getString(PID), e, MongoEventStore::higher);
             }
         }
         Map<String, Long> out = new HashMap<>();
+        Map<String, Document> tops = new HashMap<>();
         for (String pid : persistenceIds) {
             Head head = found.getOrDefault(pid, new Head(0, 0));
-            long past = beyond.getOrDefault(pid, 0L);
+            Document top = beyond.get(pid);
+            long past = top == null ? 0L : seqOf(top);
             // sequence numbers are contiguous, so a window that is not full holds the last event; a full one (a head
             // far behind) is followed up one entity at a time
             boolean windowFull = past == head.highest() + PROBE;
-            out.put(pid, windowFull ? probe(pid, new Head(past, head.deletedTo())).highest() : Math.max(past, head.highest()));
+            if (windowFull) {
+                out.put(pid, probe(pid, new Head(past, head.deletedTo())).highest());
+            } else if (top == null) {
+                out.put(pid, head.highest());
+            } else {
+                tops.put(pid, top);
+            }
         }
+        // the tops that end a write of several events are checked together, in one query
+        Map<String, Long> deletedTo = new HashMap<>();
+        found.forEach((pid, h) -> deletedTo.put(pid, h.deletedTo()));
+        committed(tops, deletedTo).forEach((pid, hi) ->
+                out.put(pid, Math.max(hi, found.getOrDefault(pid, new Head(0, 0)).highest())));
         return out;
     }
 
@@ -632,19 +664,88 @@ final class MongoEventStore implements AutoCloseable {
 
     private Head probe(String persistenceId, Head head) {
         long highest = head.highest();
+        Document top = null;
         int window = PROBE;
         while (true) {
-            long found = 0;
+            Document found = null;
             for (Document e : events.find(in("_id", DocumentIds.range(persistenceId, highest + 1, highest + window)))
-                    .projection(Projections.include(SEQ))) {
-                found = Math.max(found, e.get(SEQ, Number.class).longValue());
+                    .projection(TOP_FIELDS)) {
+                found = found == null ? e : higher(found, e);
             }
-            if (found <= highest) {
-                return new Head(highest, head.deletedTo());
+            if (found == null || seqOf(found) <= highest) {
+                long committed = top == null ? highest
+                        : committed(Map.of(persistenceId, top), Map.of(persistenceId, head.deletedTo())).get(persistenceId);
+                return new Head(Math.max(committed, head.highest()), head.deletedTo());
             }
-            highest = found;
+            top = found;
+            highest = seqOf(found);
             window = Math.min(MAX_PROBE, window * 2);
         }
+    }
+
+    private static final org.bson.conversions.Bson TOP_FIELDS = Projections.include(SEQ, PID, WRITER, AW_FIRST, AW_LAST);
+
+    private static long seqOf(Document d) {
+        return d.get(SEQ, Number.class).longValue();
+    }
+
+    private static Document higher(Document a, Document b) {
+        return seqOf(a) >= seqOf(b) ? a : b;
+    }
+
+    /**
+     * The highest sequence number of complete atomic writes, given each journal's top document. A top document of a
+     * write of several events is checked: all of the write's documents must be there, from the same writer. If they
+     * are not, the write is a remnant, whose documents are deleted now (the entity is recovering: nothing writes to
+     * it) so the entity can write those sequence numbers again; its history ends before the remnant.
+     */
+    private Map<String, Long> committed(Map<String, Document> tops, Map<String, Long> deletedTo) {
+        Map<String, Long> out = new HashMap<>();
+        List<String> ids = new ArrayList<>();
+        for (Map.Entry<String, Document> t : tops.entrySet()) {
+            Document top = t.getValue();
+            Number last = top.get(AW_LAST, Number.class);
+            if (last == null) {
+                out.put(t.getKey(), seqOf(top)); // a single-event write, or one written before writes were marked
+            } else {
+                long from = Math.max(top.get(AW_FIRST, Number.class).longValue(), deletedTo.getOrDefault(t.getKey(), 0L) + 1);
+                ids.addAll(DocumentIds.range(t.getKey(), from, last.longValue()));
+            }
+        }
+        if (ids.isEmpty()) {
+            return out;
+        }
+        Map<String, List<Document>> written = new HashMap<>();
+        for (Document d : events.find(in("_id", ids)).projection(TOP_FIELDS)) {
+            written.computeIfAbsent(d.getString(PID), k -> new ArrayList<>()).add(d);
+        }
+        for (Map.Entry<String, Document> t : tops.entrySet()) {
+            if (out.containsKey(t.getKey())) {
+                continue;
+            }
+            String pid = t.getKey();
+            Document top = t.getValue();
+            long seq = seqOf(top);
+            long first = top.get(AW_FIRST, Number.class).longValue();
+            long last = top.get(AW_LAST, Number.class).longValue();
+            long from = Math.max(first, deletedTo.getOrDefault(pid, 0L) + 1);
+            List<String> ours = new ArrayList<>();
+            for (Document d : written.getOrDefault(pid, List.of())) {
+                Number l = d.get(AW_LAST, Number.class);
+                if (java.util.Objects.equals(top.getString(WRITER), d.getString(WRITER)) && l != null && l.longValue() == last) {
+                    ours.add(d.getString("_id"));
+                }
+            }
+            if (seq == last && ours.size() == last - from + 1) {
+                out.put(pid, seq);
+                continue;
+            }
+            log.warn("journal of {}: removing {} events of an incomplete atomic write {}..{} (a crash or conflict "
+                    + "while it was stored)", pid, ours.size(), first, last);
+            events.deleteMany(in("_id", ours));
+            out.put(pid, first - 1);
+        }
+        return out;
     }
 
     /** Replays events fromSeq..toSeq (inclusive, at most max) in order, skipping deleted ones. */

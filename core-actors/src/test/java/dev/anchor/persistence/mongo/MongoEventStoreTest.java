@@ -113,6 +113,90 @@ class MongoEventStoreTest {
         }
     }
 
+    @Test
+    void anAtomicWriteCutShortByACrashIsNotReplayedAndItsRemnantMakesWayForTheNextWrite() throws Exception {
+        MongoDatabase db = freshDatabase();
+        var journal = db.getCollection("journal");
+        try (MongoEventStore store = store(db)) {
+            store.write(List.of(write("cut", 1, 2), write("cut", 3, 5))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(write("batch", 1, 1), write("batch", 2, 4))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(write("fine", 1, 3))).get(10, TimeUnit.SECONDS);
+        }
+        // what a crash leaves when it hits after the first documents of an atomic write were inserted (or between a
+        // conflict in its middle and the undoing of its prefix): the last ones never arrived
+        journal.deleteOne(Filters.eq("_id", DocumentIds.of("cut", 5)));
+        journal.deleteMany(Filters.in("_id", DocumentIds.of("batch", 3), DocumentIds.of("batch", 4)));
+        try (MongoEventStore store = store(db)) {
+            assertEquals(2, store.highestSequenceNr("cut"), "3..4 belong to a write that did not complete");
+            assertEquals(List.of("cut-1", "cut-2"), replay(store, "cut", 1, Long.MAX_VALUE, Long.MAX_VALUE));
+            assertEquals(java.util.Map.of("batch", 1L, "fine", 3L, "none", 0L), store.highestOf(List.of("batch", "fine", "none")),
+                    "the batched lookup of recovering entities as well");
+            // the recovering entity writes those sequence numbers again: no conflict with the remnant
+            assertEquals(List.of(Optional.empty()), store.write(List.of(write("cut", 3, 4))).get(10, TimeUnit.SECONDS));
+            assertEquals(List.of("cut-1", "cut-2", "cut-3", "cut-4"), replay(store, "cut", 1, Long.MAX_VALUE, Long.MAX_VALUE));
+            assertEquals(4, store.highestSequenceNr("cut"));
+            assertEquals(1, journal.countDocuments(Filters.eq("pid", "batch")));
+        }
+    }
+
+    @Test
+    void completeAtomicWritesStayWholeAcrossDeletionAndOldJournalsReadAsBefore() throws Exception {
+        MongoDatabase db = freshDatabase();
+        var journal = db.getCollection("journal");
+        try (MongoEventStore store = store(db)) {
+            store.write(List.of(write("whole", 1, 6))).get(10, TimeUnit.SECONDS);
+            store.deleteTo("whole", 3); // part of the write deleted on purpose is not a remnant
+            assertEquals(6, store.highestSequenceNr("whole"));
+            assertEquals(List.of("whole-4", "whole-5", "whole-6"), replay(store, "whole", 1, Long.MAX_VALUE, Long.MAX_VALUE));
+            store.write(List.of(write("single", 1, 1), write("single", 2, 2))).get(10, TimeUnit.SECONDS);
+            assertEquals(null, journal.find(Filters.eq("pid", "single")).first().get(MongoEventStore.AW_LAST),
+                    "a single-event write (most of them) carries no marks");
+            store.write(List.of(write("old", 1, 3))).get(10, TimeUnit.SECONDS);
+        }
+        // a journal written before writes were marked: no marks, read as it is
+        journal.updateMany(Filters.eq("pid", "old"), com.mongodb.client.model.Updates.combine(
+                com.mongodb.client.model.Updates.unset(MongoEventStore.AW_FIRST),
+                com.mongodb.client.model.Updates.unset(MongoEventStore.AW_LAST)));
+        journal.deleteOne(Filters.eq("_id", DocumentIds.of("old", 3)));
+        try (MongoEventStore store = store(db)) {
+            assertEquals(6, store.highestSequenceNr("whole"));
+            assertEquals(2, store.highestSequenceNr("old"));
+            assertEquals(2, store.highestSequenceNr("single"));
+        }
+    }
+
+    @Test
+    void anAtomicWriteThatReopensAnEntityAfterClosingItLeavesItOpen() throws Exception {
+        MongoDatabase db = freshDatabase();
+        OpenEntities open = OpenEntities.of(db, "journal");
+        try (MongoEventStore store = store(db)) {
+            store.write(List.of(tagged("Task|t", 1, dev.anchor.persistence.LifecycleTags.OPEN_TAG))).get(10, TimeUnit.SECONDS);
+            store.write(List.of(tagged("Task|c", 1, dev.anchor.persistence.LifecycleTags.OPEN_TAG))).get(10, TimeUnit.SECONDS);
+            // a decision (closing) journaled with its outbox of effects still to deliver (reopening)
+            AtomicWrite decided = AtomicWrite.apply(CollectionConverters.asScala(List.of(
+                    reprOf(tagged("Task|t", 2, dev.anchor.persistence.LifecycleTags.CLOSE_TAG)),
+                    reprOf(tagged("Task|t", 3, dev.anchor.persistence.LifecycleTags.OPEN_TAG)))).toList());
+            store.write(List.of(decided)).get(10, TimeUnit.SECONDS);
+            // a later closing of another entity: once it is applied, any closing of Task|t queued before it is too
+            store.write(List.of(tagged("Task|c", 2, dev.anchor.persistence.LifecycleTags.CLOSE_TAG))).get(10, TimeUnit.SECONDS);
+            long closed = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (open.list("Task|").contains("Task|c") && System.nanoTime() < closed) {
+                Thread.onSpinWait();
+            }
+            assertEquals(List.of("Task|t"), open.list("Task|"));
+            store.write(List.of(tagged("Task|t", 4, dev.anchor.persistence.LifecycleTags.CLOSE_TAG))).get(10, TimeUnit.SECONDS);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!open.list("Task|").isEmpty() && System.nanoTime() < end) {
+                Thread.onSpinWait();
+            }
+            assertEquals(List.of(), open.list("Task|"));
+        }
+    }
+
+    private static PersistentRepr reprOf(AtomicWrite single) {
+        return CollectionConverters.asJava(single.payload()).get(0);
+    }
+
     private static AtomicWrite tagged(String pid, long seq, String tag) {
         Object payload = new org.apache.pekko.persistence.journal.Tagged(pid + "-" + seq,
                 CollectionConverters.asScala(java.util.Set.of(tag, "other")).toSet());
