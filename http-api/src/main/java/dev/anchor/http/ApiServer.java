@@ -76,9 +76,10 @@ public final class ApiServer {
           if (root instanceof EntityStreamSizeException s) {
             return complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", null));
           }
+          if (root instanceof StoreGate.StoreDown d) return complete(StoreGate.unavailable(d.getMessage()));
           if (root instanceof java.util.concurrent.TimeoutException
               || root instanceof org.apache.pekko.pattern.AskTimeoutException) {
-            return complete(Json.error(StatusCodes.SERVICE_UNAVAILABLE, "the cluster did not answer in time; try again", null));
+            return complete(StoreGate.unavailable("the cluster did not answer in time; try again"));
           }
           log.error("request failed", e);
           return complete(Json.error(StatusCodes.INTERNAL_SERVER_ERROR, "internal error: " + e.getMessage(), null));

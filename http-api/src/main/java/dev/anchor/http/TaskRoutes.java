@@ -53,10 +53,10 @@ final class TaskRoutes {
     return pathPrefix("api", () -> concat(
         pathPrefix("tasks", () -> concat(
             path("bulk", () -> post(() -> BodyLimit.atMost(BULK_MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToString(), this::submitBulk)))),
+                entity(Unmarshaller.entityToString(), body -> StoreGate.guard(node, () -> submitBulk(body)))))),
             pathEndOrSingleSlash(() -> concat(
                 post(() -> BodyLimit.atMost(MAX_BODY_BYTES, () ->
-                    entity(Unmarshaller.entityToString(), this::submit))),
+                    entity(Unmarshaller.entityToString(), body -> StoreGate.guard(node, () -> submit(body))))),
                 get(() -> parameterOptional("status", status -> parameterOptional("limit", limit ->
                     list(status, limit)))))),
             path(segment(), id -> concat(
@@ -85,8 +85,8 @@ final class TaskRoutes {
 
   private CompletionStage<TaskView> submitOne(TaskSpec spec) {
     String taskId = UUID.randomUUID().toString();
-    return sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
-        .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK);
+    return StoreGate.abandonIfStoreDown(node, sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
+        .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK));
   }
 
   private Route submit(String body) {
