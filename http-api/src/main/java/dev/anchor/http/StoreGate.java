@@ -22,6 +22,10 @@ final class StoreGate {
   /** Seconds a refused client is asked to wait: about how long the embedded Redis takes to restart and reload. */
   static final int RETRY_AFTER_S = 5;
   private static final long POLL_MS = 200;
+  /** A submission not journaled by then is answered 503 (not acknowledged; it may still be written). */
+  static final java.time.Duration ANSWER_WITHIN = java.time.Duration.ofSeconds(4);
+  /** The same for a bulk submission (up to 1,000 journal writes). */
+  static final java.time.Duration BULK_ANSWER_WITHIN = java.time.Duration.ofSeconds(12);
 
   private StoreGate() {}
 
@@ -33,28 +37,37 @@ final class StoreGate {
 
   /**
    * The submission, answered with a {@link StoreDown} failure (503) as soon as the probes find a store it needs
-   * unreachable while it waits: a journal write to a store that just went away would otherwise hold the client for
-   * the ask timeout. The submission may still be journaled later; it was not acknowledged, so a client that retries
+   * unreachable while it waits, or when it is not journaled within {@code answerWithin}: a journal write to a store
+   * that just went away (or that failed and restarted its entity) would otherwise hold the client for the ask
+   * timeout. The submission may still be journaled later; it was not acknowledged, so a client that retries
    * may create a second task, never lose one.
    */
-  static <T> CompletionStage<T> abandonIfStoreDown(AnchorNode node, CompletionStage<T> call) {
+  static <T> CompletionStage<T> abandonIfStoreDown(AnchorNode node, CompletionStage<T> call,
+                                                   java.time.Duration answerWithin) {
     CompletableFuture<T> out = new CompletableFuture<>();
     call.whenComplete((v, e) -> {
       if (e == null) out.complete(v);
       else out.completeExceptionally(e);
     });
-    poll(node, out);
+    poll(node, out, System.nanoTime() + answerWithin.toNanos(), answerWithin);
     return out;
   }
 
-  private static void poll(AnchorNode node, CompletableFuture<?> out) {
+  private static void poll(AnchorNode node, CompletableFuture<?> out, long deadline, java.time.Duration within) {
     if (out.isDone()) return;
+    if (System.nanoTime() > deadline) {
+      // a journal write that failed restarts its entity, and the command it was writing is never answered: the
+      // client hears "not taken" now rather than when its own timeout fires
+      out.completeExceptionally(new StoreDown("the journal did not take the submission within "
+          + within.toSeconds() + " s"));
+      return;
+    }
     String why = node.refusal();
     if (why != null) {
       out.completeExceptionally(new StoreDown(why));
       return;
     }
-    CompletableFuture.delayedExecutor(POLL_MS, TimeUnit.MILLISECONDS).execute(() -> poll(node, out));
+    CompletableFuture.delayedExecutor(POLL_MS, TimeUnit.MILLISECONDS).execute(() -> poll(node, out, deadline, within));
   }
 
   /** A store the request needed became unreachable while it waited. */

@@ -85,13 +85,13 @@ final class TaskRoutes {
 
   private CompletionStage<TaskView> submitOne(TaskSpec spec) {
     String taskId = UUID.randomUUID().toString();
-    return StoreGate.abandonIfStoreDown(node, sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
-        .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK));
+    return sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
+        .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK);
   }
 
   private Route submit(String body) {
     TaskSpec spec = TaskRequest.parse(readJson(body));
-    return completeWithFuture(submitOne(spec).thenApply(v ->
+    return completeWithFuture(StoreGate.abandonIfStoreDown(node, submitOne(spec), StoreGate.ANSWER_WITHIN).thenApply(v ->
         Json.response(StatusCodes.CREATED, Map.of("taskId", v.taskId(), "status", v.status()))));
   }
 
@@ -115,7 +115,8 @@ final class TaskRoutes {
       }
     }
     List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
-    return completeWithFuture(CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)).thenApply(x ->
+    return completeWithFuture(StoreGate.abandonIfStoreDown(node, CompletableFuture.allOf(
+        submitted.toArray(CompletableFuture[]::new)), StoreGate.BULK_ANSWER_WITHIN).thenApply(x ->
         Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList()))));
   }
 

@@ -49,6 +49,7 @@ class StoreFaultIT {
       try (Load load = new Load(node, 5)) {
         load.awaitAccepted(20, Duration.ofSeconds(120));
         long killedAt = System.currentTimeMillis();
+        load.events.add("redis killed at " + killedAt);
         ProcessHandle.of(pidBefore).orElseThrow().destroyForcibly(); // SIGKILL
         JsonNode back = awaitHealth(node, h -> h.path("queue").path("embedded").path("restarts").asInt() >= 1
             && "ok".equals(h.path("queue").path("status").asText()), Duration.ofSeconds(60));
@@ -130,6 +131,7 @@ class StoreFaultIT {
         load.awaitAccepted(20, Duration.ofSeconds(120));
         Path flag = data.resolve("chaos").resolve("mongo-unreachable");
         long downAt = System.currentTimeMillis();
+        load.events.add("mongo down at " + downAt);
         Files.writeString(flag, "drill");
         JsonNode down = awaitHealth(node, h -> "unreachable".equals(h.path("store").path("status").asText()),
             Duration.ofSeconds(30));
@@ -137,6 +139,7 @@ class StoreFaultIT {
         // down long enough for journal writes in flight to fail and their entities to restart with backoff
         load.awaitRefused(40, Duration.ofSeconds(60));
         long upAt = System.currentTimeMillis();
+        load.events.add("mongo up at " + upAt);
         Files.delete(flag);
         awaitHealth(node, h -> h.path("healthy").asBoolean(), Duration.ofSeconds(60));
         load.awaitAcceptedAfter(upAt, 10, Duration.ofSeconds(120));
@@ -178,6 +181,8 @@ class StoreFaultIT {
     final AtomicLong maxAnswerMs = new AtomicLong();
     final AtomicLong maxHealthMs = new AtomicLong();
     final AtomicBoolean running = new AtomicBoolean(true);
+    /** What the drill did when (epoch ms), for failure messages. */
+    final List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
     final Thread thread;
 
     Load(AnchorProcess node, int perSecond) {
@@ -198,16 +203,16 @@ class StoreFaultIT {
             } else if (r.statusCode() == 503 && r.headers().firstValue("Retry-After").isPresent()) {
               refusedAt.add(t0);
             } else {
-              failures.add(r.statusCode() + " " + r.body());
+              failures.add("at " + t0 + " POST " + r.statusCode() + " " + r.body());
             }
             if (n % 4 == 0) {
               long h0 = System.currentTimeMillis();
               HttpResponse<String> h = send(node, "GET", "/health", null);
               maxHealthMs.accumulateAndGet(System.currentTimeMillis() - h0, Math::max);
-              if (h.statusCode() != 200 && h.statusCode() != 503) failures.add("/health " + h.statusCode());
+              if (h.statusCode() != 200 && h.statusCode() != 503) failures.add("at " + h0 + " /health " + h.statusCode());
             }
           } catch (Exception e) {
-            failures.add("no answer: " + e);
+            failures.add("at " + t0 + " (sent at, epoch ms) no answer: " + e);
           }
           long rest = 1000 / perSecond - (System.currentTimeMillis() - t0);
           if (rest > 0) {
@@ -267,7 +272,8 @@ class StoreFaultIT {
 
     /** Every accepted task completed with its result, each recorded complete once; and no request went unanswered. */
     Figures verifyAllCompletedOnce(Duration timeout) throws Exception {
-      assertEquals(List.of(), failures, "every request answered 201 or 503 with Retry-After");
+      if (!failures.isEmpty()) printDrillLog(node);
+      assertEquals(List.of(), failures, "every request answered 201 or 503 with Retry-After; " + events);
       Map<String, Long> completedAt = new java.util.HashMap<>();
       Map<String, Long> submittedAt = new java.util.HashMap<>();
       int lost = 0, twice = 0;
@@ -301,7 +307,8 @@ class StoreFaultIT {
   /** The node's own account of the drill, for the test's output. */
   static void printDrillLog(AnchorProcess node) {
     node.output().lines().filter(l -> l.contains("Redis") || l.contains("MongoDB") || l.contains("open tasks")
-        || l.contains("queueing it again") || l.contains("redis-server")).limit(40).forEach(l -> System.out.println("  | " + l));
+        || l.contains("queueing it again") || l.contains("redis-server") || l.contains("journal")
+        || l.contains("ERROR")).limit(60).forEach(l -> System.out.println("  | " + l));
   }
 
   static String submit(AnchorProcess node, String body) throws Exception {
