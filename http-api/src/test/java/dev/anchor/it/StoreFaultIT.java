@@ -308,7 +308,8 @@ class StoreFaultIT {
   static void printDrillLog(AnchorProcess node) {
     node.output().lines().filter(l -> l.contains("Redis") || l.contains("MongoDB") || l.contains("open tasks")
         || l.contains("queueing it again") || l.contains("redis-server") || l.contains("journal")
-        || l.contains("ERROR")).limit(60).forEach(l -> System.out.println("  | " + l));
+        || l.contains("ERROR") || l.contains("NodeAgent") || l.contains("lettuce") || l.contains("reconnect"))
+        .limit(80).forEach(l -> System.out.println("  | " + l));
   }
 
   static String submit(AnchorProcess node, String body) throws Exception {

@@ -68,7 +68,7 @@ public final class NodeAgent implements AutoCloseable {
   private final AtomicBoolean stopped = new AtomicBoolean();
   private final AtomicBoolean registered = new AtomicBoolean();
   private final Map<String, Boolean> running = new ConcurrentHashMap<>();
-  /** Stream entry ids taken by this node and not yet acknowledged or given up. */
+  /** Stream entries (stream and id) taken by this node and not yet acknowledged or given up. */
   private final java.util.Set<String> held = ConcurrentHashMap.newKeySet();
   private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
   private final GpuProbe gpuProbe = GpuProbe.open();
@@ -275,7 +275,7 @@ public final class NodeAgent implements AutoCloseable {
         for (Delivery d : batch) {
           // a reader made again re-reads this node's unacknowledged entries: one still running or being recorded
           // here is not started a second time
-          if (!held.add(d.entryId())) continue;
+          if (!held.add(heldKey(d))) continue;
           taken++;
           runners.execute(() -> runOne(d));
         }
@@ -284,6 +284,10 @@ public final class NodeAgent implements AutoCloseable {
     } finally {
       if (r != null) closeQuietly(r);
     }
+  }
+
+  private static String heldKey(Delivery d) {
+    return d.stream() + "/" + d.entryId();
   }
 
   private static void closeQuietly(JobQueue.Reader r) {
@@ -336,14 +340,14 @@ public final class NodeAgent implements AutoCloseable {
         unrecorded.release();
       } else if (stopped.get()) {
         // left pending in Redis: the job is handed to another node (or to this one after its restart)
-        held.remove(d.entryId());
+        held.remove(heldKey(d));
         unrecorded.release();
       } else {
         log.warn("recording result of {} failed, retrying: {}", jobId, failure.toString());
         try {
           ticker.schedule(() -> record(task, outcome, attempt, jobId, d), 500, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
-          held.remove(d.entryId());
+          held.remove(heldKey(d));
           unrecorded.release();
         }
       }
@@ -357,11 +361,11 @@ public final class NodeAgent implements AutoCloseable {
   private void ackLater(Delivery d) {
     try {
       queue.ack(d).whenComplete((n, e) -> {
-        held.remove(d.entryId());
+        held.remove(heldKey(d));
         if (e != null) log.debug("acknowledging {} failed: {}", d.entryId(), e.toString());
       });
     } catch (RuntimeException e) {
-      held.remove(d.entryId());
+      held.remove(heldKey(d));
     }
   }
 
