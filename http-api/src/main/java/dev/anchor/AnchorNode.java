@@ -71,9 +71,12 @@ public final class AnchorNode {
   private final NodeAgent agent;
   private final TaskIndex index;
   private final FraudStore fraud;
+  private final StoreProbes probes;
 
   private AnchorNode(ActorSystem<?> system, AnchorSettings settings, Stores stores, Role role, JobQueue queue,
-                     ChangeFeed feed, NodeRegistry registry, NodeAgent agent, TaskIndex index, FraudStore fraud) {
+                     ChangeFeed feed, NodeRegistry registry, NodeAgent agent, TaskIndex index, FraudStore fraud,
+                     StoreProbes probes) {
+    this.probes = probes;
     this.fraud = fraud;
     this.index = index;
     this.system = system;
@@ -125,6 +128,7 @@ public final class AnchorNode {
 
     NodeRegistry registry = null;
     FraudStore fraud = null;
+    StoreProbes probes = null;
     if (role.coordinates()) {
       registry = new NodeRegistry(15_000);
       dev.anchor.ops.Metrics.registerCoordinator(queue, registry, counts);
@@ -150,7 +154,7 @@ public final class AnchorNode {
           .withSettings(ClusterShardingSettings.create(system).withRememberEntities(false).withNoPassivationStrategy())
           .withRole("coordinator"));
       OpenEntities open = OpenEntities.of(system);
-      system.systemActorOf(OpenTaskReviver.create(new OpenTaskReviver.OpenMarkers() {
+      ActorRef<Object> reviver = system.systemActorOf(OpenTaskReviver.create(new OpenTaskReviver.OpenMarkers() {
             @Override
             public java.util.List<String> open(String prefix) {
               return open.list(prefix);
@@ -167,9 +171,20 @@ public final class AnchorNode {
             }
           }, id -> sharding.entityRefFor(TaskEntity.TYPE_KEY, id)
               .<Boolean>ask(TaskEntity.Wake::new, java.time.Duration.ofSeconds(30)),
+          id -> sharding.entityRefFor(TaskEntity.TYPE_KEY, id)
+              .<Boolean>ask(TaskEntity.CheckJob::new, java.time.Duration.ofSeconds(30)),
           system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()),
           java.time.Duration.ofSeconds(2), java.time.Duration.ofMinutes(5), "coordinator"),
           "open-task-reviver", org.apache.pekko.actor.typed.Props.empty());
+      // cached store checks for /health and the submit routes; a Redis that comes back (or restarted between two
+      // checks) may have lost its last second of writes: every open task checks its job against the journal
+      StoreProbes p = new StoreProbes(stores, MongoStore.get(system), config.getDuration("anchor.health.probe-interval"),
+          config.getDuration("anchor.health.probe-timeout"), why -> reviver.tell(new OpenTaskReviver.CheckJobs(why)));
+      system.getWhenTerminated().thenRun(p::close);
+      probes = p;
+      ChaosSwitch chaos = ChaosSwitch.startIfEnabled(config.getBoolean("anchor.chaos.enabled"), settings.dataDir(),
+          MongoStore.get(system).embedded());
+      if (chaos != null) system.getWhenTerminated().thenRun(chaos::close);
     } else {
       // a worker only sends to task entities: a proxy to the coordinators' shards
       sharding.init(TaskEntity.entity(null, TaskSettings.defaults()).withRole("coordinator"));
@@ -251,7 +266,7 @@ public final class AnchorNode {
                 return org.apache.pekko.Done.getInstance();
               }));
     }
-    return new AnchorNode(system, settings, stores, role, queue, feed, registry, agent, index, fraud);
+    return new AnchorNode(system, settings, stores, role, queue, feed, registry, agent, index, fraud, probes);
   }
 
   /** anchor.capture.*: ANCHOR_CAPTURE, ANCHOR_DISPLAY / DISPLAY, ANCHOR_XVFB (1/on/true), ANCHOR_XVFB_SIZE (WxH). */
@@ -319,38 +334,67 @@ public final class AnchorNode {
     return stores;
   }
 
-  public record Health(String status, boolean healthy, String role, String nodeId, Map<String, Object> store,
-                       Map<String, Object> queue, Map<String, Object> cluster) {}
+  /** @param unhealthy which of store, queue, cluster failed (empty when healthy) */
+  public record Health(String status, boolean healthy, String role, String nodeId, java.util.List<String> unhealthy,
+                       Map<String, Object> store, Map<String, Object> queue, Map<String, Object> cluster) {}
 
+  /**
+   * The node's health from the cached store probes and the cluster's in-memory state: answered at once whatever is
+   * down, so load balancers and probes can act (a synchronous ping of a dead store waits for its driver's timeouts).
+   */
   public CompletionStage<Health> health() {
-    return CompletableFuture.supplyAsync(() -> {
-      Map<String, Object> store = new LinkedHashMap<>();
-      boolean mongoOk = true;
-      if (role.coordinates()) {
-        MongoStore mongo = MongoStore.get(system);
-        store.put("mongo", mongo.description());
-        try {
-          mongo.ping();
-          store.put("status", "ok");
-        } catch (RuntimeException e) {
-          mongoOk = false;
-          store.put("status", "unreachable");
-          store.put("error", e.getMessage());
-        }
+    long now = System.currentTimeMillis();
+    Map<String, Object> store = new LinkedHashMap<>();
+    boolean mongoOk = true;
+    if (role.coordinates()) {
+      StoreProbes.Probe m = probes.mongo();
+      mongoOk = m.ok();
+      store.put("mongo", MongoStore.get(system).description());
+      store.put("status", mongoOk ? "ok" : "unreachable");
+      if (!mongoOk) {
+        store.put("error", m.error());
+        store.put("downForMs", now - m.sinceMs());
       }
-      Map<String, Object> q = new LinkedHashMap<>();
-      boolean redisOk = stores.redisHealthy();
-      q.put("redis", redact(stores.redisUri()));
-      q.put("status", redisOk ? "ok" : "unreachable");
-      Map<String, Object> cl = new LinkedHashMap<>();
-      Cluster cluster = Cluster.get(system);
-      boolean up = cluster.selfMember().status() == MemberStatus.up();
-      cl.put("self", cluster.selfMember().address().toString());
-      cl.put("status", cluster.selfMember().status().toString());
-      cl.put("members", cluster.state().getMembers().spliterator().getExactSizeIfKnown());
-      boolean healthy = mongoOk && redisOk && up;
-      return new Health(healthy ? "ok" : "degraded", healthy, role.name().toLowerCase(), nodeId(), store, q, cl);
-    });
+      store.put("checkedMsAgo", now - m.checkedAtMs());
+    }
+    Map<String, Object> q = new LinkedHashMap<>();
+    StoreProbes.Probe r = probes == null ? null : probes.redis();
+    boolean redisOk = r == null ? stores.redisHealthy() : r.ok();
+    q.put("redis", redact(stores.redisUri()));
+    q.put("status", redisOk ? "ok" : "unreachable");
+    if (r != null && !redisOk) {
+      q.put("error", r.error());
+      q.put("downForMs", now - r.sinceMs());
+    }
+    if (r != null) q.put("checkedMsAgo", now - r.checkedAtMs());
+    if (stores.embeddedRedis() != null) {
+      q.put("embedded", Map.of("pid", stores.embeddedRedis().pid(), "restarts", stores.embeddedRedis().restarts()));
+    }
+    Map<String, Object> cl = new LinkedHashMap<>();
+    Cluster cluster = Cluster.get(system);
+    boolean up = cluster.selfMember().status() == MemberStatus.up();
+    cl.put("self", cluster.selfMember().address().toString());
+    cl.put("status", cluster.selfMember().status().toString());
+    cl.put("members", cluster.state().getMembers().spliterator().getExactSizeIfKnown());
+    boolean healthy = mongoOk && redisOk && up;
+    java.util.List<String> unhealthy = new java.util.ArrayList<>();
+    if (!mongoOk) unhealthy.add("store");
+    if (!redisOk) unhealthy.add("queue");
+    if (!up) unhealthy.add("cluster");
+    return CompletableFuture.completedFuture(new Health(healthy ? "ok" : "degraded", healthy, role.name().toLowerCase(),
+        nodeId(), unhealthy, store, q, cl));
+  }
+
+  /**
+   * Why this node cannot take a submission now (a store it must write to is unreachable, as last probed), or null.
+   * Checked before a task or DAG is submitted, so the client gets a quick 503 instead of waiting out journal or
+   * Redis timeouts.
+   */
+  public String refusal() {
+    if (probes == null) return null;
+    if (!probes.mongo().ok()) return "the journal (MongoDB) is unreachable: " + probes.mongo().error();
+    if (!probes.redis().ok()) return "the job queue (Redis) is unreachable: " + probes.redis().error();
+    return null;
   }
 
   static String redact(String uri) {

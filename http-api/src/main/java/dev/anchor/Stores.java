@@ -5,7 +5,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.config.StoreUnavailableException;
-import dev.anchor.queue.EmbeddedRedis;
+import dev.anchor.queue.RedisSupervisor;
 import dev.anchor.queue.RedisConnector;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -19,14 +19,14 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Embedded defaults run the same client code as production, only against servers this JVM started.
  */
 public final class Stores implements AutoCloseable {
-  private final EmbeddedRedis embeddedRedis;
+  private final RedisSupervisor embeddedRedis;
   private final String redisUri;
   private final RedisClient redisClient;
   private final StatefulRedisConnection<String, String> redisCheck;
   private final boolean needsMongo;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private Stores(EmbeddedRedis embeddedRedis, String redisUri, RedisClient client,
+  private Stores(RedisSupervisor embeddedRedis, String redisUri, RedisClient client,
                  StatefulRedisConnection<String, String> check, boolean needsMongo) {
     this.embeddedRedis = embeddedRedis;
     this.redisUri = redisUri;
@@ -36,10 +36,11 @@ public final class Stores implements AutoCloseable {
   }
 
   static Stores open(AnchorSettings settings, boolean needsMongo) throws IOException {
-    EmbeddedRedis embedded = null;
+    RedisSupervisor embedded = null;
     String uri = settings.redisUri();
     if (settings.embeddedRedis()) {
-      embedded = EmbeddedRedis.start(settings.dataDir());
+      // supervised: killed or crashed, it is started again on the same port, password and append-only file
+      embedded = RedisSupervisor.start(settings.dataDir());
       uri = embedded.uri();
     }
     RedisClient client = RedisConnector.client(uri);
@@ -76,12 +77,23 @@ public final class Stores implements AutoCloseable {
     return redisClient;
   }
 
+  /** One PING, answered within the connection's command timeout; {@link StoreProbes} keeps the cached answer. */
   public boolean redisHealthy() {
     try {
       return "PONG".equals(redisCheck.sync().ping());
     } catch (RuntimeException e) {
       return false;
     }
+  }
+
+  /** The connection of the health probe ({@link StoreProbes}), nothing else uses it. */
+  StatefulRedisConnection<String, String> redisCheck() {
+    return redisCheck;
+  }
+
+  /** The supervisor of the embedded redis-server; null when Redis is external (ANCHOR_REDIS_URI). */
+  public RedisSupervisor embeddedRedis() {
+    return embeddedRedis;
   }
 
   @Override

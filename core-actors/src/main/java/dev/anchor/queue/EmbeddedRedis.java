@@ -43,9 +43,26 @@ public final class EmbeddedRedis implements AutoCloseable {
     Path dir = dataDir.resolve("redis");
     Files.createDirectories(dir);
     stopLeftover(dir);
+    return launch(dataDir, freePort(), newPassword());
+  }
+
+  /**
+   * A new redis-server on this one's port, password and append-only files, for when this one died: clients holding
+   * the URI reconnect to it unchanged. This one must have exited.
+   */
+  public EmbeddedRedis restarted() throws IOException {
+    if (process.isAlive()) throw new IllegalStateException("redis-server pid " + process.pid() + " is still running");
+    return launch(dir.getParent(), port, password);
+  }
+
+  /** Completes when the redis-server process exits, however it ends. */
+  public java.util.concurrent.CompletableFuture<Process> exited() {
+    return process.onExit();
+  }
+
+  private static EmbeddedRedis launch(Path dataDir, int port, String password) throws IOException {
+    Path dir = dataDir.resolve("redis");
     Path binary = binary(dataDir);
-    int port = freePort();
-    String password = newPassword();
     // the password goes in an owner-only config file, not on the command line, where `ps` would show it to anyone
     Path conf = dir.resolve("anchor-redis.conf");
     Files.deleteIfExists(conf);

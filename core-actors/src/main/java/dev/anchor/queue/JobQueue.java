@@ -96,17 +96,28 @@ public final class JobQueue implements AutoCloseable {
 
   private void ensureGroup(String key) {
     if (groupsMade.contains(key)) return;
+    makeGroup(key);
+    groupsMade.add(key);
+  }
+
+  private void makeGroup(String key) {
     try {
       conn.sync().xgroupCreate(XReadArgs.StreamOffset.from(key, "0"), GROUP, XGroupCreateArgs.Builder.mkstream());
     } catch (RedisBusyException alreadyThere) {
       // BUSYGROUP: made earlier, by us or another coordinator
     }
-    groupsMade.add(key);
   }
 
-  /** A blocking reader for one worker node; it holds its own connection because XREADGROUP BLOCK stalls it. */
+  /**
+   * A blocking reader for one worker node; it holds its own connection because XREADGROUP BLOCK stalls it. Its groups
+   * are made here whatever this JVM remembers: a Redis restarted from a file that missed its last writes may have
+   * lost them, and an XADD since then made the stream again without its group.
+   */
   public Reader reader(String nodeId) {
-    for (String b : BANDS) ensureGroup(stream(nodeId, b));
+    for (String b : BANDS) {
+      makeGroup(stream(nodeId, b));
+      groupsMade.add(stream(nodeId, b));
+    }
     return new Reader(nodeId, client.connect());
   }
 

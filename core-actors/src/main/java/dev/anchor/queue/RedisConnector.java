@@ -8,7 +8,13 @@ import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.Delay;
+
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Opens Lettuce clients on a Redis URI and turns a failure to connect into one line naming the URI (its password
@@ -26,12 +32,36 @@ public final class RedisConnector {
       throw new StoreUnavailableException("invalid Redis URI " + redact(uri) + ": " + e.getMessage(), e);
     }
     parsed.setTimeout(Duration.ofSeconds(10));
-    RedisClient client = RedisClient.create(parsed);
+    // Lettuce reconnects by itself, by default after delays doubling up to 30 s: a Redis back after ten seconds would
+    // wait up to another ten. Capped at a second, every connection is back within a second of the server.
+    ClientResources resources = DefaultClientResources.builder()
+        .reconnectDelay(Delay.exponential(Duration.ofMillis(10), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
+        .build();
+    RedisClient client = new OwningClient(resources, parsed);
     client.setOptions(ClientOptions.builder()
         .socketOptions(SocketOptions.builder().connectTimeout(Duration.ofSeconds(5)).keepAlive(true).build())
         .timeoutOptions(TimeoutOptions.enabled(Duration.ofSeconds(10)))
+        // a command issued while the connection is down fails at once rather than waiting in an unbounded buffer
+        // for its timeout: the caller decides (a task retries its dispatch on a timer, a reader loop waits a second)
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
         .build());
     return client;
+  }
+
+  /** A client that shuts down the resources (event loops, reconnect timer) it was made with. */
+  private static final class OwningClient extends RedisClient {
+    OwningClient(ClientResources resources, RedisURI uri) {
+      super(resources, uri);
+    }
+
+    @Override
+    public CompletableFuture<Void> shutdownAsync(long quietPeriod, long timeout, TimeUnit timeUnit) {
+      return super.shutdownAsync(quietPeriod, timeout, timeUnit).thenCompose(v -> {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        getResources().shutdown(quietPeriod, timeout, timeUnit).addListener(f -> done.complete(null));
+        return done;
+      });
+    }
   }
 
   /** Connects and PINGs, or throws {@link StoreUnavailableException} within about five seconds. */

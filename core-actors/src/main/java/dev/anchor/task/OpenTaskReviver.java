@@ -42,7 +42,18 @@ public final class OpenTaskReviver {
 
   sealed interface Msg {}
 
-  private record Sweep(String why) implements Msg {}
+  private record Sweep(String why, boolean checkJobs) implements Msg {
+    Sweep(String why) {
+      this(why, false);
+    }
+  }
+
+  /**
+   * Redis came back or restarted and may have lost its last writes: every open task is asked whether its job is still
+   * on the queue ({@link TaskEntity.CheckJob}); one whose job is gone queues it again. The journal, not Redis, says
+   * which tasks exist and which attempt each one is on.
+   */
+  public record CheckJobs(String why) {}
 
   private record SweepDone(int woken, int ended, Throwable failure) implements Msg {}
 
@@ -57,6 +68,15 @@ public final class OpenTaskReviver {
    */
   public static Behavior<Object> create(OpenMarkers markers, Function<String, CompletionStage<Boolean>> wake,
                                         Executor blocking, Duration firstAfter, Duration every, String coordinatorRole) {
+    return create(markers, wake, wake, blocking, firstAfter, every, coordinatorRole);
+  }
+
+  /**
+   * @param checkJob like {@code wake}, and the task checks that its job is still on the queue (see {@link CheckJobs})
+   */
+  public static Behavior<Object> create(OpenMarkers markers, Function<String, CompletionStage<Boolean>> wake,
+                                        Function<String, CompletionStage<Boolean>> checkJob, Executor blocking,
+                                        Duration firstAfter, Duration every, String coordinatorRole) {
     return Behaviors.<Object>setup(ctx -> Behaviors.withTimers(timers -> {
       ActorRef<ClusterEvent.MemberEvent> members = ctx.messageAdapter(ClusterEvent.MemberEvent.class, MembersChanged::new);
       Cluster.get(ctx.getSystem()).subscriptions().tell(Subscribe.create(members, ClusterEvent.MemberEvent.class));
@@ -64,7 +84,8 @@ public final class OpenTaskReviver {
       timers.startTimerWithFixedDelay("backstop", new Sweep("backstop"), every);
       timers.startTimerWithFixedDelay("compact", new Compact(), COMPACT_EVERY);
       boolean[] running = {false};
-      String[] again = {null};
+      Sweep[] again = {null};
+      String[] checking = {null};
       return Behaviors.receive(Object.class)
           .onMessage(MembersChanged.class, m -> {
             var e = m.event();
@@ -84,26 +105,40 @@ public final class OpenTaskReviver {
             }
             return Behaviors.same();
           })
+          .onMessage(CheckJobs.class, c -> {
+            ctx.getSelf().tell(new Sweep(c.why(), true));
+            return Behaviors.same();
+          })
           .onMessage(Sweep.class, s -> {
             if (running[0]) {
-              again[0] = s.why();
+              // a job check asked for while a plain sweep runs must not be lost to it
+              if (again[0] == null || s.checkJobs()) again[0] = s;
               return Behaviors.same();
             }
             running[0] = true;
-            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> sweep(markers, wake, blocking), blocking)
+            Function<String, CompletionStage<Boolean>> each = s.checkJobs() ? checkJob : wake;
+            checking[0] = s.checkJobs() ? s.why() : null;
+            if (s.checkJobs()) log.info("open tasks: checking their jobs on the queue ({})", s.why());
+            ctx.pipeToSelf(CompletableFuture.supplyAsync(() -> sweep(markers, each, blocking), blocking)
                     .thenCompose(f -> f),
                 (r, e) -> e != null ? new SweepDone(0, 0, e) : r);
             return Behaviors.same();
           })
           .onMessage(SweepDone.class, d -> {
             running[0] = false;
+            String wasChecking = checking[0];
+            checking[0] = null;
             if (d.failure() != null) {
               log.warn("open tasks: could not read, compact or wake them: {}", d.failure().toString());
+              // a job check must happen: the journal may be away too, so try it again a little later
+              if (wasChecking != null) {
+                timers.startSingleTimer("check-again", new Sweep(wasChecking, true), Duration.ofSeconds(5));
+              }
             } else if (d.woken() > 0) {
               log.info("open tasks: {} woken, {} had ended", d.woken(), d.ended());
             }
             if (again[0] != null) {
-              ctx.getSelf().tell(new Sweep(again[0]));
+              ctx.getSelf().tell(again[0]);
               again[0] = null;
             }
             return Behaviors.same();

@@ -74,6 +74,7 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
   private static final String LIVENESS_TIMER = "liveness";
   private static final String DEADLINE_TIMER = "deadline";
   private static final String IDLE_TIMER = "idle-ended";
+  private static final String JOB_CHECK_TIMER = "job-check";
   /** Tasks are not passivated by idleness while they run (their timers are their liveness checks); ended ones are. */
   private static final Duration ENDED_IDLE = Duration.ofSeconds(30);
 
@@ -109,6 +110,18 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
    * open. Answers whether the task is still open; one that ended, or was never submitted, passivates.
    */
   public record Wake(ActorRef<Boolean> replyTo) implements Command {}
+
+  /**
+   * {@link Wake}, and the current attempt's job is checked against the queue: Redis came back or restarted and may
+   * have lost its last writes (an append-only file synced once a second). A task whose attempt was put on a node's
+   * stream and not started there asks the queue whether the job is still placed, and queues it again if it is gone:
+   * the journal, not Redis, says what must run. A started attempt is left to its worker (which reports over the
+   * cluster, not Redis) and to the liveness checks.
+   */
+  public record CheckJob(ActorRef<Boolean> replyTo) implements Command {}
+
+  /** What the queue said about the job of {@code attempt} on {@code nodeId}: still placed there, or not (or no answer). */
+  record JobChecked(int attempt, String nodeId, Boolean placed) implements Command {}
 
   /** An ended task read again (a GET, a late report) passivates once it has been left alone for a while. */
   record IdleEnded() implements Command {}
@@ -475,6 +488,13 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
         else if (s.effectsDue()) deliverOutbox(s);
         yield Effect().reply(c.replyTo(), open);
       }
+      case CheckJob c -> {
+        boolean open = s.status() != Status.NEW && !s.status().terminal();
+        if (!open) passivate();
+        else checkJob(s);
+        yield Effect().reply(c.replyTo(), open);
+      }
+      case JobChecked c -> onJobChecked(s, c);
       case Started c -> onStarted(s, c);
       case ReportResult c -> onResult(s, c);
       case NodeLost c -> onNodeLost(s, c);
@@ -732,6 +752,39 @@ public final class TaskEntity extends EventSourcedBehavior<TaskEntity.Command, T
     context.getSelf().tell(new CheckLiveness());
     // when it started is not known after a restart: the backstop for a silent worker counts from now
     armResultDeadline(s, now());
+    return Effect().none();
+  }
+
+  /** Asks the queue whether the job of a dispatched, not yet started attempt is still there (see {@link CheckJob}). */
+  private void checkJob(TaskState s) {
+    // verified tasks keep one placement per task in the queue, not one per replica: their replicas are left to the
+    // liveness checks (not covered by this check)
+    if (s.replicated() || s.status() != Status.DISPATCHED || s.nodeId() == null) return;
+    int attempt = s.attempt();
+    String nodeId = s.nodeId();
+    CompletionStage<java.util.Optional<String>> placed = call(() -> effects.placedOn(taskId, attempt));
+    context.pipeToSelf(placed, (node, failure) -> new JobChecked(attempt, nodeId,
+        failure != null ? null : node.map(nodeId::equals).orElse(false)));
+  }
+
+  private Effect<Event, TaskState> onJobChecked(TaskState s, JobChecked c) {
+    // the dispatch lives in memory over a journaled Queued (a Dispatched journaled by an earlier version is left alone)
+    boolean same = journaled.status() == Status.QUEUED && s.status() == Status.DISPATCHED && s.attempt() == c.attempt()
+        && Objects.equals(s.nodeId(), c.nodeId());
+    if (!same || Boolean.TRUE.equals(c.placed())) return Effect().none();
+    if (c.placed() == null) {
+      // Redis is away again: look once more later
+      timers.startSingleTimer(JOB_CHECK_TIMER, new CheckJob(context.getSystem().ignoreRef()),
+          settings.dispatchRetryInterval());
+      return Effect().none();
+    }
+    context.getLog().warn("Task {}: the job of attempt {} is no longer on node {}'s queue (lost by Redis); queueing it again",
+        taskId, c.attempt(), c.nodeId());
+    progress = null;
+    timers.cancel(LIVENESS_TIMER);
+    timers.cancel(DEADLINE_TIMER);
+    announce(journaled, TaskChange.REQUEUED);
+    startDispatch(journaled);
     return Effect().none();
   }
 

@@ -588,4 +588,41 @@ class TaskEntityTest {
     assertEquals(TaskView.COMPLETED, viewProbe.receiveMessage().status());
     kit.stop(recovered);
   }
+
+  // ------------------------------------------------------------------ after Redis lost its last writes
+
+  @Test
+  void aDispatchedJobThatRedisLostIsQueuedAgainWhenChecked() {
+    submit(SPEC);
+    assertEquals(Status.DISPATCHED, state().status());
+    fx.placed.clear(); // Redis came back from a file without the job
+    fx.defaultNode = "node-2";
+    assertTrue(task.<Boolean>runCommand(TaskEntity.CheckJob::new).reply(), "the task is still open");
+    eventually(() -> assertEquals(2, fx.dispatches.size()));
+    assertEquals(1, fx.dispatches.get(1).attempt(), "the same attempt, not a failed one");
+    eventually(() -> assertEquals("node-2", state().nodeId()));
+    assertTrue(fx.changeNames().contains(TaskChange.REQUEUED.eventName()), fx.changeNames().toString());
+    succeed(1, "node-2");
+    assertEquals(TaskView.COMPLETED, view().status());
+    assertEquals(List.of(Submitted.class, Completed.class), journalTypes());
+  }
+
+  @Test
+  void aJobStillOnTheQueueOrAlreadyStartedIsLeftWhereItIs() {
+    submit(SPEC);
+    assertTrue(task.<Boolean>runCommand(TaskEntity.CheckJob::new).reply());
+    task.runCommand(new Started(1, "node-1"));
+    fx.placed.clear(); // a started job is the worker's: it reports over the cluster, not through Redis
+    assertTrue(task.<Boolean>runCommand(TaskEntity.CheckJob::new).reply());
+    assertEquals(Status.RUNNING, state().status());
+    assertEquals(1, fx.dispatches.size());
+  }
+
+  @Test
+  void anEndedTaskAnswersTheCheckClosed() {
+    running("node-1");
+    succeed(1, "node-1");
+    assertFalse(task.<Boolean>runCommand(TaskEntity.CheckJob::new).reply());
+    assertEquals(1, fx.dispatches.size());
+  }
 }

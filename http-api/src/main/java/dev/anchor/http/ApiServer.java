@@ -76,14 +76,26 @@ public final class ApiServer {
           if (root instanceof EntityStreamSizeException s) {
             return complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", null));
           }
+          if (root instanceof StoreGate.StoreDown d) return complete(StoreGate.unavailable(d.getMessage()));
+          String store = storeFailure(e);
+          if (store != null) return complete(StoreGate.unavailable(store + " did not answer; try again shortly"));
           if (root instanceof java.util.concurrent.TimeoutException
               || root instanceof org.apache.pekko.pattern.AskTimeoutException) {
-            return complete(Json.error(StatusCodes.SERVICE_UNAVAILABLE, "the cluster did not answer in time; try again", null));
+            return complete(StoreGate.unavailable("the cluster did not answer in time; try again"));
           }
           log.error("request failed", e);
           return complete(Json.error(StatusCodes.INTERNAL_SERVER_ERROR, "internal error: " + e.getMessage(), null));
         })
         .build();
+  }
+
+  /** Which store failed the request ("Redis", "MongoDB"), when a driver exception is in the chain; else null. */
+  static String storeFailure(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof io.lettuce.core.RedisException) return "the job queue (Redis)";
+      if (t instanceof com.mongodb.MongoException) return "the journal (MongoDB)";
+    }
+    return null;
   }
 
   static RejectionHandler rejections() {

@@ -58,14 +58,15 @@ final class DagRoutes {
     return pathPrefix("api", () -> concat(
         pathPrefix("dag", () -> concat(
             path("schedule", () -> post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToString(), body -> schedule(parseDag(read(body))))))),
+                entity(Unmarshaller.entityToString(), body -> StoreGate.guard(node, () -> schedule(parseDag(read(body)))))))),
             path(segment(), id -> concat(
                 get(() -> completeWithFuture(getDag(id).thenApply(v -> unknown(v)
                     ? notFound(id) : Json.ok(json(v))))),
                 delete(() -> completeWithFuture(cancel(id))))),
             path(segment().slash("events"), id -> get(() -> events(id))))),
         path("mapreduce", () -> post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () ->
-            entity(Unmarshaller.entityToString(), body -> schedule(parseMapReduce(read(body)))))))));
+            entity(Unmarshaller.entityToString(), body ->
+                StoreGate.guard(node, () -> schedule(parseMapReduce(read(body))))))))));
   }
 
   // ---------------------------------------------------------------- schedule

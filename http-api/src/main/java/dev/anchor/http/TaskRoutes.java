@@ -53,10 +53,10 @@ final class TaskRoutes {
     return pathPrefix("api", () -> concat(
         pathPrefix("tasks", () -> concat(
             path("bulk", () -> post(() -> BodyLimit.atMost(BULK_MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToString(), this::submitBulk)))),
+                entity(Unmarshaller.entityToString(), body -> StoreGate.guard(node, () -> submitBulk(body)))))),
             pathEndOrSingleSlash(() -> concat(
                 post(() -> BodyLimit.atMost(MAX_BODY_BYTES, () ->
-                    entity(Unmarshaller.entityToString(), this::submit))),
+                    entity(Unmarshaller.entityToString(), body -> StoreGate.guard(node, () -> submit(body))))),
                 get(() -> parameterOptional("status", status -> parameterOptional("limit", limit ->
                     list(status, limit)))))),
             path(segment(), id -> concat(
@@ -91,7 +91,7 @@ final class TaskRoutes {
 
   private Route submit(String body) {
     TaskSpec spec = TaskRequest.parse(readJson(body));
-    return completeWithFuture(submitOne(spec).thenApply(v ->
+    return completeWithFuture(StoreGate.abandonIfStoreDown(node, submitOne(spec), StoreGate.ANSWER_WITHIN).thenApply(v ->
         Json.response(StatusCodes.CREATED, Map.of("taskId", v.taskId(), "status", v.status()))));
   }
 
@@ -115,7 +115,8 @@ final class TaskRoutes {
       }
     }
     List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
-    return completeWithFuture(CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)).thenApply(x ->
+    return completeWithFuture(StoreGate.abandonIfStoreDown(node, CompletableFuture.allOf(
+        submitted.toArray(CompletableFuture[]::new)), StoreGate.BULK_ANSWER_WITHIN).thenApply(x ->
         Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList()))));
   }
 

@@ -68,6 +68,8 @@ public final class NodeAgent implements AutoCloseable {
   private final AtomicBoolean stopped = new AtomicBoolean();
   private final AtomicBoolean registered = new AtomicBoolean();
   private final Map<String, Boolean> running = new ConcurrentHashMap<>();
+  /** Stream entries (stream and id) taken by this node and not yet acknowledged or given up. */
+  private final java.util.Set<String> held = ConcurrentHashMap.newKeySet();
   private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
   private final GpuProbe gpuProbe = GpuProbe.open();
   private final GpuProbe.Gpu gpu = gpuProbe.gpu();
@@ -232,9 +234,21 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   private void readLoop() {
-    JobQueue.Reader r = queue.reader(nodeId);
+    JobQueue.Reader r = null;
     try {
       while (!stopped.get()) {
+        if (r == null) {
+          // a new reader makes the node's groups again: Redis may have restarted without them, or the streams were
+          // taken over while this node was away
+          try {
+            r = queue.reader(nodeId);
+          } catch (RuntimeException e) {
+            if (stopped.get()) return;
+            log.warn("cannot read jobs from Redis, trying again in a second: {}", e.toString());
+            sleepQuietly(1000);
+            continue;
+          }
+        }
         if (draining.get() || paused.get()) {
           sleepQuietly(200);
           continue;
@@ -253,16 +267,34 @@ public final class NodeAgent implements AutoCloseable {
           if (stopped.get()) return;
           log.warn("reading jobs failed, reconnecting: {}", e.toString());
           sleepQuietly(1000);
-          // the streams may have been taken over while this node was away: a new reader makes its group again
-          r.close();
-          r = queue.reader(nodeId);
+          closeQuietly(r);
+          r = null;
           continue;
         }
-        slots.release(free - batch.size());
-        for (Delivery d : batch) runners.execute(() -> runOne(d));
+        int taken = 0;
+        for (Delivery d : batch) {
+          // a reader made again re-reads this node's unacknowledged entries: one still running or being recorded
+          // here is not started a second time
+          if (!held.add(heldKey(d))) continue;
+          taken++;
+          runners.execute(() -> runOne(d));
+        }
+        slots.release(free - taken);
       }
     } finally {
+      if (r != null) closeQuietly(r);
+    }
+  }
+
+  private static String heldKey(Delivery d) {
+    return d.stream() + "/" + d.entryId();
+  }
+
+  private static void closeQuietly(JobQueue.Reader r) {
+    try {
       r.close();
+    } catch (RuntimeException ignored) {
+      // its connection is gone anyway
     }
   }
 
@@ -304,20 +336,37 @@ public final class NodeAgent implements AutoCloseable {
                       int attempt, String jobId, Delivery d) {
     task.<Done>askWithStatus(replyTo -> report(outcome, attempt, replyTo), REPORT_TIMEOUT).whenComplete((ok, failure) -> {
       if (failure == null) {
-        queue.ack(d);
+        ackLater(d);
         unrecorded.release();
       } else if (stopped.get()) {
         // left pending in Redis: the job is handed to another node (or to this one after its restart)
+        held.remove(heldKey(d));
         unrecorded.release();
       } else {
         log.warn("recording result of {} failed, retrying: {}", jobId, failure.toString());
         try {
           ticker.schedule(() -> record(task, outcome, attempt, jobId, d), 500, TimeUnit.MILLISECONDS);
         } catch (java.util.concurrent.RejectedExecutionException stopping) {
+          held.remove(heldKey(d));
           unrecorded.release();
         }
       }
     });
+  }
+
+  /**
+   * The result is recorded: the entry can go. Redis may be away (restarting); the entry is forgotten here either way,
+   * and one left behind is read again, run again and its result refused as a duplicate, never recorded twice.
+   */
+  private void ackLater(Delivery d) {
+    try {
+      queue.ack(d).whenComplete((n, e) -> {
+        held.remove(heldKey(d));
+        if (e != null) log.debug("acknowledging {} failed: {}", d.entryId(), e.toString());
+      });
+    } catch (RuntimeException e) {
+      held.remove(heldKey(d));
+    }
   }
 
   private TaskEntity.Command report(Outcome o, int attempt, ActorRef<StatusReply<Done>> replyTo) {

@@ -48,7 +48,8 @@ public final class EmbeddedMongoServer implements AutoCloseable {
         }
     }
 
-    private final MongoServer server;
+    private MongoServer server;
+    private boolean paused;
     private final MongoBackend backend;
     private final BsonH2Backend h2;
     private final Path file;
@@ -161,6 +162,48 @@ public final class EmbeddedMongoServer implements AutoCloseable {
                 unsynced.set(true);
             }
         }
+    }
+
+    /**
+     * Drills only ({@code anchor.chaos}): stops accepting connections and drops the open ones, as an unreachable
+     * MongoDB would, keeping the data; {@link #resumeListener()} opens the same port again. mongo-java-server has no
+     * public call that drops its clients without closing the backend, so its own private one is used.
+     */
+    public synchronized void pauseListener() {
+        if (paused || closed) {
+            return;
+        }
+        paused = true;
+        server.stopListening();
+        try {
+            java.lang.reflect.Method closeClients = MongoServer.class.getDeclaredMethod("closeClients");
+            closeClients.setAccessible(true);
+            closeClients.invoke(server);
+            for (String group : new String[] {"bossGroup", "workerGroup"}) {
+                java.lang.reflect.Field f = MongoServer.class.getDeclaredField(group);
+                f.setAccessible(true);
+                if (f.get(server) instanceof io.netty.channel.EventLoopGroup g) {
+                    g.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            }
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot drop the embedded MongoDB server's connections", e);
+        }
+    }
+
+    /** Listens again on the same port after {@link #pauseListener()}. */
+    public synchronized void resumeListener() {
+        if (!paused || closed) {
+            return;
+        }
+        MongoServer next = new MongoServer(backend);
+        next.bind(address.getHostString(), address.getPort());
+        server = next;
+        paused = false;
+    }
+
+    public synchronized boolean paused() {
+        return paused;
     }
 
     /** Stops listening, then closes the store (which commits and compacts the H2 file). Idempotent. */

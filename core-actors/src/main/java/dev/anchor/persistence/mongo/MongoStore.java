@@ -67,10 +67,12 @@ public final class MongoStore implements Extension {
     private final EmbeddedMongoServer embedded;
     private final String description;
     private final Duration timeout;
+    private final String connection;
     private volatile boolean closed;
 
     private MongoStore(MongoClient client, String databaseName, EmbeddedMongoServer embedded, String description,
-                       Duration timeout) {
+                       Duration timeout, String connection) {
+        this.connection = connection;
         this.client = client;
         this.database = client.getDatabase(databaseName);
         this.embedded = embedded;
@@ -125,7 +127,7 @@ public final class MongoStore implements Extension {
             throw new MongoStoreUnavailableException("invalid MongoDB connection string in anchor.mongo.uri ("
                     + redact(uri) + "): " + e.getMessage(), e);
         }
-        MongoStore store = new MongoStore(client, databaseName, embedded, description, timeout);
+        MongoStore store = new MongoStore(client, databaseName, embedded, description, timeout, connection);
         try {
             store.ping();
         } catch (RuntimeException e) {
@@ -156,6 +158,26 @@ public final class MongoStore implements Extension {
             throw new MongoStoreUnavailableException(description + " (anchor.mongo.uri) is unreachable within "
                     + timeout.toMillis() + " ms: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A client of its own for a health probe: every call fails within {@code timeout} when the server is unreachable
+     * or does not answer, where the store's client waits for the server-selection timeout (seconds). The caller
+     * closes it.
+     */
+    public MongoClient probeClient(Duration timeout) {
+        int ms = (int) timeout.toMillis();
+        return MongoClients.create(MongoClientSettings.builder()
+                .applyConnectionString(new ConnectionString(connection))
+                .applyToClusterSettings(b -> b.serverSelectionTimeout(ms, TimeUnit.MILLISECONDS))
+                .applyToSocketSettings(b -> b.connectTimeout(ms, TimeUnit.MILLISECONDS).readTimeout(ms, TimeUnit.MILLISECONDS))
+                .applyToServerSettings(b -> b.heartbeatFrequency(Math.max(500, ms), TimeUnit.MILLISECONDS)
+                        .minHeartbeatFrequency(100, TimeUnit.MILLISECONDS))
+                .build());
+    }
+
+    public String databaseName() {
+        return database.getName();
     }
 
     /**
