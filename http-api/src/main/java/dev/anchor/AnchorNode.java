@@ -133,6 +133,9 @@ public final class AnchorNode {
           new ObjectMapper(), 10_000, v -> DagEntity.forwardEnded(sharding, v))
           .withConsensus(new QueueTaskEffects.Consensus(new NodeVerdicts(sharding), fraud,
               config.getDouble("anchor.verification.spot-check-fraction")));
+      // workers started without ANCHOR_REDIS_URI ask here where the queue is (QueueAddress)
+      system.systemActorOf(dev.anchor.queue.QueueAddress.provider(stores.workerAddress()), "queue-address",
+          org.apache.pekko.actor.typed.Props.empty());
       FraudStore store = fraud;
       // the embedded MongoDB-wire server keeps the TTL index but does not expire documents itself
       system.scheduler().scheduleWithFixedDelay(java.time.Duration.ofMinutes(1), java.time.Duration.ofMinutes(10),
