@@ -179,17 +179,17 @@ public final class EmbeddedRedis implements AutoCloseable {
   }
 
   /**
-   * Stops the redis-server a crashed Anchor left on these files, once proven to be that: its command line names this
-   * directory's config file (a pid reused by an unrelated process does not), and no live Anchor JVM is its parent
-   * (a running standalone's Redis is not stale: starting a second node on its data dir is refused instead).
+   * Stops the redis-server a crashed Anchor left on these files, once proven to be that: a redis-server whose working
+   * directory is this one (redis chdirs to its {@code --dir}; a pid reused by an unrelated process does not match),
+   * and whose parent is no live Anchor JVM (a running standalone's Redis is not stale: starting a second node on its
+   * data dir is refused instead).
    */
   static void stopLeftover(Path dir) throws IOException {
     Path pidFile = dir.resolve("anchor-redis.pid");
     if (!Files.exists(pidFile)) return;
     try {
       long pid = Long.parseLong(Files.readString(pidFile).trim());
-      String conf = dir.resolve("anchor-redis.conf").toAbsolutePath().toString();
-      java.util.Optional<ProcessHandle> ours = ProcessHandle.of(pid).filter(h -> commandLine(h).contains(conf));
+      java.util.Optional<ProcessHandle> ours = ProcessHandle.of(pid).filter(h -> isRedisOf(h, dir));
       if (ours.isPresent()) {
         java.util.Optional<ProcessHandle> owner = ours.get().parent()
             .filter(p -> p.isAlive() && commandLine(p).contains("dev.anchor"));
@@ -213,6 +213,21 @@ public final class EmbeddedRedis implements AutoCloseable {
     } catch (NumberFormatException e) {
       log.warn("ignoring unreadable {}: {}", pidFile, e.toString());
     }
+  }
+
+  /** A redis-server working in {@code dir}: /proc on Linux; elsewhere only its command can be checked. */
+  static boolean isRedisOf(ProcessHandle h, Path dir) {
+    Path proc = Path.of("/proc", Long.toString(h.pid()));
+    if (Files.isDirectory(proc)) {
+      try {
+        String exe = Files.readSymbolicLink(proc.resolve("exe")).getFileName().toString();
+        Path cwd = Files.readSymbolicLink(proc.resolve("cwd"));
+        return exe.startsWith("redis-server") && cwd.normalize().equals(dir.toAbsolutePath().normalize());
+      } catch (IOException | RuntimeException notOurs) {
+        return false; // gone meanwhile, or another user's process
+      }
+    }
+    return h.info().command().map(c -> c.contains("redis-server")).orElse(false);
   }
 
   /** The process's arguments joined by spaces: /proc/PID/cmdline on Linux (complete even for other users' processes
