@@ -6,6 +6,7 @@ import dev.anchor.AnchorNode;
 import dev.anchor.feed.FeedEntry;
 import dev.anchor.feed.TaskJson;
 import dev.anchor.node.NodeStatus;
+import dev.anchor.node.NodeView;
 import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSpec;
@@ -65,7 +66,8 @@ final class TaskRoutes {
                 delete(() -> completeWithFuture(cancel(id))))),
             path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
         path("events", () -> get(this::allEvents)),
-        path("nodes", () -> get(() -> complete(Json.ok(nodes())))),
+        path("nodes", () -> get(() -> parameterOptional("status", status ->
+            complete(Json.ok(nodes(status.map(NodeJson::statusFilter).orElse(null))))))),
         new FraudRoutes(node).route(),
         path(segment("queue").slash("stats"), () -> get(() ->
             completeWithFuture(CompletableFuture.supplyAsync(() -> Json.ok(node.queue().stats())))))));
@@ -143,7 +145,7 @@ final class TaskRoutes {
       throw new BadRequest("limit", "limit must be a whole number");
     }
     if (limit < 1 || limit > 1000) throw new BadRequest("limit", "limit must be from 1 to 1000");
-    String wanted = status.map(s -> s.toLowerCase(Locale.ROOT)).orElse(null);
+    String wanted = status.map(TaskRoutes::taskStatus).map(s -> s.toLowerCase(Locale.ROOT)).orElse(null);
     return completeWithFuture(CompletableFuture.supplyAsync(() -> {
       List<JsonNode> out = new ArrayList<>();
       for (String json : node.index().newest(limit, j -> wanted == null || j.toLowerCase(Locale.ROOT)
@@ -158,9 +160,42 @@ final class TaskRoutes {
     }));
   }
 
-  private List<Map<String, Object>> nodes() {
+  static final List<String> TASK_STATUSES = List.of(TaskView.QUEUED, TaskView.RUNNING, TaskView.COMPLETED,
+      TaskView.FAILED, TaskView.CANCELLED);
+
+  /** A task status named in any case; an unknown one is a 400 naming {@code status}, not an empty list. */
+  static String taskStatus(String value) {
+    for (String s : TASK_STATUSES) if (s.equalsIgnoreCase(value.trim())) return s;
+    throw new BadRequest("status", "status must be one of " + String.join(", ", TASK_STATUSES) + ", not '" + value + "'");
+  }
+
+  /**
+   * Every node this coordinator knows: those heard from since it started, and those only their entity remembers
+   * (recovered after a restart, never heard from since: Offline, without specs or metrics), as GET /api/nodes/{id}
+   * finds them. {@code status} (Online, Draining, Offline) keeps only those; null keeps all.
+   */
+  private List<Map<String, Object>> nodes(String wantedStatus) {
     List<Map<String, Object>> out = new ArrayList<>();
     if (node.registry() == null) return out;
+    java.util.Set<String> heard = new java.util.HashSet<>();
+    for (NodeHeartbeat hb : node.registry().all()) heard.add(hb.nodeId());
+    for (NodeStatus st : node.registry().statuses()) {
+      if (heard.contains(st.nodeId())) continue;
+      Map<String, Object> n = new java.util.LinkedHashMap<>();
+      n.put("nodeId", st.nodeId());
+      n.put("status", NodeView.OFFLINE);
+      n.put("cordoned", st.cordoned());
+      n.put("quarantined", st.quarantined());
+      n.put("acceptsTasks", false);
+      n.put("reputation", NodeJson.reputation(st.reputation()));
+      n.put("proven", st.proven());
+      n.put("agreed", st.agreed());
+      n.put("disagreed", st.disagreed());
+      n.put("specs", null);
+      n.put("metrics", null);
+      n.put("lastSeen", null);
+      out.add(n);
+    }
     for (NodeHeartbeat hb : node.registry().all()) {
       Map<String, Object> specs = new java.util.LinkedHashMap<>();
       specs.put("cpuCores", hb.cpuCores());
@@ -191,7 +226,7 @@ final class TaskRoutes {
       n.put("cordoned", st.map(NodeStatus::cordoned).orElse(false));
       n.put("quarantined", st.map(NodeStatus::quarantined).orElse(false));
       n.put("acceptsTasks", alive && "Online".equals(status) && st.map(x -> x.takesWork() && !x.cordoned()).orElse(true));
-      n.put("reputation", st.map(NodeStatus::reputation).orElse(null));
+      n.put("reputation", st.map(x -> NodeJson.reputation(x.reputation())).orElse(null));
       n.put("proven", st.map(NodeStatus::proven).orElse(false));
       n.put("agreed", st.map(NodeStatus::agreed).orElse(0L));
       n.put("disagreed", st.map(NodeStatus::disagreed).orElse(0L));
@@ -200,6 +235,7 @@ final class TaskRoutes {
       n.put("lastSeen", hb.atEpochMs());
       out.add(n);
     }
+    if (wantedStatus != null) out.removeIf(n -> !wantedStatus.equals(n.get("status")));
     out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
     return out;
   }
