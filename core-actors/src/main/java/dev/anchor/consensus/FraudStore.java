@@ -72,7 +72,8 @@ public final class FraudStore {
    */
   public static FraudStore onEmbeddedStore(MongoDatabase db, Duration retention) {
     log.info("fraud evidence on the embedded store: kept {} (ANCHOR_FRAUD_RETENTION); without a TTL index there, reads "
-        + "skip expired records and the coordinator deletes them every 10 minutes", retention);
+        + "skip expired records and the coordinator deletes them every 10 minutes",
+        retention.toSeconds() % 86_400 == 0 ? retention.toDays() + "d" : retention.toString().substring(2).toLowerCase());
     return new FraudStore(db, retention, Clock.systemUTC(), false);
   }
 
