@@ -68,8 +68,10 @@ public final class AnchorMain {
 
     // a worker without ANCHOR_REDIS_URI opens no store before it joins: it learns the queue's address from the cluster
     boolean learnQueue = role == Role.WORKER && settings.embeddedRedis();
-    Stores early = learnQueue ? null : Stores.open(settings, role.coordinates(), Stores.EmbeddedListen.of(
-        base.getString("anchor.redis.embedded-bind"), base.getInt("anchor.redis.embedded-port"), clusterHost));
+    Stores early = learnQueue ? null : Stores.open(settings, role.coordinates(), !settings.embeddedRedis()
+        ? Stores.EmbeddedListen.LOOPBACK // not used: an external Redis
+        : Stores.EmbeddedListen.of(base.getString("anchor.redis.embedded-bind"), base.getInt("anchor.redis.embedded-port"),
+            clusterHost));
     if (role == Role.COORDINATOR) clusterConfig = withLiveMembersAsSeeds(clusterConfig, early);
     Config config = clusterConfig.withFallback(early == null ? ConfigFactory.empty() : early.configOverrides())
         .withFallback(base);

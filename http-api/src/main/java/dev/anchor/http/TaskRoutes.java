@@ -66,8 +66,10 @@ final class TaskRoutes {
                 delete(() -> completeWithFuture(cancel(id))))),
             path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
         path("events", () -> get(this::allEvents)),
-        path("nodes", () -> get(() -> parameterOptional("status", status ->
-            complete(Json.ok(nodes(status.map(NodeJson::statusFilter).orElse(null))))))),
+        path("nodes", () -> get(() -> parameterOptional("status", status -> {
+          String wanted = status.map(NodeJson::statusFilter).orElse(null);
+          return completeWithFuture(nodes(wanted).thenApply(Json::ok));
+        }))),
         new FraudRoutes(node).route(),
         path(segment("queue").slash("stats"), () -> get(() ->
             completeWithFuture(CompletableFuture.supplyAsync(() -> Json.ok(node.queue().stats())))))));
@@ -171,31 +173,68 @@ final class TaskRoutes {
 
   /**
    * Every node this coordinator knows: those heard from since it started, and those only their entity remembers
-   * (recovered after a restart, never heard from since: Offline, without specs or metrics), as GET /api/nodes/{id}
-   * finds them. {@code status} (Online, Draining, Offline) keeps only those; null keeps all.
+   * (recovered after a restart, not heard from since: Offline, with the specs and metrics their entity last
+   * recorded), as GET /api/nodes/{id} finds them. {@code status} (Online, Draining, Offline) keeps only those.
    */
-  private List<Map<String, Object>> nodes(String wantedStatus) {
-    List<Map<String, Object>> out = new ArrayList<>();
-    if (node.registry() == null) return out;
+  private CompletionStage<List<Map<String, Object>>> nodes(String wantedStatus) {
+    List<Map<String, Object>> heardFrom = nodes();
+    if (node.registry() == null) return CompletableFuture.completedFuture(heardFrom);
     java.util.Set<String> heard = new java.util.HashSet<>();
-    for (NodeHeartbeat hb : node.registry().all()) heard.add(hb.nodeId());
+    for (Map<String, Object> n : heardFrom) heard.add((String) n.get("nodeId"));
+    List<CompletableFuture<Map<String, Object>>> remembered = new ArrayList<>();
     for (NodeStatus st : node.registry().statuses()) {
       if (heard.contains(st.nodeId())) continue;
-      Map<String, Object> n = new java.util.LinkedHashMap<>();
-      n.put("nodeId", st.nodeId());
-      n.put("status", NodeView.OFFLINE);
-      n.put("cordoned", st.cordoned());
-      n.put("quarantined", st.quarantined());
-      n.put("acceptsTasks", false);
-      n.put("reputation", NodeJson.reputation(st.reputation()));
-      n.put("proven", st.proven());
-      n.put("agreed", st.agreed());
-      n.put("disagreed", st.disagreed());
-      n.put("specs", null);
-      n.put("metrics", null);
-      n.put("lastSeen", null);
-      out.add(n);
+      remembered.add(sharding.entityRefFor(dev.anchor.node.NodeEntity.TYPE_KEY, st.nodeId())
+          .ask(dev.anchor.node.NodeEntity.Get::new, Duration.ofSeconds(3)).toCompletableFuture()
+          .handle((v, e) -> offline(st, e == null ? v : null)));
     }
+    return CompletableFuture.allOf(remembered.toArray(CompletableFuture[]::new)).thenApply(x -> {
+      List<Map<String, Object>> out = new ArrayList<>(heardFrom);
+      for (CompletableFuture<Map<String, Object>> f : remembered) out.add(f.join());
+      if (wantedStatus != null) out.removeIf(n -> !wantedStatus.equals(n.get("status")));
+      out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
+      return out;
+    });
+  }
+
+  /** A node no heartbeat came from since this coordinator started, from its entity's record (view null: none). */
+  private static Map<String, Object> offline(NodeStatus st, NodeView v) {
+    Map<String, Object> n = new java.util.LinkedHashMap<>();
+    n.put("nodeId", st.nodeId());
+    n.put("status", NodeView.OFFLINE);
+    n.put("cordoned", st.cordoned());
+    n.put("quarantined", st.quarantined());
+    n.put("acceptsTasks", false);
+    n.put("reputation", NodeJson.reputation(st.reputation()));
+    n.put("proven", st.proven());
+    n.put("agreed", st.agreed());
+    n.put("disagreed", st.disagreed());
+    Map<String, Object> specs = new java.util.LinkedHashMap<>();
+    if (v != null && v.specs() != null) {
+      specs.put("cpuCores", v.specs().cpuCores());
+      specs.put("ramMb", v.specs().ramMb());
+      specs.put("gpu", v.specs().gpu());
+      specs.put("gpuModel", v.specs().gpuModel());
+      specs.put("runtimes", v.specs().runtimes());
+      specs.put("host", v.specs().host());
+    }
+    Map<String, Object> metrics = new java.util.LinkedHashMap<>();
+    if (v != null && v.metrics() != null) {
+      metrics.put("cpuUsage", v.metrics().cpuUsage());
+      metrics.put("ramUsage", v.metrics().ramUsage());
+      metrics.put("uptime", v.metrics().uptimeS());
+      metrics.put("runningTasks", 0);
+    }
+    n.put("specs", specs);
+    n.put("metrics", metrics);
+    n.put("lastSeen", v == null ? null : v.lastSeen());
+    return n;
+  }
+
+  /** The nodes heard from since this coordinator started (their heartbeats). */
+  private List<Map<String, Object>> nodes() {
+    List<Map<String, Object>> out = new ArrayList<>();
+    if (node.registry() == null) return out;
     for (NodeHeartbeat hb : node.registry().all()) {
       Map<String, Object> specs = new java.util.LinkedHashMap<>();
       specs.put("cpuCores", hb.cpuCores());
@@ -235,8 +274,6 @@ final class TaskRoutes {
       n.put("lastSeen", hb.atEpochMs());
       out.add(n);
     }
-    if (wantedStatus != null) out.removeIf(n -> !wantedStatus.equals(n.get("status")));
-    out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
     return out;
   }
 

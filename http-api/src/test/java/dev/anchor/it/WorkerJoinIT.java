@@ -75,6 +75,28 @@ class WorkerJoinIT {
     assertEquals("Completed", task.path("status").asText(), task + "\n" + worker.output());
     assertEquals(42, task.path("result").asInt());
     assertEquals("second-machine", task.path("nodeId").asText());
+
+    // after the worker left and the standalone restarted, the worker is still listed (Offline) as its entity knows
+    // it, and the embedded Redis is back on the same port (a worker that learned it can reconnect)
+    String port = Files.readString(tmp.resolve("data/redis/port")).trim();
+    worker.close();
+    standalone.close();
+    AnchorProcess again = AnchorProcess.start("standalone", tmp.resolve("data"), standalone.httpPort,
+        AnchorProcess.env("ANCHOR_JS_WORKERS", "1", "ANCHOR_CLUSTER_PORT", seeds.substring(seeds.indexOf(':') + 1)));
+    processes.add(again);
+    again.awaitHealthy(Duration.ofMinutes(3));
+    assertEquals(port, Files.readString(tmp.resolve("data/redis/port")).trim());
+    assertTrue(again.output().contains(":" + port + " ") || again.output().contains("port " + port), again.output());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    String offline = "";
+    while (System.nanoTime() < deadline && !offline.contains("second-machine")) {
+      offline = again.get("/api/nodes?status=offline").body();
+      TimeUnit.MILLISECONDS.sleep(500);
+    }
+    assertTrue(offline.contains("\"second-machine\""), "listed Offline after the restart: " + offline);
+    for (JsonNode n : JSON.readTree(offline)) assertEquals("Offline", n.path("status").asText(), offline);
+    assertEquals(200, again.get("/api/nodes/second-machine").statusCode());
+    assertEquals(400, again.get("/api/nodes?status=Bogus").statusCode());
   }
 
   @Test
