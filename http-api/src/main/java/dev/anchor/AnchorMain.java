@@ -82,20 +82,35 @@ public final class AnchorMain {
     String clusterHost = clusterConfig.getString("pekko.remote.artery.canonical.hostname");
     if (clusterPort != 0) ensurePortFree(clusterHost, clusterPort, "cluster port (ANCHOR_CLUSTER_PORT)");
 
-    Stores stores = Stores.open(settings, role.coordinates());
-    if (role == Role.COORDINATOR) clusterConfig = withLiveMembersAsSeeds(clusterConfig, stores);
-    Config config = clusterConfig.withFallback(stores.configOverrides()).withFallback(base);
+    // a worker without ANCHOR_REDIS_URI opens no store before it joins: it learns the queue's address from the cluster
+    boolean learnQueue = role == Role.WORKER && settings.embeddedRedis();
+    Stores early = learnQueue ? null : Stores.open(settings, role.coordinates(), !settings.embeddedRedis()
+        ? Stores.EmbeddedListen.LOOPBACK // not used: an external Redis
+        : Stores.EmbeddedListen.of(base.getString("anchor.redis.embedded-bind"), base.getInt("anchor.redis.embedded-port"),
+            clusterHost));
+    if (role == Role.COORDINATOR) clusterConfig = withLiveMembersAsSeeds(clusterConfig, early);
+    Config config = clusterConfig.withFallback(early == null ? ConfigFactory.empty() : early.configOverrides())
+        .withFallback(base);
     ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), ClusterBootstrapConfig.SYSTEM_NAME, config);
+    java.util.concurrent.atomic.AtomicReference<Stores> opened = new java.util.concurrent.atomic.AtomicReference<>(early);
     // the stores outlive every actor that uses them: closed in the last phase before the actor system terminates
     org.apache.pekko.actor.CoordinatedShutdown.get(system).addTask(
         org.apache.pekko.actor.CoordinatedShutdown.PhaseBeforeActorSystemTerminate(), "close-stores", () -> {
-          stores.close();
+          if (opened.get() != null) opened.get().close();
           return java.util.concurrent.CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
         });
-    system.getWhenTerminated().whenComplete((d, t) -> stores.close());
+    system.getWhenTerminated().whenComplete((d, t) -> {
+      if (opened.get() != null) opened.get().close();
+    });
     try {
-      stores.attach(system);
       JoinWatch.start(system, config.getStringList("pekko.cluster.seed-nodes"), tls.isPresent());
+      Stores stores = early;
+      if (learnQueue) {
+        stores = QueueDiscovery.learnAndConnect(system, config.getStringList("pekko.cluster.seed-nodes"),
+            base.getDuration("anchor.worker.queue-discovery-timeout"));
+        opened.set(stores);
+      }
+      stores.attach(system);
       AnchorNode node = AnchorNode.start(system, settings, stores, role);
       if (role.coordinates()) {
         ApiServer.start(system, settings, node, access.verifier()).toCompletableFuture().join();
@@ -103,6 +118,7 @@ public final class AnchorMain {
         log.info("Anchor {} ready: http://{}:{} (cluster {}:{} over {}, data {})", role.name().toLowerCase(),
             settings.httpHost(), settings.httpPort(), clusterHost, clusterPort, tls.isPresent() ? "TLS" : "TCP",
             settings.dataDir());
+        if (role == Role.STANDALONE) printWelcome(node, settings, clusterHost, clusterPort, stores);
       } else {
         log.info("Anchor worker {} started, joining through {}", node.nodeId(), config.getStringList("pekko.cluster.seed-nodes"));
       }
@@ -169,6 +185,25 @@ public final class AnchorMain {
     Thread t = new Thread(() -> System.exit(status), "anchor-exit");
     t.setDaemon(false);
     t.start();
+  }
+
+  /** Once per start, on stdout: what a newcomer needs next (README "Adding a worker"). */
+  private static void printWelcome(AnchorNode node, AnchorSettings settings, String clusterHost, int clusterPort,
+                                   Stores stores) {
+    String host = settings.httpHost().equals("0.0.0.0") || settings.httpHost().equals("::") ? "127.0.0.1"
+        : settings.httpHost();
+    String remote = stores.workerAddress().reachable();
+    System.out.println();
+    System.out.println("    node id:  " + node.nodeId());
+    System.out.println("    HTTP:     http://" + host + ":" + settings.httpPort());
+    System.out.println("    add a worker" + (remote.isEmpty() ? "" : " on this machine") + ":");
+    System.out.println("        ANCHOR_SEED_NODES=" + clusterHost + ":" + clusterPort + " ./anchor worker");
+    if (!remote.isEmpty()) {
+      System.out.println("    (workers on other machines: restart with ANCHOR_CLUSTER_HOST=<this machine's address>;"
+          + " see README \"Adding a worker\")");
+    }
+    System.out.println();
+    System.out.flush();
   }
 
   /**

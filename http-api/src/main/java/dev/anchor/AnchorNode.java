@@ -132,13 +132,19 @@ public final class AnchorNode {
     if (role.coordinates()) {
       registry = new NodeRegistry(15_000);
       dev.anchor.ops.Metrics.registerCoordinator(queue, registry, counts);
-      fraud = new FraudStore(MongoStore.get(system).database(), config.getDuration("anchor.verification.fraud-retention"));
+      MongoStore mongo = MongoStore.get(system);
+      java.time.Duration retention = config.getDuration("anchor.verification.fraud-retention");
+      fraud = mongo.embedded().isPresent() ? FraudStore.onEmbeddedStore(mongo.database(), retention)
+          : new FraudStore(mongo.database(), retention);
       QueueTaskEffects effects = new QueueTaskEffects(registry, queue, changes, c -> cancels.tell(Topic.publish(c)),
           new ObjectMapper(), 10_000, v -> DagEntity.forwardEnded(sharding, v))
           .withConsensus(new QueueTaskEffects.Consensus(new NodeVerdicts(sharding), fraud,
               config.getDouble("anchor.verification.spot-check-fraction")));
+      // workers started without ANCHOR_REDIS_URI ask here where the queue is (QueueAddress)
+      system.systemActorOf(dev.anchor.queue.QueueAddress.provider(stores.workerAddress()), "queue-address",
+          org.apache.pekko.actor.typed.Props.empty());
       FraudStore store = fraud;
-      // the embedded MongoDB-wire server keeps the TTL index but does not expire documents itself
+      // the embedded MongoDB-wire server has no TTL index, and a real one's TTL monitor runs only once a minute
       system.scheduler().scheduleWithFixedDelay(java.time.Duration.ofMinutes(1), java.time.Duration.ofMinutes(10),
           () -> {
             try {

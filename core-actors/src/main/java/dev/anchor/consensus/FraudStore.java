@@ -63,6 +63,21 @@ public final class FraudStore {
 
   /** With the clock that decides which records have expired (tests). */
   public FraudStore(MongoDatabase db, Duration retention, Clock clock) {
+    this(db, retention, clock, true);
+  }
+
+  /**
+   * On the embedded MongoDB-wire store, which keeps no secondary or TTL index (it would log a warning for each and
+   * ignore it): none is asked for, and one line says how expiry works instead.
+   */
+  public static FraudStore onEmbeddedStore(MongoDatabase db, Duration retention) {
+    log.info("fraud evidence on the embedded store: kept {} (ANCHOR_FRAUD_RETENTION); without a TTL index there, reads "
+        + "skip expired records and the coordinator deletes them every 10 minutes",
+        retention.toSeconds() % 86_400 == 0 ? retention.toDays() + "d" : retention.toString().substring(2).toLowerCase());
+    return new FraudStore(db, retention, Clock.systemUTC(), false);
+  }
+
+  private FraudStore(MongoDatabase db, Duration retention, Clock clock, boolean createIndexes) {
     Objects.requireNonNull(db, "db");
     Objects.requireNonNull(retention, "retention");
     if (retention.isNegative() || retention.isZero()) {
@@ -71,7 +86,7 @@ public final class FraudStore {
     this.collection = db.getCollection(COLLECTION);
     this.retention = retention;
     this.clock = Objects.requireNonNull(clock, "clock");
-    ensureIndexes();
+    if (createIndexes) ensureIndexes();
   }
 
   /** How long records are kept: a new record's {@code expiresAt} should be {@link #expiresAt(long)}. */

@@ -638,7 +638,7 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
 
   public static DagView view(String dagId, State s) {
     if (s.status() == DagStatus.NEW) {
-      return new DagView(dagId, null, DagView.UNKNOWN, null, 0, 0, 0, 0, 0, null, null, null, null, null,
+      return new DagView(dagId, null, DagView.UNKNOWN, null, null, 0, 0, 0, 0, null, null, null, null, null,
           List.of(), 0, List.of());
     }
     DagSpec spec = s.spec();
@@ -686,7 +686,8 @@ public final class DagEntity extends EventSourcedBehavior<DagEntity.Command, Dag
     }
     Long duration = s.completedAt() == null || s.submittedAt() == null ? null : s.completedAt() - s.submittedAt();
     return new DagView(dagId, spec.name(), s.status().display(),
-        spec.failurePolicy() == DagSpec.FailurePolicy.FAIL_FAST ? "failFast" : "continue", spec.maxParallel(),
+        spec.failurePolicy() == DagSpec.FailurePolicy.FAIL_FAST ? "failFast" : "continue",
+        spec.maxParallel() == 0 ? null : spec.maxParallel(),
         s.nodes().size(), s.count(NodeStatus.COMPLETED), s.count(NodeStatus.RUNNING), s.count(NodeStatus.FAILED),
         s.submittedAt(), s.completedAt(), duration, result, s.error(), path, end == null ? 0 : best.get(end), nodes);
   }

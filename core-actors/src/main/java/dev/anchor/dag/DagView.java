@@ -11,13 +11,14 @@ import java.util.List;
  *                        completed
  * @param criticalPath    the ids of the longest-running chain of completed nodes, first to last
  * @param criticalPathMs  the summed duration of that chain
+ * @param maxParallel     the cap on nodes in flight as given; null when the DAG has none
  */
 public record DagView(
     String dagId,
     String name,
     String status,
     String failurePolicy,
-    int maxParallel,
+    Integer maxParallel,
     int total,
     int completed,
     int running,

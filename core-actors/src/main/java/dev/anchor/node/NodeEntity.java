@@ -259,6 +259,17 @@ public final class NodeEntity extends EventSourcedBehavior<NodeEntity.Command, N
     return this::handle;
   }
 
+  /**
+   * A recovered entity (remember-entities restarts every known node with its shard) tells the coordinators at once,
+   * so a node that never heartbeats again after a restart is still listed (Offline) by GET /api/nodes.
+   */
+  @Override
+  public org.apache.pekko.persistence.typed.javadsl.SignalHandler<State> signalHandler() {
+    return newSignalHandlerBuilder()
+        .onSignal(org.apache.pekko.persistence.typed.RecoveryCompleted.instance(), this::publishStatus)
+        .build();
+  }
+
   private Effect<Event, State> handle(State s, Command command) {
     return switch (command) {
       case Register c -> onRegister(s, c);
@@ -380,6 +391,18 @@ public final class NodeEntity extends EventSourcedBehavior<NodeEntity.Command, N
   private void forgetLive(State ignored) {
     liveMetrics = null;
     liveLastSeen = null;
+  }
+
+  /** The status alone (a recovery: the node's queue is withdrawn by its next heartbeat, as before). */
+  private void publishStatus(State s) {
+    if (s.status() == Status.UNKNOWN) return;
+    try {
+      NodeView v = view(s);
+      effects.publish(new NodeStatus(nodeId, v.status(), v.cordoned(), v.quarantined(), v.reputation(), v.proven(),
+          v.agreed(), v.disagreed(), now()));
+    } catch (RuntimeException e) {
+      context.getLog().warn("Node {}: publishing its status failed: {}", nodeId, e.toString());
+    }
   }
 
   private void publish(State s) {

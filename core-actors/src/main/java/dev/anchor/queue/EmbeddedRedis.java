@@ -17,11 +17,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A redis-server child process for standalone mode: loopback only, a free port, a password generated at each start
- * (so another local user or process cannot read or inject jobs), append-only persistence in
+ * A redis-server child process for standalone mode: loopback unless told another bind address (so workers on other
+ * machines can reach it), a port chosen once and kept in {@code <data-dir>/redis/port} (or a configured one), a
+ * generated password kept in an owner-only config file (so another local user or process cannot read or inject
+ * jobs, and workers that learned it keep working across restarts), append-only persistence in
  * {@code <data-dir>/redis}. Prefers the redis-server bundled with embedded-redis (a fixed 6.2 binary) and falls back
  * to one on the PATH. A previous incarnation killed with -9 leaves its redis-server behind; its pid file lets us stop
- * it before starting ours on the same files.
+ * it before starting ours on the same files, once proven to be that leftover (see {@link #stopLeftover}).
  */
 public final class EmbeddedRedis implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EmbeddedRedis.class);
@@ -31,19 +33,33 @@ public final class EmbeddedRedis implements AutoCloseable {
   private final int port;
   private final Path dir;
   private final String password;
+  private final String bind;
 
-  private EmbeddedRedis(Process process, int port, Path dir, String password) {
+  private EmbeddedRedis(Process process, int port, Path dir, String password, String bind) {
     this.process = process;
     this.port = port;
     this.dir = dir;
     this.password = password;
+    this.bind = bind;
   }
 
+  /** On loopback, at the port kept from the last start (or a free one). */
   public static EmbeddedRedis start(Path dataDir) throws IOException {
-    Path dir = dataDir.resolve("redis");
+    return start(dataDir, LOOPBACK, 0);
+  }
+
+  /**
+   * @param bind the address to listen on besides loopback ({@code 127.0.0.1} = loopback only, {@code 0.0.0.0} = every
+   *             interface)
+   * @param port the port, or 0 for the one kept in {@code <data-dir>/redis/port} from the last start (a free one the
+   *             first time, or when another process took it)
+   */
+  public static EmbeddedRedis start(Path dataDir, String bind, int port) throws IOException {
+    Path dir = dataDir.resolve("redis").toAbsolutePath().normalize();
     Files.createDirectories(dir);
     stopLeftover(dir);
-    return launch(dataDir, freePort(), newPassword());
+    int chosen = port > 0 ? port : keptPort(dir);
+    return launch(dataDir, bind, chosen, keptPassword(dir.resolve("anchor-redis.conf")));
   }
 
   /**
@@ -52,7 +68,7 @@ public final class EmbeddedRedis implements AutoCloseable {
    */
   public EmbeddedRedis restarted() throws IOException {
     if (process.isAlive()) throw new IllegalStateException("redis-server pid " + process.pid() + " is still running");
-    return launch(dir.getParent(), port, password);
+    return launch(dir.getParent(), bind, port, password);
   }
 
   /** Completes when the redis-server process exits, however it ends. */
@@ -60,31 +76,81 @@ public final class EmbeddedRedis implements AutoCloseable {
     return process.onExit();
   }
 
-  private static EmbeddedRedis launch(Path dataDir, int port, String password) throws IOException {
-    Path dir = dataDir.resolve("redis");
+  private static EmbeddedRedis launch(Path dataDir, String bind, int port, String password) throws IOException {
+    Path dir = dataDir.resolve("redis").toAbsolutePath().normalize();
     Path binary = binary(dataDir);
-    // the password goes in an owner-only config file, not on the command line, where `ps` would show it to anyone
     Path conf = dir.resolve("anchor-redis.conf");
+    // the password goes in an owner-only config file, not on the command line, where `ps` would show it to anyone
     Files.deleteIfExists(conf);
     Files.createFile(conf, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     Files.writeString(conf, "requirepass " + password + "\n");
+    String bindArg = bind == null || bind.isBlank() || bind.equals(LOOPBACK) ? LOOPBACK
+        : bind.equals("0.0.0.0") ? "0.0.0.0" : bind + " " + LOOPBACK;
     List<String> cmd = new ArrayList<>(List.of(binary.toString(), conf.toString(),
-        "--port", String.valueOf(port), "--bind", "127.0.0.1", "--dir", dir.toString(),
+        "--port", String.valueOf(port), "--bind", bindArg, "--dir", dir.toString(),
         "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
         "--pidfile", dir.resolve("redis.pid").toString(), "--logfile", dir.resolve("redis.log").toString(),
         "--protected-mode", "yes", "--daemonize", "no"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    EmbeddedRedis redis = new EmbeddedRedis(p, port, dir, password);
+    EmbeddedRedis redis = new EmbeddedRedis(p, port, dir, password, bindArg);
     redis.awaitReady(Duration.ofSeconds(20));
     Files.writeString(dir.resolve("anchor-redis.pid"), Long.toString(p.pid()));
-    log.info("embedded redis-server {} on 127.0.0.1:{} (append-only files in {})", binary, port, dir);
+    Files.writeString(dir.resolve("port"), Integer.toString(port));
+    log.info("embedded redis-server {} on {} port {} (append-only files in {})", binary, bindArg, port, dir);
     return redis;
   }
 
+  private static final String LOOPBACK = "127.0.0.1";
+
   /** With the password: {@code redis://:password@127.0.0.1:port} (base64url, nothing to escape). */
   public String uri() {
-    return "redis://:" + password + "@127.0.0.1:" + port;
+    return uri(LOOPBACK);
+  }
+
+  /** The URI with another host, for clients on other machines (the address this server also listens on). */
+  public String uri(String host) {
+    return "redis://:" + password + "@" + host + ":" + port;
+  }
+
+  /** The addresses given to {@code --bind}: {@code 127.0.0.1} alone when only local clients can connect. */
+  public String bind() {
+    return bind;
+  }
+
+  /** The port of the last start when there is one and it is free, so workers that learned it can reconnect. */
+  private static int keptPort(Path dir) throws IOException {
+    Path file = dir.resolve("port");
+    if (Files.exists(file)) {
+      try {
+        int kept = Integer.parseInt(Files.readString(file).trim());
+        try (ServerSocket s = new ServerSocket()) {
+          s.setReuseAddress(true);
+          s.bind(new java.net.InetSocketAddress(kept));
+          return kept;
+        } catch (IOException taken) {
+          log.warn("the embedded Redis's port {} from the last start is taken by another process; using a new one "
+              + "(workers learn it from the cluster when they join again)", kept);
+        }
+      } catch (NumberFormatException e) {
+        log.warn("ignoring unreadable {}", file);
+      }
+    }
+    return freePort();
+  }
+
+  /** The password of the last start (in the owner-only config file), else a new one. */
+  private static String keptPassword(Path conf) {
+    try {
+      if (Files.exists(conf)) {
+        for (String line : Files.readAllLines(conf)) {
+          if (line.startsWith("requirepass ") && line.length() > 20) return line.substring(12).trim();
+        }
+      }
+    } catch (IOException e) {
+      log.warn("cannot read {} ({}): a new Redis password is generated", conf, e.toString());
+    }
+    return newPassword();
   }
 
   private static String newPassword() {
@@ -130,24 +196,66 @@ public final class EmbeddedRedis implements AutoCloseable {
     throw new IOException("embedded redis-server did not answer PING within " + timeout.toSeconds() + " s");
   }
 
-  private static void stopLeftover(Path dir) {
+  /**
+   * Stops the redis-server a crashed Anchor left on these files, once proven to be that: a redis-server whose working
+   * directory is this one (redis chdirs to its {@code --dir}; a pid reused by an unrelated process does not match),
+   * and whose parent is no live Anchor JVM (a running standalone's Redis is not stale: starting a second node on its
+   * data dir is refused instead).
+   */
+  static void stopLeftover(Path dir) throws IOException {
     Path pidFile = dir.resolve("anchor-redis.pid");
     if (!Files.exists(pidFile)) return;
     try {
       long pid = Long.parseLong(Files.readString(pidFile).trim());
-      ProcessHandle.of(pid)
-          .filter(h -> h.info().command().map(c -> c.contains("redis")).orElse(false))
-          .ifPresent(h -> {
-            log.warn("stopping redis-server pid {} left running by an earlier Anchor process on {}", pid, dir);
-            h.destroy();
-            h.onExit().orTimeout(10, TimeUnit.SECONDS).exceptionally(t -> {
-              h.destroyForcibly();
-              return h;
-            }).join();
-          });
+      java.util.Optional<ProcessHandle> ours = ProcessHandle.of(pid).filter(h -> isRedisOf(h, dir));
+      if (ours.isPresent()) {
+        java.util.Optional<ProcessHandle> owner = ours.get().parent()
+            .filter(p -> p.isAlive() && commandLine(p).contains("dev.anchor"));
+        if (owner.isPresent()) {
+          throw new IOException("the data directory " + dir.getParent() + " is in use by a running Anchor (pid "
+              + owner.get().pid() + ", its Redis pid " + pid + "): stop it, or give this one another ANCHOR_DATA_DIR");
+        }
+      } else {
+        log.info("{} names pid {}, which is not an Anchor redis-server on {} (gone, or reused): nothing to stop",
+            pidFile, pid, dir);
+      }
+      ours.ifPresent(h -> {
+        log.warn("stopping redis-server pid {} left running by an earlier Anchor process on {}", pid, dir);
+        h.destroy();
+        h.onExit().orTimeout(10, TimeUnit.SECONDS).exceptionally(t -> {
+          h.destroyForcibly();
+          return h;
+        }).join();
+      });
       Files.deleteIfExists(pidFile);
-    } catch (IOException | NumberFormatException e) {
+    } catch (NumberFormatException e) {
       log.warn("ignoring unreadable {}: {}", pidFile, e.toString());
+    }
+  }
+
+  /** A redis-server working in {@code dir}: /proc on Linux; elsewhere only its command can be checked. */
+  static boolean isRedisOf(ProcessHandle h, Path dir) {
+    Path proc = Path.of("/proc", Long.toString(h.pid()));
+    if (Files.isDirectory(proc)) {
+      try {
+        String exe = Files.readSymbolicLink(proc.resolve("exe")).getFileName().toString();
+        Path cwd = Files.readSymbolicLink(proc.resolve("cwd"));
+        return exe.startsWith("redis-server") && cwd.normalize().equals(dir.toAbsolutePath().normalize());
+      } catch (IOException | RuntimeException notOurs) {
+        return false; // gone meanwhile, or another user's process
+      }
+    }
+    return h.info().command().map(c -> c.contains("redis-server")).orElse(false);
+  }
+
+  /** The process's arguments joined by spaces: /proc/PID/cmdline on Linux (complete even for other users' processes
+   *  we may see), else what the JDK reports. */
+  static String commandLine(ProcessHandle h) {
+    try {
+      byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(h.pid()), "cmdline"));
+      return new String(raw, java.nio.charset.StandardCharsets.UTF_8).replace('\0', ' ');
+    } catch (IOException | RuntimeException e) {
+      return h.info().commandLine().orElse("");
     }
   }
 

@@ -48,8 +48,17 @@ public final class RedisSupervisor implements AutoCloseable {
     return start(dataDir, Duration.ofMillis(200), Duration.ofSeconds(10));
   }
 
+  /** Starts it listening on {@code bind} at {@code port} (see {@link EmbeddedRedis#start(Path, String, int)}). */
+  public static RedisSupervisor start(Path dataDir, String bind, int port) throws IOException {
+    return start(EmbeddedRedis.start(dataDir, bind, port), Duration.ofMillis(200), Duration.ofSeconds(10));
+  }
+
   public static RedisSupervisor start(Path dataDir, Duration minBackoff, Duration maxBackoff) throws IOException {
-    RedisSupervisor s = new RedisSupervisor(EmbeddedRedis.start(dataDir), minBackoff, maxBackoff);
+    return start(EmbeddedRedis.start(dataDir), minBackoff, maxBackoff);
+  }
+
+  private static RedisSupervisor start(EmbeddedRedis first, Duration minBackoff, Duration maxBackoff) {
+    RedisSupervisor s = new RedisSupervisor(first, minBackoff, maxBackoff);
     s.watch(s.current);
     return s;
   }
@@ -95,6 +104,11 @@ public final class RedisSupervisor implements AutoCloseable {
   /** The URI of the server, the same across restarts. */
   public String uri() {
     return current.uri();
+  }
+
+  /** The URI with another host, for clients on other machines. */
+  public String uri(String host) {
+    return current.uri(host);
   }
 
   public int port() {

@@ -104,6 +104,11 @@ public final class NodeRegistry {
     return nodes.values();
   }
 
+  /** The node entities' latest statuses, also of nodes not heard from since this JVM started. */
+  public Collection<NodeStatus> statuses() {
+    return statuses.values();
+  }
+
   public sealed interface Choice {
     record Chosen(String nodeId) implements Choice {}
 

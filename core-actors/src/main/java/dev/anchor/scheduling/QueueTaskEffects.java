@@ -150,7 +150,7 @@ public final class QueueTaskEffects implements TaskEffects {
     if (store == null) return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
     List<ReplicaEvidence> evidence = replicas.stream()
         .filter(r -> r.phase() == Replica.Phase.REPORTED || r.phase() == Replica.Phase.NO_RESULT)
-        .map(r -> new ReplicaEvidence(r.nodeId(), r.job(), r.outcomeKey(), r.result(), r.error(), r.startedAt(),
+        .map(r -> new ReplicaEvidence(r.nodeId(), r.job(), r.outcomeKey(), r.result(), r.error(), evidenceStart(r),
             r.endedAt(), r.durationMs(), agreedKey != null && agreedKey.equals(r.outcomeKey())))
         .toList();
     FraudRecord record = new FraudRecord(taskId, taskId, spec.runtime(), spec.codeHash(), agreedKey, evidence,
@@ -165,6 +165,16 @@ public final class QueueTaskEffects implements TaskEffects {
         throw e;
       }
     }, evidenceWriter);
+  }
+
+  /**
+   * When a replica started: as its node said, else (the start notice was not seen, e.g. it raced the result or the
+   * coordinator restarted) its end less the run time the node measured, else its dispatch. Evidence never lacks it.
+   */
+  static long evidenceStart(Replica r) {
+    if (r.startedAt() != null) return r.startedAt();
+    if (r.endedAt() != null && r.durationMs() != null) return Math.max(r.dispatchedAt(), r.endedAt() - r.durationMs());
+    return r.dispatchedAt();
   }
 
   @Override

@@ -308,6 +308,16 @@ class NodeEntityTest {
   }
 
   @Test
+  void aRecoveredNodeTellsTheCoordinatorsItExists() {
+    register();
+    int before = effects.published.size();
+    node.restart();
+    assertEquals(before + 1, effects.published.size(), "a restarted coordinator lists it before any heartbeat");
+    assertEquals(nodeId, effects.last().nodeId());
+    assertTrue(effects.withdrawn.isEmpty(), "a recovery alone withdraws nothing");
+  }
+
+  @Test
   void disagreementsCutReputationSharplyAndQuarantineTheNodeUntilReleased() {
     register();
     for (int i = 0; i < 3; i++) verdict("ok" + i, true);

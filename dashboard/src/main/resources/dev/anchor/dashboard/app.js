@@ -520,7 +520,7 @@ function overviewView(main) {
           const rep = n.reputation === null || n.reputation === undefined ? null : n.reputation;
           return h('tr', { 'data-node-id': n.nodeId, 'data-status': n.status },
             h('th', { scope: 'row' }, h('div', {}, n.nodeId), h('div', { class: 'muted small' },
-              `${n.specs.host || ''} · ${n.specs.cpuCores} cores · ${Math.round((n.specs.ramMb || 0) / 1024)} GB`
+              `${n.specs.host || ''} · ${n.specs.cpuCores ?? '?'} cores · ${Math.round((n.specs.ramMb || 0) / 1024)} GB`
               + (n.specs.gpu ? ` · GPU ${n.specs.gpuModel || ''}` : ''))),
             h('td', {}, badge(n.status)),
             h('td', {}, flags(n)),
@@ -528,7 +528,7 @@ function overviewView(main) {
               : h('span', { class: 'rep' }, h('meter', { min: 0, max: 1, low: 0.3, high: 0.7, optimum: 1, value: rep,
                 'aria-label': `reputation of ${n.nodeId}` }), ` ${rep.toFixed(2)}`),
               h('div', { class: 'muted small' }, `${n.agreed} agreed · ${n.disagreed} disagreed`)),
-            h('td', { class: 'num' }, `${n.metrics.runningTasks} / ${n.specs.capacity ?? '?'}`),
+            h('td', { class: 'num' }, `${n.metrics.runningTasks ?? 0} / ${n.specs.capacity ?? '?'}`),
             h('td', {}, spark(hist.cpu, 100, 'CPU')),
             h('td', {}, spark(hist.ram, 100, 'RAM')),
             h('td', {}, (n.specs.runtimes || []).join(', ')),

@@ -136,21 +136,32 @@ final class DagRoutes {
     return MapReduce.plan(optionalText(body, "name"), (ArrayNode) input, p.asInt(), map, reduce, maxParallel(body));
   }
 
-  /** A map or reduce step: its payload with the body's requirements, retries and timeoutMs. */
+  /**
+   * A map or reduce step: its payload with the body's requirements, retries and timeoutMs. Given as the payload
+   * itself ({@code "map":{"runtime":…,"sourceCode":…}}) or nested like a task's and a DAG node's
+   * ({@code "map":{"payload":{…},"timeoutMs":…}}), whose own requirements, retries, timeoutMs and priority win.
+   */
   private static TaskSpec step(JsonNode body, String key) {
-    JsonNode payload = body.get(key);
-    if (payload == null || payload.isNull()) throw new BadRequest(key, key + " (a task payload) is required");
-    if (!payload.isObject()) throw new BadRequest(key, key + " must be a task payload object");
+    JsonNode step = body.get(key);
+    if (step == null || step.isNull()) throw new BadRequest(key, key + " (a task payload) is required");
+    if (!step.isObject()) throw new BadRequest(key, key + " must be a task payload object");
+    boolean nested = step.has("payload");
     ObjectNode task = MAPPER.createObjectNode();
-    task.set("payload", payload);
+    task.set("payload", nested ? step.get("payload") : step);
     for (String shared : List.of("requirements", "retries", "timeoutMs", "priority")) {
-      if (body.has(shared)) task.set(shared, body.get(shared));
+      if (nested && step.has(shared)) task.set(shared, step.get(shared));
+      else if (body.has(shared)) task.set(shared, body.get(shared));
     }
     task.put("name", Optional.ofNullable(optionalText(body, "name")).map(n -> n + "/" + key).orElse(key));
     try {
       return TaskRequest.parse(task);
     } catch (BadRequest e) {
       String f = e.field();
+      if (nested) {
+        String top = f == null ? null : f.split("\\.")[0];
+        boolean own = top != null && (top.equals("payload") || step.has(top));
+        throw new BadRequest(own ? key + "." + f : f, own ? key + "." + e.getMessage() : e.getMessage());
+      }
       throw new BadRequest(f != null && f.startsWith("payload") ? key + f.substring("payload".length()) : f,
           e.getMessage().replace("payload", key));
     }

@@ -58,7 +58,7 @@ public final class OperatorRoutes {
     } catch (RuntimeException e) {
       return java.util.concurrent.CompletableFuture.completedFuture(failure(nodeId, e));
     }
-    return stage.handle((v, e) -> e == null ? Json.ok(v) : failure(nodeId, e));
+    return stage.handle((v, e) -> e == null ? Json.ok(NodeJson.detail(v)) : failure(nodeId, e));
   }
 
   static HttpResponse failure(String nodeId, Throwable e) {

@@ -2,6 +2,7 @@ package dev.anchor.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.anchor.scheduling.NodeRegistry;
+import dev.anchor.runtime.wasm.WasmEntry;
 import dev.anchor.task.TaskSpec;
 
 import java.util.ArrayList;
@@ -37,13 +38,20 @@ final class TaskRequest {
     List<Number> args = List.of();
     if (runtime.equals("wasm")) {
       wasm = text(payload, "wasm", "payload.wasm", true);
+      byte[] module;
       try {
-        Base64.getDecoder().decode(wasm.replaceAll("\\s", ""));
+        module = Base64.getDecoder().decode(wasm.replaceAll("\\s", ""));
       } catch (IllegalArgumentException e) {
         throw new BadRequest("payload.wasm", "payload.wasm is not valid base64: " + e.getMessage());
       }
       entry = payload.hasNonNull("entry") ? text(payload, "entry", "payload.entry", true) : null;
       args = numbers(payload.get("args"), "payload.args");
+      // refused now rather than failing on a node: a module that is none, a missing entry, a wrong argument count
+      try {
+        entry = WasmEntry.resolve(module, entry, args.size());
+      } catch (WasmEntry.Problem p) {
+        throw new BadRequest("payload." + p.field(), "payload." + p.field() + ": " + p.getMessage());
+      }
     } else if (source == null || source.isBlank()) {
       throw new BadRequest("payload.sourceCode", "payload.sourceCode is required for runtime " + runtime);
     }

@@ -7,6 +7,7 @@ import dev.anchor.AnchorNode;
 import dev.anchor.feed.FeedEntry;
 import dev.anchor.feed.TaskJson;
 import dev.anchor.node.NodeStatus;
+import dev.anchor.node.NodeView;
 import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSpec;
@@ -65,7 +66,10 @@ final class TaskRoutes {
                 delete(() -> completeWithFuture(cancel(id))))),
             path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
         path("events", () -> get(this::allEvents)),
-        path("nodes", () -> get(() -> complete(Json.ok(nodes())))),
+        path("nodes", () -> get(() -> parameterOptional("status", status -> {
+          String wanted = status.map(NodeJson::statusFilter).orElse(null);
+          return completeWithFuture(nodes(wanted).thenApply(Json::ok));
+        }))),
         new FraudRoutes(node).route(),
         path(segment("queue").slash("stats"), () -> get(() ->
             completeWithFuture(CompletableFuture.supplyAsync(() -> Json.ok(node.queue().stats())))))));
@@ -144,7 +148,7 @@ final class TaskRoutes {
       throw new BadRequest("limit", "limit must be a whole number");
     }
     if (limit < 1 || limit > 1000) throw new BadRequest("limit", "limit must be from 1 to 1000");
-    String wanted = status.map(s -> s.toLowerCase(Locale.ROOT)).orElse(null);
+    String wanted = status.map(TaskRoutes::taskStatus).map(s -> s.toLowerCase(Locale.ROOT)).orElse(null);
     return completeWithFuture(CompletableFuture.supplyAsync(() -> {
       List<JsonNode> out = new ArrayList<>();
       for (String json : node.index().newest(limit, j -> wanted == null || j.toLowerCase(Locale.ROOT)
@@ -159,6 +163,76 @@ final class TaskRoutes {
     }));
   }
 
+  static final List<String> TASK_STATUSES = List.of(TaskView.QUEUED, TaskView.RUNNING, TaskView.COMPLETED,
+      TaskView.FAILED, TaskView.CANCELLED);
+
+  /** A task status named in any case; an unknown one is a 400 naming {@code status}, not an empty list. */
+  static String taskStatus(String value) {
+    for (String s : TASK_STATUSES) if (s.equalsIgnoreCase(value.trim())) return s;
+    throw new BadRequest("status", "status must be one of " + String.join(", ", TASK_STATUSES) + ", not '" + value + "'");
+  }
+
+  /**
+   * Every node this coordinator knows: those heard from since it started, and those only their entity remembers
+   * (recovered after a restart, not heard from since: Offline, with the specs and metrics their entity last
+   * recorded), as GET /api/nodes/{id} finds them. {@code status} (Online, Draining, Offline) keeps only those.
+   */
+  private CompletionStage<List<Map<String, Object>>> nodes(String wantedStatus) {
+    List<Map<String, Object>> heardFrom = nodes();
+    if (node.registry() == null) return CompletableFuture.completedFuture(heardFrom);
+    java.util.Set<String> heard = new java.util.HashSet<>();
+    for (Map<String, Object> n : heardFrom) heard.add((String) n.get("nodeId"));
+    List<CompletableFuture<Map<String, Object>>> remembered = new ArrayList<>();
+    for (NodeStatus st : node.registry().statuses()) {
+      if (heard.contains(st.nodeId())) continue;
+      remembered.add(sharding.entityRefFor(dev.anchor.node.NodeEntity.TYPE_KEY, st.nodeId())
+          .ask(dev.anchor.node.NodeEntity.Get::new, Duration.ofSeconds(3)).toCompletableFuture()
+          .handle((v, e) -> offline(st, e == null ? v : null)));
+    }
+    return CompletableFuture.allOf(remembered.toArray(CompletableFuture[]::new)).thenApply(x -> {
+      List<Map<String, Object>> out = new ArrayList<>(heardFrom);
+      for (CompletableFuture<Map<String, Object>> f : remembered) out.add(f.join());
+      if (wantedStatus != null) out.removeIf(n -> !wantedStatus.equals(n.get("status")));
+      out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
+      return out;
+    });
+  }
+
+  /** A node no heartbeat came from since this coordinator started, from its entity's record (view null: none). */
+  private static Map<String, Object> offline(NodeStatus st, NodeView v) {
+    Map<String, Object> n = new java.util.LinkedHashMap<>();
+    n.put("nodeId", st.nodeId());
+    n.put("status", NodeView.OFFLINE);
+    n.put("cordoned", st.cordoned());
+    n.put("quarantined", st.quarantined());
+    n.put("acceptsTasks", false);
+    n.put("reputation", NodeJson.reputation(st.reputation()));
+    n.put("proven", st.proven());
+    n.put("agreed", st.agreed());
+    n.put("disagreed", st.disagreed());
+    Map<String, Object> specs = new java.util.LinkedHashMap<>();
+    if (v != null && v.specs() != null) {
+      specs.put("cpuCores", v.specs().cpuCores());
+      specs.put("ramMb", v.specs().ramMb());
+      specs.put("gpu", v.specs().gpu());
+      specs.put("gpuModel", v.specs().gpuModel());
+      specs.put("runtimes", v.specs().runtimes());
+      specs.put("host", v.specs().host());
+    }
+    Map<String, Object> metrics = new java.util.LinkedHashMap<>();
+    if (v != null && v.metrics() != null) {
+      metrics.put("cpuUsage", v.metrics().cpuUsage());
+      metrics.put("ramUsage", v.metrics().ramUsage());
+      metrics.put("uptime", v.metrics().uptimeS());
+      metrics.put("runningTasks", 0);
+    }
+    n.put("specs", specs);
+    n.put("metrics", metrics);
+    n.put("lastSeen", v == null ? null : v.lastSeen());
+    return n;
+  }
+
+  /** The nodes heard from since this coordinator started (their heartbeats). */
   private List<Map<String, Object>> nodes() {
     List<Map<String, Object>> out = new ArrayList<>();
     if (node.registry() == null) return out;
@@ -192,7 +266,7 @@ final class TaskRoutes {
       n.put("cordoned", st.map(NodeStatus::cordoned).orElse(false));
       n.put("quarantined", st.map(NodeStatus::quarantined).orElse(false));
       n.put("acceptsTasks", alive && "Online".equals(status) && st.map(x -> x.takesWork() && !x.cordoned()).orElse(true));
-      n.put("reputation", st.map(NodeStatus::reputation).orElse(null));
+      n.put("reputation", st.map(x -> NodeJson.reputation(x.reputation())).orElse(null));
       n.put("proven", st.map(NodeStatus::proven).orElse(false));
       n.put("agreed", st.map(NodeStatus::agreed).orElse(0L));
       n.put("disagreed", st.map(NodeStatus::disagreed).orElse(0L));
@@ -201,7 +275,6 @@ final class TaskRoutes {
       n.put("lastSeen", hb.atEpochMs());
       out.add(n);
     }
-    out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
     return out;
   }
 

@@ -47,4 +47,26 @@ class DagRoutesTest {
         "{\"tasks\":[{\"id\":\"a\",\"payload\":{\"runtime\":\"cobol\"}}]}")));
     assertEquals("tasks[0].payload.runtime", e.field());
   }
+
+  @Test
+  void mapReduceStepsMayNestThePayloadLikeTasksAndDagNodes() throws Exception {
+    String flat = """
+        {"input":[1,2,3,4],"partitions":2,"map":{"runtime":"js","sourceCode":"input.length"},
+         "reduce":{"sourceCode":"input.reduce((a,b)=>a+b,0)"},"timeoutMs":5000}""";
+    String nested = """
+        {"input":[1,2,3,4],"partitions":2,"map":{"payload":{"runtime":"js","sourceCode":"input.length"},"timeoutMs":7000},
+         "reduce":{"payload":{"sourceCode":"input.reduce((a,b)=>a+b,0)"}},"timeoutMs":5000}""";
+    DagSpec a = DagRoutes.parseMapReduce(JSON.readTree(flat));
+    DagSpec b = DagRoutes.parseMapReduce(JSON.readTree(nested));
+    assertEquals(a.nodes().stream().map(DagNodeSpec::id).toList(), b.nodes().stream().map(DagNodeSpec::id).toList());
+    assertEquals(a.nodes().get(0).task().sourceCode(), b.nodes().get(0).task().sourceCode());
+    assertEquals(7000L, b.nodes().get(0).task().timeoutMs(), "the step's own timeoutMs wins");
+    assertEquals(5000L, b.nodes().get(2).task().timeoutMs(), "else the body's");
+    BadRequest e = assertThrows(BadRequest.class, () -> DagRoutes.parseMapReduce(JSON.readTree("""
+        {"input":[1],"partitions":1,"map":{"payload":{"runtime":"js"}},"reduce":{"sourceCode":"1"}}""")));
+    assertEquals("map.payload.sourceCode", e.field());
+    e = assertThrows(BadRequest.class, () -> DagRoutes.parseMapReduce(JSON.readTree("""
+        {"input":[1],"partitions":1,"map":{"runtime":"js"},"reduce":{"sourceCode":"1"}}""")));
+    assertEquals("map.sourceCode", e.field(), "the flat form names the field as before");
+  }
 }
