@@ -35,6 +35,7 @@ public final class ApiServer {
                                                      TokenVerifier verifier) {
     Authentication auth = verifier == null ? Authentication.off() : new Authentication(verifier);
     ShardedNodeOperations nodeOps = new ShardedNodeOperations(system, () -> knownNodeIds(node));
+    Admission admission = admission(system, node);
     Route routes = concat(
         new HealthRoutes(node).route(),
         dev.anchor.ops.Metrics.route(),
@@ -44,8 +45,8 @@ public final class ApiServer {
         // before TaskRoutes, so /api/nodes/{id}/... is matched here; GET /api/nodes stays with TaskRoutes
         new ScreenRoutes(system, nodeOps).route(),
         new OperatorRoutes(nodeOps).route(),
-        new TaskRoutes(system, node).route(),
-        new DagRoutes(system, node).route(),
+        new TaskRoutes(system, node, admission).route(),
+        new DagRoutes(system, node, admission).route(),
         new AppRoutes(system, node).route());
     return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(secured(auth, routes))
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
@@ -57,6 +58,20 @@ public final class ApiServer {
    */
   static Route secured(Authentication auth, Route routes) {
     return handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> auth.guard(routes)));
+  }
+
+  /** The submit bounds (anchor.admission), with the cluster's count of open tasks read from Redis four times a second. */
+  private static Admission admission(ActorSystem<?> system, AnchorNode node) {
+    Admission admission = new Admission(Admission.Limits.fromConfig(system.settings().config()));
+    dev.anchor.ops.Metrics.registerAdmission(admission);
+    system.scheduler().scheduleWithFixedDelay(Duration.ZERO, Duration.ofMillis(250), () -> {
+      try {
+        admission.openTasksAre(node.queue().openTasks().toCompletableFuture().get(2, java.util.concurrent.TimeUnit.SECONDS));
+      } catch (Exception e) {
+        // Redis away: keep the last count; the submits themselves fail or succeed on their own
+      }
+    }, system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()));
+    return admission;
   }
 
   private static java.util.List<String> knownNodeIds(AnchorNode node) {

@@ -47,9 +47,11 @@ final class DagRoutes {
   private final AnchorNode node;
   private final ClusterSharding sharding;
   private final DagSettings settings;
+  private final Admission admission;
 
-  DagRoutes(ActorSystem<?> system, AnchorNode node) {
+  DagRoutes(ActorSystem<?> system, AnchorNode node, Admission admission) {
     this.node = node;
+    this.admission = admission;
     this.sharding = ClusterSharding.get(system);
     this.settings = DagSettings.fromConfig(system.settings().config());
   }
@@ -81,10 +83,10 @@ final class DagRoutes {
       return complete(Json.response(StatusCodes.BAD_REQUEST, body));
     }
     String dagId = UUID.randomUUID().toString();
-    CompletionStage<DagView> scheduled = sharding.entityRefFor(DagEntity.TYPE_KEY, dagId)
-        .askWithStatus(replyTo -> new DagEntity.Schedule(spec, replyTo), ASK);
-    return completeWithFuture(scheduled.thenApply(v ->
-        Json.response(StatusCodes.CREATED, Map.of("dagId", v.dagId(), "status", v.status()))));
+    // a DAG's steps become tasks as they start, not at once: the DAG is admitted as one submit
+    return admission.admit(1, () -> sharding.entityRefFor(DagEntity.TYPE_KEY, dagId)
+        .<DagView>askWithStatus(replyTo -> new DagEntity.Schedule(spec, replyTo), ASK).thenApply(v ->
+            Json.response(StatusCodes.CREATED, Map.of("dagId", v.dagId(), "status", v.status()))));
   }
 
   private static JsonNode read(String body) {

@@ -43,9 +43,11 @@ final class TaskRoutes {
 
   private final AnchorNode node;
   private final ClusterSharding sharding;
+  private final Admission admission;
 
-  TaskRoutes(ActorSystem<?> system, AnchorNode node) {
+  TaskRoutes(ActorSystem<?> system, AnchorNode node, Admission admission) {
     this.node = node;
+    this.admission = admission;
     this.sharding = ClusterSharding.get(system);
   }
 
@@ -91,7 +93,7 @@ final class TaskRoutes {
 
   private Route submit(String body) {
     TaskSpec spec = TaskRequest.parse(readJson(body));
-    return completeWithFuture(submitOne(spec).thenApply(v ->
+    return admission.admit(1, () -> submitOne(spec).thenApply(v ->
         Json.response(StatusCodes.CREATED, Map.of("taskId", v.taskId(), "status", v.status()))));
   }
 
@@ -114,9 +116,11 @@ final class TaskRoutes {
         throw new BadRequest(field, field + ": " + e.getMessage());
       }
     }
-    List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
-    return completeWithFuture(CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)).thenApply(x ->
-        Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList()))));
+    return admission.admit(specs.size(), () -> {
+      List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
+      return CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)).thenApply(x ->
+          Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList())));
+    });
   }
 
   private CompletionStage<TaskView> getTask(String id) {
