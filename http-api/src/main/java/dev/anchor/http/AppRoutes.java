@@ -104,13 +104,8 @@ final class AppRoutes {
   // ---------------------------------------------------------------- create, list, show
 
   private Route create(String body, String base) {
-    JsonNode tree;
-    try {
-      tree = Json.MAPPER.readTree(body);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
-    }
-    if (tree == null || !tree.isObject()) throw new BadRequest(null, "the body must be a JSON object");
+    JsonNode tree = Json.readBody(body);
+    if (!tree.isObject()) throw new BadRequest("body", "the body must be a JSON object");
     AppSpec spec = AppRequest.parse(tree, allowCommands);
     String id = UUID.randomUUID().toString();
     CompletionStage<AppView> created = sharding.entityRefFor(AppEntity.TYPE_KEY, id)

@@ -90,13 +90,9 @@ final class DagRoutes {
   }
 
   private static JsonNode read(String body) {
-    try {
-      JsonNode tree = MAPPER.readTree(body);
-      if (tree == null || !tree.isObject()) throw new BadRequest(null, "the body must be a JSON object");
-      return tree;
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
-    }
+    JsonNode tree = Json.readBody(body);
+    if (!tree.isObject()) throw new BadRequest("body", "the body must be a JSON object");
+    return tree;
   }
 
   static DagSpec parseDag(JsonNode body) {

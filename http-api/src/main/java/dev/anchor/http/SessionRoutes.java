@@ -84,15 +84,11 @@ final class SessionRoutes {
     }
   }
 
-  private static String bodyToken(String body) {
+  static String bodyToken(String body) {
     if (body == null || body.isBlank()) return null;
-    JsonNode tree;
-    try {
-      tree = Json.MAPPER.readTree(body);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
-    }
-    JsonNode t = tree == null ? null : tree.get("token");
+    JsonNode tree = Json.readBody(body);
+    if (!tree.isObject()) throw new BadRequest("body", "the body must be a JSON object {\"token\": \"…\"}");
+    JsonNode t = tree.get("token");
     if (t == null || t.isNull()) return null;
     if (!t.isTextual()) throw new BadRequest("token", "token must be a string");
     return t.asText();

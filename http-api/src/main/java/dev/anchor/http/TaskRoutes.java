@@ -78,11 +78,7 @@ final class TaskRoutes {
   }
 
   private static JsonNode readJson(String body) {
-    try {
-      return MAPPER.readTree(body);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
-    }
+    return Json.readBody(body);
   }
 
   private CompletionStage<TaskView> submitOne(TaskSpec spec) {
@@ -103,7 +99,16 @@ final class TaskRoutes {
    * in the order given.
    */
   private Route submitBulk(String body) {
-    JsonNode tree = readJson(body);
+    List<TaskSpec> specs = parseBulk(readJson(body));
+    return admission.admit(specs.size(), () -> {
+      List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
+      return CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)).thenApply(x ->
+          Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList())));
+    });
+  }
+
+  /** A bulk body's task specs, every one checked: a bad one is a 400 naming tasks[i].field. */
+  static List<TaskSpec> parseBulk(JsonNode tree) {
     JsonNode tasks = tree.path("tasks");
     if (!tasks.isArray() || tasks.isEmpty()) throw new BadRequest("tasks", "tasks must be a non-empty array of task bodies");
     if (tasks.size() > BULK_MAX_TASKS) throw new BadRequest("tasks", "at most " + BULK_MAX_TASKS + " tasks per request");
@@ -112,15 +117,11 @@ final class TaskRoutes {
       try {
         specs.add(TaskRequest.parse(tasks.get(i)));
       } catch (BadRequest e) {
-        String field = "tasks[" + i + "]" + (e.field() == null ? "" : "." + e.field());
+        String field = "tasks[" + i + "]" + (e.field() == null || e.field().equals("body") ? "" : "." + e.field());
         throw new BadRequest(field, field + ": " + e.getMessage());
       }
     }
-    return admission.admit(specs.size(), () -> {
-      List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
-      return CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)).thenApply(x ->
-          Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList())));
-    });
+    return specs;
   }
 
   private CompletionStage<TaskView> getTask(String id) {
