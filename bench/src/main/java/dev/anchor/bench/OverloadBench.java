@@ -42,7 +42,7 @@ import static dev.anchor.bench.QueueBench.JSON;
 public final class OverloadBench {
   private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(5)).executor(Executors.newFixedThreadPool(8)).build();
-  private static final Pattern HEAP_USED = Pattern.compile("heap\\s+total\\s+\\d+K, used (\\d+)K");
+  private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
 
   public static void main(String[] args) throws Exception {
     Map<String, String> opt = new java.util.HashMap<>();

@@ -28,6 +28,9 @@ import static org.apache.pekko.http.javadsl.server.Directives.*;
 public final class ApiServer {
   private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
 
+  /** What a 503 that is not the admission's own asks clients to wait before trying again. */
+  static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+
   private ApiServer() {}
 
   /** @param verifier checks the API's bearer tokens; null when authentication is off (ANCHOR_AUTH=off) */
@@ -48,7 +51,10 @@ public final class ApiServer {
         new TaskRoutes(system, node, admission).route(),
         new DagRoutes(system, node, admission).route(),
         new AppRoutes(system, node).route());
-    return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(secured(auth, routes))
+    Route served = withRequestTimeoutResponse(request -> Admission.refusal(
+        "the node did not answer in time (it is overloaded or a store is slow); try again", RETRY_AFTER),
+        () -> secured(auth, routes));
+    return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(served)
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
   }
 
@@ -93,7 +99,7 @@ public final class ApiServer {
           }
           if (root instanceof java.util.concurrent.TimeoutException
               || root instanceof org.apache.pekko.pattern.AskTimeoutException) {
-            return complete(Json.error(StatusCodes.SERVICE_UNAVAILABLE, "the cluster did not answer in time; try again", null));
+            return complete(Admission.refusal("the cluster did not answer in time; try again", RETRY_AFTER));
           }
           log.error("request failed", e);
           return complete(Json.error(StatusCodes.INTERNAL_SERVER_ERROR, "internal error: " + e.getMessage(), null));
