@@ -89,13 +89,13 @@ public final class ApiServer {
     return ExceptionHandler.newBuilder()
         .match(BadRequest.class, e -> complete(Json.error(StatusCodes.BAD_REQUEST, e.getMessage(), e.field())))
         .match(EntityStreamSizeException.class, e -> complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE,
-            "request body is larger than " + e.limit() + " bytes", null)))
+            "request body is larger than " + e.limit() + " bytes", "body")))
         .matchAny(e -> {
           Throwable root = e;
           while (root.getCause() != null && root != root.getCause()) root = root.getCause();
           if (root instanceof BadRequest b) return complete(Json.error(StatusCodes.BAD_REQUEST, b.getMessage(), b.field()));
           if (root instanceof EntityStreamSizeException s) {
-            return complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", null));
+            return complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", "body"));
           }
           if (root instanceof java.util.concurrent.TimeoutException
               || root instanceof org.apache.pekko.pattern.AskTimeoutException) {
@@ -110,8 +110,8 @@ public final class ApiServer {
   static RejectionHandler rejections() {
     return RejectionHandler.newBuilder()
         .handle(MalformedRequestContentRejection.class, r -> r.getCause() instanceof EntityStreamSizeException s
-            ? complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", null))
-            : complete(Json.error(StatusCodes.BAD_REQUEST, "malformed request body: " + r.message(), null)))
+            ? complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", "body"))
+            : complete(Json.error(StatusCodes.BAD_REQUEST, "malformed request body: " + r.message(), "body")))
         .build()
         .withFallback(RejectionHandler.defaultHandler())
         .mapRejectionResponse(ApiServer::asJson);

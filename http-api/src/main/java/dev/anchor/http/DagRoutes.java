@@ -60,14 +60,14 @@ final class DagRoutes {
     return pathPrefix("api", () -> concat(
         pathPrefix("dag", () -> concat(
             path("schedule", () -> post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToString(), body -> schedule(parseDag(read(body))))))),
+                entity(Unmarshaller.entityToByteArray(), body -> schedule(parseDag(read(body))))))),
             path(segment(), id -> concat(
                 get(() -> completeWithFuture(getDag(id).thenApply(v -> unknown(v)
                     ? notFound(id) : Json.ok(json(v))))),
                 delete(() -> completeWithFuture(cancel(id))))),
             path(segment().slash("events"), id -> get(() -> events(id))))),
         path("mapreduce", () -> post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () ->
-            entity(Unmarshaller.entityToString(), body -> schedule(parseMapReduce(read(body)))))))));
+            entity(Unmarshaller.entityToByteArray(), body -> schedule(parseMapReduce(read(body)))))))));
   }
 
   // ---------------------------------------------------------------- schedule
@@ -89,7 +89,7 @@ final class DagRoutes {
             Json.response(StatusCodes.CREATED, Map.of("dagId", v.dagId(), "status", v.status()))));
   }
 
-  private static JsonNode read(String body) {
+  private static JsonNode read(byte[] body) {
     JsonNode tree = Json.readBody(body);
     if (!tree.isObject()) throw new BadRequest("body", "the body must be a JSON object");
     return tree;

@@ -37,13 +37,24 @@ public final class Json {
    * escapes can spell but UTF-8, CBOR and BSON cannot hold) names the field it is in.
    */
   public static JsonNode readBody(String body) {
+    return readBody(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+  }
+
+  /**
+   * As {@link #readBody(String)}, from the bytes as they came: JSON is UTF-8, and bytes that are not (which a decoding
+   * to text would have turned into U+FFFD silently) are a 400 naming the field they are in.
+   */
+  public static JsonNode readBody(byte[] body) {
     JsonNode tree;
     try {
       tree = STRICT.readTree(body);
     } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
       String dup = duplicateKey(e);
-      if (dup != null) throw new BadRequest(dup, "the key '" + dup + "' is given twice");
-      throw new BadRequest("body", "malformed JSON: " + e.getOriginalMessage());
+      String at = where(e);
+      if (dup != null) throw new BadRequest(at, "the key '" + dup + "' is given twice");
+      throw new BadRequest(at, "malformed JSON" + (at.equals("body") ? "" : " at " + at) + ": " + e.getOriginalMessage());
+    } catch (java.io.IOException e) {
+      throw new BadRequest("body", "unreadable body: " + e.getMessage());
     }
     if (tree == null || tree.isMissingNode()) throw new BadRequest("body", "the body is empty; a JSON object is expected");
     String bad = unpairedSurrogate(tree, "");
@@ -52,6 +63,22 @@ public final class Json {
           + " holds an unpaired surrogate (\\ud800-\\udfff alone), which is not a character");
     }
     return tree;
+  }
+
+  /**
+   * The dotted path ({@code payload.sourceCode}, {@code tasks[2].id}) where the parser stopped (for a duplicate key,
+   * the key itself); "body" at the top level.
+   */
+  private static String where(com.fasterxml.jackson.core.JsonProcessingException e) {
+    if (!(e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser p)) return "body";
+    java.util.Deque<String> steps = new java.util.ArrayDeque<>();
+    for (var c = p.getParsingContext(); c != null && !c.inRoot(); c = c.getParent()) {
+      if (c.inObject() && c.getCurrentName() != null) steps.push("." + c.getCurrentName());
+      else if (c.inArray()) steps.push("[" + Math.max(0, c.getCurrentIndex()) + "]");
+    }
+    String path = String.join("", steps);
+    if (path.startsWith(".")) path = path.substring(1);
+    return path.isEmpty() ? "body" : path;
   }
 
   private static String duplicateKey(com.fasterxml.jackson.core.JsonProcessingException e) {

@@ -55,10 +55,10 @@ final class TaskRoutes {
     return pathPrefix("api", () -> concat(
         pathPrefix("tasks", () -> concat(
             path("bulk", () -> post(() -> BodyLimit.atMost(BULK_MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToString(), this::submitBulk)))),
+                entity(Unmarshaller.entityToByteArray(), this::submitBulk)))),
             pathEndOrSingleSlash(() -> concat(
                 post(() -> BodyLimit.atMost(MAX_BODY_BYTES, () ->
-                    entity(Unmarshaller.entityToString(), this::submit))),
+                    entity(Unmarshaller.entityToByteArray(), this::submit))),
                 get(() -> parameterOptional("status", status -> parameterOptional("limit", limit ->
                     list(status, limit)))))),
             path(segment(), id -> concat(
@@ -77,7 +77,7 @@ final class TaskRoutes {
     return TaskView.UNKNOWN.equals(v.status());
   }
 
-  private static JsonNode readJson(String body) {
+  private static JsonNode readJson(byte[] body) {
     return Json.readBody(body);
   }
 
@@ -87,7 +87,7 @@ final class TaskRoutes {
         .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK);
   }
 
-  private Route submit(String body) {
+  private Route submit(byte[] body) {
     TaskSpec spec = TaskRequest.parse(readJson(body));
     return admission.admit(1, () -> submitOne(spec).thenApply(v ->
         Json.response(StatusCodes.CREATED, Map.of("taskId", v.taskId(), "status", v.status()))));
@@ -98,7 +98,7 @@ final class TaskRoutes {
    * tasks[i].field), then submitted together, so their journal writes share batches. Answers 201 {"taskIds":[…]}
    * in the order given.
    */
-  private Route submitBulk(String body) {
+  private Route submitBulk(byte[] body) {
     List<TaskSpec> specs = parseBulk(readJson(body));
     return admission.admit(specs.size(), () -> {
       List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
