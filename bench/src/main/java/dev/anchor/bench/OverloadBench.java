@@ -36,7 +36,11 @@ import static dev.anchor.bench.QueueBench.JSON;
  * timeouts, request timeouts), answer times, the node's heap after a full GC every 10 s, the answer times of
  * GET /health and GET /api/tasks meanwhile, and whether every task that got a 201 completed.
  *
- * <p>Usage: {@code ./anchor bench overload [factor=10] [seconds=60] [rate= (measured)] [capacity=4]
+ * <p>By default {@code clients=200} clients each keep one connection and send their share of the rate (a client whose
+ * answer is late sends late: counted); {@code clients=0} sends every request when due, open loop, on a new connection
+ * when none is free (a crowd beyond any server's connection limit: connect timeouts then measure the client too).
+ *
+ * <p>Usage: {@code ./anchor bench overload [factor=10] [seconds=60] [rate= (measured)] [capacity=4] [clients=200]
  * [max-open= (node default)] [in-flight= (node default)] [xmx=1g] [store=h2|memory]}
  */
 public final class OverloadBench {
@@ -105,46 +109,60 @@ public final class OverloadBench {
       long total = singles + bulks;
       String bulkBody = "{\"tasks\":[" + String.join(",", Collections.nCopies(20, QueueBench.JS_NOOP)) + "]}";
       long attackStart = System.nanoTime();
-      for (long i = 0; i < total; i++) {
-        long due = attackStart + (long) (i * (seconds * 1e9 / total));
-        long wait = due - System.nanoTime();
-        if (wait > 0) TimeUnit.NANOSECONDS.sleep(wait);
-        boolean bulk = bulks > 0 && i % Math.max(1, total / bulks) == 0;
-        long sentAt = System.nanoTime();
-        HttpRequest req = QueueBench.api(URI.create(base + (bulk ? "/api/tasks/bulk" : "/api/tasks")))
-            .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(bulk ? bulkBody : QueueBench.JS_NOOP)).build();
-        sent.add(CLIENT.sendAsync(req, HttpResponse.BodyHandlers.ofString()).handle((r, e) -> {
-          answerMs.add((System.nanoTime() - sentAt) / 1_000_000);
-          String key;
-          if (r != null) {
-            key = (bulk ? "bulk " : "single ") + r.statusCode();
-            if (r.statusCode() == 201) {
-              try {
-                JsonNode b = JSON.readTree(r.body());
-                if (b.has("taskId")) accepted.add(b.path("taskId").asText());
-                for (JsonNode id : b.path("taskIds")) accepted.add(id.asText());
-              } catch (Exception ignored) {
-                // counted as answered; its ids are lost to the check below, which then reports it
+      int clients = Integer.parseInt(opt.getOrDefault("clients", "200"));
+      AtomicLong late = new AtomicLong();
+      java.util.function.BiFunction<Boolean, Long, HttpRequest> request = (bulk, i) ->
+          QueueBench.api(URI.create(base + (bulk ? "/api/tasks/bulk" : "/api/tasks")))
+              .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
+              .POST(HttpRequest.BodyPublishers.ofString(bulk ? bulkBody : QueueBench.JS_NOOP)).build();
+      Recorder rec = new Recorder(answers, answerMs, accepted, retryAfterMissing);
+      long every = Math.max(1, bulks == 0 ? Long.MAX_VALUE : total / bulks);
+      if (clients <= 0) {
+        // open loop: each request when it is due, on a connection of its own if none is free (a crowd of clients)
+        for (long i = 0; i < total; i++) {
+          long due = attackStart + (long) (i * (seconds * 1e9 / total));
+          long wait = due - System.nanoTime();
+          if (wait > 0) TimeUnit.NANOSECONDS.sleep(wait);
+          boolean bulk = bulks > 0 && i % every == 0;
+          long sentAt = System.nanoTime();
+          sent.add(CLIENT.sendAsync(request.apply(bulk, i), HttpResponse.BodyHandlers.ofString())
+              .handle((r, e) -> rec.record(bulk, sentAt, r, e)));
+        }
+      } else {
+        // `clients` clients with a connection each, sending their share of the rate: request i is client i % clients's
+        // (a client whose answer comes late sends its next request late, counted as late)
+        try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+          for (int c = 0; c < clients; c++) {
+            int client = c;
+            sent.add(CompletableFuture.runAsync(() -> {
+              for (long i = client; i < total; i += clients) {
+                long due = attackStart + (long) (i * (seconds * 1e9 / total));
+                long wait = due - System.nanoTime();
+                try {
+                  if (wait > 0) TimeUnit.NANOSECONDS.sleep(wait);
+                } catch (InterruptedException e) {
+                  return;
+                }
+                if (-wait > 1_000_000_000L) late.incrementAndGet();
+                boolean bulk = bulks > 0 && i % every == 0;
+                long sentAt = System.nanoTime();
+                try {
+                  rec.record(bulk, sentAt, CLIENT.send(request.apply(bulk, i), HttpResponse.BodyHandlers.ofString()), null);
+                } catch (Exception e) {
+                  rec.record(bulk, sentAt, null, e);
+                }
               }
-            } else if (r.statusCode() == 503 && r.headers().firstValue("Retry-After").isEmpty()) {
-              retryAfterMissing.incrementAndGet();
-            }
-          } else {
-            Throwable t = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-            key = (bulk ? "bulk " : "single ") + (t instanceof HttpConnectTimeoutException ? "connect-timeout"
-                : t instanceof HttpTimeoutException ? "request-timeout" : t.getClass().getSimpleName());
+            }, pool));
           }
-          answers.computeIfAbsent(key, k -> new AtomicLong()).incrementAndGet();
-          return null;
-        }));
+          CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
+        }
       }
       CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
       double attackSeconds = (System.nanoTime() - attackStart) / 1e9;
       long[] ms = answerMs.stream().mapToLong(Long::longValue).sorted().toArray();
-      System.out.printf("RESULT scenario=overload requests=%d seconds=%.0f answers=%s retry_after_missing=%d "
-              + "answer_p50_ms=%d answer_p99_ms=%d answer_max_ms=%d accepted_tasks=%d%n",
-          total, attackSeconds, new TreeMap<>(answers), retryAfterMissing.get(), QueueBench.pct(ms, 50),
+      System.out.printf("RESULT scenario=overload clients=%s requests=%d seconds=%.0f sent_over_1s_late=%d answers=%s "
+              + "retry_after_missing=%d answer_p50_ms=%d answer_p99_ms=%d answer_max_ms=%d accepted_tasks=%d%n",
+          clients <= 0 ? "open-loop" : Integer.toString(clients), total, attackSeconds, late.get(), new TreeMap<>(answers), retryAfterMissing.get(), QueueBench.pct(ms, 50),
           QueueBench.pct(ms, 99), ms.length == 0 ? -1 : ms[ms.length - 1], accepted.size());
 
       // every task that got a 201 completes
@@ -174,6 +192,35 @@ public final class OverloadBench {
       if (!node.waitFor(60, TimeUnit.SECONDS)) node.destroyForcibly();
       QueueBench.deleteTree(dir);
       System.exit(0);
+    }
+  }
+
+  /** Counts each answer (or client-side failure) by kind, with its time and the task ids of 201s. */
+  private record Recorder(Map<String, AtomicLong> answers, ConcurrentLinkedQueue<Long> answerMs, List<String> accepted,
+                          AtomicLong retryAfterMissing) {
+    Void record(boolean bulk, long sentAt, HttpResponse<String> r, Throwable e) {
+      answerMs.add((System.nanoTime() - sentAt) / 1_000_000);
+      String key;
+      if (r != null) {
+        key = (bulk ? "bulk " : "single ") + r.statusCode();
+        if (r.statusCode() == 201) {
+          try {
+            JsonNode b = JSON.readTree(r.body());
+            if (b.has("taskId")) accepted.add(b.path("taskId").asText());
+            for (JsonNode id : b.path("taskIds")) accepted.add(id.asText());
+          } catch (Exception ignored) {
+            // counted as answered; its ids are missing from the completion check, which then reports fewer
+          }
+        } else if (r.statusCode() == 503 && r.headers().firstValue("Retry-After").isEmpty()) {
+          retryAfterMissing.incrementAndGet();
+        }
+      } else {
+        Throwable t = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        key = (bulk ? "bulk " : "single ") + (t instanceof HttpConnectTimeoutException ? "connect-timeout"
+            : t instanceof HttpTimeoutException ? "request-timeout" : t.getClass().getSimpleName());
+      }
+      answers.computeIfAbsent(key, k -> new AtomicLong()).incrementAndGet();
+      return null;
     }
   }
 

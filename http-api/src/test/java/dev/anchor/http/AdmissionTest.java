@@ -33,7 +33,10 @@ class AdmissionTest {
   private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private static final List<CompletableFuture<org.apache.pekko.http.javadsl.model.HttpResponse>> pending =
       new CopyOnWriteArrayList<>();
-  private static final Admission admission = new Admission(new Admission.Limits(3, 100, Duration.ofSeconds(2)));
+  /** The admission's clock, moved by the test. */
+  private static final java.util.concurrent.atomic.AtomicLong clock = new java.util.concurrent.atomic.AtomicLong();
+  private static final Admission admission = new Admission(
+      new Admission.Limits(3, 100, Duration.ofSeconds(5), Duration.ofSeconds(2)), clock::get);
   private static ActorSystem<Void> system;
   private static ServerBinding binding;
 
@@ -83,7 +86,9 @@ class AdmissionTest {
 
   @Test
   void beyondTheBoundsSubmitsAreRefusedAtOnceWithRetryAfterAndReadsStillServed() throws Exception {
-    // two single submits and a bulk of one: three tasks in flight, the bound
+    long refusedBefore = admission.refused();
+    admission.openTasksAre(0);
+    // three submits of one task: three tasks in flight, the bound
     var first = List.of(submit(1), submit(1), submit(1));
     awaitPending(3);
     assertEquals(3, admission.inFlight());
@@ -117,6 +122,31 @@ class AdmissionTest {
     awaitPending(1);
     answerAll();
     assertEquals(201, ok.get(10, TimeUnit.SECONDS).statusCode());
-    assertEquals(3, admission.refused());
+    assertEquals(refusedBefore + 3, admission.refused());
+  }
+
+  @Test
+  void whileTheOldestSubmitWaitsLongerThanMaxWaitNewOnesAreRefused() throws Exception {
+    long refusedBefore = admission.refused();
+    admission.openTasksAre(0);
+    var slow = submit(1);
+    awaitPending(1);
+    clock.addAndGet(Duration.ofSeconds(4).toNanos());
+    var stillOk = submit(1); // 4 s < max-wait: admitted
+    awaitPending(2);
+    clock.addAndGet(Duration.ofSeconds(2).toNanos());
+    HttpResponse<String> refused = submit(1).get(10, TimeUnit.SECONDS);
+    assertEquals(503, refused.statusCode());
+    assertTrue(refused.body().contains("anchor.admission.max-wait"), refused.body());
+    assertEquals("2", refused.headers().firstValue("Retry-After").orElse(null));
+    // once the slow ones are answered, the wait is over
+    answerAll();
+    assertEquals(201, slow.get(10, TimeUnit.SECONDS).statusCode());
+    assertEquals(201, stillOk.get(10, TimeUnit.SECONDS).statusCode());
+    var again = submit(1);
+    awaitPending(1);
+    answerAll();
+    assertEquals(201, again.get(10, TimeUnit.SECONDS).statusCode());
+    assertEquals(refusedBefore + 1, admission.refused());
   }
 }
