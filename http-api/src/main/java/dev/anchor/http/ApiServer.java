@@ -63,7 +63,43 @@ public final class ApiServer {
    * refused request reaches a route (or an entity behind it).
    */
   static Route secured(Authentication auth, Route routes) {
-    return handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> auth.guard(routes)));
+    return handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> auth.guard(entityIds(routes))));
+  }
+
+  /** The id field each family's 404 names, by the path segment after /api. */
+  private static final java.util.Map<String, String> ID_FIELDS =
+      java.util.Map.of("tasks", "taskId", "dag", "dagId", "clusters", "clusterId", "nodes", "nodeId");
+
+  /**
+   * An id in /api/{tasks|dag|clusters|nodes}/{id}… that no entity can have is a 404 at once: the entities' persistence
+   * ids are "Type|id", so an id holding '|' made the entity fail at start and the request wait for its ask timeout
+   * (found by HostileInputIT); a control character or an id longer than {@link #MAX_ID_LENGTH} is refused alike.
+   */
+  static Route entityIds(Route inner) {
+    return extractUri(uri -> {
+      var it = uri.pathSegments().iterator();
+      if (it.hasNext() && it.next().equals("api") && it.hasNext()) {
+        String field = ID_FIELDS.get(it.next());
+        if (field != null && it.hasNext()) {
+          String id = it.next();
+          if (!usableId(id)) {
+            return complete(Json.error(StatusCodes.NOT_FOUND, "no such " + field.substring(0, field.length() - 2)
+                + " (an id holds no '|', no control character and at most " + MAX_ID_LENGTH + " characters)", field));
+          }
+        }
+      }
+      return inner;
+    });
+  }
+
+  static final int MAX_ID_LENGTH = 200;
+
+  static boolean usableId(String id) {
+    if (id.length() > MAX_ID_LENGTH || id.indexOf('|') >= 0) return false;
+    for (int i = 0; i < id.length(); i++) {
+      if (Character.isISOControl(id.charAt(i))) return false;
+    }
+    return Json.isWellFormed(id);
   }
 
   /** The submit bounds (anchor.admission), with the cluster's count of open tasks read from Redis four times a second. */

@@ -188,6 +188,21 @@ class HostileInputIT {
     answersWell(send("GET", path.replace("%s", "x"), null, Map.of("Authorization", header)));
   }
 
+  /** Found by changesOfHostileIds (seed -3072233595953757379): DELETE /api/clusters/Task|x waited 30 s, then 503. */
+  @Example
+  void idsNoEntityCanHaveAre404sNamingTheId() throws Exception {
+    for (String route : List.of("GET /api/tasks/a%7Cb:taskId", "DELETE /api/tasks/a%7Cb:taskId",
+        "GET /api/tasks/a%7Cb/events:taskId", "GET /api/dag/a%7Cb:dagId", "DELETE /api/dag/a%7Cb:dagId",
+        "DELETE /api/clusters/Task%7Cx:clusterId", "POST /api/clusters/a%7Cb/stop:clusterId",
+        "GET /api/clusters/a%7Cb/logs:clusterId", "GET /api/nodes/a%7Cb:nodeId", "POST /api/nodes/a%7Cb/cordon:nodeId",
+        "GET /api/tasks/a%01b:taskId")) {
+      String[] mpf = route.split("[ :]");
+      HttpResponse<String> r = send(mpf[0], mpf[1], mpf[0].equals("POST") ? "" : null, Map.of());
+      assertEquals(404, r.statusCode(), route + ": " + r.body());
+      assertEquals(mpf[2], JSON.readTree(r.body()).path("field").asText(), route + ": " + r.body());
+    }
+  }
+
   // ---------------------------------------------------------------- wire level (raw sockets)
 
   @Example
