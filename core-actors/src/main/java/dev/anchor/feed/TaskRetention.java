@@ -73,6 +73,30 @@ public final class TaskRetention implements AutoCloseable {
       return n + redis.call('XTRIM', KEYS[1], 'MAXLEN', ARGV[2])
       """, ScriptOutputType.INTEGER);
 
+  /** Where the backfill of tasks that ended before the retention order existed has got to ("done" when finished). */
+  static final String BACKFILL = "anchor:tasks:ended:backfill";
+
+  /**
+   * KEYS: backfill cursor, summaries, ended completed, ended failed. ARGV: HSCAN count, now. One step of putting the
+   * ended tasks of the listing into the retention order (those written before it existed), by when they ended (else
+   * when they were submitted, else now); answers how many summaries it read, -1 once all were.
+   */
+  private static final RedisScript BACKFILL_STEP = new RedisScript(StatusCounts.LUA_FUNCTIONS + """
+      local cursor = redis.call('GET', KEYS[1]) or '0'
+      if cursor == 'done' then return -1 end
+      local r = redis.call('HSCAN', KEYS[2], cursor, 'COUNT', ARGV[1])
+      local kv = r[2]
+      for i = 1, #kv, 2 do
+        local st = taskState(kv[i + 1])
+        if st == 'Completed' or st == 'Failed' or st == 'Cancelled' then
+          local at = string.match(kv[i + 1], '"completedAt":(%d+)') or string.match(kv[i + 1], '"submittedAt":(%d+)') or ARGV[2]
+          redis.call('ZADD', st == 'Completed' and KEYS[3] or KEYS[4], 'NX', at, kv[i])
+        end
+      end
+      redis.call('SET', KEYS[1], r[1] == '0' and 'done' or r[1])
+      return #kv / 2
+      """, ScriptOutputType.INTEGER);
+
   private final StatefulRedisConnection<String, String> conn;
   private final String countersKey;
   private final String deadLetterKey;
@@ -95,12 +119,26 @@ public final class TaskRetention implements AutoCloseable {
 
   /** Removes what the limits no longer keep, as of {@code nowMs}; returns how many listing entries went. */
   public Trimmed trim(long nowMs) {
+    backfill(nowMs, 20);
     long completed = trimSet(ENDED_COMPLETED, cutoff(nowMs, limits.completedAge()), limits.completedCount());
     long failed = trimSet(ENDED_FAILED, cutoff(nowMs, limits.failedAge()), limits.failedCount());
     long failedCut = cutoff(nowMs, limits.failedAge());
     Long dead = TRIM_DEAD.<Long>call(conn.async(), new String[] {deadLetterKey},
         failedCut < 0 ? "-1" : failedCut + "-0", Long.toString(limits.failedCount())).toCompletableFuture().join();
     return new Trimmed(completed, failed, dead == null ? 0 : dead);
+  }
+
+  /**
+   * Tasks that ended before this retention existed are not in its order yet: each trim puts up to {@code steps}
+   * batches of the listing into it, until the whole listing was read once.
+   */
+  private void backfill(long nowMs, int steps) {
+    String[] keys = {BACKFILL, TaskIndex.SUMMARIES, ENDED_COMPLETED, ENDED_FAILED};
+    for (int i = 0; i < steps; i++) {
+      Long n = BACKFILL_STEP.<Long>call(conn.async(), keys, Integer.toString(limits.batch()), Long.toString(nowMs))
+          .toCompletableFuture().join();
+      if (n == null || n < 0) return;
+    }
   }
 
   private static long cutoff(long nowMs, Duration age) {

@@ -134,6 +134,30 @@ class TaskRetentionTest {
   }
 
   @Test
+  void tasksThatEndedBeforeRetentionExistedAreTrimmedToo() {
+    long now = 100 * HOUR;
+    RedisCommands<String, String> s = conn.sync();
+    // the listing as an older version wrote it: summaries and submission order, no retention order
+    for (int i = 0; i < 30; i++) {
+      s.hset(TaskIndex.SUMMARIES, "old-" + i, "{\"taskId\":\"old-" + i + "\",\"status\":\"Completed\",\"completedAt\":"
+          + (now - 48 * HOUR + i) + "}");
+      s.zadd(TaskIndex.BY_TIME, now - 50 * HOUR + i, "old-" + i);
+    }
+    s.hset(TaskIndex.SUMMARIES, "old-failed", "{\"status\":\"Failed\",\"submittedAt\":" + (now - 20 * HOUR) + ",\"completedAt\":null}");
+    s.hset(TaskIndex.SUMMARIES, "old-queued", "{\"status\":\"Queued\",\"submittedAt\":1}");
+    s.hset(STATS, "task:Completed", "30");
+    try (TaskRetention retention = new TaskRetention(client, STATS, DEAD, new TaskRetention.Limits(
+        Duration.ofHours(24), 1000, Duration.ofHours(10), 1000, 7))) {
+      TaskRetention.Trimmed t = retention.trim(now);
+      assertEquals(30, t.completed());
+      assertEquals(1, t.failed());
+      assertEquals(Set.of("old-queued"), Set.copyOf(s.hkeys(TaskIndex.SUMMARIES)));
+      assertEquals(0, count("task:Completed"));
+      assertEquals("done", s.get(TaskRetention.BACKFILL));
+    }
+  }
+
+  @Test
   void theDeadLetterStreamIsTrimmedByTheFailedLimits() {
     try (TaskRetention retention = new TaskRetention(client, STATS, DEAD, new TaskRetention.Limits(
         Duration.ZERO, 10, Duration.ofHours(1), 1000, 100))) {
