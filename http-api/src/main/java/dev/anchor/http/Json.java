@@ -70,6 +70,8 @@ public final class Json {
    * the key itself); "body" at the top level.
    */
   private static String where(com.fasterxml.jackson.core.JsonProcessingException e) {
+    // a body cut short is the body's fault, wherever it stopped
+    if (e instanceof com.fasterxml.jackson.core.io.JsonEOFException) return "body";
     if (!(e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser p)) return "body";
     java.util.Deque<String> steps = new java.util.ArrayDeque<>();
     for (var c = p.getParsingContext(); c != null && !c.inRoot(); c = c.getParent()) {
