@@ -32,8 +32,8 @@ public final class Json {
   private Json() {}
 
   /**
-   * A request body as a JSON tree, or a {@link BadRequest}: malformed JSON and a duplicate key name the body
-   * ({@code "body"}) or the key; a string that is not valid Unicode (an unpaired surrogate, which JSON's backslash-u
+   * A request body as a JSON tree, or a {@link BadRequest}: malformed JSON and a duplicate key name where the parser
+   * stopped ({@code "payload.sourceCode"}, or {@code "body"} at the top level or for a body cut short); a string that is not valid Unicode (an unpaired surrogate, which JSON's backslash-u
    * escapes can spell but UTF-8, CBOR and BSON cannot hold) names the field it is in.
    */
   public static JsonNode readBody(String body) {
