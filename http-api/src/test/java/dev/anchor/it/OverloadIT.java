@@ -58,7 +58,14 @@ class OverloadIT {
       Map<Integer, Integer> byStatus = new TreeMap<>();
       List<String> accepted = new ArrayList<>();
       for (var f : burst) {
-        HttpResponse<String> r = f.get(60, TimeUnit.SECONDS);
+        HttpResponse<String> r;
+        try {
+          r = f.get(60, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+          String log = node.output();
+          throw new AssertionError("a submit got no answer (" + byStatus + "): " + e.getCause()
+              + "\n" + log.substring(Math.max(0, log.length() - 6000)), e);
+        }
         byStatus.merge(r.statusCode(), 1, Integer::sum);
         JsonNode b = JSON.readTree(r.body());
         if (r.statusCode() == 201) {
