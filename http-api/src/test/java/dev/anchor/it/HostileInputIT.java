@@ -203,6 +203,22 @@ class HostileInputIT {
     }
   }
 
+  /**
+   * Found by streamsFromHostilePositions (seed -430456339656478806): a Last-Event-ID beyond Redis's 64-bit stream ids
+   * made XREAD fail, and the connection closed without an answer. An unusable position is ignored: the stream starts.
+   */
+  @Example
+  void aStreamPositionRedisCannotReadFromStartsFromNow() throws Exception {
+    for (String path : List.of("/api/events", "/api/clusters/events")) {
+      HttpResponse<InputStream> r = CLIENT.send(AnchorProcess.authorized(URI.create(node.url(path)))
+          .header("Last-Event-ID", "1-99999999999999999999").timeout(Duration.ofSeconds(20)).build(),
+          HttpResponse.BodyHandlers.ofInputStream());
+      r.body().close();
+      assertEquals(200, r.statusCode(), path);
+      assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"), path);
+    }
+  }
+
   // ---------------------------------------------------------------- wire level (raw sockets)
 
   @Example
