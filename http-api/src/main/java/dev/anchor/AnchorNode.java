@@ -154,6 +154,7 @@ public final class AnchorNode {
             }
           }, system.executionContext());
       system.systemActorOf(ClusterMonitor.create(registry, queue, heartbeats, statuses), "cluster-monitor", org.apache.pekko.actor.typed.Props.empty());
+      scheduleRetention(system, stores, config);
       // no remember-entities for tasks (two journal writes per task, and new entities wait for them): the journal's
       // open markers say which tasks to start again, and a task passivates itself when it ends
       sharding.init(TaskEntity.entity(effects, TaskSettings.fromConfig(system.settings().config()))
@@ -405,5 +406,29 @@ public final class AnchorNode {
 
   static String redact(String uri) {
     return uri.replaceAll("//[^@/]*@", "//***@");
+  }
+
+  /**
+   * Trims ended tasks from Redis's listing (anchor.retention) every interval, off the actor threads; each coordinator
+   * runs it (the script is atomic and repeating it is harmless), so it survives the loss of any one.
+   */
+  private static void scheduleRetention(ActorSystem<?> system, Stores stores, com.typesafe.config.Config config) {
+    var c = config.getConfig("anchor.retention");
+    dev.anchor.feed.TaskRetention retention = new dev.anchor.feed.TaskRetention(stores.redisClient(), JobQueue.COUNTERS,
+        JobQueue.DEAD_LETTER, new dev.anchor.feed.TaskRetention.Limits(c.getDuration("completed-age"),
+        c.getLong("completed-count"), c.getDuration("failed-age"), c.getLong("failed-count"), c.getInt("batch")));
+    var log = org.slf4j.LoggerFactory.getLogger(AnchorNode.class);
+    java.time.Duration every = c.getDuration("interval");
+    system.scheduler().scheduleWithFixedDelay(java.time.Duration.ofSeconds(5), every, () -> {
+      try {
+        var t = retention.trim(System.currentTimeMillis());
+        if (t.completed() + t.failed() > 0) {
+          log.debug("retention: {} completed and {} failed/cancelled tasks left the listing", t.completed(), t.failed());
+        }
+      } catch (RuntimeException e) {
+        log.warn("task retention failed (tried again in {}): {}", every, e.toString());
+      }
+    }, system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()));
+    system.getWhenTerminated().thenRun(retention::close);
   }
 }

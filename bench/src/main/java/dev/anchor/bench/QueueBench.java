@@ -155,9 +155,7 @@ public final class QueueBench {
       for (int i = 0; i < size; i++) body.append(i == 0 ? "" : ",").append(NOOP);
       body.append("]}");
       inFlight.acquire();
-      HttpRequest req = api(URI.create(base + "/api/tasks/bulk")).header("Content-Type", "application/json")
-          .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
-      sent.add(HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).whenComplete((r, t) -> {
+      sent.add(postBulk(base, body.toString()).whenComplete((r, t) -> {
         inFlight.release();
         if (r == null || r.statusCode() != 201) {
           throw new IllegalStateException("bulk submit failed: " + (r == null ? t : r.statusCode() + " " + r.body()));
@@ -171,6 +169,19 @@ public final class QueueBench {
     }
     CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
     return feed.await(ids, Duration.ofMinutes(10));
+  }
+
+  /** One POST /api/tasks/bulk; a 503 (the node at its submit bounds) is tried again after its Retry-After. */
+  static CompletableFuture<HttpResponse<String>> postBulk(String base, String body) {
+    HttpRequest req = api(URI.create(base + "/api/tasks/bulk")).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofString(body)).build();
+    return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).thenCompose(r -> {
+      if (r.statusCode() != 503) return CompletableFuture.completedFuture(r);
+      retried.incrementAndGet();
+      long wait = r.headers().firstValue("Retry-After").map(Long::parseLong).orElse(1L);
+      return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(wait, TimeUnit.SECONDS))
+          .thenCompose(x -> postBulk(base, body));
+    });
   }
 
   /** Submits at a steady rate for {@code seconds}; returns [submittedAt, completedAt] each. */

@@ -227,6 +227,26 @@ public final class JobQueue implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Tasks queued, waiting for a retry or running across the cluster, as the state counters have them (one HMGET):
+   * what the HTTP API's admission control bounds.
+   */
+  public CompletionStage<Long> openTasks() {
+    return conn.async().hmget(COUNTERS, "task:Queued", "task:Delayed", "task:Running").thenApply(kvs -> {
+      long n = 0;
+      for (var kv : kvs) {
+        if (kv.hasValue()) {
+          try {
+            n += Long.parseLong(kv.getValue());
+          } catch (NumberFormatException ignored) {
+            // not a count
+          }
+        }
+      }
+      return n;
+    });
+  }
+
   public QueueStats stats() {
     RedisCommands<String, String> s = conn.sync();
     Map<String, Long> counters = new HashMap<>();

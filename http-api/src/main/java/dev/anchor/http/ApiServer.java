@@ -28,6 +28,9 @@ import static org.apache.pekko.http.javadsl.server.Directives.*;
 public final class ApiServer {
   private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
 
+  /** What a 503 that is not the admission's own asks clients to wait before trying again. */
+  static final Duration RETRY_AFTER = Duration.ofSeconds(1);
+
   private ApiServer() {}
 
   /** @param verifier checks the API's bearer tokens; null when authentication is off (ANCHOR_AUTH=off) */
@@ -35,6 +38,7 @@ public final class ApiServer {
                                                      TokenVerifier verifier) {
     Authentication auth = verifier == null ? Authentication.off() : new Authentication(verifier);
     ShardedNodeOperations nodeOps = new ShardedNodeOperations(system, () -> knownNodeIds(node));
+    Admission admission = admission(system, node);
     Route routes = concat(
         new HealthRoutes(node).route(),
         dev.anchor.ops.Metrics.route(),
@@ -44,10 +48,13 @@ public final class ApiServer {
         // before TaskRoutes, so /api/nodes/{id}/... is matched here; GET /api/nodes stays with TaskRoutes
         new ScreenRoutes(system, nodeOps).route(),
         new OperatorRoutes(nodeOps).route(),
-        new TaskRoutes(system, node).route(),
-        new DagRoutes(system, node).route(),
+        new TaskRoutes(system, node, admission).route(),
+        new DagRoutes(system, node, admission).route(),
         new AppRoutes(system, node).route());
-    return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(secured(auth, routes))
+    Route served = withRequestTimeoutResponse(request -> Admission.refusal(
+        "the node did not answer in time (it is overloaded or a store is slow); try again", RETRY_AFTER),
+        () -> secured(auth, routes));
+    return Http.get(system).newServerAt(settings.httpHost(), settings.httpPort()).bind(served)
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
   }
 
@@ -56,7 +63,57 @@ public final class ApiServer {
    * refused request reaches a route (or an entity behind it).
    */
   static Route secured(Authentication auth, Route routes) {
-    return handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> auth.guard(routes)));
+    return handleExceptions(exceptions(), () -> handleRejections(rejections(), () -> auth.guard(entityIds(routes))));
+  }
+
+  /** The id field each family's 404 names, by the path segment after /api. */
+  private static final java.util.Map<String, String> ID_FIELDS =
+      java.util.Map.of("tasks", "taskId", "dag", "dagId", "clusters", "clusterId", "nodes", "nodeId");
+
+  /**
+   * An id in /api/{tasks|dag|clusters|nodes}/{id}… that no entity can have is a 404 at once: the entities' persistence
+   * ids are "Type|id", so an id holding '|' made the entity fail at start and the request wait for its ask timeout
+   * (found by HostileInputIT); a control character or an id longer than {@link #MAX_ID_LENGTH} is refused alike.
+   */
+  static Route entityIds(Route inner) {
+    return extractUri(uri -> {
+      var it = uri.pathSegments().iterator();
+      if (it.hasNext() && it.next().equals("api") && it.hasNext()) {
+        String field = ID_FIELDS.get(it.next());
+        if (field != null && it.hasNext()) {
+          String id = it.next();
+          if (!usableId(id)) {
+            return complete(Json.error(StatusCodes.NOT_FOUND, "no such " + field.substring(0, field.length() - 2)
+                + " (an id holds no '|', no control character and at most " + MAX_ID_LENGTH + " characters)", field));
+          }
+        }
+      }
+      return inner;
+    });
+  }
+
+  static final int MAX_ID_LENGTH = 200;
+
+  static boolean usableId(String id) {
+    if (id.length() > MAX_ID_LENGTH || id.indexOf('|') >= 0) return false;
+    for (int i = 0; i < id.length(); i++) {
+      if (Character.isISOControl(id.charAt(i))) return false;
+    }
+    return Json.isWellFormed(id);
+  }
+
+  /** The submit bounds (anchor.admission), with the cluster's count of open tasks read from Redis four times a second. */
+  private static Admission admission(ActorSystem<?> system, AnchorNode node) {
+    Admission admission = new Admission(Admission.Limits.fromConfig(system.settings().config()));
+    dev.anchor.ops.Metrics.registerAdmission(admission);
+    system.scheduler().scheduleWithFixedDelay(Duration.ZERO, Duration.ofMillis(250), () -> {
+      try {
+        admission.openTasksAre(node.queue().openTasks().toCompletableFuture().get(2, java.util.concurrent.TimeUnit.SECONDS));
+      } catch (Exception e) {
+        // Redis away: keep the last count; the submits themselves fail or succeed on their own
+      }
+    }, system.dispatchers().lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()));
+    return admission;
   }
 
   private static java.util.List<String> knownNodeIds(AnchorNode node) {
@@ -68,13 +125,13 @@ public final class ApiServer {
     return ExceptionHandler.newBuilder()
         .match(BadRequest.class, e -> complete(Json.error(StatusCodes.BAD_REQUEST, e.getMessage(), e.field())))
         .match(EntityStreamSizeException.class, e -> complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE,
-            "request body is larger than " + e.limit() + " bytes", null)))
+            "request body is larger than " + e.limit() + " bytes", "body")))
         .matchAny(e -> {
           Throwable root = e;
           while (root.getCause() != null && root != root.getCause()) root = root.getCause();
           if (root instanceof BadRequest b) return complete(Json.error(StatusCodes.BAD_REQUEST, b.getMessage(), b.field()));
           if (root instanceof EntityStreamSizeException s) {
-            return complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", null));
+            return complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", "body"));
           }
           if (root instanceof StoreGate.StoreDown d) return complete(StoreGate.unavailable(d.getMessage()));
           String store = storeFailure(e);
@@ -101,8 +158,8 @@ public final class ApiServer {
   static RejectionHandler rejections() {
     return RejectionHandler.newBuilder()
         .handle(MalformedRequestContentRejection.class, r -> r.getCause() instanceof EntityStreamSizeException s
-            ? complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", null))
-            : complete(Json.error(StatusCodes.BAD_REQUEST, "malformed request body: " + r.message(), null)))
+            ? complete(Json.error(StatusCodes.PAYLOAD_TOO_LARGE, "request body is larger than " + s.limit() + " bytes", "body"))
+            : complete(Json.error(StatusCodes.BAD_REQUEST, "malformed request body: " + r.message(), "body")))
         .build()
         .withFallback(RejectionHandler.defaultHandler())
         .mapRejectionResponse(ApiServer::asJson);

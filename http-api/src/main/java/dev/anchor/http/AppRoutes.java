@@ -62,7 +62,7 @@ final class AppRoutes {
         pathPrefix("api", () -> pathPrefix("clusters", () -> concat(
             pathEndOrSingleSlash(() -> concat(
                 post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () -> extractUri(uri ->
-                    entity(Unmarshaller.entityToString(), body -> create(body, base(uri)))))),
+                    entity(Unmarshaller.entityToByteArray(), body -> create(body, base(uri)))))),
                 get(() -> extractUri(uri -> completeWithFuture(list(base(uri))))))),
             path("events", () -> get(this::changes)),
             path(segment(), id -> concat(
@@ -103,14 +103,9 @@ final class AppRoutes {
 
   // ---------------------------------------------------------------- create, list, show
 
-  private Route create(String body, String base) {
-    JsonNode tree;
-    try {
-      tree = Json.MAPPER.readTree(body);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
-    }
-    if (tree == null || !tree.isObject()) throw new BadRequest(null, "the body must be a JSON object");
+  private Route create(byte[] body, String base) {
+    JsonNode tree = Json.readBody(body);
+    if (!tree.isObject()) throw new BadRequest("body", "the body must be a JSON object");
     AppSpec spec = AppRequest.parse(tree, allowCommands);
     String id = TimeOrderedIds.next();
     CompletionStage<AppView> created = sharding.entityRefFor(AppEntity.TYPE_KEY, id)

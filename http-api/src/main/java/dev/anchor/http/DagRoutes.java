@@ -47,9 +47,11 @@ final class DagRoutes {
   private final AnchorNode node;
   private final ClusterSharding sharding;
   private final DagSettings settings;
+  private final Admission admission;
 
-  DagRoutes(ActorSystem<?> system, AnchorNode node) {
+  DagRoutes(ActorSystem<?> system, AnchorNode node, Admission admission) {
     this.node = node;
+    this.admission = admission;
     this.sharding = ClusterSharding.get(system);
     this.settings = DagSettings.fromConfig(system.settings().config());
   }
@@ -58,14 +60,14 @@ final class DagRoutes {
     return pathPrefix("api", () -> concat(
         pathPrefix("dag", () -> concat(
             path("schedule", () -> post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToString(), body -> StoreGate.guard(node, () -> schedule(parseDag(read(body)))))))),
+                entity(Unmarshaller.entityToByteArray(), body -> StoreGate.guard(node, () -> schedule(parseDag(read(body)))))))),
             path(segment(), id -> concat(
                 get(() -> completeWithFuture(getDag(id).thenApply(v -> unknown(v)
                     ? notFound(id) : Json.ok(json(v))))),
                 delete(() -> completeWithFuture(cancel(id))))),
             path(segment().slash("events"), id -> get(() -> events(id))))),
         path("mapreduce", () -> post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () ->
-            entity(Unmarshaller.entityToString(), body ->
+            entity(Unmarshaller.entityToByteArray(), body ->
                 StoreGate.guard(node, () -> schedule(parseMapReduce(read(body))))))))));
   }
 
@@ -82,20 +84,16 @@ final class DagRoutes {
       return complete(Json.response(StatusCodes.BAD_REQUEST, body));
     }
     String dagId = TimeOrderedIds.next();
-    CompletionStage<DagView> scheduled = sharding.entityRefFor(DagEntity.TYPE_KEY, dagId)
-        .askWithStatus(replyTo -> new DagEntity.Schedule(spec, replyTo), ASK);
-    return completeWithFuture(scheduled.thenApply(v ->
-        Json.response(StatusCodes.CREATED, Map.of("dagId", v.dagId(), "status", v.status()))));
+    // a DAG's steps become tasks as they start, not at once: the DAG is admitted as one submit
+    return admission.admit(1, () -> sharding.entityRefFor(DagEntity.TYPE_KEY, dagId)
+        .<DagView>askWithStatus(replyTo -> new DagEntity.Schedule(spec, replyTo), ASK).thenApply(v ->
+            Json.response(StatusCodes.CREATED, Map.of("dagId", v.dagId(), "status", v.status()))));
   }
 
-  private static JsonNode read(String body) {
-    try {
-      JsonNode tree = MAPPER.readTree(body);
-      if (tree == null || !tree.isObject()) throw new BadRequest(null, "the body must be a JSON object");
-      return tree;
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
-    }
+  private static JsonNode read(byte[] body) {
+    JsonNode tree = Json.readBody(body);
+    if (!tree.isObject()) throw new BadRequest("body", "the body must be a JSON object");
+    return tree;
   }
 
   static DagSpec parseDag(JsonNode body) {

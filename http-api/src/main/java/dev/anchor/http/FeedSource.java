@@ -20,7 +20,7 @@ final class FeedSource {
   private FeedSource() {}
 
   static Source<FeedEntry, NotUsed> events(AnchorNode node, String lastEventId, Predicate<FeedEntry> filter) {
-    String resumeFrom = lastEventId != null && lastEventId.matches("\\d+-\\d+") ? lastEventId : null;
+    String resumeFrom = isStreamId(lastEventId) ? lastEventId : null;
     return Source.lazySource(() -> {
           FeedFanout fanout = node.fanout();
           String start = resumeFrom != null ? resumeFrom : fanout.position();
@@ -31,5 +31,22 @@ final class FeedSource {
         .mapMaterializedValue(f -> NotUsed.getInstance())
         .mapConcat(l -> l)
         .filter(filter::test);
+  }
+
+  /**
+   * An id Redis can read the stream after: two unsigned 64-bit numbers. Anything else is ignored (the stream starts
+   * from now): "1-99999999999999999999" made XREAD fail, and the connection closed without an answer (found by
+   * HostileInputIT).
+   */
+  static boolean isStreamId(String id) {
+    if (id == null || !id.matches("\\d{1,20}-\\d{1,20}")) return false;
+    int dash = id.indexOf('-');
+    try {
+      Long.parseUnsignedLong(id.substring(0, dash));
+      Long.parseUnsignedLong(id.substring(dash + 1));
+      return true;
+    } catch (NumberFormatException e) {
+      return false;
+    }
   }
 }

@@ -41,11 +41,11 @@ final class SessionRoutes {
         pathEndOrSingleSlash(() -> get(() -> page("/"))),
         pathPrefix("dashboard", () -> pathEndOrSingleSlash(() -> get(() -> page("/dashboard")))),
         path(segment("api").slash("session"), () -> concat(
-            post(() -> BodyLimit.atMost(64 * 1024, () -> entity(Unmarshaller.entityToString(), this::signIn))),
+            post(() -> BodyLimit.atMost(64 * 1024, () -> entity(Unmarshaller.entityToByteArray(), this::signIn))),
             delete(() -> complete(signedOut())))));
   }
 
-  private Route signIn(String body) {
+  private Route signIn(byte[] body) {
     if (!auth.enabled()) return complete(Json.error(StatusCodes.CONFLICT, "authentication is off (ANCHOR_AUTH=off)", null));
     return extractRequest(request -> {
       Authentication.Credential c = Authentication.credential(request, false);
@@ -84,15 +84,11 @@ final class SessionRoutes {
     }
   }
 
-  private static String bodyToken(String body) {
-    if (body == null || body.isBlank()) return null;
-    JsonNode tree;
-    try {
-      tree = Json.MAPPER.readTree(body);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
-    }
-    JsonNode t = tree == null ? null : tree.get("token");
+  static String bodyToken(byte[] body) {
+    if (body == null || new String(body, java.nio.charset.StandardCharsets.ISO_8859_1).isBlank()) return null;
+    JsonNode tree = Json.readBody(body);
+    if (!tree.isObject()) throw new BadRequest("body", "the body must be a JSON object {\"token\": \"…\"}");
+    JsonNode t = tree.get("token");
     if (t == null || t.isNull()) return null;
     if (!t.isTextual()) throw new BadRequest("token", "token must be a string");
     return t.asText();

@@ -21,7 +21,7 @@ final class TaskRequest {
   private TaskRequest() {}
 
   static TaskSpec parse(JsonNode body) {
-    if (body == null || !body.isObject()) throw new BadRequest(null, "the body must be a JSON object");
+    if (body == null || !body.isObject()) throw new BadRequest("body", "the body must be a JSON object");
     String name = text(body, "name", false);
     String type = text(body, "type", false);
     JsonNode payload = body.get("payload");

@@ -44,9 +44,11 @@ final class TaskRoutes {
 
   private final AnchorNode node;
   private final ClusterSharding sharding;
+  private final Admission admission;
 
-  TaskRoutes(ActorSystem<?> system, AnchorNode node) {
+  TaskRoutes(ActorSystem<?> system, AnchorNode node, Admission admission) {
     this.node = node;
+    this.admission = admission;
     this.sharding = ClusterSharding.get(system);
   }
 
@@ -54,10 +56,10 @@ final class TaskRoutes {
     return pathPrefix("api", () -> concat(
         pathPrefix("tasks", () -> concat(
             path("bulk", () -> post(() -> BodyLimit.atMost(BULK_MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToString(), body -> StoreGate.guard(node, () -> submitBulk(body)))))),
+                entity(Unmarshaller.entityToByteArray(), body -> StoreGate.guard(node, () -> submitBulk(body)))))),
             pathEndOrSingleSlash(() -> concat(
                 post(() -> BodyLimit.atMost(MAX_BODY_BYTES, () ->
-                    entity(Unmarshaller.entityToString(), body -> StoreGate.guard(node, () -> submit(body))))),
+                    entity(Unmarshaller.entityToByteArray(), body -> StoreGate.guard(node, () -> submit(body))))),
                 get(() -> parameterOptional("status", status -> parameterOptional("limit", limit ->
                     list(status, limit)))))),
             path(segment(), id -> concat(
@@ -79,12 +81,8 @@ final class TaskRoutes {
     return TaskView.UNKNOWN.equals(v.status());
   }
 
-  private static JsonNode readJson(String body) {
-    try {
-      return MAPPER.readTree(body);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new BadRequest(null, "malformed JSON: " + e.getOriginalMessage());
-    }
+  private static JsonNode readJson(byte[] body) {
+    return Json.readBody(body);
   }
 
   private CompletionStage<TaskView> submitOne(TaskSpec spec) {
@@ -93,9 +91,9 @@ final class TaskRoutes {
         .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK);
   }
 
-  private Route submit(String body) {
+  private Route submit(byte[] body) {
     TaskSpec spec = TaskRequest.parse(readJson(body));
-    return completeWithFuture(StoreGate.abandonIfStoreDown(node, submitOne(spec), StoreGate.ANSWER_WITHIN).thenApply(v ->
+    return admission.admit(1, () -> StoreGate.abandonIfStoreDown(node, submitOne(spec), StoreGate.ANSWER_WITHIN).thenApply(v ->
         Json.response(StatusCodes.CREATED, Map.of("taskId", v.taskId(), "status", v.status()))));
   }
 
@@ -104,8 +102,17 @@ final class TaskRoutes {
    * tasks[i].field), then submitted together, so their journal writes share batches. Answers 201 {"taskIds":[…]}
    * in the order given.
    */
-  private Route submitBulk(String body) {
-    JsonNode tree = readJson(body);
+  private Route submitBulk(byte[] body) {
+    List<TaskSpec> specs = parseBulk(readJson(body));
+    return admission.admit(specs.size(), () -> {
+      List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
+      return StoreGate.abandonIfStoreDown(node, CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)),
+          StoreGate.BULK_ANSWER_WITHIN).thenApply(x -> Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList())));
+    });
+  }
+
+  /** A bulk body's task specs, every one checked: a bad one is a 400 naming tasks[i].field. */
+  static List<TaskSpec> parseBulk(JsonNode tree) {
     JsonNode tasks = tree.path("tasks");
     if (!tasks.isArray() || tasks.isEmpty()) throw new BadRequest("tasks", "tasks must be a non-empty array of task bodies");
     if (tasks.size() > BULK_MAX_TASKS) throw new BadRequest("tasks", "at most " + BULK_MAX_TASKS + " tasks per request");
@@ -114,14 +121,11 @@ final class TaskRoutes {
       try {
         specs.add(TaskRequest.parse(tasks.get(i)));
       } catch (BadRequest e) {
-        String field = "tasks[" + i + "]" + (e.field() == null ? "" : "." + e.field());
+        String field = "tasks[" + i + "]" + (e.field() == null || e.field().equals("body") ? "" : "." + e.field());
         throw new BadRequest(field, field + ": " + e.getMessage());
       }
     }
-    List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
-    return completeWithFuture(StoreGate.abandonIfStoreDown(node, CompletableFuture.allOf(
-        submitted.toArray(CompletableFuture[]::new)), StoreGate.BULK_ANSWER_WITHIN).thenApply(x ->
-        Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList()))));
+    return specs;
   }
 
   private CompletionStage<TaskView> getTask(String id) {

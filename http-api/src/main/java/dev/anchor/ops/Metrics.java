@@ -37,6 +37,9 @@ public final class Metrics {
   private static final AtomicBoolean JVM = new AtomicBoolean();
   private static final AtomicBoolean COORDINATOR = new AtomicBoolean();
   private static final AtomicBoolean WORKER = new AtomicBoolean();
+  private static final AtomicBoolean ADMISSION_REGISTERED = new AtomicBoolean();
+  private static final java.util.concurrent.atomic.AtomicReference<dev.anchor.http.Admission> ADMISSION =
+      new java.util.concurrent.atomic.AtomicReference<>();
   private static final PrometheusTextFormatWriter WRITER = PrometheusTextFormatWriter.create();
   static final ContentType TEXT = ContentTypes.parse(PrometheusTextFormatWriter.CONTENT_TYPE);
 
@@ -124,6 +127,18 @@ public final class Metrics {
         .labelNames("node").callback(cb -> cb.call(WORKER_RUNNING.get().getAsInt(), nodeId)).register();
     GaugeWithCallback.builder().name("anchor_worker_capacity").help("Jobs this worker runs at once")
         .labelNames("node").callback(cb -> cb.call(capacity, nodeId)).register();
+  }
+
+  /** The HTTP API's submit admission: tasks in flight, submits refused (503) since start. The latest one counts. */
+  public static void registerAdmission(dev.anchor.http.Admission admission) {
+    ADMISSION.set(admission);
+    if (!ADMISSION_REGISTERED.compareAndSet(false, true)) return;
+    GaugeWithCallback.builder().name("anchor_submits_in_flight")
+        .help("Tasks submitted to this node and not answered yet (bounded by anchor.admission.max-in-flight)")
+        .callback(cb -> cb.call(ADMISSION.get().inFlight())).register();
+    io.prometheus.metrics.core.metrics.CounterWithCallback.builder().name("anchor_submits_refused")
+        .help("Submits this node answered 503 with Retry-After because it was at capacity")
+        .callback(cb -> cb.call(ADMISSION.get().refused())).register();
   }
 
   /** The registry rendered in the text format. Blocking (gauges read Redis). */

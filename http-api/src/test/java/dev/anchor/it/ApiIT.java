@@ -65,8 +65,8 @@ class ApiIT {
 
   @Test
   void badInputIsA400NamingTheField() throws Exception {
-    assertBadRequest("{\"name\": ", null);
-    assertBadRequest("[1,2]", null);
+    assertBadRequest("{\"name\": ", "body");
+    assertBadRequest("[1,2]", "body");
     assertBadRequest("{\"payload\":{\"sourceCode\":\"1\",\"runtime\":\"cobol\"}}", "payload.runtime");
     assertBadRequest("{\"payload\":{\"runtime\":\"js\"}}", "payload.sourceCode");
     assertBadRequest("{\"name\":\"x\"}", "payload");
