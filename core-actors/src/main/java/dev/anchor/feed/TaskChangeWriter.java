@@ -5,35 +5,60 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Writes one task change to Redis in a single script call: its change-feed entry, its listing summary (and, on its
- * first and last change, its place in the submission order), the state counters it moves ({@link StatusCounts}:
- * the summary it replaces says which state the task leaves) and, when the task ended, its place in the order
- * {@link TaskRetention} trims by. Every task changes three
- * or four times, so one round trip and one command per change instead of four is most of what the feed costs.
+ * Writes task changes to Redis: for each, its change-feed entry, its listing summary (and, on its first and last
+ * change, its place in the submission order), the state counters it moves ({@link StatusCounts}: the summary it
+ * replaces says which state the task leaves) and, when the task ended, its place in the order {@link TaskRetention}
+ * trims by — all in one script call. Changes that arrive while a call is on its way go together in the next one
+ * (group commit: no waiting when the feed is idle, one round trip for many changes when it is busy), in the order
+ * they were written; every task changes three or four times, so this is most of what the feed costs.
  */
 public final class TaskChangeWriter implements AutoCloseable {
   private static final RedisScript WRITE = new RedisScript(StatusCounts.LUA_FUNCTIONS + """
-      local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
-        'kind', 'task', 'id', ARGV[2], 'event', ARGV[3], 'json', ARGV[4])
-      local old = redis.call('HGET', KEYS[2], ARGV[2])
-      redis.call('HSET', KEYS[2], ARGV[2], ARGV[5])
-      if ARGV[6] ~= '' then redis.call('ZADD', KEYS[3], ARGV[6], ARGV[2]) end
-      moveTask(KEYS[4], old or nil, ARGV[5])
-      local now = taskState(ARGV[5])
-      if now == 'Completed' or now == 'Failed' or now == 'Cancelled' then
-        -- its place in the retention order (TaskRetention): when it ended
-        local endedAt = string.match(ARGV[5], '"completedAt":(%d+)') or ARGV[7]
-        redis.call('ZADD', now == 'Completed' and KEYS[5] or KEYS[6], endedAt, ARGV[2])
+      local ids = {}
+      for i = 0, tonumber(ARGV[2]) - 1 do
+        local b = 2 + i * 6
+        local task, summary = ARGV[b + 1], ARGV[b + 4]
+        local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*',
+          'kind', 'task', 'id', task, 'event', ARGV[b + 2], 'json', ARGV[b + 3])
+        local old = redis.call('HGET', KEYS[2], task)
+        redis.call('HSET', KEYS[2], task, summary)
+        if ARGV[b + 5] ~= '' then redis.call('ZADD', KEYS[3], ARGV[b + 5], task) end
+        moveTask(KEYS[4], old or nil, summary)
+        local now = taskState(summary)
+        if now == 'Completed' or now == 'Failed' or now == 'Cancelled' then
+          -- its place in the retention order (TaskRetention): when it ended
+          local endedAt = string.match(summary, '"completedAt":(%d+)') or ARGV[b + 6]
+          redis.call('ZADD', now == 'Completed' and KEYS[5] or KEYS[6], endedAt, task)
+        end
+        ids[#ids + 1] = id
       end
-      return id
-      """, ScriptOutputType.VALUE);
+      return ids
+      """, ScriptOutputType.MULTI);
+
+  /** At most this many changes, or about this many bytes of them, in one call (a large result is a large change). */
+  static final int MAX_BATCH = 128;
+  static final int MAX_BATCH_CHARS = 1 << 20;
+
+  private record Change(String taskId, String event, String json, String summaryJson, String orderAt, String at,
+                        CompletableFuture<String> done) {
+    int chars() {
+      return json.length() + summaryJson.length();
+    }
+  }
 
   private final StatefulRedisConnection<String, String> conn;
   private final String[] keys;
   private final String maxLen;
+  private final ConcurrentLinkedQueue<Change> pending = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean calling = new AtomicBoolean();
 
   /** @param countersKey the hash of state counters ({@link StatusCounts}) */
   public TaskChangeWriter(RedisClient client, long feedMaxLen, String countersKey) {
@@ -48,8 +73,60 @@ public final class TaskChangeWriter implements AutoCloseable {
    * @return the feed entry's id
    */
   public CompletionStage<String> write(String taskId, String event, String json, String summaryJson, Long orderAt) {
-    return WRITE.call(conn.async(), keys, maxLen, taskId, event, json, summaryJson,
-        orderAt == null ? "" : orderAt.toString(), Long.toString(System.currentTimeMillis()));
+    CompletableFuture<String> done = new CompletableFuture<>();
+    pending.add(new Change(taskId, event, json, summaryJson, orderAt == null ? "" : orderAt.toString(),
+        Long.toString(System.currentTimeMillis()), done));
+    callIfIdle();
+    return done;
+  }
+
+  private void callIfIdle() {
+    // whoever wins the flag sends what is pending; a change added after the winner drained is sent by the next round
+    while (!pending.isEmpty() && calling.compareAndSet(false, true)) {
+      List<Change> batch = new ArrayList<>();
+      int chars = 0;
+      for (Change c; batch.size() < MAX_BATCH && (batch.isEmpty() || chars < MAX_BATCH_CHARS)
+          && (c = pending.poll()) != null; ) {
+        batch.add(c);
+        chars += c.chars();
+      }
+      if (batch.isEmpty()) {
+        calling.set(false);
+        continue;
+      }
+      call(batch);
+      return;
+    }
+  }
+
+  private void call(List<Change> batch) {
+    String[] args = new String[2 + 6 * batch.size()];
+    args[0] = maxLen;
+    args[1] = Integer.toString(batch.size());
+    int i = 2;
+    for (Change c : batch) {
+      args[i++] = c.taskId();
+      args[i++] = c.event();
+      args[i++] = c.json();
+      args[i++] = c.summaryJson();
+      args[i++] = c.orderAt();
+      args[i++] = c.at();
+    }
+    CompletionStage<List<Object>> sent;
+    try {
+      sent = WRITE.call(conn.async(), keys, args);
+    } catch (RuntimeException e) {
+      sent = CompletableFuture.failedFuture(e);
+    }
+    sent.whenComplete((ids, failure) -> {
+      for (int k = 0; k < batch.size(); k++) {
+        Change c = batch.get(k);
+        if (failure != null) c.done().completeExceptionally(failure);
+        else c.done().complete(String.valueOf(ids.get(k)));
+      }
+      calling.set(false);
+      callIfIdle();
+    });
   }
 
   @Override

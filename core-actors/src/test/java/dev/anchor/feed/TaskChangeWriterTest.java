@@ -72,4 +72,40 @@ class TaskChangeWriterTest {
       assertEquals("1", conn.sync().hget("test:stats2", "node:n1:Failed"));
     }
   }
+
+  @Test
+  void changesWrittenTogetherKeepTheirOrderAndEachGetsItsFeedEntry() throws Exception {
+    try (TaskChangeWriter w = new TaskChangeWriter(client, 10_000, "test:stats3");
+         ChangeFeed feed = new ChangeFeed(client, 10_000)) {
+      String before = feed.lastId();
+      List<java.util.concurrent.CompletableFuture<String>> ids = new java.util.ArrayList<>();
+      // far more than one call carries: they go in several calls, in order
+      for (int i = 0; i < 1000; i++) {
+        String task = "t-c" + (i % 10);
+        String status = i < 990 ? "Running" : "Completed";
+        ids.add(w.write(task, "E" + i, "{\"i\":" + i + "}", "{\"status\":\"" + status + "\"}", (long) i)
+            .toCompletableFuture());
+      }
+      java.util.concurrent.CompletableFuture.allOf(ids.toArray(java.util.concurrent.CompletableFuture[]::new))
+          .get(30, java.util.concurrent.TimeUnit.SECONDS);
+      try (ChangeFeed.Tail tail = feed.tail(client)) {
+        List<FeedEntry> read = new java.util.ArrayList<>();
+        String from = before;
+        while (read.size() < 1000) {
+          List<FeedEntry> more = tail.next(from, 500, Duration.ofMillis(200));
+          if (more.isEmpty()) break;
+          read.addAll(more);
+          from = more.get(more.size() - 1).id();
+        }
+        assertEquals(1000, read.size());
+        for (int i = 0; i < 1000; i++) {
+          assertEquals("E" + i, read.get(i).event());
+          assertEquals(ids.get(i).get(), read.get(i).id());
+        }
+      }
+      // every task's last change decides its state: all ten ended Completed
+      assertEquals("10", conn.sync().hget("test:stats3", "task:Completed"));
+      assertEquals("0", conn.sync().hget("test:stats3", "task:Running"));
+    }
+  }
 }
