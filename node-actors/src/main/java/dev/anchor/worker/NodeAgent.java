@@ -279,7 +279,14 @@ public final class NodeAgent implements AutoCloseable {
           taken++;
           runners.execute(() -> runOne(d));
         }
-        slots.release(free - taken);
+        if (taken <= free) {
+          slots.release(free - taken);
+        } else {
+          // XREADGROUP's COUNT is per stream, so the three priority bands can hand over up to three times what was
+          // asked: those jobs run (they are ours now), and the reader waits until the node is back within capacity.
+          // Releasing a negative count here threw and killed this thread: the node then took no job ever again.
+          slots.acquireUninterruptibly(taken - free);
+        }
       }
     } finally {
       if (r != null) closeQuietly(r);
