@@ -142,7 +142,14 @@ public final class AnchorMain {
    * for coordinators, which {@link ClusterBootstrapConfig} leaves on for them).
    */
   private static void restartWhenDowned(Launch launch, ActorSystem<Void> system, int incarnation) {
-    system.getWhenTerminated().whenComplete((done, failure) -> {
+    // a thread that is not a daemon waits for the end and decides: with a callback on the terminating system, the
+    // JVM could find no live non-daemon thread left between the system's end and the restart, and exit (ClusterIT)
+    Thread keeper = new Thread(() -> {
+      try {
+        system.getWhenTerminated().toCompletableFuture().join();
+      } catch (RuntimeException ended) {
+        // ended all the same: decide below
+      }
       var reason = org.apache.pekko.actor.CoordinatedShutdown.get(system).getShutdownReason();
       if (reason.isPresent() && reason.get().equals(org.apache.pekko.actor.CoordinatedShutdown.jvmExitReason())) {
         return; // the JVM itself is going down (SIGTERM): nothing to restart
@@ -154,10 +161,10 @@ public final class AnchorMain {
         exitOnOwnThread(0);
         return;
       }
-      Thread restart = new Thread(() -> startAgain(launch, incarnation + 1), "anchor-worker-restart");
-      restart.setDaemon(false); // holds the JVM while no actor system runs
-      restart.start();
-    });
+      startAgain(launch, incarnation + 1); // on this thread, which holds the JVM while no actor system runs
+    }, "anchor-worker-keeper");
+    keeper.setDaemon(false);
+    keeper.start();
   }
 
   private static void startAgain(Launch launch, int incarnation) {
