@@ -2,7 +2,6 @@ package dev.anchor;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -12,8 +11,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Turns the role and the ANCHOR_* cluster variables into Pekko settings: roles, canonical host/port and seed nodes.
- * Standalone joins itself; a coordinator joins the seeds (or itself when none are given); a worker needs seeds.
+ * Turns the role and the ANCHOR_* cluster variables into Pekko settings: roles, canonical host/port
+ * and seed nodes. Standalone joins itself; a coordinator joins the seeds (or itself when none are
+ * given); a worker needs seeds.
  */
 final class ClusterBootstrapConfig {
   static final String SYSTEM_NAME = "anchor";
@@ -30,26 +30,36 @@ final class ClusterBootstrapConfig {
         String hp = s.trim();
         if (hp.isEmpty()) continue;
         if (!hp.matches("[^:/@]+:\\d{1,5}")) {
-          throw new IllegalArgumentException("ANCHOR_SEED_NODES entry '" + hp + "' is not host:port");
+          throw new IllegalArgumentException(
+              "ANCHOR_SEED_NODES entry '" + hp + "' is not host:port");
         }
         seeds.add("pekko://" + SYSTEM_NAME + "@" + hp);
       }
     }
     if (seeds.isEmpty()) {
       if (role == Role.WORKER) {
-        throw new IllegalArgumentException("a worker needs ANCHOR_SEED_NODES (host:port of a coordinator, comma-separated)");
+        throw new IllegalArgumentException(
+            "a worker needs ANCHOR_SEED_NODES (host:port of a coordinator, comma-separated)");
       }
       seeds.add("pekko://" + SYSTEM_NAME + "@" + host + ":" + port);
     }
     StringBuilder s = new StringBuilder();
-    // a node whose cluster membership ends (downed, left) stops its JVM, so a supervisor can restart it cleanly; a
-    // worker instead starts a new actor system when it was downed, and exits otherwise (AnchorMain.restartWhenDowned)
-    s.append("pekko.coordinated-shutdown.exit-jvm = ").append(role == Role.WORKER ? "off" : "on").append('\n');
+    // a node whose cluster membership ends (downed, left) stops its JVM, so a supervisor can
+    // restart it cleanly; a
+    // worker instead starts a new actor system when it was downed, and exits otherwise
+    // (AnchorMain.restartWhenDowned)
+    s.append("pekko.coordinated-shutdown.exit-jvm = ")
+        .append(role == Role.WORKER ? "off" : "on")
+        .append('\n');
     s.append("pekko.actor.provider = cluster\n");
     s.append("pekko.remote.artery.canonical.hostname = \"").append(host).append("\"\n");
     s.append("pekko.remote.artery.canonical.port = ").append(port).append('\n');
-    s.append("pekko.cluster.roles = [").append(String.join(",", role.clusterRoles().stream().map(r -> '"' + r + '"').toList())).append("]\n");
-    s.append("pekko.cluster.seed-nodes = [").append(String.join(",", seeds.stream().map(x -> '"' + x + '"').toList())).append("]\n");
+    s.append("pekko.cluster.roles = [")
+        .append(String.join(",", role.clusterRoles().stream().map(r -> '"' + r + '"').toList()))
+        .append("]\n");
+    s.append("pekko.cluster.seed-nodes = [")
+        .append(String.join(",", seeds.stream().map(x -> '"' + x + '"').toList()))
+        .append("]\n");
     return ConfigFactory.parseString(s.toString());
   }
 
@@ -100,7 +110,9 @@ final class ClusterBootstrapConfig {
         case "standalone" -> STANDALONE;
         case "coordinator" -> COORDINATOR;
         case "worker" -> WORKER;
-        default -> throw new IllegalArgumentException("unknown role '" + s + "' (standalone, coordinator, worker)");
+        default ->
+            throw new IllegalArgumentException(
+                "unknown role '" + s + "' (standalone, coordinator, worker)");
       };
     }
   }

@@ -3,22 +3,22 @@ package dev.anchor;
 import com.mongodb.client.MongoClient;
 import dev.anchor.persistence.mongo.MongoStore;
 import io.lettuce.core.api.StatefulRedisConnection;
-import org.bson.Document;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.bson.Document;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Whether Redis and MongoDB answer, checked every {@code every} with a short timeout on connections of its own and
- * kept here, so {@code GET /health} and the submit routes answer from memory at once whatever is down (a synchronous
- * ping of a dead store waits for the driver's timeouts, seconds). Also notices a Redis that came back, or restarted
- * between two probes (its {@code run_id} changed), and tells {@code onRedisBack}: the server may have lost its last
- * writes, so the coordinator checks its open tasks' jobs against the journal.
+ * Whether Redis and MongoDB answer, checked every {@code every} with a short timeout on connections
+ * of its own and kept here, so {@code GET /health} and the submit routes answer from memory at once
+ * whatever is down (a synchronous ping of a dead store waits for the driver's timeouts, seconds).
+ * Also notices a Redis that came back, or restarted between two probes (its {@code run_id}
+ * changed), and tells {@code onRedisBack}: the server may have lost its last writes, so the
+ * coordinator checks its open tasks' jobs against the journal.
  */
 final class StoreProbes implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(StoreProbes.class);
@@ -37,11 +37,14 @@ final class StoreProbes implements AutoCloseable {
   private final String mongoDatabase;
   private final Duration timeout;
   private final Consumer<String> onRedisBack;
-  private final ScheduledExecutorService probes = Executors.newScheduledThreadPool(2, r -> {
-    Thread t = new Thread(r, "anchor-store-probe");
-    t.setDaemon(true);
-    return t;
-  });
+  private final ScheduledExecutorService probes =
+      Executors.newScheduledThreadPool(
+          2,
+          r -> {
+            Thread t = new Thread(r, "anchor-store-probe");
+            t.setDaemon(true);
+            return t;
+          });
   private volatile Probe redisProbe = Probe.UNKNOWN;
   private volatile Probe mongoProbe = Probe.UNKNOWN;
   private volatile String redisRunId;
@@ -49,7 +52,12 @@ final class StoreProbes implements AutoCloseable {
   /**
    * @param mongoStore null where this JVM has no journal (a worker)
    */
-  StoreProbes(Stores stores, MongoStore mongoStore, Duration every, Duration timeout, Consumer<String> onRedisBack) {
+  StoreProbes(
+      Stores stores,
+      MongoStore mongoStore,
+      Duration every,
+      Duration timeout,
+      Consumer<String> onRedisBack) {
     this.redis = stores.redisCheck();
     this.redis.setTimeout(timeout);
     this.mongo = mongoStore == null ? null : mongoStore.probeClient(timeout);
@@ -58,9 +66,11 @@ final class StoreProbes implements AutoCloseable {
     this.onRedisBack = onRedisBack;
     probeRedis();
     if (mongo != null) probeMongo();
-    probes.scheduleWithFixedDelay(this::probeRedis, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+    probes.scheduleWithFixedDelay(
+        this::probeRedis, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
     if (mongo != null) {
-      probes.scheduleWithFixedDelay(this::probeMongo, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+      probes.scheduleWithFixedDelay(
+          this::probeMongo, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
     }
   }
 
@@ -86,7 +96,10 @@ final class StoreProbes implements AutoCloseable {
       Thread.currentThread().interrupt();
       return;
     } catch (Exception e) {
-      Throwable t = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
+      Throwable t =
+          e instanceof java.util.concurrent.ExecutionException && e.getCause() != null
+              ? e.getCause()
+              : e;
       error = t.getMessage() == null ? t.toString() : t.getMessage();
     }
     Probe before = redisProbe;
@@ -99,7 +112,8 @@ final class StoreProbes implements AutoCloseable {
     redisRunId = runId;
     String why = null;
     if (!before.ok()) why = "Redis answers again after " + (now - before.sinceMs()) + " ms";
-    else if (previous != null && runId != null && !previous.equals(runId)) why = "Redis restarted (new run_id)";
+    else if (previous != null && runId != null && !previous.equals(runId))
+      why = "Redis restarted (new run_id)";
     if (why != null) {
       log.warn("{}: checking every open task's job against the journal", why);
       try {
@@ -123,7 +137,8 @@ final class StoreProbes implements AutoCloseable {
     Probe before = mongoProbe;
     mongoProbe = before.next(error == null, error, now);
     if (error != null && before.ok()) log.warn("MongoDB is unreachable: {}", error);
-    if (error == null && !before.ok()) log.warn("MongoDB answers again after {} ms", now - before.sinceMs());
+    if (error == null && !before.ok())
+      log.warn("MongoDB answers again after {} ms", now - before.sinceMs());
   }
 
   private static String field(String info, String name) {

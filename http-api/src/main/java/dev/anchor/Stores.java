@@ -6,18 +6,18 @@ import com.typesafe.config.ConfigValueFactory;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.config.StoreUnavailableException;
 import dev.anchor.queue.QueueAddress;
-import dev.anchor.queue.RedisSupervisor;
 import dev.anchor.queue.RedisConnector;
+import dev.anchor.queue.RedisSupervisor;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-import org.apache.pekko.actor.typed.ActorSystem;
-
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.actor.typed.ActorSystem;
 
 /**
- * The two stores a JVM needs: Redis for every role (the job queue), MongoDB for coordinators (the journal).
- * Embedded defaults run the same client code as production, only against servers this JVM started.
+ * The two stores a JVM needs: Redis for every role (the job queue), MongoDB for coordinators (the
+ * journal). Embedded defaults run the same client code as production, only against servers this JVM
+ * started.
  */
 public final class Stores implements AutoCloseable {
   private final RedisSupervisor embeddedRedis;
@@ -28,8 +28,13 @@ public final class Stores implements AutoCloseable {
   private final QueueAddress.Address workerAddress;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private Stores(RedisSupervisor embeddedRedis, String redisUri, RedisClient client,
-                 StatefulRedisConnection<String, String> check, boolean needsMongo, QueueAddress.Address workerAddress) {
+  private Stores(
+      RedisSupervisor embeddedRedis,
+      String redisUri,
+      RedisClient client,
+      StatefulRedisConnection<String, String> check,
+      boolean needsMongo,
+      QueueAddress.Address workerAddress) {
     this.embeddedRedis = embeddedRedis;
     this.redisUri = redisUri;
     this.redisClient = client;
@@ -38,23 +43,31 @@ public final class Stores implements AutoCloseable {
     this.workerAddress = workerAddress;
   }
 
-  /** Where an embedded Redis listens: {@code bind} (an address, or 0.0.0.0) and {@code port} (0 = the kept one). */
+  /**
+   * Where an embedded Redis listens: {@code bind} (an address, or 0.0.0.0) and {@code port} (0 =
+   * the kept one).
+   */
   record EmbeddedListen(String bind, int port, String advertisedHost) {
     static final EmbeddedListen LOOPBACK = new EmbeddedListen("127.0.0.1", 0, "127.0.0.1");
 
     /**
-     * {@code configuredBind} empty = the cluster host: the embedded Redis is reachable exactly where the cluster port
-     * is, so a standalone opened to other machines (ANCHOR_CLUSTER_HOST) lets their workers reach its queue too.
+     * {@code configuredBind} empty = the cluster host: the embedded Redis is reachable exactly
+     * where the cluster port is, so a standalone opened to other machines (ANCHOR_CLUSTER_HOST)
+     * lets their workers reach its queue too.
      */
     static EmbeddedListen of(String configuredBind, int port, String clusterHost) {
-      String bind = configuredBind == null || configuredBind.isBlank() ? clusterHost : configuredBind.trim();
+      String bind =
+          configuredBind == null || configuredBind.isBlank() ? clusterHost : configuredBind.trim();
       try {
         bind = java.net.InetAddress.getByName(bind).getHostAddress();
       } catch (java.net.UnknownHostException e) {
-        throw new IllegalArgumentException("ANCHOR_EMBEDDED_REDIS_BIND (or ANCHOR_CLUSTER_HOST) '" + bind
-            + "' is not an address of this machine");
+        throw new IllegalArgumentException(
+            "ANCHOR_EMBEDDED_REDIS_BIND (or ANCHOR_CLUSTER_HOST) '"
+                + bind
+                + "' is not an address of this machine");
       }
-      if (port < 0 || port > 65535) throw new IllegalArgumentException("ANCHOR_EMBEDDED_REDIS_PORT " + port + " is not a port");
+      if (port < 0 || port > 65535)
+        throw new IllegalArgumentException("ANCHOR_EMBEDDED_REDIS_PORT " + port + " is not a port");
       boolean wildcard = bind.equals("0.0.0.0") || bind.equals("0:0:0:0:0:0:0:0");
       return new EmbeddedListen(wildcard ? "0.0.0.0" : bind, port, wildcard ? clusterHost : bind);
     }
@@ -68,19 +81,26 @@ public final class Stores implements AutoCloseable {
     return open(settings, needsMongo, EmbeddedListen.LOOPBACK);
   }
 
-  static Stores open(AnchorSettings settings, boolean needsMongo, EmbeddedListen listen) throws IOException {
+  static Stores open(AnchorSettings settings, boolean needsMongo, EmbeddedListen listen)
+      throws IOException {
     RedisSupervisor embedded = null;
     String uri = settings.redisUri();
     QueueAddress.Address forWorkers = new QueueAddress.Address(uri, "");
     if (settings.embeddedRedis()) {
-      // supervised: killed or crashed, it is started again on the same port, password and append-only file
+      // supervised: killed or crashed, it is started again on the same port, password and
+      // append-only file
       embedded = RedisSupervisor.start(settings.dataDir(), listen.bind(), listen.port());
       uri = embedded.uri();
-      forWorkers = new QueueAddress.Address(embedded.uri(listen.advertisedHost()), listen.loopbackOnly()
-          ? "the standalone's embedded Redis listens on " + listen.bind() + " only (workers on this machine reach it, "
-            + "others do not): start the standalone with ANCHOR_CLUSTER_HOST=<an address of it that workers reach> "
-            + "(its Redis then listens there too) or ANCHOR_EMBEDDED_REDIS_BIND=0.0.0.0"
-          : "");
+      forWorkers =
+          new QueueAddress.Address(
+              embedded.uri(listen.advertisedHost()),
+              listen.loopbackOnly()
+                  ? "the standalone's embedded Redis listens on "
+                      + listen.bind()
+                      + " only (workers on this machine reach it, "
+                      + "others do not): start the standalone with ANCHOR_CLUSTER_HOST=<an address of it that workers reach> "
+                      + "(its Redis then listens there too) or ANCHOR_EMBEDDED_REDIS_BIND=0.0.0.0"
+                  : "");
     }
     return connect(uri, embedded, needsMongo, forWorkers);
   }
@@ -90,7 +110,8 @@ public final class Stores implements AutoCloseable {
     return connect(redisUri, null, false, new QueueAddress.Address(redisUri, ""));
   }
 
-  private static Stores connect(String uri, RedisSupervisor embedded, boolean needsMongo, QueueAddress.Address forWorkers) {
+  private static Stores connect(
+      String uri, RedisSupervisor embedded, boolean needsMongo, QueueAddress.Address forWorkers) {
     RedisClient client = RedisConnector.client(uri);
     try {
       StatefulRedisConnection<String, String> check = RedisConnector.connectChecked(client, uri);
@@ -107,9 +128,13 @@ public final class Stores implements AutoCloseable {
     return workerAddress;
   }
 
-  /** Settings the actor system must see: the Redis URI actually in use (an embedded server's port is chosen now). */
+  /**
+   * Settings the actor system must see: the Redis URI actually in use (an embedded server's port is
+   * chosen now).
+   */
   Config configOverrides() {
-    return ConfigFactory.empty().withValue("anchor.redis.uri", ConfigValueFactory.fromAnyRef(redisUri));
+    return ConfigFactory.empty()
+        .withValue("anchor.redis.uri", ConfigValueFactory.fromAnyRef(redisUri));
   }
 
   /** Opens the MongoDB side inside the actor system and fails fast when it is unreachable. */
@@ -130,7 +155,10 @@ public final class Stores implements AutoCloseable {
     return redisClient;
   }
 
-  /** One PING, answered within the connection's command timeout; {@link StoreProbes} keeps the cached answer. */
+  /**
+   * One PING, answered within the connection's command timeout; {@link StoreProbes} keeps the
+   * cached answer.
+   */
   public boolean redisHealthy() {
     try {
       return "PONG".equals(redisCheck.sync().ping());
@@ -144,7 +172,9 @@ public final class Stores implements AutoCloseable {
     return redisCheck;
   }
 
-  /** The supervisor of the embedded redis-server; null when Redis is external (ANCHOR_REDIS_URI). */
+  /**
+   * The supervisor of the embedded redis-server; null when Redis is external (ANCHOR_REDIS_URI).
+   */
   public RedisSupervisor embeddedRedis() {
     return embeddedRedis;
   }

@@ -1,8 +1,8 @@
 package dev.anchor;
 
-import org.junit.jupiter.api.Test;
-
 import static org.junit.jupiter.api.Assertions.*;
+
+import org.junit.jupiter.api.Test;
 
 /** Where a standalone's embedded Redis listens, and the address its workers are told. */
 class EmbeddedListenTest {
@@ -28,8 +28,9 @@ class EmbeddedListenTest {
 
   @Test
   void aBadPortIsRefused() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Stores.EmbeddedListen.of("", 70000, "127.0.0.1"));
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> Stores.EmbeddedListen.of("", 70000, "127.0.0.1"));
     assertTrue(e.getMessage().contains("ANCHOR_EMBEDDED_REDIS_PORT"), e.getMessage());
   }
 }

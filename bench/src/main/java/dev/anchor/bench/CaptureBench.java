@@ -6,7 +6,6 @@ import dev.anchor.capture.Painter;
 import dev.anchor.capture.Xvfb;
 import dev.anchor.persistence.mongo.EmbeddedMongoServer;
 import dev.anchor.queue.EmbeddedRedis;
-
 import java.awt.Color;
 import java.awt.Font;
 import java.awt.GradientPaint;
@@ -24,7 +23,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -33,19 +31,24 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Screen capture on a 1280×720 Xvfb display this bench starts and paints with a desktop-like test image:
+ * Screen capture on a 1280×720 Xvfb display this bench starts and paints with a desktop-like test
+ * image:
+ *
  * <ul>
- *   <li>{@code capture-encode}: grab + JPEG encode in one thread (one core), per method (XShm, XGetImage) and JPEG
- *       encoder (TurboJPEG, ImageIO), with the thread's CPU time per frame;</li>
- *   <li>{@code relay}: a coordinator and a worker (two JVMs, embedded MongoDB-wire server and Redis in this one);
- *       the worker captures the display and the coordinator relays its MJPEG stream over the cluster (Artery, TCP
- *       loopback): frames per second reaching the viewer and latency from grab (the part's X-Captured-At) to the
- *       viewer having the whole frame; and single-frame GET /screen round trips.</li>
+ *   <li>{@code capture-encode}: grab + JPEG encode in one thread (one core), per method (XShm,
+ *       XGetImage) and JPEG encoder (TurboJPEG, ImageIO), with the thread's CPU time per frame;
+ *   <li>{@code relay}: a coordinator and a worker (two JVMs, embedded MongoDB-wire server and Redis
+ *       in this one); the worker captures the display and the coordinator relays its MJPEG stream
+ *       over the cluster (Artery, TCP loopback): frames per second reaching the viewer and latency
+ *       from grab (the part's X-Captured-At) to the viewer having the whole frame; and single-frame
+ *       GET /screen round trips.
  * </ul>
- *   <li>{@code ffmpeg}: for comparison, when ffmpeg is installed, {@code ffmpeg -f x11grab} of the same display to
- *       MJPEG ({@code -q:v 3}, one thread) as fast as it goes, with its CPU time (bash's {@code time}); not part of
- *       Anchor's capture, which never shells out.</li>
- * Usage: {@code ./anchor bench capture [seconds=10] [fps=30] [quality=80] [width=1280] [only=encode,ffmpeg,relay]}
+ *
+ * <li>{@code ffmpeg}: for comparison, when ffmpeg is installed, {@code ffmpeg -f x11grab} of the
+ *     same display to MJPEG ({@code -q:v 3}, one thread) as fast as it goes, with its CPU time
+ *     (bash's {@code time}); not part of Anchor's capture, which never shells out. Usage: {@code
+ *     ./anchor bench capture [seconds=10] [fps=30] [quality=80] [width=1280]
+ *     [only=encode,ffmpeg,relay]}
  */
 public final class CaptureBench {
   public static void main(String[] args) throws Exception {
@@ -63,8 +66,15 @@ public final class CaptureBench {
       try (Painter p = new Painter(xvfb.display())) {
         p.put(desktop(1280, 720), 0, 0);
       }
-      System.out.println("display " + xvfb.display() + " (Xvfb pid " + xvfb.pid() + "), JPEG encoder available: "
-          + Encoder.jpegEncoderName() + ", load " + loadavg());
+      System.out.println(
+          "display "
+              + xvfb.display()
+              + " (Xvfb pid "
+              + xvfb.pid()
+              + "), JPEG encoder available: "
+              + Encoder.jpegEncoderName()
+              + ", load "
+              + loadavg());
       if (only.contains("encode")) {
         encode(xvfb.display(), true, true, seconds, quality, 1280);
         encode(xvfb.display(), true, false, seconds, quality, 1280);
@@ -88,7 +98,8 @@ public final class CaptureBench {
   static BufferedImage desktop(int w, int h) {
     BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = img.createGraphics();
-    g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+    g.setRenderingHint(
+        RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
     g.setPaint(new GradientPaint(0, 0, new Color(30, 60, 120), w, h, new Color(200, 120, 40)));
     g.fillRect(0, 0, w, h);
     Random r = new Random(7);
@@ -100,7 +111,11 @@ public final class CaptureBench {
       g.fillRect(x, y, 400, 24);
       g.setColor(Color.DARK_GRAY);
       g.setFont(new Font(Font.MONOSPACED, Font.PLAIN, 12));
-      for (int l = 0; l < 18; l++) g.drawString("line " + l + ": the quick brown fox jumps over the lazy dog 0123456789", x + 6, y + 40 + l * 14);
+      for (int l = 0; l < 18; l++)
+        g.drawString(
+            "line " + l + ": the quick brown fox jumps over the lazy dog 0123456789",
+            x + 6,
+            y + 40 + l * 14);
     }
     for (int y = 420; y < 700; y++) {
       for (int x = 880; x < 1260; x++) {
@@ -113,9 +128,11 @@ public final class CaptureBench {
     return img;
   }
 
-  static void encode(String display, boolean shm, boolean turbo, int seconds, int quality, int width) {
+  static void encode(
+      String display, boolean shm, boolean turbo, int seconds, int quality, int width) {
     ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-    try (Capture c = Capture.open(display, shm); Encoder enc = new Encoder(turbo)) {
+    try (Capture c = Capture.open(display, shm);
+        Encoder enc = new Encoder(turbo)) {
       Encoder.Request req = Encoder.Request.jpeg(width, quality);
       int[] px = new int[c.width() * c.height()];
       for (int i = 0; i < 20; i++) c.frame(enc, req); // warm-up (JIT, encoder tables)
@@ -140,11 +157,21 @@ public final class CaptureBench {
       long cpu = threads.getCurrentThreadCpuTime() - cpu0;
       double perFrameWallMs = wall / 1e6 / frames;
       double perFrameCpuMs = cpu / 1e6 / frames;
-      System.out.printf("RESULT scenario=capture-encode method=%s encoder=%s size=%dx%d quality=%d frames=%d "
+      System.out.printf(
+          "RESULT scenario=capture-encode method=%s encoder=%s size=%dx%d quality=%d frames=%d "
               + "fps=%.1f grab_ms=%.2f frame_ms=%.2f cpu_ms_per_frame=%.2f fps_per_core=%.1f kb_per_frame=%.0f load=%s%n",
-          c.method(), enc.jpegEncoder(), Encoder.targetSize(c.width(), c.height(), width)[0],
-          Encoder.targetSize(c.width(), c.height(), width)[1], quality, frames, 1000 / perFrameWallMs,
-          grabMs, perFrameWallMs, perFrameCpuMs, 1000 / perFrameCpuMs, bytes / 1024.0 / frames,
+          c.method(),
+          enc.jpegEncoder(),
+          Encoder.targetSize(c.width(), c.height(), width)[0],
+          Encoder.targetSize(c.width(), c.height(), width)[1],
+          quality,
+          frames,
+          1000 / perFrameWallMs,
+          grabMs,
+          perFrameWallMs,
+          perFrameCpuMs,
+          1000 / perFrameCpuMs,
+          bytes / 1024.0 / frames,
           loadavg().split(" ")[0]);
     }
   }
@@ -155,11 +182,18 @@ public final class CaptureBench {
       return;
     }
     for (String rate : new String[] {"30", "1000"}) {
-      // -t counts output time, which a framerate ffmpeg cannot reach never ends in 10 s: stop it by the clock
+      // -t counts output time, which a framerate ffmpeg cannot reach never ends in 10 s: stop it by
+      // the clock
       // (SIGINT: it finishes the file and prints its statistics)
-      String cmd = "TIMEFORMAT='cpu %U %S'; time timeout -s INT " + seconds + " ffmpeg -hide_banner -nostats -loglevel info"
-          + " -f x11grab -framerate " + rate + " -video_size 1280x720 -i " + display
-          + " -threads 1 -f mjpeg -q:v 3 -y /dev/null";
+      String cmd =
+          "TIMEFORMAT='cpu %U %S'; time timeout -s INT "
+              + seconds
+              + " ffmpeg -hide_banner -nostats -loglevel info"
+              + " -f x11grab -framerate "
+              + rate
+              + " -video_size 1280x720 -i "
+              + display
+              + " -threads 1 -f mjpeg -q:v 3 -y /dev/null";
       long t0 = System.nanoTime();
       Process p = new ProcessBuilder("bash", "-c", cmd).redirectErrorStream(true).start();
       String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -171,21 +205,24 @@ public final class CaptureBench {
       var size = java.util.regex.Pattern.compile("video:(\\d+)(KiB|kB)").matcher(out);
       long kb = size.find() ? Long.parseLong(size.group(1)) : -1;
       var cpu = java.util.regex.Pattern.compile("cpu ([0-9.]+) ([0-9.]+)").matcher(out);
-      double cpuS = cpu.find() ? Double.parseDouble(cpu.group(1)) + Double.parseDouble(cpu.group(2)) : -1;
+      double cpuS =
+          cpu.find() ? Double.parseDouble(cpu.group(1)) + Double.parseDouble(cpu.group(2)) : -1;
       if (n == 0) {
         System.out.println("(ffmpeg failed: " + out.lines().reduce((a, b) -> b).orElse("") + ")");
         continue;
       }
-      System.out.printf("RESULT scenario=ffmpeg-x11grab framerate=%s size=1280x720 qv=3 frames=%d fps=%.1f "
-              + "cpu_ms_per_frame=%.2f fps_per_core=%.1f kb_per_frame=%.0f load=%s%n", rate, n, n / wall,
-          cpuS * 1000 / n, n / cpuS, kb / (double) n, loadavg().split(" ")[0]);
+      System.out.printf(
+          "RESULT scenario=ffmpeg-x11grab framerate=%s size=1280x720 qv=3 frames=%d fps=%.1f "
+              + "cpu_ms_per_frame=%.2f fps_per_core=%.1f kb_per_frame=%.0f load=%s%n",
+          rate, n, n / wall, cpuS * 1000 / n, n / cpuS, kb / (double) n, loadavg().split(" ")[0]);
     }
   }
 
   static boolean onPath(String exe) {
     String path = System.getenv("PATH");
     if (path == null) return false;
-    for (String dir : path.split(":")) if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, exe))) return true;
+    for (String dir : path.split(":"))
+      if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, exe))) return true;
     return false;
   }
 
@@ -195,9 +232,20 @@ public final class CaptureBench {
     EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory();
     int clusterPort = QueueBench.freePort();
     int httpPort = QueueBench.freePort();
-    Map<String, String> common = Map.of("ANCHOR_MONGO_URI", mongo.connectionString(), "ANCHOR_REDIS_URI", redis.uri(),
-        "ANCHOR_SEED_NODES", "127.0.0.1:" + clusterPort, "ANCHOR_JWT_SECRET", QueueBench.SECRET,
-        "ANCHOR_LOG_LEVEL", "WARN", "ANCHOR_JS_WORKERS", "1");
+    Map<String, String> common =
+        Map.of(
+            "ANCHOR_MONGO_URI",
+            mongo.connectionString(),
+            "ANCHOR_REDIS_URI",
+            redis.uri(),
+            "ANCHOR_SEED_NODES",
+            "127.0.0.1:" + clusterPort,
+            "ANCHOR_JWT_SECRET",
+            QueueBench.SECRET,
+            "ANCHOR_LOG_LEVEL",
+            "WARN",
+            "ANCHOR_JS_WORKERS",
+            "1");
     Map<String, String> coord = new HashMap<>(common);
     coord.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
     coord.put("ANCHOR_PORT", Integer.toString(httpPort));
@@ -218,21 +266,48 @@ public final class CaptureBench {
       List<Long> rtt = new ArrayList<>();
       for (int i = 0; i < 60; i++) {
         long t0 = System.nanoTime();
-        HttpResponse<byte[]> r = QueueBench.HTTP.send(QueueBench.api(URI.create(base
-            + "/api/nodes/screen-worker/screen?width=" + width + "&quality=" + quality)).GET().build(),
-            HttpResponse.BodyHandlers.ofByteArray());
-        if (r.statusCode() != 200) throw new IllegalStateException("GET /screen: " + r.statusCode() + " " + new String(r.body()));
+        HttpResponse<byte[]> r =
+            QueueBench.HTTP.send(
+                QueueBench.api(
+                        URI.create(
+                            base
+                                + "/api/nodes/screen-worker/screen?width="
+                                + width
+                                + "&quality="
+                                + quality))
+                    .GET()
+                    .build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        if (r.statusCode() != 200)
+          throw new IllegalStateException(
+              "GET /screen: " + r.statusCode() + " " + new String(r.body()));
         if (i >= 10) rtt.add((System.nanoTime() - t0) / 1_000);
       }
       long[] rs = rtt.stream().mapToLong(Long::longValue).sorted().toArray();
-      System.out.printf("RESULT scenario=screen-get width=%d quality=%d requests=%d p50_ms=%.1f p99_ms=%.1f load=%s%n",
-          width, quality, rs.length, QueueBench.pct(rs, 50) / 1000.0, QueueBench.pct(rs, 99) / 1000.0,
+      System.out.printf(
+          "RESULT scenario=screen-get width=%d quality=%d requests=%d p50_ms=%.1f p99_ms=%.1f load=%s%n",
+          width,
+          quality,
+          rs.length,
+          QueueBench.pct(rs, 50) / 1000.0,
+          QueueBench.pct(rs, 99) / 1000.0,
           loadavg().split(" ")[0]);
 
       // the stream: warm for 2 s, then measure
-      HttpResponse<InputStream> s = QueueBench.HTTP.send(QueueBench.api(URI.create(base
-          + "/api/nodes/screen-worker/screen/stream?fps=" + fps + "&width=" + width + "&quality=" + quality))
-          .GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+      HttpResponse<InputStream> s =
+          QueueBench.HTTP.send(
+              QueueBench.api(
+                      URI.create(
+                          base
+                              + "/api/nodes/screen-worker/screen/stream?fps="
+                              + fps
+                              + "&width="
+                              + width
+                              + "&quality="
+                              + quality))
+                  .GET()
+                  .build(),
+              HttpResponse.BodyHandlers.ofInputStream());
       if (s.statusCode() != 200) throw new IllegalStateException("stream: " + s.statusCode());
       try (InputStream in = new BufferedInputStream(s.body(), 1 << 20)) {
         long warmEnd = System.currentTimeMillis() + 2000;
@@ -247,10 +322,19 @@ public final class CaptureBench {
         }
         long took = System.currentTimeMillis() - t0;
         long[] ls = lat.stream().mapToLong(Long::longValue).sorted().toArray();
-        System.out.printf("RESULT scenario=relay-stream requested_fps=%d width=%d quality=%d frames=%d fps=%.1f "
+        System.out.printf(
+            "RESULT scenario=relay-stream requested_fps=%d width=%d quality=%d frames=%d fps=%.1f "
                 + "latency_p50_ms=%d latency_p99_ms=%d latency_max_ms=%d kb_per_frame=%.0f load=%s%n",
-            fps, width, quality, ls.length, ls.length * 1000.0 / took, QueueBench.pct(ls, 50), QueueBench.pct(ls, 99),
-            ls[ls.length - 1], bytes / 1024.0 / ls.length, loadavg().split(" ")[0]);
+            fps,
+            width,
+            quality,
+            ls.length,
+            ls.length * 1000.0 / took,
+            QueueBench.pct(ls, 50),
+            QueueBench.pct(ls, 99),
+            ls[ls.length - 1],
+            bytes / 1024.0 / ls.length,
+            loadavg().split(" ")[0]);
       }
     } finally {
       if (w != null) stop(w);
@@ -273,7 +357,8 @@ public final class CaptureBench {
       }
       int colon = line.indexOf(':');
       if (colon < 0) continue;
-      String k = line.substring(0, colon).trim().toLowerCase(), v = line.substring(colon + 1).trim();
+      String k = line.substring(0, colon).trim().toLowerCase(),
+          v = line.substring(colon + 1).trim();
       if (k.equals("content-length")) length = Integer.parseInt(v);
       if (k.equals("x-captured-at")) capturedAt = Long.parseLong(v);
     }
@@ -295,8 +380,11 @@ public final class CaptureBench {
   static Process start(String role, Path dir, Map<String, String> env) throws IOException {
     Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Files.createDirectories(dir.resolve(role));
-    ProcessBuilder pb = new ProcessBuilder("bash", home.resolve("anchor").toString(), role)
-        .directory(home.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve(role).resolve("node.log").toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder("bash", home.resolve("anchor").toString(), role)
+            .directory(home.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve(role).resolve("node.log").toFile());
     pb.environment().put("ANCHOR_SKIP_BUILD", "1");
     pb.environment().put("ANCHOR_DATA_DIR", dir.resolve(role).resolve("data").toString());
     pb.environment().putAll(env);
@@ -307,8 +395,12 @@ public final class CaptureBench {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     while (System.nanoTime() < deadline) {
       if (!worker.isAlive()) throw new IllegalStateException("worker exited");
-      HttpResponse<String> r = QueueBench.HTTP.send(QueueBench.api(URI.create(base + "/api/nodes/screen-worker/screen?width=64"))
-          .GET().build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r =
+          QueueBench.HTTP.send(
+              QueueBench.api(URI.create(base + "/api/nodes/screen-worker/screen?width=64"))
+                  .GET()
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       if (r.statusCode() == 200) return;
       TimeUnit.MILLISECONDS.sleep(500);
     }

@@ -21,15 +21,17 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * What verification costs: a coordinator and three workers started through ./anchor (a redis-server and an in-memory
- * MongoDB-wire server run here), the same WASM task submitted N times without verification and N times with
- * {@code replicas:3, quorum:2}. Prints throughput and submit→completed latency (journal timestamps) for both.
+ * What verification costs: a coordinator and three workers started through ./anchor (a redis-server
+ * and an in-memory MongoDB-wire server run here), the same WASM task submitted N times without
+ * verification and N times with {@code replicas:3, quorum:2}. Prints throughput and
+ * submit→completed latency (journal timestamps) for both.
  *
  * <p>Usage: {@code ./anchor bench consensus [tasks=200] [concurrency=16]}
  */
 public final class ConsensusBench {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   static final String ADD = "AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=";
 
   public static void main(String[] args) throws Exception {
@@ -44,13 +46,26 @@ public final class ConsensusBench {
     Path dir = Files.createTempDirectory("anchor-consensus-bench");
     List<Process> processes = new ArrayList<>();
     try (EmbeddedRedis redis = EmbeddedRedis.start(dir.resolve("redis"));
-         EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory()) {
+        EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory()) {
       int cluster = QueueBench.freePort();
       int http = QueueBench.freePort();
-      Map<String, String> env = new HashMap<>(Map.of("ANCHOR_MONGO_URI", mongo.connectionString(),
-          "ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_SEED_NODES", "127.0.0.1:" + cluster,
-          "ANCHOR_SPOT_CHECK_FRACTION", "0", "ANCHOR_LOG_LEVEL", "WARN", "ANCHOR_MANAGEMENT", "off",
-          "ANCHOR_JS_WORKERS", "1"));
+      Map<String, String> env =
+          new HashMap<>(
+              Map.of(
+                  "ANCHOR_MONGO_URI",
+                  mongo.connectionString(),
+                  "ANCHOR_REDIS_URI",
+                  redis.uri(),
+                  "ANCHOR_SEED_NODES",
+                  "127.0.0.1:" + cluster,
+                  "ANCHOR_SPOT_CHECK_FRACTION",
+                  "0",
+                  "ANCHOR_LOG_LEVEL",
+                  "WARN",
+                  "ANCHOR_MANAGEMENT",
+                  "off",
+                  "ANCHOR_JS_WORKERS",
+                  "1"));
       Map<String, String> c = new HashMap<>(env);
       c.put("ANCHOR_CLUSTER_PORT", Integer.toString(cluster));
       processes.add(start(home, dir, "coordinator", "coordinator", http, c));
@@ -70,8 +85,14 @@ public final class ConsensusBench {
         List<long[]> times = run(base, tasks, concurrency, verified);
         long wall = System.currentTimeMillis() - t0;
         long[] lat = times.stream().mapToLong(t -> t[1] - t[0]).sorted().toArray();
-        System.out.printf("RESULT scenario=%s tasks=%d wall_ms=%d tasks_per_s=%.1f p50_ms=%d p99_ms=%d%n",
-            verified ? "verified-3-of-2" : "single", tasks, wall, tasks * 1000.0 / wall, QueueBench.pct(lat, 50), QueueBench.pct(lat, 99));
+        System.out.printf(
+            "RESULT scenario=%s tasks=%d wall_ms=%d tasks_per_s=%.1f p50_ms=%d p99_ms=%d%n",
+            verified ? "verified-3-of-2" : "single",
+            tasks,
+            wall,
+            tasks * 1000.0 / wall,
+            QueueBench.pct(lat, 50),
+            QueueBench.pct(lat, 99));
       }
     } finally {
       for (Process p : processes) p.destroy();
@@ -79,10 +100,14 @@ public final class ConsensusBench {
     }
   }
 
-  static Process start(Path home, Path dir, String role, String name, int http, Map<String, String> env)
+  static Process start(
+      Path home, Path dir, String role, String name, int http, Map<String, String> env)
       throws Exception {
-    ProcessBuilder pb = new ProcessBuilder("bash", home.resolve("anchor").toString(), role)
-        .directory(home.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve(name + ".log").toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder("bash", home.resolve("anchor").toString(), role)
+            .directory(home.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve(name + ".log").toFile());
     pb.environment().putAll(env);
     pb.environment().put("ANCHOR_SKIP_BUILD", "1");
     pb.environment().put("ANCHOR_DATA_DIR", dir.resolve(name).toString());
@@ -92,25 +117,41 @@ public final class ConsensusBench {
     return pb.start();
   }
 
-  /** Submits n tasks (at most {@code concurrency} unfinished at once); answers [submittedAt, completedAt] each. */
+  /**
+   * Submits n tasks (at most {@code concurrency} unfinished at once); answers [submittedAt,
+   * completedAt] each.
+   */
   static List<long[]> run(String base, int n, int concurrency, boolean verified) throws Exception {
     ExecutorService pool = Executors.newFixedThreadPool(concurrency);
     try {
       List<Future<long[]>> out = new ArrayList<>();
       for (int i = 0; i < n; i++) {
         int k = i;
-        out.add(pool.submit(() -> {
-          String body = "{\"payload\":{\"runtime\":\"wasm\",\"wasm\":\"" + ADD + "\",\"entry\":\"add\",\"args\":["
-              + k + ",1]}" + (verified ? ",\"verification\":{\"replicas\":3,\"quorum\":2}" : "") + "}";
-          String id = JSON.readTree(post(base + "/api/tasks", body)).path("taskId").asText();
-          while (true) {
-            JsonNode t = JSON.readTree(get(base + "/api/tasks/" + id));
-            String s = t.path("status").asText();
-            if (s.equals("Completed")) return new long[] {t.path("submittedAt").asLong(), t.path("completedAt").asLong()};
-            if (s.equals("Failed") || s.equals("Cancelled")) throw new IllegalStateException(t.toString());
-            TimeUnit.MILLISECONDS.sleep(20);
-          }
-        }));
+        out.add(
+            pool.submit(
+                () -> {
+                  String body =
+                      "{\"payload\":{\"runtime\":\"wasm\",\"wasm\":\""
+                          + ADD
+                          + "\",\"entry\":\"add\",\"args\":["
+                          + k
+                          + ",1]}"
+                          + (verified ? ",\"verification\":{\"replicas\":3,\"quorum\":2}" : "")
+                          + "}";
+                  String id =
+                      JSON.readTree(post(base + "/api/tasks", body)).path("taskId").asText();
+                  while (true) {
+                    JsonNode t = JSON.readTree(get(base + "/api/tasks/" + id));
+                    String s = t.path("status").asText();
+                    if (s.equals("Completed"))
+                      return new long[] {
+                        t.path("submittedAt").asLong(), t.path("completedAt").asLong()
+                      };
+                    if (s.equals("Failed") || s.equals("Cancelled"))
+                      throw new IllegalStateException(t.toString());
+                    TimeUnit.MILLISECONDS.sleep(20);
+                  }
+                }));
       }
       List<long[]> times = new ArrayList<>();
       for (Future<long[]> f : out) times.add(f.get(10, TimeUnit.MINUTES));
@@ -124,8 +165,11 @@ public final class ConsensusBench {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
     while (System.nanoTime() < deadline) {
       try {
-        if (HTTP.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
-            HttpResponse.BodyHandlers.ofString()).statusCode() == 200) return;
+        if (HTTP.send(
+                    HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+                    HttpResponse.BodyHandlers.ofString())
+                .statusCode()
+            == 200) return;
       } catch (java.io.IOException notYet) {
         // not listening yet
       }
@@ -148,14 +192,21 @@ public final class ConsensusBench {
   }
 
   static String get(String url) throws Exception {
-    return HTTP.send(QueueBench.api(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
-        HttpResponse.BodyHandlers.ofString()).body();
+    return HTTP.send(
+            QueueBench.api(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
+            HttpResponse.BodyHandlers.ofString())
+        .body();
   }
 
   static String post(String url, String body) throws Exception {
-    HttpResponse<String> r = HTTP.send(QueueBench.api(URI.create(url)).timeout(Duration.ofSeconds(30))
-        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        HTTP.send(
+            QueueBench.api(URI.create(url))
+                .timeout(Duration.ofSeconds(30))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     if (r.statusCode() != 201) throw new IllegalStateException(r.statusCode() + " " + r.body());
     return r.body();
   }

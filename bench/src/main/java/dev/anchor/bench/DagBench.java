@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,17 +15,19 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * DAG scheduling overhead against a standalone node started through ./anchor: a fan-out/fan-in DAG of empty JS tasks
- * (root, N-2 parallel nodes, one sink) and a chain of empty JS tasks, each timed from the DAG's journaled submit to
- * its end (submittedAt/completedAt of GET /api/dag/{id}).
+ * DAG scheduling overhead against a standalone node started through ./anchor: a fan-out/fan-in DAG
+ * of empty JS tasks (root, N-2 parallel nodes, one sink) and a chain of empty JS tasks, each timed
+ * from the DAG's journaled submit to its end (submittedAt/completedAt of GET /api/dag/{id}).
  *
- * <p>Usage: {@code ./anchor bench dag [nodes=1000] [chain=100] [capacity=8] [warmup=20000]}: before measuring, the
- * node runs {@code warmup} JS tasks in bulk and one DAG of each shape, so the figures are a warm node's (as
- * {@code bench queue}'s are): a cold node's JS children cost several times more per task for the first few thousand.
+ * <p>Usage: {@code ./anchor bench dag [nodes=1000] [chain=100] [capacity=8] [warmup=20000]}: before
+ * measuring, the node runs {@code warmup} JS tasks in bulk and one DAG of each shape, so the
+ * figures are a warm node's (as {@code bench queue}'s are): a cold node's JS children cost several
+ * times more per task for the first few thousand.
  */
 public final class DagBench {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   public static void main(String[] args) throws Exception {
     Map<String, String> opt = new java.util.HashMap<>();
@@ -39,8 +40,11 @@ public final class DagBench {
     Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-dag-bench");
     int port = QueueBench.freePort();
-    ProcessBuilder pb = new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
-        .directory(home.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("node.log").toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
+            .directory(home.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("node.log").toFile());
     pb.environment().put("ANCHOR_SKIP_BUILD", "1");
     pb.environment().put("ANCHOR_DATA_DIR", dir.resolve("data").toString());
     pb.environment().put("ANCHOR_PORT", Integer.toString(port));
@@ -53,16 +57,24 @@ public final class DagBench {
     try {
       QueueBench.awaitHealthy(base, node, dir);
       int warmup = Integer.parseInt(opt.getOrDefault("warmup", "20000"));
-      if (warmup > 0) QueueBench.runBulk(base, warmup, 500, 1); // QueueBench.NOOP: the same empty JS task
+      if (warmup > 0)
+        QueueBench.runBulk(base, warmup, 500, 1); // QueueBench.NOOP: the same empty JS task
       run(base, fanOut(Math.max(50, nodes / 2)));
       run(base, chain(Math.max(10, chain / 2)));
-      System.out.printf("# load average before measuring: %s%n", Files.readString(Path.of("/proc/loadavg")).trim());
+      System.out.printf(
+          "# load average before measuring: %s%n",
+          Files.readString(Path.of("/proc/loadavg")).trim());
 
       long fan = run(base, fanOut(nodes));
-      System.out.printf("RESULT scenario=dag-fanout nodes=%d ms=%d per_node_ms=%.2f%n", nodes, fan, fan / (double) nodes);
+      System.out.printf(
+          "RESULT scenario=dag-fanout nodes=%d ms=%d per_node_ms=%.2f%n",
+          nodes, fan, fan / (double) nodes);
       long hops = run(base, chain(chain));
-      System.out.printf("RESULT scenario=dag-chain nodes=%d ms=%d per_hop_ms=%.2f%n", chain, hops, hops / (double) chain);
-      System.out.printf("# load average at end: %s%n", Files.readString(Path.of("/proc/loadavg")).trim());
+      System.out.printf(
+          "RESULT scenario=dag-chain nodes=%d ms=%d per_hop_ms=%.2f%n",
+          chain, hops, hops / (double) chain);
+      System.out.printf(
+          "# load average at end: %s%n", Files.readString(Path.of("/proc/loadavg")).trim());
     } finally {
       node.destroy();
       if (!node.waitFor(60, TimeUnit.SECONDS)) node.destroyForcibly();
@@ -102,18 +114,28 @@ public final class DagBench {
 
   /** Schedules the DAG and waits for it to complete; its journaled duration in ms. */
   static long run(String base, ObjectNode body) throws Exception {
-    HttpResponse<String> r = HTTP.send(QueueBench.api(URI.create(base + "/api/dag/schedule"))
-        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(),
-        HttpResponse.BodyHandlers.ofString());
-    if (r.statusCode() != 201) throw new IllegalStateException("schedule answered " + r.statusCode() + ": " + r.body());
+    HttpResponse<String> r =
+        HTTP.send(
+            QueueBench.api(URI.create(base + "/api/dag/schedule"))
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() != 201)
+      throw new IllegalStateException("schedule answered " + r.statusCode() + ": " + r.body());
     String id = JSON.readTree(r.body()).path("dagId").asText();
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(10);
     while (System.nanoTime() < deadline) {
-      JsonNode dag = JSON.readTree(HTTP.send(QueueBench.api(URI.create(base + "/api/dag/" + id)).build(),
-          HttpResponse.BodyHandlers.ofString()).body());
+      JsonNode dag =
+          JSON.readTree(
+              HTTP.send(
+                      QueueBench.api(URI.create(base + "/api/dag/" + id)).build(),
+                      HttpResponse.BodyHandlers.ofString())
+                  .body());
       String status = dag.path("status").asText();
       if (status.equals("Completed")) return dag.path("durationMs").asLong();
-      if (status.equals("Failed") || status.equals("Cancelled")) throw new IllegalStateException("DAG ended " + status);
+      if (status.equals("Failed") || status.equals("Cancelled"))
+        throw new IllegalStateException("DAG ended " + status);
       TimeUnit.MILLISECONDS.sleep(100);
     }
     throw new IllegalStateException("DAG " + id + " did not complete in 10 minutes");

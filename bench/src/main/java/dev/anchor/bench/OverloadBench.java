@@ -1,7 +1,8 @@
 package dev.anchor.bench;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import static dev.anchor.bench.QueueBench.JSON;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
@@ -27,25 +28,29 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import static dev.anchor.bench.QueueBench.JSON;
-
 /**
- * Overload drill: a standalone node is measured for the rate it sustains, then submitted to at {@code factor} times
- * that rate for {@code seconds}, open loop (a request is sent when it is due, whatever the earlier ones are doing),
- * half as single submits and half as bulks of 20. Prints the answers by status (and client-side failures: connect
- * timeouts, request timeouts), answer times, the node's heap after a full GC every 10 s, the answer times of
- * GET /health and GET /api/tasks meanwhile, and whether every task that got a 201 completed.
+ * Overload drill: a standalone node is measured for the rate it sustains, then submitted to at
+ * {@code factor} times that rate for {@code seconds}, open loop (a request is sent when it is due,
+ * whatever the earlier ones are doing), half as single submits and half as bulks of 20. Prints the
+ * answers by status (and client-side failures: connect timeouts, request timeouts), answer times,
+ * the node's heap after a full GC every 10 s, the answer times of GET /health and GET /api/tasks
+ * meanwhile, and whether every task that got a 201 completed.
  *
- * <p>By default {@code clients=200} clients each keep one connection and send their share of the rate (a client whose
- * answer is late sends late: counted); {@code clients=0} sends every request when due, open loop, on a new connection
- * when none is free (a crowd beyond any server's connection limit: connect timeouts then measure the client too).
+ * <p>By default {@code clients=200} clients each keep one connection and send their share of the
+ * rate (a client whose answer is late sends late: counted); {@code clients=0} sends every request
+ * when due, open loop, on a new connection when none is free (a crowd beyond any server's
+ * connection limit: connect timeouts then measure the client too).
  *
- * <p>Usage: {@code ./anchor bench overload [factor=10] [seconds=60] [rate= (measured)] [capacity=4] [clients=200]
- * [max-open= (node default)] [in-flight= (node default)] [xmx=1g] [store=h2|memory]}
+ * <p>Usage: {@code ./anchor bench overload [factor=10] [seconds=60] [rate= (measured)] [capacity=4]
+ * [clients=200] [max-open= (node default)] [in-flight= (node default)] [xmx=1g] [store=h2|memory]}
  */
 public final class OverloadBench {
-  private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(5)).executor(Executors.newFixedThreadPool(8)).build();
+  private static final HttpClient CLIENT =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .executor(Executors.newFixedThreadPool(8))
+          .build();
   private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
 
   public static void main(String[] args) throws Exception {
@@ -59,8 +64,11 @@ public final class OverloadBench {
     Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-overload-bench");
     int port = QueueBench.freePort();
-    ProcessBuilder pb = new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
-        .directory(home.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("node.log").toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
+            .directory(home.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("node.log").toFile());
     Map<String, String> env = pb.environment();
     env.put("ANCHOR_SKIP_BUILD", "1");
     env.put("ANCHOR_DATA_DIR", dir.resolve("data").toString());
@@ -92,67 +100,87 @@ public final class OverloadBench {
         sustained = n / ((System.nanoTime() - t0) / 1e9);
       }
       double rate = sustained * factor;
-      System.out.printf("sustained %.0f tasks/s; submitting %.0f tasks/s (%.0fx) for %d s%n", sustained, rate, factor, seconds);
+      System.out.printf(
+          "sustained %.0f tasks/s; submitting %.0f tasks/s (%.0fx) for %d s%n",
+          sustained, rate, factor, seconds);
 
       List<String> samples = Collections.synchronizedList(new ArrayList<>());
       long start = System.nanoTime();
-      sampler.scheduleWithFixedDelay(() -> samples.add(sample(base, node.pid(), start)), 0, 10, TimeUnit.SECONDS);
+      sampler.scheduleWithFixedDelay(
+          () -> samples.add(sample(base, node.pid(), start)), 0, 10, TimeUnit.SECONDS);
 
       Map<String, AtomicLong> answers = new ConcurrentHashMap<>();
       ConcurrentLinkedQueue<Long> answerMs = new ConcurrentLinkedQueue<>();
       List<String> accepted = Collections.synchronizedList(new ArrayList<>());
       AtomicLong retryAfterMissing = new AtomicLong();
       List<CompletableFuture<?>> sent = new ArrayList<>();
-      // half the tasks as singles, half as bulks of 20: one request every 1/(rate/2) s, one bulk every 20/(rate/2) s
+      // half the tasks as singles, half as bulks of 20: one request every 1/(rate/2) s, one bulk
+      // every 20/(rate/2) s
       long singles = (long) (rate / 2 * seconds);
       long bulks = (long) (rate / 2 / 20 * seconds);
       long total = singles + bulks;
-      String bulkBody = "{\"tasks\":[" + String.join(",", Collections.nCopies(20, QueueBench.JS_NOOP)) + "]}";
+      String bulkBody =
+          "{\"tasks\":[" + String.join(",", Collections.nCopies(20, QueueBench.JS_NOOP)) + "]}";
       long attackStart = System.nanoTime();
       int clients = Integer.parseInt(opt.getOrDefault("clients", "200"));
       AtomicLong late = new AtomicLong();
-      java.util.function.BiFunction<Boolean, Long, HttpRequest> request = (bulk, i) ->
-          QueueBench.api(URI.create(base + (bulk ? "/api/tasks/bulk" : "/api/tasks")))
-              .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
-              .POST(HttpRequest.BodyPublishers.ofString(bulk ? bulkBody : QueueBench.JS_NOOP)).build();
+      java.util.function.BiFunction<Boolean, Long, HttpRequest> request =
+          (bulk, i) ->
+              QueueBench.api(URI.create(base + (bulk ? "/api/tasks/bulk" : "/api/tasks")))
+                  .timeout(Duration.ofSeconds(30))
+                  .header("Content-Type", "application/json")
+                  .POST(HttpRequest.BodyPublishers.ofString(bulk ? bulkBody : QueueBench.JS_NOOP))
+                  .build();
       Recorder rec = new Recorder(answers, answerMs, accepted, retryAfterMissing);
       long every = Math.max(1, bulks == 0 ? Long.MAX_VALUE : total / bulks);
       if (clients <= 0) {
-        // open loop: each request when it is due, on a connection of its own if none is free (a crowd of clients)
+        // open loop: each request when it is due, on a connection of its own if none is free (a
+        // crowd of clients)
         for (long i = 0; i < total; i++) {
           long due = attackStart + (long) (i * (seconds * 1e9 / total));
           long wait = due - System.nanoTime();
           if (wait > 0) TimeUnit.NANOSECONDS.sleep(wait);
           boolean bulk = bulks > 0 && i % every == 0;
           long sentAt = System.nanoTime();
-          sent.add(CLIENT.sendAsync(request.apply(bulk, i), HttpResponse.BodyHandlers.ofString())
-              .handle((r, e) -> rec.record(bulk, sentAt, r, e)));
+          sent.add(
+              CLIENT
+                  .sendAsync(request.apply(bulk, i), HttpResponse.BodyHandlers.ofString())
+                  .handle((r, e) -> rec.record(bulk, sentAt, r, e)));
         }
       } else {
-        // `clients` clients with a connection each, sending their share of the rate: request i is client i % clients's
+        // `clients` clients with a connection each, sending their share of the rate: request i is
+        // client i % clients's
         // (a client whose answer comes late sends its next request late, counted as late)
         try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
           for (int c = 0; c < clients; c++) {
             int client = c;
-            sent.add(CompletableFuture.runAsync(() -> {
-              for (long i = client; i < total; i += clients) {
-                long due = attackStart + (long) (i * (seconds * 1e9 / total));
-                long wait = due - System.nanoTime();
-                try {
-                  if (wait > 0) TimeUnit.NANOSECONDS.sleep(wait);
-                } catch (InterruptedException e) {
-                  return;
-                }
-                if (-wait > 1_000_000_000L) late.incrementAndGet();
-                boolean bulk = bulks > 0 && i % every == 0;
-                long sentAt = System.nanoTime();
-                try {
-                  rec.record(bulk, sentAt, CLIENT.send(request.apply(bulk, i), HttpResponse.BodyHandlers.ofString()), null);
-                } catch (Exception e) {
-                  rec.record(bulk, sentAt, null, e);
-                }
-              }
-            }, pool));
+            sent.add(
+                CompletableFuture.runAsync(
+                    () -> {
+                      for (long i = client; i < total; i += clients) {
+                        long due = attackStart + (long) (i * (seconds * 1e9 / total));
+                        long wait = due - System.nanoTime();
+                        try {
+                          if (wait > 0) TimeUnit.NANOSECONDS.sleep(wait);
+                        } catch (InterruptedException e) {
+                          return;
+                        }
+                        if (-wait > 1_000_000_000L) late.incrementAndGet();
+                        boolean bulk = bulks > 0 && i % every == 0;
+                        long sentAt = System.nanoTime();
+                        try {
+                          rec.record(
+                              bulk,
+                              sentAt,
+                              CLIENT.send(
+                                  request.apply(bulk, i), HttpResponse.BodyHandlers.ofString()),
+                              null);
+                        } catch (Exception e) {
+                          rec.record(bulk, sentAt, null, e);
+                        }
+                      }
+                    },
+                    pool));
           }
           CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
         }
@@ -160,10 +188,19 @@ public final class OverloadBench {
       CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
       double attackSeconds = (System.nanoTime() - attackStart) / 1e9;
       long[] ms = answerMs.stream().mapToLong(Long::longValue).sorted().toArray();
-      System.out.printf("RESULT scenario=overload clients=%s requests=%d seconds=%.0f sent_over_1s_late=%d answers=%s "
+      System.out.printf(
+          "RESULT scenario=overload clients=%s requests=%d seconds=%.0f sent_over_1s_late=%d answers=%s "
               + "retry_after_missing=%d answer_p50_ms=%d answer_p99_ms=%d answer_max_ms=%d accepted_tasks=%d%n",
-          clients <= 0 ? "open-loop" : Integer.toString(clients), total, attackSeconds, late.get(), new TreeMap<>(answers), retryAfterMissing.get(), QueueBench.pct(ms, 50),
-          QueueBench.pct(ms, 99), ms.length == 0 ? -1 : ms[ms.length - 1], accepted.size());
+          clients <= 0 ? "open-loop" : Integer.toString(clients),
+          total,
+          attackSeconds,
+          late.get(),
+          new TreeMap<>(answers),
+          retryAfterMissing.get(),
+          QueueBench.pct(ms, 50),
+          QueueBench.pct(ms, 99),
+          ms.length == 0 ? -1 : ms[ms.length - 1],
+          accepted.size());
 
       // every task that got a 201 completes
       long drainStart = System.nanoTime();
@@ -172,17 +209,22 @@ public final class OverloadBench {
       List<CompletableFuture<?>> checks = new ArrayList<>();
       for (String id : accepted) {
         concurrent.acquire();
-        checks.add(CompletableFuture.runAsync(() -> {
-          try {
-            outcome.computeIfAbsent(awaitEnd(base, id, drainStart), k -> new AtomicLong()).incrementAndGet();
-          } finally {
-            concurrent.release();
-          }
-        }));
+        checks.add(
+            CompletableFuture.runAsync(
+                () -> {
+                  try {
+                    outcome
+                        .computeIfAbsent(awaitEnd(base, id, drainStart), k -> new AtomicLong())
+                        .incrementAndGet();
+                  } finally {
+                    concurrent.release();
+                  }
+                }));
       }
       CompletableFuture.allOf(checks.toArray(CompletableFuture[]::new)).join();
       samples.add(sample(base, node.pid(), start));
-      System.out.printf("RESULT scenario=overload-accepted accepted=%d outcomes=%s drained_after_s=%.0f%n",
+      System.out.printf(
+          "RESULT scenario=overload-accepted accepted=%d outcomes=%s drained_after_s=%.0f%n",
           accepted.size(), new TreeMap<>(outcome), (System.nanoTime() - drainStart) / 1e9);
       System.out.println("time_s heap_after_gc_mb health_status health_ms list_ms");
       samples.forEach(System.out::println);
@@ -195,9 +237,14 @@ public final class OverloadBench {
     }
   }
 
-  /** Counts each answer (or client-side failure) by kind, with its time and the task ids of 201s. */
-  private record Recorder(Map<String, AtomicLong> answers, ConcurrentLinkedQueue<Long> answerMs, List<String> accepted,
-                          AtomicLong retryAfterMissing) {
+  /**
+   * Counts each answer (or client-side failure) by kind, with its time and the task ids of 201s.
+   */
+  private record Recorder(
+      Map<String, AtomicLong> answers,
+      ConcurrentLinkedQueue<Long> answerMs,
+      List<String> accepted,
+      AtomicLong retryAfterMissing) {
     Void record(boolean bulk, long sentAt, HttpResponse<String> r, Throwable e) {
       answerMs.add((System.nanoTime() - sentAt) / 1_000_000);
       String key;
@@ -209,15 +256,24 @@ public final class OverloadBench {
             if (b.has("taskId")) accepted.add(b.path("taskId").asText());
             for (JsonNode id : b.path("taskIds")) accepted.add(id.asText());
           } catch (Exception ignored) {
-            // counted as answered; its ids are missing from the completion check, which then reports fewer
+            // counted as answered; its ids are missing from the completion check, which then
+            // reports fewer
           }
         } else if (r.statusCode() == 503 && r.headers().firstValue("Retry-After").isEmpty()) {
           retryAfterMissing.incrementAndGet();
         }
       } else {
-        Throwable t = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-        key = (bulk ? "bulk " : "single ") + (t instanceof HttpConnectTimeoutException ? "connect-timeout"
-            : t instanceof HttpTimeoutException ? "request-timeout" : t.getClass().getSimpleName());
+        Throwable t =
+            e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                ? e.getCause()
+                : e;
+        key =
+            (bulk ? "bulk " : "single ")
+                + (t instanceof HttpConnectTimeoutException
+                    ? "connect-timeout"
+                    : t instanceof HttpTimeoutException
+                        ? "request-timeout"
+                        : t.getClass().getSimpleName());
       }
       answers.computeIfAbsent(key, k -> new AtomicLong()).incrementAndGet();
       return null;
@@ -228,10 +284,18 @@ public final class OverloadBench {
   private static String awaitEnd(String base, String id, long from) {
     while (System.nanoTime() - from < TimeUnit.MINUTES.toNanos(15)) {
       try {
-        HttpResponse<String> r = CLIENT.send(QueueBench.api(URI.create(base + "/api/tasks/" + id))
-            .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-        String status = r.statusCode() == 200 ? JSON.readTree(r.body()).path("status").asText() : "http-" + r.statusCode();
-        if (List.of("Completed", "Failed", "Cancelled").contains(status) || r.statusCode() == 404) return status;
+        HttpResponse<String> r =
+            CLIENT.send(
+                QueueBench.api(URI.create(base + "/api/tasks/" + id))
+                    .timeout(Duration.ofSeconds(30))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+        String status =
+            r.statusCode() == 200
+                ? JSON.readTree(r.body()).path("status").asText()
+                : "http-" + r.statusCode();
+        if (List.of("Completed", "Failed", "Cancelled").contains(status) || r.statusCode() == 404)
+          return status;
         TimeUnit.MILLISECONDS.sleep(500);
       } catch (Exception e) {
         return "unread: " + e.getClass().getSimpleName();
@@ -240,13 +304,22 @@ public final class OverloadBench {
     return "not-ended";
   }
 
-  /** One row: seconds since start, heap after a full GC (MB), and how fast /health and a listing answer. */
+  /**
+   * One row: seconds since start, heap after a full GC (MB), and how fast /health and a listing
+   * answer.
+   */
   private static String sample(String base, long pid, long start) {
     long heap = -1;
     try {
       String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
-      new ProcessBuilder(jcmd, Long.toString(pid), "GC.run").redirectErrorStream(true).start().waitFor(60, TimeUnit.SECONDS);
-      Process p = new ProcessBuilder(jcmd, Long.toString(pid), "GC.heap_info").redirectErrorStream(true).start();
+      new ProcessBuilder(jcmd, Long.toString(pid), "GC.run")
+          .redirectErrorStream(true)
+          .start()
+          .waitFor(60, TimeUnit.SECONDS);
+      Process p =
+          new ProcessBuilder(jcmd, Long.toString(pid), "GC.heap_info")
+              .redirectErrorStream(true)
+              .start();
       String out = new String(p.getInputStream().readAllBytes());
       Matcher m = HEAP_USED.matcher(out);
       if (m.find()) heap = Long.parseLong(m.group(1)) / 1024;
@@ -255,14 +328,20 @@ public final class OverloadBench {
     }
     String health = timed(base + "/health", false);
     String list = timed(base + "/api/tasks?limit=20", true);
-    return String.format("%.0f %d %s %s", (System.nanoTime() - start) / 1e9, heap, health, list.split(" ")[1]);
+    return String.format(
+        "%.0f %d %s %s", (System.nanoTime() - start) / 1e9, heap, health, list.split(" ")[1]);
   }
 
   private static String timed(String url, boolean authorized) {
     long t0 = System.nanoTime();
     try {
-      HttpRequest.Builder b = authorized ? QueueBench.api(URI.create(url)) : HttpRequest.newBuilder(URI.create(url));
-      int status = CLIENT.send(b.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+      HttpRequest.Builder b =
+          authorized ? QueueBench.api(URI.create(url)) : HttpRequest.newBuilder(URI.create(url));
+      int status =
+          CLIENT
+              .send(
+                  b.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.discarding())
+              .statusCode();
       return status + " " + (System.nanoTime() - t0) / 1_000_000;
     } catch (Exception e) {
       return e.getClass().getSimpleName() + " " + (System.nanoTime() - t0) / 1_000_000;

@@ -2,7 +2,6 @@ package dev.anchor.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.InetAddress;
@@ -25,20 +24,27 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 /**
- * End-to-end queue benchmark: a standalone node started through ./anchor, N no-op JS tasks submitted over HTTP, each
- * measured from its Submitted to its Completed event as the journal recorded them (submittedAt/completedAt).
- * Prints one RESULT line for bulk throughput and one for latency under a light steady load.
+ * End-to-end queue benchmark: a standalone node started through ./anchor, N no-op JS tasks
+ * submitted over HTTP, each measured from its Submitted to its Completed event as the journal
+ * recorded them (submittedAt/completedAt). Prints one RESULT line for bulk throughput and one for
+ * latency under a light steady load.
  *
- * <p>Usage: {@code ./anchor bench queue [jobs=5000] [rate=200] [seconds=10] [store=h2|memory] [runtime=js|wasm] [concurrency=64]
- * [bulk=500 (0: no bulk run)] [capacity=8] [only=single,bulk,latency] [warmup=30000]}
+ * <p>Usage: {@code ./anchor bench queue [jobs=5000] [rate=200] [seconds=10] [store=h2|memory]
+ * [runtime=js|wasm] [concurrency=64] [bulk=500 (0: no bulk run)] [capacity=8]
+ * [only=single,bulk,latency] [warmup=30000]}
  */
 public final class QueueBench {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-  static final String JS_NOOP = "{\"name\":\"noop\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"0\"}}";
+  static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  static final String JS_NOOP =
+      "{\"name\":\"noop\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"0\"}}";
+
   /** A WebAssembly module exporting add(i32, i32), called with 2 and 3. */
-  static final String WASM_ADD = "{\"name\":\"add\",\"payload\":{\"runtime\":\"wasm\",\"entry\":\"add\",\"args\":[2,3],"
-      + "\"wasm\":\"AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=\"}}";
+  static final String WASM_ADD =
+      "{\"name\":\"add\",\"payload\":{\"runtime\":\"wasm\",\"entry\":\"add\",\"args\":[2,3],"
+          + "\"wasm\":\"AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=\"}}";
+
   /** The task body every scenario submits: runtime=js (default) or runtime=wasm. */
   static String NOOP = JS_NOOP;
 
@@ -54,16 +60,20 @@ public final class QueueBench {
     int concurrency = Integer.parseInt(opt.getOrDefault("concurrency", "32"));
     String store = opt.getOrDefault("store", "h2");
     String runtime = opt.getOrDefault("runtime", "js");
-    NOOP = switch (runtime) {
-      case "js" -> JS_NOOP;
-      case "wasm" -> WASM_ADD;
-      default -> throw new IllegalArgumentException("runtime= js or wasm, not " + runtime);
-    };
+    NOOP =
+        switch (runtime) {
+          case "js" -> JS_NOOP;
+          case "wasm" -> WASM_ADD;
+          default -> throw new IllegalArgumentException("runtime= js or wasm, not " + runtime);
+        };
     Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-queue-bench");
     int port = freePort();
-    ProcessBuilder pb = new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
-        .directory(home.toFile()).redirectErrorStream(true).redirectOutput(dir.resolve("node.log").toFile());
+    ProcessBuilder pb =
+        new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
+            .directory(home.toFile())
+            .redirectErrorStream(true)
+            .redirectOutput(dir.resolve("node.log").toFile());
     pb.environment().put("ANCHOR_SKIP_BUILD", "1");
     pb.environment().put("ANCHOR_DATA_DIR", dir.resolve("data").toString());
     pb.environment().put("ANCHOR_PORT", Integer.toString(port));
@@ -76,29 +86,43 @@ public final class QueueBench {
     String base = "http://127.0.0.1:" + port;
     try {
       awaitHealthy(base, node, dir);
-      String storeName = (store.equals("memory") ? "embedded-mongo-memory" : "embedded-mongo-h2-file") + " runtime=" + runtime;
-      // warm the JS runtime and the code paths so the first measured task does not pay for JIT and pool start: the
-      // node's per-task CPU keeps falling for the first ~10,000 tasks (measured: 7 ms, 3 ms, 1.9 ms, 1.2 ms a task over
-      // successive 3,000-task bulks on a fresh standalone), so a short warm-up measured the JIT more than the node;
-      // after 6,000 the C2 threads still took 20 % of the node's CPU and the JS children were still warming (a wasm run
-      // at warmup=6000 measured 1.6-2.3x the node CPU per task and 2-6x the 200/s latency of one at 30,000)
+      String storeName =
+          (store.equals("memory") ? "embedded-mongo-memory" : "embedded-mongo-h2-file")
+              + " runtime="
+              + runtime;
+      // warm the JS runtime and the code paths so the first measured task does not pay for JIT and
+      // pool start: the
+      // node's per-task CPU keeps falling for the first ~10,000 tasks (measured: 7 ms, 3 ms, 1.9
+      // ms, 1.2 ms a task over
+      // successive 3,000-task bulks on a fresh standalone), so a short warm-up measured the JIT
+      // more than the node;
+      // after 6,000 the C2 threads still took 20 % of the node's CPU and the JS children were still
+      // warming (a wasm run
+      // at warmup=6000 measured 1.6-2.3x the node CPU per task and 2-6x the 200/s latency of one at
+      // 30,000)
       int warmup = Integer.parseInt(opt.getOrDefault("warmup", "30000"));
       if (warmup > 0) runBulk(base, warmup, 500, 1);
-      // the one-task-per-request path (HTTP per task, small journal batches) has code of its own to compile: a bulk
-      // warm-up left it cold, and the single scenario then measured its JIT (3.5 ms of node CPU a task, not ~1.7)
+      // the one-task-per-request path (HTTP per task, small journal batches) has code of its own to
+      // compile: a bulk
+      // warm-up left it cold, and the single scenario then measured its JIT (3.5 ms of node CPU a
+      // task, not ~1.7)
       runBatch(base, Math.max(300, Math.min(5000, warmup / 6)), concurrency);
 
-      java.util.Set<String> only = new java.util.HashSet<>(Arrays.asList(opt.getOrDefault("only", "single,bulk,latency").split(",")));
+      java.util.Set<String> only =
+          new java.util.HashSet<>(
+              Arrays.asList(opt.getOrDefault("only", "single,bulk,latency").split(",")));
       if (only.contains("single")) {
-      Map<String, Long> singleCpuBefore = cpuMillis(node.toHandle());
-      List<long[]> bulk = runBatch(base, jobs, concurrency);
-      printCpu("cpu-per-task-single", storeName, jobs, singleCpuBefore, cpuMillis(node.toHandle()));
-      long first = bulk.stream().mapToLong(t -> t[0]).min().orElse(0);
-      long last = bulk.stream().mapToLong(t -> t[1]).max().orElse(0);
-      double perSecond = jobs * 1000.0 / Math.max(1, last - first);
-      long[] lat = latencies(bulk);
-      System.out.printf("RESULT scenario=throughput store=%s jobs=%d jobs_per_s=%.0f p50_ms=%d p99_ms=%d%n",
-          storeName, jobs, perSecond, pct(lat, 50), pct(lat, 99));
+        Map<String, Long> singleCpuBefore = cpuMillis(node.toHandle());
+        List<long[]> bulk = runBatch(base, jobs, concurrency);
+        printCpu(
+            "cpu-per-task-single", storeName, jobs, singleCpuBefore, cpuMillis(node.toHandle()));
+        long first = bulk.stream().mapToLong(t -> t[0]).min().orElse(0);
+        long last = bulk.stream().mapToLong(t -> t[1]).max().orElse(0);
+        double perSecond = jobs * 1000.0 / Math.max(1, last - first);
+        long[] lat = latencies(bulk);
+        System.out.printf(
+            "RESULT scenario=throughput store=%s jobs=%d jobs_per_s=%.0f p50_ms=%d p99_ms=%d%n",
+            storeName, jobs, perSecond, pct(lat, 50), pct(lat, 99));
       }
 
       int bulkSize = Integer.parseInt(opt.getOrDefault("bulk", "500"));
@@ -109,17 +133,26 @@ public final class QueueBench {
         long bf = bulked.stream().mapToLong(t -> t[0]).min().orElse(0);
         long bl = bulked.stream().mapToLong(t -> t[1]).max().orElse(0);
         long[] blat = latencies(bulked);
-        System.out.printf("RESULT scenario=throughput-bulk store=%s jobs=%d batch=%d jobs_per_s=%.0f p50_ms=%d p99_ms=%d%n",
-            storeName, jobs, bulkSize, jobs * 1000.0 / Math.max(1, bl - bf), pct(blat, 50), pct(blat, 99));
+        System.out.printf(
+            "RESULT scenario=throughput-bulk store=%s jobs=%d batch=%d jobs_per_s=%.0f p50_ms=%d p99_ms=%d%n",
+            storeName,
+            jobs,
+            bulkSize,
+            jobs * 1000.0 / Math.max(1, bl - bf),
+            pct(blat, 50),
+            pct(blat, 99));
       }
 
       if (only.contains("latency")) {
-      List<long[]> steady = runAtRate(base, rate, seconds);
-      long[] sl = latencies(steady);
-      System.out.printf("RESULT scenario=latency store=%s rate_per_s=%d jobs=%d p50_ms=%d p99_ms=%d max_ms=%d%n",
-          storeName, rate, steady.size(), pct(sl, 50), pct(sl, 99), sl[sl.length - 1]);
+        List<long[]> steady = runAtRate(base, rate, seconds);
+        long[] sl = latencies(steady);
+        System.out.printf(
+            "RESULT scenario=latency store=%s rate_per_s=%d jobs=%d p50_ms=%d p99_ms=%d max_ms=%d%n",
+            storeName, rate, steady.size(), pct(sl, 50), pct(sl, 99), sl[sl.length - 1]);
       }
-      System.out.printf("(submits answered 503 and retried: %d; load average now %.1f)%n", retried.get(),
+      System.out.printf(
+          "(submits answered 503 and retried: %d; load average now %.1f)%n",
+          retried.get(),
           java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     } finally {
       node.destroy();
@@ -128,7 +161,10 @@ public final class QueueBench {
     }
   }
 
-  /** Submits {@code n} tasks with up to {@code concurrency} requests in flight; returns [submittedAt, completedAt] each. */
+  /**
+   * Submits {@code n} tasks with up to {@code concurrency} requests in flight; returns
+   * [submittedAt, completedAt] each.
+   */
   static List<long[]> runBatch(String base, int n, int concurrency) throws Exception {
     Feed feed = Feed.open(base);
     Semaphore inFlight = new Semaphore(concurrency);
@@ -136,16 +172,22 @@ public final class QueueBench {
     List<CompletableFuture<?>> sent = new ArrayList<>();
     for (int i = 0; i < n; i++) {
       inFlight.acquire();
-      sent.add(submit(base).whenComplete((id, t) -> {
-        inFlight.release();
-        if (id != null) ids.add(id);
-      }));
+      sent.add(
+          submit(base)
+              .whenComplete(
+                  (id, t) -> {
+                    inFlight.release();
+                    if (id != null) ids.add(id);
+                  }));
     }
     CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
     return feed.await(ids, Duration.ofMinutes(10));
   }
 
-  /** Submits {@code n} tasks through POST /api/tasks/bulk in batches, {@code parallel} batches in flight. */
+  /**
+   * Submits {@code n} tasks through POST /api/tasks/bulk in batches, {@code parallel} batches in
+   * flight.
+   */
   static List<long[]> runBulk(String base, int n, int batch, int parallel) throws Exception {
     Feed feed = Feed.open(base);
     Semaphore inFlight = new Semaphore(parallel);
@@ -157,33 +199,48 @@ public final class QueueBench {
       for (int i = 0; i < size; i++) body.append(i == 0 ? "" : ",").append(NOOP);
       body.append("]}");
       inFlight.acquire();
-      sent.add(postBulk(base, body.toString()).whenComplete((r, t) -> {
-        inFlight.release();
-        if (r == null || r.statusCode() != 201) {
-          throw new IllegalStateException("bulk submit failed: " + (r == null ? t : r.statusCode() + " " + r.body()));
-        }
-        try {
-          for (JsonNode id : JSON.readTree(r.body()).path("taskIds")) ids.add(id.asText());
-        } catch (Exception e) {
-          throw new IllegalStateException(e);
-        }
-      }));
+      sent.add(
+          postBulk(base, body.toString())
+              .whenComplete(
+                  (r, t) -> {
+                    inFlight.release();
+                    if (r == null || r.statusCode() != 201) {
+                      throw new IllegalStateException(
+                          "bulk submit failed: "
+                              + (r == null ? t : r.statusCode() + " " + r.body()));
+                    }
+                    try {
+                      for (JsonNode id : JSON.readTree(r.body()).path("taskIds"))
+                        ids.add(id.asText());
+                    } catch (Exception e) {
+                      throw new IllegalStateException(e);
+                    }
+                  }));
     }
     CompletableFuture.allOf(sent.toArray(CompletableFuture[]::new)).join();
     return feed.await(ids, Duration.ofMinutes(10));
   }
 
-  /** One POST /api/tasks/bulk; a 503 (the node at its submit bounds) is tried again after its Retry-After. */
+  /**
+   * One POST /api/tasks/bulk; a 503 (the node at its submit bounds) is tried again after its
+   * Retry-After.
+   */
   static CompletableFuture<HttpResponse<String>> postBulk(String base, String body) {
-    HttpRequest req = api(URI.create(base + "/api/tasks/bulk")).header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(body)).build();
-    return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).thenCompose(r -> {
-      if (r.statusCode() != 503) return CompletableFuture.completedFuture(r);
-      retried.incrementAndGet();
-      long wait = r.headers().firstValue("Retry-After").map(Long::parseLong).orElse(1L);
-      return CompletableFuture.supplyAsync(() -> null, CompletableFuture.delayedExecutor(wait, TimeUnit.SECONDS))
-          .thenCompose(x -> postBulk(base, body));
-    });
+    HttpRequest req =
+        api(URI.create(base + "/api/tasks/bulk"))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body))
+            .build();
+    return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString())
+        .thenCompose(
+            r -> {
+              if (r.statusCode() != 503) return CompletableFuture.completedFuture(r);
+              retried.incrementAndGet();
+              long wait = r.headers().firstValue("Retry-After").map(Long::parseLong).orElse(1L);
+              return CompletableFuture.supplyAsync(
+                      () -> null, CompletableFuture.delayedExecutor(wait, TimeUnit.SECONDS))
+                  .thenCompose(x -> postBulk(base, body));
+            });
   }
 
   /** Submits at a steady rate for {@code seconds}; returns [submittedAt, completedAt] each. */
@@ -203,38 +260,55 @@ public final class QueueBench {
     return feed.await(ids, Duration.ofMinutes(5));
   }
 
-  /** One POST /api/tasks; a 503 (the cluster did not answer in time) is retried, as a client would. */
+  /**
+   * One POST /api/tasks; a 503 (the cluster did not answer in time) is retried, as a client would.
+   */
   static CompletableFuture<String> submit(String base) {
-    HttpRequest req = api(URI.create(base + "/api/tasks")).header("Content-Type", "application/json")
-        .POST(HttpRequest.BodyPublishers.ofString(NOOP)).build();
-    return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString()).thenCompose(r -> {
-      if (r.statusCode() == 503) {
-        retried.incrementAndGet();
-        return submit(base);
-      }
-      if (r.statusCode() != 201) throw new IllegalStateException("submit answered " + r.statusCode() + ": " + r.body());
-      try {
-        return CompletableFuture.completedFuture(JSON.readTree(r.body()).path("taskId").asText());
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    });
+    HttpRequest req =
+        api(URI.create(base + "/api/tasks"))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(NOOP))
+            .build();
+    return HTTP.sendAsync(req, HttpResponse.BodyHandlers.ofString())
+        .thenCompose(
+            r -> {
+              if (r.statusCode() == 503) {
+                retried.incrementAndGet();
+                return submit(base);
+              }
+              if (r.statusCode() != 201)
+                throw new IllegalStateException(
+                    "submit answered " + r.statusCode() + ": " + r.body());
+              try {
+                return CompletableFuture.completedFuture(
+                    JSON.readTree(r.body()).path("taskId").asText());
+              } catch (Exception e) {
+                throw new IllegalStateException(e);
+              }
+            });
   }
 
-  static final java.util.concurrent.atomic.AtomicLong retried = new java.util.concurrent.atomic.AtomicLong();
+  static final java.util.concurrent.atomic.AtomicLong retried =
+      new java.util.concurrent.atomic.AtomicLong();
 
-  /** Completed events from the change feed, collected from before the first submit so none is missed. */
+  /**
+   * Completed events from the change feed, collected from before the first submit so none is
+   * missed.
+   */
   static final class Feed {
     final Map<String, long[]> done = new ConcurrentHashMap<>();
     final Thread reader;
     final CountDownLatch connected = new CountDownLatch(1);
     volatile boolean stop;
+
     /** The newest event id this reader saw. */
     volatile String lastId;
+
     /**
-     * Where the next reader starts: the first from the start of the feed, each later one after the newest event its
-     * predecessor saw. Replaying the whole feed (up to 100,000 changes as server-sent events) at the start of every
-     * scenario loaded the node and inflated the figures of the later scenarios.
+     * Where the next reader starts: the first from the start of the feed, each later one after the
+     * newest event its predecessor saw. Replaying the whole feed (up to 100,000 changes as
+     * server-sent events) at the start of every scenario loaded the node and inflated the figures
+     * of the later scenarios.
      */
     static volatile String resumeFrom = "0-0";
 
@@ -255,17 +329,20 @@ public final class QueueBench {
 
     void read(String base) {
       try {
-        // from a known id, not "now": a fresh subscriber's "now" is fixed only when the server first reads, which can
+        // from a known id, not "now": a fresh subscriber's "now" is fixed only when the server
+        // first reads, which can
         // be after our first submits, and a missed Completed would leave the run waiting
-        HttpResponse<java.io.InputStream> r = HTTP.send(api(URI.create(base + "/api/events"))
-                .header("Last-Event-ID", resumeFrom).build(),
-            HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<java.io.InputStream> r =
+            HTTP.send(
+                api(URI.create(base + "/api/events")).header("Last-Event-ID", resumeFrom).build(),
+                HttpResponse.BodyHandlers.ofInputStream());
         connected.countDown();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
           String line;
           String event = null;
           String data = null;
-          // an event's fields come in any order (Pekko writes data before event): act on the blank line ending it
+          // an event's fields come in any order (Pekko writes data before event): act on the blank
+          // line ending it
           while (!stop && (line = in.readLine()) != null) {
             if (line.startsWith("event:")) event = line.substring(6).trim();
             else if (line.startsWith("id:")) lastId = line.substring(3).trim();
@@ -273,7 +350,8 @@ public final class QueueBench {
             else if (line.isEmpty()) {
               if ("Completed".equals(event) && data != null) {
                 JsonNode t = JSON.readTree(data);
-                done.put(t.path("taskId").asText(),
+                done.put(
+                    t.path("taskId").asText(),
                     new long[] {t.path("submittedAt").asLong(), t.path("completedAt").asLong()});
               }
               event = null;
@@ -289,7 +367,8 @@ public final class QueueBench {
 
     List<long[]> await(List<String> ids, Duration timeout) throws InterruptedException {
       long deadline = System.nanoTime() + timeout.toNanos();
-      while (System.nanoTime() < deadline && !done.keySet().containsAll(ids)) TimeUnit.MILLISECONDS.sleep(50);
+      while (System.nanoTime() < deadline && !done.keySet().containsAll(ids))
+        TimeUnit.MILLISECONDS.sleep(50);
       stop = true;
       if (lastId != null) resumeFrom = lastId;
       reader.interrupt();
@@ -299,12 +378,16 @@ public final class QueueBench {
         if (t == null) {
           String state;
           try {
-            state = HTTP.send(api(URI.create(base + "/api/tasks/" + id)).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+            state =
+                HTTP.send(
+                        api(URI.create(base + "/api/tasks/" + id)).build(),
+                        HttpResponse.BodyHandlers.ofString())
+                    .body();
           } catch (Exception e) {
             state = "(could not read it: " + e + ")";
           }
-          throw new IllegalStateException("task " + id + " did not complete within " + timeout + ": " + state);
+          throw new IllegalStateException(
+              "task " + id + " did not complete within " + timeout + ": " + state);
         }
         out.add(t);
       }
@@ -312,7 +395,12 @@ public final class QueueBench {
     }
   }
 
-  static void printCpu(String scenario, String storeName, int jobs, Map<String, Long> before, Map<String, Long> after) {
+  static void printCpu(
+      String scenario,
+      String storeName,
+      int jobs,
+      Map<String, Long> before,
+      Map<String, Long> after) {
     StringBuilder cpu = new StringBuilder();
     double total = 0;
     for (String k : List.of("node", "js_children", "redis", "other")) {
@@ -320,21 +408,28 @@ public final class QueueBench {
       total += perTask;
       cpu.append(String.format(" %s_ms=%.2f", k, perTask));
     }
-    System.out.printf("RESULT scenario=%s store=%s jobs=%d%s total_ms=%.2f%n", scenario, storeName, jobs, cpu, total);
+    System.out.printf(
+        "RESULT scenario=%s store=%s jobs=%d%s total_ms=%.2f%n",
+        scenario, storeName, jobs, cpu, total);
   }
 
   /**
-   * CPU time (user + system, ms) of the node's JVM and of its child processes by kind, from /proc: the share of
-   * each process in a run, whatever else the machine is doing.
+   * CPU time (user + system, ms) of the node's JVM and of its child processes by kind, from /proc:
+   * the share of each process in a run, whatever else the machine is doing.
    */
   static Map<String, Long> cpuMillis(ProcessHandle root) {
     Map<String, Long> out = new java.util.HashMap<>();
     out.merge("node", ticks(root.pid()) * 10, Long::sum);
-    root.descendants().forEach(p -> {
-      String cmd = p.info().command().orElse("");
-      String kind = cmd.endsWith("/java") ? "js_children" : cmd.contains("redis-server") ? "redis" : "other";
-      out.merge(kind, ticks(p.pid()) * 10, Long::sum);
-    });
+    root.descendants()
+        .forEach(
+            p -> {
+              String cmd = p.info().command().orElse("");
+              String kind =
+                  cmd.endsWith("/java")
+                      ? "js_children"
+                      : cmd.contains("redis-server") ? "redis" : "other";
+              out.merge(kind, ticks(p.pid()) * 10, Long::sum);
+            });
     return out;
   }
 
@@ -360,12 +455,23 @@ public final class QueueBench {
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)];
   }
 
-  /** The API secret of the nodes a bench starts, and a token signed with it by the code behind ./anchor token. */
-  static final String SECRET = "bench-" + java.util.UUID.randomUUID() + "-" + java.util.UUID.randomUUID();
-  static final String TOKEN = new dev.anchor.auth.TokenIssuer(dev.anchor.auth.AuthConfig.from(
-      com.typesafe.config.ConfigFactory.parseMap(Map.of("anchor.auth.jwt-secret", SECRET, "anchor.auth.mode", "on"))
-          .withFallback(com.typesafe.config.ConfigFactory.load())))
-      .issue("bench", dev.anchor.auth.ApiRole.parseList("submit,read,operate"), Duration.ofHours(12));
+  /**
+   * The API secret of the nodes a bench starts, and a token signed with it by the code behind
+   * ./anchor token.
+   */
+  static final String SECRET =
+      "bench-" + java.util.UUID.randomUUID() + "-" + java.util.UUID.randomUUID();
+
+  static final String TOKEN =
+      new dev.anchor.auth.TokenIssuer(
+              dev.anchor.auth.AuthConfig.from(
+                  com.typesafe.config.ConfigFactory.parseMap(
+                          Map.of("anchor.auth.jwt-secret", SECRET, "anchor.auth.mode", "on"))
+                      .withFallback(com.typesafe.config.ConfigFactory.load())))
+          .issue(
+              "bench",
+              dev.anchor.auth.ApiRole.parseList("submit,read,operate"),
+              Duration.ofHours(12));
 
   /** A request to the API with the bench's token, as every client of a secured API sends it. */
   static HttpRequest.Builder api(URI uri) {
@@ -375,10 +481,15 @@ public final class QueueBench {
   static void awaitHealthy(String base, Process node, Path dir) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     while (System.nanoTime() < deadline) {
-      if (!node.isAlive()) throw new IllegalStateException("node exited: " + Files.readString(dir.resolve("node.log")));
+      if (!node.isAlive())
+        throw new IllegalStateException(
+            "node exited: " + Files.readString(dir.resolve("node.log")));
       try {
-        if (HTTP.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(),
-            HttpResponse.BodyHandlers.discarding()).statusCode() == 200) return;
+        if (HTTP.send(
+                    HttpRequest.newBuilder(URI.create(base + "/health")).build(),
+                    HttpResponse.BodyHandlers.discarding())
+                .statusCode()
+            == 200) return;
       } catch (java.io.IOException notYet) {
         // starting
       }

@@ -1,5 +1,9 @@
 package dev.anchor.bench;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.persistence.mongo.EmbeddedMongoServer;
+import dev.anchor.queue.EmbeddedRedis;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,22 +19,17 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-
-import dev.anchor.persistence.mongo.EmbeddedMongoServer;
-import dev.anchor.queue.EmbeddedRedis;
-
 /**
- * A soak drill: a coordinator and three workers started through ./anchor (Redis and an H2-file MongoDB-wire server
- * run here, as an operator's would run beside them), a steady mixed load — WASM and JS tasks, verified tasks (3
- * replicas, quorum 2) and small DAGs — and a worker killed with -9 and started again every few minutes. Every 30 s
- * it prints the coordinator's heap after a full GC and the open file descriptors of the coordinator and a worker;
- * at the end, what became of every task that was answered 201: completed, failed, lost (never ended) and duplicated
- * (recorded Completed more than once). Flat heap and descriptors and zero lost/duplicated are the goal.
+ * A soak drill: a coordinator and three workers started through ./anchor (Redis and an H2-file
+ * MongoDB-wire server run here, as an operator's would run beside them), a steady mixed load — WASM
+ * and JS tasks, verified tasks (3 replicas, quorum 2) and small DAGs — and a worker killed with -9
+ * and started again every few minutes. Every 30 s it prints the coordinator's heap after a full GC
+ * and the open file descriptors of the coordinator and a worker; at the end, what became of every
+ * task that was answered 201: completed, failed, lost (never ended) and duplicated (recorded
+ * Completed more than once). Flat heap and descriptors and zero lost/duplicated are the goal.
  *
- * <p>Usage: {@code ./anchor bench soak [minutes=10] [rate=20] [kill-every=3]} (rate: submits per second; kill-every:
- * minutes between worker kills, 0 = none).
+ * <p>Usage: {@code ./anchor bench soak [minutes=10] [rate=20] [kill-every=3]} (rate: submits per
+ * second; kill-every: minutes between worker kills, 0 = none).
  */
 public final class SoakBench {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -48,18 +47,32 @@ public final class SoakBench {
     double killEvery = Double.parseDouble(opt.getOrDefault("kill-every", "3"));
     Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-soak");
-    System.out.printf("# soak: %.1f min at %d submits/s, a worker killed every %.1f min; logs in %s%n", minutes, rate,
-        killEvery, dir);
+    System.out.printf(
+        "# soak: %.1f min at %d submits/s, a worker killed every %.1f min; logs in %s%n",
+        minutes, rate, killEvery, dir);
     Map<String, Process> workers = new ConcurrentHashMap<>();
     Process coordinator = null;
     try (EmbeddedRedis redis = EmbeddedRedis.start(dir.resolve("redis"));
-         EmbeddedMongoServer mongo = EmbeddedMongoServer.inDirectory(dir.resolve("mongo"))) {
+        EmbeddedMongoServer mongo = EmbeddedMongoServer.inDirectory(dir.resolve("mongo"))) {
       int cluster = QueueBench.freePort();
       int http = QueueBench.freePort();
-      Map<String, String> env = new HashMap<>(Map.of("ANCHOR_MONGO_URI", mongo.connectionString(),
-          "ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_SEED_NODES", "127.0.0.1:" + cluster,
-          "ANCHOR_LOG_LEVEL", "WARN", "ANCHOR_MANAGEMENT", "off", "ANCHOR_JS_WORKERS", "1",
-          "ANCHOR_DOWN_AFTER", "5s"));
+      Map<String, String> env =
+          new HashMap<>(
+              Map.of(
+                  "ANCHOR_MONGO_URI",
+                  mongo.connectionString(),
+                  "ANCHOR_REDIS_URI",
+                  redis.uri(),
+                  "ANCHOR_SEED_NODES",
+                  "127.0.0.1:" + cluster,
+                  "ANCHOR_LOG_LEVEL",
+                  "WARN",
+                  "ANCHOR_MANAGEMENT",
+                  "off",
+                  "ANCHOR_JS_WORKERS",
+                  "1",
+                  "ANCHOR_DOWN_AFTER",
+                  "5s"));
       Map<String, String> c = new HashMap<>(env);
       c.put("ANCHOR_CLUSTER_PORT", Integer.toString(cluster));
       coordinator = ConsensusBench.start(home, dir, "coordinator", "coordinator", http, c);
@@ -98,10 +111,18 @@ public final class SoakBench {
           p.descendants().forEach(ProcessHandle::destroyForcibly);
           p.destroyForcibly();
           p.waitFor(30, TimeUnit.SECONDS);
-          System.out.printf("# t=%ds kill -9 %s (pid %d); started again%n", (now - start) / 1_000_000_000L, victim,
-              p.pid());
-          workers.put(victim, ConsensusBench.start(home, dir, "worker", victim + "-" + (kills + 1),
-              QueueBench.freePort(), workerEnv.get(victim)));
+          System.out.printf(
+              "# t=%ds kill -9 %s (pid %d); started again%n",
+              (now - start) / 1_000_000_000L, victim, p.pid());
+          workers.put(
+              victim,
+              ConsensusBench.start(
+                  home,
+                  dir,
+                  "worker",
+                  victim + "-" + (kills + 1),
+                  QueueBench.freePort(),
+                  workerEnv.get(victim)));
           kills++;
           nextKill += (long) (killEvery * 60e9);
         }
@@ -114,45 +135,79 @@ public final class SoakBench {
       }
       clients.shutdown();
       clients.awaitTermination(2, TimeUnit.MINUTES);
-      System.out.printf("# load stopped after %d submits (%d answered 503 and not retried); waiting for the rest%n",
+      System.out.printf(
+          "# load stopped after %d submits (%d answered 503 and not retried); waiting for the rest%n",
           sent, refused.get());
       report(base, tasks, dags, kills, minutes, refused.get());
-      sample(coordinator, workers.get("w1"), (System.nanoTime() - start) / 1_000_000_000L, tasks.size());
+      sample(
+          coordinator,
+          workers.get("w1"),
+          (System.nanoTime() - start) / 1_000_000_000L,
+          tasks.size());
     } finally {
       for (Process p : workers.values()) p.destroy();
       if (coordinator != null) coordinator.destroy();
       for (Process p : workers.values()) if (!p.waitFor(40, TimeUnit.SECONDS)) p.destroyForcibly();
-      if (coordinator != null && !coordinator.waitFor(40, TimeUnit.SECONDS)) coordinator.destroyForcibly();
+      if (coordinator != null && !coordinator.waitFor(40, TimeUnit.SECONDS))
+        coordinator.destroyForcibly();
     }
   }
 
-  /** 60 % WASM, 20 % JS, 10 % verified WASM, 10 % a DAG of a root, three parallel steps and a sink. */
-  static void submit(String base, int kind, long k, List<String> tasks, List<String> dags, AtomicLong refused) {
+  /**
+   * 60 % WASM, 20 % JS, 10 % verified WASM, 10 % a DAG of a root, three parallel steps and a sink.
+   */
+  static void submit(
+      String base, int kind, long k, List<String> tasks, List<String> dags, AtomicLong refused) {
     try {
       if (kind < 90) {
-        String payload = kind < 60 || kind >= 80
-            ? "{\"runtime\":\"wasm\",\"wasm\":\"" + ADD + "\",\"entry\":\"add\",\"args\":[" + (k % 1000) + ",1]}"
-            : "{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":" + k + "}";
-        String body = "{\"payload\":" + payload
-            + (kind >= 80 ? ",\"verification\":{\"replicas\":3,\"quorum\":2}" : "") + "}";
-        tasks.add(JSON.readTree(ConsensusBench.post(base + "/api/tasks", body)).path("taskId").asText());
+        String payload =
+            kind < 60 || kind >= 80
+                ? "{\"runtime\":\"wasm\",\"wasm\":\""
+                    + ADD
+                    + "\",\"entry\":\"add\",\"args\":["
+                    + (k % 1000)
+                    + ",1]}"
+                : "{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":" + k + "}";
+        String body =
+            "{\"payload\":"
+                + payload
+                + (kind >= 80 ? ",\"verification\":{\"replicas\":3,\"quorum\":2}" : "")
+                + "}";
+        tasks.add(
+            JSON.readTree(ConsensusBench.post(base + "/api/tasks", body)).path("taskId").asText());
       } else {
         String step = "{\"runtime\":\"js\",\"sourceCode\":\"1\"}";
-        String body = "{\"name\":\"soak\",\"tasks\":["
-            + "{\"id\":\"root\",\"payload\":" + step + "},"
-            + "{\"id\":\"a\",\"dependencies\":[\"root\"],\"payload\":" + step + "},"
-            + "{\"id\":\"b\",\"dependencies\":[\"root\"],\"payload\":" + step + "},"
-            + "{\"id\":\"c\",\"dependencies\":[\"root\"],\"payload\":" + step + "},"
-            + "{\"id\":\"sink\",\"dependencies\":[\"a\",\"b\",\"c\"],\"payload\":" + step + "}]}";
-        dags.add(JSON.readTree(ConsensusBench.post(base + "/api/dag/schedule", body)).path("dagId").asText());
+        String body =
+            "{\"name\":\"soak\",\"tasks\":["
+                + "{\"id\":\"root\",\"payload\":"
+                + step
+                + "},"
+                + "{\"id\":\"a\",\"dependencies\":[\"root\"],\"payload\":"
+                + step
+                + "},"
+                + "{\"id\":\"b\",\"dependencies\":[\"root\"],\"payload\":"
+                + step
+                + "},"
+                + "{\"id\":\"c\",\"dependencies\":[\"root\"],\"payload\":"
+                + step
+                + "},"
+                + "{\"id\":\"sink\",\"dependencies\":[\"a\",\"b\",\"c\"],\"payload\":"
+                + step
+                + "}]}";
+        dags.add(
+            JSON.readTree(ConsensusBench.post(base + "/api/dag/schedule", body))
+                .path("dagId")
+                .asText());
       }
     } catch (Exception e) {
-      // 503 (the node at its bounds) and connection errors are answers a client retries: not tasks we own
+      // 503 (the node at its bounds) and connection errors are answers a client retries: not tasks
+      // we own
       refused.incrementAndGet();
     }
   }
 
-  static void report(String base, List<String> tasks, List<String> dags, int kills, double minutes, long refused)
+  static void report(
+      String base, List<String> tasks, List<String> dags, int kills, double minutes, long refused)
       throws Exception {
     long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
     Map<String, String> status = new HashMap<>();
@@ -163,16 +218,21 @@ public final class SoakBench {
       while (true) {
         t = JSON.readTree(ConsensusBench.get(base + "/api/tasks/" + id));
         String s = t.path("status").asText();
-        if (s.equals("Completed") || s.equals("Failed") || s.equals("Cancelled") || System.nanoTime() > deadline) break;
+        if (s.equals("Completed")
+            || s.equals("Failed")
+            || s.equals("Cancelled")
+            || System.nanoTime() > deadline) break;
         TimeUnit.MILLISECONDS.sleep(200);
       }
       status.put(id, t.path("status").asText());
       int completions = 0;
-      for (JsonNode h : t.path("history")) if (h.path("event").asText().equals("Completed")) completions++;
+      for (JsonNode h : t.path("history"))
+        if (h.path("event").asText().equals("Completed")) completions++;
       if (completions > 1) duplicated++;
     }
     long completed = status.values().stream().filter("Completed"::equals).count();
-    long failed = status.values().stream().filter(s -> s.equals("Failed") || s.equals("Cancelled")).count();
+    long failed =
+        status.values().stream().filter(s -> s.equals("Failed") || s.equals("Cancelled")).count();
     long lost = snapshot.size() - completed - failed;
     int dagsCompleted = 0;
     for (String id : new ArrayList<>(dags)) {
@@ -180,14 +240,27 @@ public final class SoakBench {
       while (true) {
         d = JSON.readTree(ConsensusBench.get(base + "/api/dag/" + id));
         String s = d.path("status").asText();
-        if (s.equals("Completed") || s.equals("Failed") || s.equals("Cancelled") || System.nanoTime() > deadline) break;
+        if (s.equals("Completed")
+            || s.equals("Failed")
+            || s.equals("Cancelled")
+            || System.nanoTime() > deadline) break;
         TimeUnit.MILLISECONDS.sleep(200);
       }
       if (d.path("status").asText().equals("Completed")) dagsCompleted++;
     }
-    System.out.printf("RESULT scenario=soak minutes=%.1f worker_kills=%d tasks=%d completed=%d failed=%d lost=%d "
-            + "duplicated=%d dags=%d dags_completed=%d refused=%d%n", minutes, kills, snapshot.size(), completed, failed,
-        lost, duplicated, dags.size(), dagsCompleted, refused);
+    System.out.printf(
+        "RESULT scenario=soak minutes=%.1f worker_kills=%d tasks=%d completed=%d failed=%d lost=%d "
+            + "duplicated=%d dags=%d dags_completed=%d refused=%d%n",
+        minutes,
+        kills,
+        snapshot.size(),
+        completed,
+        failed,
+        lost,
+        duplicated,
+        dags.size(),
+        dagsCompleted,
+        refused);
   }
 
   /** The coordinator's heap after a full GC and open descriptors, and a worker's descriptors. */
@@ -201,8 +274,9 @@ public final class SoakBench {
     } catch (Exception e) {
       heap = "? (" + e.getMessage() + ")";
     }
-    System.out.printf("# t=%ds tasks=%d coordinator_heap_after_gc_mb=%s coordinator_fds=%d worker_w1_fds=%d%n", seconds,
-        tasks, heap, fds(coordinator), worker == null ? -1 : fds(worker));
+    System.out.printf(
+        "# t=%ds tasks=%d coordinator_heap_after_gc_mb=%s coordinator_fds=%d worker_w1_fds=%d%n",
+        seconds, tasks, heap, fds(coordinator), worker == null ? -1 : fds(worker));
   }
 
   static long fds(Process p) {

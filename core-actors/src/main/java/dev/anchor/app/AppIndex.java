@@ -5,8 +5,8 @@ import io.lettuce.core.api.StatefulRedisConnection;
 import java.util.List;
 
 /**
- * The ids of the apps for GET /api/clusters, oldest first (a Redis sorted set scored by creation time). The app
- * entities stay the source of truth: the list asks each of them for its view.
+ * The ids of the apps for GET /api/clusters, oldest first (a Redis sorted set scored by creation
+ * time). The app entities stay the source of truth: the list asks each of them for its view.
  */
 public final class AppIndex implements AutoCloseable {
   static final String KEY = "anchor:apps";

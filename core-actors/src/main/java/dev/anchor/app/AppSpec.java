@@ -6,29 +6,47 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What a long-lived app is: the reference system's cluster body ({@code name}, {@code type}, {@code config.port},
- * {@code config.ram}, {@code config.cpu}) plus its code — either {@code files} (written into the app's working
- * directory, {@code entry} run with Node.js, {@code dependencies} installed through the native runtime's npm cache)
- * or a {@code command} run through {@code /bin/sh -c}. The app gets its port in {@code PORT}.
+ * What a long-lived app is: the reference system's cluster body ({@code name}, {@code type}, {@code
+ * config.port}, {@code config.ram}, {@code config.cpu}) plus its code — either {@code files}
+ * (written into the app's working directory, {@code entry} run with Node.js, {@code dependencies}
+ * installed through the native runtime's npm cache) or a {@code command} run through {@code /bin/sh
+ * -c}. The app gets its port in {@code PORT}.
  *
- * @param port       the port the app should listen on at its node (the node picks another when it is taken)
- * @param ramMb      memory limit in MB (Node's heap cap, and a cgroup's memory.max where the node can make one)
- * @param cpu        cores (cgroup cpu.max where available, else scheduler accounting only)
+ * @param port the port the app should listen on at its node (the node picks another when it is
+ *     taken)
+ * @param ramMb memory limit in MB (Node's heap cap, and a cgroup's memory.max where the node can
+ *     make one)
+ * @param cpu cores (cgroup cpu.max where available, else scheduler accounting only)
  * @param healthPath HTTP path probed on the app's port; 2xx–4xx counts as healthy
- * @param display    whether the app gets a virtual X display (an Xvfb its node starts for it, in {@code DISPLAY})
- * @param displaySize that display's size, {@code WIDTHxHEIGHT} (null: {@link #DEFAULT_DISPLAY_SIZE})
+ * @param display whether the app gets a virtual X display (an Xvfb its node starts for it, in
+ *     {@code DISPLAY})
+ * @param displaySize that display's size, {@code WIDTHxHEIGHT} (null: {@link
+ *     #DEFAULT_DISPLAY_SIZE})
  */
-public record AppSpec(String name, String type, int port, long ramMb, double cpu, Map<String, String> files,
-                      String entry, List<String> dependencies, String command, String healthPath, boolean display,
-                      String displaySize)
+public record AppSpec(
+    String name,
+    String type,
+    int port,
+    long ramMb,
+    double cpu,
+    Map<String, String> files,
+    String entry,
+    List<String> dependencies,
+    String command,
+    String healthPath,
+    boolean display,
+    String displaySize)
     implements CborSerializable {
 
   public static final String DEFAULT_DISPLAY_SIZE = "1280x720";
 
   public static final String HELLO_ENTRY = "index.js";
 
-  /** The reference system's app: Express answering {@code <h1>Running on Anchor</h1>} on {@code /}. */
-  public static final String HELLO_SOURCE = """
+  /**
+   * The reference system's app: Express answering {@code <h1>Running on Anchor</h1>} on {@code /}.
+   */
+  public static final String HELLO_SOURCE =
+      """
       const express = require('express');
       const app = express();
       app.get('/', (req, res) => res.send('<h1>Running on Anchor</h1>'));
@@ -46,7 +64,19 @@ public record AppSpec(String name, String type, int port, long ramMb, double cpu
 
   /** The same app without or with a display of {@code size} (null: the default size). */
   public AppSpec withDisplay(boolean display, String size) {
-    return new AppSpec(name, type, port, ramMb, cpu, files, entry, dependencies, command, healthPath, display, size);
+    return new AppSpec(
+        name,
+        type,
+        port,
+        ramMb,
+        cpu,
+        files,
+        entry,
+        dependencies,
+        command,
+        healthPath,
+        display,
+        size);
   }
 
   /** {@code [width, height]} of {@link #displaySize()}. */
@@ -56,13 +86,27 @@ public record AppSpec(String name, String type, int port, long ramMb, double cpu
   }
 
   /** The reference body's app: no source given. */
-  public static AppSpec hello(String name, String type, int port, long ramMb, double cpu, String healthPath) {
+  public static AppSpec hello(
+      String name, String type, int port, long ramMb, double cpu, String healthPath) {
     Map<String, String> files = new LinkedHashMap<>();
     files.put(HELLO_ENTRY, HELLO_SOURCE);
-    files.put("package.json", "{\"name\":\"anchor-web-app\",\"version\":\"1.0.0\",\"private\":true,"
-        + "\"main\":\"index.js\",\"dependencies\":{\"express\":\"^4.19.2\"}}\n");
-    return new AppSpec(name, type, port, ramMb, cpu, files, HELLO_ENTRY, List.of("express@^4.19.2"), null,
-        healthPath, false, null);
+    files.put(
+        "package.json",
+        "{\"name\":\"anchor-web-app\",\"version\":\"1.0.0\",\"private\":true,"
+            + "\"main\":\"index.js\",\"dependencies\":{\"express\":\"^4.19.2\"}}\n");
+    return new AppSpec(
+        name,
+        type,
+        port,
+        ramMb,
+        cpu,
+        files,
+        HELLO_ENTRY,
+        List.of("express@^4.19.2"),
+        null,
+        healthPath,
+        false,
+        null);
   }
 
   public boolean usesCommand() {

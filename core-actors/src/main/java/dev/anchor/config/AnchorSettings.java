@@ -1,16 +1,14 @@
 package dev.anchor.config;
 
 import com.typesafe.config.Config;
-
 import java.nio.file.Path;
 
-/** The anchor.* settings the launcher needs (anchor.mongo.* belongs to MongoStore, which reads it itself). */
+/**
+ * The anchor.* settings the launcher needs (anchor.mongo.* belongs to MongoStore, which reads it
+ * itself).
+ */
 public record AnchorSettings(
-    Path dataDir,
-    String httpHost,
-    int httpPort,
-    String redisUri,
-    String nodeName) {
+    Path dataDir, String httpHost, int httpPort, String redisUri, String nodeName) {
 
   public static final String EMBEDDED = "embedded";
 

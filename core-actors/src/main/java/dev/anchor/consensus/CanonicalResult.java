@@ -1,5 +1,10 @@
 package dev.anchor.consensus;
 
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
@@ -12,53 +17,55 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-
 /**
  * The bytes replicas of a verified task are compared on, and the keys they vote with.
  *
- * <p>JavaScript results are compared on canonical JSON so that replicas which produce the same value agree even if
- * their engines print it differently (key order, {@code 1.0} vs {@code 1}, {@code "\u00e9"} vs {@code "é"}). Other
- * runtimes (wasm, native) report bytes the task itself produced, so there any difference is a real difference and the
- * raw text is compared.
+ * <p>JavaScript results are compared on canonical JSON so that replicas which produce the same
+ * value agree even if their engines print it differently (key order, {@code 1.0} vs {@code 1},
+ * {@code "\u00e9"} vs {@code "é"}). Other runtimes (wasm, native) report bytes the task itself
+ * produced, so there any difference is a real difference and the raw text is compared.
  *
  * <h2>Canonical JSON</h2>
+ *
  * <ul>
- *   <li>Object members sorted by key, in UTF-16 code unit order ({@link String#compareTo}); duplicate keys are
- *       rejected because engines disagree on which one wins.</li>
- *   <li>No whitespace outside strings; arrays keep their order.</li>
- *   <li>Numbers are parsed exactly (BigDecimal/BigInteger, never through double) and printed in one form per numeric
- *       value: zero (including {@code -0}, {@code 0.0}) is {@code 0}; trailing fractional zeros are removed; a value
- *       whose magnitude is in [1e-7, 1e21) is written plainly ({@code 1}, {@code 0.5}, {@code 123.45},
- *       {@code 18446744073709551616}), any other value in exponent form with all its significant digits, mantissa in
- *       [1, 10) and a signed exponent ({@code 1e+21}, {@code 1.5e-8}, {@code 1.180591620717411303424e+21}). This is
- *       ECMAScript's Number-to-String layout extended to arbitrary precision, so what a JavaScript engine prints for a
- *       double is already canonical, and the output size stays bounded by the input's digit count (a plain rendering of
- *       {@code 1e999999999} would be a billion characters).</li>
- *   <li>Strings are written as ECMAScript's {@code JSON.stringify} writes them: {@code \"}, {@code \\}, {@code \b
- *       \f \n \r \t}, other control characters and unpaired surrogates as lowercase {@code \}{@code u00xx}, every other
- *       character literally (UTF-8 in {@link #bytes}).</li>
+ *   <li>Object members sorted by key, in UTF-16 code unit order ({@link String#compareTo});
+ *       duplicate keys are rejected because engines disagree on which one wins.
+ *   <li>No whitespace outside strings; arrays keep their order.
+ *   <li>Numbers are parsed exactly (BigDecimal/BigInteger, never through double) and printed in one
+ *       form per numeric value: zero (including {@code -0}, {@code 0.0}) is {@code 0}; trailing
+ *       fractional zeros are removed; a value whose magnitude is in [1e-7, 1e21) is written plainly
+ *       ({@code 1}, {@code 0.5}, {@code 123.45}, {@code 18446744073709551616}), any other value in
+ *       exponent form with all its significant digits, mantissa in [1, 10) and a signed exponent
+ *       ({@code 1e+21}, {@code 1.5e-8}, {@code 1.180591620717411303424e+21}). This is ECMAScript's
+ *       Number-to-String layout extended to arbitrary precision, so what a JavaScript engine prints
+ *       for a double is already canonical, and the output size stays bounded by the input's digit
+ *       count (a plain rendering of {@code 1e999999999} would be a billion characters).
+ *   <li>Strings are written as ECMAScript's {@code JSON.stringify} writes them: {@code \"}, {@code
+ *       \\}, {@code \b \f \n \r \t}, other control characters and unpaired surrogates as lowercase
+ *       {@code \}{@code u00xx}, every other character literally (UTF-8 in {@link #bytes}).
  * </ul>
- * Jackson's default read limits apply (numbers up to 1000 characters, strings up to 20 million characters, nesting up
- * to 1000 levels); beyond them the text is treated as invalid JSON, which {@link #bytes} then compares raw. Raw bytes of
- * invalid text can never equal the canonical text of valid JSON, so that fallback cannot make different results agree.
+ *
+ * Jackson's default read limits apply (numbers up to 1000 characters, strings up to 20 million
+ * characters, nesting up to 1000 levels); beyond them the text is treated as invalid JSON, which
+ * {@link #bytes} then compares raw. Raw bytes of invalid text can never equal the canonical text of
+ * valid JSON, so that fallback cannot make different results agree.
  */
 public final class CanonicalResult {
 
-  private static final ObjectMapper MAPPER = JsonMapper.builder()
-      .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
-      .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
-      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
-      .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
-      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-      .build();
+  private static final ObjectMapper MAPPER =
+      JsonMapper.builder()
+          .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS)
+          .enable(DeserializationFeature.USE_BIG_INTEGER_FOR_INTS)
+          .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+          .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
+          .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+          .build();
 
-  /** Magnitudes in [10^PLAIN_MIN_EXPONENT, 10^PLAIN_MAX_EXPONENT) are written without an exponent. */
+  /**
+   * Magnitudes in [10^PLAIN_MIN_EXPONENT, 10^PLAIN_MAX_EXPONENT) are written without an exponent.
+   */
   private static final long PLAIN_MIN_EXPONENT = -7;
+
   private static final long PLAIN_MAX_EXPONENT = 21;
 
   private static final HexFormat HEX = HexFormat.of();
@@ -68,7 +75,8 @@ public final class CanonicalResult {
   /**
    * The canonical text of a JSON document (see the class comment).
    *
-   * @throws IllegalArgumentException if {@code json} is null, empty or not exactly one valid JSON value
+   * @throws IllegalArgumentException if {@code json} is null, empty or not exactly one valid JSON
+   *     value
    */
   public static String canonicalJson(String json) {
     if (json == null) {
@@ -78,7 +86,8 @@ public final class CanonicalResult {
     try {
       root = MAPPER.readTree(json);
     } catch (IOException | RuntimeException e) {
-      // RuntimeException too: BigDecimal parsing of an exponent beyond int range throws NumberFormatException
+      // RuntimeException too: BigDecimal parsing of an exponent beyond int range throws
+      // NumberFormatException
       throw new IllegalArgumentException("not valid JSON: " + e.getMessage(), e);
     }
     if (root == null || root.isMissingNode()) {
@@ -90,9 +99,10 @@ public final class CanonicalResult {
   }
 
   /**
-   * What replicas are compared on. For JavaScript runtimes ({@code js}, {@code javascript}, {@code isolated-vm}, any
-   * case, or null): the UTF-8 of {@link #canonicalJson}, or the raw UTF-8 when the result is not valid JSON. For every
-   * other runtime: the raw UTF-8 of the result exactly as reported. A null result is the text {@code null}.
+   * What replicas are compared on. For JavaScript runtimes ({@code js}, {@code javascript}, {@code
+   * isolated-vm}, any case, or null): the UTF-8 of {@link #canonicalJson}, or the raw UTF-8 when
+   * the result is not valid JSON. For every other runtime: the raw UTF-8 of the result exactly as
+   * reported. A null result is the text {@code null}.
    */
   public static byte[] bytes(String runtime, String resultJson) {
     String text = resultJson == null ? "null" : resultJson;
@@ -100,7 +110,8 @@ public final class CanonicalResult {
       try {
         text = canonicalJson(text);
       } catch (IllegalArgumentException notJson) {
-        // compared raw: replicas printing the same invalid text still agree, different text still differs
+        // compared raw: replicas printing the same invalid text still agree, different text still
+        // differs
       }
     }
     return text.getBytes(StandardCharsets.UTF_8);
@@ -112,12 +123,12 @@ public final class CanonicalResult {
   }
 
   /**
-   * The key a replica votes with. Success: {@link #hash}. Failure: {@code "error:" +} SHA-256 hex of
-   * {@code errorKind + "\n" + error} (null parts as the text {@code null}), so replicas that fail the same
-   * deterministic way agree on that failure, and a failure never equals a success.
+   * The key a replica votes with. Success: {@link #hash}. Failure: {@code "error:" +} SHA-256 hex
+   * of {@code errorKind + "\n" + error} (null parts as the text {@code null}), so replicas that
+   * fail the same deterministic way agree on that failure, and a failure never equals a success.
    */
-  public static String outcomeKey(String runtime, boolean success, String resultJson, String errorKind,
-      String error) {
+  public static String outcomeKey(
+      String runtime, boolean success, String resultJson, String errorKind, String error) {
     if (success) {
       return hash(runtime, resultJson);
     }
@@ -180,9 +191,12 @@ public final class CanonicalResult {
         out.append(']');
       }
       case STRING -> writeString(node.textValue(), out);
-      case NUMBER -> out.append(canonicalNumber(node.isIntegralNumber()
-          ? new BigDecimal(node.bigIntegerValue())
-          : node.decimalValue()));
+      case NUMBER ->
+          out.append(
+              canonicalNumber(
+                  node.isIntegralNumber()
+                      ? new BigDecimal(node.bigIntegerValue())
+                      : node.decimalValue()));
       case BOOLEAN -> out.append(node.booleanValue() ? "true" : "false");
       case NULL -> out.append("null");
       default -> throw new IllegalArgumentException("unexpected JSON node " + node.getNodeType());
@@ -211,7 +225,9 @@ public final class CanonicalResult {
         s.append(digits);
         s.append("0".repeat((int) (exponent + 1 - digits.length())));
       } else {
-        s.append(digits, 0, (int) exponent + 1).append('.').append(digits, (int) exponent + 1, digits.length());
+        s.append(digits, 0, (int) exponent + 1)
+            .append('.')
+            .append(digits, (int) exponent + 1, digits.length());
       }
     } else {
       s.append(digits.charAt(0));
@@ -242,7 +258,8 @@ public final class CanonicalResult {
             if (i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
               out.append(c).append(text.charAt(++i));
             } else {
-              escape(c, out); // unpaired: UTF-8 cannot carry it, and '?' would merge distinct strings
+              escape(
+                  c, out); // unpaired: UTF-8 cannot carry it, and '?' would merge distinct strings
             }
           } else if (Character.isLowSurrogate(c)) {
             escape(c, out);

@@ -7,13 +7,17 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Decides what a verified task does next from the votes its replicas cast so far (BOINC-style quorum): complete with
- * the result {@code quorum} replicas agree on, wait for replicas still running, start more replicas, or give up.
- * Pure function of its arguments; the task entity keeps the state.
+ * Decides what a verified task does next from the votes its replicas cast so far (BOINC-style
+ * quorum): complete with the result {@code quorum} replicas agree on, wait for replicas still
+ * running, start more replicas, or give up. Pure function of its arguments; the task entity keeps
+ * the state.
  */
 public final class Quorum {
 
-  /** One replica's outcome: the node it ran on and its {@link CanonicalResult#outcomeKey outcome key}. */
+  /**
+   * One replica's outcome: the node it ran on and its {@link CanonicalResult#outcomeKey outcome
+   * key}.
+   */
   public record Vote(String nodeId, String key) {
     public Vote {
       Objects.requireNonNull(nodeId, "nodeId");
@@ -51,14 +55,15 @@ public final class Quorum {
   }
 
   /**
-   * @param quorum      votes for one key needed to agree (>= 1)
+   * @param quorum votes for one key needed to agree (>= 1)
    * @param maxReplicas replicas the task may use in total (>= 1)
-   * @param votes       one per replica that reported an outcome, in arrival order
-   * @param inFlight    replicas dispatched and not yet reported (>= 0)
-   * @param used        replicas counted against {@code maxReplicas} so far: reported + in flight + ended without a
-   *                    vote (node died, timed out); at least {@code votes.size() + inFlight}
+   * @param votes one per replica that reported an outcome, in arrival order
+   * @param inFlight replicas dispatched and not yet reported (>= 0)
+   * @param used replicas counted against {@code maxReplicas} so far: reported + in flight + ended
+   *     without a vote (node died, timed out); at least {@code votes.size() + inFlight}
    */
-  public static Decision decide(int quorum, int maxReplicas, List<Vote> votes, int inFlight, int used) {
+  public static Decision decide(
+      int quorum, int maxReplicas, List<Vote> votes, int inFlight, int used) {
     Objects.requireNonNull(votes, "votes");
     if (quorum < 1) {
       throw new IllegalArgumentException("quorum must be >= 1, was " + quorum);
@@ -70,14 +75,21 @@ public final class Quorum {
       throw new IllegalArgumentException("inFlight must be >= 0, was " + inFlight);
     }
     if ((long) used < (long) votes.size() + inFlight) {
-      throw new IllegalArgumentException("used (" + used + ") must be >= votes (" + votes.size() + ") + inFlight ("
-          + inFlight + ")");
+      throw new IllegalArgumentException(
+          "used ("
+              + used
+              + ") must be >= votes ("
+              + votes.size()
+              + ") + inFlight ("
+              + inFlight
+              + ")");
     }
     for (Vote v : votes) {
       Objects.requireNonNull(v, "votes must not contain null");
     }
 
-    // Counting in vote order: the first key to reach quorum is the one whose quorum-th vote came earliest.
+    // Counting in vote order: the first key to reach quorum is the one whose quorum-th vote came
+    // earliest.
     Map<String, Integer> counts = new LinkedHashMap<>();
     String agreed = null;
     int best = 0;
@@ -105,13 +117,19 @@ public final class Quorum {
     if (used < maxReplicas) {
       return new Decision.DispatchMore(Math.min(need, maxReplicas - used));
     }
-    return new Decision.Unverifiable(reason(quorum, maxReplicas, counts, votes.size(), inFlight, used));
+    return new Decision.Unverifiable(
+        reason(quorum, maxReplicas, counts, votes.size(), inFlight, used));
   }
 
-  private static String reason(int quorum, int maxReplicas, Map<String, Integer> counts, int voted, int inFlight,
-      int used) {
-    StringBuilder s = new StringBuilder("no ").append(quorum).append(" of ").append(maxReplicas)
-        .append(maxReplicas == 1 ? " replica" : " replicas").append(" agreed (");
+  private static String reason(
+      int quorum, int maxReplicas, Map<String, Integer> counts, int voted, int inFlight, int used) {
+    StringBuilder s =
+        new StringBuilder("no ")
+            .append(quorum)
+            .append(" of ")
+            .append(maxReplicas)
+            .append(maxReplicas == 1 ? " replica" : " replicas")
+            .append(" agreed (");
     if (counts.isEmpty()) {
       s.append("no replica reported a result");
     } else {

@@ -6,9 +6,9 @@ import java.time.Duration;
 /**
  * Limits and timing of DAGs.
  *
- * @param maxNodes      an operator's cap on nodes per DAG ({@code anchor.dag.max-nodes})
- * @param pollInterval  how often a running DAG asks its running nodes' tasks for their state, in case a completion
- *                      forward was lost in a crash ({@code anchor.dag.poll-interval})
+ * @param maxNodes an operator's cap on nodes per DAG ({@code anchor.dag.max-nodes})
+ * @param pollInterval how often a running DAG asks its running nodes' tasks for their state, in
+ *     case a completion forward was lost in a crash ({@code anchor.dag.poll-interval})
  * @param effectTimeout an unanswered {@link DagEffects} call counts as failed after this long
  */
 public record DagSettings(int maxNodes, Duration pollInterval, Duration effectTimeout) {

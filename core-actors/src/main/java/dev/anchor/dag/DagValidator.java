@@ -11,9 +11,13 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-/** Checks a DAG before anything of it runs, and puts its nodes in an order where each follows its dependencies. */
+/**
+ * Checks a DAG before anything of it runs, and puts its nodes in an order where each follows its
+ * dependencies.
+ */
 public final class DagValidator {
-  private static final java.util.regex.Pattern ID = java.util.regex.Pattern.compile("[A-Za-z0-9_.:-]{1,200}");
+  private static final java.util.regex.Pattern ID =
+      java.util.regex.Pattern.compile("[A-Za-z0-9_.:-]{1,200}");
 
   private DagValidator() {}
 
@@ -24,21 +28,31 @@ public final class DagValidator {
     List<DagNodeSpec> nodes = spec.nodes();
     if (nodes.isEmpty()) return problem("a DAG needs at least one task", "tasks", List.of());
     if (nodes.size() > maxNodes) {
-      return problem("a DAG may have at most " + maxNodes + " tasks, this one has " + nodes.size(), "tasks", List.of());
+      return problem(
+          "a DAG may have at most " + maxNodes + " tasks, this one has " + nodes.size(),
+          "tasks",
+          List.of());
     }
     Set<String> seen = new HashSet<>();
     Set<String> duplicates = new LinkedHashSet<>();
     for (int i = 0; i < nodes.size(); i++) {
       String id = nodes.get(i).id();
-      if (id == null || id.isBlank()) return problem("tasks[" + i + "].id is required", "tasks[" + i + "].id", List.of());
+      if (id == null || id.isBlank())
+        return problem("tasks[" + i + "].id is required", "tasks[" + i + "].id", List.of());
       if (!ID.matcher(id).matches()) {
         // ids become part of task ids and URLs
-        return problem("tasks[" + i + "].id may hold only letters, digits, '_', '-', '.' and ':' (at most 200)",
-            "tasks[" + i + "].id", List.of(id));
+        return problem(
+            "tasks["
+                + i
+                + "].id may hold only letters, digits, '_', '-', '.' and ':' (at most 200)",
+            "tasks[" + i + "].id",
+            List.of(id));
       }
       if (!seen.add(id)) duplicates.add(id);
     }
-    if (!duplicates.isEmpty()) return problem("duplicate task ids: " + String.join(", ", duplicates), "tasks", List.copyOf(duplicates));
+    if (!duplicates.isEmpty())
+      return problem(
+          "duplicate task ids: " + String.join(", ", duplicates), "tasks", List.copyOf(duplicates));
     List<String> selfDependent = new ArrayList<>();
     Set<String> unknown = new LinkedHashSet<>();
     for (DagNodeSpec n : nodes) {
@@ -48,23 +62,35 @@ public final class DagValidator {
       }
     }
     if (!selfDependent.isEmpty()) {
-      return problem("a task cannot depend on itself: " + String.join(", ", selfDependent), "dependencies", selfDependent);
+      return problem(
+          "a task cannot depend on itself: " + String.join(", ", selfDependent),
+          "dependencies",
+          selfDependent);
     }
     if (!unknown.isEmpty()) {
-      return problem("dependencies name unknown tasks: " + String.join(", ", unknown), "dependencies", List.copyOf(unknown));
+      return problem(
+          "dependencies name unknown tasks: " + String.join(", ", unknown),
+          "dependencies",
+          List.copyOf(unknown));
     }
     List<String> cycle = findCycle(nodes);
-    if (cycle != null) return problem("the dependencies form a cycle: " + String.join(" -> ", cycle), "dependencies", cycle);
+    if (cycle != null)
+      return problem(
+          "the dependencies form a cycle: " + String.join(" -> ", cycle), "dependencies", cycle);
     return Optional.empty();
   }
 
-  /** The nodes so that each comes after its dependencies, otherwise in the order given. Assumes a valid DAG. */
+  /**
+   * The nodes so that each comes after its dependencies, otherwise in the order given. Assumes a
+   * valid DAG.
+   */
   public static List<DagNodeSpec> topologicalOrder(List<DagNodeSpec> nodes) {
     Map<String, Integer> waiting = new HashMap<>();
     Map<String, List<DagNodeSpec>> dependents = new HashMap<>();
     for (DagNodeSpec n : nodes) {
       waiting.put(n.id(), new HashSet<>(n.dependencies()).size());
-      for (String d : new HashSet<>(n.dependencies())) dependents.computeIfAbsent(d, k -> new ArrayList<>()).add(n);
+      for (String d : new HashSet<>(n.dependencies()))
+        dependents.computeIfAbsent(d, k -> new ArrayList<>()).add(n);
     }
     Deque<DagNodeSpec> ready = new ArrayDeque<>();
     for (DagNodeSpec n : nodes) if (waiting.get(n.id()) == 0) ready.add(n);
@@ -76,11 +102,15 @@ public final class DagValidator {
         if (waiting.merge(m.id(), -1, Integer::sum) == 0) ready.add(m);
       }
     }
-    if (out.size() != nodes.size()) throw new IllegalArgumentException("the dependencies form a cycle");
+    if (out.size() != nodes.size())
+      throw new IllegalArgumentException("the dependencies form a cycle");
     return out;
   }
 
-  /** One cycle as "a, b, a" (a depends on b, b on a), or null; iterative so a 10,000-long chain cannot overflow. */
+  /**
+   * One cycle as "a, b, a" (a depends on b, b on a), or null; iterative so a 10,000-long chain
+   * cannot overflow.
+   */
   static List<String> findCycle(List<DagNodeSpec> nodes) {
     Map<String, DagNodeSpec> byId = new HashMap<>();
     for (DagNodeSpec n : nodes) byId.put(n.id(), n);

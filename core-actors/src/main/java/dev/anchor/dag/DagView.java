@@ -6,12 +6,12 @@ import java.util.List;
 /**
  * A DAG as clients see it (GET /api/dag/{id}). Times are epoch milliseconds; results are JSON text.
  *
- * @param status          "Unknown", "Running", "Completed", "Failed" or "Cancelled"
- * @param result          with one sink node, its result; with several, an object keyed by sink id; null until the DAG
- *                        completed
- * @param criticalPath    the ids of the longest-running chain of completed nodes, first to last
- * @param criticalPathMs  the summed duration of that chain
- * @param maxParallel     the cap on nodes in flight as given; null when the DAG has none
+ * @param status "Unknown", "Running", "Completed", "Failed" or "Cancelled"
+ * @param result with one sink node, its result; with several, an object keyed by sink id; null
+ *     until the DAG completed
+ * @param criticalPath the ids of the longest-running chain of completed nodes, first to last
+ * @param criticalPathMs the summed duration of that chain
+ * @param maxParallel the cap on nodes in flight as given; null when the DAG has none
  */
 public record DagView(
     String dagId,
@@ -36,11 +36,11 @@ public record DagView(
   public static final String UNKNOWN = "Unknown";
 
   /**
-   * @param status "Pending", "Running" (its task is submitted), "Completed", "Failed", "Skipped" (a dependency failed
-   *               or the DAG failed fast) or "Cancelled"
-   * @param type   the node's {@code type} as given (e.g. "script", "parallel"); informative
-   * @param taskId its task, null before it started and for a pass-through node (given without payload: no task, its
-   *               result is its input)
+   * @param status "Pending", "Running" (its task is submitted), "Completed", "Failed", "Skipped" (a
+   *     dependency failed or the DAG failed fast) or "Cancelled"
+   * @param type the node's {@code type} as given (e.g. "script", "parallel"); informative
+   * @param taskId its task, null before it started and for a pass-through node (given without
+   *     payload: no task, its result is its input)
    */
   public record NodeView(
       String id,

@@ -7,8 +7,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Map-reduce as a DAG: {@code partitions} map nodes {@code map-0 … map-(N-1)}, each seeing its contiguous slice of the
- * input array as {@code input}, and one {@code reduce} node that sees the map results as an array in partition order.
+ * Map-reduce as a DAG: {@code partitions} map nodes {@code map-0 … map-(N-1)}, each seeing its
+ * contiguous slice of the input array as {@code input}, and one {@code reduce} node that sees the
+ * map results as an array in partition order.
  */
 public final class MapReduce {
   public static final String REDUCE = "reduce";
@@ -20,8 +21,17 @@ public final class MapReduce {
     return "map-" + partition;
   }
 
-  /** Slices differ in size by at most one item; with more partitions than items some slices are empty. */
-  public static DagSpec plan(String name, ArrayNode items, int partitions, TaskSpec map, TaskSpec reduce, int maxParallel) {
+  /**
+   * Slices differ in size by at most one item; with more partitions than items some slices are
+   * empty.
+   */
+  public static DagSpec plan(
+      String name,
+      ArrayNode items,
+      int partitions,
+      TaskSpec map,
+      TaskSpec reduce,
+      int maxParallel) {
     if (partitions < 1) throw new IllegalArgumentException("partitions must be at least 1");
     int n = items.size();
     List<DagNodeSpec> nodes = new ArrayList<>(partitions + 1);

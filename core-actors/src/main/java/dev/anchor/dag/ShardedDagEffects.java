@@ -12,7 +12,10 @@ import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The coordinator's side effects of DAG entities: node tasks through the sharded task entities, the change feed. */
+/**
+ * The coordinator's side effects of DAG entities: node tasks through the sharded task entities, the
+ * change feed.
+ */
 public final class ShardedDagEffects implements DagEffects {
   private static final Logger log = LoggerFactory.getLogger(ShardedDagEffects.class);
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -21,13 +24,18 @@ public final class ShardedDagEffects implements DagEffects {
   private final Duration askTimeout;
   private final StatusCounts counts;
 
-  /** @param feed where changes go with kind "dag"; null publishes nothing */
+  /**
+   * @param feed where changes go with kind "dag"; null publishes nothing
+   */
   public ShardedDagEffects(ClusterSharding sharding, ChangeFeed feed, Duration askTimeout) {
     this(sharding, feed, askTimeout, null);
   }
 
-  /** @param counts the DAG state counters of /api/queue/stats; null counts nothing */
-  public ShardedDagEffects(ClusterSharding sharding, ChangeFeed feed, Duration askTimeout, StatusCounts counts) {
+  /**
+   * @param counts the DAG state counters of /api/queue/stats; null counts nothing
+   */
+  public ShardedDagEffects(
+      ClusterSharding sharding, ChangeFeed feed, Duration askTimeout, StatusCounts counts) {
     this.sharding = sharding;
     this.feed = feed;
     this.askTimeout = askTimeout;
@@ -36,7 +44,8 @@ public final class ShardedDagEffects implements DagEffects {
 
   @Override
   public CompletionStage<TaskView> submitTask(String taskId, TaskSpec spec) {
-    return sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
+    return sharding
+        .entityRefFor(TaskEntity.TYPE_KEY, taskId)
         .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), askTimeout);
   }
 
@@ -47,7 +56,9 @@ public final class ShardedDagEffects implements DagEffects {
 
   @Override
   public CompletionStage<TaskView> cancelTask(String taskId) {
-    return sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId).askWithStatus(TaskEntity.Cancel::new, askTimeout);
+    return sharding
+        .entityRefFor(TaskEntity.TYPE_KEY, taskId)
+        .askWithStatus(TaskEntity.Cancel::new, askTimeout);
   }
 
   @Override
@@ -62,23 +73,29 @@ public final class ShardedDagEffects implements DagEffects {
   }
 
   /**
-   * The DAG's state for the counters: Waiting when scheduled, Active from its first node start (any node start before
-   * a node completed, so the few calls of a DAG's roots, not one per node), then how it ended. A repeated state is a
-   * no-op in Redis, so a change announced twice after a restart counts once.
+   * The DAG's state for the counters: Waiting when scheduled, Active from its first node start (any
+   * node start before a node completed, so the few calls of a DAG's roots, not one per node), then
+   * how it ended. A repeated state is a no-op in Redis, so a change announced twice after a restart
+   * counts once.
    */
   private void count(DagChange change) {
     if (counts == null) return;
-    String state = switch (change.event()) {
-      case "Scheduled" -> "Waiting";
-      case "NodeStarted" -> change.completed() == 0 ? "Active" : null;
-      case "Completed", "Failed", "Cancelled" -> change.event();
-      default -> null;
-    };
+    String state =
+        switch (change.event()) {
+          case "Scheduled" -> "Waiting";
+          case "NodeStarted" -> change.completed() == 0 ? "Active" : null;
+          case "Completed", "Failed", "Cancelled" -> change.event();
+          default -> null;
+        };
     if (state == null) return;
     try {
-      counts.dag(change.dagId(), state).whenComplete((x, e) -> {
-        if (e != null) log.warn("DAG counter write failed for DAG {}: {}", change.dagId(), e.toString());
-      });
+      counts
+          .dag(change.dagId(), state)
+          .whenComplete(
+              (x, e) -> {
+                if (e != null)
+                  log.warn("DAG counter write failed for DAG {}: {}", change.dagId(), e.toString());
+              });
     } catch (RuntimeException e) {
       log.warn("DAG counter write failed for DAG {}: {}", change.dagId(), e.toString());
     }

@@ -7,15 +7,15 @@ import io.lettuce.core.StreamMessage;
 import io.lettuce.core.XAddArgs;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Every task and node change, in order, on a capped Redis stream. Stream ids are the server-sent-event ids, so a
- * client reconnecting with Last-Event-ID reads on from exactly where it stopped, whichever coordinator it reaches.
+ * Every task and node change, in order, on a capped Redis stream. Stream ids are the
+ * server-sent-event ids, so a client reconnecting with Last-Event-ID reads on from exactly where it
+ * stopped, whichever coordinator it reaches.
  */
 public final class ChangeFeed implements AutoCloseable {
   public static final String STREAM = "anchor:events";
@@ -28,13 +28,17 @@ public final class ChangeFeed implements AutoCloseable {
   }
 
   public void publish(String kind, String subjectId, String event, String json) {
-    conn.async().xadd(STREAM, XAddArgs.Builder.maxlen(maxLen).approximateTrimming(),
-        Map.of("kind", kind, "id", subjectId, "event", event, "json", json));
+    conn.async()
+        .xadd(
+            STREAM,
+            XAddArgs.Builder.maxlen(maxLen).approximateTrimming(),
+            Map.of("kind", kind, "id", subjectId, "event", event, "json", json));
   }
 
   /** The id of the newest entry, or "0-0" when the feed is empty: live readers start after it. */
   public String lastId() {
-    List<StreamMessage<String, String>> last = conn.sync().xrevrange(STREAM, Range.create("-", "+"), Limit.create(0, 1));
+    List<StreamMessage<String, String>> last =
+        conn.sync().xrevrange(STREAM, Range.create("-", "+"), Limit.create(0, 1));
     return last.isEmpty() ? "0-0" : last.get(0).getId();
   }
 
@@ -66,8 +70,11 @@ public final class ChangeFeed implements AutoCloseable {
 
     @SuppressWarnings("unchecked")
     public List<FeedEntry> next(String afterId, int count, Duration block) {
-      return convert(conn.sync().xread(XReadArgs.Builder.count(count).block(block),
-          XReadArgs.StreamOffset.from(STREAM, afterId)));
+      return convert(
+          conn.sync()
+              .xread(
+                  XReadArgs.Builder.count(count).block(block),
+                  XReadArgs.StreamOffset.from(STREAM, afterId)));
     }
 
     @Override

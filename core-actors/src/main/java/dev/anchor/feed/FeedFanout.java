@@ -4,9 +4,6 @@ import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -14,12 +11,15 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * One reader of the change feed per JVM, shared by every event-stream client: it keeps the newest entries in memory,
- * and a client asks for what follows the id it has seen. A client that fell behind the kept entries (a slow one, or
- * one resuming from an old Last-Event-ID) reads those from Redis instead, so nobody misses or repeats an entry, and
- * Redis is read once per change however many clients watch.
+ * One reader of the change feed per JVM, shared by every event-stream client: it keeps the newest
+ * entries in memory, and a client asks for what follows the id it has seen. A client that fell
+ * behind the kept entries (a slow one, or one resuming from an old Last-Event-ID) reads those from
+ * Redis instead, so nobody misses or repeats an entry, and Redis is read once per change however
+ * many clients watch.
  */
 public final class FeedFanout implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(FeedFanout.class);
@@ -29,6 +29,7 @@ public final class FeedFanout implements AutoCloseable {
   private final Executor blocking;
   private final int keep;
   private final Thread reader;
+
   /** Contiguous newest entries of the stream, oldest first; guarded by this. */
   private final ArrayDeque<Kept> kept = new ArrayDeque<>();
 
@@ -43,10 +44,13 @@ public final class FeedFanout implements AutoCloseable {
       return ms != id[0] ? ms > id[0] : seq > id[1];
     }
   }
+
   /** Id of the newest entry read (or where reading started); guarded by this. */
   private String newest;
+
   /** Completed (and replaced) when entries arrive; guarded by this. */
   private CompletableFuture<Void> arrival = new CompletableFuture<>();
+
   private volatile boolean running = true;
 
   public FeedFanout(ChangeFeed feed, RedisClient client, Executor blocking, int keep) {
@@ -64,8 +68,8 @@ public final class FeedFanout implements AutoCloseable {
   }
 
   /**
-   * The entries after {@code afterId} (at most {@code max}), once there are any. Completes with an empty list only when
-   * the fanout is closed.
+   * The entries after {@code afterId} (at most {@code max}), once there are any. Completes with an
+   * empty list only when the fanout is closed.
    */
   public CompletionStage<List<FeedEntry>> after(String afterId, int max) {
     CompletableFuture<Void> wait;
@@ -73,8 +77,10 @@ public final class FeedFanout implements AutoCloseable {
       if (!running) return CompletableFuture.completedFuture(List.of());
       FeedEntry first = kept.isEmpty() ? null : kept.peekFirst().entry();
       if (first == null || compare(afterId, first.id()) >= 0) {
-        if (compare(afterId, newest) < 0 && first != null) return CompletableFuture.completedFuture(keptAfter(afterId, max));
-        if (compare(afterId, newest) < 0) return fromRedis(afterId, max); // nothing kept yet, but Redis has more
+        if (compare(afterId, newest) < 0 && first != null)
+          return CompletableFuture.completedFuture(keptAfter(afterId, max));
+        if (compare(afterId, newest) < 0)
+          return fromRedis(afterId, max); // nothing kept yet, but Redis has more
         wait = arrival;
       } else {
         return fromRedis(afterId, max);
@@ -83,7 +89,10 @@ public final class FeedFanout implements AutoCloseable {
     return wait.thenCompose(v -> after(afterId, max));
   }
 
-  /** From the newest back to {@code afterId}: a client at the live edge looks at only what is new to it. */
+  /**
+   * From the newest back to {@code afterId}: a client at the live edge looks at only what is new to
+   * it.
+   */
   private List<FeedEntry> keptAfter(String afterId, int max) {
     long[] after = parse(afterId);
     List<FeedEntry> newerFirst = new ArrayList<>();
@@ -98,20 +107,30 @@ public final class FeedFanout implements AutoCloseable {
   }
 
   private CompletionStage<List<FeedEntry>> fromRedis(String afterId, int max) {
-    return CompletableFuture.supplyAsync(() -> ChangeFeed.convert(history.sync().xrange(ChangeFeed.STREAM,
-        Range.create("(" + afterId, "+"), Limit.create(0, max))), blocking).thenCompose(l -> {
-      // trimmed past afterId, or an id from another feed: carry on from what is kept
-      if (l.isEmpty()) {
-        synchronized (this) {
-          FeedEntry first = kept.isEmpty() ? null : kept.peekFirst().entry();
-          if (first != null && compare(afterId, first.id()) < 0) {
-            return CompletableFuture.completedFuture(keptAfter(afterId, max));
-          }
-        }
-        return after(position(), max);
-      }
-      return CompletableFuture.completedFuture(l);
-    });
+    return CompletableFuture.supplyAsync(
+            () ->
+                ChangeFeed.convert(
+                    history
+                        .sync()
+                        .xrange(
+                            ChangeFeed.STREAM,
+                            Range.create("(" + afterId, "+"),
+                            Limit.create(0, max))),
+            blocking)
+        .thenCompose(
+            l -> {
+              // trimmed past afterId, or an id from another feed: carry on from what is kept
+              if (l.isEmpty()) {
+                synchronized (this) {
+                  FeedEntry first = kept.isEmpty() ? null : kept.peekFirst().entry();
+                  if (first != null && compare(afterId, first.id()) < 0) {
+                    return CompletableFuture.completedFuture(keptAfter(afterId, max));
+                  }
+                }
+                return after(position(), max);
+              }
+              return CompletableFuture.completedFuture(l);
+            });
   }
 
   private void readLoop() {
@@ -153,7 +172,8 @@ public final class FeedFanout implements AutoCloseable {
 
   static long[] parse(String id) {
     int d = id.indexOf('-');
-    return d < 0 ? new long[] {Long.parseLong(id), 0}
+    return d < 0
+        ? new long[] {Long.parseLong(id), 0}
         : new long[] {Long.parseLong(id, 0, d, 10), Long.parseLong(id, d + 1, id.length(), 10)};
   }
 

@@ -4,7 +4,6 @@ import dev.anchor.queue.RedisScript;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulRedisConnection;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -13,15 +12,19 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Writes task changes to Redis: for each, its change-feed entry, its listing summary (and, on its first and last
- * change, its place in the submission order), the state counters it moves ({@link StatusCounts}: the summary it
- * replaces says which state the task leaves) and, when the task ended, its place in the order {@link TaskRetention}
- * trims by — all in one script call. Changes that arrive while a call is on its way go together in the next one
- * (group commit: no waiting when the feed is idle, one round trip for many changes when it is busy), in the order
- * they were written; every task changes three or four times, so this is most of what the feed costs.
+ * Writes task changes to Redis: for each, its change-feed entry, its listing summary (and, on its
+ * first and last change, its place in the submission order), the state counters it moves ({@link
+ * StatusCounts}: the summary it replaces says which state the task leaves) and, when the task
+ * ended, its place in the order {@link TaskRetention} trims by — all in one script call. Changes
+ * that arrive while a call is on its way go together in the next one (group commit: no waiting when
+ * the feed is idle, one round trip for many changes when it is busy), in the order they were
+ * written; every task changes three or four times, so this is most of what the feed costs.
  */
 public final class TaskChangeWriter implements AutoCloseable {
-  private static final RedisScript WRITE = new RedisScript(StatusCounts.LUA_FUNCTIONS + """
+  private static final RedisScript WRITE =
+      new RedisScript(
+          StatusCounts.LUA_FUNCTIONS
+              + """
       local ids = {}
       for i = 0, tonumber(ARGV[2]) - 1 do
         local b = 2 + i * 6
@@ -41,14 +44,25 @@ public final class TaskChangeWriter implements AutoCloseable {
         ids[#ids + 1] = id
       end
       return ids
-      """, ScriptOutputType.MULTI);
+      """,
+          ScriptOutputType.MULTI);
 
-  /** At most this many changes, or about this many bytes of them, in one call (a large result is a large change). */
+  /**
+   * At most this many changes, or about this many bytes of them, in one call (a large result is a
+   * large change).
+   */
   static final int MAX_BATCH = 128;
+
   static final int MAX_BATCH_CHARS = 1 << 20;
 
-  private record Change(String taskId, String event, String json, String summaryJson, String orderAt, String at,
-                        CompletableFuture<String> done) {
+  private record Change(
+      String taskId,
+      String event,
+      String json,
+      String summaryJson,
+      String orderAt,
+      String at,
+      CompletableFuture<String> done) {
     int chars() {
       return json.length() + summaryJson.length();
     }
@@ -60,33 +74,54 @@ public final class TaskChangeWriter implements AutoCloseable {
   private final ConcurrentLinkedQueue<Change> pending = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean calling = new AtomicBoolean();
 
-  /** @param countersKey the hash of state counters ({@link StatusCounts}) */
+  /**
+   * @param countersKey the hash of state counters ({@link StatusCounts})
+   */
   public TaskChangeWriter(RedisClient client, long feedMaxLen, String countersKey) {
     this.conn = client.connect();
-    this.keys = new String[] {ChangeFeed.STREAM, TaskIndex.SUMMARIES, TaskIndex.BY_TIME, countersKey,
-        TaskRetention.ENDED_COMPLETED, TaskRetention.ENDED_FAILED};
+    this.keys =
+        new String[] {
+          ChangeFeed.STREAM,
+          TaskIndex.SUMMARIES,
+          TaskIndex.BY_TIME,
+          countersKey,
+          TaskRetention.ENDED_COMPLETED,
+          TaskRetention.ENDED_FAILED
+        };
     this.maxLen = Long.toString(feedMaxLen);
   }
 
   /**
-   * @param orderAt   the task's submission time to (re)place it in the listing order, or null to leave it
+   * @param orderAt the task's submission time to (re)place it in the listing order, or null to
+   *     leave it
    * @return the feed entry's id
    */
-  public CompletionStage<String> write(String taskId, String event, String json, String summaryJson, Long orderAt) {
+  public CompletionStage<String> write(
+      String taskId, String event, String json, String summaryJson, Long orderAt) {
     CompletableFuture<String> done = new CompletableFuture<>();
-    pending.add(new Change(taskId, event, json, summaryJson, orderAt == null ? "" : orderAt.toString(),
-        Long.toString(System.currentTimeMillis()), done));
+    pending.add(
+        new Change(
+            taskId,
+            event,
+            json,
+            summaryJson,
+            orderAt == null ? "" : orderAt.toString(),
+            Long.toString(System.currentTimeMillis()),
+            done));
     callIfIdle();
     return done;
   }
 
   private void callIfIdle() {
-    // whoever wins the flag sends what is pending; a change added after the winner drained is sent by the next round
+    // whoever wins the flag sends what is pending; a change added after the winner drained is sent
+    // by the next round
     while (!pending.isEmpty() && calling.compareAndSet(false, true)) {
       List<Change> batch = new ArrayList<>();
       int chars = 0;
-      for (Change c; batch.size() < MAX_BATCH && (batch.isEmpty() || chars < MAX_BATCH_CHARS)
-          && (c = pending.poll()) != null; ) {
+      for (Change c;
+          batch.size() < MAX_BATCH
+              && (batch.isEmpty() || chars < MAX_BATCH_CHARS)
+              && (c = pending.poll()) != null; ) {
         batch.add(c);
         chars += c.chars();
       }
@@ -118,15 +153,16 @@ public final class TaskChangeWriter implements AutoCloseable {
     } catch (RuntimeException e) {
       sent = CompletableFuture.failedFuture(e);
     }
-    sent.whenComplete((ids, failure) -> {
-      for (int k = 0; k < batch.size(); k++) {
-        Change c = batch.get(k);
-        if (failure != null) c.done().completeExceptionally(failure);
-        else c.done().complete(String.valueOf(ids.get(k)));
-      }
-      calling.set(false);
-      callIfIdle();
-    });
+    sent.whenComplete(
+        (ids, failure) -> {
+          for (int k = 0; k < batch.size(); k++) {
+            Change c = batch.get(k);
+            if (failure != null) c.done().completeExceptionally(failure);
+            else c.done().complete(String.valueOf(ids.get(k)));
+          }
+          calling.set(false);
+          callIfIdle();
+        });
   }
 
   @Override

@@ -2,14 +2,13 @@ package dev.anchor.feed;
 
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A listing of tasks for GET /api/tasks: each task's latest summary (JSON) in a Redis hash, ordered by submission
- * time in a sorted set, both written by {@link TaskChangeWriter} with each task change. Entities stay the source of
- * truth; this is only what a list needs.
+ * A listing of tasks for GET /api/tasks: each task's latest summary (JSON) in a Redis hash, ordered
+ * by submission time in a sorted set, both written by {@link TaskChangeWriter} with each task
+ * change. Entities stay the source of truth; this is only what a list needs.
  */
 public final class TaskIndex implements AutoCloseable {
   static final String SUMMARIES = "anchor:tasks";
@@ -20,7 +19,10 @@ public final class TaskIndex implements AutoCloseable {
     this.conn = client.connect();
   }
 
-  /** Newest first; {@code accept} filters (e.g. by status) and the scan stops once {@code limit} matched. */
+  /**
+   * Newest first; {@code accept} filters (e.g. by status) and the scan stops once {@code limit}
+   * matched.
+   */
   public List<String> newest(int limit, java.util.function.Predicate<String> accept) {
     List<String> out = new ArrayList<>();
     int page = Math.max(100, limit * 2);

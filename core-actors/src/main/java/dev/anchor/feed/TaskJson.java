@@ -3,21 +3,20 @@ package dev.anchor.feed;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.io.SegmentedStringWriter;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.anchor.task.TaskView;
-
 import java.io.IOException;
 
 /**
- * A task as clients read it: the view's fields, with {@code result} as the JSON value the code produced rather than
- * the text of it (a script that ends with {@code 6 * 7} has the result 42, not "42").
+ * A task as clients read it: the view's fields, with {@code result} as the JSON value the code
+ * produced rather than the text of it (a script that ends with {@code 6 * 7} has the result 42, not
+ * "42").
  *
- * <p>Every task change is rendered once for the change feed, so {@link #write} streams the fields straight to text
- * (no intermediate tree, the result checked by a token scan rather than parsed into nodes); it writes exactly what
- * {@link #of} holds, field for field.
+ * <p>Every task change is rendered once for the change feed, so {@link #write} streams the fields
+ * straight to text (no intermediate tree, the result checked by a token scan rather than parsed
+ * into nodes); it writes exactly what {@link #of} holds, field for field.
  */
 public final class TaskJson {
   private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -92,8 +91,9 @@ public final class TaskJson {
   }
 
   /**
-   * What a listing shows of a task (GET /api/tasks): taskId, name, status, runtime, priority, attempts, nodeId,
-   * submittedAt, completedAt, error, and nextRetryAt (a retry not yet due) / verified when they apply; no logs, result or history.
+   * What a listing shows of a task (GET /api/tasks): taskId, name, status, runtime, priority,
+   * attempts, nodeId, submittedAt, completedAt, error, and nextRetryAt (a retry not yet due) /
+   * verified when they apply; no logs, result or history.
    */
   public static String summary(TaskView v) {
     try {
@@ -110,7 +110,8 @@ public final class TaskJson {
         writeLong(g, "submittedAt", v.submittedAt());
         writeLong(g, "completedAt", v.completedAt());
         g.writeStringField("error", v.error());
-        // read by the state counters (StatusCounts): a retry is scheduled and not due yet; the task is verified
+        // read by the state counters (StatusCounts): a retry is scheduled and not due yet; the task
+        // is verified
         // (an entity keeps nextRetryAt after the retry started, and tells RetryDue once it is due)
         if (v.nextRetryAt() != null && v.nextRetryAt() > System.currentTimeMillis()) {
           g.writeNumberField("nextRetryAt", v.nextRetryAt());
@@ -125,7 +126,8 @@ public final class TaskJson {
   }
 
   private static void writeLong(JsonGenerator g, String field, Long value) throws IOException {
-    if (value == null) g.writeNullField(field); else g.writeNumberField(field, value);
+    if (value == null) g.writeNullField(field);
+    else g.writeNumberField(field, value);
   }
 
   private static void writeResult(JsonGenerator g, String result) throws IOException {

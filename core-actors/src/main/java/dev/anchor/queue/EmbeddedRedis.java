@@ -1,8 +1,5 @@
 package dev.anchor.queue;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
@@ -15,15 +12,19 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * A redis-server child process for standalone mode: loopback unless told another bind address (so workers on other
- * machines can reach it), a port chosen once and kept in {@code <data-dir>/redis/port} (or a configured one), a
- * generated password kept in an owner-only config file (so another local user or process cannot read or inject
- * jobs, and workers that learned it keep working across restarts), append-only persistence in
- * {@code <data-dir>/redis}. Prefers the redis-server bundled with embedded-redis (a fixed 6.2 binary) and falls back
- * to one on the PATH. A previous incarnation killed with -9 leaves its redis-server behind; its pid file lets us stop
- * it before starting ours on the same files, once proven to be that leftover (see {@link #stopLeftover}).
+ * A redis-server child process for standalone mode: loopback unless told another bind address (so
+ * workers on other machines can reach it), a port chosen once and kept in {@code
+ * <data-dir>/redis/port} (or a configured one), a generated password kept in an owner-only config
+ * file (so another local user or process cannot read or inject jobs, and workers that learned it
+ * keep working across restarts), append-only persistence in {@code <data-dir>/redis}. Prefers the
+ * redis-server bundled with embedded-redis (a fixed 6.2 binary) and falls back to one on the PATH.
+ * A previous incarnation killed with -9 leaves its redis-server behind; its pid file lets us stop
+ * it before starting ours on the same files, once proven to be that leftover (see {@link
+ * #stopLeftover}).
  */
 public final class EmbeddedRedis implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(EmbeddedRedis.class);
@@ -49,10 +50,10 @@ public final class EmbeddedRedis implements AutoCloseable {
   }
 
   /**
-   * @param bind the address to listen on besides loopback ({@code 127.0.0.1} = loopback only, {@code 0.0.0.0} = every
-   *             interface)
-   * @param port the port, or 0 for the one kept in {@code <data-dir>/redis/port} from the last start (a free one the
-   *             first time, or when another process took it)
+   * @param bind the address to listen on besides loopback ({@code 127.0.0.1} = loopback only,
+   *     {@code 0.0.0.0} = every interface)
+   * @param port the port, or 0 for the one kept in {@code <data-dir>/redis/port} from the last
+   *     start (a free one the first time, or when another process took it)
    */
   public static EmbeddedRedis start(Path dataDir, String bind, int port) throws IOException {
     Path dir = dataDir.resolve("redis").toAbsolutePath().normalize();
@@ -63,11 +64,12 @@ public final class EmbeddedRedis implements AutoCloseable {
   }
 
   /**
-   * A new redis-server on this one's port, password and append-only files, for when this one died: clients holding
-   * the URI reconnect to it unchanged. This one must have exited.
+   * A new redis-server on this one's port, password and append-only files, for when this one died:
+   * clients holding the URI reconnect to it unchanged. This one must have exited.
    */
   public EmbeddedRedis restarted() throws IOException {
-    if (process.isAlive()) throw new IllegalStateException("redis-server pid " + process.pid() + " is still running");
+    if (process.isAlive())
+      throw new IllegalStateException("redis-server pid " + process.pid() + " is still running");
     return launch(dir.getParent(), bind, port, password);
   }
 
@@ -76,28 +78,61 @@ public final class EmbeddedRedis implements AutoCloseable {
     return process.onExit();
   }
 
-  private static EmbeddedRedis launch(Path dataDir, String bind, int port, String password) throws IOException {
+  private static EmbeddedRedis launch(Path dataDir, String bind, int port, String password)
+      throws IOException {
     Path dir = dataDir.resolve("redis").toAbsolutePath().normalize();
     Path binary = binary(dataDir);
     Path conf = dir.resolve("anchor-redis.conf");
-    // the password goes in an owner-only config file, not on the command line, where `ps` would show it to anyone
+    // the password goes in an owner-only config file, not on the command line, where `ps` would
+    // show it to anyone
     Files.deleteIfExists(conf);
-    Files.createFile(conf, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.createFile(
+        conf, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
     Files.writeString(conf, "requirepass " + password + "\n");
-    String bindArg = bind == null || bind.isBlank() || bind.equals(LOOPBACK) ? LOOPBACK
-        : bind.equals("0.0.0.0") ? "0.0.0.0" : bind + " " + LOOPBACK;
-    List<String> cmd = new ArrayList<>(List.of(binary.toString(), conf.toString(),
-        "--port", String.valueOf(port), "--bind", bindArg, "--dir", dir.toString(),
-        "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-        "--pidfile", dir.resolve("redis.pid").toString(), "--logfile", dir.resolve("redis.log").toString(),
-        "--protected-mode", "yes", "--daemonize", "no"));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    String bindArg =
+        bind == null || bind.isBlank() || bind.equals(LOOPBACK)
+            ? LOOPBACK
+            : bind.equals("0.0.0.0") ? "0.0.0.0" : bind + " " + LOOPBACK;
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                binary.toString(),
+                conf.toString(),
+                "--port",
+                String.valueOf(port),
+                "--bind",
+                bindArg,
+                "--dir",
+                dir.toString(),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "everysec",
+                "--save",
+                "",
+                "--pidfile",
+                dir.resolve("redis.pid").toString(),
+                "--logfile",
+                dir.resolve("redis.log").toString(),
+                "--protected-mode",
+                "yes",
+                "--daemonize",
+                "no"));
+    Process p =
+        new ProcessBuilder(cmd)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .start();
     EmbeddedRedis redis = new EmbeddedRedis(p, port, dir, password, bindArg);
     redis.awaitReady(Duration.ofSeconds(20));
     Files.writeString(dir.resolve("anchor-redis.pid"), Long.toString(p.pid()));
     Files.writeString(dir.resolve("port"), Integer.toString(port));
-    log.info("embedded redis-server {} on {} port {} (append-only files in {})", binary, bindArg, port, dir);
+    log.info(
+        "embedded redis-server {} on {} port {} (append-only files in {})",
+        binary,
+        bindArg,
+        port,
+        dir);
     return redis;
   }
 
@@ -108,17 +143,26 @@ public final class EmbeddedRedis implements AutoCloseable {
     return uri(LOOPBACK);
   }
 
-  /** The URI with another host, for clients on other machines (the address this server also listens on). */
+  /**
+   * The URI with another host, for clients on other machines (the address this server also listens
+   * on).
+   */
   public String uri(String host) {
     return "redis://:" + password + "@" + host + ":" + port;
   }
 
-  /** The addresses given to {@code --bind}: {@code 127.0.0.1} alone when only local clients can connect. */
+  /**
+   * The addresses given to {@code --bind}: {@code 127.0.0.1} alone when only local clients can
+   * connect.
+   */
   public String bind() {
     return bind;
   }
 
-  /** The port of the last start when there is one and it is free, so workers that learned it can reconnect. */
+  /**
+   * The port of the last start when there is one and it is free, so workers that learned it can
+   * reconnect.
+   */
   private static int keptPort(Path dir) throws IOException {
     Path file = dir.resolve("port");
     if (Files.exists(file)) {
@@ -129,8 +173,10 @@ public final class EmbeddedRedis implements AutoCloseable {
           s.bind(new java.net.InetSocketAddress(kept));
           return kept;
         } catch (IOException taken) {
-          log.warn("the embedded Redis's port {} from the last start is taken by another process; using a new one "
-              + "(workers learn it from the cluster when they join again)", kept);
+          log.warn(
+              "the embedded Redis's port {} from the last start is taken by another process; using a new one "
+                  + "(workers learn it from the cluster when they join again)",
+              kept);
         }
       } catch (NumberFormatException e) {
         log.warn("ignoring unreadable {}", file);
@@ -144,7 +190,8 @@ public final class EmbeddedRedis implements AutoCloseable {
     try {
       if (Files.exists(conf)) {
         for (String line : Files.readAllLines(conf)) {
-          if (line.startsWith("requirepass ") && line.length() > 20) return line.substring(12).trim();
+          if (line.startsWith("requirepass ") && line.length() > 20)
+            return line.substring(12).trim();
         }
       }
     } catch (IOException e) {
@@ -171,13 +218,18 @@ public final class EmbeddedRedis implements AutoCloseable {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (System.nanoTime() < deadline) {
       if (!process.isAlive()) {
-        throw new IOException("embedded redis-server exited with code " + process.exitValue()
-            + " (see " + dir.resolve("redis.log") + ")");
+        throw new IOException(
+            "embedded redis-server exited with code "
+                + process.exitValue()
+                + " (see "
+                + dir.resolve("redis.log")
+                + ")");
       }
       try (Socket s = new Socket("127.0.0.1", port)) {
         s.setSoTimeout(2000);
         s.getOutputStream().write(("AUTH " + password + "\r\nPING\r\n").getBytes());
-        // two replies, +OK then +PONG; while loading the append-only file redis answers -LOADING: wait for +PONG
+        // two replies, +OK then +PONG; while loading the append-only file redis answers -LOADING:
+        // wait for +PONG
         var in = new java.io.BufferedReader(new java.io.InputStreamReader(s.getInputStream()));
         String auth = in.readLine();
         String ping = in.readLine();
@@ -193,14 +245,16 @@ public final class EmbeddedRedis implements AutoCloseable {
       }
     }
     process.destroyForcibly();
-    throw new IOException("embedded redis-server did not answer PING within " + timeout.toSeconds() + " s");
+    throw new IOException(
+        "embedded redis-server did not answer PING within " + timeout.toSeconds() + " s");
   }
 
   /**
-   * Stops the redis-server a crashed Anchor left on these files, once proven to be that: a redis-server whose working
-   * directory is this one (redis chdirs to its {@code --dir}; a pid reused by an unrelated process does not match),
-   * and whose parent is no live Anchor JVM (a running standalone's Redis is not stale: starting a second node on its
-   * data dir is refused instead).
+   * Stops the redis-server a crashed Anchor left on these files, once proven to be that: a
+   * redis-server whose working directory is this one (redis chdirs to its {@code --dir}; a pid
+   * reused by an unrelated process does not match), and whose parent is no live Anchor JVM (a
+   * running standalone's Redis is not stale: starting a second node on its data dir is refused
+   * instead).
    */
   static void stopLeftover(Path dir) throws IOException {
     Path pidFile = dir.resolve("anchor-redis.pid");
@@ -209,38 +263,59 @@ public final class EmbeddedRedis implements AutoCloseable {
       long pid = Long.parseLong(Files.readString(pidFile).trim());
       java.util.Optional<ProcessHandle> ours = ProcessHandle.of(pid).filter(h -> isRedisOf(h, dir));
       if (ours.isPresent()) {
-        java.util.Optional<ProcessHandle> owner = ours.get().parent()
-            .filter(p -> p.isAlive() && commandLine(p).contains("dev.anchor"));
+        java.util.Optional<ProcessHandle> owner =
+            ours.get().parent().filter(p -> p.isAlive() && commandLine(p).contains("dev.anchor"));
         if (owner.isPresent()) {
-          throw new IOException("the data directory " + dir.getParent() + " is in use by a running Anchor (pid "
-              + owner.get().pid() + ", its Redis pid " + pid + "): stop it, or give this one another ANCHOR_DATA_DIR");
+          throw new IOException(
+              "the data directory "
+                  + dir.getParent()
+                  + " is in use by a running Anchor (pid "
+                  + owner.get().pid()
+                  + ", its Redis pid "
+                  + pid
+                  + "): stop it, or give this one another ANCHOR_DATA_DIR");
         }
       } else {
-        log.info("{} names pid {}, which is not an Anchor redis-server on {} (gone, or reused): nothing to stop",
-            pidFile, pid, dir);
+        log.info(
+            "{} names pid {}, which is not an Anchor redis-server on {} (gone, or reused): nothing to stop",
+            pidFile,
+            pid,
+            dir);
       }
-      ours.ifPresent(h -> {
-        log.warn("stopping redis-server pid {} left running by an earlier Anchor process on {}", pid, dir);
-        h.destroy();
-        h.onExit().orTimeout(10, TimeUnit.SECONDS).exceptionally(t -> {
-          h.destroyForcibly();
-          return h;
-        }).join();
-      });
+      ours.ifPresent(
+          h -> {
+            log.warn(
+                "stopping redis-server pid {} left running by an earlier Anchor process on {}",
+                pid,
+                dir);
+            h.destroy();
+            h.onExit()
+                .orTimeout(10, TimeUnit.SECONDS)
+                .exceptionally(
+                    t -> {
+                      h.destroyForcibly();
+                      return h;
+                    })
+                .join();
+          });
       Files.deleteIfExists(pidFile);
     } catch (NumberFormatException e) {
       log.warn("ignoring unreadable {}: {}", pidFile, e.toString());
     }
   }
 
-  /** A redis-server working in {@code dir}: /proc on Linux; elsewhere only its command can be checked. */
+  /**
+   * A redis-server working in {@code dir}: /proc on Linux; elsewhere only its command can be
+   * checked.
+   */
   static boolean isRedisOf(ProcessHandle h, Path dir) {
     Path proc = Path.of("/proc", Long.toString(h.pid()));
     if (Files.isDirectory(proc)) {
       try {
         String exe = Files.readSymbolicLink(proc.resolve("exe")).getFileName().toString();
         Path cwd = Files.readSymbolicLink(proc.resolve("cwd"));
-        return exe.startsWith("redis-server") && cwd.normalize().equals(dir.toAbsolutePath().normalize());
+        return exe.startsWith("redis-server")
+            && cwd.normalize().equals(dir.toAbsolutePath().normalize());
       } catch (IOException | RuntimeException notOurs) {
         return false; // gone meanwhile, or another user's process
       }
@@ -248,8 +323,10 @@ public final class EmbeddedRedis implements AutoCloseable {
     return h.info().command().map(c -> c.contains("redis-server")).orElse(false);
   }
 
-  /** The process's arguments joined by spaces: /proc/PID/cmdline on Linux (complete even for other users' processes
-   *  we may see), else what the JDK reports. */
+  /**
+   * The process's arguments joined by spaces: /proc/PID/cmdline on Linux (complete even for other
+   * users' processes we may see), else what the JDK reports.
+   */
   static String commandLine(ProcessHandle h) {
     try {
       byte[] raw = Files.readAllBytes(Path.of("/proc", Long.toString(h.pid()), "cmdline"));
@@ -279,8 +356,12 @@ public final class EmbeddedRedis implements AutoCloseable {
       Path p = Path.of(d, "redis-server");
       if (Files.isExecutable(p)) return p;
     }
-    throw new IOException("no redis-server for " + os + "/" + arch
-        + ": install Redis or set ANCHOR_REDIS_URI to a running server");
+    throw new IOException(
+        "no redis-server for "
+            + os
+            + "/"
+            + arch
+            + ": install Redis or set ANCHOR_REDIS_URI to a running server");
   }
 
   static int freePort() throws IOException {
@@ -294,7 +375,8 @@ public final class EmbeddedRedis implements AutoCloseable {
     if (!process.isAlive()) return;
     process.destroy(); // SIGTERM: redis flushes its append-only file and exits
     try {
-      if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      if (!process.waitFor(10, TimeUnit.SECONDS))
+        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       process.destroyForcibly();

@@ -7,13 +7,11 @@ import io.lettuce.core.RedisBusyException;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.XAddArgs;
 import io.lettuce.core.XGroupCreateArgs;
 import io.lettuce.core.XReadArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -26,20 +24,24 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The job queue on Redis Streams. Every worker node has its own streams, one per priority band, read by the consumer
- * group {@value #GROUP}: the coordinator chooses the node (requirements, load, distinct nodes for replicas) and the
- * job goes to exactly that node. A worker XACKs (and deletes) an entry only after the task entity recorded its result,
- * so a worker that dies leaves its jobs pending, and they are handed to another node when the node is gone.
+ * The job queue on Redis Streams. Every worker node has its own streams, one per priority band,
+ * read by the consumer group {@value #GROUP}: the coordinator chooses the node (requirements, load,
+ * distinct nodes for replicas) and the job goes to exactly that node. A worker XACKs (and deletes)
+ * an entry only after the task entity recorded its result, so a worker that dies leaves its jobs
+ * pending, and they are handed to another node when the node is gone.
  */
 public final class JobQueue implements AutoCloseable {
   public static final String GROUP = "workers";
   public static final String DEAD_LETTER = "anchor:jobs:dead";
   public static final String COUNTERS = "anchor:stats";
+
   /**
-   * taskId → "attempt@nodeId" of each job on a node's stream and not acknowledged yet. Task entities do not journal
-   * their dispatches; after a restart this tells them where their current attempt already is.
+   * taskId → "attempt@nodeId" of each job on a node's stream and not acknowledged yet. Task
+   * entities do not journal their dispatches; after a restart this tells them where their current
+   * attempt already is.
    */
   static final String PLACED = "anchor:jobs:placed";
+
   private static final String PREFIX = "anchor:jobs:node:";
   private static final List<String> BANDS = List.of("high", "normal", "low");
 
@@ -65,8 +67,10 @@ public final class JobQueue implements AutoCloseable {
     String key = stream(nodeId, band(job.priority()));
     ensureGroup(key);
     RedisAsyncCommands<String, String> a = conn.async();
-    // the entry first: a crash between the two leaves a job the index does not know (run again after a restart,
-    // recorded once), never an index entry without its job (a task waiting for a job that is not there)
+    // the entry first: a crash between the two leaves a job the index does not know (run again
+    // after a restart,
+    // recorded once), never an index entry without its job (a task waiting for a job that is not
+    // there)
     RedisFuture<String> id = a.xadd(key, job.fields());
     a.hset(PLACED, job.taskId(), Placement.of(job.attempt(), nodeId));
     return id;
@@ -102,16 +106,19 @@ public final class JobQueue implements AutoCloseable {
 
   private void makeGroup(String key) {
     try {
-      conn.sync().xgroupCreate(XReadArgs.StreamOffset.from(key, "0"), GROUP, XGroupCreateArgs.Builder.mkstream());
+      conn.sync()
+          .xgroupCreate(
+              XReadArgs.StreamOffset.from(key, "0"), GROUP, XGroupCreateArgs.Builder.mkstream());
     } catch (RedisBusyException alreadyThere) {
       // BUSYGROUP: made earlier, by us or another coordinator
     }
   }
 
   /**
-   * A blocking reader for one worker node; it holds its own connection because XREADGROUP BLOCK stalls it. Its groups
-   * are made here whatever this JVM remembers: a Redis restarted from a file that missed its last writes may have
-   * lost them, and an XADD since then made the stream again without its group.
+   * A blocking reader for one worker node; it holds its own connection because XREADGROUP BLOCK
+   * stalls it. Its groups are made here whatever this JVM remembers: a Redis restarted from a file
+   * that missed its last writes may have lost them, and an XADD since then made the stream again
+   * without its group.
    */
   public Reader reader(String nodeId) {
     for (String b : BANDS) {
@@ -125,30 +132,46 @@ public final class JobQueue implements AutoCloseable {
   public CompletionStage<Long> ack(Delivery d) {
     String nodeId = nodeOf(d.stream());
     String[] keys = {d.stream(), PLACED};
-    return ACK.call(conn.async(), keys, GROUP, d.entryId(), d.job().taskId(), Placement.of(d.job().attempt(), nodeId));
+    return ACK.call(
+        conn.async(),
+        keys,
+        GROUP,
+        d.entryId(),
+        d.job().taskId(),
+        Placement.of(d.job().attempt(), nodeId));
   }
 
-  /** XACK + XDEL, and the placement forgotten unless a newer attempt of the task replaced it meanwhile. */
-  private static final String ACK_SCRIPT = """
+  /**
+   * XACK + XDEL, and the placement forgotten unless a newer attempt of the task replaced it
+   * meanwhile.
+   */
+  private static final String ACK_SCRIPT =
+      """
       redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
       local n = redis.call('XDEL', KEYS[1], ARGV[2])
       if redis.call('HGET', KEYS[2], ARGV[3]) == ARGV[4] then redis.call('HDEL', KEYS[2], ARGV[3]) end
       return n
       """;
-  private static final RedisScript ACK = new RedisScript(ACK_SCRIPT, io.lettuce.core.ScriptOutputType.INTEGER);
+
+  private static final RedisScript ACK =
+      new RedisScript(ACK_SCRIPT, io.lettuce.core.ScriptOutputType.INTEGER);
 
   private static String nodeOf(String stream) {
     String rest = stream.substring(PREFIX.length());
     return rest.substring(0, rest.lastIndexOf(':'));
   }
 
-  /** Everything still on a node's streams (never delivered, or delivered and not acked), then the streams are gone. */
+  /**
+   * Everything still on a node's streams (never delivered, or delivered and not acked), then the
+   * streams are gone.
+   */
   public List<Delivery> takeAll(String nodeId) {
     RedisCommands<String, String> s = conn.sync();
     List<Delivery> out = new ArrayList<>();
     for (String b : BANDS) {
       String key = stream(nodeId, b);
-      for (StreamMessage<String, String> m : s.xrange(key, Range.create("-", "+"), Limit.create(0, 1_000_000))) {
+      for (StreamMessage<String, String> m :
+          s.xrange(key, Range.create("-", "+"), Limit.create(0, 1_000_000))) {
         out.add(new Delivery(key, m.getId(), JobMessage.of(m.getBody())));
       }
       s.del(key);
@@ -158,25 +181,30 @@ public final class JobQueue implements AutoCloseable {
   }
 
   /**
-   * Removes and returns the jobs on a node's streams that no reader of the node has been given yet (not in the
-   * group's pending list). One Lua script per call, so a worker's XREADGROUP cannot interleave: every job is either
-   * delivered to the node or returned here, never both. Used when a node is drained or quarantined.
+   * Removes and returns the jobs on a node's streams that no reader of the node has been given yet
+   * (not in the group's pending list). One Lua script per call, so a worker's XREADGROUP cannot
+   * interleave: every job is either delivered to the node or returned here, never both. Used when a
+   * node is drained or quarantined.
    */
   public List<Delivery> withdrawUndelivered(String nodeId) {
     String[] keys = BANDS.stream().map(b -> stream(nodeId, b)).toArray(String[]::new);
-    List<Object> rows = conn.sync().eval(WITHDRAW_SCRIPT, io.lettuce.core.ScriptOutputType.MULTI, keys, GROUP);
+    List<Object> rows =
+        conn.sync().eval(WITHDRAW_SCRIPT, io.lettuce.core.ScriptOutputType.MULTI, keys, GROUP);
     List<Delivery> out = new ArrayList<>();
     for (Object row : rows) {
       List<?> r = (List<?>) row;
       List<?> flat = (List<?>) r.get(2);
       Map<String, String> fields = new HashMap<>();
-      for (int i = 0; i + 1 < flat.size(); i += 2) fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
-      out.add(new Delivery(String.valueOf(r.get(0)), String.valueOf(r.get(1)), JobMessage.of(fields)));
+      for (int i = 0; i + 1 < flat.size(); i += 2)
+        fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
+      out.add(
+          new Delivery(String.valueOf(r.get(0)), String.valueOf(r.get(1)), JobMessage.of(fields)));
     }
     return out;
   }
 
-  private static final String WITHDRAW_SCRIPT = """
+  private static final String WITHDRAW_SCRIPT =
+      """
       local out = {}
       for _, key in ipairs(KEYS) do
         if redis.call('EXISTS', key) == 1 then
@@ -206,10 +234,16 @@ public final class JobQueue implements AutoCloseable {
   }
 
   public CompletionStage<String> deadLetter(String taskId, String specJson, String error) {
-    return conn.async().xadd(DEAD_LETTER, Map.of("taskId", taskId, "spec", specJson, "error", error == null ? "" : error));
+    return conn.async()
+        .xadd(
+            DEAD_LETTER,
+            Map.of("taskId", taskId, "spec", specJson, "error", error == null ? "" : error));
   }
 
-  /** Jobs on one node's stream of one priority band: not yet read (waiting) and read, not acknowledged (active). */
+  /**
+   * Jobs on one node's stream of one priority band: not yet read (waiting) and read, not
+   * acknowledged (active).
+   */
   public record Depth(String nodeId, String band, long waiting, long active) {}
 
   /** Every node stream's depth (for /metrics). Blocking: a few commands per node. */
@@ -228,35 +262,40 @@ public final class JobQueue implements AutoCloseable {
   }
 
   /**
-   * Tasks queued, waiting for a retry or running across the cluster, as the state counters have them (one HMGET):
-   * what the HTTP API's admission control bounds.
+   * Tasks queued, waiting for a retry or running across the cluster, as the state counters have
+   * them (one HMGET): what the HTTP API's admission control bounds.
    */
   public CompletionStage<Long> openTasks() {
-    return conn.async().hmget(COUNTERS, "task:Queued", "task:Delayed", "task:Running").thenApply(kvs -> {
-      long n = 0;
-      for (var kv : kvs) {
-        if (kv.hasValue()) {
-          try {
-            n += Long.parseLong(kv.getValue());
-          } catch (NumberFormatException ignored) {
-            // not a count
-          }
-        }
-      }
-      return n;
-    });
+    return conn.async()
+        .hmget(COUNTERS, "task:Queued", "task:Delayed", "task:Running")
+        .thenApply(
+            kvs -> {
+              long n = 0;
+              for (var kv : kvs) {
+                if (kv.hasValue()) {
+                  try {
+                    n += Long.parseLong(kv.getValue());
+                  } catch (NumberFormatException ignored) {
+                    // not a count
+                  }
+                }
+              }
+              return n;
+            });
   }
 
   public QueueStats stats() {
     RedisCommands<String, String> s = conn.sync();
     Map<String, Long> counters = new HashMap<>();
-    s.hgetall(COUNTERS).forEach((k, v) -> {
-      try {
-        counters.put(k, Long.parseLong(v));
-      } catch (NumberFormatException ignored) {
-        // not a count
-      }
-    });
+    s.hgetall(COUNTERS)
+        .forEach(
+            (k, v) -> {
+              try {
+                counters.put(k, Long.parseLong(v));
+              } catch (NumberFormatException ignored) {
+                // not a count
+              }
+            });
     long dead = s.xlen(DEAD_LETTER);
     java.util.SortedSet<String> nodes = new java.util.TreeSet<>(nodesWithStreams());
     for (String k : counters.keySet()) {
@@ -275,13 +314,28 @@ public final class JobQueue implements AutoCloseable {
         w += Math.max(0, len - pending);
         a += pending;
       }
-      queues.put("node:" + node, new QueueStats.Counts(w, a, QueueStats.n(counters, "node:" + node + ":Completed"),
-          QueueStats.n(counters, "node:" + node + ":Failed"), 0, 0));
+      queues.put(
+          "node:" + node,
+          new QueueStats.Counts(
+              w,
+              a,
+              QueueStats.n(counters, "node:" + node + ":Completed"),
+              QueueStats.n(counters, "node:" + node + ":Failed"),
+              0,
+              0));
       waiting += w;
       active += a;
     }
-    return QueueStats.of(counters, queues, new QueueStats.Counts(waiting, active, QueueStats.n(counters, "task:Completed"),
-        QueueStats.n(counters, "task:Failed"), QueueStats.n(counters, "task:Delayed"), dead));
+    return QueueStats.of(
+        counters,
+        queues,
+        new QueueStats.Counts(
+            waiting,
+            active,
+            QueueStats.n(counters, "task:Completed"),
+            QueueStats.n(counters, "task:Failed"),
+            QueueStats.n(counters, "task:Delayed"),
+            dead));
   }
 
   private static long parse(String v) {
@@ -305,8 +359,8 @@ public final class JobQueue implements AutoCloseable {
     }
 
     /**
-     * The next jobs for this node: first the ones this node was given before a restart and never acknowledged,
-     * then new ones, waiting up to {@code block} for any.
+     * The next jobs for this node: first the ones this node was given before a restart and never
+     * acknowledged, then new ones, waiting up to {@code block} for any.
      */
     @SuppressWarnings("unchecked")
     public List<Delivery> next(int count, Duration block) {
@@ -314,21 +368,27 @@ public final class JobQueue implements AutoCloseable {
       Consumer<String> me = Consumer.from(GROUP, nodeId);
       XReadArgs.StreamOffset<String>[] offsets = new XReadArgs.StreamOffset[BANDS.size()];
       if (!pendingDone) {
-        for (int i = 0; i < offsets.length; i++) offsets[i] = XReadArgs.StreamOffset.from(stream(nodeId, BANDS.get(i)), "0");
-        List<Delivery> pending = toDeliveries(s.xreadgroup(me, XReadArgs.Builder.count(count), offsets));
+        for (int i = 0; i < offsets.length; i++)
+          offsets[i] = XReadArgs.StreamOffset.from(stream(nodeId, BANDS.get(i)), "0");
+        List<Delivery> pending =
+            toDeliveries(s.xreadgroup(me, XReadArgs.Builder.count(count), offsets));
         if (!pending.isEmpty()) return pending;
         pendingDone = true;
       }
-      for (int i = 0; i < offsets.length; i++) offsets[i] = XReadArgs.StreamOffset.lastConsumed(stream(nodeId, BANDS.get(i)));
+      for (int i = 0; i < offsets.length; i++)
+        offsets[i] = XReadArgs.StreamOffset.lastConsumed(stream(nodeId, BANDS.get(i)));
       return toDeliveries(s.xreadgroup(me, XReadArgs.Builder.count(count).block(block), offsets));
     }
 
     private static List<Delivery> toDeliveries(List<StreamMessage<String, String>> msgs) {
       List<Delivery> out = new ArrayList<>(msgs.size());
-      for (StreamMessage<String, String> m : msgs) out.add(new Delivery(m.getStream(), m.getId(), JobMessage.of(m.getBody())));
+      for (StreamMessage<String, String> m : msgs)
+        out.add(new Delivery(m.getStream(), m.getId(), JobMessage.of(m.getBody())));
       Map<String, Integer> rank = new HashMap<>();
       for (int i = 0; i < BANDS.size(); i++) rank.put(BANDS.get(i), i);
-      out.sort(Comparator.comparingInt(d -> rank.getOrDefault(d.stream().substring(d.stream().lastIndexOf(':') + 1), 9)));
+      out.sort(
+          Comparator.comparingInt(
+              d -> rank.getOrDefault(d.stream().substring(d.stream().lastIndexOf(':') + 1), 9)));
       return out;
     }
 

@@ -4,17 +4,26 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * GET /api/queue/stats. First the reference system's three objects: {@code tasks} (waiting, active, completed, failed
- * across the cluster, plus delayed and cancelled), {@code dag} (waiting, active, completed, plus failed and
- * cancelled) and {@code consensus} (tasks with verification: waiting, active, completed, plus failed), counted by
- * state from the task index (see {@code dev.anchor.feed.StatusCounts}); then the job streams in the vocabulary of
- * Bull, per node queue ({@code queues}) and in {@code total}.
+ * GET /api/queue/stats. First the reference system's three objects: {@code tasks} (waiting, active,
+ * completed, failed across the cluster, plus delayed and cancelled), {@code dag} (waiting, active,
+ * completed, plus failed and cancelled) and {@code consensus} (tasks with verification: waiting,
+ * active, completed, plus failed), counted by state from the task index (see {@code
+ * dev.anchor.feed.StatusCounts}); then the job streams in the vocabulary of Bull, per node queue
+ * ({@code queues}) and in {@code total}.
  */
-public record QueueStats(Map<String, Long> tasks, Map<String, Long> dag, Map<String, Long> consensus,
-                         Map<String, Counts> queues, Counts total) {
-  public record Counts(long waiting, long active, long completed, long failed, long delayed, long deadLettered) {}
+public record QueueStats(
+    Map<String, Long> tasks,
+    Map<String, Long> dag,
+    Map<String, Long> consensus,
+    Map<String, Counts> queues,
+    Counts total) {
+  public record Counts(
+      long waiting, long active, long completed, long failed, long delayed, long deadLettered) {}
 
-  /** The reference objects from the state counters ({@code task:<State>}, {@code consensus:<State>}, {@code dag:<State>}). */
+  /**
+   * The reference objects from the state counters ({@code task:<State>}, {@code consensus:<State>},
+   * {@code dag:<State>}).
+   */
   static QueueStats of(Map<String, Long> counters, Map<String, Counts> queues, Counts total) {
     Map<String, Long> tasks = new LinkedHashMap<>();
     tasks.put("waiting", n(counters, "task:Queued"));

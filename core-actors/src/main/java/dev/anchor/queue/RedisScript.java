@@ -3,7 +3,6 @@ package dev.anchor.queue;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.async.RedisAsyncCommands;
-
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -12,8 +11,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 
 /**
- * A Lua script called by its SHA-1 (EVALSHA), so each call sends the digest rather than the whole text and Redis does
- * not hash the text again; after a Redis restart (NOSCRIPT) the call is repeated once with EVAL, which caches it again.
+ * A Lua script called by its SHA-1 (EVALSHA), so each call sends the digest rather than the whole
+ * text and Redis does not hash the text again; after a Redis restart (NOSCRIPT) the call is
+ * repeated once with EVAL, which caches it again.
  */
 public final class RedisScript {
   private final String text;
@@ -24,25 +24,37 @@ public final class RedisScript {
     this.text = text;
     this.output = output;
     try {
-      this.sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+      this.sha =
+          HexFormat.of()
+              .formatHex(
+                  MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
   }
 
-  public <T> CompletionStage<T> call(RedisAsyncCommands<String, String> redis, String[] keys, String... args) {
+  public <T> CompletionStage<T> call(
+      RedisAsyncCommands<String, String> redis, String[] keys, String... args) {
     CompletableFuture<T> out = new CompletableFuture<>();
-    redis.<T>evalsha(sha, output, keys, args).whenComplete((v, e) -> {
-      if (e == null) {
-        out.complete(v);
-      } else if (e instanceof RedisNoScriptException || e.getCause() instanceof RedisNoScriptException) {
-        redis.<T>eval(text, output, keys, args).whenComplete((v2, e2) -> {
-          if (e2 == null) out.complete(v2); else out.completeExceptionally(e2);
-        });
-      } else {
-        out.completeExceptionally(e);
-      }
-    });
+    redis
+        .<T>evalsha(sha, output, keys, args)
+        .whenComplete(
+            (v, e) -> {
+              if (e == null) {
+                out.complete(v);
+              } else if (e instanceof RedisNoScriptException
+                  || e.getCause() instanceof RedisNoScriptException) {
+                redis
+                    .<T>eval(text, output, keys, args)
+                    .whenComplete(
+                        (v2, e2) -> {
+                          if (e2 == null) out.complete(v2);
+                          else out.completeExceptionally(e2);
+                        });
+              } else {
+                out.completeExceptionally(e);
+              }
+            });
     return out;
   }
 }

@@ -8,9 +8,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The cluster addresses of Anchor JVMs seen recently, kept in Redis (hash {@value #KEY}: address → last seen, epoch
- * ms). A coordinator that restarts alone would otherwise form a new cluster of its own while its workers stay in the
- * old one without it; reading these addresses as extra seed nodes lets it join the cluster that is still running.
+ * The cluster addresses of Anchor JVMs seen recently, kept in Redis (hash {@value #KEY}: address →
+ * last seen, epoch ms). A coordinator that restarts alone would otherwise form a new cluster of its
+ * own while its workers stay in the old one without it; reading these addresses as extra seed nodes
+ * lets it join the cluster that is still running.
  */
 public final class ClusterMembers {
   public static final String KEY = "anchor:cluster:members";

@@ -2,7 +2,6 @@ package dev.anchor.scheduling;
 
 import dev.anchor.node.NodeStatus;
 import dev.anchor.task.TaskSpec;
-
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -14,19 +13,22 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * This coordinator's picture of the worker nodes: their last heartbeat, whether their cluster member is up, and their
- * operator flags and reputation ({@link NodeStatus}, published by the node entities). Node selection reads it without
- * messaging, so dispatch costs no round trip.
+ * This coordinator's picture of the worker nodes: their last heartbeat, whether their cluster
+ * member is up, and their operator flags and reputation ({@link NodeStatus}, published by the node
+ * entities). Node selection reads it without messaging, so dispatch costs no round trip.
  *
  * <p>Selection, in this order:
+ *
  * <ol>
- *   <li>Eligible: up, heard from recently, not draining, cordoned or quarantined, not already holding a replica of
- *       the task, offers the task's runtime, has at least {@code minRam} GB of RAM and a GPU when one is required.
- *   <li>Score (lower wins): load = (jobs running + jobs handed to it since its last heartbeat) / capacity
- *       + CPU usage / 200, plus {@value #REPUTATION_WEIGHT} × (1 − reputation). A fully loaded node scores ~1 more
- *       than an idle one, so reputation decides between similarly loaded nodes and never outweighs a free node.
- *   <li>Replicas: a node on a host that already holds a replica of the task is taken only when no other host is
- *       eligible (several workers on one machine are not independent witnesses).
+ *   <li>Eligible: up, heard from recently, not draining, cordoned or quarantined, not already
+ *       holding a replica of the task, offers the task's runtime, has at least {@code minRam} GB of
+ *       RAM and a GPU when one is required.
+ *   <li>Score (lower wins): load = (jobs running + jobs handed to it since its last heartbeat) /
+ *       capacity + CPU usage / 200, plus {@value #REPUTATION_WEIGHT} × (1 − reputation). A fully
+ *       loaded node scores ~1 more than an idle one, so reputation decides between similarly loaded
+ *       nodes and never outweighs a free node.
+ *   <li>Replicas: a node on a host that already holds a replica of the task is taken only when no
+ *       other host is eligible (several workers on one machine are not independent witnesses).
  * </ol>
  */
 public final class NodeRegistry {
@@ -54,8 +56,8 @@ public final class NodeRegistry {
   }
 
   /**
-   * The member left or was downed: returns the ids of the nodes that ran there. They stay listed (as not alive)
-   * until a heartbeat from a new incarnation replaces them.
+   * The member left or was downed: returns the ids of the nodes that ran there. They stay listed
+   * (as not alive) until a heartbeat from a new incarnation replaces them.
    */
   public List<String> memberRemoved(String address) {
     upAddresses.remove(address);
@@ -80,7 +82,10 @@ public final class NodeRegistry {
     return Optional.ofNullable(statuses.get(nodeId));
   }
 
-  /** Trusted alone under adaptive verification (see {@link NodeStatus#proven()}); unknown nodes are not. */
+  /**
+   * Trusted alone under adaptive verification (see {@link NodeStatus#proven()}); unknown nodes are
+   * not.
+   */
   public boolean isProven(String nodeId) {
     NodeStatus st = statuses.get(nodeId);
     return st != null && st.proven() && !st.quarantined();
@@ -120,7 +125,7 @@ public final class NodeRegistry {
   }
 
   /**
-   * @param excluded   nodes that must not be chosen (they already hold a replica of the task)
+   * @param excluded nodes that must not be chosen (they already hold a replica of the task)
    * @param avoidHosts hosts taken only when no eligible node runs elsewhere
    */
   public Choice choose(TaskSpec spec, Set<String> excluded, Set<String> avoidHosts, long nowMs) {
@@ -132,7 +137,8 @@ public final class NodeRegistry {
     return choose(spec, Set.of(nodeId), Set.of(), nowMs, false) instanceof Choice.Chosen;
   }
 
-  private Choice choose(TaskSpec spec, Set<String> excluded, Set<String> avoidHosts, long nowMs, boolean reserve) {
+  private Choice choose(
+      TaskSpec spec, Set<String> excluded, Set<String> avoidHosts, long nowMs, boolean reserve) {
     String runtime = canonicalRuntime(spec.runtime());
     double minRamMb = spec.requirements().minRamGb() * 1024;
     NodeHeartbeat best = null;
@@ -153,14 +159,19 @@ public final class NodeRegistry {
       ramOk++;
       if (spec.requirements().gpuRequired() && !n.gpu()) continue;
       gpuOk++;
-      int assigned = assignedSinceHeartbeat.computeIfAbsent(n.nodeId(), k -> new AtomicInteger()).get();
-      double load = (n.runningTasks() + assigned) / (double) Math.max(1, n.capacity()) + n.cpuUsage() / 200.0
-          + REPUTATION_WEIGHT * (1 - reputation(n.nodeId()));
+      int assigned =
+          assignedSinceHeartbeat.computeIfAbsent(n.nodeId(), k -> new AtomicInteger()).get();
+      double load =
+          (n.runningTasks() + assigned) / (double) Math.max(1, n.capacity())
+              + n.cpuUsage() / 200.0
+              + REPUTATION_WEIGHT * (1 - reputation(n.nodeId()));
       boolean avoided = avoidHosts.contains(n.host());
-      boolean better = best == null
-          || (bestOnAvoidedHost && !avoided)
-          || (bestOnAvoidedHost == avoided
-              && (load < bestLoad || (load == bestLoad && n.nodeId().compareTo(best.nodeId()) < 0)));
+      boolean better =
+          best == null
+              || (bestOnAvoidedHost && !avoided)
+              || (bestOnAvoidedHost == avoided
+                  && (load < bestLoad
+                      || (load == bestLoad && n.nodeId().compareTo(best.nodeId()) < 0)));
       if (better) {
         best = n;
         bestLoad = load;
@@ -169,16 +180,21 @@ public final class NodeRegistry {
     }
     if (best != null) {
       if (!reserve) return new Choice.Chosen(best.nodeId());
-      assignedSinceHeartbeat.computeIfAbsent(best.nodeId(), k -> new AtomicInteger()).incrementAndGet();
+      assignedSinceHeartbeat
+          .computeIfAbsent(best.nodeId(), k -> new AtomicInteger())
+          .incrementAndGet();
       return new Choice.Chosen(best.nodeId());
     }
     String reason;
     if (up == 0 && distinctLeft > 0) {
-      reason = "every available node already holds a replica of this task (" + excluded.size()
-          + "); verification needs more distinct nodes";
+      reason =
+          "every available node already holds a replica of this task ("
+              + excluded.size()
+              + "); verification needs more distinct nodes";
     } else if (up == 0) reason = "no worker node is available";
     else if (runtimeOk == 0) reason = "no node offers runtime '" + runtime + "'";
-    else if (ramOk == 0) reason = "no node has " + spec.requirements().minRamGb() + " GB of RAM (minRam)";
+    else if (ramOk == 0)
+      reason = "no node has " + spec.requirements().minRamGb() + " GB of RAM (minRam)";
     else reason = "no node has a GPU (gpuRequired)";
     return new Choice.None(reason);
   }
@@ -194,7 +210,10 @@ public final class NodeRegistry {
     return st == null ? 0.5 : st.reputation();
   }
 
-  /** Runtime names as workers advertise them: isolated-vm is the reference system's name for the JS sandbox. */
+  /**
+   * Runtime names as workers advertise them: isolated-vm is the reference system's name for the JS
+   * sandbox.
+   */
   public static String canonicalRuntime(String runtime) {
     if (runtime == null) return "js";
     String r = runtime.toLowerCase(Locale.ROOT);

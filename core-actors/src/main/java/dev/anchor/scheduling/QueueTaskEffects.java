@@ -6,16 +6,13 @@ import dev.anchor.consensus.FraudStore;
 import dev.anchor.consensus.ReplicaEvidence;
 import dev.anchor.feed.TaskChangeWriter;
 import dev.anchor.feed.TaskJson;
-import dev.anchor.task.Replica;
 import dev.anchor.queue.JobMessage;
 import dev.anchor.queue.JobQueue;
+import dev.anchor.task.Replica;
 import dev.anchor.task.TaskChange;
 import dev.anchor.task.TaskEffects;
 import dev.anchor.task.TaskSpec;
 import dev.anchor.task.TaskView;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -23,8 +20,13 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** The coordinator's side effects of task entities: node choice, Redis Streams, the change feed, cancel broadcasts. */
+/**
+ * The coordinator's side effects of task entities: node choice, Redis Streams, the change feed,
+ * cancel broadcasts.
+ */
 public final class QueueTaskEffects implements TaskEffects {
   private static final Logger log = LoggerFactory.getLogger(QueueTaskEffects.class);
   private final NodeRegistry registry;
@@ -38,12 +40,16 @@ public final class QueueTaskEffects implements TaskEffects {
   private volatile Consensus consensus = Consensus.NONE;
 
   /**
-   * Where verification results go: verdicts to the node entities, evidence to the fraud store (null: not kept), and
-   * the fraction of jobs on unproven nodes that are spot-checked on a second node.
+   * Where verification results go: verdicts to the node entities, evidence to the fraud store
+   * (null: not kept), and the fraction of jobs on unproven nodes that are spot-checked on a second
+   * node.
    */
   public record Consensus(VerdictSink verdicts, FraudStore fraud, double spotCheckFraction) {
     public static final Consensus NONE =
-        new Consensus((n, t, a) -> CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance()), null, 0);
+        new Consensus(
+            (n, t, a) -> CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance()),
+            null,
+            0);
   }
 
   /** Delivers a verdict to the node's entity; completes once the entity recorded it. */
@@ -53,20 +59,35 @@ public final class QueueTaskEffects implements TaskEffects {
   }
 
   private final java.util.concurrent.ExecutorService evidenceWriter =
-      java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "anchor-fraud-evidence");
-        t.setDaemon(true);
-        return t;
-      });
+      java.util.concurrent.Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "anchor-fraud-evidence");
+            t.setDaemon(true);
+            return t;
+          });
 
-  public QueueTaskEffects(NodeRegistry registry, JobQueue queue, TaskChangeWriter changes, Consumer<CancelJob> cancelBroadcast,
-                          ObjectMapper json, long warmUpMs) {
-    this(registry, queue, changes, cancelBroadcast, json, warmUpMs, v -> { });
+  public QueueTaskEffects(
+      NodeRegistry registry,
+      JobQueue queue,
+      TaskChangeWriter changes,
+      Consumer<CancelJob> cancelBroadcast,
+      ObjectMapper json,
+      long warmUpMs) {
+    this(registry, queue, changes, cancelBroadcast, json, warmUpMs, v -> {});
   }
 
-  /** @param dagNodeEnded told the final view of every task that ended (DAG nodes are recognised by their task id) */
-  public QueueTaskEffects(NodeRegistry registry, JobQueue queue, TaskChangeWriter changes, Consumer<CancelJob> cancelBroadcast,
-                          ObjectMapper json, long warmUpMs, Consumer<TaskView> dagNodeEnded) {
+  /**
+   * @param dagNodeEnded told the final view of every task that ended (DAG nodes are recognised by
+   *     their task id)
+   */
+  public QueueTaskEffects(
+      NodeRegistry registry,
+      JobQueue queue,
+      TaskChangeWriter changes,
+      Consumer<CancelJob> cancelBroadcast,
+      ObjectMapper json,
+      long warmUpMs,
+      Consumer<TaskView> dagNodeEnded) {
     this.dagNodeEnded = dagNodeEnded;
     this.registry = registry;
     this.queue = queue;
@@ -87,18 +108,25 @@ public final class QueueTaskEffects implements TaskEffects {
     return switch (registry.choose(spec, Set.of(), now)) {
       case NodeRegistry.Choice.Chosen c -> {
         boolean proven = registry.isProven(c.nodeId());
-        // a spot-check needs a second node; with none, the job runs unchecked rather than waiting forever
-        boolean spotCheck = !proven && spec.verification() == null && consensus.spotCheckFraction() > 0
-            && java.util.concurrent.ThreadLocalRandom.current().nextDouble() < consensus.spotCheckFraction()
-            && registry.hasOtherEligible(spec, c.nodeId(), now);
+        // a spot-check needs a second node; with none, the job runs unchecked rather than waiting
+        // forever
+        boolean spotCheck =
+            !proven
+                && spec.verification() == null
+                && consensus.spotCheckFraction() > 0
+                && java.util.concurrent.ThreadLocalRandom.current().nextDouble()
+                    < consensus.spotCheckFraction()
+                && registry.hasOtherEligible(spec, c.nodeId(), now);
         yield enqueue(taskId, attempt, spec, c.nodeId())
             .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId(), proven, spotCheck));
       }
-      case NodeRegistry.Choice.None n -> CompletableFuture.completedFuture(new Placement.NoEligibleNode(n.reason()));
+      case NodeRegistry.Choice.None n ->
+          CompletableFuture.completedFuture(new Placement.NoEligibleNode(n.reason()));
     };
   }
 
-  private CompletionStage<String> enqueue(String taskId, int attempt, TaskSpec spec, String nodeId) {
+  private CompletionStage<String> enqueue(
+      String taskId, int attempt, TaskSpec spec, String nodeId) {
     String specJson;
     try {
       specJson = json.writeValueAsString(spec);
@@ -109,8 +137,8 @@ public final class QueueTaskEffects implements TaskEffects {
   }
 
   @Override
-  public CompletionStage<List<ReplicaPlacement>> dispatchReplicas(String taskId, List<Integer> jobs, TaskSpec spec,
-                                                                  Set<String> excludedNodes) {
+  public CompletionStage<List<ReplicaPlacement>> dispatchReplicas(
+      String taskId, List<Integer> jobs, TaskSpec spec, Set<String> excludedNodes) {
     long now = System.currentTimeMillis();
     Set<String> excluded = new java.util.HashSet<>(excludedNodes);
     Set<String> hosts = new java.util.HashSet<>();
@@ -125,13 +153,21 @@ public final class QueueTaskEffects implements TaskEffects {
           excluded.add(c.nodeId());
           String h = registry.hostOf(c.nodeId());
           if (h != null) hosts.add(h);
-          placements.add(enqueue(taskId, job, spec, c.nodeId()).toCompletableFuture()
-              .handle((id, failure) -> failure == null
-                  ? new ReplicaPlacement(job, c.nodeId(), null)
-                  : new ReplicaPlacement(job, null, "could not queue a replica on " + c.nodeId() + ": " + failure)));
+          placements.add(
+              enqueue(taskId, job, spec, c.nodeId())
+                  .toCompletableFuture()
+                  .handle(
+                      (id, failure) ->
+                          failure == null
+                              ? new ReplicaPlacement(job, c.nodeId(), null)
+                              : new ReplicaPlacement(
+                                  job,
+                                  null,
+                                  "could not queue a replica on " + c.nodeId() + ": " + failure)));
         }
         case NodeRegistry.Choice.None n ->
-            placements.add(CompletableFuture.completedFuture(new ReplicaPlacement(job, null, n.reason())));
+            placements.add(
+                CompletableFuture.completedFuture(new ReplicaPlacement(job, null, n.reason())));
       }
     }
     return CompletableFuture.allOf(placements.toArray(CompletableFuture[]::new))
@@ -139,41 +175,76 @@ public final class QueueTaskEffects implements TaskEffects {
   }
 
   @Override
-  public CompletionStage<org.apache.pekko.Done> verdict(String nodeId, String taskId, boolean agreed) {
+  public CompletionStage<org.apache.pekko.Done> verdict(
+      String nodeId, String taskId, boolean agreed) {
     return consensus.verdicts().verdict(nodeId, taskId, agreed);
   }
 
   @Override
-  public CompletionStage<org.apache.pekko.Done> mismatch(String taskId, TaskSpec spec, String agreedKey,
-                                                        List<Replica> replicas, List<String> faultyNodes, long at) {
+  public CompletionStage<org.apache.pekko.Done> mismatch(
+      String taskId,
+      TaskSpec spec,
+      String agreedKey,
+      List<Replica> replicas,
+      List<String> faultyNodes,
+      long at) {
     FraudStore store = consensus.fraud();
-    if (store == null) return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
-    List<ReplicaEvidence> evidence = replicas.stream()
-        .filter(r -> r.phase() == Replica.Phase.REPORTED || r.phase() == Replica.Phase.NO_RESULT)
-        .map(r -> new ReplicaEvidence(r.nodeId(), r.job(), r.outcomeKey(), r.result(), r.error(), evidenceStart(r),
-            r.endedAt(), r.durationMs(), agreedKey != null && agreedKey.equals(r.outcomeKey())))
-        .toList();
-    FraudRecord record = new FraudRecord(taskId, taskId, spec.runtime(), spec.codeHash(), agreedKey, evidence,
-        faultyNodes, at, store.expiresAt(at));
-    return CompletableFuture.supplyAsync(() -> {
-      try {
-        store.save(record); // an upsert by task id: storing it again after a crash replaces it
-        return org.apache.pekko.Done.getInstance();
-      } catch (RuntimeException e) {
-        log.warn("could not store fraud evidence for task {} (faulty: {}), the task tries again: {}", taskId,
-            faultyNodes, e.toString());
-        throw e;
-      }
-    }, evidenceWriter);
+    if (store == null)
+      return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+    List<ReplicaEvidence> evidence =
+        replicas.stream()
+            .filter(
+                r -> r.phase() == Replica.Phase.REPORTED || r.phase() == Replica.Phase.NO_RESULT)
+            .map(
+                r ->
+                    new ReplicaEvidence(
+                        r.nodeId(),
+                        r.job(),
+                        r.outcomeKey(),
+                        r.result(),
+                        r.error(),
+                        evidenceStart(r),
+                        r.endedAt(),
+                        r.durationMs(),
+                        agreedKey != null && agreedKey.equals(r.outcomeKey())))
+            .toList();
+    FraudRecord record =
+        new FraudRecord(
+            taskId,
+            taskId,
+            spec.runtime(),
+            spec.codeHash(),
+            agreedKey,
+            evidence,
+            faultyNodes,
+            at,
+            store.expiresAt(at));
+    return CompletableFuture.supplyAsync(
+        () -> {
+          try {
+            store.save(record); // an upsert by task id: storing it again after a crash replaces it
+            return org.apache.pekko.Done.getInstance();
+          } catch (RuntimeException e) {
+            log.warn(
+                "could not store fraud evidence for task {} (faulty: {}), the task tries again: {}",
+                taskId,
+                faultyNodes,
+                e.toString());
+            throw e;
+          }
+        },
+        evidenceWriter);
   }
 
   /**
-   * When a replica started: as its node said, else (the start notice was not seen, e.g. it raced the result or the
-   * coordinator restarted) its end less the run time the node measured, else its dispatch. Evidence never lacks it.
+   * When a replica started: as its node said, else (the start notice was not seen, e.g. it raced
+   * the result or the coordinator restarted) its end less the run time the node measured, else its
+   * dispatch. Evidence never lacks it.
    */
   static long evidenceStart(Replica r) {
     if (r.startedAt() != null) return r.startedAt();
-    if (r.endedAt() != null && r.durationMs() != null) return Math.max(r.dispatchedAt(), r.endedAt() - r.durationMs());
+    if (r.endedAt() != null && r.durationMs() != null)
+      return Math.max(r.dispatchedAt(), r.endedAt() - r.durationMs());
     return r.dispatchedAt();
   }
 
@@ -187,8 +258,10 @@ public final class QueueTaskEffects implements TaskEffects {
     if (registry.isAlive(nodeId)) return CompletableFuture.completedFuture(true);
     long wait = warmUpMs - (System.currentTimeMillis() - startedAtMs);
     if (wait <= 0) return CompletableFuture.completedFuture(false);
-    // just after a coordinator (re)start the registry has not heard every heartbeat yet: ask again when it has
-    return CompletableFuture.supplyAsync(() -> registry.isAlive(nodeId),
+    // just after a coordinator (re)start the registry has not heard every heartbeat yet: ask again
+    // when it has
+    return CompletableFuture.supplyAsync(
+        () -> registry.isAlive(nodeId),
         CompletableFuture.delayedExecutor(wait, TimeUnit.MILLISECONDS));
   }
 
@@ -203,31 +276,49 @@ public final class QueueTaskEffects implements TaskEffects {
 
   @Override
   public void changed(TaskView view, TaskChange change) {
-    // the state counters follow from the summaries themselves (StatusCounts), in the same script call
+    // the state counters follow from the summaries themselves (StatusCounts), in the same script
+    // call
     dev.anchor.metrics.AnchorMetrics.taskChanged(view, change);
     if (change.ended()) {
       try {
         dagNodeEnded.accept(view);
       } catch (RuntimeException e) {
-        log.warn("could not tell the DAG of task {} that it ended: {}", view.taskId(), e.toString());
+        log.warn(
+            "could not tell the DAG of task {} that it ended: {}", view.taskId(), e.toString());
       }
     }
     try {
-      Long orderAt = change == TaskChange.SUBMITTED || change.ended()
-          ? (view.submittedAt() == null ? Long.valueOf(System.currentTimeMillis()) : view.submittedAt()) : null;
-      changes.write(view.taskId(), change.eventName(), TaskJson.write(view), TaskJson.summary(view), orderAt)
-          .whenComplete((id, e) -> {
-            if (e != null) log.warn("change feed write failed for task {}: {}", view.taskId(), e.toString());
-          });
+      Long orderAt =
+          change == TaskChange.SUBMITTED || change.ended()
+              ? (view.submittedAt() == null
+                  ? Long.valueOf(System.currentTimeMillis())
+                  : view.submittedAt())
+              : null;
+      changes
+          .write(
+              view.taskId(),
+              change.eventName(),
+              TaskJson.write(view),
+              TaskJson.summary(view),
+              orderAt)
+          .whenComplete(
+              (id, e) -> {
+                if (e != null)
+                  log.warn("change feed write failed for task {}: {}", view.taskId(), e.toString());
+              });
     } catch (RuntimeException e) {
       log.warn("change feed write failed for task {}: {}", view.taskId(), e.toString());
     }
   }
 
-
   @Override
   public CompletionStage<java.util.Optional<String>> placedOn(String taskId, int attempt) {
-    return queue.placement(taskId).thenApply(p -> java.util.Optional.ofNullable(p)
-        .filter(x -> x.attempt() == attempt).map(JobQueue.Placement::nodeId));
+    return queue
+        .placement(taskId)
+        .thenApply(
+            p ->
+                java.util.Optional.ofNullable(p)
+                    .filter(x -> x.attempt() == attempt)
+                    .map(JobQueue.Placement::nodeId));
   }
 }

@@ -1,9 +1,9 @@
 package dev.anchor.task;
 
 /**
- * What just happened to a task, as told to {@link TaskEffects#changed}: the change feed's event name and the queue
- * counters follow from it. An enum rather than a string so that a switch over it is checked by the compiler — a
- * change nobody sends, or one nobody counts, shows up there.
+ * What just happened to a task, as told to {@link TaskEffects#changed}: the change feed's event
+ * name and the queue counters follow from it. An enum rather than a string so that a switch over it
+ * is checked by the compiler — a change nobody sends, or one nobody counts, shows up there.
  */
 public enum TaskChange {
   SUBMITTED("Submitted"),

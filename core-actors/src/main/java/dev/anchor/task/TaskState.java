@@ -5,9 +5,9 @@ import dev.anchor.task.TaskEntity.AttemptFailed;
 import dev.anchor.task.TaskEntity.AttemptStarted;
 import dev.anchor.task.TaskEntity.Cancelled;
 import dev.anchor.task.TaskEntity.Completed;
+import dev.anchor.task.TaskEntity.Dispatched;
 import dev.anchor.task.TaskEntity.EffectsDelivered;
 import dev.anchor.task.TaskEntity.EffectsDue;
-import dev.anchor.task.TaskEntity.Dispatched;
 import dev.anchor.task.TaskEntity.Event;
 import dev.anchor.task.TaskEntity.Failed;
 import dev.anchor.task.TaskEntity.ReplicaOnNode;
@@ -27,13 +27,14 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * A task's state as its journal builds it, event by event ({@link #apply}); the {@link TaskEntity} that owns it
- * decides what to journal, this decides what each event means.
+ * A task's state as its journal builds it, event by event ({@link #apply}); the {@link TaskEntity}
+ * that owns it decides what to journal, this decides what each event means.
  *
- * @param attempt            the current attempt (1-based): the one queued, dispatched or running, or the last one
+ * @param attempt the current attempt (1-based): the one queued, dispatched or running, or the last
+ *     one
  * @param attemptsDispatched how many attempts reached a node
- * @param startedAt          when the last attempt was reported started
- * @param retryDueAt         when a scheduled retry is due, else null
+ * @param startedAt when the last attempt was reported started
+ * @param retryDueAt when a scheduled retry is due, else null
  */
 public record TaskState(
     Status status,
@@ -61,13 +62,19 @@ public record TaskState(
     implements CborSerializable {
 
   /**
-   * A verdict the task decided and has not yet had confirmed by the node's entity (the outbox of a verified task;
-   * see {@link TaskEntity.EffectsDue}).
+   * A verdict the task decided and has not yet had confirmed by the node's entity (the outbox of a
+   * verified task; see {@link TaskEntity.EffectsDue}).
    */
   public record DueVerdict(String nodeId, boolean agreed) implements CborSerializable {}
 
   public enum Status {
-    NEW, QUEUED, DISPATCHED, RUNNING, COMPLETED, FAILED, CANCELLED;
+    NEW,
+    QUEUED,
+    DISPATCHED,
+    RUNNING,
+    COMPLETED,
+    FAILED,
+    CANCELLED;
 
     public boolean terminal() {
       return this == COMPLETED || this == FAILED || this == CANCELLED;
@@ -79,9 +86,30 @@ public record TaskState(
     }
   }
 
-
-  public static final TaskState EMPTY = new TaskState(Status.NEW, null, 0, 0, null, null, null, null, null, null, null,
-      null, null, null, null, List.of(), null, null, List.of(), null, List.of(), null);
+  public static final TaskState EMPTY =
+      new TaskState(
+          Status.NEW,
+          null,
+          0,
+          0,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          null,
+          List.of(),
+          null,
+          null,
+          List.of(),
+          null,
+          List.of(),
+          null);
 
   public TaskState {
     history = history == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(history));
@@ -89,7 +117,10 @@ public record TaskState(
     dueVerdicts = dueVerdicts == null ? List.of() : List.copyOf(dueVerdicts);
   }
 
-  /** Verdicts or fraud evidence decided and not yet confirmed delivered: the task stays open until they are. */
+  /**
+   * Verdicts or fraud evidence decided and not yet confirmed delivered: the task stays open until
+   * they are.
+   */
   public boolean effectsDue() {
     return !dueVerdicts.isEmpty() || dueEvidenceAt != null;
   }
@@ -104,7 +135,10 @@ public record TaskState(
     return null;
   }
 
-  /** The current attempt on {@code nodeId}, its times unknown (found in the job queue after a restart). */
+  /**
+   * The current attempt on {@code nodeId}, its times unknown (found in the job queue after a
+   * restart).
+   */
   TaskState placedOn(int onAttempt, String nodeId) {
     Builder b = new Builder(this);
     b.onNode(Status.DISPATCHED, onAttempt, nodeId);
@@ -160,7 +194,12 @@ public record TaskState(
         b.status = Status.QUEUED;
         b.attempt = e.nextAttempt();
         b.retryDueAt = e.dueAtEpochMs();
-        b.log("RetryScheduled", e.at(), e.nextAttempt(), null, "due " + java.time.Instant.ofEpochMilli(e.dueAtEpochMs()));
+        b.log(
+            "RetryScheduled",
+            e.at(),
+            e.nextAttempt(),
+            null,
+            "due " + java.time.Instant.ofEpochMilli(e.dueAtEpochMs()));
       }
       case Failed e -> {
         b.progress(e.attempt(), e.nodeId(), e.dispatchedAt(), e.startedAt());
@@ -188,7 +227,12 @@ public record TaskState(
       case Requeued e -> {
         b.status = Status.QUEUED;
         b.nodeId = null;
-        b.log("Requeued", e.at(), e.attempt(), e.nodeId(), "withdrawn from " + e.nodeId() + ", which takes no work");
+        b.log(
+            "Requeued",
+            e.at(),
+            e.attempt(),
+            e.nodeId(),
+            "withdrawn from " + e.nodeId() + ", which takes no work");
       }
       case VerificationStarted e -> {
         b.verification = e.verification();
@@ -213,15 +257,21 @@ public record TaskState(
       case ReplicaReported e -> {
         boolean late = b.status.terminal();
         b.updateReplica(e.job(), e.nodeId(), r -> r.reported(e, late));
-        String detail = e.outcomeKey() == null
-            ? "no result: " + e.error()
-            : (e.success() ? "result " : "error ") + e.outcomeKey() + (late ? " (late)" : "");
+        String detail =
+            e.outcomeKey() == null
+                ? "no result: " + e.error()
+                : (e.success() ? "result " : "error ") + e.outcomeKey() + (late ? " (late)" : "");
         b.log("ReplicaReported", e.at(), e.job(), e.nodeId(), detail);
         b.replicaStatus();
       }
       case ReplicaWithdrawn e -> {
         b.updateReplica(e.job(), e.nodeId(), r -> r.withdrawn(e.at()));
-        b.log("Withdrawn", e.at(), e.job(), e.nodeId(), "replica taken back from a node that takes no work");
+        b.log(
+            "Withdrawn",
+            e.at(),
+            e.job(),
+            e.nodeId(),
+            "replica taken back from a node that takes no work");
         b.replicaStatus();
       }
       case EffectsDue e -> {
@@ -236,7 +286,8 @@ public record TaskState(
         if (e.evidence()) b.dueEvidenceAt = null;
       }
       case Verified e -> {
-        Replica winner = b.replicas.stream().filter(r -> r.job() == e.resultJob()).findFirst().orElseThrow();
+        Replica winner =
+            b.replicas.stream().filter(r -> r.job() == e.resultJob()).findFirst().orElseThrow();
         b.status = winner.success() ? Status.COMPLETED : Status.FAILED;
         b.agreedKey = e.outcomeKey();
         b.nodeId = winner.nodeId();
@@ -247,9 +298,19 @@ public record TaskState(
         b.durationMs = winner.durationMs();
         b.completedAt = e.at();
         b.waitingReason = null;
-        b.log(winner.success() ? "Completed" : "Failed", e.at(), e.resultJob(), winner.nodeId(),
-            "verified: " + e.agreeing().size() + " agreed (quorum " + b.verification.quorum() + ")"
-                + (e.disagreeing().isEmpty() ? "" : ", disagreed: " + String.join(", ", e.disagreeing())));
+        b.log(
+            winner.success() ? "Completed" : "Failed",
+            e.at(),
+            e.resultJob(),
+            winner.nodeId(),
+            "verified: "
+                + e.agreeing().size()
+                + " agreed (quorum "
+                + b.verification.quorum()
+                + ")"
+                + (e.disagreeing().isEmpty()
+                    ? ""
+                    : ", disagreed: " + String.join(", ", e.disagreeing())));
       }
     }
     return b.build();
@@ -314,11 +375,14 @@ public record TaskState(
 
     /** A verified task's status follows its replicas until it is decided. */
     void replicaStatus() {
-      attemptsDispatched = (int) replicas.stream().filter(r -> r.phase() != Replica.Phase.WITHDRAWN).count();
+      attemptsDispatched =
+          (int) replicas.stream().filter(r -> r.phase() != Replica.Phase.WITHDRAWN).count();
       if (status.terminal()) return;
       boolean onNode = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.DISPATCHED);
       boolean reported = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.REPORTED);
-      boolean running = replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.RUNNING) || (onNode && reported);
+      boolean running =
+          replicas.stream().anyMatch(r -> r.phase() == Replica.Phase.RUNNING)
+              || (onNode && reported);
       status = running ? Status.RUNNING : onNode ? Status.DISPATCHED : Status.QUEUED;
     }
 
@@ -332,15 +396,21 @@ public record TaskState(
     }
 
     /**
-     * An attempt's outcome carries where and when it ran (no longer journaled on their own): count the attempt and
-     * show its Dispatched and Started steps in the history unless an older journal recorded them already.
+     * An attempt's outcome carries where and when it ran (no longer journaled on their own): count
+     * the attempt and show its Dispatched and Started steps in the history unless an older journal
+     * recorded them already.
      */
     void progress(int onAttempt, String node, Long dispatchedAt, Long startedAt) {
       if (node == null) return;
       attemptsDispatched = Math.max(attemptsDispatched, onAttempt);
       if (startedAt != null) this.startedAt = startedAt;
-      boolean logged = history.stream().anyMatch(h -> h.attempt() == onAttempt && h.detail() == null
-          && (h.event().equals("Dispatched") || h.event().equals("Started")));
+      boolean logged =
+          history.stream()
+              .anyMatch(
+                  h ->
+                      h.attempt() == onAttempt
+                          && h.detail() == null
+                          && (h.event().equals("Dispatched") || h.event().equals("Started")));
       if (logged) return;
       if (dispatchedAt != null) log("Dispatched", dispatchedAt, onAttempt, node, null);
       if (startedAt != null) log("Started", startedAt, onAttempt, node, null);
@@ -351,9 +421,29 @@ public record TaskState(
     }
 
     TaskState build() {
-      return new TaskState(status, spec, attempt, attemptsDispatched, nodeId, result, error, errorKind, logs,
-          durationMs, submittedAt, startedAt, completedAt, retryDueAt, waitingReason, history, verification,
-          verificationReason, replicas, agreedKey, dueVerdicts, dueEvidenceAt);
+      return new TaskState(
+          status,
+          spec,
+          attempt,
+          attemptsDispatched,
+          nodeId,
+          result,
+          error,
+          errorKind,
+          logs,
+          durationMs,
+          submittedAt,
+          startedAt,
+          completedAt,
+          retryDueAt,
+          waitingReason,
+          history,
+          verification,
+          verificationReason,
+          replicas,
+          agreedKey,
+          dueVerdicts,
+          dueEvidenceAt);
     }
   }
 }

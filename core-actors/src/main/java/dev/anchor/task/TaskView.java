@@ -6,11 +6,12 @@ import java.util.List;
 /**
  * A task as clients see it (the body of GET /api/tasks/{id}). Times are epoch milliseconds.
  *
- * @param status     "Unknown" (never submitted), "Queued" (waiting for or on its way to a node), "Running",
- *                   "Completed", "Failed" or "Cancelled"
- * @param attempts   how many attempts have been handed to a node so far
- * @param nodeId     the node of the current or last attempt
- * @param errorKind  the worker's classification of the last error (e.g. "UserError", "Timeout", "NodeLost")
+ * @param status "Unknown" (never submitted), "Queued" (waiting for or on its way to a node),
+ *     "Running", "Completed", "Failed" or "Cancelled"
+ * @param attempts how many attempts have been handed to a node so far
+ * @param nodeId the node of the current or last attempt
+ * @param errorKind the worker's classification of the last error (e.g. "UserError", "Timeout",
+ *     "NodeLost")
  * @param nextRetryAt when the next attempt is due while a retry is scheduled, else null
  * @param verification replicas and their agreement for a verified task, else null
  */
@@ -36,12 +37,45 @@ public record TaskView(
     VerificationView verification)
     implements CborSerializable {
 
-  public TaskView(String taskId, String name, String type, String status, String result, String error,
-                  String errorKind, String logs, int attempts, String nodeId, Long submittedAt, Long completedAt,
-                  Long durationMs, Long nextRetryAt, String waitingReason, int priority, String runtime,
-                  List<HistoryEntry> history) {
-    this(taskId, name, type, status, result, error, errorKind, logs, attempts, nodeId, submittedAt, completedAt,
-        durationMs, nextRetryAt, waitingReason, priority, runtime, history, null);
+  public TaskView(
+      String taskId,
+      String name,
+      String type,
+      String status,
+      String result,
+      String error,
+      String errorKind,
+      String logs,
+      int attempts,
+      String nodeId,
+      Long submittedAt,
+      Long completedAt,
+      Long durationMs,
+      Long nextRetryAt,
+      String waitingReason,
+      int priority,
+      String runtime,
+      List<HistoryEntry> history) {
+    this(
+        taskId,
+        name,
+        type,
+        status,
+        result,
+        error,
+        errorKind,
+        logs,
+        attempts,
+        nodeId,
+        submittedAt,
+        completedAt,
+        durationMs,
+        nextRetryAt,
+        waitingReason,
+        priority,
+        runtime,
+        history,
+        null);
   }
 
   public static final String UNKNOWN = "Unknown";

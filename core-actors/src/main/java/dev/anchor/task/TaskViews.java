@@ -42,11 +42,26 @@ final class TaskViews {
       if (r.phase() == Replica.Phase.REPORTED && s.agreedKey() != null) {
         (s.agreedKey().equals(r.outcomeKey()) ? agreeing : disagreeing).add(r.nodeId());
       }
-      runs.add(new VerificationView.ReplicaView(r.job(), r.nodeId(), phaseName(r.phase()), r.outcomeKey(),
-          r.durationMs(), r.error(), r.late()));
+      runs.add(
+          new VerificationView.ReplicaView(
+              r.job(),
+              r.nodeId(),
+              phaseName(r.phase()),
+              r.outcomeKey(),
+              r.durationMs(),
+              r.error(),
+              r.late()));
     }
-    return new VerificationView(v.replicas(), v.quorum(), v.maxReplicas(), v.policy(), s.verificationReason(),
-        s.agreedKey(), agreeing, disagreeing, runs);
+    return new VerificationView(
+        v.replicas(),
+        v.quorum(),
+        v.maxReplicas(),
+        v.policy(),
+        s.verificationReason(),
+        s.agreedKey(),
+        agreeing,
+        disagreeing,
+        runs);
   }
 
   private static String phaseName(Replica.Phase p) {

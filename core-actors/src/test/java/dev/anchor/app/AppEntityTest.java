@@ -58,7 +58,8 @@ class AppEntityTest {
     @Override
     public Placement place(String appId, AppSpec spec, Set<String> excluded) {
       for (String n : nodes) {
-        if (!excluded.contains(n) && !gone.contains(n) && !draining.contains(n)) return new Placement.On(n);
+        if (!excluded.contains(n) && !gone.contains(n) && !draining.contains(n))
+          return new Placement.On(n);
       }
       return new Placement.Nowhere("no worker node is available");
     }
@@ -91,9 +92,12 @@ class AppEntityTest {
 
   @BeforeAll
   static void startSystem() {
-    kit = ActorTestKit.create("AppEntityTest",
-        ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
-            .withFallback(EventSourcedBehaviorTestKit.config()).withFallback(ConfigFactory.load()));
+    kit =
+        ActorTestKit.create(
+            "AppEntityTest",
+            ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
+                .withFallback(EventSourcedBehaviorTestKit.config())
+                .withFallback(ConfigFactory.load()));
   }
 
   @AfterAll
@@ -106,8 +110,9 @@ class AppEntityTest {
     fx = new FakeEffects();
     appId = "app-" + ids.incrementAndGet();
     // the timer never fires during a test: reconciling is driven by explicit Ticks
-    app = EventSourcedBehaviorTestKit.create(kit.system(),
-        AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
+    app =
+        EventSourcedBehaviorTestKit.create(
+            kit.system(), AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
   }
 
   private AppView create() {
@@ -120,12 +125,25 @@ class AppEntityTest {
     return app.<AppView>runCommand(AppEntity.Get::new).reply();
   }
 
-  private EventSourcedBehaviorTestKit.CommandResult<Command, Event, State> report(String node, int inc, String phase,
-                                                                                 Long pid, boolean healthy,
-                                                                                 int restarts, Integer exit) {
-    return app.runCommand(new Report(node, "127.0.0.1", inc, phase, pid, pid == null ? null : 8080, null, healthy,
-        restarts, exit, "node --max-old-space-size", "accounting only", phase.equals("Failed") ? "crashed 5 times" : null,
-        List.of("boom"), null));
+  private EventSourcedBehaviorTestKit.CommandResult<Command, Event, State> report(
+      String node, int inc, String phase, Long pid, boolean healthy, int restarts, Integer exit) {
+    return app.runCommand(
+        new Report(
+            node,
+            "127.0.0.1",
+            inc,
+            phase,
+            pid,
+            pid == null ? null : 8080,
+            null,
+            healthy,
+            restarts,
+            exit,
+            "node --max-old-space-size",
+            "accounting only",
+            phase.equals("Failed") ? "crashed 5 times" : null,
+            List.of("boom"),
+            null));
   }
 
   private List<Class<?>> types(List<Event> events) {
@@ -154,14 +172,32 @@ class AppEntityTest {
   void anAppWithADisplayShowsItsNumberOnceItsNodeReportsIt() {
     assertNull(create().display(), "an app without a display shows none");
     appId = appId + "-d";
-    app = EventSourcedBehaviorTestKit.create(kit.system(), AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
-    var created = app.<StatusReply<AppView>>runCommand(reply ->
-        new AppEntity.Create(HELLO.withDisplay(true, "640x480"), reply));
+    app =
+        EventSourcedBehaviorTestKit.create(
+            kit.system(), AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
+    var created =
+        app.<StatusReply<AppView>>runCommand(
+            reply -> new AppEntity.Create(HELLO.withDisplay(true, "640x480"), reply));
     AppView v = created.reply().getValue();
     assertEquals(new AppView.Display(null, "640x480"), v.display());
     assertTrue(fx.sent(AppOrder.Run.class).getLast().spec().display());
-    app.runCommand(new Report("n1", "127.0.0.1", 1, "Running", 4242L, 8080, null, true, 0, null, null, null, null,
-        List.of(), ":7"));
+    app.runCommand(
+        new Report(
+            "n1",
+            "127.0.0.1",
+            1,
+            "Running",
+            4242L,
+            8080,
+            null,
+            true,
+            0,
+            null,
+            null,
+            null,
+            null,
+            List.of(),
+            ":7"));
     assertEquals(new AppView.Display(7, "640x480"), view().display());
   }
 
@@ -180,7 +216,8 @@ class AppEntityTest {
     assertEquals(8080, v.port());
     assertEquals("accounting only", v.limits().cpuEnforcement());
     assertTrue(report("n1", 1, "Running", 4242L, true, 0, null).events().isEmpty());
-    assertEquals(List.of("Created", "Placed", "Started", "Healthy"),
+    assertEquals(
+        List.of("Created", "Placed", "Started", "Healthy"),
         view().history().stream().map(AppEntity.HistoryEntry::event).toList());
     assertEquals("pid 4242, port 8080", view().history().get(2).detail());
   }
@@ -267,7 +304,8 @@ class AppEntityTest {
     assertTrue(report("n1", 1, "Running", 100L, true, 0, null).events().isEmpty());
     assertEquals("n1", fx.sent(AppOrder.Halt.class).get(0).nodeId());
     var started = report("n2", 2, "Running", 200L, true, 0, null);
-    assertEquals(List.of(AppEntity.Started.class, AppEntity.Healthy.class), types(started.events()));
+    assertEquals(
+        List.of(AppEntity.Started.class, AppEntity.Healthy.class), types(started.events()));
     assertEquals("n2", view().nodeId());
   }
 
@@ -288,8 +326,24 @@ class AppEntityTest {
   @Test
   void aNodeThatRefusesTheAppIsSkipped() {
     create();
-    var r = app.runCommand(new Report("n1", "h", 1, "Refused", null, null, null, false, 0, null, null, null,
-        "app hosting is off on this node", List.of(), null));
+    var r =
+        app.runCommand(
+            new Report(
+                "n1",
+                "h",
+                1,
+                "Refused",
+                null,
+                null,
+                null,
+                false,
+                0,
+                null,
+                null,
+                null,
+                "app hosting is off on this node",
+                List.of(),
+                null));
     AppEntity.Moved moved = assertInstanceOf(AppEntity.Moved.class, r.event());
     assertEquals("n2", moved.to());
   }

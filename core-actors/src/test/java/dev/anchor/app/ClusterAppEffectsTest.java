@@ -22,8 +22,23 @@ class ClusterAppEffectsTest {
 
   private void node(String id, int cores, long ramMb, List<String> runtimes, boolean draining) {
     String address = "pekko://anchor@10.0.0." + id.hashCode() % 200 + ":2552";
-    registry.heartbeat(new NodeHeartbeat(id, address, "host-" + id, cores, ramMb, false, null, runtimes, 0, 0, 1, 0,
-        4, draining, now.get()));
+    registry.heartbeat(
+        new NodeHeartbeat(
+            id,
+            address,
+            "host-" + id,
+            cores,
+            ramMb,
+            false,
+            null,
+            runtimes,
+            0,
+            0,
+            1,
+            0,
+            4,
+            draining,
+            now.get()));
     registry.memberUp(address);
   }
 
@@ -74,7 +89,8 @@ class ClusterAppEffectsTest {
     node("cordoned", 4, 16_000, List.of("native"), false);
     node("quarantined", 4, 16_000, List.of("native"), false);
     registry.status(new NodeStatus("cordoned", "Online", true, false, 0.5, false, 0, 0, now.get()));
-    registry.status(new NodeStatus("quarantined", "Online", false, true, 0.1, false, 0, 0, now.get()));
+    registry.status(
+        new NodeStatus("quarantined", "Online", false, true, 0.1, false, 0, 0, now.get()));
     assertTrue(refused(app(512, 1)).contains("no worker node"));
     assertTrue(fx.nodeDraining("draining"));
     assertFalse(fx.nodeDraining("cordoned"));

@@ -6,6 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.mongodb.client.MongoClient;
+import com.mongodb.client.MongoClients;
+import com.mongodb.client.MongoDatabase;
+import dev.anchor.persistence.mongo.EmbeddedMongoServer;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -14,22 +18,16 @@ import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
 import java.util.Optional;
-
 import org.bson.Document;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import com.mongodb.client.MongoClient;
-import com.mongodb.client.MongoClients;
-import com.mongodb.client.MongoDatabase;
-
-import dev.anchor.persistence.mongo.EmbeddedMongoServer;
-
 class FraudStoreTest {
 
   private static final Duration WEEK = Duration.ofDays(7);
+
   /** Fixed "now" for the store; records are created around it. */
   private static final long NOW = Instant.parse("2026-11-25T12:00:00Z").toEpochMilli();
 
@@ -66,25 +64,51 @@ class FraudStoreTest {
   }
 
   private static ReplicaEvidence replica(String node, int job, String key, boolean agreed) {
-    return new ReplicaEvidence(node, job, key, "{\"v\":\"" + node + "\"}", null, 1000L + job, 2000L + job,
-        1000L, agreed);
+    return new ReplicaEvidence(
+        node, job, key, "{\"v\":\"" + node + "\"}", null, 1000L + job, 2000L + job, 1000L, agreed);
   }
 
   private FraudRecord record(String id, long createdAt, String... faulty) {
-    return new FraudRecord(id, "task-" + id, "js", "sha256:code", "sha256:good",
-        List.of(replica("good-1", 1, "sha256:good", true), replica(faulty.length > 0 ? faulty[0] : "x", 2,
-            "sha256:bad", false)),
-        List.of(faulty), createdAt, store.expiresAt(createdAt));
+    return new FraudRecord(
+        id,
+        "task-" + id,
+        "js",
+        "sha256:code",
+        "sha256:good",
+        List.of(
+            replica("good-1", 1, "sha256:good", true),
+            replica(faulty.length > 0 ? faulty[0] : "x", 2, "sha256:bad", false)),
+        List.of(faulty),
+        createdAt,
+        store.expiresAt(createdAt));
   }
 
   @Test
   void saveAndGetRoundTripEveryField() {
-    ReplicaEvidence failed = new ReplicaEvidence("n2", 7, "error:abc", null, "TypeError: boom", 5L, null, null,
-        false);
-    ReplicaEvidence ok = new ReplicaEvidence("n1", 6, "sha256:good", "{\"a\":[1,2]}", null, 1_700_000_000_000L,
-        1_700_000_000_250L, 250L, true);
-    FraudRecord r = new FraudRecord("f1", "t1", "wasm", "sha256:code", "sha256:good", List.of(ok, failed),
-        List.of("n2"), NOW - 1000, NOW - 1000 + WEEK.toMillis());
+    ReplicaEvidence failed =
+        new ReplicaEvidence("n2", 7, "error:abc", null, "TypeError: boom", 5L, null, null, false);
+    ReplicaEvidence ok =
+        new ReplicaEvidence(
+            "n1",
+            6,
+            "sha256:good",
+            "{\"a\":[1,2]}",
+            null,
+            1_700_000_000_000L,
+            1_700_000_000_250L,
+            250L,
+            true);
+    FraudRecord r =
+        new FraudRecord(
+            "f1",
+            "t1",
+            "wasm",
+            "sha256:code",
+            "sha256:good",
+            List.of(ok, failed),
+            List.of("n2"),
+            NOW - 1000,
+            NOW - 1000 + WEEK.toMillis());
     store.save(r);
     assertEquals(Optional.of(r), store.get("f1"));
     assertEquals(Optional.empty(), store.get("nope"));
@@ -92,9 +116,17 @@ class FraudStoreTest {
 
   @Test
   void nullFieldsRoundTrip() {
-    FraudRecord r = new FraudRecord("f-null", null, null, null, null,
-        List.of(new ReplicaEvidence(null, 0, null, null, null, null, null, null, false)), List.of(), NOW,
-        NOW + 1);
+    FraudRecord r =
+        new FraudRecord(
+            "f-null",
+            null,
+            null,
+            null,
+            null,
+            List.of(new ReplicaEvidence(null, 0, null, null, null, null, null, null, false)),
+            List.of(),
+            NOW,
+            NOW + 1);
     store.save(r);
     assertEquals(Optional.of(r), store.get("f-null"));
   }
@@ -126,16 +158,29 @@ class FraudStoreTest {
   void bigResultsAreTruncatedButKeepTheirKey() {
     String big = "x".repeat(FraudStore.MAX_TEXT_CHARS + 10);
     String key = CanonicalResult.hash("native", big);
-    FraudRecord r = new FraudRecord("big", "t", "native", null, null,
-        List.of(new ReplicaEvidence("n1", 1, key, big, big, null, null, null, false)), List.of("n1"), NOW,
-        NOW + 10);
+    FraudRecord r =
+        new FraudRecord(
+            "big",
+            "t",
+            "native",
+            null,
+            null,
+            List.of(new ReplicaEvidence("n1", 1, key, big, big, null, null, null, false)),
+            List.of("n1"),
+            NOW,
+            NOW + 10);
     store.save(r);
     ReplicaEvidence stored = store.get("big").orElseThrow().replicas().get(0);
     assertEquals(FraudStore.MAX_TEXT_CHARS, stored.result().length());
     assertEquals(FraudStore.MAX_TEXT_CHARS, stored.error().length());
     assertTrue(big.startsWith(stored.result()));
     assertEquals(key, stored.outcomeKey());
-    Document raw = db.getCollection(FraudStore.COLLECTION).find().first().getList("replicas", Document.class).get(0);
+    Document raw =
+        db.getCollection(FraudStore.COLLECTION)
+            .find()
+            .first()
+            .getList("replicas", Document.class)
+            .get(0);
     assertEquals(Boolean.TRUE, raw.getBoolean("resultTruncated"));
   }
 
@@ -175,10 +220,20 @@ class FraudStoreTest {
   @Test
   void expiredRecordsAreInvisibleAndDeletedByDeleteExpired() {
     FraudRecord live = record("live", NOW - 1000, "n1");
-    FraudRecord expired = new FraudRecord("expired", "t", "js", null, null, List.of(), List.of("n1"),
-        NOW - WEEK.toMillis() - 1, NOW - 1);
-    FraudRecord expiresNow = new FraudRecord("edge", "t", "js", null, null, List.of(), List.of("n1"),
-        NOW - WEEK.toMillis(), NOW);
+    FraudRecord expired =
+        new FraudRecord(
+            "expired",
+            "t",
+            "js",
+            null,
+            null,
+            List.of(),
+            List.of("n1"),
+            NOW - WEEK.toMillis() - 1,
+            NOW - 1);
+    FraudRecord expiresNow =
+        new FraudRecord(
+            "edge", "t", "js", null, null, List.of(), List.of("n1"), NOW - WEEK.toMillis(), NOW);
     store.save(live);
     store.save(expired);
     store.save(expiresNow);
@@ -205,28 +260,36 @@ class FraudStoreTest {
   void constructingTwiceOnTheSameDatabaseKeepsWorking() {
     store.save(record("f1", NOW, "n1"));
     // the indexes exist already: creating them again must not fail
-    FraudStore again = new FraudStore(db, WEEK, Clock.fixed(Instant.ofEpochMilli(NOW), ZoneOffset.UTC));
+    FraudStore again =
+        new FraudStore(db, WEEK, Clock.fixed(Instant.ofEpochMilli(NOW), ZoneOffset.UTC));
     assertTrue(again.get("f1").isPresent());
   }
 
   /**
-   * mongo-java-server 1.47 records the index specs (listIndexes shows them) but logs that secondary indexes are "not
-   * yet implemented" and runs no TTL monitor; that is why reads filter expiry and deleteExpired exists.
+   * mongo-java-server 1.47 records the index specs (listIndexes shows them) but logs that secondary
+   * indexes are "not yet implemented" and runs no TTL monitor; that is why reads filter expiry and
+   * deleteExpired exists.
    */
   @Test
   void ttlIndexOnExpiresAt() {
-    List<Document> indexes = db.getCollection(FraudStore.COLLECTION).listIndexes().into(new ArrayList<>());
-    Document ttl = indexes.stream()
-        .filter(i -> new Document("expiresAt", 1).equals(i.get("key", Document.class)))
-        .findFirst().orElse(null);
+    List<Document> indexes =
+        db.getCollection(FraudStore.COLLECTION).listIndexes().into(new ArrayList<>());
+    Document ttl =
+        indexes.stream()
+            .filter(i -> new Document("expiresAt", 1).equals(i.get("key", Document.class)))
+            .findFirst()
+            .orElse(null);
     assumeTrue(ttl != null, "the embedded server did not keep the expiresAt index: " + indexes);
-    assumeTrue(ttl.get("expireAfterSeconds") != null,
+    assumeTrue(
+        ttl.get("expireAfterSeconds") != null,
         "the embedded server dropped the TTL option of the expiresAt index: " + ttl);
     assertEquals(0L, ((Number) ttl.get("expireAfterSeconds")).longValue());
 
-    assertTrue(indexes.stream().anyMatch(i -> i.get("key", Document.class).containsKey("faultyNodes")),
+    assertTrue(
+        indexes.stream().anyMatch(i -> i.get("key", Document.class).containsKey("faultyNodes")),
         "faultyNodes index: " + indexes);
-    assertTrue(indexes.stream().anyMatch(i -> i.get("key", Document.class).containsKey("createdAt")),
+    assertTrue(
+        indexes.stream().anyMatch(i -> i.get("key", Document.class).containsKey("createdAt")),
         "createdAt index: " + indexes);
   }
 

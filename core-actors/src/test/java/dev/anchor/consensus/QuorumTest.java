@@ -5,13 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.util.ArrayList;
-import java.util.List;
-
-import org.junit.jupiter.api.Test;
-
 import dev.anchor.consensus.Quorum.Decision;
 import dev.anchor.consensus.Quorum.Vote;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 
 class QuorumTest {
 
@@ -37,19 +35,22 @@ class QuorumTest {
 
   @Test
   void unanimousThreeOfThree() {
-    assertEquals(new Decision.Agreed("A", List.of("n1", "n2", "n3"), List.of()),
+    assertEquals(
+        new Decision.Agreed("A", List.of("n1", "n2", "n3"), List.of()),
         decide(3, 3, votes("n1=A", "n2=A", "n3=A"), 0, 3));
   }
 
   @Test
   void twoOfThreeNamesTheDisagreeingNode() {
-    assertEquals(new Decision.Agreed("A", List.of("n1", "n3"), List.of("n2")),
+    assertEquals(
+        new Decision.Agreed("A", List.of("n1", "n3"), List.of("n2")),
         decide(2, 3, votes("n1=A", "n2=B", "n3=A"), 0, 3));
   }
 
   @Test
   void agreementDoesNotWaitForReplicasStillRunning() {
-    assertEquals(new Decision.Agreed("A", List.of("n1", "n2"), List.of()),
+    assertEquals(
+        new Decision.Agreed("A", List.of("n1", "n2"), List.of()),
         decide(2, 3, votes("n1=A", "n2=A"), 1, 3));
   }
 
@@ -77,19 +78,25 @@ class QuorumTest {
   @Test
   void reasonCountsReplicasWithoutAResult() {
     Decision d = decide(2, 4, votes("n1=A", "n2=B", "n3=C"), 0, 4);
-    assertEquals(new Decision.Unverifiable(
-        "no 2 of 4 replicas agreed (3 distinct results, votes each: 1, 1, 1; 1 without a result)"), d);
-    assertEquals(new Decision.Unverifiable("no 3 of 4 replicas agreed (2 distinct results, votes each: 2, 1; "
-            + "1 without a result)"),
+    assertEquals(
+        new Decision.Unverifiable(
+            "no 2 of 4 replicas agreed (3 distinct results, votes each: 1, 1, 1; 1 without a result)"),
+        d);
+    assertEquals(
+        new Decision.Unverifiable(
+            "no 3 of 4 replicas agreed (2 distinct results, votes each: 2, 1; "
+                + "1 without a result)"),
         decide(3, 4, votes("n1=B", "n2=A", "n3=A"), 0, 4));
-    assertEquals(new Decision.Unverifiable("no 1 of 2 replicas agreed (no replica reported a result; "
-            + "2 without a result)"),
+    assertEquals(
+        new Decision.Unverifiable(
+            "no 1 of 2 replicas agreed (no replica reported a result; " + "2 without a result)"),
         decide(1, 2, List.of(), 0, 2));
   }
 
   @Test
   void tieTwoTwoWithQuorumThreeDispatchesOne() {
-    assertEquals(new Decision.DispatchMore(1), decide(3, 7, votes("n1=A", "n2=B", "n3=A", "n4=B"), 0, 4));
+    assertEquals(
+        new Decision.DispatchMore(1), decide(3, 7, votes("n1=A", "n2=B", "n3=A", "n4=B"), 0, 4));
   }
 
   @Test
@@ -115,14 +122,16 @@ class QuorumTest {
 
   @Test
   void replicaThatEndedWithoutAVoteWithBudgetSpentIsUnverifiable() {
-    assertEquals(new Decision.Unverifiable(
+    assertEquals(
+        new Decision.Unverifiable(
             "no 3 of 3 replicas agreed (1 distinct result, votes each: 2; 1 without a result)"),
         decide(3, 3, votes("n1=A", "n3=A"), 0, 3));
   }
 
   @Test
   void budgetSpentWhileRunningReplicasCannotHelpIsUnverifiable() {
-    assertEquals(new Decision.Unverifiable(
+    assertEquals(
+        new Decision.Unverifiable(
             "no 3 of 3 replicas agreed (2 distinct results, votes each: 1, 1; 1 still running)"),
         decide(3, 3, votes("n1=A", "n2=B"), 1, 3));
   }
@@ -130,12 +139,15 @@ class QuorumTest {
   @Test
   void earliestQuorumWinsWhenQuorumIsAtMostHalf() {
     // both A and B reach 2 votes; B's second vote (index 2) came before A's second (index 3)
-    assertEquals(new Decision.Agreed("B", List.of("n2", "n3"), List.of("n1", "n4")),
+    assertEquals(
+        new Decision.Agreed("B", List.of("n2", "n3"), List.of("n1", "n4")),
         decide(2, 4, votes("n1=A", "n2=B", "n3=B", "n4=A"), 0, 4));
-    assertEquals(new Decision.Agreed("A", List.of("n1", "n2"), List.of("n3", "n4")),
+    assertEquals(
+        new Decision.Agreed("A", List.of("n1", "n2"), List.of("n3", "n4")),
         decide(2, 4, votes("n1=A", "n2=A", "n3=B", "n4=B"), 0, 4));
     // quorum 1: the first vote decides
-    assertEquals(new Decision.Agreed("X", List.of("n1"), List.of("n2")),
+    assertEquals(
+        new Decision.Agreed("X", List.of("n1"), List.of("n2")),
         decide(1, 2, votes("n1=X", "n2=Y"), 0, 2));
   }
 
@@ -143,7 +155,8 @@ class QuorumTest {
   void errorOutcomesVoteLikeResults() {
     String err = CanonicalResult.outcomeKey("js", false, null, "Error", "boom");
     String ok = CanonicalResult.outcomeKey("js", true, "1", null, null);
-    assertEquals(new Decision.Agreed(err, List.of("n1", "n3"), List.of("n2")),
+    assertEquals(
+        new Decision.Agreed(err, List.of("n1", "n3"), List.of("n2")),
         decide(2, 3, List.of(new Vote("n1", err), new Vote("n2", ok), new Vote("n3", err)), 0, 3));
   }
 

@@ -31,8 +31,13 @@ import org.junit.jupiter.api.Test;
 
 class DagEntityTest {
   private static final ObjectMapper JSON = new ObjectMapper();
-  /** Polling only on recovery unless a test restarts the entity: the timer interval is out of reach. */
-  private static final DagSettings SETTINGS = new DagSettings(1_000, Duration.ofHours(1), Duration.ofSeconds(5));
+
+  /**
+   * Polling only on recovery unless a test restarts the entity: the timer interval is out of reach.
+   */
+  private static final DagSettings SETTINGS =
+      new DagSettings(1_000, Duration.ofHours(1), Duration.ofSeconds(5));
+
   private static final TaskSpec T = TaskSpec.of("task", "js", "input");
 
   private static ActorTestKit kit;
@@ -46,9 +51,13 @@ class DagEntityTest {
   @BeforeAll
   static void startSystem() {
     // a free port (other builds share the machine) and no JVM exit when the kit shuts down
-    kit = ActorTestKit.create("DagEntityTest", ConfigFactory.parseString(
-            "pekko.remote.artery.canonical.port = 0\npekko.coordinated-shutdown.exit-jvm = off")
-        .withFallback(EventSourcedBehaviorTestKit.config()).withFallback(ConfigFactory.load()));
+    kit =
+        ActorTestKit.create(
+            "DagEntityTest",
+            ConfigFactory.parseString(
+                    "pekko.remote.artery.canonical.port = 0\npekko.coordinated-shutdown.exit-jvm = off")
+                .withFallback(EventSourcedBehaviorTestKit.config())
+                .withFallback(ConfigFactory.load()));
   }
 
   @AfterAll
@@ -65,7 +74,8 @@ class DagEntityTest {
 
   private EventSourcedBehaviorTestKit<Command, Event, State> entity(
       org.apache.pekko.actor.typed.ActorRef<ClusterSharding.ShardCommand> shard) {
-    return EventSourcedBehaviorTestKit.create(kit.system(), DagEntity.create(dagId, fx, SETTINGS, clock, shard));
+    return EventSourcedBehaviorTestKit.create(
+        kit.system(), DagEntity.create(dagId, fx, SETTINGS, clock, shard));
   }
 
   // ------------------------------------------------------------------ helpers
@@ -75,8 +85,16 @@ class DagEntityTest {
   }
 
   static DagSpec reference(DagSpec.FailurePolicy policy) {
-    return new DagSpec("ref", List.of(node("fetch"), node("process_1", "fetch"), node("process_2", "fetch"),
-        node("aggregate", "process_1", "process_2")), "{\"url\":\"x\"}", policy, 0);
+    return new DagSpec(
+        "ref",
+        List.of(
+            node("fetch"),
+            node("process_1", "fetch"),
+            node("process_2", "fetch"),
+            node("aggregate", "process_1", "process_2")),
+        "{\"url\":\"x\"}",
+        policy,
+        0);
   }
 
   private DagView schedule(DagSpec spec) {
@@ -105,19 +123,31 @@ class DagEntityTest {
   }
 
   private String nodeStatus(String node) {
-    return view().nodes().stream().filter(n -> n.id().equals(node)).findFirst().orElseThrow().status();
+    return view().nodes().stream()
+        .filter(n -> n.id().equals(node))
+        .findFirst()
+        .orElseThrow()
+        .status();
   }
 
-  /** Submitted to the task entities and journaled as started by the DAG, so the test clock may move on. */
+  /**
+   * Submitted to the task entities and journaled as started by the DAG, so the test clock may move
+   * on.
+   */
   private void awaitSubmitted(String... nodes) {
-    eventually(() -> {
-      for (String n : nodes) {
-        assertTrue(fx.submitted.contains(task(n)), n + " not submitted: " + fx.submitted);
-        // a node's start time is taken when the DAG journals it, after the submit: without this wait a later
-        // clock.advance could land before it and shift the node's duration (the critical-path check then flaked)
-        assertTrue(dag.getState().nodes().get(n).startedAt() != null, n + " not journaled as started yet");
-      }
-    });
+    eventually(
+        () -> {
+          for (String n : nodes) {
+            assertTrue(fx.submitted.contains(task(n)), n + " not submitted: " + fx.submitted);
+            // a node's start time is taken when the DAG journals it, after the submit: without this
+            // wait a later
+            // clock.advance could land before it and shift the node's duration (the critical-path
+            // check then flaked)
+            assertTrue(
+                dag.getState().nodes().get(n).startedAt() != null,
+                n + " not journaled as started yet");
+          }
+        });
   }
 
   // ------------------------------------------------------------------ tests
@@ -128,21 +158,26 @@ class DagEntityTest {
     assertEquals("Running", v.status());
     awaitSubmitted("fetch");
     assertEquals(1, fx.submitted.size(), "only the root starts: " + fx.submitted);
-    assertEquals("{\"url\":\"x\"}", fx.specs.get(task("fetch")).inputJson(), "a root sees the DAG's input");
+    assertEquals(
+        "{\"url\":\"x\"}", fx.specs.get(task("fetch")).inputJson(), "a root sees the DAG's input");
 
     clock.advance(Duration.ofMillis(100));
     complete("fetch", "[1,2,3]");
     awaitSubmitted("process_1", "process_2");
     assertFalse(fx.submitted.contains(task("aggregate")));
-    assertEquals(JSON.readTree("{\"fetch\":[1,2,3]}"), JSON.readTree(fx.specs.get(task("process_1")).inputJson()));
+    assertEquals(
+        JSON.readTree("{\"fetch\":[1,2,3]}"),
+        JSON.readTree(fx.specs.get(task("process_1")).inputJson()));
 
     clock.advance(Duration.ofMillis(50));
     complete("process_1", "6");
-    assertFalse(fx.submitted.contains(task("aggregate")), "aggregate waits for both its dependencies");
+    assertFalse(
+        fx.submitted.contains(task("aggregate")), "aggregate waits for both its dependencies");
     clock.advance(Duration.ofMillis(250));
     complete("process_2", "\"six\"");
     awaitSubmitted("aggregate");
-    assertEquals(JSON.readTree("{\"process_1\":6,\"process_2\":\"six\"}"),
+    assertEquals(
+        JSON.readTree("{\"process_1\":6,\"process_2\":\"six\"}"),
         JSON.readTree(fx.specs.get(task("aggregate")).inputJson()));
 
     clock.advance(Duration.ofMillis(10));
@@ -151,7 +186,10 @@ class DagEntityTest {
     assertEquals("Completed", v.status());
     assertEquals("{\"sum\":12}", v.result(), "the single sink's result is the DAG's");
     assertEquals(4, v.completed());
-    assertEquals(List.of("fetch", "process_2", "aggregate"), v.criticalPath(), "the slow branch is critical");
+    assertEquals(
+        List.of("fetch", "process_2", "aggregate"),
+        v.criticalPath(),
+        "the slow branch is critical");
     assertEquals(410, v.criticalPathMs());
     assertEquals(410, v.durationMs());
     assertEquals(1, fx.submitsOf(task("fetch")));
@@ -183,8 +221,13 @@ class DagEntityTest {
   @Test
   void failFastSkipsWhatHasNotStartedAndLetsRunningNodesFinish() {
     // a -> c, b -> d; a fails while b runs
-    schedule(new DagSpec("ff", List.of(node("a"), node("b"), node("c", "a"), node("d", "b")), null,
-        DagSpec.FailurePolicy.FAIL_FAST, 0));
+    schedule(
+        new DagSpec(
+            "ff",
+            List.of(node("a"), node("b"), node("c", "a"), node("d", "b")),
+            null,
+            DagSpec.FailurePolicy.FAIL_FAST,
+            0));
     awaitSubmitted("a", "b");
     fail("a");
     assertEquals("Skipped", nodeStatus("c"));
@@ -201,8 +244,13 @@ class DagEntityTest {
 
   @Test
   void continueRunsEveryBranchThatDoesNotDependOnTheFailure() {
-    schedule(new DagSpec("go-on", List.of(node("a"), node("b"), node("c", "a"), node("e", "c"), node("d", "b")), null,
-        DagSpec.FailurePolicy.CONTINUE, 0));
+    schedule(
+        new DagSpec(
+            "go-on",
+            List.of(node("a"), node("b"), node("c", "a"), node("e", "c"), node("d", "b")),
+            null,
+            DagSpec.FailurePolicy.CONTINUE,
+            0));
     awaitSubmitted("a", "b");
     fail("a");
     assertEquals("Skipped", nodeStatus("c"));
@@ -249,7 +297,8 @@ class DagEntityTest {
     schedule(reference(null));
     awaitSubmitted("fetch");
     complete("fetch", "1");
-    dag.runCommand(new NodeEnded("fetch", FakeDagEffects.view(task("fetch"), TaskView.FAILED, null, "late")));
+    dag.runCommand(
+        new NodeEnded("fetch", FakeDagEffects.view(task("fetch"), TaskView.FAILED, null, "late")));
     assertEquals("Completed", nodeStatus("fetch"));
     assertEquals(0, view().failed());
   }
@@ -281,7 +330,9 @@ class DagEntityTest {
   @Test
   void scheduleIsIdempotent() {
     schedule(reference(null));
-    var r = dag.<StatusReply<DagView>>runCommand(reply -> new DagEntity.Schedule(reference(null), reply));
+    var r =
+        dag.<StatusReply<DagView>>runCommand(
+            reply -> new DagEntity.Schedule(reference(null), reply));
     assertTrue(r.events().isEmpty());
     assertEquals("Running", r.reply().getValue().status());
   }
@@ -293,7 +344,8 @@ class DagEntityTest {
     complete("fetch", "1");
     awaitSubmitted("process_1", "process_2");
     // process_1 completed while the forward of its end was lost in a crash
-    fx.tasks.put(task("process_1"), FakeDagEffects.view(task("process_1"), TaskView.COMPLETED, "10", null));
+    fx.tasks.put(
+        task("process_1"), FakeDagEffects.view(task("process_1"), TaskView.COMPLETED, "10", null));
     // process_2 was journaled as started but its task was never created
     fx.tasks.remove(task("process_2"));
     int submitsBefore = fx.submitted.size();
@@ -357,24 +409,46 @@ class DagEntityTest {
 
   @Test
   void aNodeWithoutPayloadPassesItsInputOnWithoutATask() {
-    TaskSpec through = new TaskSpec("p", "parallel", DagNodeSpec.PASS_THROUGH, null, null, null, null, List.of(), null,
-        null, null, null, 0);
-    DagSpec spec = new DagSpec("mixed", List.of(node("fetch"),
-        DagNodeSpec.of("process_1", List.of("fetch"), through), node("aggregate", "process_1")), "{\"n\":4}",
-        DagSpec.FailurePolicy.FAIL_FAST, 0);
+    TaskSpec through =
+        new TaskSpec(
+            "p",
+            "parallel",
+            DagNodeSpec.PASS_THROUGH,
+            null,
+            null,
+            null,
+            null,
+            List.of(),
+            null,
+            null,
+            null,
+            null,
+            0);
+    DagSpec spec =
+        new DagSpec(
+            "mixed",
+            List.of(
+                node("fetch"),
+                DagNodeSpec.of("process_1", List.of("fetch"), through),
+                node("aggregate", "process_1")),
+            "{\"n\":4}",
+            DagSpec.FailurePolicy.FAIL_FAST,
+            0);
     schedule(spec);
     awaitSubmitted("fetch");
     complete("fetch", "{\"rows\":3}");
-    // process_1 completes by itself with its input (fetch's result keyed by id); aggregate sees that as input
+    // process_1 completes by itself with its input (fetch's result keyed by id); aggregate sees
+    // that as input
     awaitSubmitted("aggregate");
     assertFalse(fx.submitted.contains(task("process_1")), "a pass-through node submits no task");
-    DagView.NodeView p = view().nodes().stream().filter(n -> n.id().equals("process_1")).findFirst().orElseThrow();
+    DagView.NodeView p =
+        view().nodes().stream().filter(n -> n.id().equals("process_1")).findFirst().orElseThrow();
     assertEquals("Completed", p.status());
     assertEquals("parallel", p.type());
     assertEquals(null, p.taskId());
     assertEquals("{\"fetch\":{\"rows\":3}}", p.result());
-    assertEquals("{\"process_1\":{\"fetch\":{\"rows\":3}}}",
-        fx.specs.get(task("aggregate")).inputJson());
+    assertEquals(
+        "{\"process_1\":{\"fetch\":{\"rows\":3}}}", fx.specs.get(task("aggregate")).inputJson());
     complete("aggregate", "7");
     assertEquals("Completed", view().status());
   }

@@ -16,21 +16,28 @@ class DagValidatorTest {
   }
 
   static DagValidator.Problem problem(int max, DagNodeSpec... nodes) {
-    return DagValidator.validate(new DagSpec("d", List.of(nodes), null, null, 0), max).orElseThrow();
+    return DagValidator.validate(new DagSpec("d", List.of(nodes), null, null, 0), max)
+        .orElseThrow();
   }
 
   @Test
   void theReferenceDagIsValidAndOrderedAfterItsDependencies() {
-    List<DagNodeSpec> nodes = List.of(node("aggregate", "process_1", "process_2"), node("process_2", "fetch"),
-        node("process_1", "fetch"), node("fetch"));
+    List<DagNodeSpec> nodes =
+        List.of(
+            node("aggregate", "process_1", "process_2"),
+            node("process_2", "fetch"),
+            node("process_1", "fetch"),
+            node("fetch"));
     assertTrue(DagValidator.validate(new DagSpec("d", nodes, null, null, 0), 100).isEmpty());
-    List<String> order = DagValidator.topologicalOrder(nodes).stream().map(DagNodeSpec::id).toList();
+    List<String> order =
+        DagValidator.topologicalOrder(nodes).stream().map(DagNodeSpec::id).toList();
     assertEquals(List.of("fetch", "process_2", "process_1", "aggregate"), order);
   }
 
   @Test
   void aCycleIsNamedNodeByNode() {
-    DagValidator.Problem p = problem(100, node("root"), node("a", "root", "b"), node("b", "c"), node("c", "a"));
+    DagValidator.Problem p =
+        problem(100, node("root"), node("a", "root", "b"), node("b", "c"), node("c", "a"));
     assertTrue(p.error().contains("a -> b -> c -> a"), p.error());
     assertEquals(List.of("a", "b", "c", "a"), p.ids());
     assertEquals("dependencies", p.field());
@@ -72,9 +79,11 @@ class DagValidatorTest {
   void moreNodesThanTheOperatorAllowsIsRefused() {
     List<DagNodeSpec> nodes = new ArrayList<>();
     for (int i = 0; i < 11; i++) nodes.add(node("n" + i));
-    DagValidator.Problem p = DagValidator.validate(new DagSpec("d", nodes, null, null, 0), 10).orElseThrow();
+    DagValidator.Problem p =
+        DagValidator.validate(new DagSpec("d", nodes, null, null, 0), 10).orElseThrow();
     assertTrue(p.error().contains("at most 10"), p.error());
-    assertTrue(DagValidator.validate(new DagSpec("d", nodes.subList(0, 10), null, null, 0), 10).isEmpty());
+    assertTrue(
+        DagValidator.validate(new DagSpec("d", nodes.subList(0, 10), null, null, 0), 10).isEmpty());
   }
 
   @Test
@@ -88,7 +97,8 @@ class DagValidatorTest {
     List<DagNodeSpec> nodes = new ArrayList<>();
     nodes.add(node("n0", "n9999"));
     for (int i = 1; i < 10_000; i++) nodes.add(node("n" + i, "n" + (i - 1)));
-    DagValidator.Problem p = DagValidator.validate(new DagSpec("d", nodes, null, null, 0), 10_000).orElseThrow();
+    DagValidator.Problem p =
+        DagValidator.validate(new DagSpec("d", nodes, null, null, 0), 10_000).orElseThrow();
     assertEquals(10_001, p.ids().size());
   }
 }

@@ -1,26 +1,24 @@
 package dev.anchor.feed;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import dev.anchor.queue.EmbeddedRedis;
 import dev.anchor.queue.RedisConnector;
 import io.lettuce.core.RedisClient;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 /** Every client of the shared feed reader sees every change once, in order, wherever it starts. */
 class FeedFanoutTest {
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
   static EmbeddedRedis redis;
   static RedisClient client;
   static ExecutorService blocking = Executors.newCachedThreadPool();
@@ -69,8 +67,12 @@ class FeedFanoutTest {
         List<String> all = new ArrayList<>();
         for (int i = 0; i < 10; i++) all.add("old-" + i);
         all.addAll(expected);
-        assertEquals(all, read(fanout, before, 30), "a client resuming from before the reader started");
-        assertEquals(expected.subList(12, 20), read(fanout, idOf(feed, before, 22), 8), "one resuming from the kept part");
+        assertEquals(
+            all, read(fanout, before, 30), "a client resuming from before the reader started");
+        assertEquals(
+            expected.subList(12, 20),
+            read(fanout, idOf(feed, before, 22), 8),
+            "one resuming from the kept part");
       }
     }
   }

@@ -1,24 +1,22 @@
 package dev.anchor.feed;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
 import dev.anchor.queue.EmbeddedRedis;
 import dev.anchor.queue.RedisConnector;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-
 /** One task change written in one script call, against a real redis-server. */
 class TaskChangeWriterTest {
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
   static EmbeddedRedis redis;
   static RedisClient client;
   static StatefulRedisConnection<String, String> conn;
@@ -40,14 +38,20 @@ class TaskChangeWriterTest {
   @Test
   void aChangeReachesTheFeedTheListingAndTheCounters() throws Exception {
     try (TaskChangeWriter w = new TaskChangeWriter(client, 1000, "test:stats");
-         ChangeFeed feed = new ChangeFeed(client, 1000);
-         TaskIndex index = new TaskIndex(client)) {
+        ChangeFeed feed = new ChangeFeed(client, 1000);
+        TaskIndex index = new TaskIndex(client)) {
       String before = feed.lastId();
-      String id1 = w.write("t-a", "Submitted", "{\"s\":1}", "{\"status\":\"Queued\"}", 5L)
-          .toCompletableFuture().get();
-      String id2 = w.write("t-a", "Completed", "{\"s\":2}", "{\"status\":\"Completed\"}", 5L)
-          .toCompletableFuture().get();
-      w.write("t-a", "Started", "{\"s\":3}", "{\"status\":\"Running\"}", null).toCompletableFuture().get();
+      String id1 =
+          w.write("t-a", "Submitted", "{\"s\":1}", "{\"status\":\"Queued\"}", 5L)
+              .toCompletableFuture()
+              .get();
+      String id2 =
+          w.write("t-a", "Completed", "{\"s\":2}", "{\"status\":\"Completed\"}", 5L)
+              .toCompletableFuture()
+              .get();
+      w.write("t-a", "Started", "{\"s\":3}", "{\"status\":\"Running\"}", null)
+          .toCompletableFuture()
+          .get();
 
       try (ChangeFeed.Tail tail = feed.tail(client)) {
         List<FeedEntry> read = tail.next(before, 10, Duration.ofMillis(200));
@@ -55,7 +59,8 @@ class TaskChangeWriterTest {
         assertEquals(new FeedEntry(id2, "task", "t-a", "Completed", "{\"s\":2}"), read.get(1));
       }
       assertEquals(List.of("{\"status\":\"Running\"}"), index.newest(10, s -> !s.equals("{}")));
-      // the counters follow the summaries: Queued, then Completed, then Running (a later change wins)
+      // the counters follow the summaries: Queued, then Completed, then Running (a later change
+      // wins)
       assertEquals("1", conn.sync().hget("test:stats", "task:Running"));
       assertEquals("0", conn.sync().hget("test:stats", "task:Completed"));
       assertEquals("0", conn.sync().hget("test:stats", "task:Queued"));
@@ -67,7 +72,9 @@ class TaskChangeWriterTest {
     try (TaskChangeWriter w = new TaskChangeWriter(client, 1000, "test:stats2")) {
       w.write("t-b", "Submitted", "{}", "{\"status\":\"Queued\"}", 1L).toCompletableFuture().get();
       conn.sync().scriptFlush(); // what a Redis restart does
-      w.write("t-b", "Failed", "{}", "{\"status\":\"Failed\",\"nodeId\":\"n1\"}", 1L).toCompletableFuture().get();
+      w.write("t-b", "Failed", "{}", "{\"status\":\"Failed\",\"nodeId\":\"n1\"}", 1L)
+          .toCompletableFuture()
+          .get();
       assertEquals("1", conn.sync().hget("test:stats2", "task:Failed"));
       assertEquals("1", conn.sync().hget("test:stats2", "node:n1:Failed"));
     }
@@ -76,17 +83,19 @@ class TaskChangeWriterTest {
   @Test
   void changesWrittenTogetherKeepTheirOrderAndEachGetsItsFeedEntry() throws Exception {
     try (TaskChangeWriter w = new TaskChangeWriter(client, 10_000, "test:stats3");
-         ChangeFeed feed = new ChangeFeed(client, 10_000)) {
+        ChangeFeed feed = new ChangeFeed(client, 10_000)) {
       String before = feed.lastId();
       List<java.util.concurrent.CompletableFuture<String>> ids = new java.util.ArrayList<>();
       // far more than one call carries: they go in several calls, in order
       for (int i = 0; i < 1000; i++) {
         String task = "t-c" + (i % 10);
         String status = i < 990 ? "Running" : "Completed";
-        ids.add(w.write(task, "E" + i, "{\"i\":" + i + "}", "{\"status\":\"" + status + "\"}", (long) i)
-            .toCompletableFuture());
+        ids.add(
+            w.write(task, "E" + i, "{\"i\":" + i + "}", "{\"status\":\"" + status + "\"}", (long) i)
+                .toCompletableFuture());
       }
-      java.util.concurrent.CompletableFuture.allOf(ids.toArray(java.util.concurrent.CompletableFuture[]::new))
+      java.util.concurrent.CompletableFuture.allOf(
+              ids.toArray(java.util.concurrent.CompletableFuture[]::new))
           .get(30, java.util.concurrent.TimeUnit.SECONDS);
       try (ChangeFeed.Tail tail = feed.tail(client)) {
         List<FeedEntry> read = new java.util.ArrayList<>();

@@ -1,34 +1,34 @@
 package dev.anchor.feed;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.anchor.queue.EmbeddedRedis;
 import dev.anchor.queue.RedisConnector;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.Map;
-import java.util.Set;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-/** Ended tasks leave Redis's listing by age and count, open ones never, against a real redis-server. */
+/**
+ * Ended tasks leave Redis's listing by age and count, open ones never, against a real redis-server.
+ */
 class TaskRetentionTest {
   private static final String STATS = "test:retention-stats";
   private static final String DEAD = "test:retention-dead";
   private static final long HOUR = 3_600_000L;
 
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
   static EmbeddedRedis redis;
   static RedisClient client;
   static StatefulRedisConnection<String, String> conn;
@@ -52,11 +52,20 @@ class TaskRetentionTest {
     conn.sync().flushall();
   }
 
-  private static void write(TaskChangeWriter w, String id, String status, Long completedAt, boolean verified) {
-    String summary = "{\"taskId\":\"" + id + "\",\"status\":\"" + status + "\",\"nodeId\":\"n1\""
-        + (completedAt == null ? ",\"completedAt\":null" : ",\"completedAt\":" + completedAt)
-        + (verified ? ",\"verified\":true" : "") + "}";
-    w.write(id, status, summary, summary, completedAt == null ? 1L : completedAt).toCompletableFuture().join();
+  private static void write(
+      TaskChangeWriter w, String id, String status, Long completedAt, boolean verified) {
+    String summary =
+        "{\"taskId\":\""
+            + id
+            + "\",\"status\":\""
+            + status
+            + "\",\"nodeId\":\"n1\""
+            + (completedAt == null ? ",\"completedAt\":null" : ",\"completedAt\":" + completedAt)
+            + (verified ? ",\"verified\":true" : "")
+            + "}";
+    w.write(id, status, summary, summary, completedAt == null ? 1L : completedAt)
+        .toCompletableFuture()
+        .join();
   }
 
   private static long count(String field) {
@@ -68,8 +77,13 @@ class TaskRetentionTest {
   void endedTasksOlderThanTheirAgeLeaveTheListingAndOpenOnesStay() {
     long now = 100 * HOUR;
     try (TaskChangeWriter w = new TaskChangeWriter(client, 1000, STATS);
-         TaskRetention retention = new TaskRetention(client, STATS, DEAD, new TaskRetention.Limits(
-             Duration.ofHours(1), 1000, Duration.ofHours(24), 1000, 2))) {
+        TaskRetention retention =
+            new TaskRetention(
+                client,
+                STATS,
+                DEAD,
+                new TaskRetention.Limits(
+                    Duration.ofHours(1), 1000, Duration.ofHours(24), 1000, 2))) {
       write(w, "old-done", "Completed", now - 2 * HOUR, true);
       write(w, "new-done", "Completed", now - HOUR / 2, false);
       write(w, "old-failed", "Failed", now - 30 * HOUR, false);
@@ -87,9 +101,11 @@ class TaskRetentionTest {
       assertEquals(1, t.completed());
       assertEquals(2, t.failed());
       RedisCommands<String, String> s = conn.sync();
-      assertEquals(Set.of("new-done", "recent-failed", "queued", "running", "reopened"),
+      assertEquals(
+          Set.of("new-done", "recent-failed", "queued", "running", "reopened"),
           Set.copyOf(s.hkeys(TaskIndex.SUMMARIES)));
-      assertEquals(Set.of("new-done", "recent-failed", "queued", "running", "reopened"),
+      assertEquals(
+          Set.of("new-done", "recent-failed", "queued", "running", "reopened"),
           Set.copyOf(s.zrange(TaskIndex.BY_TIME, 0, -1)));
       // the counters stay the histogram of what is listed
       assertEquals(1, count("task:Completed"));
@@ -100,7 +116,8 @@ class TaskRetentionTest {
       assertEquals(2, count("task:Running"));
       // per-node totals of finished runs are kept
       assertEquals(3, count("node:n1:Completed"));
-      // nothing else to do: a second pass removes nothing, and "reopened" is no longer waiting to be trimmed
+      // nothing else to do: a second pass removes nothing, and "reopened" is no longer waiting to
+      // be trimmed
       assertEquals(new TaskRetention.Trimmed(0, 0, 0), retention.trim(now));
       assertEquals(Set.of("new-done"), Set.copyOf(s.zrange(TaskRetention.ENDED_COMPLETED, 0, -1)));
     }
@@ -110,8 +127,12 @@ class TaskRetentionTest {
   void beyondTheCountTheOldestEndedTasksGoInBatches() {
     long now = 100 * HOUR;
     try (TaskChangeWriter w = new TaskChangeWriter(client, 1000, STATS);
-         TaskRetention retention = new TaskRetention(client, STATS, DEAD, new TaskRetention.Limits(
-             Duration.ZERO, 10, Duration.ZERO, 3, 7))) {
+        TaskRetention retention =
+            new TaskRetention(
+                client,
+                STATS,
+                DEAD,
+                new TaskRetention.Limits(Duration.ZERO, 10, Duration.ZERO, 3, 7))) {
       for (int i = 0; i < 50; i++) write(w, "done-" + i, "Completed", now - 1000 + i, false);
       for (int i = 0; i < 5; i++) write(w, "failed-" + i, "Failed", now - 1000 + i, false);
       for (int i = 0; i < 20; i++) write(w, "open-" + i, "Queued", null, false);
@@ -139,15 +160,28 @@ class TaskRetentionTest {
     RedisCommands<String, String> s = conn.sync();
     // the listing as an older version wrote it: summaries and submission order, no retention order
     for (int i = 0; i < 30; i++) {
-      s.hset(TaskIndex.SUMMARIES, "old-" + i, "{\"taskId\":\"old-" + i + "\",\"status\":\"Completed\",\"completedAt\":"
-          + (now - 48 * HOUR + i) + "}");
+      s.hset(
+          TaskIndex.SUMMARIES,
+          "old-" + i,
+          "{\"taskId\":\"old-"
+              + i
+              + "\",\"status\":\"Completed\",\"completedAt\":"
+              + (now - 48 * HOUR + i)
+              + "}");
       s.zadd(TaskIndex.BY_TIME, now - 50 * HOUR + i, "old-" + i);
     }
-    s.hset(TaskIndex.SUMMARIES, "old-failed", "{\"status\":\"Failed\",\"submittedAt\":" + (now - 20 * HOUR) + ",\"completedAt\":null}");
+    s.hset(
+        TaskIndex.SUMMARIES,
+        "old-failed",
+        "{\"status\":\"Failed\",\"submittedAt\":" + (now - 20 * HOUR) + ",\"completedAt\":null}");
     s.hset(TaskIndex.SUMMARIES, "old-queued", "{\"status\":\"Queued\",\"submittedAt\":1}");
     s.hset(STATS, "task:Completed", "30");
-    try (TaskRetention retention = new TaskRetention(client, STATS, DEAD, new TaskRetention.Limits(
-        Duration.ofHours(24), 1000, Duration.ofHours(10), 1000, 7))) {
+    try (TaskRetention retention =
+        new TaskRetention(
+            client,
+            STATS,
+            DEAD,
+            new TaskRetention.Limits(Duration.ofHours(24), 1000, Duration.ofHours(10), 1000, 7))) {
       TaskRetention.Trimmed t = retention.trim(now);
       assertEquals(30, t.completed());
       assertEquals(1, t.failed());
@@ -159,19 +193,33 @@ class TaskRetentionTest {
 
   @Test
   void theDeadLetterStreamIsTrimmedByTheFailedLimits() {
-    try (TaskRetention retention = new TaskRetention(client, STATS, DEAD, new TaskRetention.Limits(
-        Duration.ZERO, 10, Duration.ofHours(1), 1000, 100))) {
+    try (TaskRetention retention =
+        new TaskRetention(
+            client,
+            STATS,
+            DEAD,
+            new TaskRetention.Limits(Duration.ZERO, 10, Duration.ofHours(1), 1000, 100))) {
       RedisCommands<String, String> s = conn.sync();
       long now = System.currentTimeMillis();
-      s.xadd(DEAD, new io.lettuce.core.XAddArgs().id((now - 3 * HOUR) + "-0"), Map.of("taskId", "old"));
-      s.xadd(DEAD, new io.lettuce.core.XAddArgs().id((now - 2 * HOUR) + "-0"), Map.of("taskId", "older"));
+      s.xadd(
+          DEAD,
+          new io.lettuce.core.XAddArgs().id((now - 3 * HOUR) + "-0"),
+          Map.of("taskId", "old"));
+      s.xadd(
+          DEAD,
+          new io.lettuce.core.XAddArgs().id((now - 2 * HOUR) + "-0"),
+          Map.of("taskId", "older"));
       for (int i = 0; i < 3; i++) s.xadd(DEAD, Map.of("taskId", "recent-" + i));
 
       assertEquals(2, retention.trim(now).deadLetters());
       assertEquals(3, s.xlen(DEAD));
     }
-    try (TaskRetention byCount = new TaskRetention(client, STATS, DEAD, new TaskRetention.Limits(
-        Duration.ZERO, 10, Duration.ZERO, 1, 100))) {
+    try (TaskRetention byCount =
+        new TaskRetention(
+            client,
+            STATS,
+            DEAD,
+            new TaskRetention.Limits(Duration.ZERO, 10, Duration.ZERO, 1, 100))) {
       assertEquals(2, byCount.trim(System.currentTimeMillis()).deadLetters());
       assertEquals(1, conn.sync().xlen(DEAD));
     }

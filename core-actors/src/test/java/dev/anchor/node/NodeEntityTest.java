@@ -35,8 +35,8 @@ import org.junit.jupiter.api.Test;
 
 class NodeEntityTest {
 
-  private static final NodeSpecs SPECS = new NodeSpecs(8, 16_384, true, "RTX 4090", List.of("js", "python", "wasm"),
-      "10.0.0.5");
+  private static final NodeSpecs SPECS =
+      new NodeSpecs(8, 16_384, true, "RTX 4090", List.of("js", "python", "wasm"), "10.0.0.5");
   private static final NodeMetrics IDLE = new NodeMetrics(0.05, 0.2, 100, 0);
   private static final NodeMetrics BUSY = new NodeMetrics(0.9, 0.7, 160, 4);
 
@@ -75,8 +75,10 @@ class NodeEntityTest {
 
   @BeforeAll
   static void startSystem() {
-    kit = ActorTestKit.create("NodeEntityTest",
-        EventSourcedBehaviorTestKit.config().withFallback(ConfigFactory.load()));
+    kit =
+        ActorTestKit.create(
+            "NodeEntityTest",
+            EventSourcedBehaviorTestKit.config().withFallback(ConfigFactory.load()));
   }
 
   @AfterAll
@@ -88,15 +90,18 @@ class NodeEntityTest {
   void newNode() {
     nodeId = "node-" + ids.incrementAndGet();
     effects = new RecordingNodeEffects();
-    node = EventSourcedBehaviorTestKit.create(kit.system(),
-        NodeEntity.create(nodeId, new NodeSettings(Duration.ofSeconds(60)), effects, clock));
+    node =
+        EventSourcedBehaviorTestKit.create(
+            kit.system(),
+            NodeEntity.create(nodeId, new NodeSettings(Duration.ofSeconds(60)), effects, clock));
   }
 
   private NodeView view() {
     return node.<NodeView>runCommand(Get::new).reply();
   }
 
-  private StatusReply<NodeView> operator(Function<ActorRef<StatusReply<NodeView>>, Command> command) {
+  private StatusReply<NodeView> operator(
+      Function<ActorRef<StatusReply<NodeView>>, Command> command) {
     return node.<StatusReply<NodeView>>runCommand(command::apply).reply();
   }
 
@@ -133,7 +138,8 @@ class NodeEntityTest {
     clock.advance(Duration.ofSeconds(30));
     register();
     assertEquals(1, journal().size());
-    assertEquals(clock.millis(), view().lastSeen(), "a repeated registration still counts as a sighting");
+    assertEquals(
+        clock.millis(), view().lastSeen(), "a repeated registration still counts as a sighting");
 
     NodeSpecs upgraded = new NodeSpecs(16, 32_768, true, "RTX 4090", List.of("js"), "10.0.0.5");
     NodeView v = operator(r -> new Register(upgraded, r)).getValue();
@@ -265,13 +271,17 @@ class NodeEntityTest {
     operator(Cordon::new);
     int written = 1 + heartbeats + 1;
     int stored = journal().size();
-    // a snapshot every 100 events, keeping two, deletes the events older than the oldest snapshot kept
-    assertTrue(stored < written && stored <= 300, "expected old events deleted, " + stored + " of " + written + " left");
+    // a snapshot every 100 events, keeping two, deletes the events older than the oldest snapshot
+    // kept
+    assertTrue(
+        stored < written && stored <= 300,
+        "expected old events deleted, " + stored + " of " + written + " left");
 
     State recovered = node.restart().state();
     assertEquals(NodeEntity.Status.ONLINE, recovered.status());
     assertTrue(recovered.cordoned());
-    assertEquals(new NodeMetrics(0.5, 0.5, heartbeats - 1, (heartbeats - 1) % 3), recovered.metrics());
+    assertEquals(
+        new NodeMetrics(0.5, 0.5, heartbeats - 1, (heartbeats - 1) % 3), recovered.metrics());
     assertEquals(SPECS, recovered.specs());
   }
 
@@ -279,9 +289,14 @@ class NodeEntityTest {
   void stateAndEventsRoundTripThroughCborUnchanged() {
     SerializationTestKit serialization = new SerializationTestKit(kit.system());
     State s = State.EMPTY;
-    for (Event e : List.<Event>of(new Registered(SPECS, 1), new HeartbeatRecorded(BUSY, 2),
-        new NodeEntity.DrainStarted(3), new NodeEntity.Cordoned(4), new NodeEntity.Uncordoned(5),
-        new NodeEntity.WentOffline("gone", 6))) {
+    for (Event e :
+        List.<Event>of(
+            new Registered(SPECS, 1),
+            new HeartbeatRecorded(BUSY, 2),
+            new NodeEntity.DrainStarted(3),
+            new NodeEntity.Cordoned(4),
+            new NodeEntity.Uncordoned(5),
+            new NodeEntity.WentOffline("gone", 6))) {
       assertEquals(e, serialization.verifySerialization(e, true));
       s = s.apply(e);
     }
@@ -312,7 +327,10 @@ class NodeEntityTest {
     register();
     int before = effects.published.size();
     node.restart();
-    assertEquals(before + 1, effects.published.size(), "a restarted coordinator lists it before any heartbeat");
+    assertEquals(
+        before + 1,
+        effects.published.size(),
+        "a restarted coordinator lists it before any heartbeat");
     assertEquals(nodeId, effects.last().nodeId());
     assertTrue(effects.withdrawn.isEmpty(), "a recovery alone withdraws nothing");
   }
@@ -351,7 +369,8 @@ class NodeEntityTest {
     NodeView released = operator(NodeEntity.Release::new).getValue();
     assertFalse(released.quarantined());
     assertTrue(released.acceptsTasks());
-    assertEquals(0.5, released.reputation(), "back to unproven so adaptive verification checks it again");
+    assertEquals(
+        0.5, released.reputation(), "back to unproven so adaptive verification checks it again");
     assertEquals(2, released.disagreed(), "the record of what it did stays");
     assertFalse(effects.last().quarantined());
     assertTrue(operator(NodeEntity.Release::new).isSuccess(), "releasing a free node is a no-op");

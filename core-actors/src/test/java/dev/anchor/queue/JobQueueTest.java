@@ -1,23 +1,21 @@
 package dev.anchor.queue;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.lettuce.core.RedisClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-import java.util.UUID;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
 /** The job queue against a real redis-server (the embedded one standalone mode uses). */
 class JobQueueTest {
-  @TempDir
-  static Path dir;
+  @TempDir static Path dir;
   static EmbeddedRedis redis;
   static RedisClient client;
   static JobQueue queue;
@@ -51,12 +49,15 @@ class JobQueueTest {
     assertEquals(null, queue.placement(task).toCompletableFuture().get());
     queue.enqueue(a, new JobMessage(task, 1, 0, "{}")).toCompletableFuture().get();
     assertEquals(new JobQueue.Placement(1, a), queue.placement(task).toCompletableFuture().get());
-    try (JobQueue.Reader ra = queue.reader(a); JobQueue.Reader rb = queue.reader(b)) {
+    try (JobQueue.Reader ra = queue.reader(a);
+        JobQueue.Reader rb = queue.reader(b)) {
       Delivery first = ra.next(10, Duration.ofMillis(100)).get(0);
       // attempt 1 failed and attempt 2 went to b before attempt 1's entry was acknowledged
       queue.enqueue(b, new JobMessage(task, 2, 0, "{}")).toCompletableFuture().get();
       queue.ack(first).toCompletableFuture().get();
-      assertEquals(new JobQueue.Placement(2, b), queue.placement(task).toCompletableFuture().get(),
+      assertEquals(
+          new JobQueue.Placement(2, b),
+          queue.placement(task).toCompletableFuture().get(),
           "the ack of an older attempt leaves the newer placement");
       queue.ack(rb.next(10, Duration.ofMillis(100)).get(0)).toCompletableFuture().get();
       assertEquals(null, queue.placement(task).toCompletableFuture().get());
@@ -67,7 +68,8 @@ class JobQueueTest {
   void aJobGoesOnlyToTheChosenNode() throws Exception {
     String a = node(), b = node();
     queue.enqueue(a, job("t1", 0)).toCompletableFuture().get();
-    try (JobQueue.Reader ra = queue.reader(a); JobQueue.Reader rb = queue.reader(b)) {
+    try (JobQueue.Reader ra = queue.reader(a);
+        JobQueue.Reader rb = queue.reader(b)) {
       assertTrue(rb.next(10, Duration.ofMillis(100)).isEmpty());
       List<Delivery> got = ra.next(10, Duration.ofMillis(100));
       assertEquals(1, got.size());
@@ -100,7 +102,8 @@ class JobQueueTest {
     queue.enqueue(n, job("high", 9)).toCompletableFuture().get();
     try (JobQueue.Reader r = queue.reader(n)) {
       List<Delivery> got = r.next(10, Duration.ofMillis(100));
-      assertEquals(List.of("high", "normal", "low"), got.stream().map(d -> d.job().taskId()).toList());
+      assertEquals(
+          List.of("high", "normal", "low"), got.stream().map(d -> d.job().taskId()).toList());
     }
   }
 
@@ -113,7 +116,8 @@ class JobQueueTest {
     }
     queue.enqueue(n, job("waiting", 0)).toCompletableFuture().get();
     List<Delivery> left = queue.takeAll(n);
-    assertEquals(List.of("delivered", "waiting"), left.stream().map(d -> d.job().taskId()).toList());
+    assertEquals(
+        List.of("delivered", "waiting"), left.stream().map(d -> d.job().taskId()).toList());
     assertTrue(queue.takeAll(n).isEmpty());
   }
 
@@ -139,18 +143,28 @@ class JobQueueTest {
       queue.enqueue(n, job("waiting", 0)).toCompletableFuture().get();
 
       List<Delivery> taken = queue.withdrawUndelivered(n);
-      assertEquals(java.util.Set.of("waiting-high", "waiting"),
+      assertEquals(
+          java.util.Set.of("waiting-high", "waiting"),
           taken.stream().map(d -> d.job().taskId()).collect(java.util.stream.Collectors.toSet()));
-      assertEquals("{\"name\":\"waiting\"}",
-          taken.stream().filter(d -> d.job().taskId().equals("waiting")).findFirst().orElseThrow().job().specJson());
+      assertEquals(
+          "{\"name\":\"waiting\"}",
+          taken.stream()
+              .filter(d -> d.job().taskId().equals("waiting"))
+              .findFirst()
+              .orElseThrow()
+              .job()
+              .specJson());
       // nothing left to read, nothing taken twice; the running job stays the node's own
       assertTrue(r.next(10, Duration.ofMillis(100)).isEmpty());
       assertTrue(queue.withdrawUndelivered(n).isEmpty());
     }
     try (JobQueue.Reader restarted = queue.reader(n)) {
-      assertEquals(List.of("running"), restarted.next(10, Duration.ofMillis(100)).stream()
-          .map(d -> d.job().taskId()).toList());
+      assertEquals(
+          List.of("running"),
+          restarted.next(10, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList());
     }
-    assertTrue(queue.withdrawUndelivered(node()).isEmpty(), "a node without streams has nothing to withdraw");
+    assertTrue(
+        queue.withdrawUndelivered(node()).isEmpty(),
+        "a node without streams has nothing to withdraw");
   }
 }

@@ -1,23 +1,24 @@
 package dev.anchor.queue;
 
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.concurrent.TimeUnit;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The supervised embedded redis-server comes back after kill -9 on its port, password and append-only file. */
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The supervised embedded redis-server comes back after kill -9 on its port, password and
+ * append-only file.
+ */
 class RedisSupervisorTest {
-  @TempDir
-  Path dir;
+  @TempDir Path dir;
 
   @Test
   void aKilledServerIsRestartedWhereClientsFindItWithItsData() throws Exception {
@@ -26,8 +27,11 @@ class RedisSupervisorTest {
       try (StatefulRedisConnection<String, String> c = client.connect()) {
         c.sync().set("anchor:test", "kept");
         Path aof = dir.resolve("redis").resolve("appendonly.aof");
-        // the append-only file is synced once a second: wait until the write is on disk before the crash
-        awaitTrue(() -> Files.exists(aof) && Files.readString(aof).contains("anchor:test"), Duration.ofSeconds(10));
+        // the append-only file is synced once a second: wait until the write is on disk before the
+        // crash
+        awaitTrue(
+            () -> Files.exists(aof) && Files.readString(aof).contains("anchor:test"),
+            Duration.ofSeconds(10));
         long first = redis.pid();
         String uri = redis.uri();
         ProcessHandle.of(first).orElseThrow().destroyForcibly();
@@ -35,13 +39,15 @@ class RedisSupervisorTest {
         assertNotEquals(first, redis.pid());
         assertEquals(uri, redis.uri(), "same port and password: clients reconnect unchanged");
         // the same connection, reconnected by Lettuce, reads what the file kept
-        awaitTrue(() -> {
-          try {
-            return "kept".equals(c.sync().get("anchor:test"));
-          } catch (RuntimeException stillReconnecting) {
-            return false;
-          }
-        }, Duration.ofSeconds(30));
+        awaitTrue(
+            () -> {
+              try {
+                return "kept".equals(c.sync().get("anchor:test"));
+              } catch (RuntimeException stillReconnecting) {
+                return false;
+              }
+            },
+            Duration.ofSeconds(30));
       } finally {
         client.shutdown();
       }

@@ -2,7 +2,9 @@ package dev.anchor.task;
 
 import java.time.Duration;
 
-/** Polls an assertion until it holds or a deadline passes (for effects that arrive asynchronously). */
+/**
+ * Polls an assertion until it holds or a deadline passes (for effects that arrive asynchronously).
+ */
 public final class Eventually {
   private static final Duration DEADLINE = Duration.ofSeconds(5);
 

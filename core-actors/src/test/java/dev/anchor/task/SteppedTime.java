@@ -10,9 +10,10 @@ final class SteppedTime {
   private SteppedTime() {}
 
   /**
-   * In steps of at most 5 s, each ended by {@code roundTrip} to the entity. A journal write that a timer started must
-   * finish before the clock jumps on: one jump past the journal's circuit-breaker timeout (10 s, on the same manual
-   * scheduler) failed the write and left the entity in its restart backoff (seen as a missing reply in
+   * In steps of at most 5 s, each ended by {@code roundTrip} to the entity. A journal write that a
+   * timer started must finish before the clock jumps on: one jump past the journal's
+   * circuit-breaker timeout (10 s, on the same manual scheduler) failed the write and left the
+   * entity in its restart backoff (seen as a missing reply in
    * VerifiedTaskTest.aReplicaThatNeverAnswersIsStoppedAndReplaced).
    */
   static void passes(Duration d, MutableClock clock, ManualTime manualTime, Runnable roundTrip) {

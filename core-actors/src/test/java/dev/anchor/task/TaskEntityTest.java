@@ -11,12 +11,10 @@ import com.typesafe.config.ConfigFactory;
 import dev.anchor.task.RecordingTaskEffects.CancelRunning;
 import dev.anchor.task.TaskEffects.Placement;
 import dev.anchor.task.TaskEntity.AttemptFailed;
-import dev.anchor.task.TaskEntity.AttemptStarted;
 import dev.anchor.task.TaskEntity.Cancel;
 import dev.anchor.task.TaskEntity.Cancelled;
 import dev.anchor.task.TaskEntity.Command;
 import dev.anchor.task.TaskEntity.Completed;
-import dev.anchor.task.TaskEntity.Dispatched;
 import dev.anchor.task.TaskEntity.Event;
 import dev.anchor.task.TaskEntity.Failed;
 import dev.anchor.task.TaskEntity.Get;
@@ -24,10 +22,10 @@ import dev.anchor.task.TaskEntity.NodeLost;
 import dev.anchor.task.TaskEntity.ReportResult;
 import dev.anchor.task.TaskEntity.RetryScheduled;
 import dev.anchor.task.TaskEntity.Started;
-import dev.anchor.task.TaskState.Status;
 import dev.anchor.task.TaskEntity.Submit;
 import dev.anchor.task.TaskEntity.Submitted;
 import dev.anchor.task.TaskEntity.Waiting;
+import dev.anchor.task.TaskState.Status;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -47,8 +45,13 @@ import org.junit.jupiter.api.Test;
 class TaskEntityTest {
 
   private static final TaskSettings SETTINGS =
-      new TaskSettings(Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofSeconds(60));
-  private static final TaskSpec SPEC = TaskSpec.of("sum", "js", "function main(a, b) { return a + b; }");
+      new TaskSettings(
+          Duration.ofSeconds(2),
+          Duration.ofSeconds(10),
+          Duration.ofSeconds(10),
+          Duration.ofSeconds(60));
+  private static final TaskSpec SPEC =
+      TaskSpec.of("sum", "js", "function main(a, b) { return a + b; }");
 
   private static ActorTestKit kit;
   private static ManualTime manualTime;
@@ -61,11 +64,15 @@ class TaskEntityTest {
 
   @BeforeAll
   static void startSystem() {
-    // replies may take seconds on a loaded 2-core CI machine (seen: a Get after 80 s of manual time missed 3 s)
-    kit = ActorTestKit.create("TaskEntityTest",
-        ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
-            .withFallback(ManualTime.config()).withFallback(EventSourcedBehaviorTestKit.config())
-            .withFallback(ConfigFactory.load()));
+    // replies may take seconds on a loaded 2-core CI machine (seen: a Get after 80 s of manual time
+    // missed 3 s)
+    kit =
+        ActorTestKit.create(
+            "TaskEntityTest",
+            ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
+                .withFallback(ManualTime.config())
+                .withFallback(EventSourcedBehaviorTestKit.config())
+                .withFallback(ConfigFactory.load()));
     manualTime = ManualTime.get(kit.system());
   }
 
@@ -83,7 +90,8 @@ class TaskEntityTest {
 
   private EventSourcedBehaviorTestKit<Command, Event, TaskState> entity(
       org.apache.pekko.actor.typed.ActorRef<ClusterSharding.ShardCommand> shard) {
-    return EventSourcedBehaviorTestKit.create(kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, shard));
+    return EventSourcedBehaviorTestKit.create(
+        kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, shard));
   }
 
   // ------------------------------------------------------------------ helpers
@@ -103,10 +111,19 @@ class TaskEntityTest {
     return task.<TaskView>runCommand(Get::new).reply();
   }
 
-  private StatusReply<Done> report(int attempt, String node, boolean success, String result, String error,
-      String kind, boolean retryable) {
-    return task.<StatusReply<Done>>runCommand(reply -> new ReportResult(
-        attempt, node, success, result, error, kind, retryable, "log line", 42, reply)).reply();
+  private StatusReply<Done> report(
+      int attempt,
+      String node,
+      boolean success,
+      String result,
+      String error,
+      String kind,
+      boolean retryable) {
+    return task.<StatusReply<Done>>runCommand(
+            reply ->
+                new ReportResult(
+                    attempt, node, success, result, error, kind, retryable, "log line", 42, reply))
+        .reply();
   }
 
   private StatusReply<Done> succeed(int attempt, String node) {
@@ -129,7 +146,6 @@ class TaskEntityTest {
   private void timePasses(Duration d) {
     SteppedTime.passes(d, clock, manualTime, this::view);
   }
-
 
   private void running(String node) {
     submit(SPEC);
@@ -169,7 +185,8 @@ class TaskEntityTest {
     assertEquals(1, done.attempts());
     assertEquals("node-1", done.nodeId());
     assertEquals(clock.millis(), done.completedAt());
-    assertEquals(List.of("Submitted", "Dispatched", "Started", "Completed"),
+    assertEquals(
+        List.of("Submitted", "Dispatched", "Started", "Completed"),
         done.history().stream().map(TaskView.HistoryEntry::event).toList());
 
     // dispatch and start are kept in memory and journaled with the outcome: two writes per task
@@ -180,7 +197,8 @@ class TaskEntityTest {
     assertEquals(List.of("Submitted", "Dispatched", "Started", "Completed"), fx.changeNames());
     assertEquals(TaskView.COMPLETED, fx.changes.getLast().view().status());
 
-    // a task that ended asks its shard to passivate it (remember-entities would keep it alive otherwise)
+    // a task that ended asks its shard to passivate it (remember-entities would keep it alive
+    // otherwise)
     shard.expectMessageClass(ClusterSharding.Passivate.class);
   }
 
@@ -217,7 +235,8 @@ class TaskEntityTest {
 
   @Test
   void aSecondCopyOfTheSameAttemptOnAnotherNodeIsStopped() {
-    // e.g. enqueued again after a crash: the first worker to start is followed, the other copy is stopped
+    // e.g. enqueued again after a crash: the first worker to start is followed, the other copy is
+    // stopped
     CompletableFuture<Placement> slow = new CompletableFuture<>();
     fx.thenAnswer(() -> slow);
     submit(SPEC);
@@ -263,11 +282,19 @@ class TaskEntityTest {
     assertEquals(TaskView.FAILED, failed.status());
     assertEquals("worker crashed", failed.error());
     assertEquals(3, failed.attempts());
-    assertEquals(List.of(new RecordingTaskEffects.DeadLetter(taskId, SPEC, "worker crashed")), fx.deadLetters);
+    assertEquals(
+        List.of(new RecordingTaskEffects.DeadLetter(taskId, SPEC, "worker crashed")),
+        fx.deadLetters);
 
     List<Object> events = journal();
-    assertEquals(List.of(Submitted.class, AttemptFailed.class, RetryScheduled.class,
-            AttemptFailed.class, RetryScheduled.class, Failed.class),
+    assertEquals(
+        List.of(
+            Submitted.class,
+            AttemptFailed.class,
+            RetryScheduled.class,
+            AttemptFailed.class,
+            RetryScheduled.class,
+            Failed.class),
         journalTypes());
     RetryScheduled firstRetry = (RetryScheduled) events.get(2);
     RetryScheduled secondRetry = (RetryScheduled) events.get(4);
@@ -275,11 +302,35 @@ class TaskEntityTest {
     assertEquals(4_000, secondRetry.dueAtEpochMs() - secondRetry.at());
     assertEquals(3, ((Failed) events.get(5)).attempt());
     // each attempt's steps are still in the history, from the outcome events that carry them
-    assertEquals(List.of("Submitted", "Dispatched", "Started", "RetryScheduled", "RetryDue",
-            "Dispatched", "Started", "RetryScheduled", "RetryDue", "Dispatched", "Started", "Failed"),
+    assertEquals(
+        List.of(
+            "Submitted",
+            "Dispatched",
+            "Started",
+            "RetryScheduled",
+            "RetryDue",
+            "Dispatched",
+            "Started",
+            "RetryScheduled",
+            "RetryDue",
+            "Dispatched",
+            "Started",
+            "Failed"),
         fx.changeNames());
-    assertEquals(List.of("Submitted", "Dispatched", "Started", "AttemptFailed", "RetryScheduled",
-            "Dispatched", "Started", "AttemptFailed", "RetryScheduled", "Dispatched", "Started", "Failed"),
+    assertEquals(
+        List.of(
+            "Submitted",
+            "Dispatched",
+            "Started",
+            "AttemptFailed",
+            "RetryScheduled",
+            "Dispatched",
+            "Started",
+            "AttemptFailed",
+            "RetryScheduled",
+            "Dispatched",
+            "Started",
+            "Failed"),
         failed.history().stream().map(TaskView.HistoryEntry::event).toList());
 
     timePasses(Duration.ofSeconds(60));
@@ -289,8 +340,9 @@ class TaskEntityTest {
   @Test
   void anErrorInUserCodeFailsAtOnce() {
     running("node-1");
-    assertTrue(report(1, "node-1", false, null, "ReferenceError: x is not defined", "UserError", false)
-        .isSuccess());
+    assertTrue(
+        report(1, "node-1", false, null, "ReferenceError: x is not defined", "UserError", false)
+            .isSuccess());
     TaskView failed = view();
     assertEquals(TaskView.FAILED, failed.status());
     assertEquals("UserError", failed.errorKind());
@@ -320,7 +372,8 @@ class TaskEntityTest {
     CompletableFuture<Placement> slow = new CompletableFuture<>();
     fx.thenAnswer(() -> slow);
     submit(SPEC);
-    task.runCommand(new Started(1, "node-1")); // the job was enqueued, but our answer is still on its way
+    task.runCommand(
+        new Started(1, "node-1")); // the job was enqueued, but our answer is still on its way
     failRetryable(1, "node-1");
     timePasses(Duration.ofSeconds(2));
     eventually(() -> assertEquals(2, fx.dispatches.size()));
@@ -331,12 +384,28 @@ class TaskEntityTest {
     slow.complete(new Placement.Enqueued("node-1"));
     view();
     assertEquals(events, journal().size(), "the stale answer changes nothing");
-    assertTrue(fx.cancels.stream().noneMatch(c -> c.attempt() == 2), "and stops nothing of the current attempt");
+    assertTrue(
+        fx.cancels.stream().noneMatch(c -> c.attempt() == 2),
+        "and stops nothing of the current attempt");
   }
 
   @Test
   void aRunningAttemptThatStaysSilentPastItsTimeoutIsStoppedAndRetried() {
-    submit(new TaskSpec("slow", null, "js", "while(true){}", null, null, null, null, null, null, 5_000L, null, 0));
+    submit(
+        new TaskSpec(
+            "slow",
+            null,
+            "js",
+            "while(true){}",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            5_000L,
+            null,
+            0));
     task.runCommand(new Started(1, "node-1"));
     timePasses(Duration.ofMillis(5_000 + 60_000 - 1));
     assertEquals(Status.RUNNING, state().status());
@@ -349,11 +418,13 @@ class TaskEntityTest {
 
   @Test
   void theResultDeadlineIsReArmedAfterARestart() {
-    submit(new TaskSpec("slow", null, "js", "1", null, null, null, null, null, null, 5_000L, null, 0));
+    submit(
+        new TaskSpec("slow", null, "js", "1", null, null, null, null, null, null, 5_000L, null, 0));
     task.runCommand(new Started(1, "node-1"));
     clock.advance(Duration.ofSeconds(30));
     task.restart();
-    // the start time is not journaled: after a restart the backstop counts the timeout and grace from the restart
+    // the start time is not journaled: after a restart the backstop counts the timeout and grace
+    // from the restart
     eventually(() -> assertEquals(Status.DISPATCHED, state().status()));
     timePasses(Duration.ofMillis(65_000 - 1));
     assertEquals(Status.DISPATCHED, state().status());
@@ -458,7 +529,10 @@ class TaskEntityTest {
     timePasses(Duration.ofSeconds(2));
     eventually(() -> assertEquals(2, fx.dispatches.size()));
     view();
-    assertEquals(List.of(Submitted.class, Waiting.class), journalTypes(), "the same reason is not journaled again");
+    assertEquals(
+        List.of(Submitted.class, Waiting.class),
+        journalTypes(),
+        "the same reason is not journaled again");
 
     timePasses(Duration.ofSeconds(2));
     eventually(() -> assertEquals(Status.DISPATCHED, state().status()));
@@ -471,7 +545,10 @@ class TaskEntityTest {
   @Test
   void aFailedDispatchIsTriedAgainOnTheTimer() {
     fx.thenAnswer(() -> CompletableFuture.failedFuture(new IllegalStateException("redis down")))
-        .thenAnswer(() -> { throw new IllegalStateException("still down"); });
+        .thenAnswer(
+            () -> {
+              throw new IllegalStateException("still down");
+            });
     submit(SPEC);
     assertEquals(Status.QUEUED, state().status());
     timePasses(Duration.ofSeconds(2));
@@ -589,7 +666,8 @@ class TaskEntityTest {
     kit.stop(recovered);
   }
 
-  // ------------------------------------------------------------------ after Redis lost its last writes
+  // ------------------------------------------------------------------ after Redis lost its last
+  // writes
 
   @Test
   void aDispatchedJobThatRedisLostIsQueuedAgainWhenChecked() {
@@ -597,11 +675,13 @@ class TaskEntityTest {
     assertEquals(Status.DISPATCHED, state().status());
     fx.placed.clear(); // Redis came back from a file without the job
     fx.defaultNode = "node-2";
-    assertTrue(task.<Boolean>runCommand(TaskEntity.CheckJob::new).reply(), "the task is still open");
+    assertTrue(
+        task.<Boolean>runCommand(TaskEntity.CheckJob::new).reply(), "the task is still open");
     eventually(() -> assertEquals(2, fx.dispatches.size()));
     assertEquals(1, fx.dispatches.get(1).attempt(), "the same attempt, not a failed one");
     eventually(() -> assertEquals("node-2", state().nodeId()));
-    assertTrue(fx.changeNames().contains(TaskChange.REQUEUED.eventName()), fx.changeNames().toString());
+    assertTrue(
+        fx.changeNames().contains(TaskChange.REQUEUED.eventName()), fx.changeNames().toString());
     succeed(1, "node-2");
     assertEquals(TaskView.COMPLETED, view().status());
     assertEquals(List.of(Submitted.class, Completed.class), journalTypes());
@@ -612,7 +692,8 @@ class TaskEntityTest {
     submit(SPEC);
     assertTrue(task.<Boolean>runCommand(TaskEntity.CheckJob::new).reply());
     task.runCommand(new Started(1, "node-1"));
-    fx.placed.clear(); // a started job is the worker's: it reports over the cluster, not through Redis
+    fx.placed
+        .clear(); // a started job is the worker's: it reports over the cluster, not through Redis
     assertTrue(task.<Boolean>runCommand(TaskEntity.CheckJob::new).reply());
     assertEquals(Status.RUNNING, state().status());
     assertEquals(1, fx.dispatches.size());

@@ -24,13 +24,28 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** Events and state go to the journal as CBOR and must come back equal, or recovery would rebuild another task. */
+/**
+ * Events and state go to the journal as CBOR and must come back equal, or recovery would rebuild
+ * another task.
+ */
 class TaskSerializationTest {
   private static ActorTestKit kit;
 
-  static final TaskSpec FULL_SPEC = new TaskSpec("train", "ml", "wasm", null, "AGFzbQEAAAA=", "main",
-      List.of(1, 2.5, 3_000_000_000L), List.of("numpy"), "{\"x\":1}",
-      new TaskSpec.Requirements(4.5, true), 30_000L, new TaskSpec.RetryPolicy(5, 1_000, true), 7);
+  static final TaskSpec FULL_SPEC =
+      new TaskSpec(
+          "train",
+          "ml",
+          "wasm",
+          null,
+          "AGFzbQEAAAA=",
+          "main",
+          List.of(1, 2.5, 3_000_000_000L),
+          List.of("numpy"),
+          "{\"x\":1}",
+          new TaskSpec.Requirements(4.5, true),
+          30_000L,
+          new TaskSpec.RetryPolicy(5, 1_000, true),
+          7);
 
   @BeforeAll
   static void start() {
@@ -44,20 +59,25 @@ class TaskSerializationTest {
 
   @Test
   void everyEventAndAFullStateRoundTripThroughJacksonCborUnchanged() {
-    List<Event> events = List.of(
-        new Submitted(FULL_SPEC, 1L),
-        new Dispatched(1, "n1", 2L),
-        new AttemptStarted(1, "n1", 3L),
-        new AttemptFailed(1, "n1", "boom", "Runtime", "logs", 12L, 4L),
-        new AttemptFailed(1, "n1", "node lost", TaskEntity.NODE_LOST, null, null, 4L),
-        new RetryScheduled(2, 2_004L, 4L),
-        new Waiting("no GPU", 5L),
-        new Completed(2, "n2", "{\"v\":1}", "out", 9L, 6L),
-        new Failed(2, "n2", "boom", "UserError", null, null, 7L),
-        new Cancelled(2, null, 8L),
-        new TaskEntity.EffectsDue(List.of(new TaskState.DueVerdict("n1", true), new TaskState.DueVerdict("n2", false)),
-            7L, 9L),
-        new TaskEntity.EffectsDelivered(List.of(new TaskState.DueVerdict("n1", true)), false, false, 10L));
+    List<Event> events =
+        List.of(
+            new Submitted(FULL_SPEC, 1L),
+            new Dispatched(1, "n1", 2L),
+            new AttemptStarted(1, "n1", 3L),
+            new AttemptFailed(1, "n1", "boom", "Runtime", "logs", 12L, 4L),
+            new AttemptFailed(1, "n1", "node lost", TaskEntity.NODE_LOST, null, null, 4L),
+            new RetryScheduled(2, 2_004L, 4L),
+            new Waiting("no GPU", 5L),
+            new Completed(2, "n2", "{\"v\":1}", "out", 9L, 6L),
+            new Failed(2, "n2", "boom", "UserError", null, null, 7L),
+            new Cancelled(2, null, 8L),
+            new TaskEntity.EffectsDue(
+                List.of(
+                    new TaskState.DueVerdict("n1", true), new TaskState.DueVerdict("n2", false)),
+                7L,
+                9L),
+            new TaskEntity.EffectsDelivered(
+                List.of(new TaskState.DueVerdict("n1", true)), false, false, 10L));
     SerializationTestKit serialization = new SerializationTestKit(kit.system());
     TaskState state = TaskState.EMPTY;
     for (Event e : events) {
@@ -72,14 +92,21 @@ class TaskSerializationTest {
   }
 
   private static void assertCbor(Object o) {
-    var serializer = SerializationExtension.get(Adapter.toClassic(kit.system())).findSerializerFor(o);
-    assertEquals("JacksonCborSerializer", serializer.getClass().getSimpleName(), o.getClass() + " is not CBOR");
+    var serializer =
+        SerializationExtension.get(Adapter.toClassic(kit.system())).findSerializerFor(o);
+    assertEquals(
+        "JacksonCborSerializer",
+        serializer.getClass().getSimpleName(),
+        o.getClass() + " is not CBOR");
   }
 
   @Test
   void aSpecFromAJsonBodyWithOnlyTheEssentialsGetsTheDefaults() throws Exception {
-    TaskSpec spec = new ObjectMapper().readValue(
-        "{\"name\":\"sum\",\"runtime\":\"js\",\"sourceCode\":\"1+1\",\"retries\":{\"attempts\":1}}", TaskSpec.class);
+    TaskSpec spec =
+        new ObjectMapper()
+            .readValue(
+                "{\"name\":\"sum\",\"runtime\":\"js\",\"sourceCode\":\"1+1\",\"retries\":{\"attempts\":1}}",
+                TaskSpec.class);
     assertEquals(1, spec.retries().attempts());
     assertEquals(TaskSpec.RetryPolicy.DEFAULT_BACKOFF_MS, spec.retries().backoffMs());
     assertFalse(spec.retries().retryUserErrors());

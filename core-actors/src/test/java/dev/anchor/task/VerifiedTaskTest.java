@@ -29,11 +29,18 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** Consensus verification in the task entity: replicas on distinct nodes, quorum, verdicts, evidence. */
+/**
+ * Consensus verification in the task entity: replicas on distinct nodes, quorum, verdicts,
+ * evidence.
+ */
 class VerifiedTaskTest {
 
   private static final TaskSettings SETTINGS =
-      new TaskSettings(Duration.ofSeconds(2), Duration.ofSeconds(10), Duration.ofSeconds(10), Duration.ofSeconds(60));
+      new TaskSettings(
+          Duration.ofSeconds(2),
+          Duration.ofSeconds(10),
+          Duration.ofSeconds(10),
+          Duration.ofSeconds(60));
 
   private static ActorTestKit kit;
   private static ManualTime manualTime;
@@ -46,11 +53,15 @@ class VerifiedTaskTest {
 
   @BeforeAll
   static void startSystem() {
-    // replies may take seconds on a loaded 2-core CI machine (seen: a Get after 80 s of manual time missed 3 s)
-    kit = ActorTestKit.create("VerifiedTaskTest",
-        ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
-            .withFallback(ManualTime.config()).withFallback(EventSourcedBehaviorTestKit.config())
-            .withFallback(ConfigFactory.load()));
+    // replies may take seconds on a loaded 2-core CI machine (seen: a Get after 80 s of manual time
+    // missed 3 s)
+    kit =
+        ActorTestKit.create(
+            "VerifiedTaskTest",
+            ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
+                .withFallback(ManualTime.config())
+                .withFallback(EventSourcedBehaviorTestKit.config())
+                .withFallback(ConfigFactory.load()));
     manualTime = ManualTime.get(kit.system());
   }
 
@@ -63,7 +74,9 @@ class VerifiedTaskTest {
   void newTask() {
     fx = new RecordingTaskEffects();
     taskId = "v-" + ids.incrementAndGet();
-    task = EventSourcedBehaviorTestKit.create(kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, null));
+    task =
+        EventSourcedBehaviorTestKit.create(
+            kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, null));
   }
 
   private static TaskSpec verified(int replicas, Integer quorum, Integer max) {
@@ -82,19 +95,21 @@ class VerifiedTaskTest {
   }
 
   private StatusReply<Done> result(int job, String node, String json) {
-    return task.<StatusReply<Done>>runCommand(r -> new ReportResult(job, node, true, json, null, null, false, "", 5, r))
+    return task.<StatusReply<Done>>runCommand(
+            r -> new ReportResult(job, node, true, json, null, null, false, "", 5, r))
         .reply();
   }
 
-  private StatusReply<Done> failure(int job, String node, String error, String kind, boolean retryable) {
+  private StatusReply<Done> failure(
+      int job, String node, String error, String kind, boolean retryable) {
     return task.<StatusReply<Done>>runCommand(
-        r -> new ReportResult(job, node, false, null, error, kind, retryable, "", 5, r)).reply();
+            r -> new ReportResult(job, node, false, null, error, kind, retryable, "", 5, r))
+        .reply();
   }
 
   private void timePasses(Duration d) {
     SteppedTime.passes(d, clock, manualTime, this::view);
   }
-
 
   private List<String> replicaNodes() {
     return view().verification().runs().stream().map(VerificationView.ReplicaView::nodeId).toList();
@@ -114,15 +129,21 @@ class VerifiedTaskTest {
     result(1, "node-1", "{\"a\":1,\"b\":2}");
     result(3, "node-3", "{\"a\":1,\"b\":3}");
     assertEquals(TaskView.RUNNING, view().status(), "1 vs 1: waits for the third");
-    result(2, "node-2", "{ \"b\" : 2.0, \"a\" : 1 }"); // same value, other key order and number form
+    result(
+        2, "node-2", "{ \"b\" : 2.0, \"a\" : 1 }"); // same value, other key order and number form
 
     v = view();
     assertEquals(TaskView.COMPLETED, v.status());
-    assertEquals("{\"a\":1,\"b\":2}", v.result(), "the first agreeing replica's result as it reported it");
+    assertEquals(
+        "{\"a\":1,\"b\":2}", v.result(), "the first agreeing replica's result as it reported it");
     assertEquals(List.of("node-1", "node-2"), v.verification().agreeing());
     assertEquals(List.of("node-3"), v.verification().disagreeing());
-    assertEquals(Set.of(new Verdict("node-1", taskId, true), new Verdict("node-2", taskId, true),
-        new Verdict("node-3", taskId, false)), Set.copyOf(fx.verdicts));
+    assertEquals(
+        Set.of(
+            new Verdict("node-1", taskId, true),
+            new Verdict("node-2", taskId, true),
+            new Verdict("node-3", taskId, false)),
+        Set.copyOf(fx.verdicts));
     assertEquals(1, fx.mismatches.size());
     assertEquals(List.of("node-3"), fx.mismatches.get(0).faultyNodes());
     assertEquals(v.verification().agreedHash(), fx.mismatches.get(0).agreedKey());
@@ -191,7 +212,8 @@ class VerifiedTaskTest {
     assertTrue(fx.verdicts.contains(new Verdict("node-3", taskId, false)));
     assertEquals(List.of("node-3"), fx.mismatches.get(0).faultyNodes());
     assertTrue(v.verification().runs().get(2).late());
-    assertTrue(result(3, "node-3", "8").isSuccess(), "a repeat is acknowledged and changes nothing");
+    assertTrue(
+        result(3, "node-3", "8").isSuccess(), "a repeat is acknowledged and changes nothing");
     assertEquals(1, fx.mismatches.size());
   }
 
@@ -204,13 +226,29 @@ class VerifiedTaskTest {
     assertEquals(Set.of("node-1", "node-2"), fx.replicaDispatches.get(1).excluded());
     result(3, "node-3", "5");
     assertEquals(TaskView.COMPLETED, view().status());
-    assertFalse(fx.verdicts.stream().anyMatch(x -> x.nodeId().equals("node-2")), "a lost node is not judged");
+    assertFalse(
+        fx.verdicts.stream().anyMatch(x -> x.nodeId().equals("node-2")),
+        "a lost node is not judged");
   }
 
   @Test
   void aReplicaThatNeverAnswersIsStoppedAndReplaced() {
-    TaskSpec spec = new TaskSpec("slow", null, "js", "1", null, null, null, null, null, null, 5_000L, null, 0,
-        TaskSpec.Verification.of(2, null, null, null));
+    TaskSpec spec =
+        new TaskSpec(
+            "slow",
+            null,
+            "js",
+            "1",
+            null,
+            null,
+            null,
+            null,
+            null,
+            null,
+            5_000L,
+            null,
+            0,
+            TaskSpec.Verification.of(2, null, null, null));
     submit(spec);
     task.runCommand(new Started(1, "node-1"));
     task.runCommand(new Started(2, "node-2"));
@@ -263,8 +301,10 @@ class VerifiedTaskTest {
 
   @Test
   void adaptiveRunsOnceOnAProvenNodeAndReplicatesOnAnUnprovenOne() {
-    TaskSpec adaptive = TaskSpec.of("a", "js", "1")
-        .withVerification(TaskSpec.Verification.of(null, null, null, TaskSpec.Verification.ADAPTIVE));
+    TaskSpec adaptive =
+        TaskSpec.of("a", "js", "1")
+            .withVerification(
+                TaskSpec.Verification.of(null, null, null, TaskSpec.Verification.ADAPTIVE));
     fx.thenAnswer(new Placement.Enqueued("node-1", true, false));
     submit(adaptive);
     assertNull(view().verification(), "a proven node is trusted alone");
@@ -272,7 +312,9 @@ class VerifiedTaskTest {
     assertEquals(TaskView.COMPLETED, view().status());
 
     taskId = "v-" + ids.incrementAndGet();
-    task = EventSourcedBehaviorTestKit.create(kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, null));
+    task =
+        EventSourcedBehaviorTestKit.create(
+            kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, null));
     fx.thenAnswer(new Placement.Enqueued("node-9", false, false));
     submit(adaptive);
     assertEquals(List.of("node-9", "node-1"), replicaNodes());
@@ -283,7 +325,8 @@ class VerifiedTaskTest {
   void aReplicaWithdrawnFromADrainingNodeIsPlacedElsewhereWithoutCountingAgainstTheBudget() {
     submit(verified(2, 2, 2));
     task.runCommand(new TaskEntity.Withdrawn(2, "node-2"));
-    assertEquals(List.of(3), fx.replicaDispatches.get(1).jobs(), "replaced although maxReplicas is 2");
+    assertEquals(
+        List.of(3), fx.replicaDispatches.get(1).jobs(), "replaced although maxReplicas is 2");
     result(1, "node-1", "1");
     result(3, "node-3", "1");
     assertEquals(TaskView.COMPLETED, view().status());
@@ -296,8 +339,9 @@ class VerifiedTaskTest {
     task.runCommand(new TaskEntity.Withdrawn(1, "node-1"));
     assertEquals(2, fx.dispatches.size());
     assertEquals(1, fx.dispatches.get(1).attempt(), "not a failed attempt");
-    assertTrue(task.persistenceTestKit().persistedInStorage("Task|" + taskId).stream()
-        .anyMatch(e -> e instanceof TaskEntity.Requeued));
+    assertTrue(
+        task.persistenceTestKit().persistedInStorage("Task|" + taskId).stream()
+            .anyMatch(e -> e instanceof TaskEntity.Requeued));
   }
 
   @Test
@@ -322,14 +366,16 @@ class VerifiedTaskTest {
     assertTrue(early.isError(), "the worker keeps its job and reports again");
     fx.replicaGate.complete(null);
     org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe = kit.createTestProbe();
-    probe.awaitAssert(() -> {
-      assertEquals(2, view().verification().runs().size());
-      return null;
-    });
+    probe.awaitAssert(
+        () -> {
+          assertEquals(2, view().verification().runs().size());
+          return null;
+        });
     assertTrue(result(1, "node-1", "1").isSuccess());
     assertTrue(result(2, "node-2", "1").isSuccess());
     assertEquals(TaskView.COMPLETED, view().status());
-    assertTrue(result(9, "node-5", "1").isSuccess(), "an orphan job's result is acknowledged and ignored");
+    assertTrue(
+        result(9, "node-5", "1").isSuccess(), "an orphan job's result is acknowledged and ignored");
   }
 
   @Test
@@ -361,25 +407,30 @@ class VerifiedTaskTest {
 
   @Test
   void anAdaptiveTasksEarlyStartAndResultWaitForTheTrustDecision() {
-    java.util.concurrent.CompletableFuture<Placement> answer = new java.util.concurrent.CompletableFuture<>();
+    java.util.concurrent.CompletableFuture<Placement> answer =
+        new java.util.concurrent.CompletableFuture<>();
     fx.thenAnswer(() -> answer);
-    submit(TaskSpec.of("a", "js", "1")
-        .withVerification(TaskSpec.Verification.of(null, null, null, TaskSpec.Verification.ADAPTIVE)));
+    submit(
+        TaskSpec.of("a", "js", "1")
+            .withVerification(
+                TaskSpec.Verification.of(null, null, null, TaskSpec.Verification.ADAPTIVE)));
     task.runCommand(new Started(1, "node-9"));
     assertTrue(result(1, "node-9", "1").isError(), "held until the node's trust is known");
     answer.complete(new Placement.Enqueued("node-9", false, false));
     org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe = kit.createTestProbe();
-    probe.awaitAssert(() -> {
-      assertEquals(List.of("node-9", "node-1"), replicaNodes());
-      return null;
-    });
+    probe.awaitAssert(
+        () -> {
+          assertEquals(List.of("node-9", "node-1"), replicaNodes());
+          return null;
+        });
     result(1, "node-9", "1");
     assertEquals(TaskView.RUNNING, view().status(), "one unproven node's answer is not enough");
     result(2, "node-1", "1");
     assertEquals(TaskView.COMPLETED, view().status());
   }
 
-  // ---------------------------------------------------------------- outbox: verdicts and evidence survive crashes
+  // ---------------------------------------------------------------- outbox: verdicts and evidence
+  // survive crashes
 
   private List<Object> journal() {
     return task.persistenceTestKit().persistedInStorage("Task|" + taskId);
@@ -399,7 +450,9 @@ class VerifiedTaskTest {
 
   @Test
   void verdictsAndEvidenceDecidedBeforeACrashAreDeliveredAfterTheRestartExactlyOnce() {
-    fx.receivers = java.util.concurrent.CompletableFuture::new; // the coordinator dies before any receiver confirms
+    fx.receivers =
+        java.util.concurrent.CompletableFuture
+            ::new; // the coordinator dies before any receiver confirms
     submit(verified(3, 2, 3));
     result(1, "node-1", "1");
     result(2, "node-2", "2");
@@ -407,23 +460,44 @@ class VerifiedTaskTest {
     assertEquals(TaskView.COMPLETED, view().status());
     assertTrue(fx.confirmedVerdicts.isEmpty());
     List<Object> journal = journal();
-    TaskEntity.EffectsDue due = journal.stream().filter(TaskEntity.EffectsDue.class::isInstance)
-        .map(TaskEntity.EffectsDue.class::cast).findFirst().orElseThrow();
-    assertEquals(Set.of(new TaskState.DueVerdict("node-1", true), new TaskState.DueVerdict("node-2", false),
-        new TaskState.DueVerdict("node-3", true)), Set.copyOf(due.verdicts()));
-    assertEquals(state().completedAt(), due.evidenceAt(), "the disagreement is evidence, keyed by the decision");
-    assertInstanceOf(TaskEntity.Verified.class, journal.get(journal.indexOf(due) - 1),
+    TaskEntity.EffectsDue due =
+        journal.stream()
+            .filter(TaskEntity.EffectsDue.class::isInstance)
+            .map(TaskEntity.EffectsDue.class::cast)
+            .findFirst()
+            .orElseThrow();
+    assertEquals(
+        Set.of(
+            new TaskState.DueVerdict("node-1", true),
+            new TaskState.DueVerdict("node-2", false),
+            new TaskState.DueVerdict("node-3", true)),
+        Set.copyOf(due.verdicts()));
+    assertEquals(
+        state().completedAt(),
+        due.evidenceAt(),
+        "the disagreement is evidence, keyed by the decision");
+    assertInstanceOf(
+        TaskEntity.Verified.class,
+        journal.get(journal.indexOf(due) - 1),
         "journaled with the decision, in one atomic write");
     assertTrue(wake(), "an ended task with effects due counts as open for the reviver");
 
     fx.receivers = () -> done(Done.getInstance());
     task.restart();
-    kit.createTestProbe().awaitAssert(() -> {
-      assertTrue(journal().get(journal().size() - 1) instanceof TaskEntity.EffectsDelivered d && d.last());
-      return null;
-    });
-    assertEquals(Set.of(new Verdict("node-1", taskId, true), new Verdict("node-2", taskId, false),
-        new Verdict("node-3", taskId, true)), Set.copyOf(fx.confirmedVerdicts));
+    kit.createTestProbe()
+        .awaitAssert(
+            () -> {
+              assertTrue(
+                  journal().get(journal().size() - 1) instanceof TaskEntity.EffectsDelivered d
+                      && d.last());
+              return null;
+            });
+    assertEquals(
+        Set.of(
+            new Verdict("node-1", taskId, true),
+            new Verdict("node-2", taskId, false),
+            new Verdict("node-3", taskId, true)),
+        Set.copyOf(fx.confirmedVerdicts));
     assertEquals(3, fx.confirmedVerdicts.size(), "each verdict delivered once");
     assertEquals(1, fx.confirmedMismatches.size());
     assertEquals(List.of("node-2"), fx.confirmedMismatches.get(0).faultyNodes());
@@ -440,9 +514,12 @@ class VerifiedTaskTest {
   @Test
   void aVerdictTheNodeDoesNotConfirmIsSentAgainWithBackoffWhileTheTaskStaysOpen() {
     AtomicInteger refusals = new AtomicInteger(3);
-    fx.receivers = () -> refusals.getAndDecrement() > 0
-        ? java.util.concurrent.CompletableFuture.failedFuture(new IllegalStateException("node shard unreachable"))
-        : done(Done.getInstance());
+    fx.receivers =
+        () ->
+            refusals.getAndDecrement() > 0
+                ? java.util.concurrent.CompletableFuture.failedFuture(
+                    new IllegalStateException("node shard unreachable"))
+                : done(Done.getInstance());
     submit(verified(2, 2, 2));
     result(1, "node-1", "1");
     result(2, "node-2", "1");
@@ -450,21 +527,28 @@ class VerifiedTaskTest {
     assertTrue(fx.confirmedVerdicts.isEmpty(), "both refused");
     assertTrue(wake());
     timePasses(Duration.ofSeconds(1)); // first retry: one more refusal
-    kit.createTestProbe().awaitAssert(() -> {
-      assertEquals(1, fx.confirmedVerdicts.size());
-      return null;
-    });
-    assertEquals(1, state().dueVerdicts().size(), "the confirmed one left the outbox, the other is due");
+    kit.createTestProbe()
+        .awaitAssert(
+            () -> {
+              assertEquals(1, fx.confirmedVerdicts.size());
+              return null;
+            });
+    assertEquals(
+        1, state().dueVerdicts().size(), "the confirmed one left the outbox, the other is due");
     timePasses(Duration.ofSeconds(2)); // backoff doubled
-    kit.createTestProbe().awaitAssert(() -> {
-      assertFalse(state().effectsDue());
-      return null;
-    });
-    assertEquals(Set.of(new Verdict("node-1", taskId, true), new Verdict("node-2", taskId, true)),
+    kit.createTestProbe()
+        .awaitAssert(
+            () -> {
+              assertFalse(state().effectsDue());
+              return null;
+            });
+    assertEquals(
+        Set.of(new Verdict("node-1", taskId, true), new Verdict("node-2", taskId, true)),
         Set.copyOf(fx.confirmedVerdicts));
     assertEquals(2, fx.confirmedVerdicts.size());
     assertFalse(wake());
-    long delivered = journal().stream().filter(TaskEntity.EffectsDelivered.class::isInstance).count();
+    long delivered =
+        journal().stream().filter(TaskEntity.EffectsDelivered.class::isInstance).count();
     assertEquals(2, delivered, "one write per confirmation round");
   }
 
@@ -480,11 +564,15 @@ class VerifiedTaskTest {
     assertTrue(wake(), "reopened until the late verdict is delivered");
     fx.receivers = () -> done(Done.getInstance());
     task.restart();
-    kit.createTestProbe().awaitAssert(() -> {
-      assertFalse(state().effectsDue());
-      return null;
-    });
+    kit.createTestProbe()
+        .awaitAssert(
+            () -> {
+              assertFalse(state().effectsDue());
+              return null;
+            });
     assertTrue(fx.confirmedVerdicts.contains(new Verdict("node-3", taskId, false)));
-    assertEquals(List.of("node-3"), fx.confirmedMismatches.get(fx.confirmedMismatches.size() - 1).faultyNodes());
+    assertEquals(
+        List.of("node-3"),
+        fx.confirmedMismatches.get(fx.confirmedMismatches.size() - 1).faultyNodes());
   }
 }

@@ -5,8 +5,9 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * What a token allows, from its {@code roles} claim. Roles do not imply each other: an operator who also reads and
- * submits holds all three, so a token handed to a submitting script cannot drain nodes.
+ * What a token allows, from its {@code roles} claim. Roles do not imply each other: an operator who
+ * also reads and submits holds all three, so a token handed to a submitting script cannot drain
+ * nodes.
  */
 public enum ApiRole {
   /** tasks, DAGs and map-reduce: submit and cancel */

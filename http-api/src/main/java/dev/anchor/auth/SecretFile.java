@@ -12,8 +12,9 @@ import java.util.Base64;
 import java.util.Optional;
 
 /**
- * A standalone's own HS256 secret, {@code <data-dir>/jwt-secret}: made once (32 random bytes, base64url, readable by
- * the owner only) and kept, so tokens stay valid across restarts and {@code ./anchor token} can sign with it.
+ * A standalone's own HS256 secret, {@code <data-dir>/jwt-secret}: made once (32 random bytes,
+ * base64url, readable by the owner only) and kept, so tokens stay valid across restarts and {@code
+ * ./anchor token} can sign with it.
  */
 public final class SecretFile {
   public static final String NAME = "jwt-secret";
@@ -23,7 +24,8 @@ public final class SecretFile {
   public static Optional<byte[]> read(Path dataDir) throws IOException {
     Path f = dataDir.resolve(NAME);
     if (!Files.exists(f)) return Optional.empty();
-    return Optional.of(Files.readString(f, StandardCharsets.UTF_8).trim().getBytes(StandardCharsets.UTF_8));
+    return Optional.of(
+        Files.readString(f, StandardCharsets.UTF_8).trim().getBytes(StandardCharsets.UTF_8));
   }
 
   public static byte[] loadOrCreate(Path dataDir) throws IOException {
@@ -35,9 +37,12 @@ public final class SecretFile {
     String text = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
     Path f = dataDir.resolve(NAME);
     try {
-      // created with owner-only permissions, so the secret is never readable by others, not even for a moment
-      Files.createFile(f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-      Files.writeString(f, text + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
+      // created with owner-only permissions, so the secret is never readable by others, not even
+      // for a moment
+      Files.createFile(
+          f, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+      Files.writeString(
+          f, text + "\n", StandardCharsets.UTF_8, StandardOpenOption.TRUNCATE_EXISTING);
     } catch (FileAlreadyExistsException raced) {
       return read(dataDir).orElseThrow();
     } catch (UnsupportedOperationException notPosix) {

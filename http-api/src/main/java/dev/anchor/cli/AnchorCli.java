@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.typesafe.config.ConfigFactory;
 import dev.anchor.auth.TokenCommand;
-
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.ConnectException;
@@ -28,20 +27,25 @@ import java.util.Objects;
 import java.util.stream.Stream;
 
 /**
- * The command-line client of the launcher ({@code ./anchor submit|status|logs|cancel|dag|nodes|stats}), speaking the
- * HTTP API of a running node: {@code --server URL} or ANCHOR_SERVER (default {@code http://127.0.0.1:$ANCHOR_PORT},
- * port 5000), the token in ANCHOR_TOKEN (else one signed with the secret this machine has, as {@code ./anchor token}
- * would), {@code --json} for scripts. Errors are one line on stderr. Exit status: 0 done (a task or DAG that
- * completed), 1 it failed or was cancelled, 2 wrong usage or an unreadable file, 3 the server cannot be reached (or
- * did not answer), 4 the server refused the request (4xx: the line names the field), 5 a server error (5xx).
+ * The command-line client of the launcher ({@code ./anchor
+ * submit|status|logs|cancel|dag|nodes|stats}), speaking the HTTP API of a running node: {@code
+ * --server URL} or ANCHOR_SERVER (default {@code http://127.0.0.1:$ANCHOR_PORT}, port 5000), the
+ * token in ANCHOR_TOKEN (else one signed with the secret this machine has, as {@code ./anchor
+ * token} would), {@code --json} for scripts. Errors are one line on stderr. Exit status: 0 done (a
+ * task or DAG that completed), 1 it failed or was cancelled, 2 wrong usage or an unreadable file, 3
+ * the server cannot be reached (or did not answer), 4 the server refused the request (4xx: the line
+ * names the field), 5 a server error (5xx).
  */
 public final class AnchorCli {
   static final int OK = 0, FAILED = 1, USAGE = 2, UNREACHABLE = 3, REFUSED = 4, SERVER = 5;
-  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  private static final ObjectMapper JSON =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private static final ObjectMapper COMPACT = new ObjectMapper();
   private static final Duration POLL = Duration.ofMillis(500);
 
-  /** A failure that ends the command with {@code status} after printing {@code message} as one line. */
+  /**
+   * A failure that ends the command with {@code status} after printing {@code message} as one line.
+   */
   static final class Exit extends RuntimeException {
     final int status;
 
@@ -56,7 +60,8 @@ public final class AnchorCli {
   private final boolean json;
   private final PrintStream out;
   private final PrintStream err;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   AnchorCli(String server, String token, boolean json, PrintStream out, PrintStream err) {
     this.server = server.endsWith("/") ? server.substring(0, server.length() - 1) : server;
@@ -84,7 +89,8 @@ public final class AnchorCli {
           case "--follow", "-f" -> follow = true;
           case "--server", "--token" -> {
             if (i + 1 >= args.length) throw new Exit(USAGE, a + " needs a value");
-            if (a.equals("--server")) server = args[++i]; else token = args[++i];
+            if (a.equals("--server")) server = args[++i];
+            else token = args[++i];
           }
           case "-h", "--help" -> {
             out.println(usage());
@@ -93,7 +99,8 @@ public final class AnchorCli {
           default -> {
             if (a.startsWith("--server=")) server = a.substring(9);
             else if (a.startsWith("--token=")) token = a.substring(8);
-            else if (a.startsWith("-") && a.length() > 1) throw new Exit(USAGE, "unknown option " + a + " (try --help)");
+            else if (a.startsWith("-") && a.length() > 1)
+              throw new Exit(USAGE, "unknown option " + a + " (try --help)");
             else rest.add(a);
           }
         }
@@ -156,7 +163,8 @@ public final class AnchorCli {
     JsonNode created = call("POST", "/api/tasks", body);
     String id = created.path("taskId").asText();
     if (!wait) {
-      if (json) print(created); else out.println(id);
+      if (json) print(created);
+      else out.println(id);
       return OK;
     }
     if (!json) err.println("submitted task " + id);
@@ -181,7 +189,8 @@ public final class AnchorCli {
   private static String where(JsonNode t) {
     StringBuilder b = new StringBuilder();
     if (t.hasNonNull("nodeId")) b.append(" on ").append(t.path("nodeId").asText());
-    if (t.path("attempts").asInt() > 1) b.append(" (attempt ").append(t.path("attempts").asInt()).append(')');
+    if (t.path("attempts").asInt() > 1)
+      b.append(" (attempt ").append(t.path("attempts").asInt()).append(')');
     if (t.hasNonNull("waitingReason") && "Queued".equals(t.path("status").asText())) {
       b.append(" — ").append(t.path("waitingReason").asText());
     }
@@ -195,8 +204,12 @@ public final class AnchorCli {
     } else if ("Completed".equals(status)) {
       out.println(value(t.get("result")));
     } else {
-      err.println("anchor: task " + t.path("taskId").asText() + " " + status.toLowerCase()
-          + (t.hasNonNull("error") ? ": " + t.path("error").asText() : ""));
+      err.println(
+          "anchor: task "
+              + t.path("taskId").asText()
+              + " "
+              + status.toLowerCase()
+              + (t.hasNonNull("error") ? ": " + t.path("error").asText() : ""));
     }
     return "Completed".equals(status) ? OK : FAILED;
   }
@@ -206,16 +219,21 @@ public final class AnchorCli {
     if (t == null) {
       JsonNode d = get("/api/dag/" + enc(id));
       if (d == null) throw new Exit(REFUSED, "404 id: no task or DAG " + id);
-      if (json) print(d); else printDag(d);
+      if (json) print(d);
+      else printDag(d);
       return OK;
     }
     if (json) {
       print(t);
       return OK;
     }
-    out.println("task      " + t.path("taskId").asText() + (t.hasNonNull("name") ? "  (" + t.path("name").asText() + ")" : ""));
+    out.println(
+        "task      "
+            + t.path("taskId").asText()
+            + (t.hasNonNull("name") ? "  (" + t.path("name").asText() + ")" : ""));
     out.println("status    " + t.path("status").asText() + where(t));
-    out.println("runtime   " + t.path("runtime").asText("?") + ", attempts " + t.path("attempts").asInt());
+    out.println(
+        "runtime   " + t.path("runtime").asText("?") + ", attempts " + t.path("attempts").asInt());
     if (t.hasNonNull("error")) out.println("error     " + t.path("error").asText());
     if (t.hasNonNull("result")) out.println("result    " + value(t.get("result")));
     return OK;
@@ -228,7 +246,11 @@ public final class AnchorCli {
       return OK;
     }
     // the task's change stream: each event carries the task's full view; it ends when the task does
-    HttpRequest req = request("/api/tasks/" + enc(id) + "/events").header("Accept", "text/event-stream").GET().build();
+    HttpRequest req =
+        request("/api/tasks/" + enc(id) + "/events")
+            .header("Accept", "text/event-stream")
+            .GET()
+            .build();
     HttpResponse<Stream<String>> r;
     try {
       r = http.send(req, HttpResponse.BodyHandlers.ofLines());
@@ -258,7 +280,8 @@ public final class AnchorCli {
         }
         data.setLength(0);
         String status = view.path("status").asText();
-        if (!json && !status.equals(lastStatus)) err.println("task " + id + ": " + event + " → " + status + where(view));
+        if (!json && !status.equals(lastStatus))
+          err.println("task " + id + ": " + event + " → " + status + where(view));
         lastStatus = status;
         if (json) out.println(view);
         if (isEnd(status)) break;
@@ -270,8 +293,12 @@ public final class AnchorCli {
 
   private void printLogs(JsonNode t) {
     if (json) {
-      print(COMPACT.createObjectNode().put("taskId", t.path("taskId").asText()).put("status", t.path("status").asText())
-          .put("logs", t.path("logs").asText("")));
+      print(
+          COMPACT
+              .createObjectNode()
+              .put("taskId", t.path("taskId").asText())
+              .put("status", t.path("status").asText())
+              .put("logs", t.path("logs").asText("")));
     } else {
       String logs = t.path("logs").asText("");
       out.print(logs.endsWith("\n") || logs.isEmpty() ? logs : logs + "\n");
@@ -281,7 +308,8 @@ public final class AnchorCli {
   int cancel(String id) {
     JsonNode t = get("/api/tasks/" + enc(id));
     JsonNode r = call("DELETE", t != null ? "/api/tasks/" + enc(id) : "/api/dag/" + enc(id), null);
-    if (json) print(r); else out.println((t != null ? "task " : "DAG ") + id + ": " + r.path("status").asText());
+    if (json) print(r);
+    else out.println((t != null ? "task " : "DAG ") + id + ": " + r.path("status").asText());
     return OK;
   }
 
@@ -290,7 +318,8 @@ public final class AnchorCli {
     JsonNode created = call("POST", "/api/dag/schedule", body);
     String id = created.path("dagId").asText();
     if (!wait) {
-      if (json) print(created); else out.println(id);
+      if (json) print(created);
+      else out.println(id);
       return OK;
     }
     if (!json) err.println("scheduled DAG " + id);
@@ -309,7 +338,12 @@ public final class AnchorCli {
         } else if ("Completed".equals(status)) {
           out.println(value(d.get("result")));
         } else {
-          err.println("anchor: DAG " + id + " " + status.toLowerCase() + (d.hasNonNull("error") ? ": " + d.path("error").asText() : ""));
+          err.println(
+              "anchor: DAG "
+                  + id
+                  + " "
+                  + status.toLowerCase()
+                  + (d.hasNonNull("error") ? ": " + d.path("error").asText() : ""));
         }
         return "Completed".equals(status) ? OK : FAILED;
       }
@@ -326,19 +360,32 @@ public final class AnchorCli {
         case "Running" -> running.add(n.path("id").asText());
         case "Completed" -> completed++;
         case "Failed" -> failed.add(n.path("id").asText());
-        default -> { }
+        default -> {}
       }
     }
-    return "dag " + d.path("dagId").asText() + ": " + d.path("status").asText() + ", " + completed + "/"
-        + d.path("nodes").size() + " completed" + (running.isEmpty() ? "" : ", running " + String.join(", ", running))
+    return "dag "
+        + d.path("dagId").asText()
+        + ": "
+        + d.path("status").asText()
+        + ", "
+        + completed
+        + "/"
+        + d.path("nodes").size()
+        + " completed"
+        + (running.isEmpty() ? "" : ", running " + String.join(", ", running))
         + (failed.isEmpty() ? "" : ", failed " + String.join(", ", failed));
   }
 
   private void printDag(JsonNode d) {
     out.println(progress(d));
     for (JsonNode n : d.path("nodes")) {
-      out.printf("  %-20s %-10s %s%n", n.path("id").asText(), n.path("status").asText(),
-          n.hasNonNull("error") ? n.path("error").asText() : n.hasNonNull("result") ? abbreviate(value(n.get("result"))) : "");
+      out.printf(
+          "  %-20s %-10s %s%n",
+          n.path("id").asText(),
+          n.path("status").asText(),
+          n.hasNonNull("error")
+              ? n.path("error").asText()
+              : n.hasNonNull("result") ? abbreviate(value(n.get("result"))) : "");
     }
     if (d.hasNonNull("result")) out.println("result " + value(d.get("result")));
   }
@@ -349,14 +396,24 @@ public final class AnchorCli {
       print(nodes);
       return OK;
     }
-    out.printf("%-24s %-10s %7s %5s %5s %6s %-7s %s%n", "NODE", "STATUS", "JOBS", "CPU%", "RAM%", "REPUT", "DOCKER", "RUNTIMES");
+    out.printf(
+        "%-24s %-10s %7s %5s %5s %6s %-7s %s%n",
+        "NODE", "STATUS", "JOBS", "CPU%", "RAM%", "REPUT", "DOCKER", "RUNTIMES");
     for (JsonNode n : nodes) {
       JsonNode m = n.path("metrics"), s = n.path("specs");
-      String flags = (n.path("cordoned").asBoolean() ? ",cordoned" : "") + (n.path("quarantined").asBoolean() ? ",quarantined" : "");
-      out.printf("%-24s %-10s %7s %5.0f %5.0f %6s %-7s %s%n", n.path("nodeId").asText(), n.path("status").asText() + flags,
-          m.path("runningTasks").asInt() + "/" + s.path("capacity").asInt(), m.path("cpuUsage").asDouble(),
-          m.path("ramUsage").asDouble(), n.hasNonNull("reputation") ? String.format("%.2f", n.path("reputation").asDouble()) : "-",
-          m.path("hasDocker").asBoolean() ? "yes" : "no", String.join(",", strings(s.path("runtimes"))));
+      String flags =
+          (n.path("cordoned").asBoolean() ? ",cordoned" : "")
+              + (n.path("quarantined").asBoolean() ? ",quarantined" : "");
+      out.printf(
+          "%-24s %-10s %7s %5.0f %5.0f %6s %-7s %s%n",
+          n.path("nodeId").asText(),
+          n.path("status").asText() + flags,
+          m.path("runningTasks").asInt() + "/" + s.path("capacity").asInt(),
+          m.path("cpuUsage").asDouble(),
+          m.path("ramUsage").asDouble(),
+          n.hasNonNull("reputation") ? String.format("%.2f", n.path("reputation").asDouble()) : "-",
+          m.path("hasDocker").asBoolean() ? "yes" : "no",
+          String.join(",", strings(s.path("runtimes"))));
     }
     return OK;
   }
@@ -369,18 +426,30 @@ public final class AnchorCli {
     }
     for (String k : List.of("tasks", "dag", "consensus")) {
       StringBuilder b = new StringBuilder(String.format("%-10s", k));
-      s.path(k).fields().forEachRemaining(e -> b.append(' ').append(e.getKey()).append('=').append(e.getValue().asLong()));
+      s.path(k)
+          .fields()
+          .forEachRemaining(
+              e -> b.append(' ').append(e.getKey()).append('=').append(e.getValue().asLong()));
       out.println(b);
     }
-    out.printf("%-28s %8s %8s %10s %8s %8s %8s%n", "QUEUE", "WAITING", "ACTIVE", "COMPLETED", "FAILED", "DELAYED", "DEAD");
+    out.printf(
+        "%-28s %8s %8s %10s %8s %8s %8s%n",
+        "QUEUE", "WAITING", "ACTIVE", "COMPLETED", "FAILED", "DELAYED", "DEAD");
     s.path("queues").fields().forEachRemaining(e -> row(e.getKey(), e.getValue()));
     row("total", s.path("total"));
     return OK;
   }
 
   private void row(String name, JsonNode c) {
-    out.printf("%-28s %8d %8d %10d %8d %8d %8d%n", name, c.path("waiting").asLong(), c.path("active").asLong(),
-        c.path("completed").asLong(), c.path("failed").asLong(), c.path("delayed").asLong(), c.path("deadLettered").asLong());
+    out.printf(
+        "%-28s %8d %8d %10d %8d %8d %8d%n",
+        name,
+        c.path("waiting").asLong(),
+        c.path("active").asLong(),
+        c.path("completed").asLong(),
+        c.path("failed").asLong(),
+        c.path("delayed").asLong(),
+        c.path("deadLettered").asLong());
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -410,7 +479,8 @@ public final class AnchorCli {
   private HttpResponse<String> send(String method, String path, JsonNode body) {
     HttpRequest.Builder b = request(path).timeout(Duration.ofSeconds(30));
     if (body != null) {
-      b.header("Content-Type", "application/json").method(method, HttpRequest.BodyPublishers.ofString(body.toString()));
+      b.header("Content-Type", "application/json")
+          .method(method, HttpRequest.BodyPublishers.ofString(body.toString()));
     } else {
       b.method(method, HttpRequest.BodyPublishers.noBody());
     }
@@ -425,11 +495,21 @@ public final class AnchorCli {
   }
 
   private Exit unreachable(IOException e) {
-    String why = e instanceof HttpConnectTimeoutException ? "connection timed out"
-        : e instanceof HttpTimeoutException ? "no answer within 30 s"
-        : e instanceof ConnectException ? "connection refused"
-        : Objects.requireNonNullElse(e.getMessage(), e.getClass().getSimpleName());
-    return new Exit(UNREACHABLE, "cannot reach " + server + " (" + why + "); is a node running there? (--server or ANCHOR_SERVER)");
+    String why =
+        e instanceof HttpConnectTimeoutException
+            ? "connection timed out"
+            : e instanceof HttpTimeoutException
+                ? "no answer within 30 s"
+                : e instanceof ConnectException
+                    ? "connection refused"
+                    : Objects.requireNonNullElse(e.getMessage(), e.getClass().getSimpleName());
+    return new Exit(
+        UNREACHABLE,
+        "cannot reach "
+            + server
+            + " ("
+            + why
+            + "); is a node running there? (--server or ANCHOR_SERVER)");
   }
 
   private JsonNode parse(HttpResponse<String> r) {
@@ -437,11 +517,14 @@ public final class AnchorCli {
     try {
       return COMPACT.readTree(r.body());
     } catch (IOException e) {
-      throw new Exit(SERVER, "the server answered " + r.statusCode() + " with something that is not JSON");
+      throw new Exit(
+          SERVER, "the server answered " + r.statusCode() + " with something that is not JSON");
     }
   }
 
-  /** "401 Authorization: invalid token: …" — the status, the field the server named, its message. */
+  /**
+   * "401 Authorization: invalid token: …" — the status, the field the server named, its message.
+   */
   private Exit refused(int status, String body) {
     String field = null, message = body == null ? "" : body.strip();
     try {
@@ -452,17 +535,25 @@ public final class AnchorCli {
       // the raw body
     }
     if (message.length() > 300) message = message.substring(0, 300) + "…";
-    String hint = status == 401 && (token.isBlank()) ? " (set ANCHOR_TOKEN, e.g. export ANCHOR_TOKEN=$(./anchor token))" : "";
-    return new Exit(status >= 500 ? SERVER : REFUSED, status + (field == null ? "" : " " + field) + ": " + message + hint);
+    String hint =
+        status == 401 && (token.isBlank())
+            ? " (set ANCHOR_TOKEN, e.g. export ANCHOR_TOKEN=$(./anchor token))"
+            : "";
+    return new Exit(
+        status >= 500 ? SERVER : REFUSED,
+        status + (field == null ? "" : " " + field) + ": " + message + hint);
   }
 
   // ---------------------------------------------------------------- helpers
 
   private static JsonNode readJson(String file) {
     try {
-      // relative to the caller's directory (the launcher changes to its own before starting the JVM)
-      String text = file.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
-          : Files.readString(Path.of(System.getProperty("anchor.cwd", "")).resolve(file));
+      // relative to the caller's directory (the launcher changes to its own before starting the
+      // JVM)
+      String text =
+          file.equals("-")
+              ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
+              : Files.readString(Path.of(System.getProperty("anchor.cwd", "")).resolve(file));
       return COMPACT.readTree(text);
     } catch (NoSuchFileException e) {
       throw new Exit(USAGE, "no such file: " + file);

@@ -1,11 +1,14 @@
 package dev.anchor.http;
 
-import dev.anchor.TimeOrderedIds;
+import static org.apache.pekko.http.javadsl.server.Directives.*;
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.anchor.AnchorNode;
+import dev.anchor.TimeOrderedIds;
 import dev.anchor.dag.DagEntity;
 import dev.anchor.dag.DagNodeSpec;
 import dev.anchor.dag.DagSettings;
@@ -13,8 +16,16 @@ import dev.anchor.dag.DagSpec;
 import dev.anchor.dag.DagValidator;
 import dev.anchor.dag.DagView;
 import dev.anchor.dag.MapReduce;
-import dev.anchor.feed.FeedEntry;
 import dev.anchor.task.TaskSpec;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -25,19 +36,6 @@ import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.stream.javadsl.Source;
-
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.CompletionStage;
-
-import static org.apache.pekko.http.javadsl.server.Directives.*;
-import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 /** /api/dag (schedule, status, events, cancel) and /api/mapreduce, which schedules a DAG too. */
 final class DagRoutes {
@@ -57,18 +55,60 @@ final class DagRoutes {
   }
 
   Route route() {
-    return pathPrefix("api", () -> concat(
-        pathPrefix("dag", () -> concat(
-            path("schedule", () -> post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToByteArray(), body -> StoreGate.guard(node, () -> schedule(parseDag(read(body)))))))),
-            path(segment(), id -> concat(
-                get(() -> completeWithFuture(getDag(id).thenApply(v -> unknown(v)
-                    ? notFound(id) : Json.ok(json(v))))),
-                delete(() -> completeWithFuture(cancel(id))))),
-            path(segment().slash("events"), id -> get(() -> events(id))))),
-        path("mapreduce", () -> post(() -> BodyLimit.atMost(TaskRoutes.MAX_BODY_BYTES, () ->
-            entity(Unmarshaller.entityToByteArray(), body ->
-                StoreGate.guard(node, () -> schedule(parseMapReduce(read(body))))))))));
+    return pathPrefix(
+        "api",
+        () ->
+            concat(
+                pathPrefix(
+                    "dag",
+                    () ->
+                        concat(
+                            path(
+                                "schedule",
+                                () ->
+                                    post(
+                                        () ->
+                                            BodyLimit.atMost(
+                                                TaskRoutes.MAX_BODY_BYTES,
+                                                () ->
+                                                    entity(
+                                                        Unmarshaller.entityToByteArray(),
+                                                        body ->
+                                                            StoreGate.guard(
+                                                                node,
+                                                                () ->
+                                                                    schedule(
+                                                                        parseDag(read(body)))))))),
+                            path(
+                                segment(),
+                                id ->
+                                    concat(
+                                        get(
+                                            () ->
+                                                completeWithFuture(
+                                                    getDag(id)
+                                                        .thenApply(
+                                                            v ->
+                                                                unknown(v)
+                                                                    ? notFound(id)
+                                                                    : Json.ok(json(v))))),
+                                        delete(() -> completeWithFuture(cancel(id))))),
+                            path(segment().slash("events"), id -> get(() -> events(id))))),
+                path(
+                    "mapreduce",
+                    () ->
+                        post(
+                            () ->
+                                BodyLimit.atMost(
+                                    TaskRoutes.MAX_BODY_BYTES,
+                                    () ->
+                                        entity(
+                                            Unmarshaller.entityToByteArray(),
+                                            body ->
+                                                StoreGate.guard(
+                                                    node,
+                                                    () ->
+                                                        schedule(parseMapReduce(read(body))))))))));
   }
 
   // ---------------------------------------------------------------- schedule
@@ -85,9 +125,17 @@ final class DagRoutes {
     }
     String dagId = TimeOrderedIds.next();
     // a DAG's steps become tasks as they start, not at once: the DAG is admitted as one submit
-    return admission.admit(1, () -> sharding.entityRefFor(DagEntity.TYPE_KEY, dagId)
-        .<DagView>askWithStatus(replyTo -> new DagEntity.Schedule(spec, replyTo), ASK).thenApply(v ->
-            Json.response(StatusCodes.CREATED, Map.of("dagId", v.dagId(), "status", v.status()))));
+    return admission.admit(
+        1,
+        () ->
+            sharding
+                .entityRefFor(DagEntity.TYPE_KEY, dagId)
+                .<DagView>askWithStatus(replyTo -> new DagEntity.Schedule(spec, replyTo), ASK)
+                .thenApply(
+                    v ->
+                        Json.response(
+                            StatusCodes.CREATED,
+                            Map.of("dagId", v.dagId(), "status", v.status()))));
   }
 
   private static JsonNode read(byte[] body) {
@@ -98,50 +146,68 @@ final class DagRoutes {
 
   static DagSpec parseDag(JsonNode body) {
     JsonNode tasks = body.get("tasks");
-    if (tasks == null || !tasks.isArray()) throw new BadRequest("tasks", "tasks must be an array of task nodes");
+    if (tasks == null || !tasks.isArray())
+      throw new BadRequest("tasks", "tasks must be an array of task nodes");
     List<DagNodeSpec> nodes = new ArrayList<>(tasks.size());
     for (int i = 0; i < tasks.size(); i++) {
       JsonNode t = tasks.get(i);
       String at = "tasks[" + i + "]";
       if (!t.isObject()) throw new BadRequest(at, at + " must be an object");
       JsonNode id = t.get("id");
-      if (id == null || !id.isTextual()) throw new BadRequest(at + ".id", at + ".id is required (a string)");
+      if (id == null || !id.isTextual())
+        throw new BadRequest(at + ".id", at + ".id is required (a string)");
       List<String> deps = new ArrayList<>();
       JsonNode d = t.get("dependencies");
       if (d != null && !d.isNull()) {
-        if (!d.isArray()) throw new BadRequest(at + ".dependencies", at + ".dependencies must be an array of task ids");
+        if (!d.isArray())
+          throw new BadRequest(
+              at + ".dependencies", at + ".dependencies must be an array of task ids");
         for (JsonNode e : d) {
-          if (!e.isTextual()) throw new BadRequest(at + ".dependencies", at + ".dependencies must hold task ids (strings)");
+          if (!e.isTextual())
+            throw new BadRequest(
+                at + ".dependencies", at + ".dependencies must hold task ids (strings)");
           deps.add(e.asText());
         }
       }
       nodes.add(DagNodeSpec.of(id.asText(), deps, task(t, at)));
     }
     JsonNode input = body.get("input");
-    return new DagSpec(optionalText(body, "name"), nodes, input == null || input.isNull() ? null : input.toString(),
-        failurePolicy(body), maxParallel(body));
+    return new DagSpec(
+        optionalText(body, "name"),
+        nodes,
+        input == null || input.isNull() ? null : input.toString(),
+        failurePolicy(body),
+        maxParallel(body));
   }
 
   static DagSpec parseMapReduce(JsonNode body) {
     JsonNode input = body.get("input");
-    if (input == null || !input.isArray()) throw new BadRequest("input", "input must be an array of items");
+    if (input == null || !input.isArray())
+      throw new BadRequest("input", "input must be an array of items");
     JsonNode p = body.get("partitions");
-    if (p == null || !p.isIntegralNumber() || !p.canConvertToInt() || p.asInt() < 1 || p.asInt() > 10_000) {
+    if (p == null
+        || !p.isIntegralNumber()
+        || !p.canConvertToInt()
+        || p.asInt() < 1
+        || p.asInt() > 10_000) {
       throw new BadRequest("partitions", "partitions must be a whole number from 1 to 10000");
     }
     TaskSpec map = step(body, "map");
     TaskSpec reduce = step(body, "reduce");
-    return MapReduce.plan(optionalText(body, "name"), (ArrayNode) input, p.asInt(), map, reduce, maxParallel(body));
+    return MapReduce.plan(
+        optionalText(body, "name"), (ArrayNode) input, p.asInt(), map, reduce, maxParallel(body));
   }
 
   /**
-   * A map or reduce step: its payload with the body's requirements, retries and timeoutMs. Given as the payload
-   * itself ({@code "map":{"runtime":…,"sourceCode":…}}) or nested like a task's and a DAG node's
-   * ({@code "map":{"payload":{…},"timeoutMs":…}}), whose own requirements, retries, timeoutMs and priority win.
+   * A map or reduce step: its payload with the body's requirements, retries and timeoutMs. Given as
+   * the payload itself ({@code "map":{"runtime":…,"sourceCode":…}}) or nested like a task's and a
+   * DAG node's ({@code "map":{"payload":{…},"timeoutMs":…}}), whose own requirements, retries,
+   * timeoutMs and priority win.
    */
   private static TaskSpec step(JsonNode body, String key) {
     JsonNode step = body.get(key);
-    if (step == null || step.isNull()) throw new BadRequest(key, key + " (a task payload) is required");
+    if (step == null || step.isNull())
+      throw new BadRequest(key, key + " (a task payload) is required");
     if (!step.isObject()) throw new BadRequest(key, key + " must be a task payload object");
     boolean nested = step.has("payload");
     ObjectNode task = MAPPER.createObjectNode();
@@ -150,7 +216,9 @@ final class DagRoutes {
       if (nested && step.has(shared)) task.set(shared, step.get(shared));
       else if (body.has(shared)) task.set(shared, body.get(shared));
     }
-    task.put("name", Optional.ofNullable(optionalText(body, "name")).map(n -> n + "/" + key).orElse(key));
+    task.put(
+        "name",
+        Optional.ofNullable(optionalText(body, "name")).map(n -> n + "/" + key).orElse(key));
     try {
       return TaskRequest.parse(task);
     } catch (BadRequest e) {
@@ -158,20 +226,38 @@ final class DagRoutes {
       if (nested) {
         String top = f == null ? null : f.split("\\.")[0];
         boolean own = top != null && (top.equals("payload") || step.has(top));
-        throw new BadRequest(own ? key + "." + f : f, own ? key + "." + e.getMessage() : e.getMessage());
+        throw new BadRequest(
+            own ? key + "." + f : f, own ? key + "." + e.getMessage() : e.getMessage());
       }
-      throw new BadRequest(f != null && f.startsWith("payload") ? key + f.substring("payload".length()) : f,
+      throw new BadRequest(
+          f != null && f.startsWith("payload") ? key + f.substring("payload".length()) : f,
           e.getMessage().replace("payload", key));
     }
   }
 
-  /** A node's task via the task parser, its problems named by the node's position (e.g. tasks[2].payload). */
+  /**
+   * A node's task via the task parser, its problems named by the node's position (e.g.
+   * tasks[2].payload).
+   */
   private static TaskSpec task(JsonNode node, String at) {
     JsonNode payload = node.get("payload");
     if (payload == null || payload.isNull()) {
-      // the reference system's example nodes carry no payload: a pass-through step whose result is its input
-      return new TaskSpec(optionalText(node, "name", at), optionalText(node, "type", at), DagNodeSpec.PASS_THROUGH,
-          null, null, null, null, List.of(), null, null, null, null, 0);
+      // the reference system's example nodes carry no payload: a pass-through step whose result is
+      // its input
+      return new TaskSpec(
+          optionalText(node, "name", at),
+          optionalText(node, "type", at),
+          DagNodeSpec.PASS_THROUGH,
+          null,
+          null,
+          null,
+          null,
+          List.of(),
+          null,
+          null,
+          null,
+          null,
+          0);
     }
     ObjectNode copy = ((ObjectNode) node).deepCopy();
     copy.remove("input"); // a node's input comes from the DAG
@@ -228,34 +314,63 @@ final class DagRoutes {
   }
 
   private CompletionStage<HttpResponse> cancel(String id) {
-    return getDag(id).thenCompose(v -> {
-      if (unknown(v)) return CompletableFuture.completedFuture(notFound(id));
-      CompletionStage<DagView> c = sharding.entityRefFor(DagEntity.TYPE_KEY, id).askWithStatus(DagEntity.Cancel::new, ASK);
-      return c.thenApply(x -> Json.ok(json(x))).exceptionally(e -> {
-        Throwable t = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-        return Json.error(StatusCodes.CONFLICT, t.getMessage(), "dagId");
-      });
-    });
+    return getDag(id)
+        .thenCompose(
+            v -> {
+              if (unknown(v)) return CompletableFuture.completedFuture(notFound(id));
+              CompletionStage<DagView> c =
+                  sharding
+                      .entityRefFor(DagEntity.TYPE_KEY, id)
+                      .askWithStatus(DagEntity.Cancel::new, ASK);
+              return c.thenApply(x -> Json.ok(json(x)))
+                  .exceptionally(
+                      e -> {
+                        Throwable t =
+                            e instanceof CompletionException && e.getCause() != null
+                                ? e.getCause()
+                                : e;
+                        return Json.error(StatusCodes.CONFLICT, t.getMessage(), "dagId");
+                      });
+            });
   }
 
   private Route events(String id) {
-    // the feed position is taken before the DAG is read, so no change falls between the snapshot and the stream
-    return optionalHeaderValueByName("Last-Event-ID", last -> onSuccess(
-        CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())), from ->
-        onSuccess(getDag(id), v -> {
-          if (unknown(v)) return complete(notFound(id));
-          Source<ServerSentEvent, NotUsed> events = FeedSource.events(node, from,
-                  e -> "dag".equals(e.kind()) && id.equals(e.subjectId()))
-              .takeWhile(e -> !ended(e.event()), true)
-              .map(e -> ServerSentEvent.create(e.json(), Optional.of(e.event()), Optional.of(e.id()),
-                  java.util.OptionalInt.empty()));
-          if (last.isEmpty()) {
-            ServerSentEvent now = ServerSentEvent.create(write(json(v)), "state");
-            events = ended(v.status()) ? Source.single(now) : Source.single(now).concat(events);
-          }
-          return completeOK(events.keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat),
-              EventStreamMarshalling.toEventStream());
-        })));
+    // the feed position is taken before the DAG is read, so no change falls between the snapshot
+    // and the stream
+    return optionalHeaderValueByName(
+        "Last-Event-ID",
+        last ->
+            onSuccess(
+                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())),
+                from ->
+                    onSuccess(
+                        getDag(id),
+                        v -> {
+                          if (unknown(v)) return complete(notFound(id));
+                          Source<ServerSentEvent, NotUsed> events =
+                              FeedSource.events(
+                                      node,
+                                      from,
+                                      e -> "dag".equals(e.kind()) && id.equals(e.subjectId()))
+                                  .takeWhile(e -> !ended(e.event()), true)
+                                  .map(
+                                      e ->
+                                          ServerSentEvent.create(
+                                              e.json(),
+                                              Optional.of(e.event()),
+                                              Optional.of(e.id()),
+                                              java.util.OptionalInt.empty()));
+                          if (last.isEmpty()) {
+                            ServerSentEvent now = ServerSentEvent.create(write(json(v)), "state");
+                            events =
+                                ended(v.status())
+                                    ? Source.single(now)
+                                    : Source.single(now).concat(events);
+                          }
+                          return completeOK(
+                              events.keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat),
+                              EventStreamMarshalling.toEventStream());
+                        })));
   }
 
   private static boolean ended(String status) {
@@ -267,7 +382,8 @@ final class DagRoutes {
     ObjectNode out = MAPPER.valueToTree(v);
     out.set("result", value(v.result()));
     ArrayNode nodes = (ArrayNode) out.get("nodes");
-    for (int i = 0; i < v.nodes().size(); i++) ((ObjectNode) nodes.get(i)).set("result", value(v.nodes().get(i).result()));
+    for (int i = 0; i < v.nodes().size(); i++)
+      ((ObjectNode) nodes.get(i)).set("result", value(v.nodes().get(i).result()));
     return out;
   }
 

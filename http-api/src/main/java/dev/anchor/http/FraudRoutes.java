@@ -14,9 +14,10 @@ import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.Route;
 
 /**
- * Fraud evidence: {@code GET /api/fraud?nodeId=&since=&limit=} (newest first; nodeId = records naming it faulty,
- * since = epoch milliseconds or an ISO-8601 instant, limit 1–1000, default 100) and {@code GET /api/fraud/{id}}.
- * Records expire after {@code anchor.verification.fraud-retention} (7 days).
+ * Fraud evidence: {@code GET /api/fraud?nodeId=&since=&limit=} (newest first; nodeId = records
+ * naming it faulty, since = epoch milliseconds or an ISO-8601 instant, limit 1–1000, default 100)
+ * and {@code GET /api/fraud/{id}}. Records expire after {@code anchor.verification.fraud-retention}
+ * (7 days).
  */
 final class FraudRoutes {
   private final AnchorNode node;
@@ -27,15 +28,30 @@ final class FraudRoutes {
 
   /** Matched inside /api. */
   Route route() {
-    return pathPrefix("fraud", () -> concat(
-        pathEndOrSingleSlash(() -> get(() -> parameterOptional("nodeId", nodeId ->
-            parameterOptional("since", since -> parameterOptional("limit", limit ->
-                completeWithFuture(list(nodeId, since, limit))))))),
-        path(segment(), id -> get(() -> completeWithFuture(one(id))))));
+    return pathPrefix(
+        "fraud",
+        () ->
+            concat(
+                pathEndOrSingleSlash(
+                    () ->
+                        get(
+                            () ->
+                                parameterOptional(
+                                    "nodeId",
+                                    nodeId ->
+                                        parameterOptional(
+                                            "since",
+                                            since ->
+                                                parameterOptional(
+                                                    "limit",
+                                                    limit ->
+                                                        completeWithFuture(
+                                                            list(nodeId, since, limit))))))),
+                path(segment(), id -> get(() -> completeWithFuture(one(id))))));
   }
 
-  private CompletableFuture<HttpResponse> list(Optional<String> nodeId, Optional<String> since,
-                                               Optional<String> limit) {
+  private CompletableFuture<HttpResponse> list(
+      Optional<String> nodeId, Optional<String> since, Optional<String> limit) {
     FraudStore store = node.fraud();
     if (store == null) return CompletableFuture.completedFuture(notHere());
     Long sinceMs;
@@ -44,7 +60,8 @@ final class FraudRoutes {
       sinceMs = since.map(FraudRoutes::instant).orElse(null);
       max = limit.map(FraudRoutes::limit).orElse(100);
     } catch (BadRequest e) {
-      return CompletableFuture.completedFuture(Json.error(StatusCodes.BAD_REQUEST, e.getMessage(), e.field()));
+      return CompletableFuture.completedFuture(
+          Json.error(StatusCodes.BAD_REQUEST, e.getMessage(), e.field()));
     }
     String node = nodeId.filter(n -> !n.isBlank()).orElse(null);
     return CompletableFuture.supplyAsync(() -> Json.ok(store.list(node, sinceMs, max)));
@@ -53,13 +70,22 @@ final class FraudRoutes {
   private CompletableFuture<HttpResponse> one(String id) {
     FraudStore store = node.fraud();
     if (store == null) return CompletableFuture.completedFuture(notHere());
-    return CompletableFuture.supplyAsync(() -> store.get(id)
-        .map(Json::ok)
-        .orElseGet(() -> Json.error(StatusCodes.NOT_FOUND, "no fraud record " + id + " (or it expired)", "id")));
+    return CompletableFuture.supplyAsync(
+        () ->
+            store
+                .get(id)
+                .map(Json::ok)
+                .orElseGet(
+                    () ->
+                        Json.error(
+                            StatusCodes.NOT_FOUND,
+                            "no fraud record " + id + " (or it expired)",
+                            "id")));
   }
 
   private static HttpResponse notHere() {
-    return Json.error(StatusCodes.SERVICE_UNAVAILABLE, "fraud evidence is served by coordinator nodes", null);
+    return Json.error(
+        StatusCodes.SERVICE_UNAVAILABLE, "fraud evidence is served by coordinator nodes", null);
   }
 
   static long instant(String s) {
@@ -74,8 +100,12 @@ final class FraudRoutes {
     try {
       return Instant.parse(t).toEpochMilli();
     } catch (DateTimeParseException e) {
-      throw new BadRequest("since", "since must be epoch milliseconds or an ISO-8601 instant such as "
-          + "2026-11-25T10:00:00Z, not '" + s + "'");
+      throw new BadRequest(
+          "since",
+          "since must be epoch milliseconds or an ISO-8601 instant such as "
+              + "2026-11-25T10:00:00Z, not '"
+              + s
+              + "'");
     }
   }
 

@@ -5,44 +5,52 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import org.apache.pekko.http.javadsl.model.ContentTypes;
 import org.apache.pekko.http.javadsl.model.HttpEntities;
 import org.apache.pekko.http.javadsl.model.HttpResponse;
 import org.apache.pekko.http.javadsl.model.StatusCode;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 
-import java.util.LinkedHashMap;
-import java.util.Map;
-
-/** JSON in and out of the HTTP API, and the one shape of every error: {"error": "...", "field": "..."}. */
+/**
+ * JSON in and out of the HTTP API, and the one shape of every error: {"error": "...", "field":
+ * "..."}.
+ */
 public final class Json {
-  public static final ObjectMapper MAPPER = new ObjectMapper()
-      .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
-      .configure(SerializationFeature.FAIL_ON_EMPTY_BEANS, false)
-      .setSerializationInclusion(JsonInclude.Include.ALWAYS);
+  public static final ObjectMapper MAPPER =
+      new ObjectMapper()
+          .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+          .configure(SerializationFeature.FAIL_ON_EMPTY_BEANS, false)
+          .setSerializationInclusion(JsonInclude.Include.ALWAYS);
 
   /**
-   * Reads request bodies: a key given twice is refused (parsers disagree on which one counts, so accepting it lets a
-   * proxy check one value and Anchor use the other), and so is anything after the first value.
+   * Reads request bodies: a key given twice is refused (parsers disagree on which one counts, so
+   * accepting it lets a proxy check one value and Anchor use the other), and so is anything after
+   * the first value.
    */
-  private static final ObjectMapper STRICT = new ObjectMapper()
-      .configure(DeserializationFeature.FAIL_ON_TRAILING_TOKENS, true)
-      .configure(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION, true);
+  private static final ObjectMapper STRICT =
+      new ObjectMapper()
+          .configure(DeserializationFeature.FAIL_ON_TRAILING_TOKENS, true)
+          .configure(
+              com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION, true);
 
   private Json() {}
 
   /**
-   * A request body as a JSON tree, or a {@link BadRequest}: malformed JSON and a duplicate key name where the parser
-   * stopped ({@code "payload.sourceCode"}, or {@code "body"} at the top level or for a body cut short); a string that is not valid Unicode (an unpaired surrogate, which JSON's backslash-u
-   * escapes can spell but UTF-8, CBOR and BSON cannot hold) names the field it is in.
+   * A request body as a JSON tree, or a {@link BadRequest}: malformed JSON and a duplicate key name
+   * where the parser stopped ({@code "payload.sourceCode"}, or {@code "body"} at the top level or
+   * for a body cut short); a string that is not valid Unicode (an unpaired surrogate, which JSON's
+   * backslash-u escapes can spell but UTF-8, CBOR and BSON cannot hold) names the field it is in.
    */
   public static JsonNode readBody(String body) {
     return readBody(body.getBytes(java.nio.charset.StandardCharsets.UTF_8));
   }
 
   /**
-   * As {@link #readBody(String)}, from the bytes as they came: JSON is UTF-8, and bytes that are not (which a decoding
-   * to text would have turned into U+FFFD silently) are a 400 naming the field they are in.
+   * As {@link #readBody(String)}, from the bytes as they came: JSON is UTF-8, and bytes that are
+   * not (which a decoding to text would have turned into U+FFFD silently) are a 400 naming the
+   * field they are in.
    */
   public static JsonNode readBody(byte[] body) {
     JsonNode tree;
@@ -52,22 +60,30 @@ public final class Json {
       String dup = duplicateKey(e);
       String at = where(e);
       if (dup != null) throw new BadRequest(at, "the key '" + dup + "' is given twice");
-      throw new BadRequest(at, "malformed JSON" + (at.equals("body") ? "" : " at " + at) + ": " + e.getOriginalMessage());
+      throw new BadRequest(
+          at,
+          "malformed JSON"
+              + (at.equals("body") ? "" : " at " + at)
+              + ": "
+              + e.getOriginalMessage());
     } catch (java.io.IOException e) {
       throw new BadRequest("body", "unreadable body: " + e.getMessage());
     }
-    if (tree == null || tree.isMissingNode()) throw new BadRequest("body", "the body is empty; a JSON object is expected");
+    if (tree == null || tree.isMissingNode())
+      throw new BadRequest("body", "the body is empty; a JSON object is expected");
     String bad = unpairedSurrogate(tree, "");
     if (bad != null) {
-      throw new BadRequest(bad.isEmpty() ? "body" : bad, (bad.isEmpty() ? "the body" : bad)
-          + " holds an unpaired surrogate (\\ud800-\\udfff alone), which is not a character");
+      throw new BadRequest(
+          bad.isEmpty() ? "body" : bad,
+          (bad.isEmpty() ? "the body" : bad)
+              + " holds an unpaired surrogate (\\ud800-\\udfff alone), which is not a character");
     }
     return tree;
   }
 
   /**
-   * The dotted path ({@code payload.sourceCode}, {@code tasks[2].id}) where the parser stopped (for a duplicate key,
-   * the key itself); "body" at the top level.
+   * The dotted path ({@code payload.sourceCode}, {@code tasks[2].id}) where the parser stopped (for
+   * a duplicate key, the key itself); "body" at the top level.
    */
   private static String where(com.fasterxml.jackson.core.JsonProcessingException e) {
     // a body cut short is the body's fault, wherever it stopped
@@ -90,7 +106,9 @@ public final class Json {
     return end < 0 ? null : m.substring("Duplicate field '".length(), end);
   }
 
-  /** The path of the first string or key holding an unpaired surrogate, or null when there is none. */
+  /**
+   * The path of the first string or key holding an unpaired surrogate, or null when there is none.
+   */
   private static String unpairedSurrogate(JsonNode n, String path) {
     if (n.isTextual()) return isWellFormed(n.textValue()) ? null : path;
     if (n.isArray()) {
@@ -129,8 +147,10 @@ public final class Json {
 
   public static HttpResponse response(StatusCode status, Object body) {
     try {
-      return HttpResponse.create().withStatus(status)
-          .withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, MAPPER.writeValueAsBytes(body)));
+      return HttpResponse.create()
+          .withStatus(status)
+          .withEntity(
+              HttpEntities.create(ContentTypes.APPLICATION_JSON, MAPPER.writeValueAsBytes(body)));
     } catch (Exception e) {
       throw new IllegalStateException("cannot render JSON", e);
     }

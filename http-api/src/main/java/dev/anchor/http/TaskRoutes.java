@@ -1,9 +1,12 @@
 package dev.anchor.http;
 
-import dev.anchor.TimeOrderedIds;
+import static org.apache.pekko.http.javadsl.server.Directives.*;
+import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.AnchorNode;
+import dev.anchor.TimeOrderedIds;
 import dev.anchor.feed.FeedEntry;
 import dev.anchor.feed.TaskJson;
 import dev.anchor.node.NodeStatus;
@@ -12,6 +15,14 @@ import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSpec;
 import dev.anchor.task.TaskView;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import org.apache.pekko.NotUsed;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
@@ -21,18 +32,6 @@ import org.apache.pekko.http.javadsl.model.sse.ServerSentEvent;
 import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.stream.javadsl.Source;
-
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Locale;
-import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionStage;
-
-import static org.apache.pekko.http.javadsl.server.Directives.*;
-import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 /** /api/tasks, /api/nodes, /api/queue/stats and the server-sent event streams. */
 final class TaskRoutes {
@@ -53,28 +52,88 @@ final class TaskRoutes {
   }
 
   Route route() {
-    return pathPrefix("api", () -> concat(
-        pathPrefix("tasks", () -> concat(
-            path("bulk", () -> post(() -> BodyLimit.atMost(BULK_MAX_BODY_BYTES, () ->
-                entity(Unmarshaller.entityToByteArray(), body -> StoreGate.guard(node, () -> submitBulk(body)))))),
-            pathEndOrSingleSlash(() -> concat(
-                post(() -> BodyLimit.atMost(MAX_BODY_BYTES, () ->
-                    entity(Unmarshaller.entityToByteArray(), body -> StoreGate.guard(node, () -> submit(body))))),
-                get(() -> parameterOptional("status", status -> parameterOptional("limit", limit ->
-                    list(status, limit)))))),
-            path(segment(), id -> concat(
-                get(() -> completeWithFuture(getTask(id).thenApply(v -> UNKNOWN(v)
-                    ? Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId") : Json.ok(TaskJson.of(v))))),
-                delete(() -> completeWithFuture(cancel(id))))),
-            path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
-        path("events", () -> get(this::allEvents)),
-        path("nodes", () -> get(() -> parameterOptional("status", status -> {
-          String wanted = status.map(NodeJson::statusFilter).orElse(null);
-          return completeWithFuture(nodes(wanted).thenApply(Json::ok));
-        }))),
-        new FraudRoutes(node).route(),
-        path(segment("queue").slash("stats"), () -> get(() ->
-            completeWithFuture(CompletableFuture.supplyAsync(() -> Json.ok(node.queue().stats())))))));
+    return pathPrefix(
+        "api",
+        () ->
+            concat(
+                pathPrefix(
+                    "tasks",
+                    () ->
+                        concat(
+                            path(
+                                "bulk",
+                                () ->
+                                    post(
+                                        () ->
+                                            BodyLimit.atMost(
+                                                BULK_MAX_BODY_BYTES,
+                                                () ->
+                                                    entity(
+                                                        Unmarshaller.entityToByteArray(),
+                                                        body ->
+                                                            StoreGate.guard(
+                                                                node, () -> submitBulk(body)))))),
+                            pathEndOrSingleSlash(
+                                () ->
+                                    concat(
+                                        post(
+                                            () ->
+                                                BodyLimit.atMost(
+                                                    MAX_BODY_BYTES,
+                                                    () ->
+                                                        entity(
+                                                            Unmarshaller.entityToByteArray(),
+                                                            body ->
+                                                                StoreGate.guard(
+                                                                    node, () -> submit(body))))),
+                                        get(
+                                            () ->
+                                                parameterOptional(
+                                                    "status",
+                                                    status ->
+                                                        parameterOptional(
+                                                            "limit",
+                                                            limit -> list(status, limit)))))),
+                            path(
+                                segment(),
+                                id ->
+                                    concat(
+                                        get(
+                                            () ->
+                                                completeWithFuture(
+                                                    getTask(id)
+                                                        .thenApply(
+                                                            v ->
+                                                                UNKNOWN(v)
+                                                                    ? Json.error(
+                                                                        StatusCodes.NOT_FOUND,
+                                                                        "no task " + id,
+                                                                        "taskId")
+                                                                    : Json.ok(TaskJson.of(v))))),
+                                        delete(() -> completeWithFuture(cancel(id))))),
+                            path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
+                path("events", () -> get(this::allEvents)),
+                path(
+                    "nodes",
+                    () ->
+                        get(
+                            () ->
+                                parameterOptional(
+                                    "status",
+                                    status -> {
+                                      String wanted =
+                                          status.map(NodeJson::statusFilter).orElse(null);
+                                      return completeWithFuture(nodes(wanted).thenApply(Json::ok));
+                                    }))),
+                new FraudRoutes(node).route(),
+                path(
+                    segment("queue").slash("stats"),
+                    () ->
+                        get(
+                            () ->
+                                completeWithFuture(
+                                    CompletableFuture.supplyAsync(
+                                        () -> Json.ok(node.queue().stats())))))));
   }
 
   private static boolean UNKNOWN(TaskView v) {
@@ -87,41 +146,66 @@ final class TaskRoutes {
 
   private CompletionStage<TaskView> submitOne(TaskSpec spec) {
     String taskId = TimeOrderedIds.next();
-    return sharding.entityRefFor(TaskEntity.TYPE_KEY, taskId)
+    return sharding
+        .entityRefFor(TaskEntity.TYPE_KEY, taskId)
         .askWithStatus(replyTo -> new TaskEntity.Submit(spec, replyTo), ASK);
   }
 
   private Route submit(byte[] body) {
     TaskSpec spec = TaskRequest.parse(readJson(body));
-    return admission.admit(1, () -> StoreGate.abandonIfStoreDown(node, submitOne(spec), StoreGate.ANSWER_WITHIN).thenApply(v ->
-        Json.response(StatusCodes.CREATED, Map.of("taskId", v.taskId(), "status", v.status()))));
+    return admission.admit(
+        1,
+        () ->
+            StoreGate.abandonIfStoreDown(node, submitOne(spec), StoreGate.ANSWER_WITHIN)
+                .thenApply(
+                    v ->
+                        Json.response(
+                            StatusCodes.CREATED,
+                            Map.of("taskId", v.taskId(), "status", v.status()))));
   }
 
   /**
-   * POST /api/tasks/bulk {"tasks":[…task bodies…]}: all are checked before any is accepted (a bad one is a 400 naming
-   * tasks[i].field), then submitted together, so their journal writes share batches. Answers 201 {"taskIds":[…]}
-   * in the order given.
+   * POST /api/tasks/bulk {"tasks":[…task bodies…]}: all are checked before any is accepted (a bad
+   * one is a 400 naming tasks[i].field), then submitted together, so their journal writes share
+   * batches. Answers 201 {"taskIds":[…]} in the order given.
    */
   private Route submitBulk(byte[] body) {
     List<TaskSpec> specs = parseBulk(readJson(body));
-    return admission.admit(specs.size(), () -> {
-      List<CompletableFuture<TaskView>> submitted = specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
-      return StoreGate.abandonIfStoreDown(node, CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)),
-          StoreGate.BULK_ANSWER_WITHIN).thenApply(x -> Json.response(StatusCodes.CREATED, Map.of("taskIds", submitted.stream().map(f -> f.join().taskId()).toList())));
-    });
+    return admission.admit(
+        specs.size(),
+        () -> {
+          List<CompletableFuture<TaskView>> submitted =
+              specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
+          return StoreGate.abandonIfStoreDown(
+                  node,
+                  CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)),
+                  StoreGate.BULK_ANSWER_WITHIN)
+              .thenApply(
+                  x ->
+                      Json.response(
+                          StatusCodes.CREATED,
+                          Map.of(
+                              "taskIds", submitted.stream().map(f -> f.join().taskId()).toList())));
+        });
   }
 
   /** A bulk body's task specs, every one checked: a bad one is a 400 naming tasks[i].field. */
   static List<TaskSpec> parseBulk(JsonNode tree) {
     JsonNode tasks = tree.path("tasks");
-    if (!tasks.isArray() || tasks.isEmpty()) throw new BadRequest("tasks", "tasks must be a non-empty array of task bodies");
-    if (tasks.size() > BULK_MAX_TASKS) throw new BadRequest("tasks", "at most " + BULK_MAX_TASKS + " tasks per request");
+    if (!tasks.isArray() || tasks.isEmpty())
+      throw new BadRequest("tasks", "tasks must be a non-empty array of task bodies");
+    if (tasks.size() > BULK_MAX_TASKS)
+      throw new BadRequest("tasks", "at most " + BULK_MAX_TASKS + " tasks per request");
     List<TaskSpec> specs = new ArrayList<>(tasks.size());
     for (int i = 0; i < tasks.size(); i++) {
       try {
         specs.add(TaskRequest.parse(tasks.get(i)));
       } catch (BadRequest e) {
-        String field = "tasks[" + i + "]" + (e.field() == null || e.field().equals("body") ? "" : "." + e.field());
+        String field =
+            "tasks["
+                + i
+                + "]"
+                + (e.field() == null || e.field().equals("body") ? "" : "." + e.field());
         throw new BadRequest(field, field + ": " + e.getMessage());
       }
     }
@@ -133,15 +217,27 @@ final class TaskRoutes {
   }
 
   private CompletionStage<org.apache.pekko.http.javadsl.model.HttpResponse> cancel(String id) {
-    return getTask(id).thenCompose(v -> {
-      if (UNKNOWN(v)) return CompletableFuture.completedFuture(Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
-      CompletionStage<TaskView> c = sharding.entityRefFor(TaskEntity.TYPE_KEY, id)
-          .askWithStatus(TaskEntity.Cancel::new, ASK);
-      return c.thenApply(x -> Json.ok(TaskJson.of(x))).exceptionally(e -> {
-        Throwable t = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-        return Json.error(StatusCodes.CONFLICT, t.getMessage(), "taskId");
-      });
-    });
+    return getTask(id)
+        .thenCompose(
+            v -> {
+              if (UNKNOWN(v))
+                return CompletableFuture.completedFuture(
+                    Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
+              CompletionStage<TaskView> c =
+                  sharding
+                      .entityRefFor(TaskEntity.TYPE_KEY, id)
+                      .askWithStatus(TaskEntity.Cancel::new, ASK);
+              return c.thenApply(x -> Json.ok(TaskJson.of(x)))
+                  .exceptionally(
+                      e -> {
+                        Throwable t =
+                            e instanceof java.util.concurrent.CompletionException
+                                    && e.getCause() != null
+                                ? e.getCause()
+                                : e;
+                        return Json.error(StatusCodes.CONFLICT, t.getMessage(), "taskId");
+                      });
+            });
   }
 
   private Route list(Optional<String> status, Optional<String> limitParam) {
@@ -152,34 +248,55 @@ final class TaskRoutes {
       throw new BadRequest("limit", "limit must be a whole number");
     }
     if (limit < 1 || limit > 1000) throw new BadRequest("limit", "limit must be from 1 to 1000");
-    String wanted = status.map(TaskRoutes::taskStatus).map(s -> s.toLowerCase(Locale.ROOT)).orElse(null);
-    return completeWithFuture(CompletableFuture.supplyAsync(() -> {
-      List<JsonNode> out = new ArrayList<>();
-      for (String json : node.index().newest(limit, j -> wanted == null || j.toLowerCase(Locale.ROOT)
-          .contains("\"status\":\"" + wanted + "\""))) {
-        try {
-          out.add(MAPPER.readTree(json));
-        } catch (Exception ignored) {
-          // a summary is written by us; an unreadable one is skipped rather than failing the list
-        }
-      }
-      return Json.ok(out);
-    }));
+    String wanted =
+        status.map(TaskRoutes::taskStatus).map(s -> s.toLowerCase(Locale.ROOT)).orElse(null);
+    return completeWithFuture(
+        CompletableFuture.supplyAsync(
+            () -> {
+              List<JsonNode> out = new ArrayList<>();
+              for (String json :
+                  node.index()
+                      .newest(
+                          limit,
+                          j ->
+                              wanted == null
+                                  || j.toLowerCase(Locale.ROOT)
+                                      .contains("\"status\":\"" + wanted + "\""))) {
+                try {
+                  out.add(MAPPER.readTree(json));
+                } catch (Exception ignored) {
+                  // a summary is written by us; an unreadable one is skipped rather than failing
+                  // the list
+                }
+              }
+              return Json.ok(out);
+            }));
   }
 
-  static final List<String> TASK_STATUSES = List.of(TaskView.QUEUED, TaskView.RUNNING, TaskView.COMPLETED,
-      TaskView.FAILED, TaskView.CANCELLED);
+  static final List<String> TASK_STATUSES =
+      List.of(
+          TaskView.QUEUED,
+          TaskView.RUNNING,
+          TaskView.COMPLETED,
+          TaskView.FAILED,
+          TaskView.CANCELLED);
 
-  /** A task status named in any case; an unknown one is a 400 naming {@code status}, not an empty list. */
+  /**
+   * A task status named in any case; an unknown one is a 400 naming {@code status}, not an empty
+   * list.
+   */
   static String taskStatus(String value) {
     for (String s : TASK_STATUSES) if (s.equalsIgnoreCase(value.trim())) return s;
-    throw new BadRequest("status", "status must be one of " + String.join(", ", TASK_STATUSES) + ", not '" + value + "'");
+    throw new BadRequest(
+        "status",
+        "status must be one of " + String.join(", ", TASK_STATUSES) + ", not '" + value + "'");
   }
 
   /**
-   * Every node this coordinator knows: those heard from since it started, and those only their entity remembers
-   * (recovered after a restart, not heard from since: Offline, with the specs and metrics their entity last
-   * recorded), as GET /api/nodes/{id} finds them. {@code status} (Online, Draining, Offline) keeps only those.
+   * Every node this coordinator knows: those heard from since it started, and those only their
+   * entity remembers (recovered after a restart, not heard from since: Offline, with the specs and
+   * metrics their entity last recorded), as GET /api/nodes/{id} finds them. {@code status} (Online,
+   * Draining, Offline) keeps only those.
    */
   private CompletionStage<List<Map<String, Object>>> nodes(String wantedStatus) {
     List<Map<String, Object>> heardFrom = nodes();
@@ -189,20 +306,28 @@ final class TaskRoutes {
     List<CompletableFuture<Map<String, Object>>> remembered = new ArrayList<>();
     for (NodeStatus st : node.registry().statuses()) {
       if (heard.contains(st.nodeId())) continue;
-      remembered.add(sharding.entityRefFor(dev.anchor.node.NodeEntity.TYPE_KEY, st.nodeId())
-          .ask(dev.anchor.node.NodeEntity.Get::new, Duration.ofSeconds(3)).toCompletableFuture()
-          .handle((v, e) -> offline(st, e == null ? v : null)));
+      remembered.add(
+          sharding
+              .entityRefFor(dev.anchor.node.NodeEntity.TYPE_KEY, st.nodeId())
+              .ask(dev.anchor.node.NodeEntity.Get::new, Duration.ofSeconds(3))
+              .toCompletableFuture()
+              .handle((v, e) -> offline(st, e == null ? v : null)));
     }
-    return CompletableFuture.allOf(remembered.toArray(CompletableFuture[]::new)).thenApply(x -> {
-      List<Map<String, Object>> out = new ArrayList<>(heardFrom);
-      for (CompletableFuture<Map<String, Object>> f : remembered) out.add(f.join());
-      if (wantedStatus != null) out.removeIf(n -> !wantedStatus.equals(n.get("status")));
-      out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
-      return out;
-    });
+    return CompletableFuture.allOf(remembered.toArray(CompletableFuture[]::new))
+        .thenApply(
+            x -> {
+              List<Map<String, Object>> out = new ArrayList<>(heardFrom);
+              for (CompletableFuture<Map<String, Object>> f : remembered) out.add(f.join());
+              if (wantedStatus != null) out.removeIf(n -> !wantedStatus.equals(n.get("status")));
+              out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
+              return out;
+            });
   }
 
-  /** A node no heartbeat came from since this coordinator started, from its entity's record (view null: none). */
+  /**
+   * A node no heartbeat came from since this coordinator started, from its entity's record (view
+   * null: none).
+   */
   private static Map<String, Object> offline(NodeStatus st, NodeView v) {
     Map<String, Object> n = new java.util.LinkedHashMap<>();
     n.put("nodeId", st.nodeId());
@@ -264,12 +389,19 @@ final class TaskRoutes {
       Map<String, Object> n = new java.util.LinkedHashMap<>();
       Optional<NodeStatus> st = node.registry().status(hb.nodeId());
       boolean alive = node.registry().isAlive(hb.nodeId());
-      String status = !alive ? "Offline" : hb.draining() ? "Draining" : st.map(NodeStatus::status).orElse("Online");
+      String status =
+          !alive
+              ? "Offline"
+              : hb.draining() ? "Draining" : st.map(NodeStatus::status).orElse("Online");
       n.put("nodeId", hb.nodeId());
       n.put("status", status);
       n.put("cordoned", st.map(NodeStatus::cordoned).orElse(false));
       n.put("quarantined", st.map(NodeStatus::quarantined).orElse(false));
-      n.put("acceptsTasks", alive && "Online".equals(status) && st.map(x -> x.takesWork() && !x.cordoned()).orElse(true));
+      n.put(
+          "acceptsTasks",
+          alive
+              && "Online".equals(status)
+              && st.map(x -> x.takesWork() && !x.cordoned()).orElse(true));
       n.put("reputation", st.map(x -> NodeJson.reputation(x.reputation())).orElse(null));
       n.put("proven", st.map(NodeStatus::proven).orElse(false));
       n.put("agreed", st.map(NodeStatus::agreed).orElse(0L));
@@ -283,40 +415,59 @@ final class TaskRoutes {
   }
 
   private Route taskEvents(String id) {
-    // the feed position is taken before the task is read, so no change falls between the snapshot and the stream
-    return optionalHeaderValueByName("Last-Event-ID", last -> onSuccess(
-        CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())), from ->
-        onSuccess(getTask(id), v -> {
-          if (UNKNOWN(v)) return complete(Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
-          Source<ServerSentEvent, NotUsed> events = FeedSource.events(node, from, e -> id.equals(e.subjectId()))
-              .takeWhile(e -> !terminal(e), true)
-              .map(TaskRoutes::toSse);
-          if (last.isEmpty()) {
-            // a fresh subscriber first sees where the task is now; an already finished task ends the stream at once
-            ServerSentEvent now = ServerSentEvent.create(TaskJson.write(v), "state");
-            boolean done = TaskView.COMPLETED.equals(v.status()) || TaskView.FAILED.equals(v.status())
-                || TaskView.CANCELLED.equals(v.status());
-            events = done ? Source.single(now) : Source.single(now).concat(events);
-          }
-          return sse(events);
-        })));
+    // the feed position is taken before the task is read, so no change falls between the snapshot
+    // and the stream
+    return optionalHeaderValueByName(
+        "Last-Event-ID",
+        last ->
+            onSuccess(
+                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())),
+                from ->
+                    onSuccess(
+                        getTask(id),
+                        v -> {
+                          if (UNKNOWN(v))
+                            return complete(
+                                Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
+                          Source<ServerSentEvent, NotUsed> events =
+                              FeedSource.events(node, from, e -> id.equals(e.subjectId()))
+                                  .takeWhile(e -> !terminal(e), true)
+                                  .map(TaskRoutes::toSse);
+                          if (last.isEmpty()) {
+                            // a fresh subscriber first sees where the task is now; an already
+                            // finished task ends the stream at once
+                            ServerSentEvent now =
+                                ServerSentEvent.create(TaskJson.write(v), "state");
+                            boolean done =
+                                TaskView.COMPLETED.equals(v.status())
+                                    || TaskView.FAILED.equals(v.status())
+                                    || TaskView.CANCELLED.equals(v.status());
+                            events = done ? Source.single(now) : Source.single(now).concat(events);
+                          }
+                          return sse(events);
+                        })));
   }
 
   private Route allEvents() {
-    return optionalHeaderValueByName("Last-Event-ID", last ->
-        sse(FeedSource.events(node, last.orElse(null), e -> true).map(TaskRoutes::toSse)));
+    return optionalHeaderValueByName(
+        "Last-Event-ID",
+        last -> sse(FeedSource.events(node, last.orElse(null), e -> true).map(TaskRoutes::toSse)));
   }
 
   private static Route sse(Source<ServerSentEvent, NotUsed> events) {
-    return completeOK(events.keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat),
+    return completeOK(
+        events.keepAlive(Duration.ofSeconds(15), ServerSentEvent::heartbeat),
         EventStreamMarshalling.toEventStream());
   }
 
   private static boolean terminal(FeedEntry e) {
-    return "Completed".equals(e.event()) || "Failed".equals(e.event()) || "Cancelled".equals(e.event());
+    return "Completed".equals(e.event())
+        || "Failed".equals(e.event())
+        || "Cancelled".equals(e.event());
   }
 
   private static ServerSentEvent toSse(FeedEntry e) {
-    return ServerSentEvent.create(e.json(), Optional.of(e.event()), Optional.of(e.id()), java.util.OptionalInt.empty());
+    return ServerSentEvent.create(
+        e.json(), Optional.of(e.event()), Optional.of(e.id()), java.util.OptionalInt.empty());
   }
 }

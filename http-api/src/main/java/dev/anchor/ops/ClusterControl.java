@@ -1,6 +1,9 @@
 package dev.anchor.ops;
 
-/** The cluster-wide MBean: every node by id, including one this JVM has not seen a heartbeat from yet. */
+/**
+ * The cluster-wide MBean: every node by id, including one this JVM has not seen a heartbeat from
+ * yet.
+ */
 public final class ClusterControl implements ClusterControlMBean {
   private final NodeOperations ops;
 
@@ -34,8 +37,11 @@ public final class ClusterControl implements ClusterControlMBean {
   }
 
   /** Runs one operator command on the node and answers its short status afterwards. */
-  private String operate(String nodeId,
-                         java.util.function.Function<String, java.util.concurrent.CompletionStage<dev.anchor.node.NodeView>> command) {
+  private String operate(
+      String nodeId,
+      java.util.function.Function<
+              String, java.util.concurrent.CompletionStage<dev.anchor.node.NodeView>>
+          command) {
     String id = checked(nodeId);
     return OperatorCalls.shortStatus(OperatorCalls.await(command.apply(id), id));
   }
@@ -44,12 +50,14 @@ public final class ClusterControl implements ClusterControlMBean {
   public String describe(String nodeId) {
     String id = checked(nodeId);
     var view = OperatorCalls.await(ops.get(id), id);
-    if (dev.anchor.node.NodeView.UNKNOWN.equals(view.status())) throw new IllegalArgumentException("unknown node " + id);
+    if (dev.anchor.node.NodeView.UNKNOWN.equals(view.status()))
+      throw new IllegalArgumentException("unknown node " + id);
     return OperatorCalls.describe(view);
   }
 
   private static String checked(String nodeId) {
-    if (nodeId == null || nodeId.isBlank()) throw new IllegalArgumentException("nodeId is required");
+    if (nodeId == null || nodeId.isBlank())
+      throw new IllegalArgumentException("nodeId is required");
     return nodeId.strip();
   }
 }

@@ -1,6 +1,9 @@
 package dev.anchor.ops;
 
-/** Every known node under JMX as {@code dev.anchor:type=Cluster,name=nodes}: operate on a node by its id. */
+/**
+ * Every known node under JMX as {@code dev.anchor:type=Cluster,name=nodes}: operate on a node by
+ * its id.
+ */
 public interface ClusterControlMBean {
   String[] getNodeIds();
 

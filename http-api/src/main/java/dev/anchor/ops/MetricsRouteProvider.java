@@ -9,9 +9,9 @@ import org.apache.pekko.management.javadsl.ManagementRouteProvider;
 import org.apache.pekko.management.javadsl.ManagementRouteProviderSettings;
 
 /**
- * Adds GET /metrics to Pekko Management's port (every JVM: coordinators, workers, a standalone), configured in
- * application.conf under {@code pekko.management.http.routes}. Read-only, no token, like the rest of that port
- * (loopback by default: ANCHOR_MANAGEMENT_HOST).
+ * Adds GET /metrics to Pekko Management's port (every JVM: coordinators, workers, a standalone),
+ * configured in application.conf under {@code pekko.management.http.routes}. Read-only, no token,
+ * like the rest of that port (loopback by default: ANCHOR_MANAGEMENT_HOST).
  */
 public final class MetricsRouteProvider extends AbstractExtensionId<MetricsRouteProvider.Routes>
     implements ExtensionIdProvider {

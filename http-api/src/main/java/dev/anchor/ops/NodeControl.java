@@ -1,11 +1,13 @@
 package dev.anchor.ops;
 
 import dev.anchor.node.NodeView;
-
 import java.time.Duration;
 import java.util.function.LongSupplier;
 
-/** The per-node MBean. Caches the view so that jconsole reading eight attributes costs one ask, not eight. */
+/**
+ * The per-node MBean. Caches the view so that jconsole reading eight attributes costs one ask, not
+ * eight.
+ */
 public final class NodeControl implements NodeControlMBean {
   static final Duration MAX_AGE = Duration.ofSeconds(2);
 

@@ -1,8 +1,9 @@
 package dev.anchor.ops;
 
 /**
- * One node under JMX as {@code dev.anchor:type=Node,name=<nodeId>}. Attributes come from a view at most ~2 s old;
- * operations answer the node's short status after the change ("Draining", "Online, cordoned", …).
+ * One node under JMX as {@code dev.anchor:type=Node,name=<nodeId>}. Attributes come from a view at
+ * most ~2 s old; operations answer the node's short status after the change ("Draining", "Online,
+ * cordoned", …).
  */
 public interface NodeControlMBean {
   String getNodeId();

@@ -1,7 +1,6 @@
 package dev.anchor.ops;
 
 import dev.anchor.node.NodeView;
-
 import java.time.Duration;
 import java.util.Locale;
 import java.util.concurrent.CompletionException;
@@ -11,9 +10,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Blocking, bounded calls for the JMX front end. Failures leave as JDK exception types only
- * ({@link IllegalArgumentException} for an unknown node, {@link IllegalStateException} otherwise), so a remote
- * jconsole without Anchor's classes on its class path can still show the message.
+ * Blocking, bounded calls for the JMX front end. Failures leave as JDK exception types only ({@link
+ * IllegalArgumentException} for an unknown node, {@link IllegalStateException} otherwise), so a
+ * remote jconsole without Anchor's classes on its class path can still show the message.
  */
 final class OperatorCalls {
   static final Duration WAIT = Duration.ofSeconds(10);
@@ -27,11 +26,16 @@ final class OperatorCalls {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while waiting for node " + nodeId);
     } catch (TimeoutException e) {
-      throw new IllegalStateException("the cluster did not answer for node " + nodeId + " within "
-          + WAIT.toSeconds() + " s; try again");
+      throw new IllegalStateException(
+          "the cluster did not answer for node "
+              + nodeId
+              + " within "
+              + WAIT.toSeconds()
+              + " s; try again");
     } catch (ExecutionException | CompletionException e) {
       Throwable t = e;
-      while ((t instanceof ExecutionException || t instanceof CompletionException) && t.getCause() != null) {
+      while ((t instanceof ExecutionException || t instanceof CompletionException)
+          && t.getCause() != null) {
         t = t.getCause();
       }
       if (t instanceof UnknownNodeException) throw new IllegalArgumentException(t.getMessage());
@@ -48,11 +52,21 @@ final class OperatorCalls {
   }
 
   static String describe(NodeView v) {
-    return String.format(Locale.ROOT, "%s: %s, cordoned=%s, quarantined=%s%s, acceptsTasks=%s, reputation=%.3f"
+    return String.format(
+        Locale.ROOT,
+        "%s: %s, cordoned=%s, quarantined=%s%s, acceptsTasks=%s, reputation=%.3f"
             + " (agreed %d, disagreed %d)%s",
-        v.nodeId(), v.status(), v.cordoned(), v.quarantined(),
+        v.nodeId(),
+        v.status(),
+        v.cordoned(),
+        v.quarantined(),
         v.quarantined() && v.quarantineReason() != null ? " (" + v.quarantineReason() + ")" : "",
-        v.acceptsTasks(), v.reputation(), v.agreed(), v.disagreed(),
-        v.offlineReason() != null && NodeView.OFFLINE.equals(v.status()) ? ", offline: " + v.offlineReason() : "");
+        v.acceptsTasks(),
+        v.reputation(),
+        v.agreed(),
+        v.disagreed(),
+        v.offlineReason() != null && NodeView.OFFLINE.equals(v.status())
+            ? ", offline: " + v.offlineReason()
+            : "");
   }
 }

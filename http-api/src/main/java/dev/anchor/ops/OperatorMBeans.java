@@ -1,12 +1,5 @@
 package dev.anchor.ops;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.management.InstanceNotFoundException;
-import javax.management.MBeanServer;
-import javax.management.MalformedObjectNameException;
-import javax.management.ObjectName;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.HashSet;
@@ -17,11 +10,18 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.management.InstanceNotFoundException;
+import javax.management.MBeanServer;
+import javax.management.MalformedObjectNameException;
+import javax.management.ObjectName;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Registers {@code dev.anchor:type=Cluster,name=nodes} and one {@code dev.anchor:type=Node,name=<nodeId>} per known
- * node, following {@link NodeOperations#nodeIds()} every few seconds (a node that is no longer known loses its MBean);
- * {@link #close()} unregisters them all.
+ * Registers {@code dev.anchor:type=Cluster,name=nodes} and one {@code
+ * dev.anchor:type=Node,name=<nodeId>} per known node, following {@link NodeOperations#nodeIds()}
+ * every few seconds (a node that is no longer known loses its MBean); {@link #close()} unregisters
+ * them all.
  */
 public final class OperatorMBeans implements AutoCloseable {
   public static final Duration DEFAULT_REFRESH = Duration.ofSeconds(5);
@@ -39,11 +39,13 @@ public final class OperatorMBeans implements AutoCloseable {
     this.ops = ops;
     this.server = server;
     this.clusterName = clusterName();
-    this.timer = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "anchor-operator-mbeans");
-      t.setDaemon(true);
-      return t;
-    });
+    this.timer =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "anchor-operator-mbeans");
+              t.setDaemon(true);
+              return t;
+            });
   }
 
   /** On the platform MBean server, refreshed every {@link #DEFAULT_REFRESH}. */
@@ -52,9 +54,11 @@ public final class OperatorMBeans implements AutoCloseable {
   }
 
   /**
-   * Registers the cluster MBean and the node MBeans known now, then follows the known nodes every {@code refresh}.
+   * Registers the cluster MBean and the node MBeans known now, then follows the known nodes every
+   * {@code refresh}.
    *
-   * @throws IllegalStateException if another instance already registered the cluster MBean in this JVM
+   * @throws IllegalStateException if another instance already registered the cluster MBean in this
+   *     JVM
    */
   public static OperatorMBeans start(NodeOperations ops, MBeanServer server, Duration refresh) {
     OperatorMBeans m = new OperatorMBeans(ops, server);
@@ -65,7 +69,8 @@ public final class OperatorMBeans implements AutoCloseable {
       throw new IllegalStateException("cannot register " + m.clusterName + ": " + e, e);
     }
     m.refresh();
-    m.timer.scheduleWithFixedDelay(m::refreshQuietly, refresh.toMillis(), refresh.toMillis(), TimeUnit.MILLISECONDS);
+    m.timer.scheduleWithFixedDelay(
+        m::refreshQuietly, refresh.toMillis(), refresh.toMillis(), TimeUnit.MILLISECONDS);
     return m;
   }
 
@@ -92,11 +97,14 @@ public final class OperatorMBeans implements AutoCloseable {
         log.warn("cannot register MBean {}: {}", name, e.toString());
       }
     }
-    nodes.entrySet().removeIf(e -> {
-      if (wanted.contains(e.getKey())) return false;
-      unregister(e.getValue());
-      return true;
-    });
+    nodes
+        .entrySet()
+        .removeIf(
+            e -> {
+              if (wanted.contains(e.getKey())) return false;
+              unregister(e.getValue());
+              return true;
+            });
   }
 
   private void refreshQuietly() {
@@ -135,7 +143,8 @@ public final class OperatorMBeans implements AutoCloseable {
 
   private static String quoteIfNeeded(String value) {
     for (char c : value.toCharArray()) {
-      if (c == ',' || c == '=' || c == ':' || c == '"' || c == '*' || c == '?' || c == '\n' || c == '\\') {
+      if (c == ',' || c == '=' || c == ':' || c == '"' || c == '*' || c == '?' || c == '\n'
+          || c == '\\') {
         return ObjectName.quote(value);
       }
     }

@@ -2,11 +2,6 @@ package dev.anchor.ops;
 
 import dev.anchor.node.NodeEntity;
 import dev.anchor.node.NodeView;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.pattern.StatusReply;
-
 import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
@@ -16,10 +11,14 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.pattern.StatusReply;
 
 /**
- * {@link NodeOperations} through the sharded {@link NodeEntity}: works from any JVM, since non-coordinators reach the
- * shards through a sharding proxy.
+ * {@link NodeOperations} through the sharded {@link NodeEntity}: works from any JVM, since
+ * non-coordinators reach the shards through a sharding proxy.
  */
 public final class ShardedNodeOperations implements NodeOperations {
   public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
@@ -28,11 +27,13 @@ public final class ShardedNodeOperations implements NodeOperations {
   private final Supplier<? extends Collection<String>> knownIds;
   private final Duration timeout;
 
-  public ShardedNodeOperations(ActorSystem<?> system, Supplier<? extends Collection<String>> knownIds) {
+  public ShardedNodeOperations(
+      ActorSystem<?> system, Supplier<? extends Collection<String>> knownIds) {
     this(system, knownIds, DEFAULT_TIMEOUT);
   }
 
-  public ShardedNodeOperations(ActorSystem<?> system, Supplier<? extends Collection<String>> knownIds, Duration timeout) {
+  public ShardedNodeOperations(
+      ActorSystem<?> system, Supplier<? extends Collection<String>> knownIds, Duration timeout) {
     this.sharding = ClusterSharding.get(system);
     this.knownIds = knownIds;
     this.timeout = timeout;
@@ -60,12 +61,13 @@ public final class ShardedNodeOperations implements NodeOperations {
 
   @Override
   public CompletionStage<NodeView> get(String nodeId) {
-    CompletionStage<NodeView> asked = sharding.entityRefFor(NodeEntity.TYPE_KEY, nodeId)
-        .ask(NodeEntity.Get::new, timeout);
-    return asked.handle((v, e) -> {
-      if (e != null) throw translate(nodeId, e);
-      return v;
-    });
+    CompletionStage<NodeView> asked =
+        sharding.entityRefFor(NodeEntity.TYPE_KEY, nodeId).ask(NodeEntity.Get::new, timeout);
+    return asked.handle(
+        (v, e) -> {
+          if (e != null) throw translate(nodeId, e);
+          return v;
+        });
   }
 
   @Override
@@ -76,22 +78,25 @@ public final class ShardedNodeOperations implements NodeOperations {
 
   private CompletionStage<NodeView> command(
       String nodeId, Function<ActorRef<StatusReply<NodeView>>, NodeEntity.Command> make) {
-    CompletionStage<NodeView> asked = sharding.entityRefFor(NodeEntity.TYPE_KEY, nodeId)
-        .askWithStatus(make::apply, timeout);
-    return asked.handle((v, e) -> {
-      if (e != null) throw translate(nodeId, e);
-      return v;
-    });
+    CompletionStage<NodeView> asked =
+        sharding.entityRefFor(NodeEntity.TYPE_KEY, nodeId).askWithStatus(make::apply, timeout);
+    return asked.handle(
+        (v, e) -> {
+          if (e != null) throw translate(nodeId, e);
+          return v;
+        });
   }
 
   /** The ask's failure as one of the three failures callers tell apart (HTTP: 404, 503, 409). */
   private RuntimeException translate(String nodeId, Throwable failure) {
     Throwable t = failure;
-    while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+    while ((t instanceof CompletionException || t instanceof ExecutionException)
+        && t.getCause() != null) {
       t = t.getCause();
     }
     if (t instanceof StatusReply.ErrorMessage error) {
-      // the entity's wording for a never-registered node; anything else is a refusal in the node's current state
+      // the entity's wording for a never-registered node; anything else is a refusal in the node's
+      // current state
       if (error.getMessage() != null && error.getMessage().startsWith("unknown node")) {
         return new UnknownNodeException(nodeId);
       }
@@ -99,7 +104,12 @@ public final class ShardedNodeOperations implements NodeOperations {
     }
     if (t instanceof TimeoutException) {
       return new ClusterUnavailableException(
-          "the cluster did not answer for node " + nodeId + " within " + timeout.toSeconds() + " s; try again", t);
+          "the cluster did not answer for node "
+              + nodeId
+              + " within "
+              + timeout.toSeconds()
+              + " s; try again",
+          t);
     }
     return t instanceof RuntimeException r ? r : new CompletionException(t);
   }

@@ -9,7 +9,6 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -18,7 +17,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
-/** Tokens of every kind a test needs, good and bad, signed with Nimbus as any other issuer would. */
+/**
+ * Tokens of every kind a test needs, good and bad, signed with Nimbus as any other issuer would.
+ */
 public final class TestTokens {
   public static final String SECRET = "test-secret-0123456789-0123456789-abcdef";
   public static final String ISSUER = "https://issuer.test";
@@ -28,9 +29,25 @@ public final class TestTokens {
 
   /** anchor.auth with the test secret, issuer and audience, and otherwise the packaged defaults. */
   public static AuthConfig config(Map<String, Object> overrides) {
-    Map<String, Object> m = new HashMap<>(Map.of("anchor.auth.mode", "on", "anchor.auth.jwt-secret", SECRET,
-        "anchor.auth.issuer", ISSUER, "anchor.auth.audience", AUDIENCE, "anchor.auth.clock-skew", "30s",
-        "anchor.auth.public-key-file", "", "anchor.auth.jwks-url", "", "anchor.auth.algorithm", ""));
+    Map<String, Object> m =
+        new HashMap<>(
+            Map.of(
+                "anchor.auth.mode",
+                "on",
+                "anchor.auth.jwt-secret",
+                SECRET,
+                "anchor.auth.issuer",
+                ISSUER,
+                "anchor.auth.audience",
+                AUDIENCE,
+                "anchor.auth.clock-skew",
+                "30s",
+                "anchor.auth.public-key-file",
+                "",
+                "anchor.auth.jwks-url",
+                "",
+                "anchor.auth.algorithm",
+                ""));
     m.putAll(overrides);
     Config c = ConfigFactory.parseMap(m).withFallback(ConfigFactory.load());
     return AuthConfig.from(c);
@@ -38,8 +55,12 @@ public final class TestTokens {
 
   public static JWTClaimsSet.Builder claims(String... roles) {
     Instant now = Instant.now();
-    return new JWTClaimsSet.Builder().subject("tester").issuer(ISSUER).audience(AUDIENCE)
-        .issueTime(Date.from(now)).expirationTime(Date.from(now.plus(Duration.ofMinutes(10))))
+    return new JWTClaimsSet.Builder()
+        .subject("tester")
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .issueTime(Date.from(now))
+        .expirationTime(Date.from(now.plus(Duration.ofMinutes(10))))
         .claim("roles", List.of(roles));
   }
 
@@ -49,7 +70,8 @@ public final class TestTokens {
 
   public static String sign(JWSAlgorithm alg, JWTClaimsSet claims, JWSSigner signer) {
     try {
-      SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(alg).type(JOSEObjectType.JWT).build(), claims);
+      SignedJWT jwt =
+          new SignedJWT(new JWSHeader.Builder(alg).type(JOSEObjectType.JWT).build(), claims);
       jwt.sign(signer);
       return jwt.serialize();
     } catch (Exception e) {

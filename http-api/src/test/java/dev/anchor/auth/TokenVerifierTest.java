@@ -1,5 +1,7 @@
 package dev.anchor.auth;
 
+import static org.junit.jupiter.api.Assertions.*;
+
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.crypto.ECDSASigner;
 import com.nimbusds.jose.crypto.MACSigner;
@@ -9,9 +11,6 @@ import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jwt.PlainJWT;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
@@ -22,13 +21,15 @@ import java.util.Base64;
 import java.util.Date;
 import java.util.Map;
 import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-import static org.junit.jupiter.api.Assertions.*;
-
-/** The token checks on their own: every way a token can be wrong, for HS256, RS256 (PEM) and ES256 (JWK set). */
+/**
+ * The token checks on their own: every way a token can be wrong, for HS256, RS256 (PEM) and ES256
+ * (JWK set).
+ */
 class TokenVerifierTest {
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   private final TokenVerifier hs = verifier(TestTokens.config(Map.of()));
 
@@ -49,8 +50,10 @@ class TokenVerifierTest {
     Principal p = hs.verify(TestTokens.valid("read", "submit", "someone-elses-role"));
     assertEquals("tester", p.subject());
     assertEquals(Set.of(ApiRole.READ, ApiRole.SUBMIT), p.roles());
-    Principal spaced = hs.verify(TestTokens.hs256(TestTokens.claims().claim("roles", "operate read").build(),
-        TestTokens.SECRET));
+    Principal spaced =
+        hs.verify(
+            TestTokens.hs256(
+                TestTokens.claims().claim("roles", "operate read").build(), TestTokens.SECRET));
     assertEquals(Set.of(ApiRole.OPERATE, ApiRole.READ), spaced.roles());
   }
 
@@ -58,38 +61,81 @@ class TokenVerifierTest {
   void everyBadTokenIsRefused() throws Exception {
     refused(hs, "");
     assertTrue(refused(hs, "not-a-jwt").startsWith("malformed"));
-    refused(hs, TestTokens.hs256(TestTokens.claims("read").build(), "another-secret-0123456789-0123456789-xyz"));
+    refused(
+        hs,
+        TestTokens.hs256(
+            TestTokens.claims("read").build(), "another-secret-0123456789-0123456789-xyz"));
     refused(hs, new PlainJWT(TestTokens.claims("read").build()).serialize());
     Instant now = Instant.now();
-    assertTrue(refused(hs, TestTokens.hs256(TestTokens.claims("read")
-        .expirationTime(Date.from(now.minusSeconds(120))).build(), TestTokens.SECRET)).contains("Expired"));
-    refused(hs, TestTokens.hs256(TestTokens.claims("read").notBeforeTime(Date.from(now.plusSeconds(120))).build(),
-        TestTokens.SECRET));
-    refused(hs, TestTokens.hs256(TestTokens.claims("read").audience("someone-else").build(), TestTokens.SECRET));
-    refused(hs, TestTokens.hs256(TestTokens.claims("read").issuer("https://evil.test").build(), TestTokens.SECRET));
-    assertTrue(refused(hs, TestTokens.hs256(TestTokens.claims("read").expirationTime(null).build(),
-        TestTokens.SECRET)).contains("exp"));
+    assertTrue(
+        refused(
+                hs,
+                TestTokens.hs256(
+                    TestTokens.claims("read")
+                        .expirationTime(Date.from(now.minusSeconds(120)))
+                        .build(),
+                    TestTokens.SECRET))
+            .contains("Expired"));
+    refused(
+        hs,
+        TestTokens.hs256(
+            TestTokens.claims("read").notBeforeTime(Date.from(now.plusSeconds(120))).build(),
+            TestTokens.SECRET));
+    refused(
+        hs,
+        TestTokens.hs256(
+            TestTokens.claims("read").audience("someone-else").build(), TestTokens.SECRET));
+    refused(
+        hs,
+        TestTokens.hs256(
+            TestTokens.claims("read").issuer("https://evil.test").build(), TestTokens.SECRET));
+    assertTrue(
+        refused(
+                hs,
+                TestTokens.hs256(
+                    TestTokens.claims("read").expirationTime(null).build(), TestTokens.SECRET))
+            .contains("exp"));
     // the configured algorithm only: a valid HS512 signature with the same secret is still refused
-    refused(hs, TestTokens.sign(JWSAlgorithm.HS512, TestTokens.claims("read").build(),
-        new MACSigner((TestTokens.SECRET + TestTokens.SECRET).getBytes())));
+    refused(
+        hs,
+        TestTokens.sign(
+            JWSAlgorithm.HS512,
+            TestTokens.claims("read").build(),
+            new MACSigner((TestTokens.SECRET + TestTokens.SECRET).getBytes())));
   }
 
   @Test
   void clockSkewWithinTheBoundIsTolerated() throws Exception {
     Instant now = Instant.now();
-    hs.verify(TestTokens.hs256(TestTokens.claims("read").expirationTime(Date.from(now.minusSeconds(5))).build(),
-        TestTokens.SECRET));
-    assertThrows(IllegalArgumentException.class, () -> TestTokens.config(Map.of("anchor.auth.clock-skew", "1h")));
+    hs.verify(
+        TestTokens.hs256(
+            TestTokens.claims("read").expirationTime(Date.from(now.minusSeconds(5))).build(),
+            TestTokens.SECRET));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TestTokens.config(Map.of("anchor.auth.clock-skew", "1h")));
   }
 
   @Test
   void shortSecretsAndUnknownAlgorithmsStopTheStart() {
-    assertTrue(assertThrows(IllegalArgumentException.class,
-        () -> TestTokens.config(Map.of("anchor.auth.jwt-secret", "short"))).getMessage().contains("32 bytes"));
-    assertThrows(IllegalArgumentException.class, () -> TestTokens.config(Map.of("anchor.auth.algorithm", "none")));
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> TestTokens.config(Map.of("anchor.auth.algorithm",
-        "HS512"))).getMessage().contains("64 bytes"));
-    assertThrows(IllegalArgumentException.class, () -> TestTokens.config(Map.of("anchor.auth.mode", "maybe")));
+    assertTrue(
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> TestTokens.config(Map.of("anchor.auth.jwt-secret", "short")))
+            .getMessage()
+            .contains("32 bytes"));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TestTokens.config(Map.of("anchor.auth.algorithm", "none")));
+    assertTrue(
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> TestTokens.config(Map.of("anchor.auth.algorithm", "HS512")))
+            .getMessage()
+            .contains("64 bytes"));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TestTokens.config(Map.of("anchor.auth.mode", "maybe")));
   }
 
   @Test
@@ -98,15 +144,28 @@ class TokenVerifierTest {
     g.initialize(2048);
     KeyPair kp = g.generateKeyPair();
     Path pem = tmp.resolve("public.pem");
-    Files.writeString(pem, "-----BEGIN PUBLIC KEY-----\n"
-        + Base64.getMimeEncoder().encodeToString(kp.getPublic().getEncoded()) + "\n-----END PUBLIC KEY-----\n");
-    TokenVerifier rs = verifier(TestTokens.config(Map.of("anchor.auth.jwt-secret", "",
-        "anchor.auth.public-key-file", pem.toString())));
-    String good = TestTokens.sign(JWSAlgorithm.RS256, TestTokens.claims("operate").build(), new RSASSASigner(kp.getPrivate()));
+    Files.writeString(
+        pem,
+        "-----BEGIN PUBLIC KEY-----\n"
+            + Base64.getMimeEncoder().encodeToString(kp.getPublic().getEncoded())
+            + "\n-----END PUBLIC KEY-----\n");
+    TokenVerifier rs =
+        verifier(
+            TestTokens.config(
+                Map.of(
+                    "anchor.auth.jwt-secret", "", "anchor.auth.public-key-file", pem.toString())));
+    String good =
+        TestTokens.sign(
+            JWSAlgorithm.RS256,
+            TestTokens.claims("operate").build(),
+            new RSASSASigner(kp.getPrivate()));
     assertEquals(Set.of(ApiRole.OPERATE), rs.verify(good).roles());
     // the classic confusion: the public key (known to anyone) used as an HMAC secret
-    String forged = TestTokens.sign(JWSAlgorithm.HS256, TestTokens.claims("operate").build(),
-        new MACSigner(Files.readAllBytes(pem)));
+    String forged =
+        TestTokens.sign(
+            JWSAlgorithm.HS256,
+            TestTokens.claims("operate").build(),
+            new MACSigner(Files.readAllBytes(pem)));
     refused(rs, forged);
     // and the other way round: an HS256 deployment refuses RS256 tokens
     refused(hs, good);
@@ -117,8 +176,16 @@ class TokenVerifierTest {
     ECKey key = new ECKeyGenerator(Curve.P_256).keyID("k1").generate();
     Path jwks = tmp.resolve("keys.json");
     Files.writeString(jwks, new JWKSet(key.toPublicJWK()).toString());
-    TokenVerifier es = verifier(TestTokens.config(Map.of("anchor.auth.jwt-secret", "", "anchor.auth.algorithm", "ES256",
-        "anchor.auth.public-key-file", jwks.toString())));
+    TokenVerifier es =
+        verifier(
+            TestTokens.config(
+                Map.of(
+                    "anchor.auth.jwt-secret",
+                    "",
+                    "anchor.auth.algorithm",
+                    "ES256",
+                    "anchor.auth.public-key-file",
+                    jwks.toString())));
     var header = new com.nimbusds.jose.JWSHeader.Builder(JWSAlgorithm.ES256).keyID("k1").build();
     var jwt = new com.nimbusds.jwt.SignedJWT(header, TestTokens.claims("read").build());
     jwt.sign(new ECDSASigner(key));
@@ -128,7 +195,9 @@ class TokenVerifierTest {
   @Test
   void theIssuerSignsWhatTheVerifierAccepts() throws Exception {
     AuthConfig c = TestTokens.config(Map.of());
-    String t = new TokenIssuer(c).issue("ops", Set.of(ApiRole.OPERATE, ApiRole.READ), Duration.ofMinutes(5));
+    String t =
+        new TokenIssuer(c)
+            .issue("ops", Set.of(ApiRole.OPERATE, ApiRole.READ), Duration.ofMinutes(5));
     Principal p = verifier(c).verify(t);
     assertEquals("ops", p.subject());
     assertEquals(Set.of(ApiRole.OPERATE, ApiRole.READ), p.roles());
@@ -138,18 +207,38 @@ class TokenVerifierTest {
   void theTokenCommandSignsWithTheDataDirsSecret() throws Exception {
     byte[] secret = SecretFile.loadOrCreate(tmp);
     assertArrayEquals(secret, SecretFile.loadOrCreate(tmp), "kept, not regenerated");
-    assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
-        Files.getPosixFilePermissions(tmp.resolve(SecretFile.NAME))));
-    var config = com.typesafe.config.ConfigFactory.parseMap(Map.of("anchor.auth.jwt-secret", "",
-        "anchor.data-dir", tmp.toString(), "anchor.auth.issuer", "", "anchor.auth.audience", "",
-        "anchor.auth.public-key-file", "", "anchor.auth.jwks-url", "", "anchor.auth.algorithm", ""))
-        .withFallback(com.typesafe.config.ConfigFactory.load());
+    assertEquals(
+        "rw-------",
+        java.nio.file.attribute.PosixFilePermissions.toString(
+            Files.getPosixFilePermissions(tmp.resolve(SecretFile.NAME))));
+    var config =
+        com.typesafe.config.ConfigFactory.parseMap(
+                Map.of(
+                    "anchor.auth.jwt-secret",
+                    "",
+                    "anchor.data-dir",
+                    tmp.toString(),
+                    "anchor.auth.issuer",
+                    "",
+                    "anchor.auth.audience",
+                    "",
+                    "anchor.auth.public-key-file",
+                    "",
+                    "anchor.auth.jwks-url",
+                    "",
+                    "anchor.auth.algorithm",
+                    ""))
+            .withFallback(com.typesafe.config.ConfigFactory.load());
     String token = TokenCommand.run(new String[] {"--roles", "operate,read", "--ttl=2h"}, config);
     AuthConfig verifying = AuthConfig.from(config).withSecret(secret, "test");
     Principal p = verifier(verifying).verify(token);
     assertEquals(Set.of(ApiRole.OPERATE, ApiRole.READ), p.roles());
     assertTrue(p.expiresAt().isAfter(Instant.now().plus(Duration.ofMinutes(119))));
-    assertThrows(IllegalArgumentException.class, () -> TokenCommand.run(new String[] {"--roles", "admin"}, config));
-    assertThrows(IllegalArgumentException.class, () -> TokenCommand.run(new String[] {"--ttl", "soon"}, config));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TokenCommand.run(new String[] {"--roles", "admin"}, config));
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> TokenCommand.run(new String[] {"--ttl", "soon"}, config));
   }
 }

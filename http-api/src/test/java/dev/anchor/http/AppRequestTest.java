@@ -22,7 +22,9 @@ class AppRequestTest {
 
   @Test
   void theReferenceBodyIsTheHelloApp() throws Exception {
-    AppSpec s = parse("{\"name\":\"My Web App\",\"type\":\"Web\",\"config\":{\"port\":8080,\"ram\":\"2048MB\",\"cpu\":2}}");
+    AppSpec s =
+        parse(
+            "{\"name\":\"My Web App\",\"type\":\"Web\",\"config\":{\"port\":8080,\"ram\":\"2048MB\",\"cpu\":2}}");
     assertEquals("My Web App", s.name());
     assertEquals(8080, s.port());
     assertEquals(2048, s.ramMb());
@@ -56,22 +58,32 @@ class AppRequestTest {
     assertEquals("type", badField("{\"type\":\"Batch\"}", false));
     assertEquals("config.healthPath", badField("{\"config\":{\"healthPath\":\"health\"}}", false));
     assertEquals("command", badField("{\"command\":\"python3 -m http.server\"}", false));
-    assertEquals("python3 -m http.server",
-        AppRequest.parse(Json.MAPPER.readTree("{\"command\":\"python3 -m http.server\"}"), true).command());
-    assertEquals("command", badField("{\"command\":\"x\",\"source\":{\"files\":{\"a.js\":\"\"}}}", true));
+    assertEquals(
+        "python3 -m http.server",
+        AppRequest.parse(Json.MAPPER.readTree("{\"command\":\"python3 -m http.server\"}"), true)
+            .command());
+    assertEquals(
+        "command", badField("{\"command\":\"x\",\"source\":{\"files\":{\"a.js\":\"\"}}}", true));
   }
 
   @Test
   void ownSourceWithEntryDefaultsAndDependencies() throws Exception {
-    AppSpec s = parse("{\"source\":{\"files\":{\"server.js\":\"x\"},\"dependencies\":{\"express\":\"^4\"}}}");
+    AppSpec s =
+        parse(
+            "{\"source\":{\"files\":{\"server.js\":\"x\"},\"dependencies\":{\"express\":\"^4\"}}}");
     assertEquals("server.js", s.entry());
     assertEquals(List.of("express@^4"), s.dependencies());
-    AppSpec main = parse("{\"source\":{\"files\":{\"package.json\":\"{\\\"main\\\":\\\"srv.js\\\"}\",\"srv.js\":\"x\"}}}");
+    AppSpec main =
+        parse(
+            "{\"source\":{\"files\":{\"package.json\":\"{\\\"main\\\":\\\"srv.js\\\"}\",\"srv.js\":\"x\"}}}");
     assertEquals("srv.js", main.entry());
     assertEquals("source.entry", badField("{\"source\":{\"files\":{\"a.js\":\"x\"}}}", false));
-    assertEquals("source.files", badField("{\"source\":{\"files\":{\"../etc/passwd\":\"x\"},\"entry\":\"x\"}}", false));
+    assertEquals(
+        "source.files",
+        badField("{\"source\":{\"files\":{\"../etc/passwd\":\"x\"},\"entry\":\"x\"}}", false));
     assertEquals("source.files", badField("{\"source\":{\"files\":{}}}", false));
-    assertEquals("source.dependencies",
+    assertEquals(
+        "source.dependencies",
         badField("{\"source\":{\"files\":{\"index.js\":\"x\"},\"dependencies\":[1]}}", false));
   }
 
@@ -84,8 +96,11 @@ class AppRequestTest {
     assertEquals(true, dflt.display());
     assertEquals("1280x720", dflt.displaySize());
     assertTrue(dflt.files().containsKey("index.js"), "the rest of the body is parsed as before");
-    AppSpec sized = AppRequest.parse(Json.MAPPER.readTree(
-        "{\"display\":true,\"config\":{\"displaySize\":\" 640X480 \"},\"command\":\"xclock\"}"), true);
+    AppSpec sized =
+        AppRequest.parse(
+            Json.MAPPER.readTree(
+                "{\"display\":true,\"config\":{\"displaySize\":\" 640X480 \"},\"command\":\"xclock\"}"),
+            true);
     assertEquals("640x480", sized.displaySize());
     assertEquals(640, sized.displayDimensions()[0]);
     assertEquals(480, sized.displayDimensions()[1]);
@@ -95,10 +110,13 @@ class AppRequestTest {
       assertEquals("display", badField("{\"display\":" + bad + "}", false), bad);
     }
     for (String bad : List.of("\"big\"", "1280", "\"10x10\"", "\"9000x720\"", "\"1280x\"")) {
-      assertEquals("config.displaySize", badField("{\"display\":true,\"config\":{\"displaySize\":" + bad + "}}",
-          false), bad);
+      assertEquals(
+          "config.displaySize",
+          badField("{\"display\":true,\"config\":{\"displaySize\":" + bad + "}}", false),
+          bad);
     }
-    assertEquals("config.displaySize", badField("{\"config\":{\"displaySize\":\"640x480\"}}", false));
+    assertEquals(
+        "config.displaySize", badField("{\"config\":{\"displaySize\":\"640x480\"}}", false));
     assertEquals("config.display", badField("{\"config\":{\"display\":true}}", false));
   }
 }

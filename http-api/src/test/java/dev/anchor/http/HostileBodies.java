@@ -5,61 +5,103 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.util.RawValue;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Random;
-
 /**
- * Hostile request bodies for the fuzz tests ({@link RequestFuzzTest} in-process, {@code HostileInputIT} over the
- * wire): a valid body of a route family, mutated at random places into wrong types, huge and negative numbers, long
- * strings, deep nesting, strings JSON can spell but the journal's encodings cannot hold (unpaired surrogates) or that
- * other layers choke on (NUL, control characters), unknown fields, duplicate keys, and raw text damage.
+ * Hostile request bodies for the fuzz tests ({@link RequestFuzzTest} in-process, {@code
+ * HostileInputIT} over the wire): a valid body of a route family, mutated at random places into
+ * wrong types, huge and negative numbers, long strings, deep nesting, strings JSON can spell but
+ * the journal's encodings cannot hold (unpaired surrogates) or that other layers choke on (NUL,
+ * control characters), unknown fields, duplicate keys, and raw text damage.
  */
 public final class HostileBodies {
   private static final ObjectMapper JSON = new ObjectMapper();
 
   /** Valid bodies per route family; the mutations start from these. */
-  public static final List<String> TASKS = List.of(
-      "{\"name\":\"t\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":21}}",
-      "{\"name\":\"w\",\"payload\":{\"runtime\":\"wasm\",\"entry\":\"add\",\"args\":[2,3],"
-          + "\"wasm\":\"AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=\"}}",
-      "{\"name\":\"v\",\"type\":\"compute\",\"payload\":{\"sourceCode\":\"1\",\"dependencies\":[\"lodash\"]},"
-          + "\"requirements\":{\"minRam\":0.5,\"gpuRequired\":false},\"timeoutMs\":5000,"
-          + "\"retries\":{\"attempts\":2,\"backoffMs\":100,\"retryUserErrors\":true},\"priority\":3,"
-          + "\"verification\":{\"replicas\":2,\"quorum\":2,\"maxReplicas\":3,\"policy\":\"fixed\"}}");
-  public static final List<String> BULK = List.of(
-      "{\"tasks\":[" + TASKS.get(0) + "," + TASKS.get(1) + "]}", "{\"tasks\":[" + TASKS.get(2) + "]}");
-  public static final List<String> DAGS = List.of(
-      "{\"name\":\"d\",\"tasks\":[{\"id\":\"a\",\"payload\":{\"sourceCode\":\"1\"}},"
-          + "{\"id\":\"b\",\"dependencies\":[\"a\"],\"payload\":{\"sourceCode\":\"input\"}}],\"failurePolicy\":\"failFast\",\"maxParallel\":2}",
-      "{\"tasks\":[{\"id\":\"fetch\",\"type\":\"script\",\"dependencies\":[]},"
-          + "{\"id\":\"p\",\"type\":\"parallel\",\"dependencies\":[\"fetch\"]}]}");
-  public static final List<String> MAPREDUCE = List.of(
-      "{\"name\":\"mr\",\"input\":[1,2,3,4],\"partitions\":2,\"map\":{\"sourceCode\":\"input.map(x => x * 2)\"},"
-          + "\"reduce\":{\"sourceCode\":\"input.flat().reduce((a, b) => a + b, 0)\"}}");
-  public static final List<String> APPS = List.of(
-      "{\"name\":\"web\",\"type\":\"Web\",\"config\":{\"port\":8080,\"ram\":\"256MB\",\"cpu\":0.5,\"healthPath\":\"/\"},"
-          + "\"source\":{\"files\":{\"server.js\":\"require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)\"},"
-          + "\"entry\":\"server.js\"}}",
-      "{\"name\":\"cmd\",\"command\":\"python3 -m http.server $PORT\",\"config\":{\"port\":9000}}");
+  public static final List<String> TASKS =
+      List.of(
+          "{\"name\":\"t\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":21}}",
+          "{\"name\":\"w\",\"payload\":{\"runtime\":\"wasm\",\"entry\":\"add\",\"args\":[2,3],"
+              + "\"wasm\":\"AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=\"}}",
+          "{\"name\":\"v\",\"type\":\"compute\",\"payload\":{\"sourceCode\":\"1\",\"dependencies\":[\"lodash\"]},"
+              + "\"requirements\":{\"minRam\":0.5,\"gpuRequired\":false},\"timeoutMs\":5000,"
+              + "\"retries\":{\"attempts\":2,\"backoffMs\":100,\"retryUserErrors\":true},\"priority\":3,"
+              + "\"verification\":{\"replicas\":2,\"quorum\":2,\"maxReplicas\":3,\"policy\":\"fixed\"}}");
+
+  public static final List<String> BULK =
+      List.of(
+          "{\"tasks\":[" + TASKS.get(0) + "," + TASKS.get(1) + "]}",
+          "{\"tasks\":[" + TASKS.get(2) + "]}");
+  public static final List<String> DAGS =
+      List.of(
+          "{\"name\":\"d\",\"tasks\":[{\"id\":\"a\",\"payload\":{\"sourceCode\":\"1\"}},"
+              + "{\"id\":\"b\",\"dependencies\":[\"a\"],\"payload\":{\"sourceCode\":\"input\"}}],\"failurePolicy\":\"failFast\",\"maxParallel\":2}",
+          "{\"tasks\":[{\"id\":\"fetch\",\"type\":\"script\",\"dependencies\":[]},"
+              + "{\"id\":\"p\",\"type\":\"parallel\",\"dependencies\":[\"fetch\"]}]}");
+  public static final List<String> MAPREDUCE =
+      List.of(
+          "{\"name\":\"mr\",\"input\":[1,2,3,4],\"partitions\":2,\"map\":{\"sourceCode\":\"input.map(x => x * 2)\"},"
+              + "\"reduce\":{\"sourceCode\":\"input.flat().reduce((a, b) => a + b, 0)\"}}");
+  public static final List<String> APPS =
+      List.of(
+          "{\"name\":\"web\",\"type\":\"Web\",\"config\":{\"port\":8080,\"ram\":\"256MB\",\"cpu\":0.5,\"healthPath\":\"/\"},"
+              + "\"source\":{\"files\":{\"server.js\":\"require('http').createServer((q, s) => s.end('ok')).listen(process.env.PORT)\"},"
+              + "\"entry\":\"server.js\"}}",
+          "{\"name\":\"cmd\",\"command\":\"python3 -m http.server $PORT\",\"config\":{\"port\":9000}}");
   public static final List<String> SESSION = List.of("{\"token\":\"abc.def.ghi\"}");
 
   private HostileBodies() {}
 
   /** Raw JSON fragments that are hostile as any value. */
-  static final List<String> HOSTILE_VALUES = List.of(
-      "null", "true", "false", "0", "-1", "-0", "1.5", "-1.5e3", "2147483648", "-2147483649", "9223372036854775808",
-      "-9223372036854775809", "123456789012345678901234567890123456789", "1e400", "-1e400", "1e-400", "0.1e1",
-      "\"\"", "\" \"", "\"0\"", "\"-1\"", "\"true\"", "\"\\u0000\"", "\"a\\u0000b\"", "\"\\ud800\"", "\"x\\udc00y\"",
-      "\"\\ud83d\\ude00\"", "\"\\u202e\\u0007\\u001b[31m\"", "\"../../etc/passwd\"", "\"$where\"", "\"a.b\"",
-      "[]", "{}", "[null]", "[1,\"a\",{}]", "{\"$gt\":\"\"}", "{\"\\u0000\":1}", "{\"a.b\":{\"$x\":1}}");
+  static final List<String> HOSTILE_VALUES =
+      List.of(
+          "null",
+          "true",
+          "false",
+          "0",
+          "-1",
+          "-0",
+          "1.5",
+          "-1.5e3",
+          "2147483648",
+          "-2147483649",
+          "9223372036854775808",
+          "-9223372036854775809",
+          "123456789012345678901234567890123456789",
+          "1e400",
+          "-1e400",
+          "1e-400",
+          "0.1e1",
+          "\"\"",
+          "\" \"",
+          "\"0\"",
+          "\"-1\"",
+          "\"true\"",
+          "\"\\u0000\"",
+          "\"a\\u0000b\"",
+          "\"\\ud800\"",
+          "\"x\\udc00y\"",
+          "\"\\ud83d\\ude00\"",
+          "\"\\u202e\\u0007\\u001b[31m\"",
+          "\"../../etc/passwd\"",
+          "\"$where\"",
+          "\"a.b\"",
+          "[]",
+          "{}",
+          "[null]",
+          "[1,\"a\",{}]",
+          "{\"$gt\":\"\"}",
+          "{\"\\u0000\":1}",
+          "{\"a.b\":{\"$x\":1}}");
 
   public static Arbitrary<String> of(List<String> seeds) {
-    return Combinators.combine(Arbitraries.of(seeds), Arbitraries.longs(), Arbitraries.integers().between(1, 4))
+    return Combinators.combine(
+            Arbitraries.of(seeds), Arbitraries.longs(), Arbitraries.integers().between(1, 4))
         .as((seed, salt, n) -> mutate(seed, new Random(salt), n));
   }
 
@@ -147,11 +189,15 @@ public final class HostileBodies {
     List<ObjectNode> objects = new ArrayList<>();
     if (tree instanceof ObjectNode o) objects.add(o);
     for (Object[] s : slots(tree)) {
-      JsonNode child = s[0] instanceof ObjectNode o ? o.get((String) s[1]) : ((ArrayNode) s[0]).get((Integer) s[1]);
+      JsonNode child =
+          s[0] instanceof ObjectNode o
+              ? o.get((String) s[1])
+              : ((ArrayNode) s[0]).get((Integer) s[1]);
       if (child instanceof ObjectNode o) objects.add(o);
     }
-    String key = List.of("unknown", "__proto__", "constructor", "$set", "", "a\u0000b", "\u00e9t\u00e9")
-        .get(random.nextInt(7));
+    String key =
+        List.of("unknown", "__proto__", "constructor", "$set", "", "a\u0000b", "\u00e9t\u00e9")
+            .get(random.nextInt(7));
     objects.get(random.nextInt(objects.size())).putRawValue(key, hostileValue(random));
   }
 
@@ -163,7 +209,10 @@ public final class HostileBodies {
     else ((ArrayNode) s[0]).remove((int) (Integer) s[1]);
   }
 
-  /** Damage to the text itself: truncated, a duplicated key, a stray character, trailing garbage, not an object. */
+  /**
+   * Damage to the text itself: truncated, a duplicated key, a stray character, trailing garbage,
+   * not an object.
+   */
   private static String textDamage(String text, Random random) {
     return switch (random.nextInt(7)) {
       case 0 -> text.substring(0, random.nextInt(Math.max(1, text.length())));
@@ -174,10 +223,14 @@ public final class HostileBodies {
       }
       case 2 -> {
         int at = random.nextInt(text.length());
-        yield text.substring(0, at) + "\"{}[],:\\\u0000".charAt(random.nextInt(9)) + text.substring(at);
+        yield text.substring(0, at)
+            + "\"{}[],:\\\u0000".charAt(random.nextInt(9))
+            + text.substring(at);
       }
       case 3 -> text + List.of("}", " x", "{}", "\n[]").get(random.nextInt(4));
-      case 4 -> List.of("[" + text + "]", "\"" + text.replace("\"", "'") + "\"", "42", "null", "").get(random.nextInt(5));
+      case 4 ->
+          List.of("[" + text + "]", "\"" + text.replace("\"", "'") + "\"", "42", "null", "")
+              .get(random.nextInt(5));
       case 5 -> text.replace(":", ": /* */");
       default -> "\uFEFF" + text;
     };

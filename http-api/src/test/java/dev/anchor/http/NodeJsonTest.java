@@ -1,13 +1,16 @@
 package dev.anchor.http;
 
+import static org.junit.jupiter.api.Assertions.*;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.anchor.node.NodeMetrics;
 import dev.anchor.node.NodeView;
 import org.junit.jupiter.api.Test;
 
-import static org.junit.jupiter.api.Assertions.*;
-
-/** The node list and the node detail agree on spellings and rounding; unknown filter values are refused. */
+/**
+ * The node list and the node detail agree on spellings and rounding; unknown filter values are
+ * refused.
+ */
 class NodeJsonTest {
   @Test
   void reputationIsRoundedToThreeDecimals() {
@@ -18,8 +21,23 @@ class NodeJsonTest {
 
   @Test
   void theDetailSpellsUptimeAsTheListDoesAndKeepsTheOldName() {
-    NodeView v = new NodeView("n1", NodeView.ONLINE, null, new NodeMetrics(10, 20, 42, 1), 1L, 2L, false, true, null,
-        0.5950000000000001, 3, 0, false, null, false);
+    NodeView v =
+        new NodeView(
+            "n1",
+            NodeView.ONLINE,
+            null,
+            new NodeMetrics(10, 20, 42, 1),
+            1L,
+            2L,
+            false,
+            true,
+            null,
+            0.5950000000000001,
+            3,
+            0,
+            false,
+            null,
+            false);
     JsonNode n = NodeJson.detail(v);
     assertEquals(42, n.path("metrics").path("uptime").asLong());
     assertEquals(42, n.path("metrics").path("uptimeS").asLong());

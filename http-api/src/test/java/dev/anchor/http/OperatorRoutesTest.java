@@ -1,20 +1,14 @@
 package dev.anchor.http;
 
+import static org.apache.pekko.http.javadsl.server.Directives.*;
+import static org.junit.jupiter.api.Assertions.*;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.anchor.node.NodeView;
 import dev.anchor.ops.ClusterUnavailableException;
 import dev.anchor.ops.NodeOperationRejectedException;
 import dev.anchor.ops.NodeOperations;
 import dev.anchor.ops.UnknownNodeException;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.http.javadsl.Http;
-import org.apache.pekko.http.javadsl.ServerBinding;
-import org.apache.pekko.http.javadsl.server.Route;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -26,73 +20,112 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.http.javadsl.Http;
+import org.apache.pekko.http.javadsl.ServerBinding;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
-import static org.apache.pekko.http.javadsl.server.Directives.*;
-import static org.junit.jupiter.api.Assertions.*;
-
-/** The operator endpoints over real HTTP on loopback, sealed with ApiServer's handlers as in production. */
+/**
+ * The operator endpoints over real HTTP on loopback, sealed with ApiServer's handlers as in
+ * production.
+ */
 class OperatorRoutesTest {
-  private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
   private static final List<String> calls = Collections.synchronizedList(new ArrayList<>());
   private static ActorSystem<Void> system;
   private static ServerBinding binding;
 
-  /** "n1" is Online; "ghost" never registered; "offline" refuses; "slow" gets no answer; "boom" fails oddly. */
-  private static final NodeOperations OPS = new NodeOperations() {
-    private CompletionStage<NodeView> answer(String op, String id, NodeView changed) {
-      calls.add(op + " " + id);
-      return switch (id) {
-        case "n1" -> CompletableFuture.completedFuture(changed);
-        case "offline" -> CompletableFuture.failedFuture(new NodeOperationRejectedException("node offline is offline"));
-        case "slow" -> CompletableFuture.failedFuture(new ClusterUnavailableException("the cluster did not answer", null));
-        case "boom" -> CompletableFuture.failedFuture(new IllegalStateException("boom"));
-        default -> CompletableFuture.failedFuture(new UnknownNodeException(id));
+  /**
+   * "n1" is Online; "ghost" never registered; "offline" refuses; "slow" gets no answer; "boom"
+   * fails oddly.
+   */
+  private static final NodeOperations OPS =
+      new NodeOperations() {
+        private CompletionStage<NodeView> answer(String op, String id, NodeView changed) {
+          calls.add(op + " " + id);
+          return switch (id) {
+            case "n1" -> CompletableFuture.completedFuture(changed);
+            case "offline" ->
+                CompletableFuture.failedFuture(
+                    new NodeOperationRejectedException("node offline is offline"));
+            case "slow" ->
+                CompletableFuture.failedFuture(
+                    new ClusterUnavailableException("the cluster did not answer", null));
+            case "boom" -> CompletableFuture.failedFuture(new IllegalStateException("boom"));
+            default -> CompletableFuture.failedFuture(new UnknownNodeException(id));
+          };
+        }
+
+        @Override
+        public CompletionStage<NodeView> drain(String id) {
+          return answer("drain", id, view(id, NodeView.DRAINING, false));
+        }
+
+        @Override
+        public CompletionStage<NodeView> cordon(String id) {
+          return answer("cordon", id, view(id, NodeView.ONLINE, true));
+        }
+
+        @Override
+        public CompletionStage<NodeView> uncordon(String id) {
+          return answer("uncordon", id, view(id, NodeView.ONLINE, false));
+        }
+
+        @Override
+        public CompletionStage<NodeView> release(String id) {
+          return answer("release", id, view(id, NodeView.ONLINE, false));
+        }
+
+        @Override
+        public CompletionStage<NodeView> get(String id) {
+          return id.equals("n1") || id.equals("slow")
+              ? answer("get", id, view(id, NodeView.ONLINE, false))
+              : CompletableFuture.completedFuture(view(id, NodeView.UNKNOWN, false));
+        }
+
+        @Override
+        public List<String> nodeIds() {
+          return List.of("n1");
+        }
       };
-    }
-
-    @Override
-    public CompletionStage<NodeView> drain(String id) {
-      return answer("drain", id, view(id, NodeView.DRAINING, false));
-    }
-
-    @Override
-    public CompletionStage<NodeView> cordon(String id) {
-      return answer("cordon", id, view(id, NodeView.ONLINE, true));
-    }
-
-    @Override
-    public CompletionStage<NodeView> uncordon(String id) {
-      return answer("uncordon", id, view(id, NodeView.ONLINE, false));
-    }
-
-    @Override
-    public CompletionStage<NodeView> release(String id) {
-      return answer("release", id, view(id, NodeView.ONLINE, false));
-    }
-
-    @Override
-    public CompletionStage<NodeView> get(String id) {
-      return id.equals("n1") || id.equals("slow") ? answer("get", id, view(id, NodeView.ONLINE, false))
-          : CompletableFuture.completedFuture(view(id, NodeView.UNKNOWN, false));
-    }
-
-    @Override
-    public List<String> nodeIds() {
-      return List.of("n1");
-    }
-  };
 
   private static NodeView view(String id, String status, boolean cordoned) {
-    return new NodeView(id, status, null, null, 1L, 2L, cordoned, NodeView.ONLINE.equals(status) && !cordoned, null,
-        0.75, 3, 0, false, null, false);
+    return new NodeView(
+        id,
+        status,
+        null,
+        null,
+        1L,
+        2L,
+        cordoned,
+        NodeView.ONLINE.equals(status) && !cordoned,
+        null,
+        0.75,
+        3,
+        0,
+        false,
+        null,
+        false);
   }
 
   @BeforeAll
   static void start() throws Exception {
     system = ActorSystem.create(Behaviors.empty(), "OperatorRoutesTest");
     Route route = new OperatorRoutes(OPS).route();
-    Route sealed = handleExceptions(ApiServer.exceptions(), () -> handleRejections(ApiServer.rejections(), () -> route));
-    binding = Http.get(system).newServerAt("127.0.0.1", 0).bind(sealed).toCompletableFuture().get(10, TimeUnit.SECONDS);
+    Route sealed =
+        handleExceptions(
+            ApiServer.exceptions(), () -> handleRejections(ApiServer.rejections(), () -> route));
+    binding =
+        Http.get(system)
+            .newServerAt("127.0.0.1", 0)
+            .bind(sealed)
+            .toCompletableFuture()
+            .get(10, TimeUnit.SECONDS);
   }
 
   @AfterAll
@@ -102,8 +135,12 @@ class OperatorRoutesTest {
   }
 
   private static HttpResponse<String> send(String method, String path) throws Exception {
-    HttpRequest r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + binding.localAddress().getPort() + path))
-        .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build();
+    HttpRequest r =
+        HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + binding.localAddress().getPort() + path))
+            .method(method, HttpRequest.BodyPublishers.noBody())
+            .timeout(Duration.ofSeconds(10))
+            .build();
     return HTTP.send(r, HttpResponse.BodyHandlers.ofString());
   }
 
@@ -136,8 +173,12 @@ class OperatorRoutesTest {
 
   @Test
   void anUnknownNodeIs404WithTheDocumentedBody() throws Exception {
-    for (String path : List.of("/api/nodes/ghost/drain", "/api/nodes/ghost/cordon", "/api/nodes/ghost/uncordon",
-        "/api/nodes/ghost/release")) {
+    for (String path :
+        List.of(
+            "/api/nodes/ghost/drain",
+            "/api/nodes/ghost/cordon",
+            "/api/nodes/ghost/uncordon",
+            "/api/nodes/ghost/release")) {
       HttpResponse<String> r = send("POST", path);
       assertEquals(404, r.statusCode(), path);
       assertEquals("{\"error\":\"unknown node ghost\",\"field\":\"nodeId\"}", r.body(), path);
@@ -166,7 +207,8 @@ class OperatorRoutesTest {
     assertEquals(405, r.statusCode());
     assertTrue(json(r).has("error"));
     assertEquals(405, send("DELETE", "/api/nodes/n1").statusCode());
-    assertEquals(drainsBefore, calls.stream().filter("drain n1"::equals).count(), "a GET must not drain");
+    assertEquals(
+        drainsBefore, calls.stream().filter("drain n1"::equals).count(), "a GET must not drain");
   }
 
   @Test

@@ -1,9 +1,16 @@
 package dev.anchor.http;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.typesafe.config.ConfigFactory;
 import dev.anchor.dag.DagSpec;
 import dev.anchor.dag.DagValidator;
+import java.util.List;
+import java.util.function.Supplier;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
@@ -17,20 +24,13 @@ import org.apache.pekko.serialization.Serialization;
 import org.apache.pekko.serialization.SerializationExtension;
 import org.apache.pekko.serialization.Serializers;
 
-import java.util.List;
-import java.util.function.Supplier;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-
 /**
- * Every route family's body parsing, fed hostile bodies ({@link HostileBodies}) in-process: each body is either
- * accepted, and then what it became survives the journal's own encoding (Pekko's jackson-cbor serializer, as the
- * events are journaled), or refused with a {@link BadRequest} naming a field. Any other exception (a 500 on the wire)
- * fails the property; jqwik then prints the seed and the shrunk body. The {@code @Example}s are the bodies that found
- * bugs, kept as regression cases.
+ * Every route family's body parsing, fed hostile bodies ({@link HostileBodies}) in-process: each
+ * body is either accepted, and then what it became survives the journal's own encoding (Pekko's
+ * jackson-cbor serializer, as the events are journaled), or refused with a {@link BadRequest}
+ * naming a field. Any other exception (a 500 on the wire) fails the property; jqwik then prints the
+ * seed and the shrunk body. The {@code @Example}s are the bodies that found bugs, kept as
+ * regression cases.
  */
 class RequestFuzzTest {
   private static final int TRIES = 300;
@@ -39,8 +39,13 @@ class RequestFuzzTest {
 
   @BeforeContainer
   static void start() {
-    system = ActorSystem.create(Behaviors.empty(), "request-fuzz", ConfigFactory.parseString(
-        "pekko.actor.provider = local\npekko.remote.artery.enabled = off").withFallback(ConfigFactory.load()));
+    system =
+        ActorSystem.create(
+            Behaviors.empty(),
+            "request-fuzz",
+            ConfigFactory.parseString(
+                    "pekko.actor.provider = local\npekko.remote.artery.enabled = off")
+                .withFallback(ConfigFactory.load()));
     serialization = SerializationExtension.get(system);
   }
 
@@ -49,12 +54,35 @@ class RequestFuzzTest {
     if (system != null) system.terminate();
   }
 
-  @Provide Arbitrary<String> tasks() { return HostileBodies.of(HostileBodies.TASKS); }
-  @Provide Arbitrary<String> bulks() { return HostileBodies.of(HostileBodies.BULK); }
-  @Provide Arbitrary<String> dags() { return HostileBodies.of(HostileBodies.DAGS); }
-  @Provide Arbitrary<String> mapReduces() { return HostileBodies.of(HostileBodies.MAPREDUCE); }
-  @Provide Arbitrary<String> apps() { return HostileBodies.of(HostileBodies.APPS); }
-  @Provide Arbitrary<String> sessions() { return HostileBodies.of(HostileBodies.SESSION); }
+  @Provide
+  Arbitrary<String> tasks() {
+    return HostileBodies.of(HostileBodies.TASKS);
+  }
+
+  @Provide
+  Arbitrary<String> bulks() {
+    return HostileBodies.of(HostileBodies.BULK);
+  }
+
+  @Provide
+  Arbitrary<String> dags() {
+    return HostileBodies.of(HostileBodies.DAGS);
+  }
+
+  @Provide
+  Arbitrary<String> mapReduces() {
+    return HostileBodies.of(HostileBodies.MAPREDUCE);
+  }
+
+  @Provide
+  Arbitrary<String> apps() {
+    return HostileBodies.of(HostileBodies.APPS);
+  }
+
+  @Provide
+  Arbitrary<String> sessions() {
+    return HostileBodies.of(HostileBodies.SESSION);
+  }
 
   @Property(tries = TRIES)
   void taskBodies(@ForAll("tasks") String body) {
@@ -84,44 +112,84 @@ class RequestFuzzTest {
 
   @Property(tries = TRIES)
   void sessionBodies(@ForAll("sessions") String body) {
-    acceptedOrNamed(() -> SessionRoutes.bodyToken(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    acceptedOrNamed(
+        () -> SessionRoutes.bodyToken(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }
 
-  // ---------------------------------------------------------------- regression cases (bodies that found bugs)
+  // ---------------------------------------------------------------- regression cases (bodies that
+  // found bugs)
 
   @Example
   void anUnpairedSurrogateIsRefusedNamingItsField() {
-    // it used to pass the parsing and reach the journal, whose CBOR encoding refuses it ("Invalid surrogate pair",
+    // it used to pass the parsing and reach the journal, whose CBOR encoding refuses it ("Invalid
+    // surrogate pair",
     // through TaskSpec["sourceCode"]): the Submitted event could not be written
-    BadRequest e = assertThrows(BadRequest.class, () -> TaskRequest.parse(Json.readBody(
-        "{\"payload\":{\"sourceCode\":\"'\\ud800'\"}}")));
+    BadRequest e =
+        assertThrows(
+            BadRequest.class,
+            () -> TaskRequest.parse(Json.readBody("{\"payload\":{\"sourceCode\":\"'\\ud800'\"}}")));
     assertEquals("payload.sourceCode", e.field());
-    e = assertThrows(BadRequest.class, () -> TaskRoutes.parseBulk(Json.readBody(
-        "{\"tasks\":[{\"payload\":{\"sourceCode\":\"1\"},\"input\":{\"k\":[\"\\udc00\"]}}]}")));
+    e =
+        assertThrows(
+            BadRequest.class,
+            () ->
+                TaskRoutes.parseBulk(
+                    Json.readBody(
+                        "{\"tasks\":[{\"payload\":{\"sourceCode\":\"1\"},\"input\":{\"k\":[\"\\udc00\"]}}]}")));
     assertEquals("tasks[0].input.k[0]", e.field());
     // a pair is a character, and fine
-    assertNotNull(TaskRequest.parse(Json.readBody("{\"payload\":{\"sourceCode\":\"'\\ud83d\\ude00'\"}}")));
+    assertNotNull(
+        TaskRequest.parse(Json.readBody("{\"payload\":{\"sourceCode\":\"'\\ud83d\\ude00'\"}}")));
   }
 
   @Example
   void aDuplicateKeyIsRefusedNamingIt() {
-    BadRequest e = assertThrows(BadRequest.class, () -> Json.readBody(
-        "{\"payload\":{\"sourceCode\":\"1\",\"sourceCode\":\"2\"}}"));
+    BadRequest e =
+        assertThrows(
+            BadRequest.class,
+            () -> Json.readBody("{\"payload\":{\"sourceCode\":\"1\",\"sourceCode\":\"2\"}}"));
     assertEquals("payload.sourceCode", e.field());
   }
 
   @Example
   void invalidUtf8IsRefusedNamingTheFieldItIsIn() {
-    // decoded to text first (as bodies were), these bytes became U+FFFD: a task accepted with text the client never sent
-    byte[] body = {'{', '"', 'p', '"', ':', '{', '"', 's', 'o', 'u', 'r', 'c', 'e', 'C', 'o', 'd', 'e', '"', ':', '"',
-        '1', (byte) 0xff, (byte) 0xfe, '"', '}', '}'};
+    // decoded to text first (as bodies were), these bytes became U+FFFD: a task accepted with text
+    // the client never sent
+    byte[] body = {
+      '{',
+      '"',
+      'p',
+      '"',
+      ':',
+      '{',
+      '"',
+      's',
+      'o',
+      'u',
+      'r',
+      'c',
+      'e',
+      'C',
+      'o',
+      'd',
+      'e',
+      '"',
+      ':',
+      '"',
+      '1',
+      (byte) 0xff,
+      (byte) 0xfe,
+      '"',
+      '}',
+      '}'
+    };
     BadRequest e = assertThrows(BadRequest.class, () -> Json.readBody(body));
     assertEquals("p.sourceCode", e.field());
   }
 
   @Example
   void malformedOrTrailingTextNamesTheBody() {
-    for (String bad : List.of("", "{", "{\"a\":1} x", "{\"a\":1}{}", "[" .repeat(5000))) {
+    for (String bad : List.of("", "{", "{\"a\":1} x", "{\"a\":1}{}", "[".repeat(5000))) {
       BadRequest e = assertThrows(BadRequest.class, () -> Json.readBody(bad), bad);
       assertEquals("body", e.field(), bad);
     }
@@ -136,13 +204,18 @@ class RequestFuzzTest {
   }
 
   private static DagSpec validDag(DagSpec spec) {
-    DagValidator.validate(spec, 10_000).ifPresent(p -> {
-      throw new BadRequest(p.field(), p.error());
-    });
+    DagValidator.validate(spec, 10_000)
+        .ifPresent(
+            p -> {
+              throw new BadRequest(p.field(), p.error());
+            });
     return spec;
   }
 
-  /** Accepted (and then journaled intact) or refused naming a field; anything else fails the property. */
+  /**
+   * Accepted (and then journaled intact) or refused naming a field; anything else fails the
+   * property.
+   */
   private static void acceptedOrNamed(Supplier<?> parse) {
     Object accepted;
     try {
@@ -161,7 +234,10 @@ class RequestFuzzTest {
   private static void survivesTheJournal(Object value) {
     var serializer = serialization.findSerializerFor(value);
     byte[] bytes = serializer.toBinary(value);
-    Object back = serialization.deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, value)).get();
+    Object back =
+        serialization
+            .deserialize(bytes, serializer.identifier(), Serializers.manifestFor(serializer, value))
+            .get();
     assertEquals(value.toString(), back.toString());
   }
 }

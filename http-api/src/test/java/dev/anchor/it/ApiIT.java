@@ -1,11 +1,10 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -18,11 +17,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-
-/** The HTTP API of a standalone node, as a client sees it: errors, lookups, cancel, listing and server-sent events. */
+/**
+ * The HTTP API of a standalone node, as a client sees it: errors, lookups, cancel, listing and
+ * server-sent events.
+ */
 @org.junit.jupiter.api.Timeout(value = 5, unit = java.util.concurrent.TimeUnit.MINUTES)
 class ApiIT {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -32,7 +34,8 @@ class ApiIT {
   @BeforeAll
   static void start() throws Exception {
     dir = Files.createTempDirectory("anchor-api-it");
-    node = AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(), Map.of());
+    node =
+        AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(), Map.of());
     node.awaitHealthy(Duration.ofSeconds(150));
   }
 
@@ -67,35 +70,52 @@ class ApiIT {
   void badInputIsA400NamingTheField() throws Exception {
     assertBadRequest("{\"name\": ", "body");
     assertBadRequest("[1,2]", "body");
-    assertBadRequest("{\"payload\":{\"sourceCode\":\"1\",\"runtime\":\"cobol\"}}", "payload.runtime");
+    assertBadRequest(
+        "{\"payload\":{\"sourceCode\":\"1\",\"runtime\":\"cobol\"}}", "payload.runtime");
     assertBadRequest("{\"payload\":{\"runtime\":\"js\"}}", "payload.sourceCode");
     assertBadRequest("{\"name\":\"x\"}", "payload");
-    assertBadRequest("{\"payload\":{\"sourceCode\":\"1\"},\"requirements\":{\"minRam\":-1}}", "requirements.minRam");
+    assertBadRequest(
+        "{\"payload\":{\"sourceCode\":\"1\"},\"requirements\":{\"minRam\":-1}}",
+        "requirements.minRam");
     assertBadRequest("{\"payload\":{\"sourceCode\":\"1\"},\"timeoutMs\":-5}", "timeoutMs");
     assertBadRequest("{\"payload\":{\"runtime\":\"wasm\",\"wasm\":\"***\"}}", "payload.wasm");
-    assertBadRequest("{\"payload\":{\"sourceCode\":\"1\"},\"retries\":{\"attempts\":0}}", "retries.attempts");
+    assertBadRequest(
+        "{\"payload\":{\"sourceCode\":\"1\"},\"retries\":{\"attempts\":0}}", "retries.attempts");
   }
 
   @Test
   void bulkSubmitAcceptsAllOrNamesTheBadOne() throws Exception {
-    HttpResponse<String> bad = node.post("/api/tasks/bulk",
-        "{\"tasks\":[{\"payload\":{\"sourceCode\":\"1\"}},{\"payload\":{\"runtime\":\"js\"}}]}");
+    HttpResponse<String> bad =
+        node.post(
+            "/api/tasks/bulk",
+            "{\"tasks\":[{\"payload\":{\"sourceCode\":\"1\"}},{\"payload\":{\"runtime\":\"js\"}}]}");
     assertEquals(400, bad.statusCode(), bad.body());
     assertEquals("tasks[1].payload.sourceCode", body(bad).path("field").asText());
-    HttpResponse<String> ok = node.post("/api/tasks/bulk",
-        "{\"tasks\":[{\"payload\":{\"sourceCode\":\"10 + 1\"}},{\"payload\":{\"sourceCode\":\"20 + 2\"}}]}");
+    HttpResponse<String> ok =
+        node.post(
+            "/api/tasks/bulk",
+            "{\"tasks\":[{\"payload\":{\"sourceCode\":\"10 + 1\"}},{\"payload\":{\"sourceCode\":\"20 + 2\"}}]}");
     assertEquals(201, ok.statusCode(), ok.body());
     JsonNode ids = body(ok).path("taskIds");
     assertEquals(2, ids.size());
-    assertEquals(11, StandaloneCrashIT.awaitEnd(node, ids.get(0).asText(), Duration.ofSeconds(120)).path("result").asInt());
-    assertEquals(22, StandaloneCrashIT.awaitEnd(node, ids.get(1).asText(), Duration.ofSeconds(120)).path("result").asInt());
+    assertEquals(
+        11,
+        StandaloneCrashIT.awaitEnd(node, ids.get(0).asText(), Duration.ofSeconds(120))
+            .path("result")
+            .asInt());
+    assertEquals(
+        22,
+        StandaloneCrashIT.awaitEnd(node, ids.get(1).asText(), Duration.ofSeconds(120))
+            .path("result")
+            .asInt());
   }
 
   @Test
   void aBodyOverTheLimitIsRefusedWith413() throws Exception {
     String big = "{\"payload\":{\"sourceCode\":\"" + "x".repeat(6 * 1024 * 1024) + "\"}}";
     HttpResponse<String> r = node.post("/api/tasks", big);
-    assertEquals(413, r.statusCode(), r.body().length() > 300 ? r.body().substring(0, 300) : r.body());
+    assertEquals(
+        413, r.statusCode(), r.body().length() > 300 ? r.body().substring(0, 300) : r.body());
     assertTrue(body(r).hasNonNull("error"));
   }
 
@@ -110,7 +130,11 @@ class ApiIT {
   void aWasmModuleRunsItsExportWithTheGivenArgs() throws Exception {
     // (module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
     String add = "AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=";
-    String id = submit("{\"payload\":{\"runtime\":\"wasm\",\"wasm\":\"" + add + "\",\"entry\":\"add\",\"args\":[2,40]}}");
+    String id =
+        submit(
+            "{\"payload\":{\"runtime\":\"wasm\",\"wasm\":\""
+                + add
+                + "\",\"entry\":\"add\",\"args\":[2,40]}}");
     JsonNode t = StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
     assertEquals("Completed", t.path("status").asText(), t.toString());
     assertEquals(42, t.path("result").asInt(), t.toString());
@@ -127,8 +151,10 @@ class ApiIT {
     }
     assertEquals("Queued", t.path("status").asText(), t.toString());
     assertTrue(t.path("waitingReason").asText().contains("minRam"), t.toString());
-    HttpResponse<String> r = node.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        node.HTTP.send(
+            AnchorProcess.authorized(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals("Cancelled", body(r).path("status").asText(), r.body());
   }
 
@@ -149,8 +175,10 @@ class ApiIT {
       assertTrue(System.nanoTime() < deadline, "never started");
       TimeUnit.MILLISECONDS.sleep(100);
     }
-    HttpResponse<String> r = node.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        node.HTTP.send(
+            AnchorProcess.authorized(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     assertEquals("Cancelled", body(r).path("status").asText());
     // the node's job slot comes back: a task submitted after the cancel completes
@@ -163,15 +191,28 @@ class ApiIT {
   @Test
   void aTaskStreamsItsStateChangesUntilItEnds() throws Exception {
     // busy for a second and a half, so the subscriber sees it before it ends
-    String id = submit("{\"payload\":{\"sourceCode\":\"const t = Date.now(); while (Date.now() - t < 1500) {} input.a + input.b\"},"
-        + "\"input\":{\"a\":2,\"b\":40}}");
-    // as a browser's EventSource, which cannot send headers: a read token in the access_token parameter
-    HttpResponse<java.io.InputStream> r = node.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/api/tasks/" + id
-            + "/events?access_token=" + AnchorProcess.token("read"))))
-        .timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofInputStream());
+    String id =
+        submit(
+            "{\"payload\":{\"sourceCode\":\"const t = Date.now(); while (Date.now() - t < 1500) {} input.a + input.b\"},"
+                + "\"input\":{\"a\":2,\"b\":40}}");
+    // as a browser's EventSource, which cannot send headers: a read token in the access_token
+    // parameter
+    HttpResponse<java.io.InputStream> r =
+        node.HTTP.send(
+            HttpRequest.newBuilder(
+                    URI.create(
+                        node.url(
+                            "/api/tasks/"
+                                + id
+                                + "/events?access_token="
+                                + AnchorProcess.token("read"))))
+                .timeout(Duration.ofSeconds(120))
+                .build(),
+            HttpResponse.BodyHandlers.ofInputStream());
     assertEquals(200, r.statusCode());
     assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"));
-    List<Sse> events = readSse(r, e -> false, 1000); // the server ends the stream when the task ends
+    List<Sse> events =
+        readSse(r, e -> false, 1000); // the server ends the stream when the task ends
     assertEquals("state", events.get(0).event(), events.toString());
     Sse last = events.get(events.size() - 1);
     assertTrue(events.size() > 1, "changes after the first snapshot are streamed: " + events);
@@ -182,8 +223,11 @@ class ApiIT {
   /** One server-sent event. */
   record Sse(String id, String event, String data) {}
 
-  /** Reads events until {@code stop} matches, {@code max} were read, or the server ends the stream. */
-  static List<Sse> readSse(HttpResponse<java.io.InputStream> r, java.util.function.Predicate<Sse> stop, int max)
+  /**
+   * Reads events until {@code stop} matches, {@code max} were read, or the server ends the stream.
+   */
+  static List<Sse> readSse(
+      HttpResponse<java.io.InputStream> r, java.util.function.Predicate<Sse> stop, int max)
       throws Exception {
     List<Sse> out = new ArrayList<>();
     try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
@@ -204,7 +248,9 @@ class ApiIT {
         } else if (line.startsWith("event:")) {
           event = line.substring(6).trim();
         } else if (line.startsWith("data:")) {
-          data = (data == null ? new StringBuilder() : data.append('\n')).append(line.substring(5).trim());
+          data =
+              (data == null ? new StringBuilder() : data.append('\n'))
+                  .append(line.substring(5).trim());
         }
       }
     }
@@ -218,15 +264,24 @@ class ApiIT {
     String resumeFrom = first.get(first.size() - 1).id();
     String missed = submit("{\"payload\":{\"sourceCode\":\"'while away'\"}}");
     StandaloneCrashIT.awaitEnd(node, missed, Duration.ofSeconds(120));
-    List<Sse> resumed = readFeed(resumeFrom, e -> e.data().contains(missed) && "Completed".equals(e.event()), 200);
-    assertTrue(newer(resumed.get(0).id(), resumeFrom), "resumes after " + resumeFrom + ", got " + resumed.get(0).id());
-    for (int i = 1; i < resumed.size(); i++) assertTrue(newer(resumed.get(i).id(), resumed.get(i - 1).id()), "in order");
-    List<String> events = resumed.stream().filter(e -> e.data().contains(missed)).map(Sse::event).toList();
-    // exactly the task's journaled history, in order (a fast worker's Started can overtake the Dispatched record,
+    List<Sse> resumed =
+        readFeed(resumeFrom, e -> e.data().contains(missed) && "Completed".equals(e.event()), 200);
+    assertTrue(
+        newer(resumed.get(0).id(), resumeFrom),
+        "resumes after " + resumeFrom + ", got " + resumed.get(0).id());
+    for (int i = 1; i < resumed.size(); i++)
+      assertTrue(newer(resumed.get(i).id(), resumed.get(i - 1).id()), "in order");
+    List<String> events =
+        resumed.stream().filter(e -> e.data().contains(missed)).map(Sse::event).toList();
+    // exactly the task's journaled history, in order (a fast worker's Started can overtake the
+    // Dispatched record,
     // in which case the journal has no Dispatched step and neither may the feed)
     List<String> history = new ArrayList<>();
-    for (JsonNode h : body(node.get("/api/tasks/" + missed)).path("history")) history.add(h.path("event").asText());
-    assertEquals(List.of("Submitted", "Started", "Completed"), history.stream().filter(e -> !e.equals("Dispatched")).toList());
+    for (JsonNode h : body(node.get("/api/tasks/" + missed)).path("history"))
+      history.add(h.path("event").asText());
+    assertEquals(
+        List.of("Submitted", "Started", "Completed"),
+        history.stream().filter(e -> !e.equals("Dispatched")).toList());
     assertEquals(history, events, "every change of the task made while away is delivered");
   }
 
@@ -236,24 +291,33 @@ class ApiIT {
     return c > 0 || (c == 0 && Long.parseLong(x[1]) > Long.parseLong(y[1]));
   }
 
-  /** Reads GET /api/events (from Last-Event-ID if given) until {@code stop} matches or {@code max} events. */
-  List<Sse> readFeed(String lastEventId, java.util.function.Predicate<Sse> stop, int max) throws Exception {
-    HttpRequest.Builder b = AnchorProcess.authorized(URI.create(node.url("/api/events"))).timeout(Duration.ofSeconds(60));
+  /**
+   * Reads GET /api/events (from Last-Event-ID if given) until {@code stop} matches or {@code max}
+   * events.
+   */
+  List<Sse> readFeed(String lastEventId, java.util.function.Predicate<Sse> stop, int max)
+      throws Exception {
+    HttpRequest.Builder b =
+        AnchorProcess.authorized(URI.create(node.url("/api/events")))
+            .timeout(Duration.ofSeconds(60));
     if (lastEventId != null) {
       b.header("Last-Event-ID", lastEventId);
     } else {
       // a fresh subscriber starts at "now": make a change once it is connected
-      Thread poke = new Thread(() -> {
-        try {
-          TimeUnit.MILLISECONDS.sleep(1000);
-          submit("{\"payload\":{\"sourceCode\":\"'poke'\"}}");
-        } catch (Exception ignored) {
-          // the read below then times out and fails the test
-        }
-      });
+      Thread poke =
+          new Thread(
+              () -> {
+                try {
+                  TimeUnit.MILLISECONDS.sleep(1000);
+                  submit("{\"payload\":{\"sourceCode\":\"'poke'\"}}");
+                } catch (Exception ignored) {
+                  // the read below then times out and fails the test
+                }
+              });
       poke.start();
     }
-    HttpResponse<java.io.InputStream> r = node.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+    HttpResponse<java.io.InputStream> r =
+        node.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
     assertEquals(200, r.statusCode());
     return readSse(r, stop, max);
   }
@@ -275,12 +339,17 @@ class ApiIT {
   @Test
   void queueStatsAndNodesAnswer() throws Exception {
     JsonNode stats = body(node.get("/api/queue/stats"));
-    assertTrue(stats.path("total").has("waiting") && stats.path("total").has("deadLettered"), stats.toString());
+    assertTrue(
+        stats.path("total").has("waiting") && stats.path("total").has("deadLettered"),
+        stats.toString());
     JsonNode nodes = body(node.get("/api/nodes"));
     assertEquals(1, nodes.size(), nodes.toString());
     JsonNode n = nodes.get(0);
     assertEquals("Online", n.path("status").asText());
     assertTrue(n.path("specs").path("cpuCores").asInt() > 0);
-    assertTrue(n.path("metrics").has("cpuUsage") && n.path("metrics").has("ramUsage") && n.path("metrics").has("uptime"));
+    assertTrue(
+        n.path("metrics").has("cpuUsage")
+            && n.path("metrics").has("ramUsage")
+            && n.path("metrics").has("uptime"));
   }
 }

@@ -1,13 +1,13 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.persistence.mongo.EmbeddedMongoServer;
 import dev.anchor.queue.EmbeddedRedis;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -18,24 +18,24 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A coordinator and two workers: an app survives a drain (moved gracefully), a coordinator kill -9 and restart (not
- * restarted: same pid), and a kill -9 of the worker hosting it (placed on the other worker and serving again).
+ * A coordinator and two workers: an app survives a drain (moved gracefully), a coordinator kill -9
+ * and restart (not restarted: same pid), and a kill -9 of the worker hosting it (placed on the
+ * other worker and serving again).
  */
 @org.junit.jupiter.api.Timeout(value = 6, unit = TimeUnit.MINUTES)
 class AppsClusterIT {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final String APP = """
+  static final String APP =
+      """
       {"name":"failover","type":"Web","config":{"port":%d,"ram":"128MB","cpu":1},
        "source":{"files":{"index.js":"require('http').createServer((q,s)=>s.end('up')).listen(Number(process.env.PORT))"}}}""";
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   private EmbeddedRedis redis;
   private EmbeddedMongoServer mongo;
@@ -52,9 +52,19 @@ class AppsClusterIT {
   }
 
   private Map<String, String> env() {
-    Map<String, String> env = new HashMap<>(Map.of("ANCHOR_MONGO_URI", mongo.connectionString(),
-        "ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_SEED_NODES", "127.0.0.1:" + clusterPort, "ANCHOR_DOWN_AFTER", "4s",
-        "ANCHOR_JS_WORKERS", "1"));
+    Map<String, String> env =
+        new HashMap<>(
+            Map.of(
+                "ANCHOR_MONGO_URI",
+                mongo.connectionString(),
+                "ANCHOR_REDIS_URI",
+                redis.uri(),
+                "ANCHOR_SEED_NODES",
+                "127.0.0.1:" + clusterPort,
+                "ANCHOR_DOWN_AFTER",
+                "4s",
+                "ANCHOR_JS_WORKERS",
+                "1"));
     return env;
   }
 
@@ -69,7 +79,8 @@ class AppsClusterIT {
   private AnchorProcess worker(String name) throws Exception {
     Map<String, String> env = env();
     env.put("ANCHOR_NODE_NAME", name);
-    AnchorProcess p = AnchorProcess.start("worker", tmp.resolve(name), AnchorProcess.freePort(), env);
+    AnchorProcess p =
+        AnchorProcess.start("worker", tmp.resolve(name), AnchorProcess.freePort(), env);
     processes.add(p);
     return p;
   }
@@ -86,7 +97,8 @@ class AppsClusterIT {
     coordinator.awaitHealthy(Duration.ofSeconds(150));
     awaitOnline(coordinator, 2);
 
-    HttpResponse<String> created = coordinator.post("/api/clusters", APP.formatted(AnchorProcess.freePort()));
+    HttpResponse<String> created =
+        coordinator.post("/api/clusters", APP.formatted(AnchorProcess.freePort()));
     assertEquals(201, created.statusCode(), created.body());
     String id = JSON.readTree(created.body()).path("clusterId").asText();
     JsonNode first = awaitRunning(coordinator, id, null, Duration.ofSeconds(60));
@@ -102,21 +114,25 @@ class AppsClusterIT {
     while (System.nanoTime() - drainStart < Duration.ofSeconds(60).toNanos()) {
       assertEquals("up", fetch(first.path("url").asText()), "the app stops serving during a drain");
       moved = JSON.readTree(coordinator.get("/api/clusters/" + id).body());
-      if ("Running".equals(moved.path("status").asText()) && !firstNode.equals(moved.path("nodeId").asText())) break;
+      if ("Running".equals(moved.path("status").asText())
+          && !firstNode.equals(moved.path("nodeId").asText())) break;
       TimeUnit.MILLISECONDS.sleep(200);
     }
-    assertNotEquals(firstNode, moved.path("nodeId").asText(), "not moved off the drained node: " + moved);
+    assertNotEquals(
+        firstNode, moved.path("nodeId").asText(), "not moved off the drained node: " + moved);
     pids.add(moved.path("pid").asLong());
     awaitGone(first.path("pid").asLong());
     String secondNode = moved.path("nodeId").asText();
-    coordinator.post("/api/nodes/" + firstNode + "/uncordon", ""); // back in service for the failover below
+    coordinator.post(
+        "/api/nodes/" + firstNode + "/uncordon", ""); // back in service for the failover below
 
     // ---- coordinator kill -9 and restart: the app is recovered, not restarted
     coordinator.kill9();
     coordinator = coordinator(httpPort);
     coordinator.awaitHealthy(Duration.ofSeconds(150));
     JsonNode recovered = awaitRunning(coordinator, id, null, Duration.ofSeconds(60));
-    assertEquals(moved.path("pid").asLong(), recovered.path("pid").asLong(), "restarted: " + recovered);
+    assertEquals(
+        moved.path("pid").asLong(), recovered.path("pid").asLong(), "restarted: " + recovered);
     assertEquals(secondNode, recovered.path("nodeId").asText());
     awaitOnline(coordinator, 2);
 
@@ -128,7 +144,8 @@ class AppsClusterIT {
     pids.add(failedOver.path("pid").asLong());
     long ms = (System.nanoTime() - killedAt) / 1_000_000;
     assertEquals("up", fetch(failedOver.path("url").asText()));
-    System.out.println("RESULT app failover after worker kill -9: serving again after " + ms + " ms");
+    System.out.println(
+        "RESULT app failover after worker kill -9: serving again after " + ms + " ms");
     awaitGone(moved.path("pid").asLong()); // the watchdog killed the app of the dead worker
   }
 
@@ -139,7 +156,8 @@ class AppsClusterIT {
       HttpResponse<String> r = c.get("/api/nodes");
       last = r.body();
       int n = 0;
-      for (JsonNode node : JSON.readTree(r.body())) if (node.path("status").asText().equals("Online")) n++;
+      for (JsonNode node : JSON.readTree(r.body()))
+        if (node.path("status").asText().equals("Online")) n++;
       if (n >= online) return;
       TimeUnit.MILLISECONDS.sleep(250);
     }
@@ -147,14 +165,16 @@ class AppsClusterIT {
   }
 
   /** Until the app is Running and healthy (on another node than {@code notOn}, when given). */
-  private static JsonNode awaitRunning(AnchorProcess node, String id, String notOn, Duration timeout) throws Exception {
+  private static JsonNode awaitRunning(
+      AnchorProcess node, String id, String notOn, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;
     while (System.nanoTime() < deadline) {
       HttpResponse<String> r = node.get("/api/clusters/" + id);
       if (r.statusCode() == 200) {
         last = JSON.readTree(r.body());
-        if ("Running".equals(last.path("status").asText()) && "healthy".equals(last.path("health").asText())
+        if ("Running".equals(last.path("status").asText())
+            && "healthy".equals(last.path("health").asText())
             && (notOn == null || !notOn.equals(last.path("nodeId").asText()))) {
           return last;
         }
@@ -165,17 +185,22 @@ class AppsClusterIT {
   }
 
   private static String fetch(String url) throws Exception {
-    HttpResponse<String> r = AnchorProcess.HTTP.send(HttpRequest.newBuilder(URI.create(url))
-        .timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        AnchorProcess.HTTP.send(
+            HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).GET().build(),
+            HttpResponse.BodyHandlers.ofString());
     assertTrue(r.statusCode() == 200, url + " -> " + r.statusCode() + " " + r.body());
     return r.body();
   }
 
   private static void awaitGone(long pid) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-    while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false) && System.nanoTime() < deadline) {
+    while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
+        && System.nanoTime() < deadline) {
       TimeUnit.MILLISECONDS.sleep(100);
     }
-    assertTrue(!ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "pid " + pid + " still runs");
+    assertTrue(
+        !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false),
+        "pid " + pid + " still runs");
   }
 }

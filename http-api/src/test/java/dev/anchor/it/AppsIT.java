@@ -1,11 +1,13 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -15,26 +17,26 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Web apps without Docker on a real standalone: the reference body verbatim becomes the Express hello app (express
- * installed by real npm through the native runtime's cache), reachable on its node and through the coordinator's
- * proxy; a custom app with its own files asks for the same port and is given another; bad bodies are 400s naming
- * the field, unknown ids 404s; stop and delete kill the processes (checked by pid).
+ * Web apps without Docker on a real standalone: the reference body verbatim becomes the Express
+ * hello app (express installed by real npm through the native runtime's cache), reachable on its
+ * node and through the coordinator's proxy; a custom app with its own files asks for the same port
+ * and is given another; bad bodies are 400s naming the field, unknown ids 404s; stop and delete
+ * kill the processes (checked by pid).
  */
 @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
 class AppsIT {
   static final ObjectMapper JSON = new ObjectMapper();
-  static final String REFERENCE = """
+  static final String REFERENCE =
+      """
       {"name":"My Web App","type":"Web","config":{"port":8080,"ram":"2048MB","cpu":2}}""";
 
   /** Plain HTTP plus a minimal WebSocket echo (Node 20 has no WebSocket server of its own). */
-  static final String CUSTOM_APP = """
+  static final String CUSTOM_APP =
+      """
       const http = require('http'), crypto = require('crypto');
       const srv = http.createServer((q, s) => s.end(q.url === '/healthz' ? 'ok' : 'custom:' + q.url));
       srv.on('upgrade', (req, sock) => {
@@ -55,15 +57,15 @@ class AppsIT {
       srv.listen(Number(process.env.PORT), () => console.log('custom up on ' + process.env.PORT));
       """;
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   private final List<Long> pids = new ArrayList<>();
 
   @Test
   void referenceBodyRunsTheHelloAppAndCustomAppsGetTheirOwnPort() throws Exception {
     int port = AnchorProcess.freePort();
-    try (AnchorProcess node = AnchorProcess.start("standalone", tmp.resolve("data"), port, Map.of())) {
+    try (AnchorProcess node =
+        AnchorProcess.start("standalone", tmp.resolve("data"), port, Map.of())) {
       try {
         node.awaitHealthy(Duration.ofSeconds(150));
 
@@ -73,7 +75,10 @@ class AppsIT {
         assertBad(node, "{\"type\":\"Web\",\"config\":{\"ram\":\"lots\"}}", "config.ram");
         assertBad(node, "{\"type\":\"Web\",\"config\":{\"cpu\":-1}}", "config.cpu");
         assertBad(node, "{\"type\":\"Web\",\"command\":\"python3 -m http.server\"}", "command");
-        assertBad(node, "{\"type\":\"Web\",\"source\":{\"files\":{\"a.js\":\"\"},\"entry\":\"b.js\"}}", "source.entry");
+        assertBad(
+            node,
+            "{\"type\":\"Web\",\"source\":{\"files\":{\"a.js\":\"\"},\"entry\":\"b.js\"}}",
+            "source.entry");
         assertEquals(404, node.get("/api/clusters/no-such-app").statusCode());
         assertEquals(404, node.post("/api/clusters/no-such-app/stop", "").statusCode());
 
@@ -88,8 +93,11 @@ class AppsIT {
         JsonNode hello = awaitRunning(node, id, Duration.ofSeconds(150));
         long helloPid = hello.path("pid").asLong();
         pids.add(helloPid);
-        assertTrue(hello.path("limits").path("memory").asText().contains("--max-old-space-size=2048"), hello.toString());
-        assertFalse(hello.path("limits").path("cpuEnforcement").asText().isBlank(), hello.toString());
+        assertTrue(
+            hello.path("limits").path("memory").asText().contains("--max-old-space-size=2048"),
+            hello.toString());
+        assertFalse(
+            hello.path("limits").path("cpuEnforcement").asText().isBlank(), hello.toString());
         String page = fetch(hello.path("nodeUrl").asText());
         assertTrue(page.contains("<h1>Running on Anchor</h1>"), page);
         // through the coordinator's proxy: no token needed, the app does its own authentication
@@ -97,15 +105,24 @@ class AppsIT {
         assertTrue(proxied.contains("<h1>Running on Anchor</h1>"), proxied);
         JsonNode logs = JSON.readTree(node.get("/api/clusters/" + id + "/logs").body());
         assertTrue(logs.path("lines").toString().contains("listening on port"), logs.toString());
-        assertTrue(sseUntil(node, "/api/clusters/" + id + "/logs/events", null, "data:", "listening on port"),
+        assertTrue(
+            sseUntil(
+                node, "/api/clusters/" + id + "/logs/events", null, "data:", "listening on port"),
             "/logs/events did not send the line");
         // the app's changes are on the change feed (replayed from its start)
-        assertTrue(sseUntil(node, "/api/clusters/events", "0-0", "event:", "AppHealthy"), "no AppHealthy event");
+        assertTrue(
+            sseUntil(node, "/api/clusters/events", "0-0", "event:", "AppHealthy"),
+            "no AppHealthy event");
 
-        // ---- a custom app with its own files asks for the same port: the node gives it another and says so
+        // ---- a custom app with its own files asks for the same port: the node gives it another
+        // and says so
         ObjectNode custom = JSON.createObjectNode();
         custom.put("name", "custom").put("type", "Web");
-        custom.putObject("config").put("port", hello.path("port").asInt()).put("ram", "256MB").put("cpu", 0)
+        custom
+            .putObject("config")
+            .put("port", hello.path("port").asInt())
+            .put("ram", "256MB")
+            .put("cpu", 0)
             .put("healthPath", "/healthz");
         assertBad(node, custom.toString(), "config.cpu");
         ((ObjectNode) custom.path("config")).put("cpu", 0.5);
@@ -119,7 +136,9 @@ class AppsIT {
         assertNotEquals(hello.path("port").asInt(), second.path("port").asInt(), second.toString());
         assertTrue(second.path("portNote").asText().contains("is taken"), second.toString());
         assertEquals("custom:/x?y=1", fetch(second.path("url").asText() + "x?y=1"));
-        assertEquals("echo:hi", webSocketEcho(second.path("url").asText().replace("http:", "ws:") + "ws", "hi"));
+        assertEquals(
+            "echo:hi",
+            webSocketEcho(second.path("url").asText().replace("http:", "ws:") + "ws", "hi"));
 
         JsonNode list = JSON.readTree(node.get("/api/clusters").body());
         assertEquals(2, list.size(), list.toString());
@@ -140,23 +159,31 @@ class AppsIT {
     }
   }
 
-  /** Sends one text message over a WebSocket through the proxy and answers the first text message back. */
+  /**
+   * Sends one text message over a WebSocket through the proxy and answers the first text message
+   * back.
+   */
   private static String webSocketEcho(String url, String text) throws Exception {
     var answer = new java.util.concurrent.CompletableFuture<String>();
-    java.net.http.WebSocket ws = AnchorProcess.HTTP.newWebSocketBuilder()
-        .buildAsync(URI.create(url), new java.net.http.WebSocket.Listener() {
-          @Override
-          public java.util.concurrent.CompletionStage<?> onText(java.net.http.WebSocket w, CharSequence data,
-                                                                boolean last) {
-            answer.complete(data.toString());
-            return null;
-          }
+    java.net.http.WebSocket ws =
+        AnchorProcess.HTTP
+            .newWebSocketBuilder()
+            .buildAsync(
+                URI.create(url),
+                new java.net.http.WebSocket.Listener() {
+                  @Override
+                  public java.util.concurrent.CompletionStage<?> onText(
+                      java.net.http.WebSocket w, CharSequence data, boolean last) {
+                    answer.complete(data.toString());
+                    return null;
+                  }
 
-          @Override
-          public void onError(java.net.http.WebSocket w, Throwable error) {
-            answer.completeExceptionally(error);
-          }
-        }).get(20, TimeUnit.SECONDS);
+                  @Override
+                  public void onError(java.net.http.WebSocket w, Throwable error) {
+                    answer.completeExceptionally(error);
+                  }
+                })
+            .get(20, TimeUnit.SECONDS);
     try {
       ws.sendText(text, true).get(10, TimeUnit.SECONDS);
       return answer.get(20, TimeUnit.SECONDS);
@@ -165,19 +192,25 @@ class AppsIT {
     }
   }
 
-  /** Reads a server-sent event stream until a line starting with {@code prefix} contains {@code text}, up to 20 s. */
-  private static boolean sseUntil(AnchorProcess node, String path, String lastEventId, String prefix, String text)
+  /**
+   * Reads a server-sent event stream until a line starting with {@code prefix} contains {@code
+   * text}, up to 20 s.
+   */
+  private static boolean sseUntil(
+      AnchorProcess node, String path, String lastEventId, String prefix, String text)
       throws Exception {
     HttpRequest.Builder b = AnchorProcess.authorized(URI.create(node.url(path))).GET();
     if (lastEventId != null) b.header("Last-Event-ID", lastEventId);
-    HttpResponse<java.util.stream.Stream<String>> r = AnchorProcess.HTTP.send(b.build(),
-        HttpResponse.BodyHandlers.ofLines());
+    HttpResponse<java.util.stream.Stream<String>> r =
+        AnchorProcess.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofLines());
     assertEquals(200, r.statusCode());
-    var found = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-      try (var lines = r.body()) {
-        return lines.anyMatch(l -> l.startsWith(prefix) && l.contains(text));
-      }
-    });
+    var found =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> {
+              try (var lines = r.body()) {
+                return lines.anyMatch(l -> l.startsWith(prefix) && l.contains(text));
+              }
+            });
     try {
       return found.get(20, TimeUnit.SECONDS);
     } finally {
@@ -192,36 +225,56 @@ class AppsIT {
     assertEquals(field, JSON.readTree(r.body()).path("field").asText(), r.body());
   }
 
-  private static JsonNode awaitRunning(AnchorProcess node, String id, Duration timeout) throws Exception {
+  private static JsonNode awaitRunning(AnchorProcess node, String id, Duration timeout)
+      throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;
     while (System.nanoTime() < deadline) {
       last = JSON.readTree(node.get("/api/clusters/" + id).body());
-      if ("Running".equals(last.path("status").asText()) && "healthy".equals(last.path("health").asText())) return last;
-      if ("Failed".equals(last.path("status").asText())) throw new AssertionError("app failed: " + last);
+      if ("Running".equals(last.path("status").asText())
+          && "healthy".equals(last.path("health").asText())) return last;
+      if ("Failed".equals(last.path("status").asText()))
+        throw new AssertionError("app failed: " + last);
       TimeUnit.MILLISECONDS.sleep(500);
     }
-    throw new AssertionError("app " + id + " not running within " + timeout + ": " + last + "\n"
-        + node.get("/api/clusters/" + id + "/logs").body());
+    throw new AssertionError(
+        "app "
+            + id
+            + " not running within "
+            + timeout
+            + ": "
+            + last
+            + "\n"
+            + node.get("/api/clusters/" + id + "/logs").body());
   }
 
   private static String fetch(String url) throws Exception {
-    HttpResponse<String> r = AnchorProcess.HTTP.send(HttpRequest.newBuilder(URI.create(url))
-        .timeout(Duration.ofSeconds(20)).GET().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        AnchorProcess.HTTP.send(
+            HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(20)).GET().build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), url + " -> " + r.body());
     return r.body();
   }
 
-  private static HttpResponse<String> HTTP_DELETE(AnchorProcess node, String path) throws Exception {
-    return AnchorProcess.HTTP.send(AnchorProcess.authorized(URI.create(node.url(path)))
-        .timeout(Duration.ofSeconds(20)).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+  private static HttpResponse<String> HTTP_DELETE(AnchorProcess node, String path)
+      throws Exception {
+    return AnchorProcess.HTTP.send(
+        AnchorProcess.authorized(URI.create(node.url(path)))
+            .timeout(Duration.ofSeconds(20))
+            .DELETE()
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
   }
 
   private static void awaitGone(long pid) throws InterruptedException {
     long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-    while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false) && System.nanoTime() < deadline) {
+    while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
+        && System.nanoTime() < deadline) {
       TimeUnit.MILLISECONDS.sleep(100);
     }
-    assertFalse(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false), "pid " + pid + " still runs");
+    assertFalse(
+        ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false),
+        "pid " + pid + " still runs");
   }
 }

@@ -1,7 +1,6 @@
 package dev.anchor.it;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.*;
 
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -13,26 +12,30 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static org.junit.jupiter.api.Assertions.*;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Authentication as an operator meets it: a standalone with no secret generates one and prints a signed-in link,
- * {@code ./anchor token} signs with that secret, a coordinator without a secret refuses to start, and
- * {@code ANCHOR_AUTH=off} opens the API with a warning.
+ * Authentication as an operator meets it: a standalone with no secret generates one and prints a
+ * signed-in link, {@code ./anchor token} signs with that secret, a coordinator without a secret
+ * refuses to start, and {@code ANCHOR_AUTH=off} opens the API with a warning.
  */
 @org.junit.jupiter.api.Timeout(value = 6, unit = TimeUnit.MINUTES)
 class AuthIT {
-  private static final Pattern LINK = Pattern.compile("http://127\\.0\\.0\\.1:(\\d+)/\\?token=([A-Za-z0-9_\\-.]+)");
+  private static final Pattern LINK =
+      Pattern.compile("http://127\\.0\\.0\\.1:(\\d+)/\\?token=([A-Za-z0-9_\\-.]+)");
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void aStandaloneWithoutASecretMakesOneAndPrintsASignedInLink() throws Exception {
     Path data = tmp.resolve("data");
-    try (AnchorProcess p = AnchorProcess.start("standalone", data, AnchorProcess.freePort(),
-        Map.of("ANCHOR_JWT_SECRET", "", "JWT_SECRET", ""))) {
+    try (AnchorProcess p =
+        AnchorProcess.start(
+            "standalone",
+            data,
+            AnchorProcess.freePort(),
+            Map.of("ANCHOR_JWT_SECRET", "", "JWT_SECRET", ""))) {
       p.awaitHealthy(Duration.ofSeconds(150));
       String token = awaitLink(p);
       assertEquals(401, send(p, "GET", "/api/tasks", null).statusCode());
@@ -48,32 +51,50 @@ class AuthIT {
       assertEquals(403, submit.statusCode(), submit.body());
 
       // the link signs a browser in: a cookie, then the event stream without any header
-      HttpResponse<String> link = AnchorProcess.HTTP.send(HttpRequest.newBuilder(URI.create(p.url("/?token=" + token)))
-          .GET().build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> link =
+          AnchorProcess.HTTP.send(
+              HttpRequest.newBuilder(URI.create(p.url("/?token=" + token))).GET().build(),
+              HttpResponse.BodyHandlers.ofString());
       assertEquals(303, link.statusCode());
       String cookie = link.headers().firstValue("Set-Cookie").orElseThrow().split(";")[0];
-      HttpResponse<java.io.InputStream> events = AnchorProcess.HTTP.send(HttpRequest.newBuilder(
-          URI.create(p.url("/api/events"))).header("Cookie", cookie).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+      HttpResponse<java.io.InputStream> events =
+          AnchorProcess.HTTP.send(
+              HttpRequest.newBuilder(URI.create(p.url("/api/events")))
+                  .header("Cookie", cookie)
+                  .GET()
+                  .build(),
+              HttpResponse.BodyHandlers.ofInputStream());
       assertEquals(200, events.statusCode());
-      assertTrue(events.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"));
+      assertTrue(
+          events.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"));
       events.body().close();
     }
   }
 
   @Test
   void aCoordinatorWithoutASecretRefusesToStart() throws Exception {
-    try (AnchorProcess p = AnchorProcess.start("coordinator", tmp.resolve("data"), AnchorProcess.freePort(),
-        Map.of("ANCHOR_JWT_SECRET", "", "JWT_SECRET", ""))) {
+    try (AnchorProcess p =
+        AnchorProcess.start(
+            "coordinator",
+            tmp.resolve("data"),
+            AnchorProcess.freePort(),
+            Map.of("ANCHOR_JWT_SECRET", "", "JWT_SECRET", ""))) {
       assertTrue(p.waitForExit(Duration.ofSeconds(90)), "still running:\n" + p.output());
       assertEquals(2, p.process.exitValue(), p.output());
-      assertTrue(p.output().contains("needs ANCHOR_JWT_SECRET") && p.output().contains("ANCHOR_AUTH=off"), p.output());
+      assertTrue(
+          p.output().contains("needs ANCHOR_JWT_SECRET") && p.output().contains("ANCHOR_AUTH=off"),
+          p.output());
     }
   }
 
   @Test
   void authOffOpensTheApiAndSaysSo() throws Exception {
-    try (AnchorProcess p = AnchorProcess.start("standalone", tmp.resolve("data"), AnchorProcess.freePort(),
-        Map.of("ANCHOR_AUTH", "off", "ANCHOR_JWT_SECRET", ""))) {
+    try (AnchorProcess p =
+        AnchorProcess.start(
+            "standalone",
+            tmp.resolve("data"),
+            AnchorProcess.freePort(),
+            Map.of("ANCHOR_AUTH", "off", "ANCHOR_JWT_SECRET", ""))) {
       p.awaitHealthy(Duration.ofSeconds(150));
       assertEquals(200, send(p, "GET", "/api/tasks", null).statusCode());
       assertTrue(p.output().contains("AUTHENTICATION IS OFF"), p.output());
@@ -81,11 +102,17 @@ class AuthIT {
     }
   }
 
-  private static HttpResponse<String> send(AnchorProcess p, String method, String path, String token) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(p.url(path))).timeout(Duration.ofSeconds(20))
-        .method(method, method.equals("POST") ? HttpRequest.BodyPublishers.ofString("{\"payload\":{\"sourceCode\":\"1\"}}")
-            : HttpRequest.BodyPublishers.noBody())
-        .header("Content-Type", "application/json");
+  private static HttpResponse<String> send(
+      AnchorProcess p, String method, String path, String token) throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(p.url(path)))
+            .timeout(Duration.ofSeconds(20))
+            .method(
+                method,
+                method.equals("POST")
+                    ? HttpRequest.BodyPublishers.ofString("{\"payload\":{\"sourceCode\":\"1\"}}")
+                    : HttpRequest.BodyPublishers.noBody())
+            .header("Content-Type", "application/json");
     if (token != null) b.header("Authorization", "Bearer " + token);
     return AnchorProcess.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
@@ -106,8 +133,9 @@ class AuthIT {
 
   /** {@code ./anchor token ARGS} as an operator runs it, against the standalone's data dir. */
   private static String anchorToken(Path dataDir, String... args) throws Exception {
-    java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of("bash",
-        AnchorProcess.HOME.resolve("anchor").toString(), "token"));
+    java.util.List<String> cmd =
+        new java.util.ArrayList<>(
+            java.util.List.of("bash", AnchorProcess.HOME.resolve("anchor").toString(), "token"));
     cmd.addAll(java.util.List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(AnchorProcess.HOME.toFile());
     pb.environment().put("ANCHOR_SKIP_BUILD", "1");
@@ -120,7 +148,9 @@ class AuthIT {
       String err = new String(proc.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
       assertTrue(proc.waitFor(60, TimeUnit.SECONDS), "./anchor token did not end");
       assertEquals(0, proc.exitValue(), err);
-      assertTrue(out.matches("[A-Za-z0-9_\\-]+\\.[A-Za-z0-9_\\-]+\\.[A-Za-z0-9_\\-]+"), "not one token: " + out + err);
+      assertTrue(
+          out.matches("[A-Za-z0-9_\\-]+\\.[A-Za-z0-9_\\-]+\\.[A-Za-z0-9_\\-]+"),
+          "not one token: " + out + err);
       return out;
     } finally {
       proc.destroyForcibly();

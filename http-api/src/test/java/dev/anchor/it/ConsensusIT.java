@@ -28,8 +28,9 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * Consensus verification and operator control on real JVMs: a coordinator and four workers started through
- * ./anchor, one of them with ANCHOR_FAULT=corrupt-results, sharing a real redis-server and a MongoDB-wire server.
+ * Consensus verification and operator control on real JVMs: a coordinator and four workers started
+ * through ./anchor, one of them with ANCHOR_FAULT=corrupt-results, sharing a real redis-server and
+ * a MongoDB-wire server.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -55,9 +56,18 @@ class ConsensusIT {
     redis = EmbeddedRedis.start(tmp.resolve("redis-data"));
     mongo = EmbeddedMongoServer.inMemory();
     int clusterPort = AnchorProcess.freePort();
-    Map<String, String> stores = Map.of("ANCHOR_MONGO_URI", mongo.connectionString(), "ANCHOR_REDIS_URI", redis.uri(),
-        "ANCHOR_SEED_NODES", "127.0.0.1:" + clusterPort, "ANCHOR_DOWN_AFTER", "4s",
-        "ANCHOR_SPOT_CHECK_FRACTION", "0");
+    Map<String, String> stores =
+        Map.of(
+            "ANCHOR_MONGO_URI",
+            mongo.connectionString(),
+            "ANCHOR_REDIS_URI",
+            redis.uri(),
+            "ANCHOR_SEED_NODES",
+            "127.0.0.1:" + clusterPort,
+            "ANCHOR_DOWN_AFTER",
+            "4s",
+            "ANCHOR_SPOT_CHECK_FRACTION",
+            "0");
     Map<String, String> env = new HashMap<>(stores);
     env.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
     managementPort = AnchorProcess.freePort();
@@ -102,11 +112,14 @@ class ConsensusIT {
   }
 
   void awaitOnline(int count) throws Exception {
-    await(Duration.ofSeconds(240), "expected " + count + " online nodes", () -> {
-      int n = 0;
-      for (JsonNode node : nodes()) if (node.path("status").asText().equals("Online")) n++;
-      return n >= count;
-    });
+    await(
+        Duration.ofSeconds(240),
+        "expected " + count + " online nodes",
+        () -> {
+          int n = 0;
+          for (JsonNode node : nodes()) if (node.path("status").asText().equals("Online")) n++;
+          return n >= count;
+        });
   }
 
   interface Check {
@@ -129,9 +142,11 @@ class ConsensusIT {
   }
 
   String verifiedAdd(int i) throws Exception {
-    return submit("""
+    return submit(
+        """
         {"name":"add%d","payload":{"runtime":"wasm","wasm":"%s","entry":"add","args":[%d,40]},
-         "verification":{"replicas":3,"quorum":2}}""".formatted(i, ADD, i));
+         "verification":{"replicas":3,"quorum":2}}"""
+            .formatted(i, ADD, i));
   }
 
   List<JsonNode> awaitAll(List<String> ids, Duration timeout) throws Exception {
@@ -150,7 +165,8 @@ class ConsensusIT {
 
   @Test
   @Order(1)
-  void verifiedTasksCompleteWithTheHonestAnswerAndTheCheatIsQuarantinedWithEvidence() throws Exception {
+  void verifiedTasksCompleteWithTheHonestAnswerAndTheCheatIsQuarantinedWithEvidence()
+      throws Exception {
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < 50; i++) ids.add(verifiedAdd(i));
     List<JsonNode> done = awaitAll(ids, Duration.ofMinutes(5));
@@ -165,13 +181,17 @@ class ConsensusIT {
       v.path("agreeing").forEach(n -> agreeing.add(n.asText()));
       assertTrue(agreeing.size() >= 2 && HONEST.containsAll(agreeing), "honest quorum: " + t);
       Set<String> nodes = replicaNodes(t);
-      assertEquals(v.path("runs").size(), nodes.size(), "replicas of one task on distinct nodes: " + t);
+      assertEquals(
+          v.path("runs").size(), nodes.size(), "replicas of one task on distinct nodes: " + t);
       if (nodes.contains(CHEAT)) sawCheat++;
       for (JsonNode d : v.path("disagreeing")) assertEquals(CHEAT, d.asText(), t.toString());
     }
     assertTrue(sawCheat >= 2, "the corrupting node ran replicas of " + sawCheat + " tasks");
 
-    await(Duration.ofSeconds(60), "w4 quarantined: " + node(CHEAT), () -> node(CHEAT).path("quarantined").asBoolean());
+    await(
+        Duration.ofSeconds(60),
+        "w4 quarantined: " + node(CHEAT),
+        () -> node(CHEAT).path("quarantined").asBoolean());
     JsonNode cheat = node(CHEAT);
     assertFalse(cheat.path("acceptsTasks").asBoolean(), cheat.toString());
     assertTrue(cheat.path("disagreed").asLong() >= 2, cheat.toString());
@@ -187,7 +207,9 @@ class ConsensusIT {
     JsonNode records = JSON.readTree(coordinator.get("/api/fraud?nodeId=" + CHEAT).body());
     assertTrue(records.size() >= 2, records.toString());
     for (JsonNode r : records) {
-      assertEquals(Duration.ofDays(7).toMillis(), r.path("expiresAt").asLong() - r.path("createdAt").asLong());
+      assertEquals(
+          Duration.ofDays(7).toMillis(),
+          r.path("expiresAt").asLong() - r.path("createdAt").asLong());
       assertTrue(r.path("faultyNodes").toString().contains(CHEAT), r.toString());
       assertTrue(r.path("replicas").size() >= 2, r.toString());
       assertTrue(r.path("codeHash").asText().length() >= 64, r.toString());
@@ -215,19 +237,25 @@ class ConsensusIT {
   @Test
   @Order(2)
   void badVerificationSettingsAreRefusedNamingTheField() throws Exception {
-    Map<String, String> cases = Map.of(
-        "{\"replicas\":1}", "verification.replicas",
-        "{\"replicas\":3,\"quorum\":4}", "verification.quorum",
-        "{\"replicas\":2,\"policy\":\"sometimes\"}", "verification.policy",
-        "{\"replicas\":\"three\"}", "verification.replicas",
-        "{\"replicas\":3,\"maxReplicas\":2}", "verification.maxReplicas",
-        "{\"quorum\":2}", "verification.replicas",
-        "[3]", "verification");
+    Map<String, String> cases =
+        Map.of(
+            "{\"replicas\":1}", "verification.replicas",
+            "{\"replicas\":3,\"quorum\":4}", "verification.quorum",
+            "{\"replicas\":2,\"policy\":\"sometimes\"}", "verification.policy",
+            "{\"replicas\":\"three\"}", "verification.replicas",
+            "{\"replicas\":3,\"maxReplicas\":2}", "verification.maxReplicas",
+            "{\"quorum\":2}", "verification.replicas",
+            "[3]", "verification");
     for (var c : cases.entrySet()) {
-      HttpResponse<String> r = coordinator.post("/api/tasks",
-          "{\"payload\":{\"sourceCode\":\"1\"},\"verification\":" + c.getKey() + "}");
+      HttpResponse<String> r =
+          coordinator.post(
+              "/api/tasks",
+              "{\"payload\":{\"sourceCode\":\"1\"},\"verification\":" + c.getKey() + "}");
       assertEquals(400, r.statusCode(), c.getKey() + " -> " + r.body());
-      assertEquals(c.getValue(), JSON.readTree(r.body()).path("field").asText(), c.getKey() + " -> " + r.body());
+      assertEquals(
+          c.getValue(),
+          JSON.readTree(r.body()).path("field").asText(),
+          c.getKey() + " -> " + r.body());
     }
   }
 
@@ -238,20 +266,31 @@ class ConsensusIT {
   void drainingANodeMidLoadLosesNoJobAndItTakesNoNewOnesUntilReturnedToService() throws Exception {
     List<String> ids = new ArrayList<>();
     for (int i = 0; i < 40; i++) {
-      ids.add(submit("""
+      ids.add(
+          submit(
+              """
           {"name":"load%d","payload":{"runtime":"js","sourceCode":"let s = 0; for (let k = 0; k < 3000000; k++) s += k %% 7; input.n * 2 + (s > 0 ? 0 : 1)"},"input":{"n":%d}}
-          """.formatted(i, i)));
+          """
+                  .formatted(i, i)));
     }
     // drain w1 while the load is queued and running
-    await(Duration.ofSeconds(120), "w1 has work", () -> node("w1").path("metrics").path("runningTasks").asInt() > 0);
+    await(
+        Duration.ofSeconds(120),
+        "w1 has work",
+        () -> node("w1").path("metrics").path("runningTasks").asInt() > 0);
     HttpResponse<String> drained = coordinator.post("/api/nodes/w1/drain", "");
     assertEquals(200, drained.statusCode(), drained.body());
-    await(Duration.ofSeconds(30), "w1 draining", () -> node("w1").path("status").asText().equals("Draining"));
+    await(
+        Duration.ofSeconds(30),
+        "w1 draining",
+        () -> node("w1").path("status").asText().equals("Draining"));
 
     List<String> later = new ArrayList<>();
     for (int i = 40; i < 60; i++) {
-      later.add(submit("{\"name\":\"late%d\",\"payload\":{\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":%d}}"
-          .formatted(i, i)));
+      later.add(
+          submit(
+              "{\"name\":\"late%d\",\"payload\":{\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":%d}}"
+                  .formatted(i, i)));
     }
     List<JsonNode> all = awaitAll(ids, Duration.ofMinutes(6));
     all.addAll(awaitAll(later, Duration.ofMinutes(3)));
@@ -266,36 +305,51 @@ class ConsensusIT {
         if (h.path("event").asText().equals("Requeued")) requeued++;
       }
       assertEquals(1, completions, "recorded once: " + t);
-      if (i >= 40) assertFalse(t.path("nodeId").asText().equals("w1"), "a draining node took new work: " + t);
+      if (i >= 40)
+        assertFalse(t.path("nodeId").asText().equals("w1"), "a draining node took new work: " + t);
     }
-    System.out.println("ConsensusIT: jobs moved off the drained node before it read them: " + requeued);
+    System.out.println(
+        "ConsensusIT: jobs moved off the drained node before it read them: " + requeued);
 
     HttpResponse<String> back = coordinator.post("/api/nodes/w1/uncordon", "");
     assertEquals(200, back.statusCode(), back.body());
-    await(Duration.ofSeconds(30), "w1 online again", () -> node("w1").path("status").asText().equals("Online"));
+    await(
+        Duration.ofSeconds(30),
+        "w1 online again",
+        () -> node("w1").path("status").asText().equals("Online"));
     assertEquals(404, coordinator.post("/api/nodes/no-such-node/drain", "").statusCode());
 
     HttpResponse<String> released = coordinator.post("/api/nodes/" + CHEAT + "/release", "");
     assertEquals(200, released.statusCode(), released.body());
-    await(Duration.ofSeconds(30), "w4 released", () -> !node(CHEAT).path("quarantined").asBoolean());
+    await(
+        Duration.ofSeconds(30), "w4 released", () -> !node(CHEAT).path("quarantined").asBoolean());
   }
 
   @Test
   @Order(4)
   void operatorsSeeTheClusterThroughPekkoManagementAndControlNodesOverJmx() throws Exception {
-    java.net.http.HttpResponse<String> members = AnchorProcess.HTTP.send(java.net.http.HttpRequest.newBuilder(
-            java.net.URI.create("http://127.0.0.1:" + managementPort + "/cluster/members")).GET().build(),
-        java.net.http.HttpResponse.BodyHandlers.ofString());
+    java.net.http.HttpResponse<String> members =
+        AnchorProcess.HTTP.send(
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://127.0.0.1:" + managementPort + "/cluster/members"))
+                .GET()
+                .build(),
+            java.net.http.HttpResponse.BodyHandlers.ofString());
     assertEquals(200, members.statusCode(), members.body());
     int up = 0;
-    for (JsonNode m : JSON.readTree(members.body()).path("members")) if (m.path("status").asText().equals("Up")) up++;
+    for (JsonNode m : JSON.readTree(members.body()).path("members"))
+      if (m.path("status").asText().equals("Up")) up++;
     assertEquals(5, up, members.body());
 
-    var url = new javax.management.remote.JMXServiceURL(
-        "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
+    var url =
+        new javax.management.remote.JMXServiceURL(
+            "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
     try (var connector = javax.management.remote.JMXConnectorFactory.connect(url)) {
       var mbeans = connector.getMBeanServerConnection();
-      assertFalse(mbeans.queryNames(new javax.management.ObjectName("pekko:type=Cluster,*"), null).isEmpty(),
+      assertFalse(
+          mbeans
+              .queryNames(new javax.management.ObjectName("pekko:type=Cluster,*"), null)
+              .isEmpty(),
           "Pekko's own cluster MBean is switched on");
       var cluster = new javax.management.ObjectName("dev.anchor:type=Cluster,name=nodes");
       var w2 = new javax.management.ObjectName("dev.anchor:type=Node,name=w2");
@@ -303,12 +357,20 @@ class ConsensusIT {
       assertTrue(((Number) mbeans.getAttribute(w2, "Reputation")).doubleValue() > 0.5);
 
       mbeans.invoke(cluster, "cordon", new Object[] {"w2"}, new String[] {String.class.getName()});
-      await(Duration.ofSeconds(30), "w2 cordoned over JMX", () -> node("w2").path("cordoned").asBoolean());
+      await(
+          Duration.ofSeconds(30),
+          "w2 cordoned over JMX",
+          () -> node("w2").path("cordoned").asBoolean());
       // the MBean's attributes are a view at most ~2 s old
-      await(Duration.ofSeconds(10), "the w2 MBean shows the cordon",
+      await(
+          Duration.ofSeconds(10),
+          "the w2 MBean shows the cordon",
           () -> Boolean.TRUE.equals(mbeans.getAttribute(w2, "Cordoned")));
       mbeans.invoke(w2, "uncordon", new Object[0], new String[0]);
-      await(Duration.ofSeconds(30), "w2 uncordoned over JMX", () -> !node("w2").path("cordoned").asBoolean());
+      await(
+          Duration.ofSeconds(30),
+          "w2 uncordoned over JMX",
+          () -> !node("w2").path("cordoned").asBoolean());
     }
   }
 }

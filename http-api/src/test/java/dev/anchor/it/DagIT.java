@@ -1,18 +1,15 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import dev.anchor.persistence.mongo.EmbeddedMongoServer;
 import dev.anchor.queue.EmbeddedRedis;
-
 import java.net.URI;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,18 +17,20 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Set;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * DAG workflows and map-reduce against a standalone node, as a client sees them: data flows along the edges, big
- * graphs complete, bad graphs are refused before anything runs, and a DAG survives a kill -9 of its node.
+ * DAG workflows and map-reduce against a standalone node, as a client sees them: data flows along
+ * the edges, big graphs complete, bad graphs are refused before anything runs, and a DAG survives a
+ * kill -9 of its node.
  */
 @org.junit.jupiter.api.Timeout(value = 15, unit = TimeUnit.MINUTES)
 class DagIT {
@@ -42,7 +41,8 @@ class DagIT {
   @BeforeAll
   static void start() throws Exception {
     dir = Files.createTempDirectory("anchor-dag-it");
-    node = AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(), Map.of());
+    node =
+        AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(), Map.of());
     node.awaitHealthy(Duration.ofSeconds(150));
   }
 
@@ -93,17 +93,27 @@ class DagIT {
       }
       if (r.statusCode() == 200) {
         last = JSON.readTree(r.body());
-        if (List.of("Completed", "Failed", "Cancelled").contains(last.path("status").asText())) return last;
+        if (List.of("Completed", "Failed", "Cancelled").contains(last.path("status").asText()))
+          return last;
       }
       TimeUnit.MILLISECONDS.sleep(250);
     }
-    throw new AssertionError("DAG " + dagId + " did not end within " + timeout + "; last: " + summary(last));
+    throw new AssertionError(
+        "DAG " + dagId + " did not end within " + timeout + "; last: " + summary(last));
   }
 
   static String summary(JsonNode dag) {
     if (dag == null) return "null";
-    return "status=" + dag.path("status") + " completed=" + dag.path("completed") + "/" + dag.path("total")
-        + " running=" + dag.path("running") + " failed=" + dag.path("failed");
+    return "status="
+        + dag.path("status")
+        + " completed="
+        + dag.path("completed")
+        + "/"
+        + dag.path("total")
+        + " running="
+        + dag.path("running")
+        + " failed="
+        + dag.path("failed");
   }
 
   static JsonNode nodeOf(JsonNode dag, String id) {
@@ -130,16 +140,30 @@ class DagIT {
     body.put("name", "reference");
     body.putObject("input").put("n", 4);
     ArrayNode tasks = body.putArray("tasks");
-    tasks.add(task("fetch", BUSY.formatted(1500) + "Array.from({length: input.n}, (_, i) => i + 1)"));
-    tasks.add(task("process_1", "input.fetch.reduce((a, b) => a + b, 0)", "fetch").put("type", "parallel"));
-    tasks.add(task("process_2", "input.fetch.map(x => x * x).reduce((a, b) => a + b, 0)", "fetch").put("type", "parallel"));
-    tasks.add(task("aggregate", "({sum: input.process_1, squares: input.process_2})", "process_1", "process_2"));
+    tasks.add(
+        task("fetch", BUSY.formatted(1500) + "Array.from({length: input.n}, (_, i) => i + 1)"));
+    tasks.add(
+        task("process_1", "input.fetch.reduce((a, b) => a + b, 0)", "fetch")
+            .put("type", "parallel"));
+    tasks.add(
+        task("process_2", "input.fetch.map(x => x * x).reduce((a, b) => a + b, 0)", "fetch")
+            .put("type", "parallel"));
+    tasks.add(
+        task(
+            "aggregate",
+            "({sum: input.process_1, squares: input.process_2})",
+            "process_1",
+            "process_2"));
     String id = schedule(node, "/api/dag/schedule", body);
 
     // the event stream ends with the DAG's end; read it while the DAG runs
-    HttpResponse<Stream<String>> sse = AnchorProcess.HTTP.send(
-        AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id + "/events"))).timeout(Duration.ofSeconds(120))
-            .GET().build(), HttpResponse.BodyHandlers.ofLines());
+    HttpResponse<Stream<String>> sse =
+        AnchorProcess.HTTP.send(
+            AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id + "/events")))
+                .timeout(Duration.ofSeconds(120))
+                .GET()
+                .build(),
+            HttpResponse.BodyHandlers.ofLines());
     assertEquals(200, sse.statusCode());
     List<String> events;
     try (Stream<String> lines = sse.body()) {
@@ -155,7 +179,8 @@ class DagIT {
     assertEquals(JSON.readTree("[1,2,3,4]"), nodeOf(dag, "fetch").path("result"));
     assertEquals(10, nodeOf(dag, "process_1").path("result").asInt());
     assertEquals("fetch", dag.path("criticalPath").get(0).asText(), dag.toString());
-    assertEquals("aggregate", dag.path("criticalPath").get(dag.path("criticalPath").size() - 1).asText());
+    assertEquals(
+        "aggregate", dag.path("criticalPath").get(dag.path("criticalPath").size() - 1).asText());
     assertTrue(dag.path("criticalPathMs").asLong() >= 1500, dag.toString());
     // a node is an ordinary task with a deterministic id
     String taskId = nodeOf(dag, "aggregate").path("taskId").asText();
@@ -167,25 +192,52 @@ class DagIT {
   @Test
   void badGraphsAreRefusedBeforeAnythingRuns() throws Exception {
     String p = "{\"runtime\":\"js\",\"sourceCode\":\"1\"}";
-    JsonNode cycle = badRequest("/api/dag/schedule", """
+    JsonNode cycle =
+        badRequest(
+            "/api/dag/schedule",
+            """
         {"tasks":[{"id":"a","dependencies":["b"],"payload":%s},{"id":"b","dependencies":["a"],"payload":%s}]}
-        """.formatted(p, p), "dependencies");
+        """
+                .formatted(p, p),
+            "dependencies");
     assertTrue(cycle.path("error").asText().contains("a -> b -> a"), cycle.toString());
     assertEquals(JSON.readTree("[\"a\",\"b\",\"a\"]"), cycle.path("ids"));
-    JsonNode unknown = badRequest("/api/dag/schedule", """
-        {"tasks":[{"id":"a","dependencies":["ghost"],"payload":%s}]}""".formatted(p), "dependencies");
+    JsonNode unknown =
+        badRequest(
+            "/api/dag/schedule",
+            """
+        {"tasks":[{"id":"a","dependencies":["ghost"],"payload":%s}]}"""
+                .formatted(p),
+            "dependencies");
     assertEquals(JSON.readTree("[\"ghost\"]"), unknown.path("ids"));
-    JsonNode dup = badRequest("/api/dag/schedule", """
-        {"tasks":[{"id":"a","payload":%s},{"id":"a","payload":%s}]}""".formatted(p, p), "tasks");
+    JsonNode dup =
+        badRequest(
+            "/api/dag/schedule",
+            """
+        {"tasks":[{"id":"a","payload":%s},{"id":"a","payload":%s}]}"""
+                .formatted(p, p),
+            "tasks");
     assertEquals(JSON.readTree("[\"a\"]"), dup.path("ids"));
-    badRequest("/api/dag/schedule", """
-        {"tasks":[{"id":"a","dependencies":["a"],"payload":%s}]}""".formatted(p), "dependencies");
+    badRequest(
+        "/api/dag/schedule",
+        """
+        {"tasks":[{"id":"a","dependencies":["a"],"payload":%s}]}"""
+            .formatted(p),
+        "dependencies");
     badRequest("/api/dag/schedule", "{\"tasks\":[]}", "tasks");
-    badRequest("/api/dag/schedule", """
-        {"tasks":[{"id":"a","payload":%s},{"id":"b","dependencies":["a"],"payload":7}]}""".formatted(p),
-        "tasks[1].payload"); // no payload is a pass-through node; a payload that is no object is refused
-    badRequest("/api/dag/schedule", """
-        {"failurePolicy":"sometimes","tasks":[{"id":"a","payload":%s}]}""".formatted(p), "failurePolicy");
+    badRequest(
+        "/api/dag/schedule",
+        """
+        {"tasks":[{"id":"a","payload":%s},{"id":"b","dependencies":["a"],"payload":7}]}"""
+            .formatted(p),
+        "tasks[1].payload"); // no payload is a pass-through node; a payload that is no object is
+    // refused
+    badRequest(
+        "/api/dag/schedule",
+        """
+        {"failurePolicy":"sometimes","tasks":[{"id":"a","payload":%s}]}"""
+            .formatted(p),
+        "failurePolicy");
     String mr = "\"map\":%s,\"reduce\":%s".formatted(p, p);
     badRequest("/api/mapreduce", "{\"input\":[1,2],\"partitions\":0," + mr + "}", "partitions");
     badRequest("/api/mapreduce", "{\"input\":{\"a\":1},\"partitions\":2," + mr + "}", "input");
@@ -196,8 +248,10 @@ class DagIT {
   @Test
   void unknownDagsAre404() throws Exception {
     assertEquals(404, node.get("/api/dag/00000000-0000-0000-0000-000000000000").statusCode());
-    HttpResponse<String> r = AnchorProcess.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/dag/nope")))
-        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        AnchorProcess.HTTP.send(
+            AnchorProcess.authorized(URI.create(node.url("/api/dag/nope"))).DELETE().build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(404, r.statusCode(), r.body());
   }
 
@@ -210,7 +264,8 @@ class DagIT {
     tasks.add(task("after_bad", "1", "bad"));
     tasks.add(task("good", "2"));
     tasks.add(task("after_good", "input.good + 1", "good"));
-    JsonNode dag = awaitDagEnd(node, schedule(node, "/api/dag/schedule", body), Duration.ofSeconds(120));
+    JsonNode dag =
+        awaitDagEnd(node, schedule(node, "/api/dag/schedule", body), Duration.ofSeconds(120));
     assertEquals("Failed", dag.path("status").asText(), dag.toString());
     assertEquals("Failed", nodeOf(dag, "bad").path("status").asText());
     assertTrue(nodeOf(dag, "bad").path("error").asText().contains("boom"), dag.toString());
@@ -225,16 +280,20 @@ class DagIT {
     tasks.add(task("slow", BUSY.formatted(20_000) + "1"));
     tasks.add(task("next", "2", "slow"));
     String id = schedule(node, "/api/dag/schedule", body);
-    HttpResponse<String> r = AnchorProcess.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id)))
-        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r =
+        AnchorProcess.HTTP.send(
+            AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id))).DELETE().build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(200, r.statusCode(), r.body());
     JsonNode dag = JSON.readTree(r.body());
     assertEquals("Cancelled", dag.path("status").asText(), r.body());
     assertEquals("Cancelled", nodeOf(dag, "next").path("status").asText());
     JsonNode task = StandaloneCrashIT.awaitEnd(node, "dag-" + id + ".slow", Duration.ofSeconds(60));
     assertEquals("Cancelled", task.path("status").asText(), task.toString());
-    HttpResponse<String> again = AnchorProcess.HTTP.send(AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id)))
-        .DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> again =
+        AnchorProcess.HTTP.send(
+            AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id))).DELETE().build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(409, again.statusCode(), again.body());
   }
 
@@ -262,21 +321,31 @@ class DagIT {
 
   @Test
   void mapReduceWordCountEqualsTheSingleTaskAnswer() throws Exception {
-    String[] words = {"anchor", "dag", "map", "reduce", "pekko", "mongo", "redis", "stream", "node", "task"};
+    String[] words = {
+      "anchor", "dag", "map", "reduce", "pekko", "mongo", "redis", "stream", "node", "task"
+    };
     ArrayNode lines = JSON.createArrayNode();
     for (int i = 0; i < 10_000; i++) {
-      lines.add(words[i % 10] + " " + words[(i * 7) % 10] + " " + words[(i * i) % 10] + " w" + (i % 37));
+      lines.add(
+          words[i % 10] + " " + words[(i * 7) % 10] + " " + words[(i * i) % 10] + " w" + (i % 37));
     }
-    String count = "const c = {}; for (const line of input) for (const w of line.split(' ')) c[w] = (c[w] || 0) + 1; c";
-    String merge = "const t = {}; for (const part of input) for (const [w, n] of Object.entries(part)) t[w] = (t[w] || 0) + n; t";
+    String count =
+        "const c = {}; for (const line of input) for (const w of line.split(' ')) c[w] = (c[w] || 0) + 1; c";
+    String merge =
+        "const t = {}; for (const part of input) for (const [w, n] of Object.entries(part)) t[w] = (t[w] || 0) + n; t";
 
     ObjectNode single = JSON.createObjectNode();
     single.set("payload", js(count));
     single.set("input", lines);
     HttpResponse<String> r = node.post("/api/tasks", single.toString());
     assertEquals(201, r.statusCode(), r.body());
-    JsonNode expected = StandaloneCrashIT.awaitStatus(node, JSON.readTree(r.body()).path("taskId").asText(),
-        "Completed", Duration.ofSeconds(120)).path("result");
+    JsonNode expected =
+        StandaloneCrashIT.awaitStatus(
+                node,
+                JSON.readTree(r.body()).path("taskId").asText(),
+                "Completed",
+                Duration.ofSeconds(120))
+            .path("result");
 
     ObjectNode body = JSON.createObjectNode();
     body.put("name", "wordcount");
@@ -285,7 +354,8 @@ class DagIT {
     body.set("map", js(count));
     body.set("reduce", js(merge));
     body.putObject("retries").put("attempts", 3).put("backoffMs", 200);
-    JsonNode dag = awaitDagEnd(node, schedule(node, "/api/mapreduce", body), Duration.ofSeconds(180));
+    JsonNode dag =
+        awaitDagEnd(node, schedule(node, "/api/mapreduce", body), Duration.ofSeconds(180));
     assertEquals("Completed", dag.path("status").asText(), summary(dag));
     assertEquals(9, dag.path("total").asInt());
     assertEquals(expected, dag.path("result"));
@@ -300,8 +370,7 @@ class DagIT {
     return s;
   }
 
-  @TempDir
-  Path crashTmp;
+  @TempDir Path crashTmp;
 
   @Test
   void aDagGoesOnAfterItsNodeIsKilledWithMinus9AndNoNodeCompletesTwice() throws Exception {
@@ -312,7 +381,8 @@ class DagIT {
     body.put("input", 0);
     ArrayNode tasks = body.putArray("tasks");
     tasks.add(task("s0", BUSY.formatted(700) + "input + 1"));
-    for (int i = 1; i < length; i++) tasks.add(task("s" + i, BUSY.formatted(700) + "input.s" + (i - 1) + " + 1", "s" + (i - 1)));
+    for (int i = 1; i < length; i++)
+      tasks.add(task("s" + i, BUSY.formatted(700) + "input.s" + (i - 1) + " + 1", "s" + (i - 1)));
     String id;
     Map<String, Long> completedBefore = new HashMap<>();
     try (AnchorProcess first = AnchorProcess.start("standalone", data, port, Map.of())) {
@@ -329,7 +399,8 @@ class DagIT {
       assertEquals("Running", dag.path("status").asText(), summary(dag));
       first.kill9();
       for (JsonNode n : dag.path("nodes")) {
-        if (n.path("status").asText().equals("Completed")) completedBefore.put(n.path("id").asText(), n.path("completedAt").asLong());
+        if (n.path("status").asText().equals("Completed"))
+          completedBefore.put(n.path("id").asText(), n.path("completedAt").asLong());
       }
     }
     try (AnchorProcess second = AnchorProcess.start("standalone", data, port, Map.of())) {
@@ -338,7 +409,9 @@ class DagIT {
       assertEquals("Completed", dag.path("status").asText(), dag.toString());
       assertEquals(length, dag.path("result").asInt(), dag.toString());
       for (var e : completedBefore.entrySet()) {
-        assertEquals(e.getValue(), nodeOf(dag, e.getKey()).path("completedAt").asLong(),
+        assertEquals(
+            e.getValue(),
+            nodeOf(dag, e.getKey()).path("completedAt").asLong(),
             "node " + e.getKey() + " completed before the crash and was not run again");
       }
       for (int i = 0; i < length; i++) {
@@ -346,14 +419,14 @@ class DagIT {
         assertEquals("Completed", t.path("status").asText(), t.toString());
         assertEquals(i + 1, t.path("result").asInt(), t.toString());
         List<String> ends = new ArrayList<>();
-        for (JsonNode h : t.path("history")) if (h.path("event").asText().equals("Completed")) ends.add(h.toString());
+        for (JsonNode h : t.path("history"))
+          if (h.path("event").asText().equals("Completed")) ends.add(h.toString());
         assertEquals(1, ends.size(), "node s" + i + " completed once: " + t.path("history"));
       }
     }
   }
 
-  @TempDir
-  Path clusterTmp;
+  @TempDir Path clusterTmp;
 
   @Test
   void onACoordinatorWithTwoWorkersParallelNodesSpreadOverBothWorkers() throws Exception {
@@ -362,19 +435,32 @@ class DagIT {
     EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory();
     try {
       int clusterPort = AnchorProcess.freePort();
-      Map<String, String> env = new HashMap<>(Map.of("ANCHOR_MONGO_URI", mongo.connectionString(),
-          "ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_SEED_NODES", "127.0.0.1:" + clusterPort));
+      Map<String, String> env =
+          new HashMap<>(
+              Map.of(
+                  "ANCHOR_MONGO_URI",
+                  mongo.connectionString(),
+                  "ANCHOR_REDIS_URI",
+                  redis.uri(),
+                  "ANCHOR_SEED_NODES",
+                  "127.0.0.1:" + clusterPort));
       Map<String, String> coordinatorEnv = new HashMap<>(env);
       coordinatorEnv.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
-      AnchorProcess coordinator = AnchorProcess.start("coordinator", clusterTmp.resolve("coordinator"),
-          AnchorProcess.freePort(), coordinatorEnv);
+      AnchorProcess coordinator =
+          AnchorProcess.start(
+              "coordinator",
+              clusterTmp.resolve("coordinator"),
+              AnchorProcess.freePort(),
+              coordinatorEnv);
       processes.add(coordinator);
       coordinator.awaitHealthy(Duration.ofSeconds(150));
       for (String name : List.of("w1", "w2")) {
         Map<String, String> workerEnv = new HashMap<>(env);
         workerEnv.put("ANCHOR_NODE_NAME", name);
         workerEnv.put("ANCHOR_WORKER_CAPACITY", "3");
-        AnchorProcess w = AnchorProcess.start("worker", clusterTmp.resolve(name), AnchorProcess.freePort(), workerEnv);
+        AnchorProcess w =
+            AnchorProcess.start(
+                "worker", clusterTmp.resolve(name), AnchorProcess.freePort(), workerEnv);
         processes.add(w);
       }
       awaitOnlineNodes(coordinator, 2);
@@ -393,7 +479,8 @@ class DagIT {
       String id = schedule(coordinator, "/api/dag/schedule", body);
       JsonNode dag = awaitDagEnd(coordinator, id, Duration.ofSeconds(180));
       assertEquals("Completed", dag.path("status").asText(), dag.toString());
-      assertEquals(width * 100 + width * (width - 1) / 2, dag.path("result").asInt(), dag.toString());
+      assertEquals(
+          width * 100 + width * (width - 1) / 2, dag.path("result").asInt(), dag.toString());
       Set<String> ranOn = new HashSet<>();
       for (String m : mid) {
         JsonNode t = JSON.readTree(coordinator.get("/api/tasks/dag-" + id + "." + m).body());
@@ -414,7 +501,8 @@ class DagIT {
       HttpResponse<String> r = c.get("/api/nodes");
       last = r.body();
       int n = 0;
-      for (JsonNode x : JSON.readTree(r.body())) if (x.path("status").asText().equals("Online")) n++;
+      for (JsonNode x : JSON.readTree(r.body()))
+        if (x.path("status").asText().equals("Online")) n++;
       if (n >= online) return;
       TimeUnit.MILLISECONDS.sleep(250);
     }

@@ -3,7 +3,6 @@ package dev.anchor.it;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -27,24 +26,28 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 /**
- * Debian's headless Chromium driven over the DevTools protocol with the JDK's own WebSocket client: no Selenium, no
- * driver binary and no browser download, just {@code /usr/bin/chromium}. Enough for end-to-end checks: open a page,
- * evaluate JavaScript in it, wait for a condition, take a screenshot; page errors are collected for the test to show.
+ * Debian's headless Chromium driven over the DevTools protocol with the JDK's own WebSocket client:
+ * no Selenium, no driver binary and no browser download, just {@code /usr/bin/chromium}. Enough for
+ * end-to-end checks: open a page, evaluate JavaScript in it, wait for a condition, take a
+ * screenshot; page errors are collected for the test to show.
  */
 final class HeadlessChromium implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final List<String> CANDIDATES = List.of("/usr/bin/chromium", "/usr/bin/chromium-browser",
-      "/usr/bin/google-chrome");
+  private static final List<String> CANDIDATES =
+      List.of("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome");
 
   private final Process process;
   private final Path profile;
   private final WebSocket socket;
   private final AtomicInteger ids = new AtomicInteger();
   private final Map<Integer, CompletableFuture<JsonNode>> pending = new ConcurrentHashMap<>();
+
   /** Uncaught exceptions and console errors of the page, in order. */
   final List<String> pageErrors = Collections.synchronizedList(new ArrayList<>());
 
-  /** The browser binary, or null when none is installed (the caller skips with a message saying so). */
+  /**
+   * The browser binary, or null when none is installed (the caller skips with a message saying so).
+   */
   static String executable() {
     return CANDIDATES.stream().filter(p -> Files.isExecutable(Path.of(p))).findFirst().orElse(null);
   }
@@ -53,20 +56,44 @@ final class HeadlessChromium implements AutoCloseable {
     String exe = executable();
     if (exe == null) throw new IllegalStateException("no Chromium at " + CANDIDATES);
     profile = Files.createTempDirectory("anchor-chromium");
-    process = new ProcessBuilder(exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-        "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-dev-shm-usage", "--remote-debugging-port=0", "--remote-allow-origins=*",
-        "--user-data-dir=" + profile, "--window-size=" + width + "," + height, "about:blank")
-        .redirectErrorStream(true).redirectOutput(profile.resolve("chromium.log").toFile()).start();
+    process =
+        new ProcessBuilder(
+                exe,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--remote-debugging-port=0",
+                "--remote-allow-origins=*",
+                "--user-data-dir=" + profile,
+                "--window-size=" + width + "," + height,
+                "about:blank")
+            .redirectErrorStream(true)
+            .redirectOutput(profile.resolve("chromium.log").toFile())
+            .start();
     try {
       int port = devToolsPort(Duration.ofSeconds(30));
       HttpClient http = HttpClient.newHttpClient();
-      JsonNode targets = JSON.readTree(http.send(HttpRequest.newBuilder(
-          URI.create("http://127.0.0.1:" + port + "/json/list")).build(), HttpResponse.BodyHandlers.ofString()).body());
+      JsonNode targets =
+          JSON.readTree(
+              http.send(
+                      HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/json/list"))
+                          .build(),
+                      HttpResponse.BodyHandlers.ofString())
+                  .body());
       String ws = null;
-      for (JsonNode t : targets) if ("page".equals(t.path("type").asText())) ws = t.path("webSocketDebuggerUrl").asText();
+      for (JsonNode t : targets)
+        if ("page".equals(t.path("type").asText())) ws = t.path("webSocketDebuggerUrl").asText();
       if (ws == null) throw new IllegalStateException("Chromium shows no page target: " + targets);
-      socket = http.newWebSocketBuilder().buildAsync(URI.create(ws), new Listener()).get(10, TimeUnit.SECONDS);
+      socket =
+          http.newWebSocketBuilder()
+              .buildAsync(URI.create(ws), new Listener())
+              .get(10, TimeUnit.SECONDS);
       call("Runtime.enable", Map.of());
       call("Page.enable", Map.of());
       // a headless page is never the focused window; keyboard tests need it to behave as if it were
@@ -85,11 +112,13 @@ final class HeadlessChromium implements AutoCloseable {
       if (!process.isAlive()) throw new IllegalStateException("Chromium exited: " + log());
       if (Files.exists(file)) {
         List<String> lines = Files.readAllLines(file);
-        if (!lines.isEmpty() && !lines.get(0).isBlank()) return Integer.parseInt(lines.get(0).trim());
+        if (!lines.isEmpty() && !lines.get(0).isBlank())
+          return Integer.parseInt(lines.get(0).trim());
       }
       Thread.sleep(100);
     }
-    throw new IllegalStateException("Chromium did not open its DevTools port in " + timeout + ": " + log());
+    throw new IllegalStateException(
+        "Chromium did not open its DevTools port in " + timeout + ": " + log());
   }
 
   String log() {
@@ -118,13 +147,20 @@ final class HeadlessChromium implements AutoCloseable {
 
   /** The value of a JavaScript expression in the page (a Promise is awaited). */
   JsonNode eval(String expression) throws Exception {
-    JsonNode r = call("Runtime.evaluate", Map.of("expression", expression, "returnByValue", true,
-        "awaitPromise", true));
-    if (r.has("exceptionDetails")) throw new IllegalStateException("page threw on " + expression + ": " + r.get("exceptionDetails"));
+    JsonNode r =
+        call(
+            "Runtime.evaluate",
+            Map.of("expression", expression, "returnByValue", true, "awaitPromise", true));
+    if (r.has("exceptionDetails"))
+      throw new IllegalStateException(
+          "page threw on " + expression + ": " + r.get("exceptionDetails"));
     return r.path("result").path("value");
   }
 
-  /** Waits until the expression is truthy in the page; fails with what the page showed and its errors. */
+  /**
+   * Waits until the expression is truthy in the page; fails with what the page showed and its
+   * errors.
+   */
   void waitFor(String what, String expression, Duration timeout) throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     Exception last = null;
@@ -144,49 +180,75 @@ final class HeadlessChromium implements AutoCloseable {
     } catch (Exception e) {
       text = "(page unreadable: " + e + ")";
     }
-    throw new AssertionError("timed out after " + timeout + " waiting for " + what + (last == null ? "" : " (" + last + ")")
-        + "\npage errors: " + pageErrors + "\npage text:\n" + text);
-  }
-
-  /** A real key press (Tab, Enter) as the keyboard sends it, so focus moves and links follow as for a user. */
-  void press(String key) throws Exception {
-    int code = switch (key) {
-      case "Tab" -> 9;
-      case "Enter" -> 13;
-      default -> throw new IllegalArgumentException(key);
-    };
-    Map<String, Object> down = new java.util.HashMap<>(Map.of("type", "keyDown", "key", key, "code", key,
-        "windowsVirtualKeyCode", code));
-    if (code == 13) down.put("text", "\r");
-    call("Input.dispatchKeyEvent", down);
-    call("Input.dispatchKeyEvent", Map.of("type", "keyUp", "key", key, "code", key, "windowsVirtualKeyCode", code));
+    throw new AssertionError(
+        "timed out after "
+            + timeout
+            + " waiting for "
+            + what
+            + (last == null ? "" : " (" + last + ")")
+            + "\npage errors: "
+            + pageErrors
+            + "\npage text:\n"
+            + text);
   }
 
   /**
-   * The axe-core accessibility violations of the page as it is now (WCAG 2 A and AA rules and axe's best practices:
-   * labels, names, contrast, keyboard focus, landmarks), one line each with the elements concerned; axe is loaded
-   * into the page on first use.
+   * A real key press (Tab, Enter) as the keyboard sends it, so focus moves and links follow as for
+   * a user.
+   */
+  void press(String key) throws Exception {
+    int code =
+        switch (key) {
+          case "Tab" -> 9;
+          case "Enter" -> 13;
+          default -> throw new IllegalArgumentException(key);
+        };
+    Map<String, Object> down =
+        new java.util.HashMap<>(
+            Map.of("type", "keyDown", "key", key, "code", key, "windowsVirtualKeyCode", code));
+    if (code == 13) down.put("text", "\r");
+    call("Input.dispatchKeyEvent", down);
+    call(
+        "Input.dispatchKeyEvent",
+        Map.of("type", "keyUp", "key", key, "code", key, "windowsVirtualKeyCode", code));
+  }
+
+  /**
+   * The axe-core accessibility violations of the page as it is now (WCAG 2 A and AA rules and axe's
+   * best practices: labels, names, contrast, keyboard focus, landmarks), one line each with the
+   * elements concerned; axe is loaded into the page on first use.
    */
   List<String> accessibilityViolations() throws Exception {
     if (!eval("typeof window.axe === 'object'").asBoolean()) {
-      try (var in = new java.util.zip.GZIPInputStream(java.util.Objects.requireNonNull(
-          HeadlessChromium.class.getResourceAsStream("/axe/axe.min.js.gz"), "axe/axe.min.js.gz on the test class path"))) {
-        call("Runtime.evaluate", Map.of("expression", new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)));
+      try (var in =
+          new java.util.zip.GZIPInputStream(
+              java.util.Objects.requireNonNull(
+                  HeadlessChromium.class.getResourceAsStream("/axe/axe.min.js.gz"),
+                  "axe/axe.min.js.gz on the test class path"))) {
+        call(
+            "Runtime.evaluate",
+            Map.of(
+                "expression",
+                new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)));
       }
     }
-    JsonNode found = eval("axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', "
-        + "'wcag21aa', 'best-practice']}})"
-        + ".then(r => ({passed: r.passes.length, violations: r.violations.map(v => v.id + ' (' + v.impact + '): '"
-        + " + v.help + ': ' + v.nodes.slice(0, 4).map(n => n.target.join(' ')).join(' | '))}))");
+    JsonNode found =
+        eval(
+            "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', "
+                + "'wcag21aa', 'best-practice']}})"
+                + ".then(r => ({passed: r.passes.length, violations: r.violations.map(v => v.id + ' (' + v.impact + '): '"
+                + " + v.help + ': ' + v.nodes.slice(0, 4).map(n => n.target.join(' ')).join(' | '))}))");
     // a checker that checked nothing (not loaded, wrong document) must not read as a clean page
-    if (found.path("passed").asInt() == 0) throw new IllegalStateException("axe checked nothing: " + found);
+    if (found.path("passed").asInt() == 0)
+      throw new IllegalStateException("axe checked nothing: " + found);
     List<String> out = new ArrayList<>();
     found.path("violations").forEach(v -> out.add(v.asText()));
     return out;
   }
 
   void screenshot(Path file) throws Exception {
-    JsonNode r = call("Page.captureScreenshot", Map.of("format", "png", "captureBeyondViewport", true));
+    JsonNode r =
+        call("Page.captureScreenshot", Map.of("format", "png", "captureBeyondViewport", true));
     Files.createDirectories(file.getParent());
     Files.write(file, Base64.getDecoder().decode(r.path("data").asText()));
   }
@@ -196,7 +258,8 @@ final class HeadlessChromium implements AutoCloseable {
     if (socket != null) socket.abort();
     process.destroy();
     try {
-      if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+      if (!process.waitFor(5, TimeUnit.SECONDS))
+        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       process.destroyForcibly();
@@ -243,10 +306,13 @@ final class HeadlessChromium implements AutoCloseable {
   private void event(String method, JsonNode params) {
     if (method.equals("Runtime.exceptionThrown")) {
       JsonNode d = params.path("exceptionDetails");
-      pageErrors.add("exception: " + d.path("exception").path("description").asText(d.path("text").asText()));
-    } else if (method.equals("Runtime.consoleAPICalled") && params.path("type").asText().equals("error")) {
+      pageErrors.add(
+          "exception: " + d.path("exception").path("description").asText(d.path("text").asText()));
+    } else if (method.equals("Runtime.consoleAPICalled")
+        && params.path("type").asText().equals("error")) {
       StringBuilder b = new StringBuilder("console.error:");
-      for (JsonNode a : params.path("args")) b.append(' ').append(a.path("value").asText(a.path("description").asText()));
+      for (JsonNode a : params.path("args"))
+        b.append(' ').append(a.path("value").asText(a.path("description").asText()));
       pageErrors.add(b.toString());
     }
   }

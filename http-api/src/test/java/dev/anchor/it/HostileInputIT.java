@@ -1,17 +1,13 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.http.HostileBodies;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Example;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
-
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -29,32 +25,44 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Example;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
- * Hostile input against a real standalone, over the wire: every route family gets mutated bodies, hostile ids and
- * query values and garbage tokens ({@link HostileBodies}); the wire-level cases (invalid UTF-8, oversized headers, a
- * body that trickles in, a truncated body) go over raw sockets. Never a 5xx; every 4xx is a JSON error, and every 400
- * names its field; the node is healthy afterwards and still runs a task. Tries per family are bounded
- * ({@link #TRIES}) so the run stays short.
+ * Hostile input against a real standalone, over the wire: every route family gets mutated bodies,
+ * hostile ids and query values and garbage tokens ({@link HostileBodies}); the wire-level cases
+ * (invalid UTF-8, oversized headers, a body that trickles in, a truncated body) go over raw
+ * sockets. Never a 5xx; every 4xx is a JSON error, and every 400 names its field; the node is
+ * healthy afterwards and still runs a task. Tries per family are bounded ({@link #TRIES}) so the
+ * run stays short.
  */
 class HostileInputIT {
   private static final int TRIES = 120;
   private static final ObjectMapper JSON = new ObjectMapper();
-  private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(5)).build();
+  private static final HttpClient CLIENT =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
   private static Path dir;
   private static AnchorProcess node;
 
   @BeforeContainer
   static void start() throws Exception {
     dir = Files.createTempDirectory("anchor-hostile-it");
-    node = AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(),
-        AnchorProcess.env("ANCHOR_MONGO_URI", "embedded-memory", "ANCHOR_APPS_ALLOW_COMMANDS", "on"));
+    node =
+        AnchorProcess.start(
+            "standalone",
+            dir.resolve("data"),
+            AnchorProcess.freePort(),
+            AnchorProcess.env(
+                "ANCHOR_MONGO_URI", "embedded-memory", "ANCHOR_APPS_ALLOW_COMMANDS", "on"));
     node.awaitHealthy(Duration.ofSeconds(150));
   }
 
@@ -64,8 +72,12 @@ class HostileInputIT {
       if (node != null) {
         // the node survived everything: healthy, and a task still runs to completion
         assertEquals(200, node.get("/health").statusCode(), node.output());
-        String id = JSON.readTree(node.post("/api/tasks", HostileBodies.TASKS.get(0)).body()).path("taskId").asText();
-        // the fuzzing leaves tasks queued before this one (retries, verified tasks, map-reduce steps): a generous deadline
+        String id =
+            JSON.readTree(node.post("/api/tasks", HostileBodies.TASKS.get(0)).body())
+                .path("taskId")
+                .asText();
+        // the fuzzing leaves tasks queued before this one (retries, verified tasks, map-reduce
+        // steps): a generous deadline
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
         String status = "";
         while (!status.equals("Completed") && System.nanoTime() < deadline) {
@@ -74,11 +86,21 @@ class HostileInputIT {
         }
         if (!status.equals("Completed")) {
           String log = node.output();
-          throw new AssertionError("after the fuzzing a task stayed " + status + ": " + node.get("/api/tasks/" + id).body()
-              + "\nqueue: " + node.get("/api/queue/stats").body() + "\nnodes: " + node.get("/api/nodes").body()
-              + "\n" + log.substring(Math.max(0, log.length() - 8000)));
+          throw new AssertionError(
+              "after the fuzzing a task stayed "
+                  + status
+                  + ": "
+                  + node.get("/api/tasks/" + id).body()
+                  + "\nqueue: "
+                  + node.get("/api/queue/stats").body()
+                  + "\nnodes: "
+                  + node.get("/api/nodes").body()
+                  + "\n"
+                  + log.substring(Math.max(0, log.length() - 8000)));
         }
-        assertFalse(node.output().contains("request failed"), "a request failed inside the node:\n" + node.output());
+        assertFalse(
+            node.output().contains("request failed"),
+            "a request failed inside the node:\n" + node.output());
       }
     } finally {
       if (node != null) node.close();
@@ -90,12 +112,35 @@ class HostileInputIT {
 
   // ---------------------------------------------------------------- bodies
 
-  @Provide Arbitrary<String> tasks() { return HostileBodies.of(HostileBodies.TASKS); }
-  @Provide Arbitrary<String> bulks() { return HostileBodies.of(HostileBodies.BULK); }
-  @Provide Arbitrary<String> dags() { return HostileBodies.of(HostileBodies.DAGS); }
-  @Provide Arbitrary<String> mapReduces() { return HostileBodies.of(HostileBodies.MAPREDUCE); }
-  @Provide Arbitrary<String> apps() { return HostileBodies.of(HostileBodies.APPS); }
-  @Provide Arbitrary<String> sessions() { return HostileBodies.of(HostileBodies.SESSION); }
+  @Provide
+  Arbitrary<String> tasks() {
+    return HostileBodies.of(HostileBodies.TASKS);
+  }
+
+  @Provide
+  Arbitrary<String> bulks() {
+    return HostileBodies.of(HostileBodies.BULK);
+  }
+
+  @Provide
+  Arbitrary<String> dags() {
+    return HostileBodies.of(HostileBodies.DAGS);
+  }
+
+  @Provide
+  Arbitrary<String> mapReduces() {
+    return HostileBodies.of(HostileBodies.MAPREDUCE);
+  }
+
+  @Provide
+  Arbitrary<String> apps() {
+    return HostileBodies.of(HostileBodies.APPS);
+  }
+
+  @Provide
+  Arbitrary<String> sessions() {
+    return HostileBodies.of(HostileBodies.SESSION);
+  }
 
   @Property(tries = TRIES)
   void taskSubmits(@ForAll("tasks") String body) throws Exception {
@@ -123,7 +168,10 @@ class HostileInputIT {
     answersWell(r);
     // an app that was created is removed again, so the node does not run dozens of them
     if (r.statusCode() == 201) {
-      String id = JSON.readTree(r.body()).path("id").asText(JSON.readTree(r.body()).path("clusterId").asText());
+      String id =
+          JSON.readTree(r.body())
+              .path("id")
+              .asText(JSON.readTree(r.body()).path("clusterId").asText());
       if (!id.isEmpty()) send("DELETE", "/api/clusters/" + enc(id), null, Map.of());
     }
   }
@@ -138,70 +186,131 @@ class HostileInputIT {
   @Provide
   Arbitrary<String> hostileTexts() {
     return Arbitraries.oneOf(
-        Arbitraries.of("", " ", "0", "-1", "99999999999999999999", "1e400", "NaN", "..", "../..", "%00", "null",
-            "\u0000", "\ud800", "\u202e", "a/b", "Task|x", "$where", "{}", "[]", "' OR 1=1 --", "0-0", "1-99999999999999999999",
-            "9999999999999-0", "$", "+", "x".repeat(3000)),
+        Arbitraries.of(
+            "",
+            " ",
+            "0",
+            "-1",
+            "99999999999999999999",
+            "1e400",
+            "NaN",
+            "..",
+            "../..",
+            "%00",
+            "null",
+            "\u0000",
+            "\ud800",
+            "\u202e",
+            "a/b",
+            "Task|x",
+            "$where",
+            "{}",
+            "[]",
+            "' OR 1=1 --",
+            "0-0",
+            "1-99999999999999999999",
+            "9999999999999-0",
+            "$",
+            "+",
+            "x".repeat(3000)),
         Arbitraries.strings().ofMinLength(0).ofMaxLength(40),
         Arbitraries.strings().all().ofMaxLength(20));
   }
 
   @Provide
   Arbitrary<String> readPaths() {
-    return Arbitraries.of("/api/tasks/%s", "/api/tasks?status=%s", "/api/tasks?limit=%s", "/api/dag/%s",
-        "/api/clusters/%s", "/api/clusters/%s/logs?limit=%s", "/api/nodes/%s", "/api/fraud?nodeId=%s&since=%s&limit=%s",
-        "/api/fraud/%s", "/api/nodes/%s/screen?width=%s");
+    return Arbitraries.of(
+        "/api/tasks/%s",
+        "/api/tasks?status=%s",
+        "/api/tasks?limit=%s",
+        "/api/dag/%s",
+        "/api/clusters/%s",
+        "/api/clusters/%s/logs?limit=%s",
+        "/api/nodes/%s",
+        "/api/fraud?nodeId=%s&since=%s&limit=%s",
+        "/api/fraud/%s",
+        "/api/nodes/%s/screen?width=%s");
   }
 
   @Property(tries = TRIES)
-  void readsOfHostileIdsAndQueries(@ForAll("readPaths") String path, @ForAll("hostileTexts") String value) throws Exception {
+  void readsOfHostileIdsAndQueries(
+      @ForAll("readPaths") String path, @ForAll("hostileTexts") String value) throws Exception {
     answersWell(send("GET", path.replace("%s", enc(value)), null, Map.of()));
   }
 
   @Provide
   Arbitrary<String> changePaths() {
-    return Arbitraries.of("DELETE /api/tasks/%s", "DELETE /api/dag/%s", "DELETE /api/clusters/%s",
-        "POST /api/clusters/%s/stop", "POST /api/clusters/%s/restart", "POST /api/nodes/%s/cordon",
-        "POST /api/nodes/%s/uncordon", "POST /api/nodes/%s/release", "POST /api/nodes/%s/drain");
+    return Arbitraries.of(
+        "DELETE /api/tasks/%s",
+        "DELETE /api/dag/%s",
+        "DELETE /api/clusters/%s",
+        "POST /api/clusters/%s/stop",
+        "POST /api/clusters/%s/restart",
+        "POST /api/nodes/%s/cordon",
+        "POST /api/nodes/%s/uncordon",
+        "POST /api/nodes/%s/release",
+        "POST /api/nodes/%s/drain");
   }
 
   @Property(tries = TRIES / 2)
-  void changesOfHostileIds(@ForAll("changePaths") String route, @ForAll("hostileTexts") String value) throws Exception {
+  void changesOfHostileIds(
+      @ForAll("changePaths") String route, @ForAll("hostileTexts") String value) throws Exception {
     String[] mp = route.split(" ", 2);
-    answersWell(send(mp[0], mp[1].replace("%s", enc(value)), mp[0].equals("POST") ? "" : null, Map.of()));
+    answersWell(
+        send(mp[0], mp[1].replace("%s", enc(value)), mp[0].equals("POST") ? "" : null, Map.of()));
   }
 
   @Property(tries = TRIES / 2)
-  void streamsFromHostilePositions(@ForAll("hostileTexts") String lastEventId,
-                                   @ForAll("streamPaths") String path) throws Exception {
-    String header = lastEventId.replaceAll("[\\x00-\\x1f\\x7f]", "").replaceAll("[^\\x20-\\x7e]", "?");
-    HttpRequest.Builder b = AnchorProcess.authorized(URI.create(node.url(path))).timeout(Duration.ofSeconds(20));
+  void streamsFromHostilePositions(
+      @ForAll("hostileTexts") String lastEventId, @ForAll("streamPaths") String path)
+      throws Exception {
+    String header =
+        lastEventId.replaceAll("[\\x00-\\x1f\\x7f]", "").replaceAll("[^\\x20-\\x7e]", "?");
+    HttpRequest.Builder b =
+        AnchorProcess.authorized(URI.create(node.url(path))).timeout(Duration.ofSeconds(20));
     if (!header.isBlank()) b.header("Last-Event-ID", header);
     HttpResponse<InputStream> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
     try (InputStream in = r.body()) {
-      assertTrue(r.statusCode() < 500, path + " Last-Event-ID " + header + " answered " + r.statusCode());
-      if (r.statusCode() >= 400) answersWell(r.statusCode(), new String(in.readAllBytes(), StandardCharsets.UTF_8), r.headers());
+      assertTrue(
+          r.statusCode() < 500, path + " Last-Event-ID " + header + " answered " + r.statusCode());
+      if (r.statusCode() >= 400)
+        answersWell(
+            r.statusCode(), new String(in.readAllBytes(), StandardCharsets.UTF_8), r.headers());
     }
   }
 
   @Provide
   Arbitrary<String> streamPaths() {
-    return Arbitraries.of("/api/events", "/api/tasks/nope/events", "/api/dag/nope/events", "/api/clusters/events");
+    return Arbitraries.of(
+        "/api/events", "/api/tasks/nope/events", "/api/dag/nope/events", "/api/clusters/events");
   }
 
   @Property(tries = TRIES / 2)
-  void garbageTokens(@ForAll("hostileTexts") String token, @ForAll("readPaths") String path) throws Exception {
+  void garbageTokens(@ForAll("hostileTexts") String token, @ForAll("readPaths") String path)
+      throws Exception {
     String header = "Bearer " + token.replaceAll("[^\\x21-\\x7e]", "");
     answersWell(send("GET", path.replace("%s", "x"), null, Map.of("Authorization", header)));
   }
 
-  /** Found by changesOfHostileIds (seed -3072233595953757379): DELETE /api/clusters/Task|x waited 30 s, then 503. */
+  /**
+   * Found by changesOfHostileIds (seed -3072233595953757379): DELETE /api/clusters/Task|x waited 30
+   * s, then 503.
+   */
   @Example
   void idsNoEntityCanHaveAre404sNamingTheId() throws Exception {
-    for (String route : List.of("GET /api/tasks/a%7Cb:taskId", "DELETE /api/tasks/a%7Cb:taskId",
-        "GET /api/tasks/a%7Cb/events:taskId", "GET /api/dag/a%7Cb:dagId", "DELETE /api/dag/a%7Cb:dagId",
-        "DELETE /api/clusters/Task%7Cx:clusterId", "POST /api/clusters/a%7Cb/stop:clusterId",
-        "GET /api/clusters/a%7Cb/logs:clusterId", "GET /api/nodes/a%7Cb:nodeId", "POST /api/nodes/a%7Cb/cordon:nodeId",
-        "GET /api/tasks/a%01b:taskId")) {
+    for (String route :
+        List.of(
+            "GET /api/tasks/a%7Cb:taskId",
+            "DELETE /api/tasks/a%7Cb:taskId",
+            "GET /api/tasks/a%7Cb/events:taskId",
+            "GET /api/dag/a%7Cb:dagId",
+            "DELETE /api/dag/a%7Cb:dagId",
+            "DELETE /api/clusters/Task%7Cx:clusterId",
+            "POST /api/clusters/a%7Cb/stop:clusterId",
+            "GET /api/clusters/a%7Cb/logs:clusterId",
+            "GET /api/nodes/a%7Cb:nodeId",
+            "POST /api/nodes/a%7Cb/cordon:nodeId",
+            "GET /api/tasks/a%01b:taskId")) {
       String[] mpf = route.split("[ :]");
       HttpResponse<String> r = send(mpf[0], mpf[1], mpf[0].equals("POST") ? "" : null, Map.of());
       assertEquals(404, r.statusCode(), route + ": " + r.body());
@@ -210,18 +319,24 @@ class HostileInputIT {
   }
 
   /**
-   * Found by streamsFromHostilePositions (seed -430456339656478806): a Last-Event-ID beyond Redis's 64-bit stream ids
-   * made XREAD fail, and the connection closed without an answer. An unusable position is ignored: the stream starts.
+   * Found by streamsFromHostilePositions (seed -430456339656478806): a Last-Event-ID beyond Redis's
+   * 64-bit stream ids made XREAD fail, and the connection closed without an answer. An unusable
+   * position is ignored: the stream starts.
    */
   @Example
   void aStreamPositionRedisCannotReadFromStartsFromNow() throws Exception {
     for (String path : List.of("/api/events", "/api/clusters/events")) {
-      HttpResponse<InputStream> r = CLIENT.send(AnchorProcess.authorized(URI.create(node.url(path)))
-          .header("Last-Event-ID", "1-99999999999999999999").timeout(Duration.ofSeconds(20)).build(),
-          HttpResponse.BodyHandlers.ofInputStream());
+      HttpResponse<InputStream> r =
+          CLIENT.send(
+              AnchorProcess.authorized(URI.create(node.url(path)))
+                  .header("Last-Event-ID", "1-99999999999999999999")
+                  .timeout(Duration.ofSeconds(20))
+                  .build(),
+              HttpResponse.BodyHandlers.ofInputStream());
       r.body().close();
       assertEquals(200, r.statusCode(), path);
-      assertTrue(r.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"), path);
+      assertTrue(
+          r.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"), path);
     }
   }
 
@@ -242,16 +357,25 @@ class HostileInputIT {
 
   @Example
   void oversizedHeadersAreRefusedWithAJsonError() throws Exception {
-    Raw big = raw(request("GET", "/api/tasks", new byte[0], "X-Big: " + "a".repeat(100_000) + "\r\n"), Duration.ofSeconds(20));
+    Raw big =
+        raw(
+            request("GET", "/api/tasks", new byte[0], "X-Big: " + "a".repeat(100_000) + "\r\n"),
+            Duration.ofSeconds(20));
     assertTrue(big.status == 431 || big.status == 400, big.text);
     assertTrue(JSON.readTree(big.body()).hasNonNull("error"), big.text);
     StringBuilder many = new StringBuilder();
     for (int i = 0; i < 2000; i++) many.append("X-H").append(i).append(": v\r\n");
-    Raw lots = raw(request("GET", "/api/tasks", new byte[0], many.toString()), Duration.ofSeconds(20));
+    Raw lots =
+        raw(request("GET", "/api/tasks", new byte[0], many.toString()), Duration.ofSeconds(20));
     assertTrue(lots.status == 431 || lots.status == 400, lots.text);
     assertTrue(JSON.readTree(lots.body()).hasNonNull("error"), lots.text);
-    Raw longUri = raw(("GET /api/tasks/" + "x".repeat(100_000) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .getBytes(StandardCharsets.US_ASCII), Duration.ofSeconds(20));
+    Raw longUri =
+        raw(
+            ("GET /api/tasks/"
+                    + "x".repeat(100_000)
+                    + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII),
+            Duration.ofSeconds(20));
     assertTrue(longUri.status == 414 || longUri.status == 400, longUri.text);
     assertTrue(JSON.readTree(longUri.body()).hasNonNull("error"), longUri.text);
   }
@@ -259,8 +383,12 @@ class HostileInputIT {
   @Example
   void aBodyThatTricklesInIsCutOffWithA408() throws Exception {
     String body = HostileBodies.TASKS.get(0);
-    String head = "POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + AnchorProcess.TOKEN
-        + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length() + "\r\nConnection: close\r\n\r\n";
+    String head =
+        "POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + AnchorProcess.TOKEN
+            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + body.length()
+            + "\r\nConnection: close\r\n\r\n";
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", node.httpPort), 5000);
       s.setSoTimeout(60_000);
@@ -292,8 +420,12 @@ class HostileInputIT {
   @Example
   void aBodyShorterThanItsContentLengthIsNotA5xx() throws Exception {
     byte[] body = "{\"payload\":{\"sourceCode\":\"1\"}}".getBytes(StandardCharsets.UTF_8);
-    String head = "POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + AnchorProcess.TOKEN
-        + "\r\nContent-Type: application/json\r\nContent-Length: " + (body.length + 50) + "\r\n\r\n";
+    String head =
+        "POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + AnchorProcess.TOKEN
+            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + (body.length + 50)
+            + "\r\n\r\n";
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", node.httpPort), 5000);
       s.setSoTimeout(60_000);
@@ -310,8 +442,11 @@ class HostileInputIT {
 
   @Example
   void aBodyLargerThanTheLimitIsA413NamingTheBody() throws Exception {
-    byte[] body = ("{\"payload\":{\"sourceCode\":\"" + "x".repeat(6 * 1024 * 1024) + "\"}}").getBytes(StandardCharsets.UTF_8);
-    HttpResponse<String> r = send("POST", "/api/tasks", new String(body, StandardCharsets.UTF_8), Map.of());
+    byte[] body =
+        ("{\"payload\":{\"sourceCode\":\"" + "x".repeat(6 * 1024 * 1024) + "\"}}")
+            .getBytes(StandardCharsets.UTF_8);
+    HttpResponse<String> r =
+        send("POST", "/api/tasks", new String(body, StandardCharsets.UTF_8), Map.of());
     assertEquals(413, r.statusCode(), r.body());
     assertEquals("body", JSON.readTree(r.body()).path("field").asText(), r.body());
   }
@@ -322,15 +457,22 @@ class HostileInputIT {
     return URLEncoder.encode(v, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
-  private static HttpResponse<String> send(String method, String path, String body, Map<String, String> headers)
-      throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.url(path))).timeout(Duration.ofSeconds(30));
-    if (!headers.containsKey("Authorization")) b.header("Authorization", "Bearer " + AnchorProcess.TOKEN);
-    headers.forEach((k, v) -> {
-      if (!v.isEmpty()) b.header(k, v);
-    });
+  private static HttpResponse<String> send(
+      String method, String path, String body, Map<String, String> headers) throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(node.url(path))).timeout(Duration.ofSeconds(30));
+    if (!headers.containsKey("Authorization"))
+      b.header("Authorization", "Bearer " + AnchorProcess.TOKEN);
+    headers.forEach(
+        (k, v) -> {
+          if (!v.isEmpty()) b.header(k, v);
+        });
     if (body != null) b.header("Content-Type", "application/json");
-    b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+    b.method(
+        method,
+        body == null
+            ? HttpRequest.BodyPublishers.noBody()
+            : HttpRequest.BodyPublishers.ofString(body));
     return CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
@@ -339,22 +481,35 @@ class HostileInputIT {
   }
 
   /** No 5xx; a 4xx is a JSON error, and a 400 or 413 names the field. */
-  private static void answersWell(int status, String body, java.net.http.HttpHeaders headers) throws Exception {
+  private static void answersWell(int status, String body, java.net.http.HttpHeaders headers)
+      throws Exception {
     assertTrue(status < 500, "answered " + status + ": " + body);
     if (status >= 400) {
-      assertTrue(headers.firstValue("Content-Type").orElse("").contains("json"), status + " not JSON: " + body);
+      assertTrue(
+          headers.firstValue("Content-Type").orElse("").contains("json"),
+          status + " not JSON: " + body);
       JsonNode b = JSON.readTree(body);
       assertTrue(b.hasNonNull("error"), body);
       if (status == 400 || status == 413) {
-        assertTrue(b.hasNonNull("field") && !b.path("field").asText().isBlank(), "a " + status + " naming no field: " + body);
+        assertTrue(
+            b.hasNonNull("field") && !b.path("field").asText().isBlank(),
+            "a " + status + " naming no field: " + body);
       }
     }
   }
 
   private static byte[] request(String method, String path, byte[] body, String extraHeaders) {
-    String head = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + AnchorProcess.TOKEN
-        + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n"
-        + extraHeaders + "\r\n";
+    String head =
+        method
+            + " "
+            + path
+            + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+            + AnchorProcess.TOKEN
+            + "\r\nContent-Type: application/json\r\nContent-Length: "
+            + body.length
+            + "\r\nConnection: close\r\n"
+            + extraHeaders
+            + "\r\n";
     byte[] h = head.getBytes(StandardCharsets.ISO_8859_1);
     byte[] out = new byte[h.length + body.length];
     System.arraycopy(h, 0, out, 0, h.length);
@@ -372,7 +527,10 @@ class HostileInputIT {
     }
   }
 
-  /** A raw HTTP/1.1 answer: status and the text after the headers (chunked bodies are not expected here). */
+  /**
+   * A raw HTTP/1.1 answer: status and the text after the headers (chunked bodies are not expected
+   * here).
+   */
   record Raw(int status, String text) {
     static Raw parse(byte[] bytes) {
       String t = new String(bytes, StandardCharsets.UTF_8);

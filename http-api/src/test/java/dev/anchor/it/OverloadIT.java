@@ -1,9 +1,10 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Test;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,39 +18,65 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 /**
- * Admission control on a real standalone with tiny bounds: a burst far beyond them gets 503 with Retry-After (never
- * another error, never a timeout), every task that got its 201 completes, and reads and /health are served meanwhile.
- * The figures under sustained overload are the drill's ({@code ./anchor bench overload}), not this test's.
+ * Admission control on a real standalone with tiny bounds: a burst far beyond them gets 503 with
+ * Retry-After (never another error, never a timeout), every task that got its 201 completes, and
+ * reads and /health are served meanwhile. The figures under sustained overload are the drill's
+ * ({@code ./anchor bench overload}), not this test's.
  */
 @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
 class OverloadIT {
   private static final ObjectMapper JSON = new ObjectMapper();
+
   /** Busy for 100 ms, so the backlog builds up while the burst lasts. */
-  private static final String SLOW = "{\"name\":\"slow\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":"
-      + "\"const t = Date.now(); while (Date.now() - t < 100) {} 1\"}}";
-  private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(5)).build();
+  private static final String SLOW =
+      "{\"name\":\"slow\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":"
+          + "\"const t = Date.now(); while (Date.now() - t < 100) {} 1\"}}";
+
+  private static final HttpClient CLIENT =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
 
   @Test
-  void aBurstBeyondTheBoundsIsRefusedWithRetryAfterAndEveryAcceptedTaskCompletes() throws Exception {
+  void aBurstBeyondTheBoundsIsRefusedWithRetryAfterAndEveryAcceptedTaskCompletes()
+      throws Exception {
     Path dir = Files.createTempDirectory("anchor-overload-it");
-    try (AnchorProcess node = AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(),
-        AnchorProcess.env("ANCHOR_MAX_SUBMITS_IN_FLIGHT", "2", "ANCHOR_MAX_OPEN_TASKS", "20",
-            "ANCHOR_WORKER_CAPACITY", "2", "ANCHOR_MONGO_URI", "embedded-memory"))) {
+    try (AnchorProcess node =
+        AnchorProcess.start(
+            "standalone",
+            dir.resolve("data"),
+            AnchorProcess.freePort(),
+            AnchorProcess.env(
+                "ANCHOR_MAX_SUBMITS_IN_FLIGHT",
+                "2",
+                "ANCHOR_MAX_OPEN_TASKS",
+                "20",
+                "ANCHOR_WORKER_CAPACITY",
+                "2",
+                "ANCHOR_MONGO_URI",
+                "embedded-memory"))) {
       node.awaitHealthy(Duration.ofSeconds(150));
 
       List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
       for (int i = 0; i < 300; i++) {
         boolean bulk = i % 10 == 0;
-        String body = bulk ? "{\"tasks\":[" + String.join(",", java.util.Collections.nCopies(5, SLOW)) + "]}" : SLOW;
-        burst.add(CLIENT.sendAsync(AnchorProcess.authorized(URI.create(node.url(bulk ? "/api/tasks/bulk" : "/api/tasks")))
-            .timeout(Duration.ofSeconds(30)).header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString()));
+        String body =
+            bulk
+                ? "{\"tasks\":[" + String.join(",", java.util.Collections.nCopies(5, SLOW)) + "]}"
+                : SLOW;
+        burst.add(
+            CLIENT.sendAsync(
+                AnchorProcess.authorized(
+                        URI.create(node.url(bulk ? "/api/tasks/bulk" : "/api/tasks")))
+                    .timeout(Duration.ofSeconds(30))
+                    .header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(body))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString()));
       }
       // reads and health are not gated while the burst is answered
       assertEquals(200, node.get("/health").statusCode());
@@ -63,8 +90,14 @@ class OverloadIT {
           r = f.get(60, TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException e) {
           String log = node.output();
-          throw new AssertionError("a submit got no answer (" + byStatus + "): " + e.getCause()
-              + "\n" + log.substring(Math.max(0, log.length() - 6000)), e);
+          throw new AssertionError(
+              "a submit got no answer ("
+                  + byStatus
+                  + "): "
+                  + e.getCause()
+                  + "\n"
+                  + log.substring(Math.max(0, log.length() - 6000)),
+              e);
         }
         byStatus.merge(r.statusCode(), 1, Integer::sum);
         JsonNode b = JSON.readTree(r.body());
@@ -73,7 +106,12 @@ class OverloadIT {
           for (JsonNode id : b.path("taskIds")) accepted.add(id.asText());
         } else {
           assertEquals(503, r.statusCode(), r.body());
-          assertTrue(r.headers().firstValue("Retry-After").map(v -> Integer.parseInt(v) >= 1).orElse(false), r.headers().toString());
+          assertTrue(
+              r.headers()
+                  .firstValue("Retry-After")
+                  .map(v -> Integer.parseInt(v) >= 1)
+                  .orElse(false),
+              r.headers().toString());
           assertTrue(b.path("error").asText().contains("try again"), r.body());
         }
       }
@@ -84,12 +122,14 @@ class OverloadIT {
       for (String id : accepted) {
         String status = "";
         while (!status.equals("Completed")) {
-          assertTrue(System.nanoTime() < deadline, "task " + id + " is " + status + " (" + byStatus + ")");
+          assertTrue(
+              System.nanoTime() < deadline, "task " + id + " is " + status + " (" + byStatus + ")");
           status = JSON.readTree(node.get("/api/tasks/" + id).body()).path("status").asText();
           if (!status.equals("Completed")) TimeUnit.MILLISECONDS.sleep(100);
         }
       }
-      // once the backlog drained, submits are taken again (as soon as the node has read the new count)
+      // once the backlog drained, submits are taken again (as soon as the node has read the new
+      // count)
       int status = 0;
       long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       while (status != 201 && System.nanoTime() < until) {

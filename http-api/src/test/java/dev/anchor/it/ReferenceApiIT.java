@@ -1,14 +1,11 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
-
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,15 +15,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
- * What a user of the reference system points at Anchor, on one standalone started with the reference's PORT: the
- * README's request bodies as they are, the reference shapes of /api/queue/stats and /api/nodes, and the stats counts
- * of a known workload, before and after a restart.
+ * What a user of the reference system points at Anchor, on one standalone started with the
+ * reference's PORT: the README's request bodies as they are, the reference shapes of
+ * /api/queue/stats and /api/nodes, and the stats counts of a known workload, before and after a
+ * restart.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -45,8 +45,16 @@ class ReferenceApiIT {
     managementPort = AnchorProcess.freePort();
     // the reference system's PORT, with ANCHOR_PORT empty (= unset)
     // and the same node name after the restart, so the workload stays what it was
-    env = Map.of("ANCHOR_PORT", "", "PORT", Integer.toString(port), "ANCHOR_NODE_NAME", "reference-node",
-        "ANCHOR_MANAGEMENT_PORT", Integer.toString(managementPort));
+    env =
+        Map.of(
+            "ANCHOR_PORT",
+            "",
+            "PORT",
+            Integer.toString(port),
+            "ANCHOR_NODE_NAME",
+            "reference-node",
+            "ANCHOR_MANAGEMENT_PORT",
+            Integer.toString(managementPort));
     node = AnchorProcess.start("standalone", dir.resolve("data"), port, env);
     node.awaitHealthy(Duration.ofSeconds(150));
   }
@@ -82,14 +90,18 @@ class ReferenceApiIT {
       }
       TimeUnit.MILLISECONDS.sleep(200);
     }
-    throw new AssertionError("timed out waiting for " + what + (last == null ? "" : ": " + last.getMessage()));
+    throw new AssertionError(
+        "timed out waiting for " + what + (last == null ? "" : ": " + last.getMessage()));
   }
 
   static JsonNode status(String taskId, String... wanted) throws Exception {
-    return await(taskId + " to be " + String.join("/", wanted), Duration.ofSeconds(60), () -> {
-      JsonNode t = body(node.get("/api/tasks/" + taskId));
-      return List.of(wanted).contains(t.path("status").asText()) ? t : null;
-    });
+    return await(
+        taskId + " to be " + String.join("/", wanted),
+        Duration.ofSeconds(60),
+        () -> {
+          JsonNode t = body(node.get("/api/tasks/" + taskId));
+          return List.of(wanted).contains(t.path("status").asText()) ? t : null;
+        });
   }
 
   static final Map<String, Long> before = new HashMap<>();
@@ -98,18 +110,25 @@ class ReferenceApiIT {
   @Test
   @Order(1)
   void aKnownWorkloadIsCountedInTheReferenceShape() throws Exception {
-    // the README's task body (runtime js: this machine may have no npm for the reference's native lodash example)
-    String ok = """
+    // the README's task body (runtime js: this machine may have no npm for the reference's native
+    // lodash example)
+    String ok =
+        """
         {"name":"Prime Finder","type":"script",
          "payload":{"sourceCode":"let c=0; for (let i=2;i<=input.n;i++){let p=true; for(let j=2;j*j<=i;j++) if(i%j==0){p=false;break} if(p)c++} c","dependencies":[],"runtime":"js"},
          "requirements":{"minRam":0,"gpuRequired":false},
          "input":{"n":1000}, "timeoutMs":30000, "retries":{"attempts":3,"backoffMs":2000}, "priority":0}""";
     List<String> oks = List.of(submit(ok), submit(ok), submit(ok));
-    String bad = submit("{\"name\":\"boom\",\"payload\":{\"sourceCode\":\"throw new Error('no')\"}}");
+    String bad =
+        submit("{\"name\":\"boom\",\"payload\":{\"sourceCode\":\"throw new Error('no')\"}}");
     // two replicas never fit on one node: this verified task waits
-    String verified = submit("{\"payload\":{\"sourceCode\":\"1\"},\"verification\":{\"replicas\":2}}");
+    String verified =
+        submit("{\"payload\":{\"sourceCode\":\"1\"},\"verification\":{\"replicas\":2}}");
     // the reference DAG body verbatim: no payloads, each node a pass-through step
-    HttpResponse<String> d = node.post("/api/dag/schedule", """
+    HttpResponse<String> d =
+        node.post(
+            "/api/dag/schedule",
+            """
         {"tasks":[{"id":"fetch","type":"script","dependencies":[]},
                   {"id":"process_1","type":"parallel","dependencies":["fetch"]},
                   {"id":"process_2","type":"parallel","dependencies":["fetch"]},
@@ -119,28 +138,52 @@ class ReferenceApiIT {
 
     for (String id : oks) assertEquals(168, status(id, "Completed").path("result").asInt());
     assertEquals("Failed", status(bad, "Completed", "Failed").path("status").asText());
-    JsonNode dag = await("the DAG to complete", Duration.ofSeconds(30), () -> {
-      JsonNode v = body(node.get("/api/dag/" + dagId));
-      return "Completed".equals(v.path("status").asText()) ? v : null;
-    });
+    JsonNode dag =
+        await(
+            "the DAG to complete",
+            Duration.ofSeconds(30),
+            () -> {
+              JsonNode v = body(node.get("/api/dag/" + dagId));
+              return "Completed".equals(v.path("status").asText()) ? v : null;
+            });
     for (JsonNode n : dag.path("nodes")) {
-      assertEquals(n.path("id").asText().startsWith("process") ? "parallel" : "script", n.path("type").asText(), dag.toString());
+      assertEquals(
+          n.path("id").asText().startsWith("process") ? "parallel" : "script",
+          n.path("type").asText(),
+          dag.toString());
       assertTrue(n.path("taskId").isNull(), dag.toString());
     }
-    // pass-through results are their inputs: aggregate's is {process_1:{fetch:null}, process_2:{fetch:null}}
-    assertEquals(JSON.readTree("{\"process_1\":{\"fetch\":null},\"process_2\":{\"fetch\":null}}"), dag.path("result"));
+    // pass-through results are their inputs: aggregate's is {process_1:{fetch:null},
+    // process_2:{fetch:null}}
+    assertEquals(
+        JSON.readTree("{\"process_1\":{\"fetch\":null},\"process_2\":{\"fetch\":null}}"),
+        dag.path("result"));
     assertEquals("Queued", body(node.get("/api/tasks/" + verified)).path("status").asText());
 
-    JsonNode stats = await("the counts to settle", Duration.ofSeconds(20), () -> {
-      JsonNode s = body(node.get("/api/queue/stats"));
-      return s.path("tasks").path("completed").asLong() == 3 && s.path("dag").path("completed").asLong() == 1 ? s : null;
-    });
-    assertEquals(JSON.readTree("{\"waiting\":1,\"active\":0,\"completed\":3,\"failed\":1,\"delayed\":0,\"cancelled\":0}"),
-        stats.path("tasks"), stats.toString());
-    assertEquals(JSON.readTree("{\"waiting\":0,\"active\":0,\"completed\":1,\"failed\":0,\"cancelled\":0}"),
-        stats.path("dag"), stats.toString());
-    assertEquals(JSON.readTree("{\"waiting\":1,\"active\":0,\"completed\":0,\"failed\":0}"),
-        stats.path("consensus"), stats.toString());
+    JsonNode stats =
+        await(
+            "the counts to settle",
+            Duration.ofSeconds(20),
+            () -> {
+              JsonNode s = body(node.get("/api/queue/stats"));
+              return s.path("tasks").path("completed").asLong() == 3
+                      && s.path("dag").path("completed").asLong() == 1
+                  ? s
+                  : null;
+            });
+    assertEquals(
+        JSON.readTree(
+            "{\"waiting\":1,\"active\":0,\"completed\":3,\"failed\":1,\"delayed\":0,\"cancelled\":0}"),
+        stats.path("tasks"),
+        stats.toString());
+    assertEquals(
+        JSON.readTree("{\"waiting\":0,\"active\":0,\"completed\":1,\"failed\":0,\"cancelled\":0}"),
+        stats.path("dag"),
+        stats.toString());
+    assertEquals(
+        JSON.readTree("{\"waiting\":1,\"active\":0,\"completed\":0,\"failed\":0}"),
+        stats.path("consensus"),
+        stats.toString());
     // the per-node breakdown beside them: this node ran the three and the failed one
     JsonNode queues = stats.path("queues");
     assertEquals(1, queues.size(), stats.toString());
@@ -157,8 +200,12 @@ class ReferenceApiIT {
     JsonNode nodes = body(node.get("/api/nodes"));
     JsonNode metrics = nodes.get(0).path("metrics");
     assertTrue(metrics.path("hasDocker").isBoolean(), nodes.toString());
-    assertEquals(Files.exists(Path.of("/var/run/docker.sock")) && System.getenv("DOCKER_HOST") == null
-        ? metrics.path("hasDocker").asBoolean() : false, metrics.path("hasDocker").asBoolean(), nodes.toString());
+    assertEquals(
+        Files.exists(Path.of("/var/run/docker.sock")) && System.getenv("DOCKER_HOST") == null
+            ? metrics.path("hasDocker").asBoolean()
+            : false,
+        metrics.path("hasDocker").asBoolean(),
+        nodes.toString());
   }
 
   @Test
@@ -167,7 +214,9 @@ class ReferenceApiIT {
     dev.anchor.ops.PrometheusText.assumeParser();
     HttpResponse<String> api = node.get("/metrics");
     assertEquals(200, api.statusCode(), api.body());
-    assertTrue(api.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"), api.headers().toString());
+    assertTrue(
+        api.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"),
+        api.headers().toString());
     Map<String, Object> m = dev.anchor.ops.PrometheusText.parse(api.body());
     // five js tasks accepted: three primes, the failing one and the verified one
     assertEquals(5.0, m.get("anchor_tasks_submitted_total{runtime=\"js\"}"));
@@ -176,46 +225,68 @@ class ReferenceApiIT {
     assertEquals(3.0, m.get("anchor_tasks{kind=\"task\",state=\"Completed\"}"));
     assertEquals(1.0, m.get("anchor_dags{state=\"Completed\"}"));
     assertEquals(4.0, m.get("anchor_node_capacity{node=\"reference-node\"}"));
-    assertTrue(m.containsKey("anchor_queue_jobs{band=\"normal\",node=\"reference-node\",state=\"waiting\"}"));
+    assertTrue(
+        m.containsKey(
+            "anchor_queue_jobs{band=\"normal\",node=\"reference-node\",state=\"waiting\"}"));
     assertTrue((Double) m.get("anchor_task_queue_seconds_count{runtime=\"js\"}") >= 4);
     assertTrue((Double) m.get("anchor_journal_batch_events_count") >= 1);
     // the three primes, and the verified task's one replica that fits on this node
-    assertTrue((Double) m.get("anchor_sandbox_outcomes_total{outcome=\"success\",runtime=\"js\"}") >= 3);
-    assertEquals(1.0, m.get("anchor_sandbox_outcomes_total{outcome=\"CODE_ERROR\",runtime=\"js\"}"));
+    assertTrue(
+        (Double) m.get("anchor_sandbox_outcomes_total{outcome=\"success\",runtime=\"js\"}") >= 3);
+    assertEquals(
+        1.0, m.get("anchor_sandbox_outcomes_total{outcome=\"CODE_ERROR\",runtime=\"js\"}"));
     assertTrue(m.keySet().stream().anyMatch(k -> k.startsWith("jvm_gc_collection_seconds_count")));
     // every Anchor series the Grafana dashboard in ops/ queries is exported
-    String dashboard = Files.readString(AnchorProcess.HOME.resolve("ops/grafana/anchor-dashboard.json"));
-    java.util.regex.Matcher names = java.util.regex.Pattern.compile("anchor_[a-z_]+").matcher(dashboard);
+    String dashboard =
+        Files.readString(AnchorProcess.HOME.resolve("ops/grafana/anchor-dashboard.json"));
+    java.util.regex.Matcher names =
+        java.util.regex.Pattern.compile("anchor_[a-z_]+").matcher(dashboard);
     while (names.find()) {
       String name = names.group();
       if (name.equals("anchor_overview")) continue; // the dashboard's uid
-      assertTrue(m.keySet().stream().anyMatch(k -> k.startsWith(name)), "the dashboard queries " + name);
+      assertTrue(
+          m.keySet().stream().anyMatch(k -> k.startsWith(name)), "the dashboard queries " + name);
     }
     // the management port: the same registry, no token (loopback, read-only)
-    HttpResponse<String> mgmt = AnchorProcess.HTTP.send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create("http://127.0.0.1:" + managementPort + "/metrics")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> mgmt =
+        AnchorProcess.HTTP.send(
+            java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://127.0.0.1:" + managementPort + "/metrics"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(200, mgmt.statusCode(), mgmt.body());
-    assertEquals(5.0, dev.anchor.ops.PrometheusText.parse(mgmt.body()).get("anchor_tasks_submitted_total{runtime=\"js\"}"));
+    assertEquals(
+        5.0,
+        dev.anchor.ops.PrometheusText.parse(mgmt.body())
+            .get("anchor_tasks_submitted_total{runtime=\"js\"}"));
     // and without a token the API port refuses
-    assertEquals(401, AnchorProcess.HTTP.send(java.net.http.HttpRequest.newBuilder(
-        java.net.URI.create(node.url("/metrics"))).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+    assertEquals(
+        401,
+        AnchorProcess.HTTP
+            .send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/metrics")))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .statusCode());
   }
 
   /** What one run of the launcher's client did. */
   record Cli(int exit, String out, String err) {}
 
   static Cli cli(Map<String, String> extraEnv, String... args) throws Exception {
-    List<String> cmd = new java.util.ArrayList<>(List.of("bash", AnchorProcess.HOME.resolve("anchor").toString()));
+    List<String> cmd =
+        new java.util.ArrayList<>(List.of("bash", AnchorProcess.HOME.resolve("anchor").toString()));
     cmd.addAll(List.of(args));
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
     pb.environment().put("ANCHOR_SKIP_BUILD", "1");
     pb.environment().put("ANCHOR_SERVER", "http://127.0.0.1:" + port);
     pb.environment().put("ANCHOR_TOKEN", AnchorProcess.TOKEN);
     pb.environment().putAll(extraEnv);
-    Path out = Files.createTempFile(dir, "cli", ".out"), err = Files.createTempFile(dir, "cli", ".err");
+    Path out = Files.createTempFile(dir, "cli", ".out"),
+        err = Files.createTempFile(dir, "cli", ".err");
     Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-    assertTrue(p.waitFor(90, TimeUnit.SECONDS), "the client did not end: " + String.join(" ", args));
+    assertTrue(
+        p.waitFor(90, TimeUnit.SECONDS), "the client did not end: " + String.join(" ", args));
     return new Cli(p.exitValue(), Files.readString(out), Files.readString(err));
   }
 
@@ -227,7 +298,9 @@ class ReferenceApiIT {
   @Order(4)
   void theCommandLineClient() throws Exception {
     Path task = dir.resolve("task.json");
-    Files.writeString(task, "{\"name\":\"cli\",\"payload\":{\"sourceCode\":\"console.log('hi ' + input.n); input.n * 2\"},\"input\":{\"n\":21}}");
+    Files.writeString(
+        task,
+        "{\"name\":\"cli\",\"payload\":{\"sourceCode\":\"console.log('hi ' + input.n); input.n * 2\"},\"input\":{\"n\":21}}");
     // a relative file operand is read from where the client was called (its process runs in dir)
     Cli done = cli("submit", "task.json", "--wait");
     assertEquals(0, done.exit(), done.toString());
@@ -259,7 +332,9 @@ class ReferenceApiIT {
     assertTrue(refused.err().startsWith("anchor: 400 payload.runtime: "), refused.toString());
 
     Path dag = dir.resolve("dag.json");
-    Files.writeString(dag, """
+    Files.writeString(
+        dag,
+        """
         {"input":{"n":3},"tasks":[{"id":"a","payload":{"sourceCode":"input.n + 1"}},
           {"id":"b","type":"parallel","dependencies":["a"]},
           {"id":"c","dependencies":["b"],"payload":{"sourceCode":"input.b.a * 10"}}]}""");
@@ -272,17 +347,22 @@ class ReferenceApiIT {
     assertEquals(0, nodes.exit(), nodes.toString());
     assertTrue(nodes.out().contains("reference-node"), nodes.toString());
     Cli stats = cli("stats", "--json");
-    assertTrue(JSON.readTree(stats.out()).path("tasks").path("completed").asLong() >= 5, stats.toString());
+    assertTrue(
+        JSON.readTree(stats.out()).path("tasks").path("completed").asLong() >= 5, stats.toString());
 
     // the verified task still waits: cancel it
-    String waiting = submit("{\"payload\":{\"sourceCode\":\"1\"},\"verification\":{\"replicas\":2}}");
+    String waiting =
+        submit("{\"payload\":{\"sourceCode\":\"1\"},\"verification\":{\"replicas\":2}}");
     Cli cancel = cli("cancel", waiting);
     assertEquals(0, cancel.exit(), cancel.toString());
     assertTrue(cancel.out().contains("Cancelled"), cancel.toString());
 
-    Cli unreachable = cli(Map.of("ANCHOR_SERVER", "http://127.0.0.1:" + AnchorProcess.freePort()), "stats");
+    Cli unreachable =
+        cli(Map.of("ANCHOR_SERVER", "http://127.0.0.1:" + AnchorProcess.freePort()), "stats");
     assertEquals(3, unreachable.exit(), unreachable.toString());
-    assertTrue(unreachable.err().startsWith("anchor: cannot reach http://127.0.0.1:"), unreachable.toString());
+    assertTrue(
+        unreachable.err().startsWith("anchor: cannot reach http://127.0.0.1:"),
+        unreachable.toString());
     Cli noToken = cli(Map.of("ANCHOR_TOKEN", "not-a-token"), "stats");
     assertEquals(4, noToken.exit(), noToken.toString());
     assertTrue(noToken.err().startsWith("anchor: 401 Authorization: "), noToken.toString());
@@ -294,8 +374,11 @@ class ReferenceApiIT {
   @Order(5)
   void everyDocumentedOperationAnswersAndTheDocsPageIsServed() throws Exception {
     var http = AnchorProcess.HTTP;
-    HttpResponse<String> d = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/api/openapi.json")))
-        .build(), HttpResponse.BodyHandlers.ofString()); // open: no token
+    HttpResponse<String> d =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/api/openapi.json")))
+                .build(),
+            HttpResponse.BodyHandlers.ofString()); // open: no token
     assertEquals(200, d.statusCode(), d.body());
     JsonNode doc = JSON.readTree(d.body());
     assertEquals("3.1.0", doc.path("openapi").asText());
@@ -306,33 +389,51 @@ class ReferenceApiIT {
       for (var m = path.getValue().fieldNames(); m.hasNext(); ) {
         String method = m.next().toUpperCase(java.util.Locale.ROOT);
         String sample = path.getKey().replaceAll("\\{[^}]+}", "x1");
-        var req = AnchorProcess.authorized(java.net.URI.create(node.url(sample))).timeout(Duration.ofSeconds(20))
-            .header("Content-Type", "application/json")
-            .method(method, method.equals("POST") ? java.net.http.HttpRequest.BodyPublishers.ofString("{}")
-                : java.net.http.HttpRequest.BodyPublishers.noBody()).build();
+        var req =
+            AnchorProcess.authorized(java.net.URI.create(node.url(sample)))
+                .timeout(Duration.ofSeconds(20))
+                .header("Content-Type", "application/json")
+                .method(
+                    method,
+                    method.equals("POST")
+                        ? java.net.http.HttpRequest.BodyPublishers.ofString("{}")
+                        : java.net.http.HttpRequest.BodyPublishers.noBody())
+                .build();
         // headers only: event streams stay open
-        HttpResponse<java.io.InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<java.io.InputStream> r =
+            http.send(req, HttpResponse.BodyHandlers.ofInputStream());
         String body;
         try (java.io.InputStream in = r.body()) {
-          body = r.headers().firstValue("Content-Type").orElse("").contains("event-stream") ? ""
-              : new String(in.readNBytes(2000), java.nio.charset.StandardCharsets.UTF_8);
+          body =
+              r.headers().firstValue("Content-Type").orElse("").contains("event-stream")
+                  ? ""
+                  : new String(in.readNBytes(2000), java.nio.charset.StandardCharsets.UTF_8);
         }
         checked++;
-        // the router's own answers when no route matches: 405, or 404 "The requested resource could not be found."
-        if (r.statusCode() == 405 || (r.statusCode() == 404 && body.contains("could not be found"))) {
+        // the router's own answers when no route matches: 405, or 404 "The requested resource could
+        // not be found."
+        if (r.statusCode() == 405
+            || (r.statusCode() == 404 && body.contains("could not be found"))) {
           silent.add(method + " " + sample + " -> " + r.statusCode() + " " + body);
         }
       }
     }
     assertTrue(checked > 40, "only " + checked + " operations");
     assertEquals(List.of(), silent, "documented but not answered");
-    HttpResponse<String> page = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/api/docs")))
-        .build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> page =
+        http.send(
+            java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/api/docs")))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
     assertEquals(200, page.statusCode());
     assertTrue(page.body().contains("swagger-ui-bundle.js"), page.body());
-    for (String f : List.of("/api/docs/swagger-ui-bundle.js", "/api/docs/swagger-ui.css", "/api/docs/init.js")) {
-      HttpResponse<byte[]> r = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url(f))).build(),
-          HttpResponse.BodyHandlers.ofByteArray());
+    for (String f :
+        List.of(
+            "/api/docs/swagger-ui-bundle.js", "/api/docs/swagger-ui.css", "/api/docs/init.js")) {
+      HttpResponse<byte[]> r =
+          http.send(
+              java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url(f))).build(),
+              HttpResponse.BodyHandlers.ofByteArray());
       assertEquals(200, r.statusCode(), f);
       assertTrue(r.body().length > 0, f);
     }
@@ -346,7 +447,9 @@ class ReferenceApiIT {
     node = AnchorProcess.start("standalone", dir.resolve("data"), port, env);
     node.awaitHealthy(Duration.ofSeconds(150));
     JsonNode after = body(node.get("/api/queue/stats"));
-    for (String k : List.of("tasks", "dag", "consensus")) assertEquals(stats.path(k), after.path(k), after.toString());
-    assertFalse(node.output().contains("queue statistics rebuilt"), "the counters were kept, not rebuilt");
+    for (String k : List.of("tasks", "dag", "consensus"))
+      assertEquals(stats.path(k), after.path(k), after.toString());
+    assertFalse(
+        node.output().contains("queue statistics rebuilt"), "the counters were kept, not rebuilt");
   }
 }

@@ -1,10 +1,10 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,20 +14,19 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A standalone node (embedded MongoDB-wire store and Redis, data under its data dir) runs tasks, is killed with -9,
- * and after a restart on the same data dir still knows every task with its result: the journal survived the crash.
+ * A standalone node (embedded MongoDB-wire store and Redis, data under its data dir) runs tasks, is
+ * killed with -9, and after a restart on the same data dir still knows every task with its result:
+ * the journal survived the crash.
  */
 @org.junit.jupiter.api.Timeout(value = 10, unit = java.util.concurrent.TimeUnit.MINUTES)
 class StandaloneCrashIT {
   static final ObjectMapper JSON = new ObjectMapper();
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void journalSurvivesKill9AndRestart() throws Exception {
@@ -42,25 +41,37 @@ class StandaloneCrashIT {
       assertEquals("ok", health.path("store").path("status").asText(), health.toString());
       assertEquals("ok", health.path("queue").path("status").asText(), health.toString());
       for (int i = 1; i <= 5; i++) {
-        HttpResponse<String> r = first.post("/api/tasks", """
+        HttpResponse<String> r =
+            first.post(
+                "/api/tasks",
+                """
             {"name":"square %d","type":"script","payload":{"sourceCode":"input.n * input.n","runtime":"js"},"input":{"n":%d}}
-            """.formatted(i, i));
+            """
+                    .formatted(i, i));
         assertEquals(201, r.statusCode(), r.body());
         ids.add(JSON.readTree(r.body()).path("taskId").asText());
       }
       for (int i = 0; i < ids.size(); i++) {
         JsonNode done = awaitStatus(first, ids.get(i), "Completed", Duration.ofSeconds(120));
-        assertEquals(String.valueOf((i + 1) * (i + 1)), done.path("result").asText(), done.toString());
+        assertEquals(
+            String.valueOf((i + 1) * (i + 1)), done.path("result").asText(), done.toString());
         results.put(ids.get(i), done.path("result").asText());
       }
       // one more accepted just before the crash: journaled, maybe not yet run
-      HttpResponse<String> late = first.post("/api/tasks", """
+      HttpResponse<String> late =
+          first.post(
+              "/api/tasks",
+              """
           {"name":"late","payload":{"sourceCode":"6 * 7","runtime":"js"}}""");
       assertEquals(201, late.statusCode(), late.body());
       ids.add(JSON.readTree(late.body()).path("taskId").asText());
       results.put(ids.get(ids.size() - 1), "42");
-      // and one whose retry is scheduled at the crash: nothing but the restarted coordinator itself can run it then
-      HttpResponse<String> r = first.post("/api/tasks", """
+      // and one whose retry is scheduled at the crash: nothing but the restarted coordinator itself
+      // can run it then
+      HttpResponse<String> r =
+          first.post(
+              "/api/tasks",
+              """
           {"name":"retrying","payload":{"sourceCode":"throw new Error('no')","runtime":"js"},
            "retries":{"attempts":2,"backoffMs":8000,"retryUserErrors":true}}""");
       assertEquals(201, r.statusCode(), r.body());
@@ -68,11 +79,14 @@ class StandaloneCrashIT {
       poll(first, retrying, Duration.ofSeconds(120), t -> !t.path("nextRetryAt").isNull());
       first.kill9();
     }
-    assertTrue(Files.exists(data.resolve("mongo.mv")), "the embedded store keeps its file under the data dir");
+    assertTrue(
+        Files.exists(data.resolve("mongo.mv")),
+        "the embedded store keeps its file under the data dir");
 
     try (AnchorProcess second = AnchorProcess.start("standalone", data, port, Map.of())) {
       second.awaitHealthy(Duration.ofSeconds(150));
-      // watched through the listing only: reading a task itself would start its entity, and the point is that the
+      // watched through the listing only: reading a task itself would start its entity, and the
+      // point is that the
       // coordinator starts its unfinished tasks by itself
       JsonNode retried = awaitListed(second, retrying, "Failed", Duration.ofSeconds(120));
       assertEquals(2, retried.path("attempts").asInt(), retried.toString());
@@ -80,7 +94,8 @@ class StandaloneCrashIT {
         JsonNode task = awaitStatus(second, id, "Completed", Duration.ofSeconds(120));
         assertEquals(results.get(id), task.path("result").asText(), task.toString());
         long completions = 0;
-        for (JsonNode h : task.path("history")) if (h.path("event").asText().equals("Completed")) completions++;
+        for (JsonNode h : task.path("history"))
+          if (h.path("event").asText().equals("Completed")) completions++;
         assertEquals(1, completions, "a result is recorded once: " + task);
       }
     }
@@ -94,14 +109,27 @@ class StandaloneCrashIT {
   }
 
   /** Polls until the task has {@code status}; ending in another state fails at once. */
-  static JsonNode awaitStatus(AnchorProcess p, String id, String status, Duration timeout) throws Exception {
-    JsonNode t = poll(p, id, timeout, v -> ENDED.contains(v.path("status").asText()) || status.equals(v.path("status").asText()));
-    if (!status.equals(t.path("status").asText())) throw new AssertionError("task ended " + t.path("status").asText() + ": " + t);
+  static JsonNode awaitStatus(AnchorProcess p, String id, String status, Duration timeout)
+      throws Exception {
+    JsonNode t =
+        poll(
+            p,
+            id,
+            timeout,
+            v ->
+                ENDED.contains(v.path("status").asText())
+                    || status.equals(v.path("status").asText()));
+    if (!status.equals(t.path("status").asText()))
+      throw new AssertionError("task ended " + t.path("status").asText() + ": " + t);
     return t;
   }
 
-  /** Polls GET /api/tasks (the listing, which does not touch the task's entity) until the task shows {@code status}. */
-  static JsonNode awaitListed(AnchorProcess p, String id, String status, Duration timeout) throws Exception {
+  /**
+   * Polls GET /api/tasks (the listing, which does not touch the task's entity) until the task shows
+   * {@code status}.
+   */
+  static JsonNode awaitListed(AnchorProcess p, String id, String status, Duration timeout)
+      throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;
     while (System.nanoTime() < deadline) {
@@ -116,11 +144,21 @@ class StandaloneCrashIT {
       }
       TimeUnit.MILLISECONDS.sleep(200);
     }
-    throw new AssertionError("task " + id + " not " + status + " in the listing within " + timeout + "; last: " + last
-        + "\n" + p.output());
+    throw new AssertionError(
+        "task "
+            + id
+            + " not "
+            + status
+            + " in the listing within "
+            + timeout
+            + "; last: "
+            + last
+            + "\n"
+            + p.output());
   }
 
-  private static JsonNode poll(AnchorProcess p, String id, Duration timeout, java.util.function.Predicate<JsonNode> done)
+  private static JsonNode poll(
+      AnchorProcess p, String id, Duration timeout, java.util.function.Predicate<JsonNode> done)
       throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;
@@ -132,6 +170,7 @@ class StandaloneCrashIT {
       }
       TimeUnit.MILLISECONDS.sleep(200);
     }
-    throw new AssertionError("task " + id + " not done within " + timeout + "; last: " + last + "\n" + p.output());
+    throw new AssertionError(
+        "task " + id + " not done within " + timeout + "; last: " + last + "\n" + p.output());
   }
 }

@@ -1,11 +1,12 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.queue.EmbeddedRedis;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpRequest;
@@ -20,46 +21,60 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A store dies under load: the standalone's embedded Redis killed with -9 (restarted by its supervisor), an external
- * redis-server killed with -9 and brought back without its data, the embedded MongoDB made unreachable (the chaos
- * switch stops its listener). Throughout, every request is answered (201, or 503 with Retry-After while a store is
- * down), /health names what is down, every acknowledged task completes, none is recorded complete twice.
- * Figures are printed (the drill's numbers, not asserted).
+ * A store dies under load: the standalone's embedded Redis killed with -9 (restarted by its
+ * supervisor), an external redis-server killed with -9 and brought back without its data, the
+ * embedded MongoDB made unreachable (the chaos switch stops its listener). Throughout, every
+ * request is answered (201, or 503 with Retry-After while a store is down), /health names what is
+ * down, every acknowledged task completes, none is recorded complete twice. Figures are printed
+ * (the drill's numbers, not asserted).
  */
 @org.junit.jupiter.api.Timeout(value = 10, unit = TimeUnit.MINUTES)
 class StoreFaultIT {
   static final ObjectMapper JSON = new ObjectMapper();
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
 
   @Test
   void embeddedRedisKilledUnderLoadIsRestartedAndNoAcknowledgedTaskIsLost() throws Exception {
     Path data = tmp.resolve("data");
-    try (AnchorProcess node = AnchorProcess.start("standalone", data, AnchorProcess.freePort(), Map.of())) {
+    try (AnchorProcess node =
+        AnchorProcess.start("standalone", data, AnchorProcess.freePort(), Map.of())) {
       node.awaitHealthy(Duration.ofSeconds(150));
-      long pidBefore = JSON.readTree(node.get("/health").body()).path("queue").path("embedded").path("pid").asLong();
-      assertTrue(ProcessHandle.of(pidBefore).isPresent(), "the embedded redis-server runs as pid " + pidBefore);
+      long pidBefore =
+          JSON.readTree(node.get("/health").body())
+              .path("queue")
+              .path("embedded")
+              .path("pid")
+              .asLong();
+      assertTrue(
+          ProcessHandle.of(pidBefore).isPresent(),
+          "the embedded redis-server runs as pid " + pidBefore);
       try (Load load = new Load(node, 5)) {
         load.awaitAccepted(20, Duration.ofSeconds(120));
         long killedAt = System.currentTimeMillis();
         load.events.add("redis killed at " + killedAt);
         ProcessHandle.of(pidBefore).orElseThrow().destroyForcibly(); // SIGKILL
-        JsonNode back = awaitHealth(node, h -> h.path("queue").path("embedded").path("restarts").asInt() >= 1
-            && "ok".equals(h.path("queue").path("status").asText()), Duration.ofSeconds(60));
+        JsonNode back =
+            awaitHealth(
+                node,
+                h ->
+                    h.path("queue").path("embedded").path("restarts").asInt() >= 1
+                        && "ok".equals(h.path("queue").path("status").asText()),
+                Duration.ofSeconds(60));
         long pidAfter = back.path("queue").path("embedded").path("pid").asLong();
         assertNotEquals(pidBefore, pidAfter, "a new redis-server runs: " + back);
         load.awaitAcceptedAfter(killedAt, 10, Duration.ofSeconds(120));
         load.stop();
         Figures f = load.verifyAllCompletedOnce(Duration.ofSeconds(240));
-        System.out.printf("embedded Redis kill -9 under load: %s; first task accepted %d ms and first completed %d ms"
-                + " after the kill%n", f, load.firstAcceptedAfter(killedAt) - killedAt,
+        System.out.printf(
+            "embedded Redis kill -9 under load: %s; first task accepted %d ms and first completed %d ms"
+                + " after the kill%n",
+            f,
+            load.firstAcceptedAfter(killedAt) - killedAt,
             f.firstCompletionOfSubmittedAfter(killedAt) - killedAt);
         printDrillLog(node);
       }
@@ -69,52 +84,94 @@ class StoreFaultIT {
   @Test
   void externalRedisBackWithoutItsDataIsRefilledFromTheJournal() throws Exception {
     EmbeddedRedis redis = EmbeddedRedis.start(tmp.resolve("redis-data"));
-    try (AnchorProcess node = AnchorProcess.start("standalone", tmp.resolve("data"), AnchorProcess.freePort(),
-        Map.of("ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_WORKER_CAPACITY", "1"))) {
+    try (AnchorProcess node =
+        AnchorProcess.start(
+            "standalone",
+            tmp.resolve("data"),
+            AnchorProcess.freePort(),
+            Map.of("ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_WORKER_CAPACITY", "1"))) {
       node.awaitHealthy(Duration.ofSeconds(150));
-      // one slot, taken by a slow task: the next ones wait as entries on the node's stream, not yet read
+      // one slot, taken by a slow task: the next ones wait as entries on the node's stream, not yet
+      // read
       List<String> ids = new ArrayList<>();
-      ids.add(submit(node, "{\"name\":\"slow\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":"
-          + "\"const end = Date.now() + 8000; while (Date.now() < end) {} 'slow'\"}}"));
-      awaitTask(node, ids.get(0), t -> "Running".equals(t.path("status").asText()), Duration.ofSeconds(120));
+      ids.add(
+          submit(
+              node,
+              "{\"name\":\"slow\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":"
+                  + "\"const end = Date.now() + 8000; while (Date.now() < end) {} 'slow'\"}}"));
+      awaitTask(
+          node,
+          ids.get(0),
+          t -> "Running".equals(t.path("status").asText()),
+          Duration.ofSeconds(120));
       for (int i = 0; i < 5; i++) {
-        ids.add(submit(node, "{\"name\":\"q%d\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"%d * 3\"}}".formatted(i, i)));
+        ids.add(
+            submit(
+                node,
+                "{\"name\":\"q%d\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"%d * 3\"}}"
+                    .formatted(i, i)));
       }
       for (String id : ids.subList(1, ids.size())) {
         // on the node's stream: queued there, waiting for the slot
-        awaitTask(node, id, t -> "Queued".equals(t.path("status").asText()) && !t.path("nodeId").isNull(),
+        awaitTask(
+            node,
+            id,
+            t -> "Queued".equals(t.path("status").asText()) && !t.path("nodeId").isNull(),
             Duration.ofSeconds(60));
       }
-      // Redis dies and comes back without its file: every queued job, consumer group and placement is gone
+      // Redis dies and comes back without its file: every queued job, consumer group and placement
+      // is gone
       long killedAt = System.currentTimeMillis();
       ProcessHandle.of(redis.pid()).orElseThrow().destroyForcibly();
       redis.exited().get(30, TimeUnit.SECONDS);
       try (var files = Files.list(tmp.resolve("redis-data").resolve("redis"))) {
-        for (Path f : files.toList()) if (f.getFileName().toString().startsWith("appendonly")) Files.delete(f);
+        for (Path f : files.toList())
+          if (f.getFileName().toString().startsWith("appendonly")) Files.delete(f);
       }
-      JsonNode down = awaitHealth(node, h -> "unreachable".equals(h.path("queue").path("status").asText()),
-          Duration.ofSeconds(30));
+      JsonNode down =
+          awaitHealth(
+              node,
+              h -> "unreachable".equals(h.path("queue").path("status").asText()),
+              Duration.ofSeconds(30));
       assertEquals(List.of("queue"), list(down.path("unhealthy")), down.toString());
-      HttpResponse<String> refused = node.post("/api/tasks", "{\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"1\"}}");
+      HttpResponse<String> refused =
+          node.post("/api/tasks", "{\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"1\"}}");
       assertEquals(503, refused.statusCode(), refused.body());
-      assertTrue(refused.headers().firstValue("Retry-After").isPresent(), refused.headers().toString());
-      assertTrue(JSON.readTree(refused.body()).path("error").asText().contains("Redis"), refused.body());
+      assertTrue(
+          refused.headers().firstValue("Retry-After").isPresent(), refused.headers().toString());
+      assertTrue(
+          JSON.readTree(refused.body()).path("error").asText().contains("Redis"), refused.body());
 
       redis = redis.restarted();
       long restartedAt = System.currentTimeMillis();
-      awaitHealth(node, h -> "ok".equals(h.path("queue").path("status").asText()), Duration.ofSeconds(30));
+      awaitHealth(
+          node, h -> "ok".equals(h.path("queue").path("status").asText()), Duration.ofSeconds(30));
       for (int i = 0; i < ids.size(); i++) {
-        JsonNode t = awaitTask(node, ids.get(i), v -> StandaloneCrashIT.ENDED.contains(v.path("status").asText()),
-            Duration.ofSeconds(120));
+        JsonNode t =
+            awaitTask(
+                node,
+                ids.get(i),
+                v -> StandaloneCrashIT.ENDED.contains(v.path("status").asText()),
+                Duration.ofSeconds(120));
         assertEquals("Completed", t.path("status").asText(), t.toString());
-        assertEquals(i == 0 ? "slow" : String.valueOf((i - 1) * 3), t.path("result").asText(), t.toString());
+        assertEquals(
+            i == 0 ? "slow" : String.valueOf((i - 1) * 3), t.path("result").asText(), t.toString());
         assertEquals(1, completions(t), "recorded complete once: " + t);
       }
       String after = submit(node, "{\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"6 * 7\"}}");
-      JsonNode t = awaitTask(node, after, v -> "Completed".equals(v.path("status").asText()), Duration.ofSeconds(60));
-      System.out.printf("external Redis kill -9, down %d ms, back without its data: %d queued jobs re-dispatched from"
-          + " the journal, all %d tasks completed once; a new task completed %d ms after the restart%n",
-          restartedAt - killedAt, ids.size() - 1, ids.size(), t.path("completedAt").asLong() - restartedAt);
+      JsonNode t =
+          awaitTask(
+              node,
+              after,
+              v -> "Completed".equals(v.path("status").asText()),
+              Duration.ofSeconds(60));
+      System.out.printf(
+          "external Redis kill -9, down %d ms, back without its data: %d queued jobs re-dispatched from"
+              + " the journal, all %d tasks completed once; a new task completed %d ms after the restart%n",
+          restartedAt - killedAt,
+          ids.size() - 1,
+          ids.size(),
+          t.path("completedAt").asLong() - restartedAt);
       printDrillLog(node);
     } finally {
       redis.close();
@@ -124,8 +181,9 @@ class StoreFaultIT {
   @Test
   void mongoUnreachableMidLoadAnswers503AndEntitiesResume() throws Exception {
     Path data = tmp.resolve("data");
-    try (AnchorProcess node = AnchorProcess.start("standalone", data, AnchorProcess.freePort(),
-        Map.of("ANCHOR_CHAOS", "on"))) {
+    try (AnchorProcess node =
+        AnchorProcess.start(
+            "standalone", data, AnchorProcess.freePort(), Map.of("ANCHOR_CHAOS", "on"))) {
       node.awaitHealthy(Duration.ofSeconds(150));
       try (Load load = new Load(node, 8)) {
         load.awaitAccepted(20, Duration.ofSeconds(120));
@@ -133,10 +191,14 @@ class StoreFaultIT {
         long downAt = System.currentTimeMillis();
         load.events.add("mongo down at " + downAt);
         Files.writeString(flag, "drill");
-        JsonNode down = awaitHealth(node, h -> "unreachable".equals(h.path("store").path("status").asText()),
-            Duration.ofSeconds(30));
+        JsonNode down =
+            awaitHealth(
+                node,
+                h -> "unreachable".equals(h.path("store").path("status").asText()),
+                Duration.ofSeconds(30));
         assertTrue(list(down.path("unhealthy")).contains("store"), down.toString());
-        // down long enough for journal writes in flight to fail and their entities to restart with backoff
+        // down long enough for journal writes in flight to fail and their entities to restart with
+        // backoff
         load.awaitRefused(40, Duration.ofSeconds(60));
         long upAt = System.currentTimeMillis();
         load.events.add("mongo up at " + upAt);
@@ -145,7 +207,8 @@ class StoreFaultIT {
         load.awaitAcceptedAfter(upAt, 10, Duration.ofSeconds(120));
         load.stop();
         Figures f = load.verifyAllCompletedOnce(Duration.ofSeconds(240));
-        System.out.printf("MongoDB unreachable for %d ms under load: %s; first 503 %d ms after the outage began%n",
+        System.out.printf(
+            "MongoDB unreachable for %d ms under load: %s; first 503 %d ms after the outage began%n",
             upAt - downAt, f, load.firstRefusedAfter(downAt) - downAt);
         printDrillLog(node);
       }
@@ -154,24 +217,36 @@ class StoreFaultIT {
 
   // ---------------------------------------------------------------- helpers
 
-  record Figures(int accepted, int refused, int completed, int lost, int completedTwice, long maxAnswerMs, long maxHealthMs,
-                 Map<String, Long> completedAt, Map<String, Long> submittedAt) {
+  record Figures(
+      int accepted,
+      int refused,
+      int completed,
+      int lost,
+      int completedTwice,
+      long maxAnswerMs,
+      long maxHealthMs,
+      Map<String, Long> completedAt,
+      Map<String, Long> submittedAt) {
     long firstCompletionOfSubmittedAfter(long t) {
-      return submittedAt.entrySet().stream().filter(e -> e.getValue() > t)
-          .mapToLong(e -> completedAt.getOrDefault(e.getKey(), Long.MAX_VALUE)).min().orElse(-1);
+      return submittedAt.entrySet().stream()
+          .filter(e -> e.getValue() > t)
+          .mapToLong(e -> completedAt.getOrDefault(e.getKey(), Long.MAX_VALUE))
+          .min()
+          .orElse(-1);
     }
 
     @Override
     public String toString() {
       return ("%d accepted (201), %d refused (503), %d completed, %d lost, %d completed twice, slowest submit answer"
-          + " %d ms, slowest /health answer %d ms")
+              + " %d ms, slowest /health answer %d ms")
           .formatted(accepted, refused, completed, lost, completedTwice, maxAnswerMs, maxHealthMs);
     }
   }
 
   /**
-   * Submits a task every {@code 1000/perSecond} ms on its own thread and keeps every answer; /health is asked in
-   * between. Any answer other than 201 or 503-with-Retry-After, or no answer within 5 s, fails the test.
+   * Submits a task every {@code 1000/perSecond} ms on its own thread and keeps every answer;
+   * /health is asked in between. Any answer other than 201 or 503-with-Retry-After, or no answer
+   * within 5 s, fails the test.
    */
   static final class Load implements AutoCloseable {
     final AnchorProcess node;
@@ -181,56 +256,74 @@ class StoreFaultIT {
     final AtomicLong maxAnswerMs = new AtomicLong();
     final AtomicLong maxHealthMs = new AtomicLong();
     final AtomicBoolean running = new AtomicBoolean(true);
+
     /** What the drill did when (epoch ms), for failure messages. */
     final List<String> events = java.util.Collections.synchronizedList(new ArrayList<>());
+
     final Thread thread;
 
     Load(AnchorProcess node, int perSecond) {
       this.node = node;
-      this.thread = Thread.ofPlatform().daemon().name("load").start(() -> {
-        int n = 0;
-        while (running.get()) {
-          long t0 = System.currentTimeMillis();
-          try {
-            n++;
-            HttpResponse<String> r = send(node, "POST", "/api/tasks",
-                "{\"name\":\"load %d\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":%d}}"
-                    .formatted(n, n));
-            long took = System.currentTimeMillis() - t0;
-            maxAnswerMs.accumulateAndGet(took, Math::max);
-            if (r.statusCode() == 201) {
-              accepted.put(JSON.readTree(r.body()).path("taskId").asText() + "#" + n, t0);
-            } else if (r.statusCode() == 503 && r.headers().firstValue("Retry-After").isPresent()) {
-              refusedAt.add(t0);
-            } else {
-              failures.add("at " + t0 + " POST " + r.statusCode() + " " + r.body());
-            }
-            if (n % 4 == 0) {
-              long h0 = System.currentTimeMillis();
-              HttpResponse<String> h = send(node, "GET", "/health", null);
-              maxHealthMs.accumulateAndGet(System.currentTimeMillis() - h0, Math::max);
-              if (h.statusCode() != 200 && h.statusCode() != 503) failures.add("at " + h0 + " /health " + h.statusCode());
-            }
-          } catch (Exception e) {
-            failures.add("at " + t0 + " (sent at, epoch ms) no answer: " + e);
-          }
-          long rest = 1000 / perSecond - (System.currentTimeMillis() - t0);
-          if (rest > 0) {
-            try {
-              Thread.sleep(rest); // pacing of the load, not synchronisation
-            } catch (InterruptedException e) {
-              return;
-            }
-          }
-        }
-      });
+      this.thread =
+          Thread.ofPlatform()
+              .daemon()
+              .name("load")
+              .start(
+                  () -> {
+                    int n = 0;
+                    while (running.get()) {
+                      long t0 = System.currentTimeMillis();
+                      try {
+                        n++;
+                        HttpResponse<String> r =
+                            send(
+                                node,
+                                "POST",
+                                "/api/tasks",
+                                "{\"name\":\"load %d\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":%d}}"
+                                    .formatted(n, n));
+                        long took = System.currentTimeMillis() - t0;
+                        maxAnswerMs.accumulateAndGet(took, Math::max);
+                        if (r.statusCode() == 201) {
+                          accepted.put(
+                              JSON.readTree(r.body()).path("taskId").asText() + "#" + n, t0);
+                        } else if (r.statusCode() == 503
+                            && r.headers().firstValue("Retry-After").isPresent()) {
+                          refusedAt.add(t0);
+                        } else {
+                          failures.add("at " + t0 + " POST " + r.statusCode() + " " + r.body());
+                        }
+                        if (n % 4 == 0) {
+                          long h0 = System.currentTimeMillis();
+                          HttpResponse<String> h = send(node, "GET", "/health", null);
+                          maxHealthMs.accumulateAndGet(System.currentTimeMillis() - h0, Math::max);
+                          if (h.statusCode() != 200 && h.statusCode() != 503)
+                            failures.add("at " + h0 + " /health " + h.statusCode());
+                        }
+                      } catch (Exception e) {
+                        failures.add("at " + t0 + " (sent at, epoch ms) no answer: " + e);
+                      }
+                      long rest = 1000 / perSecond - (System.currentTimeMillis() - t0);
+                      if (rest > 0) {
+                        try {
+                          Thread.sleep(rest); // pacing of the load, not synchronisation
+                        } catch (InterruptedException e) {
+                          return;
+                        }
+                      }
+                    }
+                  });
     }
 
     static HttpResponse<String> send(AnchorProcess node, String method, String path, String body)
         throws IOException, InterruptedException {
-      HttpRequest.Builder b = AnchorProcess.authorized(URI.create(node.url(path))).timeout(Duration.ofSeconds(5));
-      b = body == null ? b.GET() : b.header("Content-Type", "application/json")
-          .method(method, HttpRequest.BodyPublishers.ofString(body));
+      HttpRequest.Builder b =
+          AnchorProcess.authorized(URI.create(node.url(path))).timeout(Duration.ofSeconds(5));
+      b =
+          body == null
+              ? b.GET()
+              : b.header("Content-Type", "application/json")
+                  .method(method, HttpRequest.BodyPublishers.ofString(body));
       return AnchorProcess.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
@@ -241,8 +334,9 @@ class StoreFaultIT {
     void awaitAcceptedAfter(long t, int n, Duration timeout) throws Exception {
       long deadline = System.nanoTime() + timeout.toNanos();
       while (accepted.values().stream().filter(v -> v > t).count() < n) {
-        if (System.nanoTime() > deadline) throw new AssertionError("fewer than " + n + " tasks accepted: " + failures
-            + "\n" + node.output());
+        if (System.nanoTime() > deadline)
+          throw new AssertionError(
+              "fewer than " + n + " tasks accepted: " + failures + "\n" + node.output());
         TimeUnit.MILLISECONDS.sleep(100);
       }
     }
@@ -250,13 +344,18 @@ class StoreFaultIT {
     void awaitRefused(int n, Duration timeout) throws Exception {
       long deadline = System.nanoTime() + timeout.toNanos();
       while (refusedAt.size() < n) {
-        if (System.nanoTime() > deadline) throw new AssertionError("fewer than " + n + " submits refused: " + failures);
+        if (System.nanoTime() > deadline)
+          throw new AssertionError("fewer than " + n + " submits refused: " + failures);
         TimeUnit.MILLISECONDS.sleep(100);
       }
     }
 
     long firstAcceptedAfter(long t) {
-      return accepted.values().stream().filter(v -> v > t).mapToLong(Long::longValue).min().orElse(-1);
+      return accepted.values().stream()
+          .filter(v -> v > t)
+          .mapToLong(Long::longValue)
+          .min()
+          .orElse(-1);
     }
 
     long firstRefusedAfter(long t) {
@@ -270,10 +369,14 @@ class StoreFaultIT {
       thread.join(15_000);
     }
 
-    /** Every accepted task completed with its result, each recorded complete once; and no request went unanswered. */
+    /**
+     * Every accepted task completed with its result, each recorded complete once; and no request
+     * went unanswered.
+     */
     Figures verifyAllCompletedOnce(Duration timeout) throws Exception {
       if (!failures.isEmpty()) printDrillLog(node);
-      assertEquals(List.of(), failures, "every request answered 201 or 503 with Retry-After; " + events);
+      assertEquals(
+          List.of(), failures, "every request answered 201 or 503 with Retry-After; " + events);
       Map<String, Long> completedAt = new java.util.HashMap<>();
       Map<String, Long> submittedAt = new java.util.HashMap<>();
       int lost = 0, twice = 0;
@@ -281,8 +384,12 @@ class StoreFaultIT {
       for (var e : accepted.entrySet()) {
         String id = e.getKey().substring(0, e.getKey().indexOf('#'));
         int n = Integer.parseInt(e.getKey().substring(e.getKey().indexOf('#') + 1));
-        JsonNode t = awaitTask(node, id, v -> StandaloneCrashIT.ENDED.contains(v.path("status").asText()),
-            Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+        JsonNode t =
+            awaitTask(
+                node,
+                id,
+                v -> StandaloneCrashIT.ENDED.contains(v.path("status").asText()),
+                Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
         if (!"Completed".equals(t.path("status").asText()) || t.path("result").asInt() != n * 2) {
           lost++;
           System.out.println("not completed as submitted: " + t);
@@ -291,8 +398,17 @@ class StoreFaultIT {
         completedAt.put(id, t.path("completedAt").asLong());
         submittedAt.put(id, e.getValue());
       }
-      Figures f = new Figures(accepted.size(), refusedAt.size(), accepted.size() - lost, lost, twice,
-          maxAnswerMs.get(), maxHealthMs.get(), completedAt, submittedAt);
+      Figures f =
+          new Figures(
+              accepted.size(),
+              refusedAt.size(),
+              accepted.size() - lost,
+              lost,
+              twice,
+              maxAnswerMs.get(),
+              maxHealthMs.get(),
+              completedAt,
+              submittedAt);
       assertEquals(0, lost, f.toString());
       assertEquals(0, twice, f.toString());
       return f;
@@ -306,10 +422,22 @@ class StoreFaultIT {
 
   /** The node's own account of the drill, for the test's output. */
   static void printDrillLog(AnchorProcess node) {
-    node.output().lines().filter(l -> l.contains("Redis") || l.contains("MongoDB") || l.contains("open tasks")
-        || l.contains("queueing it again") || l.contains("redis-server") || l.contains("journal")
-        || l.contains("ERROR") || l.contains("NodeAgent") || l.contains("lettuce") || l.contains("reconnect"))
-        .limit(80).forEach(l -> System.out.println("  | " + l));
+    node.output()
+        .lines()
+        .filter(
+            l ->
+                l.contains("Redis")
+                    || l.contains("MongoDB")
+                    || l.contains("open tasks")
+                    || l.contains("queueing it again")
+                    || l.contains("redis-server")
+                    || l.contains("journal")
+                    || l.contains("ERROR")
+                    || l.contains("NodeAgent")
+                    || l.contains("lettuce")
+                    || l.contains("reconnect"))
+        .limit(80)
+        .forEach(l -> System.out.println("  | " + l));
   }
 
   static String submit(AnchorProcess node, String body) throws Exception {
@@ -331,22 +459,30 @@ class StoreFaultIT {
   }
 
   /** Polls /health (each answer must come within the request's 2 s) until {@code done} holds. */
-  static JsonNode awaitHealth(AnchorProcess node, java.util.function.Predicate<JsonNode> done, Duration timeout)
+  static JsonNode awaitHealth(
+      AnchorProcess node, java.util.function.Predicate<JsonNode> done, Duration timeout)
       throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;
     while (System.nanoTime() < deadline) {
-      HttpResponse<String> r = AnchorProcess.HTTP.send(HttpRequest.newBuilder(URI.create(node.url("/health")))
-          .timeout(Duration.ofSeconds(2)).GET().build(), HttpResponse.BodyHandlers.ofString());
+      HttpResponse<String> r =
+          AnchorProcess.HTTP.send(
+              HttpRequest.newBuilder(URI.create(node.url("/health")))
+                  .timeout(Duration.ofSeconds(2))
+                  .GET()
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
       last = JSON.readTree(r.body());
       assertEquals(last.path("healthy").asBoolean() ? 200 : 503, r.statusCode(), r.body());
       if (done.test(last)) return last;
       TimeUnit.MILLISECONDS.sleep(100);
     }
-    throw new AssertionError("health never matched within " + timeout + "; last: " + last + "\n" + node.output());
+    throw new AssertionError(
+        "health never matched within " + timeout + "; last: " + last + "\n" + node.output());
   }
 
-  static JsonNode awaitTask(AnchorProcess node, String id, java.util.function.Predicate<JsonNode> done, Duration timeout)
+  static JsonNode awaitTask(
+      AnchorProcess node, String id, java.util.function.Predicate<JsonNode> done, Duration timeout)
       throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     JsonNode last = null;
@@ -358,6 +494,7 @@ class StoreFaultIT {
       }
       TimeUnit.MILLISECONDS.sleep(200);
     }
-    throw new AssertionError("task " + id + " not done within " + timeout + "; last: " + last + "\n" + node.output());
+    throw new AssertionError(
+        "task " + id + " not done within " + timeout + "; last: " + last + "\n" + node.output());
   }
 }

@@ -10,9 +10,9 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * A loopback TCP relay in front of a node, to take the network away from a browser while the node keeps running:
- * {@link #cut()} resets every open connection and every new one until {@link #restore()}. (DevTools' offline mode
- * would not do: it leaves an open event stream connected.)
+ * A loopback TCP relay in front of a node, to take the network away from a browser while the node
+ * keeps running: {@link #cut()} resets every open connection and every new one until {@link
+ * #restore()}. (DevTools' offline mode would not do: it leaves an open event stream connected.)
  */
 final class TcpProxy implements AutoCloseable {
   private final ServerSocket server;
@@ -59,16 +59,20 @@ final class TcpProxy implements AutoCloseable {
   }
 
   private void pump(Socket from, Socket to) {
-    Thread.ofVirtual().name("tcp-proxy-pump").start(() -> {
-      try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
-        in.transferTo(out);
-      } catch (IOException ended) {
-        // either side went away
-      } finally {
-        reset(from);
-        reset(to);
-      }
-    });
+    Thread.ofVirtual()
+        .name("tcp-proxy-pump")
+        .start(
+            () -> {
+              try (InputStream in = from.getInputStream();
+                  OutputStream out = to.getOutputStream()) {
+                in.transferTo(out);
+              } catch (IOException ended) {
+                // either side went away
+              } finally {
+                reset(from);
+                reset(to);
+              }
+            });
   }
 
   /** An abortive close (RST), as a dropped network looks to the browser. */

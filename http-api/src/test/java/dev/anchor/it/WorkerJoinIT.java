@@ -1,11 +1,9 @@
 package dev.anchor.it;
 
+import static org.junit.jupiter.api.Assertions.*;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,21 +13,22 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static org.junit.jupiter.api.Assertions.*;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The newcomer's path to a second machine: a standalone prints the command that adds a worker, and that command
- * alone ({@code ANCHOR_SEED_NODES=host:port ./anchor worker}, no Redis URI) gives a worker that learns the queue from
- * the cluster and takes work at once, without starting or disturbing any Redis. A worker that cannot learn the queue
- * refuses to start and says what is missing.
+ * The newcomer's path to a second machine: a standalone prints the command that adds a worker, and
+ * that command alone ({@code ANCHOR_SEED_NODES=host:port ./anchor worker}, no Redis URI) gives a
+ * worker that learns the queue from the cluster and takes work at once, without starting or
+ * disturbing any Redis. A worker that cannot learn the queue refuses to start and says what is
+ * missing.
  */
 @org.junit.jupiter.api.Timeout(value = 10, unit = TimeUnit.MINUTES)
 class WorkerJoinIT {
   static final ObjectMapper JSON = new ObjectMapper();
 
-  @TempDir
-  Path tmp;
+  @TempDir Path tmp;
   final List<AnchorProcess> processes = new ArrayList<>();
 
   @AfterEach
@@ -39,11 +38,16 @@ class WorkerJoinIT {
 
   @Test
   void thePrintedCommandAddsAWorkerThatTakesWork() throws Exception {
-    AnchorProcess standalone = AnchorProcess.start("standalone", tmp.resolve("data"), AnchorProcess.freePort(),
-        AnchorProcess.env("ANCHOR_JS_WORKERS", "1"));
+    AnchorProcess standalone =
+        AnchorProcess.start(
+            "standalone",
+            tmp.resolve("data"),
+            AnchorProcess.freePort(),
+            AnchorProcess.env("ANCHOR_JS_WORKERS", "1"));
     processes.add(standalone);
     standalone.awaitHealthy(Duration.ofMinutes(3));
-    String out = awaitOutput(standalone, Pattern.compile("ANCHOR_SEED_NODES=(\\S+) \\./anchor worker"));
+    String out =
+        awaitOutput(standalone, Pattern.compile("ANCHOR_SEED_NODES=(\\S+) \\./anchor worker"));
     Matcher m = Pattern.compile("ANCHOR_SEED_NODES=(\\S+) \\./anchor worker").matcher(out);
     assertTrue(m.find(), out);
     String seeds = m.group(1);
@@ -51,24 +55,41 @@ class WorkerJoinIT {
     assertTrue(id.find(), "the standalone prints its node id:\n" + out);
     String standaloneId = id.group(1);
     assertTrue(out.contains("HTTP:     http://127.0.0.1:" + standalone.httpPort), out);
-    long redisPid = Long.parseLong(Files.readString(tmp.resolve("data/redis/anchor-redis.pid")).trim());
+    long redisPid =
+        Long.parseLong(Files.readString(tmp.resolve("data/redis/anchor-redis.pid")).trim());
 
-    // exactly the printed command, in the standalone's own data directory (the default ./data of a newcomer who
+    // exactly the printed command, in the standalone's own data directory (the default ./data of a
+    // newcomer who
     // runs both from one checkout): nothing about Redis
-    AnchorProcess worker = AnchorProcess.start("worker", tmp.resolve("data"), AnchorProcess.freePort(),
-        AnchorProcess.env("ANCHOR_SEED_NODES", seeds, "ANCHOR_NODE_NAME", "second-machine", "ANCHOR_JS_WORKERS", "1"));
+    AnchorProcess worker =
+        AnchorProcess.start(
+            "worker",
+            tmp.resolve("data"),
+            AnchorProcess.freePort(),
+            AnchorProcess.env(
+                "ANCHOR_SEED_NODES",
+                seeds,
+                "ANCHOR_NODE_NAME",
+                "second-machine",
+                "ANCHOR_JS_WORKERS",
+                "1"));
     processes.add(worker);
     awaitOnline(standalone, "second-machine");
-    assertTrue(ProcessHandle.of(redisPid).map(ProcessHandle::isAlive).orElse(false),
+    assertTrue(
+        ProcessHandle.of(redisPid).map(ProcessHandle::isAlive).orElse(false),
         "the standalone's Redis still runs:\n" + worker.output());
     assertTrue(worker.output().contains("learned from the coordinator"), worker.output());
-    assertFalse(worker.output().contains("embedded redis-server"), "the worker started no Redis:\n" + worker.output());
+    assertFalse(
+        worker.output().contains("embedded redis-server"),
+        "the worker started no Redis:\n" + worker.output());
 
     // only the worker may take work: the task must run there
     HttpResponse<String> cordon = standalone.post("/api/nodes/" + standaloneId + "/cordon", "");
     assertEquals(200, cordon.statusCode(), cordon.body());
-    HttpResponse<String> r = standalone.post("/api/tasks",
-        "{\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":21}}");
+    HttpResponse<String> r =
+        standalone.post(
+            "/api/tasks",
+            "{\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":21}}");
     assertEquals(201, r.statusCode(), r.body());
     String taskId = JSON.readTree(r.body()).path("taskId").asText();
     JsonNode task = awaitEnded(standalone, taskId);
@@ -76,25 +97,38 @@ class WorkerJoinIT {
     assertEquals(42, task.path("result").asInt());
     assertEquals("second-machine", task.path("nodeId").asText());
 
-    // after the worker left and the standalone restarted, the worker is still listed (Offline) as its entity knows
+    // after the worker left and the standalone restarted, the worker is still listed (Offline) as
+    // its entity knows
     // it, and the embedded Redis is back on the same port (a worker that learned it can reconnect)
     String port = Files.readString(tmp.resolve("data/redis/port")).trim();
     worker.close();
     standalone.close();
-    AnchorProcess again = AnchorProcess.start("standalone", tmp.resolve("data"), standalone.httpPort,
-        AnchorProcess.env("ANCHOR_JS_WORKERS", "1", "ANCHOR_CLUSTER_PORT", seeds.substring(seeds.indexOf(':') + 1)));
+    AnchorProcess again =
+        AnchorProcess.start(
+            "standalone",
+            tmp.resolve("data"),
+            standalone.httpPort,
+            AnchorProcess.env(
+                "ANCHOR_JS_WORKERS",
+                "1",
+                "ANCHOR_CLUSTER_PORT",
+                seeds.substring(seeds.indexOf(':') + 1)));
     processes.add(again);
     again.awaitHealthy(Duration.ofMinutes(3));
     assertEquals(port, Files.readString(tmp.resolve("data/redis/port")).trim());
-    assertTrue(again.output().contains(":" + port + " ") || again.output().contains("port " + port), again.output());
+    assertTrue(
+        again.output().contains(":" + port + " ") || again.output().contains("port " + port),
+        again.output());
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     String offline = "";
     while (System.nanoTime() < deadline && !offline.contains("second-machine")) {
       offline = again.get("/api/nodes?status=offline").body();
       TimeUnit.MILLISECONDS.sleep(500);
     }
-    assertTrue(offline.contains("\"second-machine\""), "listed Offline after the restart: " + offline);
-    for (JsonNode n : JSON.readTree(offline)) assertEquals("Offline", n.path("status").asText(), offline);
+    assertTrue(
+        offline.contains("\"second-machine\""), "listed Offline after the restart: " + offline);
+    for (JsonNode n : JSON.readTree(offline))
+      assertEquals("Offline", n.path("status").asText(), offline);
     assertEquals(200, again.get("/api/nodes/second-machine").statusCode());
     assertEquals(400, again.get("/api/nodes?status=Bogus").statusCode());
   }
@@ -102,13 +136,23 @@ class WorkerJoinIT {
   @Test
   void aWorkerThatCannotLearnTheQueueRefusesToStart() throws Exception {
     int nobody = AnchorProcess.freePort();
-    AnchorProcess worker = AnchorProcess.start("worker", tmp.resolve("w"), AnchorProcess.freePort(),
-        AnchorProcess.env("ANCHOR_SEED_NODES", "127.0.0.1:" + nobody, "ANCHOR_QUEUE_DISCOVERY_TIMEOUT", "5s"));
+    AnchorProcess worker =
+        AnchorProcess.start(
+            "worker",
+            tmp.resolve("w"),
+            AnchorProcess.freePort(),
+            AnchorProcess.env(
+                "ANCHOR_SEED_NODES",
+                "127.0.0.1:" + nobody,
+                "ANCHOR_QUEUE_DISCOVERY_TIMEOUT",
+                "5s"));
     processes.add(worker);
-    assertTrue(worker.waitForExit(Duration.ofMinutes(2)), "the worker gave up:\n" + worker.output());
+    assertTrue(
+        worker.waitForExit(Duration.ofMinutes(2)), "the worker gave up:\n" + worker.output());
     assertEquals(2, worker.process.exitValue(), worker.output());
     String out = worker.output();
-    assertTrue(out.contains("anchor: this worker has no job queue: ANCHOR_REDIS_URI is unset"), out);
+    assertTrue(
+        out.contains("anchor: this worker has no job queue: ANCHOR_REDIS_URI is unset"), out);
     assertTrue(out.contains("127.0.0.1:" + nobody), "names the seeds it tried:\n" + out);
     assertFalse(out.contains("embedded redis-server"), out);
     assertFalse(Files.exists(tmp.resolve("w/redis")), "no Redis files of its own");
@@ -129,7 +173,8 @@ class WorkerJoinIT {
     while (System.nanoTime() < deadline) {
       last = c.get("/api/nodes").body();
       for (JsonNode n : JSON.readTree(last)) {
-        if (n.path("nodeId").asText().equals(nodeId) && n.path("status").asText().equals("Online")) return;
+        if (n.path("nodeId").asText().equals(nodeId) && n.path("status").asText().equals("Online"))
+          return;
       }
       TimeUnit.MILLISECONDS.sleep(250);
     }

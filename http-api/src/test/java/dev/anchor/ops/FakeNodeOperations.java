@@ -1,7 +1,6 @@
 package dev.anchor.ops;
 
 import dev.anchor.node.NodeView;
-
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -18,11 +17,40 @@ final class FakeNodeOperations implements NodeOperations {
   volatile boolean clusterDown;
 
   static NodeView online(String nodeId) {
-    return new NodeView(nodeId, NodeView.ONLINE, null, null, 1L, 2L, false, true, null, 0.9, 7, 1, false, null, true);
+    return new NodeView(
+        nodeId,
+        NodeView.ONLINE,
+        null,
+        null,
+        1L,
+        2L,
+        false,
+        true,
+        null,
+        0.9,
+        7,
+        1,
+        false,
+        null,
+        true);
   }
 
   static NodeView unknown(String nodeId) {
-    return new NodeView(nodeId, NodeView.UNKNOWN, null, null, null, null, false, false, null, 0.5, 0, 0, false, null,
+    return new NodeView(
+        nodeId,
+        NodeView.UNKNOWN,
+        null,
+        null,
+        null,
+        null,
+        false,
+        false,
+        null,
+        0.5,
+        0,
+        0,
+        false,
+        null,
         false);
   }
 
@@ -32,17 +60,24 @@ final class FakeNodeOperations implements NodeOperations {
 
   @Override
   public CompletionStage<NodeView> drain(String nodeId) {
-    return change("drain", nodeId, v -> with(v, NodeView.DRAINING, v.cordoned(), v.quarantined(), v.quarantineReason()));
+    return change(
+        "drain",
+        nodeId,
+        v -> with(v, NodeView.DRAINING, v.cordoned(), v.quarantined(), v.quarantineReason()));
   }
 
   @Override
   public CompletionStage<NodeView> cordon(String nodeId) {
-    return change("cordon", nodeId, v -> with(v, v.status(), true, v.quarantined(), v.quarantineReason()));
+    return change(
+        "cordon", nodeId, v -> with(v, v.status(), true, v.quarantined(), v.quarantineReason()));
   }
 
   @Override
   public CompletionStage<NodeView> uncordon(String nodeId) {
-    return change("uncordon", nodeId, v -> with(v, NodeView.ONLINE, false, v.quarantined(), v.quarantineReason()));
+    return change(
+        "uncordon",
+        nodeId,
+        v -> with(v, NodeView.ONLINE, false, v.quarantined(), v.quarantineReason()));
   }
 
   @Override
@@ -73,15 +108,33 @@ final class FakeNodeOperations implements NodeOperations {
   }
 
   private static CompletionStage<NodeView> down(String nodeId) {
-    // as ShardedNodeOperations fails it: the translated exception inside the stage's CompletionException
-    return CompletableFuture.supplyAsync(() -> {
-      throw new ClusterUnavailableException("the cluster did not answer for node " + nodeId + " within 10 s", null);
-    });
+    // as ShardedNodeOperations fails it: the translated exception inside the stage's
+    // CompletionException
+    return CompletableFuture.supplyAsync(
+        () -> {
+          throw new ClusterUnavailableException(
+              "the cluster did not answer for node " + nodeId + " within 10 s", null);
+        });
   }
 
-  static NodeView with(NodeView v, String status, boolean cordoned, boolean quarantined, String reason) {
+  static NodeView with(
+      NodeView v, String status, boolean cordoned, boolean quarantined, String reason) {
     boolean accepts = NodeView.ONLINE.equals(status) && !cordoned && !quarantined;
-    return new NodeView(v.nodeId(), status, v.specs(), v.metrics(), v.firstSeen(), v.lastSeen(), cordoned, accepts,
-        v.offlineReason(), v.reputation(), v.agreed(), v.disagreed(), quarantined, reason, v.proven());
+    return new NodeView(
+        v.nodeId(),
+        status,
+        v.specs(),
+        v.metrics(),
+        v.firstSeen(),
+        v.lastSeen(),
+        cordoned,
+        accepts,
+        v.offlineReason(),
+        v.reputation(),
+        v.agreed(),
+        v.disagreed(),
+        quarantined,
+        reason,
+        v.proven());
   }
 }

@@ -1,22 +1,41 @@
 package dev.anchor.ops;
 
-import dev.anchor.metrics.AnchorMetrics;
-import dev.anchor.task.TaskChange;
-import dev.anchor.task.TaskView;
-import org.junit.jupiter.api.Test;
-
-import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Map;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** /metrics as Prometheus reads it: the exposition parsed by a real text-format parser, Anchor's series in it. */
+import dev.anchor.metrics.AnchorMetrics;
+import dev.anchor.task.TaskChange;
+import dev.anchor.task.TaskView;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * /metrics as Prometheus reads it: the exposition parsed by a real text-format parser, Anchor's
+ * series in it.
+ */
 class MetricsTest {
   private static TaskView view(String runtime, Long submittedAt, Long durationMs) {
-    return new TaskView("t", "n", "script", "Running", null, null, null, null, 1, "n1", submittedAt, null, durationMs,
-        null, null, 0, runtime, List.of());
+    return new TaskView(
+        "t",
+        "n",
+        "script",
+        "Running",
+        null,
+        null,
+        null,
+        null,
+        1,
+        "n1",
+        submittedAt,
+        null,
+        durationMs,
+        null,
+        null,
+        0,
+        runtime,
+        List.of());
   }
 
   private static double value(Map<String, Object> m, String key) {
@@ -28,7 +47,8 @@ class MetricsTest {
   @Test
   void anchorsSeriesParseAsPrometheusText() throws Exception {
     PrometheusText.assumeParser();
-    Map<String, Object> before = PrometheusText.parse(new String(Metrics.scrape(), StandardCharsets.UTF_8));
+    Map<String, Object> before =
+        PrometheusText.parse(new String(Metrics.scrape(), StandardCharsets.UTF_8));
     long now = System.currentTimeMillis();
     AnchorMetrics.taskChanged(view("js", now - 1500, null), TaskChange.SUBMITTED);
     AnchorMetrics.taskChanged(view("js", now - 1500, null), TaskChange.STARTED);
@@ -43,16 +63,19 @@ class MetricsTest {
     AnchorMetrics.verdict(false);
     Metrics.registerWorker("w1", () -> 3, 4);
 
-    Map<String, Object> m = PrometheusText.parse(new String(Metrics.scrape(), StandardCharsets.UTF_8));
-    double base = before.get("anchor_tasks_submitted_total{runtime=\"js\"}") instanceof Double d ? d : 0;
+    Map<String, Object> m =
+        PrometheusText.parse(new String(Metrics.scrape(), StandardCharsets.UTF_8));
+    double base =
+        before.get("anchor_tasks_submitted_total{runtime=\"js\"}") instanceof Double d ? d : 0;
     assertEquals(base + 1, value(m, "anchor_tasks_submitted_total{runtime=\"js\"}"));
     assertEquals("counter", m.get("#TYPE anchor_tasks_submitted"));
     assertTrue(value(m, "anchor_tasks_completed_total{runtime=\"js\"}") >= 1);
     assertTrue(value(m, "anchor_tasks_failed_total{runtime=\"wasm\"}") >= 1);
     assertEquals("histogram", m.get("#TYPE anchor_task_queue_seconds"));
     // 1.5 s from submission to start: above the 1 s bucket, within 2.5 s
-    assertTrue(value(m, "anchor_task_queue_seconds_bucket{le=\"2.5\",runtime=\"js\"}")
-        > value(m, "anchor_task_queue_seconds_bucket{le=\"1.0\",runtime=\"js\"}"));
+    assertTrue(
+        value(m, "anchor_task_queue_seconds_bucket{le=\"2.5\",runtime=\"js\"}")
+            > value(m, "anchor_task_queue_seconds_bucket{le=\"1.0\",runtime=\"js\"}"));
     assertTrue(value(m, "anchor_task_run_seconds_count{runtime=\"js\"}") >= 1);
     assertTrue(value(m, "anchor_journal_batch_events_sum") >= 12);
     assertTrue(value(m, "anchor_journal_write_seconds_count") >= 1);

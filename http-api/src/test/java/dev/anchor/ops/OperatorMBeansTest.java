@@ -1,19 +1,18 @@
 package dev.anchor.ops;
 
-import dev.anchor.node.NodeView;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.*;
 
-import javax.management.MBeanServer;
-import javax.management.ObjectName;
-import javax.management.RuntimeMBeanException;
+import dev.anchor.node.NodeView;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.junit.jupiter.api.Assertions.*;
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
+import javax.management.RuntimeMBeanException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 class OperatorMBeansTest {
   private static final MBeanServer SERVER = ManagementFactory.getPlatformMBeanServer();
@@ -48,8 +47,11 @@ class OperatorMBeansTest {
     assertTrue(SERVER.isRegistered(cluster()));
     assertTrue(SERVER.isRegistered(node("node-a")));
     assertTrue(SERVER.isRegistered(node("node-b")));
-    assertEquals(Set.of(node("node-a"), node("node-b")), SERVER.queryNames(new ObjectName("dev.anchor:type=Node,*"), null));
-    assertArrayEquals(new String[] {"node-a", "node-b"}, (String[]) SERVER.getAttribute(cluster(), "NodeIds"));
+    assertEquals(
+        Set.of(node("node-a"), node("node-b")),
+        SERVER.queryNames(new ObjectName("dev.anchor:type=Node,*"), null));
+    assertArrayEquals(
+        new String[] {"node-a", "node-b"}, (String[]) SERVER.getAttribute(cluster(), "NodeIds"));
   }
 
   @Test
@@ -74,42 +76,64 @@ class OperatorMBeansTest {
     assertEquals(true, SERVER.getAttribute(a, "Cordoned"));
     assertEquals(false, SERVER.getAttribute(a, "AcceptsTasks"));
     assertEquals("Online", SERVER.invoke(a, "uncordon", null, null));
-    assertTrue(ops.calls.containsAll(java.util.List.of("drain node-a", "cordon node-a", "uncordon node-a")));
+    assertTrue(
+        ops.calls.containsAll(
+            java.util.List.of("drain node-a", "cordon node-a", "uncordon node-a")));
     assertFalse(ops.calls.stream().anyMatch(c -> c.endsWith("node-b") && !c.startsWith("get")));
   }
 
   @Test
   void releaseEndsAQuarantine() throws Exception {
-    ops.add(FakeNodeOperations.with(FakeNodeOperations.online("node-q"), NodeView.ONLINE, false, true,
-        "reputation 0.2 fell below 0.3"));
+    ops.add(
+        FakeNodeOperations.with(
+            FakeNodeOperations.online("node-q"),
+            NodeView.ONLINE,
+            false,
+            true,
+            "reputation 0.2 fell below 0.3"));
     mbeans.refresh();
     ObjectName q = node("node-q");
     assertEquals(true, SERVER.getAttribute(q, "Quarantined"));
     assertEquals("reputation 0.2 fell below 0.3", SERVER.getAttribute(q, "QuarantineReason"));
-    String line = (String) SERVER.invoke(cluster(), "describe", new Object[] {"node-q"}, ONE_STRING);
-    assertTrue(line.contains("quarantined=true (reputation 0.2 fell below 0.3), acceptsTasks=false"), line);
+    String line =
+        (String) SERVER.invoke(cluster(), "describe", new Object[] {"node-q"}, ONE_STRING);
+    assertTrue(
+        line.contains("quarantined=true (reputation 0.2 fell below 0.3), acceptsTasks=false"),
+        line);
     assertEquals("Online", SERVER.invoke(q, "release", null, null));
     assertEquals(false, SERVER.getAttribute(q, "Quarantined"));
   }
 
   @Test
   void clusterOperationsActOnTheNamedNode() throws Exception {
-    assertEquals("Online, cordoned", SERVER.invoke(cluster(), "cordon", new Object[] {"node-b"}, ONE_STRING));
-    assertEquals("Draining, cordoned", SERVER.invoke(cluster(), "drain", new Object[] {"node-b"}, ONE_STRING));
-    assertEquals("Online", SERVER.invoke(cluster(), "uncordon", new Object[] {"node-b"}, ONE_STRING));
-    assertEquals("Online", SERVER.invoke(cluster(), "release", new Object[] {"node-b"}, ONE_STRING));
-    String line = (String) SERVER.invoke(cluster(), "describe", new Object[] {"node-b"}, ONE_STRING);
+    assertEquals(
+        "Online, cordoned",
+        SERVER.invoke(cluster(), "cordon", new Object[] {"node-b"}, ONE_STRING));
+    assertEquals(
+        "Draining, cordoned",
+        SERVER.invoke(cluster(), "drain", new Object[] {"node-b"}, ONE_STRING));
+    assertEquals(
+        "Online", SERVER.invoke(cluster(), "uncordon", new Object[] {"node-b"}, ONE_STRING));
+    assertEquals(
+        "Online", SERVER.invoke(cluster(), "release", new Object[] {"node-b"}, ONE_STRING));
+    String line =
+        (String) SERVER.invoke(cluster(), "describe", new Object[] {"node-b"}, ONE_STRING);
     assertTrue(line.startsWith("node-b: Online, cordoned=false, quarantined=false"), line);
     assertTrue(line.contains("reputation=0.900 (agreed 7, disagreed 1)"), line);
-    assertEquals(java.util.List.of("cordon node-b", "drain node-b", "uncordon node-b", "release node-b", "get node-b"),
+    assertEquals(
+        java.util.List.of(
+            "cordon node-b", "drain node-b", "uncordon node-b", "release node-b", "get node-b"),
         ops.calls.stream().filter(c -> c.endsWith("node-b")).toList());
   }
 
   @Test
   void anUnknownNodeIsAClearErrorNotAnAnswer() throws Exception {
     for (String op : new String[] {"drain", "cordon", "uncordon", "release", "describe"}) {
-      RuntimeMBeanException e = assertThrows(RuntimeMBeanException.class,
-          () -> SERVER.invoke(cluster(), op, new Object[] {"ghost"}, ONE_STRING), op);
+      RuntimeMBeanException e =
+          assertThrows(
+              RuntimeMBeanException.class,
+              () -> SERVER.invoke(cluster(), op, new Object[] {"ghost"}, ONE_STRING),
+              op);
       assertInstanceOf(IllegalArgumentException.class, e.getCause(), op);
       assertEquals("unknown node ghost", e.getCause().getMessage(), op);
     }
@@ -118,8 +142,9 @@ class OperatorMBeansTest {
   @Test
   void aClusterThatDoesNotAnswerIsAClearError() throws Exception {
     ops.clusterDown = true;
-    RuntimeMBeanException e = assertThrows(RuntimeMBeanException.class,
-        () -> SERVER.invoke(node("node-a"), "drain", null, null));
+    RuntimeMBeanException e =
+        assertThrows(
+            RuntimeMBeanException.class, () -> SERVER.invoke(node("node-a"), "drain", null, null));
     assertInstanceOf(IllegalStateException.class, e.getCause());
     assertTrue(e.getCause().getMessage().contains("did not answer"), e.getCause().getMessage());
   }
@@ -140,7 +165,8 @@ class OperatorMBeansTest {
     mbeans = OperatorMBeans.start(ops, SERVER, Duration.ofMillis(50));
     ops.add(FakeNodeOperations.online("node-late"));
     long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-    while (!SERVER.isRegistered(node("node-late")) && System.nanoTime() < deadline) Thread.sleep(20);
+    while (!SERVER.isRegistered(node("node-late")) && System.nanoTime() < deadline)
+      Thread.sleep(20);
     assertTrue(SERVER.isRegistered(node("node-late")));
   }
 
@@ -167,8 +193,10 @@ class OperatorMBeansTest {
 
   @Test
   void aSecondInstanceInOneJvmIsRefused() {
-    IllegalStateException e = assertThrows(IllegalStateException.class,
-        () -> OperatorMBeans.start(ops, SERVER, Duration.ofHours(1)));
+    IllegalStateException e =
+        assertThrows(
+            IllegalStateException.class,
+            () -> OperatorMBeans.start(ops, SERVER, Duration.ofHours(1)));
     assertTrue(e.getMessage().contains("dev.anchor:type=Cluster,name=nodes"), e.getMessage());
   }
 
@@ -181,7 +209,8 @@ class OperatorMBeansTest {
     control.getReputation();
     assertEquals(1, ops.calls.stream().filter("get node-a"::equals).count());
     now.addAndGet(Duration.ofMillis(2100).toNanos());
-    ops.add(FakeNodeOperations.with(ops.nodes.get("node-a"), NodeView.DRAINING, false, false, null));
+    ops.add(
+        FakeNodeOperations.with(ops.nodes.get("node-a"), NodeView.DRAINING, false, false, null));
     assertEquals("Draining", control.getStatus());
     assertEquals(2, ops.calls.stream().filter("get node-a"::equals).count());
   }

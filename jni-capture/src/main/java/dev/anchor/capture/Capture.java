@@ -3,31 +3,39 @@ package dev.anchor.capture;
 import com.sun.jna.Memory;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
-
 import java.awt.image.BufferedImage;
 import java.awt.image.DataBufferInt;
 
 /**
- * Frames of an X display's root window, grabbed through the MIT shared-memory extension ({@code XShmGetImage} into a
- * System V segment the X server writes directly), or through plain {@code XGetImage} when the extension is missing or
- * the server cannot attach the segment (a remote display). Native calls go through JNA to libX11 and libXext; nothing
- * is shelled out.
+ * Frames of an X display's root window, grabbed through the MIT shared-memory extension ({@code
+ * XShmGetImage} into a System V segment the X server writes directly), or through plain {@code
+ * XGetImage} when the extension is missing or the server cannot attach the segment (a remote
+ * display). Native calls go through JNA to libX11 and libXext; nothing is shelled out.
  *
- * <p>One instance holds one display connection and is used by one thread at a time (its methods are synchronized).
- * Frames come out as {@code TYPE_INT_RGB} images (0x00RRGGBB), the layout of a 24/32-bit TrueColor X image, so a
- * grab is one copy from the segment.
+ * <p>One instance holds one display connection and is used by one thread at a time (its methods are
+ * synchronized). Frames come out as {@code TYPE_INT_RGB} images (0x00RRGGBB), the layout of a
+ * 24/32-bit TrueColor X image, so a grab is one copy from the segment.
  */
 public final class Capture implements AutoCloseable {
   /** The capture methods, fastest first. */
-  public enum Method { XSHM, XGETIMAGE }
+  public enum Method {
+    XSHM,
+    XGETIMAGE
+  }
 
   /**
    * Whether a display can be captured here.
    *
    * @param reason why not, when not available
    */
-  public record Probe(boolean available, String reason, String display, int width, int height, Method method,
-                      String encoder) {}
+  public record Probe(
+      boolean available,
+      String reason,
+      String display,
+      int width,
+      int height,
+      Method method,
+      String encoder) {}
 
   private final X11.Libs x;
   private final Pointer display;
@@ -55,17 +63,27 @@ public final class Capture implements AutoCloseable {
     int depth = x.xlib().XDefaultDepth(display, screen);
     if (depth != 24 && depth != 32) {
       x.xlib().XCloseDisplay(display);
-      throw new CaptureException("display " + displayName + " has depth " + depth + "; only 24/32-bit TrueColor is supported");
+      throw new CaptureException(
+          "display "
+              + displayName
+              + " has depth "
+              + depth
+              + "; only 24/32-bit TrueColor is supported");
     }
     String shmOff = System.getenv("ANCHOR_CAPTURE_XSHM");
-    if (allowShm && !"0".equals(shmOff) && !"off".equalsIgnoreCase(shmOff) && attachShm(screen, depth)) {
+    if (allowShm
+        && !"0".equals(shmOff)
+        && !"off".equalsIgnoreCase(shmOff)
+        && attachShm(screen, depth)) {
       method = Method.XSHM;
     } else {
       method = Method.XGETIMAGE;
     }
   }
 
-  /** The display named by {@code ANCHOR_DISPLAY}, else {@code DISPLAY}; null when neither is set. */
+  /**
+   * The display named by {@code ANCHOR_DISPLAY}, else {@code DISPLAY}; null when neither is set.
+   */
   public static String defaultDisplay() {
     String d = System.getenv("ANCHOR_DISPLAY");
     if (d == null || d.isBlank()) d = System.getenv("DISPLAY");
@@ -77,10 +95,13 @@ public final class Capture implements AutoCloseable {
     return open(displayName, true);
   }
 
-  /** @param allowShm false forces the {@code XGetImage} path (tests, comparison) */
+  /**
+   * @param allowShm false forces the {@code XGetImage} path (tests, comparison)
+   */
   public static Capture open(String displayName, boolean allowShm) {
     if (displayName == null || displayName.isBlank()) {
-      throw new CaptureException("no display: set ANCHOR_DISPLAY or DISPLAY (or ANCHOR_XVFB=1 to start a virtual one)");
+      throw new CaptureException(
+          "no display: set ANCHOR_DISPLAY or DISPLAY (or ANCHOR_XVFB=1 to start a virtual one)");
     }
     X11.Libs x;
     try {
@@ -127,8 +148,8 @@ public final class Capture implements AutoCloseable {
   }
 
   /**
-   * Grabs the screen into a buffer this capture reuses and encodes it with {@code encoder} (which must not be used by
-   * another thread meanwhile).
+   * Grabs the screen into a buffer this capture reuses and encodes it with {@code encoder} (which
+   * must not be used by another thread meanwhile).
    */
   public synchronized Encoder.Frame frame(Encoder encoder, Encoder.Request request) {
     if (reused == null) reused = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
@@ -140,8 +161,10 @@ public final class Capture implements AutoCloseable {
   /** Grabs the whole screen into {@code pixels} (at least width × height, row-major 0x00RRGGBB). */
   public synchronized void grabInto(int[] pixels) {
     if (closed) throw new CaptureException("capture of " + displayName + " is closed");
-    if (X11.broken(display)) throw new CaptureException("the connection to display " + displayName + " broke");
-    if (pixels.length < width * height) throw new IllegalArgumentException("buffer smaller than the screen");
+    if (X11.broken(display))
+      throw new CaptureException("the connection to display " + displayName + " broke");
+    if (pixels.length < width * height)
+      throw new IllegalArgumentException("buffer smaller than the screen");
     if (method == Method.XSHM) {
       X11.lastErrorCode = 0;
       int ok = x.xext().XShmGetImage(display, root, shmImage, 0, 0, X11.ALL_PLANES);
@@ -149,20 +172,27 @@ public final class Capture implements AutoCloseable {
         copyRows(shmAddr, bytesPerLine, pixels);
         return;
       }
-      if (X11.broken(display)) throw new CaptureException("the connection to display " + displayName + " broke");
+      if (X11.broken(display))
+        throw new CaptureException("the connection to display " + displayName + " broke");
       // the server refused (screen resized, segment gone): fall back for good
       detachShm();
       method = Method.XGETIMAGE;
     }
     X11.lastErrorCode = 0;
-    Pointer img = x.xlib().XGetImage(display, root, 0, 0, width, height, X11.ALL_PLANES, X11.ZPIXMAP);
+    Pointer img =
+        x.xlib().XGetImage(display, root, 0, 0, width, height, X11.ALL_PLANES, X11.ZPIXMAP);
     if (img == null || X11.broken(display)) {
-      if (X11.broken(display)) throw new CaptureException("the connection to display " + displayName + " broke");
-      throw new CaptureException("XGetImage failed on " + displayName + " (X error " + X11.lastErrorCode + ")");
+      if (X11.broken(display))
+        throw new CaptureException("the connection to display " + displayName + " broke");
+      throw new CaptureException(
+          "XGetImage failed on " + displayName + " (X error " + X11.lastErrorCode + ")");
     }
     try {
       if (img.getInt(X11.XIMAGE_BITS_PER_PIXEL) != 32) {
-        throw new CaptureException("unsupported pixel layout: " + img.getInt(X11.XIMAGE_BITS_PER_PIXEL) + " bits per pixel");
+        throw new CaptureException(
+            "unsupported pixel layout: "
+                + img.getInt(X11.XIMAGE_BITS_PER_PIXEL)
+                + " bits per pixel");
       }
       copyRows(img.getPointer(X11.XIMAGE_DATA), img.getInt(X11.XIMAGE_BYTES_PER_LINE), pixels);
     } finally {
@@ -176,7 +206,8 @@ public final class Capture implements AutoCloseable {
     } else {
       for (int y = 0; y < height; y++) data.read((long) y * stride, pixels, y * width, width);
     }
-    // the X server leaves the padding byte undefined (often 0xff): TYPE_INT_RGB ignores it, but equality checks do not
+    // the X server leaves the padding byte undefined (often 0xff): TYPE_INT_RGB ignores it, but
+    // equality checks do not
     for (int i = 0, n = width * height; i < n; i++) pixels[i] &= 0x00ffffff;
   }
 
@@ -185,17 +216,30 @@ public final class Capture implements AutoCloseable {
       if (x.xext().XShmQueryExtension(display) == 0) return false;
       Memory info = new Memory(X11.SHM_INFO_SIZE);
       info.clear();
-      Pointer image = x.xext().XShmCreateImage(display, x.xlib().XDefaultVisual(display, screen), depth, X11.ZPIXMAP,
-          null, info, width, height);
+      Pointer image =
+          x.xext()
+              .XShmCreateImage(
+                  display,
+                  x.xlib().XDefaultVisual(display, screen),
+                  depth,
+                  X11.ZPIXMAP,
+                  null,
+                  info,
+                  width,
+                  height);
       if (image == null) return false;
-      if (image.getInt(X11.XIMAGE_BITS_PER_PIXEL) != 32 || image.getInt(X11.XIMAGE_BYTE_ORDER) != 0
+      if (image.getInt(X11.XIMAGE_BITS_PER_PIXEL) != 32
+          || image.getInt(X11.XIMAGE_BYTE_ORDER) != 0
           || image.getNativeLong(X11.XIMAGE_RED_MASK).longValue() != 0xff0000L
           || image.getNativeLong(X11.XIMAGE_BLUE_MASK).longValue() != 0xffL) {
         X11.destroyShmImage(image);
         return false;
       }
       int stride = image.getInt(X11.XIMAGE_BYTES_PER_LINE);
-      int shmid = x.libc().shmget(X11.IPC_PRIVATE, new NativeLong((long) stride * height), X11.IPC_CREAT | 0600);
+      int shmid =
+          x.libc()
+              .shmget(
+                  X11.IPC_PRIVATE, new NativeLong((long) stride * height), X11.IPC_CREAT | 0600);
       if (shmid < 0) {
         X11.destroyShmImage(image);
         return false;

@@ -3,12 +3,11 @@ package dev.anchor.capture;
 import com.sun.jna.Memory;
 import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
-
 import java.awt.image.BufferedImage;
 
 /**
- * Draws on an X display's root window through Xlib (solid rectangles, whole images): what tests and the benchmark show
- * to the capture. Not for production use; one instance per thread.
+ * Draws on an X display's root window through Xlib (solid rectangles, whole images): what tests and
+ * the benchmark show to the capture. Not for production use; one instance per thread.
  */
 public final class Painter implements AutoCloseable {
   private final X11.Libs x;
@@ -39,8 +38,19 @@ public final class Painter implements AutoCloseable {
     int[] px = img.getRGB(0, 0, w, h, null, 0, w);
     Memory data = new Memory((long) w * h * 4);
     data.write(0, px, 0, px.length);
-    Pointer image = x.xlib().XCreateImage(display, x.xlib().XDefaultVisual(display, screen),
-        x.xlib().XDefaultDepth(display, screen), X11.ZPIXMAP, 0, data, w, h, 32, w * 4);
+    Pointer image =
+        x.xlib()
+            .XCreateImage(
+                display,
+                x.xlib().XDefaultVisual(display, screen),
+                x.xlib().XDefaultDepth(display, screen),
+                X11.ZPIXMAP,
+                0,
+                data,
+                w,
+                h,
+                32,
+                w * 4);
     if (image == null) throw new CaptureException("XCreateImage failed");
     try {
       x.xlib().XPutImage(display, root, gc, image, 0, 0, x0, y0, w, h);

@@ -7,7 +7,10 @@ import com.sun.jna.Pointer;
 import com.sun.jna.ptr.NativeLongByReference;
 import com.sun.jna.ptr.PointerByReference;
 
-/** libjpeg-turbo's TurboJPEG API (libturbojpeg.so.0, Debian package libturbojpeg0) through JNA, when installed. */
+/**
+ * libjpeg-turbo's TurboJPEG API (libturbojpeg.so.0, Debian package libturbojpeg0) through JNA, when
+ * installed.
+ */
 final class TurboJpeg {
   static final int TJPF_BGRX = 3;
   static final int TJSAMP_420 = 2;
@@ -16,8 +19,18 @@ final class TurboJpeg {
   interface Lib extends Library {
     Pointer tjInitCompress();
 
-    int tjCompress2(Pointer handle, int[] src, int width, int pitch, int height, int pixelFormat,
-                    PointerByReference jpegBuf, NativeLongByReference jpegSize, int subsamp, int quality, int flags);
+    int tjCompress2(
+        Pointer handle,
+        int[] src,
+        int width,
+        int pitch,
+        int height,
+        int pixelFormat,
+        PointerByReference jpegBuf,
+        NativeLongByReference jpegSize,
+        int subsamp,
+        int quality,
+        int flags);
 
     void tjFree(Pointer buffer);
 
@@ -29,7 +42,8 @@ final class TurboJpeg {
   private static final Object LIB = loadLib();
 
   private static Object loadLib() {
-    if ("off".equalsIgnoreCase(System.getenv("ANCHOR_CAPTURE_TURBOJPEG"))) return "turned off (ANCHOR_CAPTURE_TURBOJPEG=off)";
+    if ("off".equalsIgnoreCase(System.getenv("ANCHOR_CAPTURE_TURBOJPEG")))
+      return "turned off (ANCHOR_CAPTURE_TURBOJPEG=off)";
     try {
       return Native.load("turbojpeg", Lib.class);
     } catch (UnsatisfiedLinkError e) {
@@ -58,12 +72,25 @@ final class TurboJpeg {
       if (handle == null) throw new CaptureException("tjInitCompress failed");
     }
 
-    /** @param pixels 0x00RRGGBB ints: little-endian bytes B, G, R, X */
+    /**
+     * @param pixels 0x00RRGGBB ints: little-endian bytes B, G, R, X
+     */
     byte[] compress(int[] pixels, int width, int height, int quality) {
       PointerByReference buf = new PointerByReference();
       NativeLongByReference size = new NativeLongByReference(new NativeLong(0));
-      int rc = lib.tjCompress2(handle, pixels, width, width * 4, height, TJPF_BGRX, buf, size, TJSAMP_420, quality,
-          TJFLAG_FASTDCT);
+      int rc =
+          lib.tjCompress2(
+              handle,
+              pixels,
+              width,
+              width * 4,
+              height,
+              TJPF_BGRX,
+              buf,
+              size,
+              TJSAMP_420,
+              quality,
+              TJFLAG_FASTDCT);
       if (rc != 0) {
         if (buf.getValue() != null) lib.tjFree(buf.getValue());
         throw new CaptureException("TurboJPEG: " + lib.tjGetErrorStr2(handle));

@@ -7,8 +7,8 @@ import com.sun.jna.NativeLong;
 import com.sun.jna.Pointer;
 
 /**
- * The few Xlib, MIT-SHM (libXext) and System V shared-memory (libc) calls the capture needs, bound through JNA.
- * Loaded lazily by {@link #load()}, which says why when a library is missing.
+ * The few Xlib, MIT-SHM (libXext) and System V shared-memory (libc) calls the capture needs, bound
+ * through JNA. Loaded lazily by {@link #load()}, which says why when a library is missing.
  */
 final class X11 {
   static final int ZPIXMAP = 2;
@@ -17,8 +17,10 @@ final class X11 {
   static final int IPC_CREAT = 01000;
   static final int IPC_RMID = 0;
 
-  // offsets in XImage (LP64): width 0, height 4, xoffset 8, format 12, data 16, byte_order 24, bitmap_unit 28,
-  // bitmap_bit_order 32, bitmap_pad 36, depth 40, bytes_per_line 44, bits_per_pixel 48, red_mask 56, green_mask 64,
+  // offsets in XImage (LP64): width 0, height 4, xoffset 8, format 12, data 16, byte_order 24,
+  // bitmap_unit 28,
+  // bitmap_bit_order 32, bitmap_pad 36, depth 40, bytes_per_line 44, bits_per_pixel 48, red_mask
+  // 56, green_mask 64,
   // blue_mask 72, obdata 80, f.create_image 88, f.destroy_image 96
   static final int XIMAGE_DATA = 16;
   static final int XIMAGE_BYTE_ORDER = 24;
@@ -29,7 +31,8 @@ final class X11 {
   static final int XIMAGE_BLUE_MASK = 72;
   static final int XIMAGE_OBDATA = 80;
   static final int XIMAGE_DESTROY = 96;
-  // XShmSegmentInfo (LP64): shmseg 0 (unsigned long), shmid 8 (int), shmaddr 16 (char*), readOnly 24 (Bool); 32 bytes
+  // XShmSegmentInfo (LP64): shmseg 0 (unsigned long), shmid 8 (int), shmaddr 16 (char*), readOnly
+  // 24 (Bool); 32 bytes
   static final int SHM_INFO_SIZE = 32;
   static final int SHM_INFO_SHMID = 8;
   static final int SHM_INFO_SHMADDR = 16;
@@ -54,14 +57,39 @@ final class X11 {
 
     int XDefaultDepth(Pointer display, int screen);
 
-    Pointer XGetImage(Pointer display, NativeLong drawable, int x, int y, int width, int height, NativeLong planeMask,
-                      int format);
+    Pointer XGetImage(
+        Pointer display,
+        NativeLong drawable,
+        int x,
+        int y,
+        int width,
+        int height,
+        NativeLong planeMask,
+        int format);
 
-    Pointer XCreateImage(Pointer display, Pointer visual, int depth, int format, int offset, Pointer data, int width,
-                         int height, int bitmapPad, int bytesPerLine);
+    Pointer XCreateImage(
+        Pointer display,
+        Pointer visual,
+        int depth,
+        int format,
+        int offset,
+        Pointer data,
+        int width,
+        int height,
+        int bitmapPad,
+        int bytesPerLine);
 
-    int XPutImage(Pointer display, NativeLong drawable, Pointer gc, Pointer image, int srcX, int srcY, int destX,
-                  int destY, int width, int height);
+    int XPutImage(
+        Pointer display,
+        NativeLong drawable,
+        Pointer gc,
+        Pointer image,
+        int srcX,
+        int srcY,
+        int destX,
+        int destY,
+        int width,
+        int height);
 
     Pointer XCreateGC(Pointer display, NativeLong drawable, NativeLong valueMask, Pointer values);
 
@@ -69,7 +97,8 @@ final class X11 {
 
     int XSetForeground(Pointer display, Pointer gc, NativeLong pixel);
 
-    int XFillRectangle(Pointer display, NativeLong drawable, Pointer gc, int x, int y, int width, int height);
+    int XFillRectangle(
+        Pointer display, NativeLong drawable, Pointer gc, int x, int y, int width, int height);
 
     int XSync(Pointer display, int discard);
 
@@ -100,14 +129,22 @@ final class X11 {
   interface Xext extends Library {
     int XShmQueryExtension(Pointer display);
 
-    Pointer XShmCreateImage(Pointer display, Pointer visual, int depth, int format, Pointer data, Pointer shminfo,
-                            int width, int height);
+    Pointer XShmCreateImage(
+        Pointer display,
+        Pointer visual,
+        int depth,
+        int format,
+        Pointer data,
+        Pointer shminfo,
+        int width,
+        int height);
 
     int XShmAttach(Pointer display, Pointer shminfo);
 
     int XShmDetach(Pointer display, Pointer shminfo);
 
-    int XShmGetImage(Pointer display, NativeLong drawable, Pointer image, int x, int y, NativeLong planeMask);
+    int XShmGetImage(
+        Pointer display, NativeLong drawable, Pointer image, int x, int y, NativeLong planeMask);
   }
 
   interface LibC extends Library {
@@ -128,32 +165,44 @@ final class X11 {
   record Libs(Xlib xlib, Xext xext, LibC libc) {}
 
   private static volatile Object loaded;
-  /** The last X protocol error (code, request) on any display; Xlib's default handler would exit the JVM. */
+
+  /**
+   * The last X protocol error (code, request) on any display; Xlib's default handler would exit the
+   * JVM.
+   */
   static volatile int lastErrorCode;
+
   static volatile int lastErrorRequest;
-  private static final ErrorHandler HANDLER = (display, event) -> {
-    // XErrorEvent: type 0, display 8, resourceid 16, serial 24, error_code 32 (uchar), request_code 33, minor 34
-    lastErrorCode = event.getByte(32) & 0xff;
-    lastErrorRequest = event.getByte(33) & 0xff;
-    return 0;
-  };
+  private static final ErrorHandler HANDLER =
+      (display, event) -> {
+        // XErrorEvent: type 0, display 8, resourceid 16, serial 24, error_code 32 (uchar),
+        // request_code 33, minor 34
+        lastErrorCode = event.getByte(32) & 0xff;
+        lastErrorRequest = event.getByte(33) & 0xff;
+        return 0;
+      };
 
   /** Displays whose connection broke: Xlib's default would exit() the whole JVM instead. */
-  static final java.util.Set<Long> brokenDisplays = java.util.concurrent.ConcurrentHashMap.newKeySet();
-  private static final IOErrorHandler IO_HANDLER = display -> {
-    if (display != null) brokenDisplays.add(Pointer.nativeValue(display));
-    return 0;
-  };
-  private static final IOErrorExitHandler IO_EXIT_HANDLER = (display, userData) -> {
-    if (display != null) brokenDisplays.add(Pointer.nativeValue(display));
-  };
+  static final java.util.Set<Long> brokenDisplays =
+      java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+  private static final IOErrorHandler IO_HANDLER =
+      display -> {
+        if (display != null) brokenDisplays.add(Pointer.nativeValue(display));
+        return 0;
+      };
+  private static final IOErrorExitHandler IO_EXIT_HANDLER =
+      (display, userData) -> {
+        if (display != null) brokenDisplays.add(Pointer.nativeValue(display));
+      };
   private static volatile boolean exitHandlerMissing;
 
   private X11() {}
 
   /**
-   * Opens a display whose fatal I/O errors (its X server died) do not exit the JVM: with libX11 1.7+ a no-op exit
-   * handler replaces exit(); later calls on it fail and the capture says so. Null when it cannot be opened.
+   * Opens a display whose fatal I/O errors (its X server died) do not exit the JVM: with libX11
+   * 1.7+ a no-op exit handler replaces exit(); later calls on it fail and the capture says so. Null
+   * when it cannot be opened.
    */
   static Pointer openDisplay(Libs x, String name) {
     Pointer d = x.xlib().XOpenDisplay(name);
@@ -163,7 +212,8 @@ final class X11 {
       try {
         x.xlib().XSetIOErrorExitHandler(d, IO_EXIT_HANDLER, null);
       } catch (UnsatisfiedLinkError old) {
-        exitHandlerMissing = true; // libX11 before 1.7: a dying X server still ends the process, as in any X client
+        exitHandlerMissing =
+            true; // libX11 before 1.7: a dying X server still ends the process, as in any X client
       }
     }
     return d;
@@ -194,7 +244,10 @@ final class X11 {
     }
   }
 
-  /** Frees an image of XShmCreateImage: its data is the segment and its obdata our segment info, neither Xlib's. */
+  /**
+   * Frees an image of XShmCreateImage: its data is the segment and its obdata our segment info,
+   * neither Xlib's.
+   */
   static void destroyShmImage(Pointer image) {
     image.setPointer(XIMAGE_DATA, null);
     image.setPointer(XIMAGE_OBDATA, null);

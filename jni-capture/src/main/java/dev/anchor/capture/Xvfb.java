@@ -11,8 +11,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A virtual X display: an {@code Xvfb} process on a display number it picks itself ({@code -displayfd}), so several
- * can start at once without racing for a number. Stopped (by its own process handle) by {@link #close()}.
+ * A virtual X display: an {@code Xvfb} process on a display number it picks itself ({@code
+ * -displayfd}), so several can start at once without racing for a number. Stopped (by its own
+ * process handle) by {@link #close()}.
  */
 public final class Xvfb implements AutoCloseable {
   private final Process process;
@@ -33,25 +34,43 @@ public final class Xvfb implements AutoCloseable {
     return false;
   }
 
-  /** Starts a {@code width}×{@code height}×24 display and waits (up to 15 s) until it accepts connections. */
+  /**
+   * Starts a {@code width}×{@code height}×24 display and waits (up to 15 s) until it accepts
+   * connections.
+   */
   public static Xvfb start(int width, int height) throws IOException {
     if (!installed()) throw new IOException("Xvfb is not installed (Debian package xvfb)");
-    Process p = new ProcessBuilder(List.of("Xvfb", "-displayfd", "1", "-screen", "0", width + "x" + height + "x24",
-        "-nolisten", "tcp", "-noreset"))
-        .redirectErrorStream(false)
-        .redirectError(ProcessBuilder.Redirect.DISCARD)
-        .start();
-    CompletableFuture<String> number = CompletableFuture.supplyAsync(() -> {
-      try {
-        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
-        return r.readLine();
-      } catch (IOException e) {
-        return null;
-      }
-    });
+    Process p =
+        new ProcessBuilder(
+                List.of(
+                    "Xvfb",
+                    "-displayfd",
+                    "1",
+                    "-screen",
+                    "0",
+                    width + "x" + height + "x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset"))
+            .redirectErrorStream(false)
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    CompletableFuture<String> number =
+        CompletableFuture.supplyAsync(
+            () -> {
+              try {
+                BufferedReader r =
+                    new BufferedReader(
+                        new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
+                return r.readLine();
+              } catch (IOException e) {
+                return null;
+              }
+            });
     try {
       String n = number.get(15, TimeUnit.SECONDS);
-      if (n == null || !n.trim().matches("\\d+")) throw new IOException("Xvfb did not start (said " + n + ")");
+      if (n == null || !n.trim().matches("\\d+"))
+        throw new IOException("Xvfb did not start (said " + n + ")");
       return new Xvfb(p, ":" + n.trim());
     } catch (Exception e) {
       p.destroyForcibly();

@@ -1,23 +1,27 @@
 package dev.anchor.capture;
 
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.util.concurrent.TimeUnit;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import javax.imageio.ImageIO;
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
-import java.util.concurrent.TimeUnit;
-
-import static org.junit.jupiter.api.Assertions.*;
-
-/** Captures a virtual display this test starts (Xvfb, Debian package xvfb; xsetroot from x11-xserver-utils). */
+/**
+ * Captures a virtual display this test starts (Xvfb, Debian package xvfb; xsetroot from
+ * x11-xserver-utils).
+ */
 class CaptureTest {
   static Xvfb xvfb;
 
   @BeforeAll
   static void startDisplay() throws Exception {
-    assertTrue(Xvfb.installed(), "Xvfb is not installed: these tests need the Debian package xvfb (see .ci/system-packages)");
+    assertTrue(
+        Xvfb.installed(),
+        "Xvfb is not installed: these tests need the Debian package xvfb (see .ci/system-packages)");
     xvfb = Xvfb.start(1280, 720);
   }
 
@@ -28,16 +32,23 @@ class CaptureTest {
 
   @Test
   void aSolidRootSetByXsetrootIsCapturedThroughXShm() throws Exception {
-    Process p = new ProcessBuilder("xsetroot", "-display", xvfb.display(), "-solid", "#ff0000").inheritIO().start();
+    Process p =
+        new ProcessBuilder("xsetroot", "-display", xvfb.display(), "-solid", "#ff0000")
+            .inheritIO()
+            .start();
     assertTrue(p.waitFor(10, TimeUnit.SECONDS));
     assertEquals(0, p.exitValue(), "xsetroot failed");
     try (Capture c = Capture.open(xvfb.display())) {
-      assertEquals(Capture.Method.XSHM, c.method(), "Xvfb offers MIT-SHM, so the shared-memory path is taken");
+      assertEquals(
+          Capture.Method.XSHM,
+          c.method(),
+          "Xvfb offers MIT-SHM, so the shared-memory path is taken");
       assertEquals(1280, c.width());
       assertEquals(720, c.height());
       BufferedImage img = c.grab();
       for (int y = 0; y < 720; y += 37) {
-        for (int x = 0; x < 1280; x += 41) assertEquals(0xff0000, img.getRGB(x, y) & 0xffffff, "pixel " + x + "," + y);
+        for (int x = 0; x < 1280; x += 41)
+          assertEquals(0xff0000, img.getRGB(x, y) & 0xffffff, "pixel " + x + "," + y);
       }
     }
   }
@@ -49,7 +60,8 @@ class CaptureTest {
       paint.fill(640, 0, 640, 360, 0x00ff00);
       paint.fill(0, 360, 640, 360, 0x0000ff);
       paint.fill(640, 360, 640, 360, 0xffffff);
-      paint.fill(100, 100, 3, 2, 0x123456); // a tiny odd-coloured block: no smoothing, no off-by-one
+      paint.fill(
+          100, 100, 3, 2, 0x123456); // a tiny odd-coloured block: no smoothing, no off-by-one
     }
     for (boolean shm : new boolean[] {true, false}) {
       try (Capture c = Capture.open(xvfb.display(), shm)) {
@@ -127,9 +139,12 @@ class CaptureTest {
     try (Capture c = Capture.open(own.display())) {
       c.grab();
       own.close();
-      CaptureException e = assertThrows(CaptureException.class, () -> {
-        for (int i = 0; i < 3; i++) c.grab();
-      });
+      CaptureException e =
+          assertThrows(
+              CaptureException.class,
+              () -> {
+                for (int i = 0; i < 3; i++) c.grab();
+              });
       assertTrue(e.getMessage().contains(own.display()), e.getMessage());
       assertFalse(Capture.probe(own.display()).available());
     } finally {
@@ -150,8 +165,13 @@ class CaptureTest {
   private static void assertClose(int want, int got, int tolerance, String what) {
     for (int shift = 0; shift <= 16; shift += 8) {
       int a = (want >> shift) & 0xff, b = (got >> shift) & 0xff;
-      assertTrue(Math.abs(a - b) <= tolerance,
-          what + ": expected ~#" + Integer.toHexString(want) + ", got #" + Integer.toHexString(got & 0xffffff));
+      assertTrue(
+          Math.abs(a - b) <= tolerance,
+          what
+              + ": expected ~#"
+              + Integer.toHexString(want)
+              + ", got #"
+              + Integer.toHexString(got & 0xffffff));
     }
   }
 }

@@ -27,12 +27,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs one incarnation of an app on this node and keeps it running: writes its files into its own working
- * directory, links its npm dependencies from the native runtime's content-addressed cache, starts it (Node.js with
- * {@code --max-old-space-size}, or the app's {@code command} through {@code /bin/sh -c}) as the leader of its own
- * process group with a scrubbed environment plus {@code PORT}, probes it over HTTP, and restarts it with
- * exponential backoff when it exits or stops answering. An app that crashes {@link Settings#maxCrashes()} times in
- * a row without staying healthy for {@link Settings#stableAfter()} ends {@link Phase#Failed}. Its output (stdout and
+ * Runs one incarnation of an app on this node and keeps it running: writes its files into its own
+ * working directory, links its npm dependencies from the native runtime's content-addressed cache,
+ * starts it (Node.js with {@code --max-old-space-size}, or the app's {@code command} through {@code
+ * /bin/sh -c}) as the leader of its own process group with a scrubbed environment plus {@code
+ * PORT}, probes it over HTTP, and restarts it with exponential backoff when it exits or stops
+ * answering. An app that crashes {@link Settings#maxCrashes()} times in a row without staying
+ * healthy for {@link Settings#stableAfter()} ends {@link Phase#Failed}. Its output (stdout and
  * stderr) is kept in a ring buffer of {@link Settings#logLines()} lines.
  *
  * <p>Every change of phase, process, health or restart count is handed to {@code onChange}.
@@ -42,29 +43,68 @@ public final class AppSupervisor implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX_LINE = 4096;
 
-  public enum Phase { Installing, Starting, Running, Backoff, Failed, Stopped }
+  public enum Phase {
+    Installing,
+    Starting,
+    Running,
+    Backoff,
+    Failed,
+    Stopped
+  }
 
   /**
-   * @param appsDir          working directories ({@code <appsDir>/<appId>}) and pid files of this node's apps
-   * @param healthFailures   consecutive failed probes of a healthy app before it is restarted
-   * @param startGrace       how long a new process may take to answer its first probe
-   * @param maxCrashes       consecutive crashes (without a stable run between) before the app is Failed
-   * @param stableAfter      healthy this long resets the crash count (and the backoff)
+   * @param appsDir working directories ({@code <appsDir>/<appId>}) and pid files of this node's
+   *     apps
+   * @param healthFailures consecutive failed probes of a healthy app before it is restarted
+   * @param startGrace how long a new process may take to answer its first probe
+   * @param maxCrashes consecutive crashes (without a stable run between) before the app is Failed
+   * @param stableAfter healthy this long resets the crash count (and the backoff)
    */
-  public record Settings(String nodeCommand, String npmCommand, Path npmCacheDir, Path appsDir,
-                         Duration healthInterval, int healthFailures, Duration startGrace, Duration backoffInitial,
-                         Duration backoffMax, int maxCrashes, Duration stableAfter, int logLines) {
+  public record Settings(
+      String nodeCommand,
+      String npmCommand,
+      Path npmCacheDir,
+      Path appsDir,
+      Duration healthInterval,
+      int healthFailures,
+      Duration startGrace,
+      Duration backoffInitial,
+      Duration backoffMax,
+      int maxCrashes,
+      Duration stableAfter,
+      int logLines) {
 
     public static Settings defaults(String node, String npm, Path npmCacheDir, Path appsDir) {
-      return new Settings(node, npm, npmCacheDir, appsDir, Duration.ofSeconds(1), 3, Duration.ofSeconds(30),
-          Duration.ofSeconds(1), Duration.ofSeconds(30), 5, Duration.ofSeconds(30), 1000);
+      return new Settings(
+          node,
+          npm,
+          npmCacheDir,
+          appsDir,
+          Duration.ofSeconds(1),
+          3,
+          Duration.ofSeconds(30),
+          Duration.ofSeconds(1),
+          Duration.ofSeconds(30),
+          5,
+          Duration.ofSeconds(30),
+          1000);
     }
   }
 
   /** What the supervisor knows right now. */
-  public record Snapshot(String appId, int incarnation, Phase phase, Long pid, Integer port, String portNote,
-                         boolean healthy, int restarts, Integer exitCode, String memoryLimit, String cpuLimit,
-                         String message) {}
+  public record Snapshot(
+      String appId,
+      int incarnation,
+      Phase phase,
+      Long pid,
+      Integer port,
+      String portNote,
+      boolean healthy,
+      int restarts,
+      Integer exitCode,
+      String memoryLimit,
+      String cpuLimit,
+      String message) {}
 
   private final String appId;
   private final int incarnation;
@@ -74,20 +114,34 @@ public final class AppSupervisor implements AutoCloseable {
   private final Path dir;
   private final Thread thread;
   private final ArrayDeque<String> lines = new ArrayDeque<>();
-  /** HTTP/1.1 only: the default h2c upgrade header would reach an app's own 'upgrade' handler (WebSockets). */
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-      .connectTimeout(Duration.ofSeconds(1)).build();
+
+  /**
+   * HTTP/1.1 only: the default h2c upgrade header would reach an app's own 'upgrade' handler
+   * (WebSockets).
+   */
+  private final HttpClient http =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(1))
+          .build();
+
   private long dropped;
   private volatile boolean stopping;
   private volatile Process process;
   private volatile Snapshot snapshot;
   private final CgroupLimits.Applied limits;
-  /** Makes the screen service of the app's display (started once its Xvfb runs, closed before the Xvfb stops). */
+
+  /**
+   * Makes the screen service of the app's display (started once its Xvfb runs, closed before the
+   * Xvfb stops).
+   */
   private volatile java.util.function.Function<String, AutoCloseable> screenFactory;
+
   private volatile dev.anchor.capture.Xvfb xvfb;
   private volatile AutoCloseable screen;
 
-  public AppSupervisor(String appId, int incarnation, AppSpec spec, Settings settings, Consumer<Snapshot> onChange) {
+  public AppSupervisor(
+      String appId, int incarnation, AppSpec spec, Settings settings, Consumer<Snapshot> onChange) {
     this.appId = appId;
     this.incarnation = incarnation;
     this.spec = spec;
@@ -95,8 +149,20 @@ public final class AppSupervisor implements AutoCloseable {
     this.onChange = onChange == null ? s -> {} : onChange;
     this.dir = settings.appsDir().resolve(safeName(appId));
     this.limits = CgroupLimits.describe(spec);
-    this.snapshot = new Snapshot(appId, incarnation, Phase.Installing, null, null, null, false, 0, null,
-        limits.memory(), limits.cpu(), "preparing");
+    this.snapshot =
+        new Snapshot(
+            appId,
+            incarnation,
+            Phase.Installing,
+            null,
+            null,
+            null,
+            false,
+            0,
+            null,
+            limits.memory(),
+            limits.cpu(),
+            "preparing");
     this.thread = new Thread(this::supervise, "app-" + appId);
     this.thread.setDaemon(true);
   }
@@ -106,7 +172,9 @@ public final class AppSupervisor implements AutoCloseable {
     return this;
   }
 
-  /** Before {@link #start()}: what serves the screen of the app's display ({@code "display": true}). */
+  /**
+   * Before {@link #start()}: what serves the screen of the app's display ({@code "display": true}).
+   */
   public AppSupervisor withScreen(java.util.function.Function<String, AutoCloseable> factory) {
     this.screenFactory = factory;
     return this;
@@ -129,9 +197,17 @@ public final class AppSupervisor implements AutoCloseable {
     int[] wh = spec.displayDimensions();
     dev.anchor.capture.Xvfb x = dev.anchor.capture.Xvfb.start(wh[0], wh[1]);
     xvfb = x;
-    // a worker killed with -9 leaves the Xvfb behind like the app: its next run kills it (killLeftovers)
+    // a worker killed with -9 leaves the Xvfb behind like the app: its next run kills it
+    // (killLeftovers)
     writePidFile(xvfbPidFile(), x.pid());
-    line("[anchor] display " + x.display() + " (" + spec.displaySize() + ", Xvfb pid " + x.pid() + ")");
+    line(
+        "[anchor] display "
+            + x.display()
+            + " ("
+            + spec.displaySize()
+            + ", Xvfb pid "
+            + x.pid()
+            + ")");
     var f = screenFactory;
     if (f != null) {
       try {
@@ -211,10 +287,28 @@ public final class AppSupervisor implements AutoCloseable {
     }
   }
 
-  private Snapshot with(Phase phase, Long pid, Integer port, String portNote, boolean healthy, int restarts,
-                        Integer exit, String message) {
-    return new Snapshot(appId, incarnation, phase, pid, port, portNote, healthy, restarts, exit, limits.memory(),
-        limits.cpu(), message);
+  private Snapshot with(
+      Phase phase,
+      Long pid,
+      Integer port,
+      String portNote,
+      boolean healthy,
+      int restarts,
+      Integer exit,
+      String message) {
+    return new Snapshot(
+        appId,
+        incarnation,
+        phase,
+        pid,
+        port,
+        portNote,
+        healthy,
+        restarts,
+        exit,
+        limits.memory(),
+        limits.cpu(),
+        message);
   }
 
   // ---------------------------------------------------------------- the supervising loop
@@ -246,14 +340,25 @@ public final class AppSupervisor implements AutoCloseable {
         return;
       } catch (IOException | IllegalArgumentException e) {
         line("[anchor] cannot prepare the app: " + e.getMessage());
-        change(with(Phase.Failed, null, null, null, false, 0, null, "cannot prepare the app: " + e.getMessage()));
+        change(
+            with(
+                Phase.Failed,
+                null,
+                null,
+                null,
+                false,
+                0,
+                null,
+                "cannot prepare the app: " + e.getMessage()));
         return;
       }
       while (!stopping) {
         if (port == null || !portFree(port)) {
           port = choosePort(spec.port());
-          portNote = port == spec.port() ? null
-              : "port " + spec.port() + " is taken on this node; the app got port " + port;
+          portNote =
+              port == spec.port()
+                  ? null
+                  : "port " + spec.port() + " is taken on this node; the app got port " + port;
           if (portNote != null) line("[anchor] " + portNote);
         }
         Process p = launch(port);
@@ -261,7 +366,12 @@ public final class AppSupervisor implements AutoCloseable {
         long pid = p.pid();
         writePidFile(p);
         CgroupLimits.attach(limits, pid);
-        line("[anchor] started pid " + pid + " on port " + port + (restarts > 0 ? " (restart " + restarts + ")" : ""));
+        line(
+            "[anchor] started pid "
+                + pid
+                + " on port "
+                + port
+                + (restarts > 0 ? " (restart " + restarts + ")" : ""));
         change(with(Phase.Starting, pid, port, portNote, false, restarts, lastExit, "starting"));
         String why = watch(p, pid, port, portNote, restarts, lastExit);
         long healthySince = healthyFor;
@@ -275,20 +385,40 @@ public final class AppSupervisor implements AutoCloseable {
         String reason = why != null ? why : "exited with code " + lastExit;
         line("[anchor] " + reason);
         if (crashesInARow >= settings.maxCrashes()) {
-          String msg = "crashed " + crashesInARow + " times in a row, last: " + reason + "; not restarted";
+          String msg =
+              "crashed " + crashesInARow + " times in a row, last: " + reason + "; not restarted";
           line("[anchor] " + msg);
           change(with(Phase.Failed, null, port, portNote, false, restarts, lastExit, msg));
           return;
         }
-        long delay = Math.min(settings.backoffMax().toMillis(),
-            settings.backoffInitial().toMillis() << Math.min(20, crashesInARow - 1));
-        change(with(Phase.Backoff, null, port, portNote, false, restarts, lastExit,
-            reason + "; restarting in " + delay + " ms"));
+        long delay =
+            Math.min(
+                settings.backoffMax().toMillis(),
+                settings.backoffInitial().toMillis() << Math.min(20, crashesInARow - 1));
+        change(
+            with(
+                Phase.Backoff,
+                null,
+                port,
+                portNote,
+                false,
+                restarts,
+                lastExit,
+                reason + "; restarting in " + delay + " ms"));
         sleep(delay);
       }
     } catch (IOException e) {
       line("[anchor] cannot start the app: " + e.getMessage());
-      change(with(Phase.Failed, null, port, portNote, false, restarts, lastExit, "cannot start: " + e.getMessage()));
+      change(
+          with(
+              Phase.Failed,
+              null,
+              port,
+              portNote,
+              false,
+              restarts,
+              lastExit,
+              "cannot start: " + e.getMessage()));
       return;
     } catch (InterruptedException e) {
       // stopping
@@ -298,14 +428,24 @@ public final class AppSupervisor implements AutoCloseable {
       deletePidFile();
       stopDisplay();
     }
-    change(with(Phase.Stopped, null, null, null, false, snapshot.restarts(), snapshot.exitCode(), "stopped"));
+    change(
+        with(
+            Phase.Stopped,
+            null,
+            null,
+            null,
+            false,
+            snapshot.restarts(),
+            snapshot.exitCode(),
+            "stopped"));
   }
 
   /** How long the process that {@link #watch} returned from had been healthy (ms). */
   private long healthyFor;
 
   /** Probes until the process exits (null) or must be restarted (the reason). */
-  private String watch(Process p, long pid, int port, String portNote, int restarts, Integer lastExit)
+  private String watch(
+      Process p, long pid, int port, String portNote, int restarts, Integer lastExit)
       throws InterruptedException {
     long started = System.currentTimeMillis();
     long healthySince = 0;
@@ -314,7 +454,8 @@ public final class AppSupervisor implements AutoCloseable {
     int failures = 0;
     healthyFor = 0;
     while (!stopping) {
-      if (p.waitFor(settings.healthInterval().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+      if (p.waitFor(
+          settings.healthInterval().toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
         healthyFor = healthySince == 0 ? 0 : System.currentTimeMillis() - healthySince;
         return null;
       }
@@ -331,8 +472,16 @@ public final class AppSupervisor implements AutoCloseable {
         failures++;
         if (healthy) {
           healthy = false;
-          change(with(Phase.Running, pid, port, portNote, false, restarts, lastExit,
-              "health check " + spec.healthPath() + " failing"));
+          change(
+              with(
+                  Phase.Running,
+                  pid,
+                  port,
+                  portNote,
+                  false,
+                  restarts,
+                  lastExit,
+                  "health check " + spec.healthPath() + " failing"));
         }
         if (failures >= settings.healthFailures()) {
           healthyFor = System.currentTimeMillis() - healthySince;
@@ -347,8 +496,11 @@ public final class AppSupervisor implements AutoCloseable {
 
   private boolean probe(int port) {
     try {
-      HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + spec.healthPath()))
-          .timeout(Duration.ofSeconds(2)).GET().build();
+      HttpRequest req =
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + spec.healthPath()))
+              .timeout(Duration.ofSeconds(2))
+              .GET()
+              .build();
       HttpResponse<Void> r = http.send(req, HttpResponse.BodyHandlers.discarding());
       return r.statusCode() < 500;
     } catch (IOException | IllegalArgumentException e) {
@@ -367,7 +519,8 @@ public final class AppSupervisor implements AutoCloseable {
     for (Map.Entry<String, String> f : spec.files().entrySet()) {
       Path target = dir.resolve(f.getKey()).normalize();
       if (!target.startsWith(dir) || f.getKey().startsWith("/")) {
-        throw new IllegalArgumentException("file name '" + f.getKey() + "' leaves the app's directory");
+        throw new IllegalArgumentException(
+            "file name '" + f.getKey() + "' leaves the app's directory");
       }
       Files.createDirectories(target.getParent());
       Files.writeString(target, f.getValue(), StandardCharsets.UTF_8);
@@ -375,7 +528,8 @@ public final class AppSupervisor implements AutoCloseable {
     List<String> deps = dependencies(spec);
     if (!deps.isEmpty()) {
       line("[anchor] installing " + String.join(" ", deps) + " (native runtime npm cache)");
-      Path modules = NativeProcesses.dependencies(settings.npmCacheDir(), settings.npmCommand(), deps);
+      Path modules =
+          NativeProcesses.dependencies(settings.npmCacheDir(), settings.npmCommand(), deps);
       Files.createSymbolicLink(dir.resolve("node_modules"), modules);
     }
   }
@@ -396,12 +550,19 @@ public final class AppSupervisor implements AutoCloseable {
   }
 
   private Process launch(int port) throws IOException {
-    List<String> cmd = spec.usesCommand()
-        ? List.of("/bin/sh", "-c", spec.command())
-        : List.of(settings.nodeCommand(), "--max-old-space-size=" + spec.ramMb(),
-            "--require", writeWatchdog(settings.appsDir()).toString(), spec.entry());
-    ProcessBuilder pb = new ProcessBuilder(NativeProcesses.inOwnGroup(cmd)).directory(dir.toFile())
-        .redirectErrorStream(true);
+    List<String> cmd =
+        spec.usesCommand()
+            ? List.of("/bin/sh", "-c", spec.command())
+            : List.of(
+                settings.nodeCommand(),
+                "--max-old-space-size=" + spec.ramMb(),
+                "--require",
+                writeWatchdog(settings.appsDir()).toString(),
+                spec.entry());
+    ProcessBuilder pb =
+        new ProcessBuilder(NativeProcesses.inOwnGroup(cmd))
+            .directory(dir.toFile())
+            .redirectErrorStream(true);
     NativeProcesses.scrubEnvironment(pb.environment(), dir);
     pb.environment().put("PORT", Integer.toString(port));
     pb.environment().put("NODE_ENV", "production");
@@ -410,14 +571,19 @@ public final class AppSupervisor implements AutoCloseable {
     if (display != null) pb.environment().put("DISPLAY", display);
     Process p = pb.start();
     p.getOutputStream().close();
-    Thread pump = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-        String l;
-        while ((l = r.readLine()) != null) line(l);
-      } catch (IOException ignored) {
-        // the process is gone
-      }
-    }, "app-log-" + appId);
+    Thread pump =
+        new Thread(
+            () -> {
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String l;
+                while ((l = r.readLine()) != null) line(l);
+              } catch (IOException ignored) {
+                // the process is gone
+              }
+            },
+            "app-log-" + appId);
     pump.setDaemon(true);
     pump.start();
     return p;
@@ -426,13 +592,14 @@ public final class AppSupervisor implements AutoCloseable {
   static final String WATCHDOG_ENV = "ANCHOR_SUPERVISOR_PID";
 
   /**
-   * Preloaded into every Node.js app ({@code --require}): once a second it checks that the worker JVM
-   * ({@value #WATCHDOG_ENV}) is alive, and when it is gone (a kill -9 of the worker) it kills the app's whole process
-   * group, so an app never outlives its worker and runs on beside the copy the cluster starts elsewhere. The timer
-   * is unref'd: it never keeps an app alive. (Command apps have no such watchdog; a restarted worker kills what they
-   * left through their pid files.)
+   * Preloaded into every Node.js app ({@code --require}): once a second it checks that the worker
+   * JVM ({@value #WATCHDOG_ENV}) is alive, and when it is gone (a kill -9 of the worker) it kills
+   * the app's whole process group, so an app never outlives its worker and runs on beside the copy
+   * the cluster starts elsewhere. The timer is unref'd: it never keeps an app alive. (Command apps
+   * have no such watchdog; a restarted worker kills what they left through their pid files.)
    */
-  static final String WATCHDOG = """
+  static final String WATCHDOG =
+      """
       'use strict';
       (function () {
         const supervisor = Number(process.env.ANCHOR_SUPERVISOR_PID);
@@ -453,7 +620,10 @@ public final class AppSupervisor implements AutoCloseable {
       Files.createDirectories(appsDir);
       Path tmp = Files.createTempFile(appsDir, "watchdog", ".tmp");
       Files.writeString(tmp, WATCHDOG);
-      Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+      Files.move(
+          tmp,
+          f,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING,
           java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
     return f.toAbsolutePath();
@@ -477,7 +647,8 @@ public final class AppSupervisor implements AutoCloseable {
     }
   }
 
-  // ---------------------------------------------------------------- pid files (a restarted worker kills leftovers)
+  // ---------------------------------------------------------------- pid files (a restarted worker
+  // kills leftovers)
 
   private Path pidFile() {
     return settings.appsDir().resolve("pids").resolve(safeName(appId) + ".pid");
@@ -490,8 +661,11 @@ public final class AppSupervisor implements AutoCloseable {
   private void writePidFile(Path file, long pid) {
     try {
       Files.createDirectories(file.getParent());
-      long start = ProcessHandle.of(pid).flatMap(h -> h.info().startInstant())
-          .map(java.time.Instant::toEpochMilli).orElse(0L);
+      long start =
+          ProcessHandle.of(pid)
+              .flatMap(h -> h.info().startInstant())
+              .map(java.time.Instant::toEpochMilli)
+              .orElse(0L);
       Files.writeString(file, pid + " " + start + "\n");
     } catch (IOException e) {
       log.warn("app {}: cannot write its pid file: {}", appId, e.toString());
@@ -511,9 +685,10 @@ public final class AppSupervisor implements AutoCloseable {
   }
 
   /**
-   * Kills the process groups of apps a previous run of this worker left running (it was killed without stopping
-   * them), so a restarted worker never runs an app twice. A pid is killed only when the process with that pid
-   * started at the recorded instant (not a recycled pid). Returns how many were killed.
+   * Kills the process groups of apps a previous run of this worker left running (it was killed
+   * without stopping them), so a restarted worker never runs an app twice. A pid is killed only
+   * when the process with that pid started at the recorded instant (not a recycled pid). Returns
+   * how many were killed.
    */
   public static int killLeftovers(Path appsDir) {
     Path pids = appsDir.resolve("pids");
@@ -526,9 +701,14 @@ public final class AppSupervisor implements AutoCloseable {
           long pid = Long.parseLong(parts[0]);
           long start = parts.length > 1 ? Long.parseLong(parts[1]) : 0;
           var h = ProcessHandle.of(pid);
-          if (h.isPresent() && h.get().isAlive()
-              && h.get().info().startInstant().map(java.time.Instant::toEpochMilli).orElse(-1L) == start) {
-            log.warn("killing app process group {} left by an earlier run of this worker ({})", pid, f.getFileName());
+          if (h.isPresent()
+              && h.get().isAlive()
+              && h.get().info().startInstant().map(java.time.Instant::toEpochMilli).orElse(-1L)
+                  == start) {
+            log.warn(
+                "killing app process group {} left by an earlier run of this worker ({})",
+                pid,
+                f.getFileName());
             NativeProcesses.killGroup(pid);
             h.get().destroyForcibly();
             killed++;

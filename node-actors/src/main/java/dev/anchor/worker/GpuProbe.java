@@ -6,23 +6,26 @@ import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.PointerByReference;
-
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Asks NVIDIA's NVML (through JNA) whether this machine has a GPU, what it is and how much memory it has; no NVML
- * means no GPU. When there is one, NVML stays initialised so {@link #usage()} can sample utilisation and memory at
- * every heartbeat.
+ * Asks NVIDIA's NVML (through JNA) whether this machine has a GPU, what it is and how much memory
+ * it has; no NVML means no GPU. When there is one, NVML stays initialised so {@link #usage()} can
+ * sample utilisation and memory at every heartbeat.
  */
 final class GpuProbe {
-  /** @param memoryMb total over all GPUs; null without a GPU or when NVML does not say */
+  /**
+   * @param memoryMb total over all GPUs; null without a GPU or when NVML does not say
+   */
   record Gpu(boolean present, String model, Long memoryMb) {
     static final Gpu NONE = new Gpu(false, null, null);
   }
 
-  /** @param utilization percent busy, averaged over the GPUs */
+  /**
+   * @param utilization percent busy, averaged over the GPUs
+   */
   record Usage(Integer utilization, Long memoryUsedMb) {}
 
   interface Nvml extends Library {
@@ -83,7 +86,8 @@ final class GpuProbe {
           memoryMb = (memoryMb == null ? 0 : memoryMb) + mem.getLong(0) / (1024 * 1024);
         }
       }
-      String shown = count.getValue() > 1 && model != null ? count.getValue() + "x " + model : model;
+      String shown =
+          count.getValue() > 1 && model != null ? count.getValue() + "x " + model : model;
       return new GpuProbe(nvml, devices, new Gpu(true, shown, memoryMb));
     } catch (UnsatisfiedLinkError | RuntimeException noNvml) {
       return none();
@@ -117,7 +121,8 @@ final class GpuProbe {
         }
       }
       if (utilAnswers == 0 && memAnswers == 0) return null;
-      return new Usage(utilAnswers == 0 ? null : (int) (busy / utilAnswers), memAnswers == 0 ? null : used);
+      return new Usage(
+          utilAnswers == 0 ? null : (int) (busy / utilAnswers), memAnswers == 0 ? null : used);
     } catch (RuntimeException | UnsatisfiedLinkError e) {
       return null;
     }

@@ -14,15 +14,6 @@ import dev.anchor.scheduling.CancelJob;
 import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSpec;
-import org.apache.pekko.Done;
-import org.apache.pekko.actor.typed.ActorRef;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.apache.pekko.actor.typed.pubsub.Topic;
-import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
-import org.apache.pekko.pattern.StatusReply;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -36,11 +27,19 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.pubsub.Topic;
+import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
+import org.apache.pekko.pattern.StatusReply;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The worker side of a node: tells the coordinators what it is and how loaded it is, takes jobs from its own streams,
- * runs them in the sandbox, and acknowledges a job only after its task entity has recorded the result, so a crash at
- * any point leaves the job to be run again rather than lost.
+ * The worker side of a node: tells the coordinators what it is and how loaded it is, takes jobs
+ * from its own streams, runs them in the sandbox, and acknowledges a job only after its task entity
+ * has recorded the result, so a crash at any point leaves the job to be run again rather than lost.
  */
 public final class NodeAgent implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
@@ -62,24 +61,36 @@ public final class NodeAgent implements AutoCloseable {
   private final ScheduledExecutorService ticker;
   private final Thread reader;
   private final AtomicBoolean draining = new AtomicBoolean();
+
   /** The node's entity says it takes no work (an operator drained it, or it is quarantined). */
   private final AtomicBoolean paused = new AtomicBoolean();
+
   private volatile ResultFault fault = ResultFault.NONE;
   private final AtomicBoolean stopped = new AtomicBoolean();
   private final AtomicBoolean registered = new AtomicBoolean();
   private final Map<String, Boolean> running = new ConcurrentHashMap<>();
+
   /** Stream entries (stream and id) taken by this node and not yet acknowledged or given up. */
   private final java.util.Set<String> held = ConcurrentHashMap.newKeySet();
-  private final ObjectMapper json = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+
+  private final ObjectMapper json =
+      new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
   private final GpuProbe gpuProbe = GpuProbe.open();
   private final GpuProbe.Gpu gpu = gpuProbe.gpu();
   private final ScreenService.Status capture;
   private volatile boolean hasDocker;
   private final long startedAt = System.currentTimeMillis();
 
-  private NodeAgent(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
-                    long defaultTimeoutMs, long memoryMb, ActorRef<Topic.Command<NodeHeartbeat>> heartbeats,
-                    ScreenService.Status capture) {
+  private NodeAgent(
+      ActorSystem<?> system,
+      String nodeId,
+      JobQueue queue,
+      Sandbox sandbox,
+      int capacity,
+      long defaultTimeoutMs,
+      long memoryMb,
+      ActorRef<Topic.Command<NodeHeartbeat>> heartbeats,
+      ScreenService.Status capture) {
     this.system = system;
     this.capture = capture;
     this.nodeId = nodeId;
@@ -96,39 +107,77 @@ public final class NodeAgent implements AutoCloseable {
     this.reader = new Thread(this::readLoop, "anchor-job-reader");
   }
 
-  public static NodeAgent start(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
-                                long defaultTimeoutMs, long memoryMb,
-                                ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
-    return start(system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats, null);
+  public static NodeAgent start(
+      ActorSystem<?> system,
+      String nodeId,
+      JobQueue queue,
+      Sandbox sandbox,
+      int capacity,
+      long defaultTimeoutMs,
+      long memoryMb,
+      ActorRef<Topic.Command<NodeHeartbeat>> heartbeats) {
+    return start(
+        system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats, null);
   }
 
-  /** @param capture whether this node's screen can be captured (null: not reported) */
-  public static NodeAgent start(ActorSystem<?> system, String nodeId, JobQueue queue, Sandbox sandbox, int capacity,
-                                long defaultTimeoutMs, long memoryMb,
-                                ActorRef<Topic.Command<NodeHeartbeat>> heartbeats, ScreenService.Status capture) {
-    NodeAgent agent = new NodeAgent(system, nodeId, queue, sandbox, capacity, defaultTimeoutMs, memoryMb, heartbeats,
-        capture);
+  /**
+   * @param capture whether this node's screen can be captured (null: not reported)
+   */
+  public static NodeAgent start(
+      ActorSystem<?> system,
+      String nodeId,
+      JobQueue queue,
+      Sandbox sandbox,
+      int capacity,
+      long defaultTimeoutMs,
+      long memoryMb,
+      ActorRef<Topic.Command<NodeHeartbeat>> heartbeats,
+      ScreenService.Status capture) {
+    NodeAgent agent =
+        new NodeAgent(
+            system,
+            nodeId,
+            queue,
+            sandbox,
+            capacity,
+            defaultTimeoutMs,
+            memoryMb,
+            heartbeats,
+            capture);
     agent.ticker.scheduleAtFixedRate(agent::heartbeat, 0, 2, TimeUnit.SECONDS);
     // at most a second per probe, on its own thread so a slow daemon never delays a heartbeat
-    Thread.ofVirtual().name("anchor-docker-probe").start(() -> {
-      while (!agent.stopped.get()) {
-        agent.hasDocker = DockerProbe.probe(System.getenv());
-        try {
-          Thread.sleep(30_000);
-        } catch (InterruptedException e) {
-          return;
-        }
-      }
-    });
+    Thread.ofVirtual()
+        .name("anchor-docker-probe")
+        .start(
+            () -> {
+              while (!agent.stopped.get()) {
+                agent.hasDocker = DockerProbe.probe(System.getenv());
+                try {
+                  Thread.sleep(30_000);
+                } catch (InterruptedException e) {
+                  return;
+                }
+              }
+            });
     agent.reader.start();
-    log.info("worker node {} up: {} slots, runtimes {}, gpu {}, screen capture {}", nodeId, capacity,
-        agent.runtimes(), agent.gpu.present() ? agent.gpu.model() : "none",
-        capture == null ? "not reported" : capture.available() ? "on display " + capture.display()
-            : "none (" + capture.reason() + ")");
+    log.info(
+        "worker node {} up: {} slots, runtimes {}, gpu {}, screen capture {}",
+        nodeId,
+        capacity,
+        agent.runtimes(),
+        agent.gpu.present() ? agent.gpu.model() : "none",
+        capture == null
+            ? "not reported"
+            : capture.available()
+                ? "on display " + capture.display()
+                : "none (" + capture.reason() + ")");
     return agent;
   }
 
-  /** A name that is stable across restarts of the same worker: ANCHOR_NODE_NAME, else host and cluster port. */
+  /**
+   * A name that is stable across restarts of the same worker: ANCHOR_NODE_NAME, else host and
+   * cluster port.
+   */
   public static String defaultNodeId(String configured, int clusterPort) {
     if (configured != null && !configured.isBlank()) return configured.trim();
     String host;
@@ -145,7 +194,10 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   List<String> runtimes() {
-    return sandbox.available().stream().map(k -> k.name().toLowerCase(Locale.ROOT)).sorted().toList();
+    return sandbox.available().stream()
+        .map(k -> k.name().toLowerCase(Locale.ROOT))
+        .sorted()
+        .toList();
   }
 
   /** Called for every cancel broadcast; stops the attempt if it runs here. */
@@ -162,12 +214,16 @@ public final class NodeAgent implements AutoCloseable {
     draining.set(true);
   }
 
-  /** Chaos option (see {@link ResultFault}); logged loudly because such a node reports wrong results on purpose. */
+  /**
+   * Chaos option (see {@link ResultFault}); logged loudly because such a node reports wrong results
+   * on purpose.
+   */
   public void injectFault(ResultFault f) {
     this.fault = f;
     if (f.active()) {
-      log.warn("FAULT INJECTION: node {} corrupts {} % of its results (ANCHOR_FAULT)", nodeId,
-          Math.round(f.fraction() * 100));
+      log.warn(
+          "FAULT INJECTION: node {} corrupts {} % of its results (ANCHOR_FAULT)",
+          nodeId, Math.round(f.fraction() * 100));
     }
   }
 
@@ -176,8 +232,13 @@ public final class NodeAgent implements AutoCloseable {
     if (!nodeId.equals(st.nodeId())) return;
     boolean pause = !st.takesWork();
     if (paused.getAndSet(pause) != pause) {
-      log.info(pause ? "node {} takes no new jobs ({}{}); running ones finish" : "node {} takes jobs again",
-          nodeId, st.status(), st.quarantined() ? ", quarantined" : "");
+      log.info(
+          pause
+              ? "node {} takes no new jobs ({}{}); running ones finish"
+              : "node {} takes jobs again",
+          nodeId,
+          st.status(),
+          st.quarantined() ? ", quarantined" : "");
     }
   }
 
@@ -186,7 +247,8 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   NodeHeartbeat snapshot() {
-    var os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+    var os =
+        (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     long total = os.getTotalMemorySize();
     double cpu = Math.max(0, os.getCpuLoad()) * 100.0;
     double ram = total == 0 ? 0 : (total - os.getFreeMemorySize()) * 100.0 / total;
@@ -197,13 +259,28 @@ public final class NodeAgent implements AutoCloseable {
     } catch (Exception e) {
       host = "unknown";
     }
-    return new NodeHeartbeat(nodeId, system.address().toString(), host,
-        Runtime.getRuntime().availableProcessors(), total / (1024 * 1024), gpu.present(), gpu.model(), runtimes(),
-        round(cpu), round(ram), (System.currentTimeMillis() - startedAt) / 1000, running.size(), capacity,
-        draining.get(), System.currentTimeMillis(), gpu.memoryMb(),
-        usage == null ? null : usage.utilization(), usage == null ? null : usage.memoryUsedMb(),
+    return new NodeHeartbeat(
+        nodeId,
+        system.address().toString(),
+        host,
+        Runtime.getRuntime().availableProcessors(),
+        total / (1024 * 1024),
+        gpu.present(),
+        gpu.model(),
+        runtimes(),
+        round(cpu),
+        round(ram),
+        (System.currentTimeMillis() - startedAt) / 1000,
+        running.size(),
+        capacity,
+        draining.get(),
+        System.currentTimeMillis(),
+        gpu.memoryMb(),
+        usage == null ? null : usage.utilization(),
+        usage == null ? null : usage.memoryUsedMb(),
         capture == null ? null : capture.available(),
-        capture == null || capture.available() ? null : capture.reason(), hasDocker);
+        capture == null || capture.available() ? null : capture.reason(),
+        hasDocker);
   }
 
   private static double round(double v) {
@@ -216,17 +293,36 @@ public final class NodeAgent implements AutoCloseable {
       heartbeats.tell(Topic.publish(hb));
       var entity = sharding.entityRefFor(NodeEntity.TYPE_KEY, nodeId);
       if (!registered.get()) {
-        NodeSpecs specs = new NodeSpecs(hb.cpuCores(), hb.ramMb(), hb.gpu(), hb.gpuModel(), hb.runtimes(), hb.host(),
-            hb.gpuMemoryMb(), hb.capture(), hb.captureReason());
-        entity.<NodeView>askWithStatus(replyTo -> new NodeEntity.Register(specs, replyTo), Duration.ofSeconds(5))
-            .whenComplete((v, t) -> {
-              if (t == null) registered.set(true);
-              else log.debug("node registration not answered yet: {}", t.toString());
-            });
+        NodeSpecs specs =
+            new NodeSpecs(
+                hb.cpuCores(),
+                hb.ramMb(),
+                hb.gpu(),
+                hb.gpuModel(),
+                hb.runtimes(),
+                hb.host(),
+                hb.gpuMemoryMb(),
+                hb.capture(),
+                hb.captureReason());
+        entity
+            .<NodeView>askWithStatus(
+                replyTo -> new NodeEntity.Register(specs, replyTo), Duration.ofSeconds(5))
+            .whenComplete(
+                (v, t) -> {
+                  if (t == null) registered.set(true);
+                  else log.debug("node registration not answered yet: {}", t.toString());
+                });
       } else {
-        entity.tell(new NodeEntity.Heartbeat(
-            new NodeMetrics(hb.cpuUsage(), hb.ramUsage(), hb.uptimeS(), hb.runningTasks(), hb.gpuUtilization(),
-                hb.gpuMemoryUsedMb()), null));
+        entity.tell(
+            new NodeEntity.Heartbeat(
+                new NodeMetrics(
+                    hb.cpuUsage(),
+                    hb.ramUsage(),
+                    hb.uptimeS(),
+                    hb.runningTasks(),
+                    hb.gpuUtilization(),
+                    hb.gpuMemoryUsedMb()),
+                null));
       }
     } catch (RuntimeException e) {
       log.warn("heartbeat failed: {}", e.toString());
@@ -238,7 +334,8 @@ public final class NodeAgent implements AutoCloseable {
     try {
       while (!stopped.get()) {
         if (r == null) {
-          // a new reader makes the node's groups again: Redis may have restarted without them, or the streams were
+          // a new reader makes the node's groups again: Redis may have restarted without them, or
+          // the streams were
           // taken over while this node was away
           try {
             r = queue.reader(nodeId);
@@ -273,7 +370,8 @@ public final class NodeAgent implements AutoCloseable {
         }
         int taken = 0;
         for (Delivery d : batch) {
-          // a reader made again re-reads this node's unacknowledged entries: one still running or being recorded
+          // a reader made again re-reads this node's unacknowledged entries: one still running or
+          // being recorded
           // here is not started a second time
           if (!held.add(heldKey(d))) continue;
           taken++;
@@ -282,9 +380,12 @@ public final class NodeAgent implements AutoCloseable {
         if (taken <= free) {
           slots.release(free - taken);
         } else {
-          // XREADGROUP's COUNT is per stream, so the three priority bands can hand over up to three times what was
-          // asked: those jobs run (they are ours now), and the reader waits until the node is back within capacity.
-          // Releasing a negative count here threw and killed this thread: the node then took no job ever again.
+          // XREADGROUP's COUNT is per stream, so the three priority bands can hand over up to three
+          // times what was
+          // asked: those jobs run (they are ours now), and the reader waits until the node is back
+          // within capacity.
+          // Releasing a negative count here threw and killed this thread: the node then took no job
+          // ever again.
           slots.acquireUninterruptibly(taken - free);
         }
       }
@@ -317,17 +418,27 @@ public final class NodeAgent implements AutoCloseable {
       TaskSpec spec = json.readValue(d.job().specJson(), TaskSpec.class);
       runtime = spec.runtime();
       task.tell(new TaskEntity.Started(attempt, nodeId));
-      outcome = fault.apply(sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb)), nodeId);
+      outcome =
+          fault.apply(
+              sandbox.run(WorkerJobs.toJob(taskId, attempt, spec, defaultTimeoutMs, memoryMb)),
+              nodeId);
     } catch (Exception e) {
-      outcome = new Outcome.Failure(dev.anchor.runtime.FailureKind.BAD_PAYLOAD, "cannot run job: " + e.getMessage(),
-          null, "", 0);
+      outcome =
+          new Outcome.Failure(
+              dev.anchor.runtime.FailureKind.BAD_PAYLOAD,
+              "cannot run job: " + e.getMessage(),
+              null,
+              "",
+              0);
     } finally {
       running.remove(jobId);
     }
-    dev.anchor.metrics.AnchorMetrics.sandboxOutcome(runtime,
-        outcome instanceof Outcome.Failure f ? f.kind().name() : "success");
-    // the execution slot is free as soon as the code ran; recording the result (a journal write) must not hold it,
-    // but the number of results waiting to be recorded is bounded so a stalled coordinator stops this node reading
+    dev.anchor.metrics.AnchorMetrics.sandboxOutcome(
+        runtime, outcome instanceof Outcome.Failure f ? f.kind().name() : "success");
+    // the execution slot is free as soon as the code ran; recording the result (a journal write)
+    // must not hold it,
+    // but the number of results waiting to be recorded is bounded so a stalled coordinator stops
+    // this node reading
     try {
       unrecorded.acquire();
     } catch (InterruptedException e) {
@@ -338,39 +449,54 @@ public final class NodeAgent implements AutoCloseable {
     record(task, outcome, attempt, jobId, d);
   }
 
-  /** Asks the task entity to record the outcome until it confirms; only then is the job acknowledged in Redis. */
-  private void record(org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef<TaskEntity.Command> task, Outcome outcome,
-                      int attempt, String jobId, Delivery d) {
-    task.<Done>askWithStatus(replyTo -> report(outcome, attempt, replyTo), REPORT_TIMEOUT).whenComplete((ok, failure) -> {
-      if (failure == null) {
-        ackLater(d);
-        unrecorded.release();
-      } else if (stopped.get()) {
-        // left pending in Redis: the job is handed to another node (or to this one after its restart)
-        held.remove(heldKey(d));
-        unrecorded.release();
-      } else {
-        log.warn("recording result of {} failed, retrying: {}", jobId, failure.toString());
-        try {
-          ticker.schedule(() -> record(task, outcome, attempt, jobId, d), 500, TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException stopping) {
-          held.remove(heldKey(d));
-          unrecorded.release();
-        }
-      }
-    });
+  /**
+   * Asks the task entity to record the outcome until it confirms; only then is the job acknowledged
+   * in Redis.
+   */
+  private void record(
+      org.apache.pekko.cluster.sharding.typed.javadsl.EntityRef<TaskEntity.Command> task,
+      Outcome outcome,
+      int attempt,
+      String jobId,
+      Delivery d) {
+    task.<Done>askWithStatus(replyTo -> report(outcome, attempt, replyTo), REPORT_TIMEOUT)
+        .whenComplete(
+            (ok, failure) -> {
+              if (failure == null) {
+                ackLater(d);
+                unrecorded.release();
+              } else if (stopped.get()) {
+                // left pending in Redis: the job is handed to another node (or to this one after
+                // its restart)
+                held.remove(heldKey(d));
+                unrecorded.release();
+              } else {
+                log.warn("recording result of {} failed, retrying: {}", jobId, failure.toString());
+                try {
+                  ticker.schedule(
+                      () -> record(task, outcome, attempt, jobId, d), 500, TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.RejectedExecutionException stopping) {
+                  held.remove(heldKey(d));
+                  unrecorded.release();
+                }
+              }
+            });
   }
 
   /**
-   * The result is recorded: the entry can go. Redis may be away (restarting); the entry is forgotten here either way,
-   * and one left behind is read again, run again and its result refused as a duplicate, never recorded twice.
+   * The result is recorded: the entry can go. Redis may be away (restarting); the entry is
+   * forgotten here either way, and one left behind is read again, run again and its result refused
+   * as a duplicate, never recorded twice.
    */
   private void ackLater(Delivery d) {
     try {
-      queue.ack(d).whenComplete((n, e) -> {
-        held.remove(heldKey(d));
-        if (e != null) log.debug("acknowledging {} failed: {}", d.entryId(), e.toString());
-      });
+      queue
+          .ack(d)
+          .whenComplete(
+              (n, e) -> {
+                held.remove(heldKey(d));
+                if (e != null) log.debug("acknowledging {} failed: {}", d.entryId(), e.toString());
+              });
     } catch (RuntimeException e) {
       held.remove(heldKey(d));
     }
@@ -378,15 +504,37 @@ public final class NodeAgent implements AutoCloseable {
 
   private TaskEntity.Command report(Outcome o, int attempt, ActorRef<StatusReply<Done>> replyTo) {
     return switch (o) {
-      case Outcome.Success s -> new TaskEntity.ReportResult(attempt, nodeId, true, s.resultJson(), null, null,
-          false, s.logs(), s.durationMs(), replyTo);
-      case Outcome.Failure f -> new TaskEntity.ReportResult(attempt, nodeId, false, null,
-          f.message() + (f.line() != null ? " (line " + f.line() + ")" : ""), f.kind().name(),
-          f.kind().retryableByDefault(), f.logs(), f.durationMs(), replyTo);
+      case Outcome.Success s ->
+          new TaskEntity.ReportResult(
+              attempt,
+              nodeId,
+              true,
+              s.resultJson(),
+              null,
+              null,
+              false,
+              s.logs(),
+              s.durationMs(),
+              replyTo);
+      case Outcome.Failure f ->
+          new TaskEntity.ReportResult(
+              attempt,
+              nodeId,
+              false,
+              null,
+              f.message() + (f.line() != null ? " (line " + f.line() + ")" : ""),
+              f.kind().name(),
+              f.kind().retryableByDefault(),
+              f.logs(),
+              f.durationMs(),
+              replyTo);
     };
   }
 
-  /** Stops taking jobs, lets running ones finish for up to {@code grace}; unfinished ones stay pending for another node. */
+  /**
+   * Stops taking jobs, lets running ones finish for up to {@code grace}; unfinished ones stay
+   * pending for another node.
+   */
   @Override
   public void close() {
     draining.set(true);
@@ -402,8 +550,8 @@ public final class NodeAgent implements AutoCloseable {
   }
 
   /**
-   * Stops at once, without waiting for running jobs: this node was downed, its jobs were re-run elsewhere and the
-   * results it would still report are refused by their tasks.
+   * Stops at once, without waiting for running jobs: this node was downed, its jobs were re-run
+   * elsewhere and the results it would still report are refused by their tasks.
    */
   public void abandon() {
     draining.set(true);

@@ -5,9 +5,10 @@ import java.util.Locale;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * Chaos option for drills and tests of consensus verification: {@code ANCHOR_FAULT=corrupt-results} makes this worker
- * alter every successful result it reports, {@code corrupt-results:0.3} about 30 % of them. The altered result is
- * valid JSON that differs from the true one, as a cheating or broken node's would.
+ * Chaos option for drills and tests of consensus verification: {@code ANCHOR_FAULT=corrupt-results}
+ * makes this worker alter every successful result it reports, {@code corrupt-results:0.3} about 30
+ * % of them. The altered result is valid JSON that differs from the true one, as a cheating or
+ * broken node's would.
  */
 public record ResultFault(double fraction) {
   public static final ResultFault NONE = new ResultFault(0);
@@ -15,7 +16,10 @@ public record ResultFault(double fraction) {
   private static final com.fasterxml.jackson.databind.ObjectMapper MAPPER =
       new com.fasterxml.jackson.databind.ObjectMapper();
 
-  /** Parses the setting; empty means none, anything unknown is refused so a typo does not go unnoticed. */
+  /**
+   * Parses the setting; empty means none, anything unknown is refused so a typo does not go
+   * unnoticed.
+   */
   public static ResultFault parse(String setting) {
     if (setting == null || setting.isBlank()) return NONE;
     String s = setting.trim().toLowerCase(Locale.ROOT);
@@ -28,8 +32,10 @@ public record ResultFault(double fraction) {
         // falls through to the error below
       }
     }
-    throw new IllegalArgumentException("ANCHOR_FAULT must be \"corrupt-results\" or \"corrupt-results:<0..1>\", not \""
-        + setting + "\"");
+    throw new IllegalArgumentException(
+        "ANCHOR_FAULT must be \"corrupt-results\" or \"corrupt-results:<0..1>\", not \""
+            + setting
+            + "\"");
   }
 
   public boolean active() {

@@ -20,7 +20,8 @@ class ResultFaultTest {
     assertFalse(ResultFault.parse(null).active());
     assertEquals(1.0, ResultFault.parse("corrupt-results").fraction());
     assertEquals(0.3, ResultFault.parse(" Corrupt-Results:0.3 ").fraction());
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ResultFault.parse("corupt"));
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> ResultFault.parse("corupt"));
     assertTrue(e.getMessage().contains("ANCHOR_FAULT"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> ResultFault.parse("corrupt-results:1.5"));
   }

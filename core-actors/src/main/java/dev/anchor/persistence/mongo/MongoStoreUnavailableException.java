@@ -1,8 +1,11 @@
 package dev.anchor.persistence.mongo;
 
-/** MongoDB could not be reached (or the embedded server could not start); the message names the store. */
+/**
+ * MongoDB could not be reached (or the embedded server could not start); the message names the
+ * store.
+ */
 public final class MongoStoreUnavailableException extends RuntimeException {
-    public MongoStoreUnavailableException(String message, Throwable cause) {
-        super(message, cause);
-    }
+  public MongoStoreUnavailableException(String message, Throwable cause) {
+    super(message, cause);
+  }
 }

@@ -1,30 +1,31 @@
 package dev.anchor.persistence.mongo;
 
+import static com.mongodb.client.model.Filters.in;
+
 import com.mongodb.client.MongoCollection;
 import com.mongodb.client.MongoDatabase;
-import org.apache.pekko.actor.typed.ActorSystem;
-import org.bson.Document;
-import org.bson.types.ObjectId;
-
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-
-import static com.mongodb.client.model.Filters.in;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.bson.Document;
+import org.bson.types.ObjectId;
 
 /**
- * The entities that have begun and not ended, as the journal records them: the events tagged
- * {@link dev.anchor.persistence.LifecycleTags#OPEN} of a write batch add one document listing their entities
- * ({@code o}), stored before the batch is acknowledged; those tagged {@link dev.anchor.persistence.LifecycleTags#CLOSE}
- * add one listing the ended ones ({@code c}) afterwards. Open = every listed opening minus every listed closing. After
- * a crash these say which entities to start again, at the cost of two documents per write batch rather than two
- * writes per entity (remember-entities); {@link #compact} folds the documents into the open set now and then.
+ * The entities that have begun and not ended, as the journal records them: the events tagged {@link
+ * dev.anchor.persistence.LifecycleTags#OPEN} of a write batch add one document listing their
+ * entities ({@code o}), stored before the batch is acknowledged; those tagged {@link
+ * dev.anchor.persistence.LifecycleTags#CLOSE} add one listing the ended ones ({@code c})
+ * afterwards. Open = every listed opening minus every listed closing. After a crash these say which
+ * entities to start again, at the cost of two documents per write batch rather than two writes per
+ * entity (remember-entities); {@link #compact} folds the documents into the open set now and then.
  */
 public final class OpenEntities {
   static final String OPENED = "o";
   static final String CLOSED = "c";
+
   /** Ids per compacted document, well under MongoDB's 16 MB document limit. */
   private static final int CHUNK = 50_000;
 
@@ -80,16 +81,17 @@ public final class OpenEntities {
   }
 
   /**
-   * Replaces the documents read by one holding only the open ids. Safe against a crash (the new document is stored
-   * before the old ones are removed, and both say the same) and against writers meanwhile (only what was read is
-   * removed). Blocking; returns how many ids are open.
+   * Replaces the documents read by one holding only the open ids. Safe against a crash (the new
+   * document is stored before the old ones are removed, and both say the same) and against writers
+   * meanwhile (only what was read is removed). Blocking; returns how many ids are open.
    */
   public int compact() {
     Snapshot s = read();
     if (s.documents().size() <= 1) return s.open().size();
     opened(s.open());
     for (int i = 0; i < s.documents().size(); i += 1000) {
-      markers.deleteMany(in("_id", s.documents().subList(i, Math.min(s.documents().size(), i + 1000))));
+      markers.deleteMany(
+          in("_id", s.documents().subList(i, Math.min(s.documents().size(), i + 1000))));
     }
     return s.open().size();
   }

@@ -1,8 +1,8 @@
 package dev.anchor.persistence.mongo;
 
+import dev.anchor.CborSerializable;
 import java.util.ArrayList;
 import java.util.List;
-
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -12,67 +12,75 @@ import org.apache.pekko.persistence.typed.javadsl.EventHandler;
 import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
 
-import dev.anchor.CborSerializable;
+/**
+ * A persistent entity that appends strings to a list: the smallest thing that shows history is kept
+ * and not forked.
+ */
+public final class AppendLog
+    extends EventSourcedBehavior<AppendLog.Command, AppendLog.Appended, AppendLog.State> {
 
-/** A persistent entity that appends strings to a list: the smallest thing that shows history is kept and not forked. */
-public final class AppendLog extends EventSourcedBehavior<AppendLog.Command, AppendLog.Appended, AppendLog.State> {
+  public sealed interface Command {}
 
-    public sealed interface Command {
+  public record Append(String value, ActorRef<Done> replyTo) implements Command {}
+
+  public record Get(ActorRef<State> replyTo) implements Command {}
+
+  public record Appended(String value) implements CborSerializable {}
+
+  public record State(List<String> values) implements CborSerializable {
+    State with(String value) {
+      List<String> copy = new ArrayList<>(values);
+      copy.add(value);
+      return new State(List.copyOf(copy));
     }
+  }
 
-    public record Append(String value, ActorRef<Done> replyTo) implements Command {
-    }
+  private final int snapshotEvery;
 
-    public record Get(ActorRef<State> replyTo) implements Command {
-    }
+  private AppendLog(String id, int snapshotEvery) {
+    super(PersistenceId.ofUniqueId(id));
+    this.snapshotEvery = snapshotEvery;
+  }
 
-    public record Appended(String value) implements CborSerializable {
-    }
+  public static Behavior<Command> create(String id) {
+    return new AppendLog(id, 0);
+  }
 
-    public record State(List<String> values) implements CborSerializable {
-        State with(String value) {
-            List<String> copy = new ArrayList<>(values);
-            copy.add(value);
-            return new State(List.copyOf(copy));
-        }
-    }
+  public static Behavior<Command> withSnapshots(String id, int every) {
+    return new AppendLog(id, every);
+  }
 
-    private final int snapshotEvery;
+  @Override
+  public State emptyState() {
+    return new State(List.of());
+  }
 
-    private AppendLog(String id, int snapshotEvery) {
-        super(PersistenceId.ofUniqueId(id));
-        this.snapshotEvery = snapshotEvery;
-    }
+  @Override
+  public CommandHandler<Command, Appended, State> commandHandler() {
+    return newCommandHandlerBuilder()
+        .forAnyState()
+        .onCommand(
+            Append.class,
+            (state, cmd) ->
+                Effect()
+                    .persist(new Appended(cmd.value()))
+                    .thenReply(cmd.replyTo(), s -> Done.getInstance()))
+        .onCommand(Get.class, (state, cmd) -> Effect().reply(cmd.replyTo(), state))
+        .build();
+  }
 
-    public static Behavior<Command> create(String id) {
-        return new AppendLog(id, 0);
-    }
+  @Override
+  public EventHandler<State, Appended> eventHandler() {
+    return newEventHandlerBuilder()
+        .forAnyState()
+        .onEvent(Appended.class, (state, e) -> state.with(e.value()))
+        .build();
+  }
 
-    public static Behavior<Command> withSnapshots(String id, int every) {
-        return new AppendLog(id, every);
-    }
-
-    @Override
-    public State emptyState() {
-        return new State(List.of());
-    }
-
-    @Override
-    public CommandHandler<Command, Appended, State> commandHandler() {
-        return newCommandHandlerBuilder().forAnyState()
-                .onCommand(Append.class, (state, cmd) -> Effect().persist(new Appended(cmd.value()))
-                        .thenReply(cmd.replyTo(), s -> Done.getInstance()))
-                .onCommand(Get.class, (state, cmd) -> Effect().reply(cmd.replyTo(), state))
-                .build();
-    }
-
-    @Override
-    public EventHandler<State, Appended> eventHandler() {
-        return newEventHandlerBuilder().forAnyState().onEvent(Appended.class, (state, e) -> state.with(e.value())).build();
-    }
-
-    @Override
-    public RetentionCriteria retentionCriteria() {
-        return snapshotEvery > 0 ? RetentionCriteria.snapshotEvery(snapshotEvery, 2) : RetentionCriteria.disabled();
-    }
+  @Override
+  public RetentionCriteria retentionCriteria() {
+    return snapshotEvery > 0
+        ? RetentionCriteria.snapshotEvery(snapshotEvery, 2)
+        : RetentionCriteria.disabled();
+  }
 }

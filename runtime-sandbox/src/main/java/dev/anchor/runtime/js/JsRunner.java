@@ -4,10 +4,10 @@ import dev.anchor.runtime.Outcome;
 
 /** Executes JS tasks; the sandbox holds one. */
 public interface JsRunner extends AutoCloseable {
-    Outcome run(JsRequest request);
+  Outcome run(JsRequest request);
 
-    void cancel(String jobId);
+  void cancel(String jobId);
 
-    @Override
-    void close();
+  @Override
+  void close();
 }
