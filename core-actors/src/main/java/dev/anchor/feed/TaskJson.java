@@ -59,6 +59,7 @@ public final class TaskJson {
         g.writeNumberField("attempts", v.attempts());
         g.writeStringField("nodeId", v.nodeId());
         writeLong(g, "submittedAt", v.submittedAt());
+        writeLong(g, "startedAt", v.startedAt());
         writeLong(g, "completedAt", v.completedAt());
         writeLong(g, "durationMs", v.durationMs());
         writeLong(g, "nextRetryAt", v.nextRetryAt());
@@ -92,8 +93,8 @@ public final class TaskJson {
 
   /**
    * What a listing shows of a task (GET /api/tasks): taskId, name, status, runtime, priority,
-   * attempts, nodeId, submittedAt, completedAt, error, and nextRetryAt (a retry not yet due) /
-   * verified when they apply; no logs, result or history.
+   * attempts, nodeId, submittedAt, startedAt, completedAt, error, and nextRetryAt (a retry not yet
+   * due) / verified when they apply; no logs, result or history.
    */
   public static String summary(TaskView v) {
     try {
@@ -108,6 +109,7 @@ public final class TaskJson {
         g.writeNumberField("attempts", v.attempts());
         g.writeStringField("nodeId", v.nodeId());
         writeLong(g, "submittedAt", v.submittedAt());
+        writeLong(g, "startedAt", v.startedAt());
         writeLong(g, "completedAt", v.completedAt());
         g.writeStringField("error", v.error());
         // read by the state counters (StatusCounts): a retry is scheduled and not due yet; the task

@@ -1,5 +1,7 @@
 package dev.anchor.task;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import dev.anchor.CborSerializable;
 import java.util.List;
 
@@ -15,6 +17,21 @@ import java.util.List;
  * @param nextRetryAt when the next attempt is due while a retry is scheduled, else null
  * @param verification replicas and their agreement for a verified task, else null
  */
+@JsonPropertyOrder({
+  "taskId",
+  "name",
+  "type",
+  "status",
+  "result",
+  "error",
+  "errorKind",
+  "logs",
+  "attempts",
+  "nodeId",
+  "submittedAt",
+  "startedAt",
+  "completedAt"
+})
 public record TaskView(
     String taskId,
     String name,
@@ -76,6 +93,20 @@ public record TaskView(
         runtime,
         history,
         null);
+  }
+
+  /**
+   * When the current or last attempt started running on its node (Bull's {@code processedOn}), null
+   * before any did; from the history, so it needs no field of its own.
+   */
+  @JsonProperty(value = "startedAt", access = JsonProperty.Access.READ_ONLY)
+  public Long startedAt() {
+    if (history == null) return null;
+    for (int i = history.size() - 1; i >= 0; i--) {
+      HistoryEntry h = history.get(i);
+      if ("Started".equals(h.event())) return h.at();
+    }
+    return null;
   }
 
   public static final String UNKNOWN = "Unknown";

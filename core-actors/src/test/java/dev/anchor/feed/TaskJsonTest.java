@@ -40,6 +40,7 @@ class TaskJsonTest {
     List<TaskView.HistoryEntry> h =
         List.of(
             new TaskView.HistoryEntry("Submitted", 1000, 1, null, null),
+            new TaskView.HistoryEntry("Started", 1007, 1, "n1", null),
             new TaskView.HistoryEntry("Completed", 1020, 1, "n1", "ok"));
     for (String result :
         new String[] {
@@ -69,6 +70,26 @@ class TaskJsonTest {
   }
 
   @Test
+  void startedAtIsWhenTheLastAttemptBeganRunningAndNullBeforeAnyDid() throws Exception {
+    List<TaskView.HistoryEntry> twoAttempts =
+        List.of(
+            new TaskView.HistoryEntry("Submitted", 1000, 1, null, null),
+            new TaskView.HistoryEntry("Started", 1005, 1, "n1", null),
+            new TaskView.HistoryEntry("RetryScheduled", 1010, 1, "n1", null),
+            new TaskView.HistoryEntry("Started", 1500, 2, "n2", null),
+            new TaskView.HistoryEntry("Completed", 1520, 2, "n2", null));
+    assertEquals(
+        1500, M.readTree(TaskJson.write(view("1", twoAttempts))).get("startedAt").asLong());
+    assertEquals(
+        1500, M.readTree(TaskJson.summary(view("1", twoAttempts))).get("startedAt").asLong());
+    JsonNode queued =
+        M.readTree(
+            TaskJson.write(
+                view(null, List.of(new TaskView.HistoryEntry("Submitted", 1000, 1, null, null)))));
+    assertTrue(queued.has("startedAt") && queued.get("startedAt").isNull());
+  }
+
+  @Test
   void aResultIsItsJsonValueWhenItIsOneAndItsTextOtherwise() throws Exception {
     assertEquals(42, M.readTree(TaskJson.write(view("42", List.of()))).get("result").asInt());
     assertEquals("1 2", M.readTree(TaskJson.write(view("1 2", List.of()))).get("result").asText());
@@ -92,6 +113,7 @@ class TaskJsonTest {
             "attempts",
             "nodeId",
             "submittedAt",
+            "startedAt",
             "completedAt",
             "error"),
         iterable(s));
