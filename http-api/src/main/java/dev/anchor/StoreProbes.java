@@ -50,6 +50,16 @@ final class StoreProbes implements AutoCloseable {
   private volatile String redisRunId;
 
   /**
+   * Probes in a row that got no answer in time. A store that refuses connections is down at once,
+   * but one slow answer is as likely a starved machine (a busy CPU, a long GC) as a dead store, and
+   * calling it down turns every submit away and sets off a check of every open task: only a second
+   * timeout in a row counts.
+   */
+  private int redisTimeouts;
+
+  private int mongoTimeouts;
+
+  /**
    * @param mongoStore null where this JVM has no journal (a worker)
    */
   StoreProbes(
@@ -91,7 +101,8 @@ final class StoreProbes implements AutoCloseable {
       String info = redis.async().info("server").get(timeout.toMillis(), TimeUnit.MILLISECONDS);
       runId = field(info, "run_id");
     } catch (java.util.concurrent.TimeoutException e) {
-      error = "no answer within " + timeout.toMillis() + " ms";
+      if (++redisTimeouts < 2) return;
+      error = "no answer within " + timeout.toMillis() + " ms, twice in a row";
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return;
@@ -102,6 +113,7 @@ final class StoreProbes implements AutoCloseable {
               : e;
       error = t.getMessage() == null ? t.toString() : t.getMessage();
     }
+    if (error == null) redisTimeouts = 0;
     Probe before = redisProbe;
     redisProbe = before.next(error == null, error, now);
     if (error != null) {
@@ -129,11 +141,17 @@ final class StoreProbes implements AutoCloseable {
     String error = null;
     try {
       mongo.getDatabase(mongoDatabase).runCommand(new Document("ping", 1));
+    } catch (com.mongodb.MongoTimeoutException | com.mongodb.MongoSocketReadTimeoutException e) {
+      if (++mongoTimeouts < 2) return;
+      error = "no answer in time, twice in a row: " + e.getMessage();
+      int cut = error.indexOf(". Client view of cluster state");
+      if (cut > 0) error = error.substring(0, cut);
     } catch (RuntimeException e) {
       error = e.getMessage() == null ? e.toString() : e.getMessage();
       int cut = error.indexOf(". Client view of cluster state");
       if (cut > 0) error = error.substring(0, cut);
     }
+    if (error == null) mongoTimeouts = 0;
     Probe before = mongoProbe;
     mongoProbe = before.next(error == null, error, now);
     if (error != null && before.ok()) log.warn("MongoDB is unreachable: {}", error);
