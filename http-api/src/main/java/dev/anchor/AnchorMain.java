@@ -146,7 +146,9 @@ public final class AnchorMain {
       stores.attach(system);
       AnchorNode node = AnchorNode.start(system, settings, stores, role);
       if (role.coordinates()) {
-        ApiServer.start(system, settings, node, access.verifier()).toCompletableFuture().join();
+        ApiServer.start(system, settings, node.apiServices(), access.verifier())
+            .toCompletableFuture()
+            .join();
         access.announce(settings);
         log.info(
             "Anchor {} ready: http://{}:{} (cluster {}:{} over {}, data {})",

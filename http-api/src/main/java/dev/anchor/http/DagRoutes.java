@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.anchor.AnchorNode;
 import dev.anchor.TimeOrderedIds;
 import dev.anchor.dag.DagEntity;
 import dev.anchor.dag.DagNodeSpec;
@@ -42,13 +41,15 @@ final class DagRoutes {
   private static final Duration ASK = Duration.ofSeconds(30);
   private static final ObjectMapper MAPPER = Json.MAPPER;
 
-  private final AnchorNode node;
+  private final SubmitCheck submitCheck;
+  private final EventFeed feed;
   private final ClusterSharding sharding;
   private final DagSettings settings;
   private final Admission admission;
 
-  DagRoutes(ActorSystem<?> system, AnchorNode node, Admission admission) {
-    this.node = node;
+  DagRoutes(ActorSystem<?> system, SubmitCheck submitCheck, EventFeed feed, Admission admission) {
+    this.submitCheck = submitCheck;
+    this.feed = feed;
     this.admission = admission;
     this.sharding = ClusterSharding.get(system);
     this.settings = DagSettings.fromConfig(system.settings().config());
@@ -75,7 +76,7 @@ final class DagRoutes {
                                                         Unmarshaller.entityToByteArray(),
                                                         body ->
                                                             StoreGate.guard(
-                                                                node,
+                                                                submitCheck,
                                                                 () ->
                                                                     schedule(
                                                                         parseDag(read(body)))))))),
@@ -106,7 +107,7 @@ final class DagRoutes {
                                             Unmarshaller.entityToByteArray(),
                                             body ->
                                                 StoreGate.guard(
-                                                    node,
+                                                    submitCheck,
                                                     () ->
                                                         schedule(parseMapReduce(read(body))))))))));
   }
@@ -341,7 +342,7 @@ final class DagRoutes {
         "Last-Event-ID",
         last ->
             onSuccess(
-                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())),
+                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> feed.lastId())),
                 from ->
                     onSuccess(
                         getDag(id),
@@ -349,7 +350,7 @@ final class DagRoutes {
                           if (unknown(v)) return complete(notFound(id));
                           Source<ServerSentEvent, NotUsed> events =
                               FeedSource.events(
-                                      node,
+                                      feed,
                                       from,
                                       e -> "dag".equals(e.kind()) && id.equals(e.subjectId()))
                                   .takeWhile(e -> !ended(e.event()), true)

@@ -5,8 +5,8 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.AnchorNode;
 import dev.anchor.TimeOrderedIds;
+import dev.anchor.consensus.FraudStore;
 import dev.anchor.feed.FeedEntry;
 import dev.anchor.feed.TaskJson;
 import dev.anchor.node.NodeStatus;
@@ -41,12 +41,30 @@ final class TaskRoutes {
   private static final Duration ASK = Duration.ofSeconds(15);
   private static final ObjectMapper MAPPER = Json.MAPPER;
 
-  private final AnchorNode node;
+  private final SubmitCheck submitCheck;
+  private final TaskQueries tasks;
+  private final EventFeed feed;
+  private final NodeDirectory nodes;
+  private final FraudStore fraud;
   private final ClusterSharding sharding;
   private final Admission admission;
 
-  TaskRoutes(ActorSystem<?> system, AnchorNode node, Admission admission) {
-    this.node = node;
+  /**
+   * @param fraud null where this JVM does not coordinate
+   */
+  TaskRoutes(
+      ActorSystem<?> system,
+      SubmitCheck submitCheck,
+      TaskQueries tasks,
+      EventFeed feed,
+      NodeDirectory nodes,
+      FraudStore fraud,
+      Admission admission) {
+    this.submitCheck = submitCheck;
+    this.tasks = tasks;
+    this.feed = feed;
+    this.nodes = nodes;
+    this.fraud = fraud;
     this.admission = admission;
     this.sharding = ClusterSharding.get(system);
   }
@@ -72,7 +90,8 @@ final class TaskRoutes {
                                                         Unmarshaller.entityToByteArray(),
                                                         body ->
                                                             StoreGate.guard(
-                                                                node, () -> submitBulk(body)))))),
+                                                                submitCheck,
+                                                                () -> submitBulk(body)))))),
                             pathEndOrSingleSlash(
                                 () ->
                                     concat(
@@ -85,7 +104,8 @@ final class TaskRoutes {
                                                             Unmarshaller.entityToByteArray(),
                                                             body ->
                                                                 StoreGate.guard(
-                                                                    node, () -> submit(body))))),
+                                                                    submitCheck,
+                                                                    () -> submit(body))))),
                                         get(
                                             () ->
                                                 parameterOptional(
@@ -125,7 +145,7 @@ final class TaskRoutes {
                                           status.map(NodeJson::statusFilter).orElse(null);
                                       return completeWithFuture(nodes(wanted).thenApply(Json::ok));
                                     }))),
-                new FraudRoutes(node).route(),
+                new FraudRoutes(fraud).route(),
                 path(
                     segment("queue").slash("stats"),
                     () ->
@@ -133,7 +153,7 @@ final class TaskRoutes {
                             () ->
                                 completeWithFuture(
                                     CompletableFuture.supplyAsync(
-                                        () -> Json.ok(node.queue().stats())))))));
+                                        () -> Json.ok(tasks.queueStats())))))));
   }
 
   private static boolean UNKNOWN(TaskView v) {
@@ -156,7 +176,7 @@ final class TaskRoutes {
     return admission.admit(
         1,
         () ->
-            StoreGate.abandonIfStoreDown(node, submitOne(spec), StoreGate.ANSWER_WITHIN)
+            StoreGate.abandonIfStoreDown(submitCheck, submitOne(spec), StoreGate.ANSWER_WITHIN)
                 .thenApply(
                     v ->
                         Json.response(
@@ -177,7 +197,7 @@ final class TaskRoutes {
           List<CompletableFuture<TaskView>> submitted =
               specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
           return StoreGate.abandonIfStoreDown(
-                  node,
+                  submitCheck,
                   CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)),
                   StoreGate.BULK_ANSWER_WITHIN)
               .thenApply(
@@ -255,13 +275,12 @@ final class TaskRoutes {
             () -> {
               List<JsonNode> out = new ArrayList<>();
               for (String json :
-                  node.index()
-                      .newest(
-                          limit,
-                          j ->
-                              wanted == null
-                                  || j.toLowerCase(Locale.ROOT)
-                                      .contains("\"status\":\"" + wanted + "\""))) {
+                  tasks.newest(
+                      limit,
+                      j ->
+                          wanted == null
+                              || j.toLowerCase(Locale.ROOT)
+                                  .contains("\"status\":\"" + wanted + "\""))) {
                 try {
                   out.add(MAPPER.readTree(json));
                 } catch (Exception ignored) {
@@ -300,11 +319,10 @@ final class TaskRoutes {
    */
   private CompletionStage<List<Map<String, Object>>> nodes(String wantedStatus) {
     List<Map<String, Object>> heardFrom = nodes();
-    if (node.registry() == null) return CompletableFuture.completedFuture(heardFrom);
     java.util.Set<String> heard = new java.util.HashSet<>();
     for (Map<String, Object> n : heardFrom) heard.add((String) n.get("nodeId"));
     List<CompletableFuture<Map<String, Object>>> remembered = new ArrayList<>();
-    for (NodeStatus st : node.registry().statuses()) {
+    for (NodeStatus st : nodes.statuses()) {
       if (heard.contains(st.nodeId())) continue;
       remembered.add(
           sharding
@@ -364,8 +382,7 @@ final class TaskRoutes {
   /** The nodes heard from since this coordinator started (their heartbeats). */
   private List<Map<String, Object>> nodes() {
     List<Map<String, Object>> out = new ArrayList<>();
-    if (node.registry() == null) return out;
-    for (NodeHeartbeat hb : node.registry().all()) {
+    for (NodeHeartbeat hb : nodes.heardFrom()) {
       Map<String, Object> specs = new java.util.LinkedHashMap<>();
       specs.put("cpuCores", hb.cpuCores());
       specs.put("ramMb", hb.ramMb());
@@ -387,8 +404,8 @@ final class TaskRoutes {
       if (hb.gpuMemoryUsedMb() != null) metrics.put("gpuMemoryUsedMb", hb.gpuMemoryUsedMb());
       metrics.put("hasDocker", hb.hasDocker());
       Map<String, Object> n = new java.util.LinkedHashMap<>();
-      Optional<NodeStatus> st = node.registry().status(hb.nodeId());
-      boolean alive = node.registry().isAlive(hb.nodeId());
+      Optional<NodeStatus> st = nodes.status(hb.nodeId());
+      boolean alive = nodes.isAlive(hb.nodeId());
       String status =
           !alive
               ? "Offline"
@@ -421,7 +438,7 @@ final class TaskRoutes {
         "Last-Event-ID",
         last ->
             onSuccess(
-                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())),
+                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> feed.lastId())),
                 from ->
                     onSuccess(
                         getTask(id),
@@ -430,7 +447,7 @@ final class TaskRoutes {
                             return complete(
                                 Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
                           Source<ServerSentEvent, NotUsed> events =
-                              FeedSource.events(node, from, e -> id.equals(e.subjectId()))
+                              FeedSource.events(feed, from, e -> id.equals(e.subjectId()))
                                   .takeWhile(e -> !terminal(e), true)
                                   .map(TaskRoutes::toSse);
                           if (last.isEmpty()) {
@@ -451,7 +468,7 @@ final class TaskRoutes {
   private Route allEvents() {
     return optionalHeaderValueByName(
         "Last-Event-ID",
-        last -> sse(FeedSource.events(node, last.orElse(null), e -> true).map(TaskRoutes::toSse)));
+        last -> sse(FeedSource.events(feed, last.orElse(null), e -> true).map(TaskRoutes::toSse)));
   }
 
   private static Route sse(Source<ServerSentEvent, NotUsed> events) {
