@@ -49,20 +49,14 @@ public final class ApiServer {
     Route routes =
         concat(
             // the busiest routes first: every request walks the alternatives in order until one
-            // matches, and a task
-            // submit used to pass seven route trees first (~7 % of the dispatcher's CPU per single
-            // submit). TaskRoutes
-            // matches /api/nodes exactly only, so /api/nodes/{id}/... still reaches ScreenRoutes
-            // and OperatorRoutes.
+            // matches, and a task submit used to pass seven route trees first (~7 % of the
+            // dispatcher's CPU per single submit). NodeRoutes matches /api/nodes exactly only, so
+            // /api/nodes/{id}/... still reaches ScreenRoutes and OperatorRoutes.
             new TaskRoutes(
-                    system,
-                    services.submitCheck(),
-                    services.tasks(),
-                    services.feed(),
-                    services.nodes(),
-                    services.fraud(),
-                    admission)
+                    system, services.submitCheck(), services.tasks(), services.feed(), admission)
                 .route(),
+            new NodeRoutes(system, services.nodes()).route(),
+            new FraudRoutes(services.fraud()).route(),
             new HealthRoutes(services.health()).route(),
             new DagRoutes(system, services.submitCheck(), services.feed(), admission).route(),
             dev.anchor.ops.Metrics.route(),

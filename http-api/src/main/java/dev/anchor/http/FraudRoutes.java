@@ -28,10 +28,9 @@ final class FraudRoutes {
     this.store = store;
   }
 
-  /** Matched inside /api. */
   Route route() {
     return pathPrefix(
-        "fraud",
+        segment("api").slash("fraud"),
         () ->
             concat(
                 pathEndOrSingleSlash(
