@@ -1,7 +1,6 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.ClusterBootstrapConfig.Role;
 import dev.anchor.app.AppEffects;
 import dev.anchor.app.AppEntity;
 import dev.anchor.app.AppHost;
@@ -9,6 +8,7 @@ import dev.anchor.app.AppIndex;
 import dev.anchor.app.AppOrder;
 import dev.anchor.app.AppSupervisor;
 import dev.anchor.app.ClusterAppEffects;
+import dev.anchor.boot.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.consensus.FraudStore;
 import dev.anchor.dag.DagEntity;

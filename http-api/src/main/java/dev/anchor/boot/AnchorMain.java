@@ -1,8 +1,8 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.anchor.ClusterBootstrapConfig.Role;
+import dev.anchor.boot.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.config.StoreUnavailableException;
 import dev.anchor.http.ApiServer;
