@@ -28,12 +28,18 @@ public interface DagEffects {
   void changed(DagChange change);
 
   /**
-   * One change, small on purpose (a 1,000-node DAG makes thousands): the full view is one GET away.
+   * One change, small on purpose (a 1,000-step DAG makes thousands): the full view is one GET away.
    *
    * @param event "Scheduled", "NodeStarted", "NodeCompleted", "NodeFailed", "NodeSkipped",
    *     "NodeCancelled", or the DAG's end: "Completed", "Failed", "Cancelled"
-   * @param nodeId the node the event is about, null for the DAG's own events
+   * @param stepId the step the event is about, null for the DAG's own events; written a second time
+   *     as {@code nodeId}, the name clients written before the rename read
    */
   record DagChange(
-      String dagId, String event, String nodeId, String status, int completed, int total) {}
+      String dagId, String event, String stepId, String status, int completed, int total) {
+    @com.fasterxml.jackson.annotation.JsonProperty("nodeId")
+    public String nodeId() {
+      return stepId;
+    }
+  }
 }

@@ -44,25 +44,25 @@ import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
 import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
 
 /**
- * One DAG's run, event-sourced: its nodes run as ordinary tasks (sharded {@code TaskEntity}) with
- * deterministic ids {@code dag-<dagId>.<nodeId>}, so submitting a node again after a crash never
+ * One DAG's run, event-sourced: its steps run as ordinary tasks (sharded {@code TaskEntity}) with
+ * deterministic ids {@code dag-<dagId>.<stepId>}, so submitting a step again after a crash never
  * runs it twice.
  *
  * <p>Rules a caller relies on:
  *
  * <ul>
- *   <li>A node is journaled as started ({@link NodeStarted}) before its task is submitted; a
- *       started node whose task is unknown after a crash is submitted again, an already existing
+ *   <li>A step is journaled as started ({@link NodeStarted}) before its task is submitted; a
+ *       started step whose task is unknown after a crash is submitted again, an already existing
  *       task is only looked at.
- *   <li>A node's task reports its end through {@link NodeEnded} (forwarded by the task effects); in
- *       case such a forward is lost, every running node's task is asked for its state after
+ *   <li>A step's task reports its end through {@link StepEnded} (forwarded by the task effects); in
+ *       case such a forward is lost, every running step's task is asked for its state after
  *       recovery and every {@link DagSettings#pollInterval()} while the DAG runs ({@link
- *       #POLL_BATCH} nodes per tick, going round). The first end seen counts; later ones change
+ *       #POLL_BATCH} steps per tick, going round). The first end seen counts; later ones change
  *       nothing.
- *   <li>A node starts once all its dependencies completed, and at most {@link
+ *   <li>A step starts once all its dependencies completed, and at most {@link
  *       DagSpec#maxParallel()} run at once.
- *   <li>Failure policy: {@code FAIL_FAST} skips every node that has not started once one failed
- *       (running ones finish); {@code CONTINUE} skips only the nodes that depend, directly or not,
+ *   <li>Failure policy: {@code FAIL_FAST} skips every step that has not started once one failed
+ *       (running ones finish); {@code CONTINUE} skips only the steps that depend, directly or not,
  *       on a failed one.
  *   <li>Schedule is idempotent; Get of an unknown DAG and a DAG that ended ask the shard to
  *       passivate.
@@ -73,7 +73,7 @@ public final class DagEntity
 
   public static final EntityTypeKey<Command> TYPE_KEY = EntityTypeKey.create(Command.class, "Dag");
 
-  /** Task ids of DAG nodes start with this. */
+  /** Task ids of DAG steps start with this. */
   public static final String TASK_PREFIX = "dag-";
 
   private static final String POLL_TIMER = "poll";
@@ -99,35 +99,39 @@ public final class DagEntity
   /** Answers the view; a DAG never scheduled answers status {@link DagView#UNKNOWN}. */
   public record Get(ActorRef<DagView> replyTo) implements Command {}
 
-  /** Cancel pending and running nodes; a DAG that already ended answers an error. */
+  /** Cancel pending and running steps; a DAG that already ended answers an error. */
   public record Cancel(ActorRef<StatusReply<DagView>> replyTo) implements Command {}
 
   /**
-   * The task of {@code nodeId} ended (Completed, Failed or Cancelled); {@code task} is its final
+   * The task of {@code stepId} ended (Completed, Failed or Cancelled); {@code task} is its final
    * view.
    */
-  public record NodeEnded(String nodeId, TaskView task) implements Command {}
+  public record StepEnded(String stepId, TaskView task) implements Command {}
 
   /** The sharding stop message. */
   public record Stop() implements Command {}
 
   record Poll() implements Command {}
 
-  /** Journal the node ends gathered since the last flush, in one write. */
+  /** Journal the step ends gathered since the last flush, in one write. */
   record Flush() implements Command {}
 
-  /** A submit or get of a node's task answered {@code task}, or failed with {@code failure}. */
-  record TaskAnswer(String nodeId, TaskView task, String failure, boolean fromSubmit)
+  /** A submit or get of a step's task answered {@code task}, or failed with {@code failure}. */
+  record TaskAnswer(String stepId, TaskView task, String failure, boolean fromSubmit)
       implements Command {}
 
   // ---------------------------------------------------------------- events
 
+  // Journaled: their class names are the serializer's manifests and their fields its property
+  // names, so the step events keep the names from when a step was called a node (NodeStarted,
+  // nodeId, ...); renaming them would make old journals unreadable. They are also the names of
+  // the DAG's server-sent events.
   public sealed interface Event extends CborSerializable {
     long at();
   }
 
   /**
-   * @param spec the nodes in dependency order
+   * @param spec the steps in dependency order
    */
   public record Scheduled(DagSpec spec, long at) implements Event {}
 
@@ -162,7 +166,7 @@ public final class DagEntity
     }
   }
 
-  public enum NodeStatus {
+  public enum StepStatus {
     PENDING,
     RUNNING,
     COMPLETED,
@@ -181,25 +185,25 @@ public final class DagEntity
   }
 
   /**
-   * @param startedAt when the node's task was submitted; {@code durationMs} is the task's own run
+   * @param startedAt when the step's task was submitted; {@code durationMs} is the task's own run
    *     time
    */
-  public record NodeState(
-      NodeStatus status,
+  public record StepState(
+      StepStatus status,
       String result,
       String error,
       Long startedAt,
       Long completedAt,
       Long durationMs)
       implements CborSerializable {
-    static final NodeState PENDING =
-        new NodeState(NodeStatus.PENDING, null, null, null, null, null);
+    static final StepState PENDING =
+        new StepState(StepStatus.PENDING, null, null, null, null, null);
   }
 
   public record State(
       DagStatus status,
       DagSpec spec,
-      Map<String, NodeState> nodes,
+      Map<String, StepState> steps,
       Long submittedAt,
       Long completedAt,
       String error)
@@ -207,69 +211,69 @@ public final class DagEntity
     public static final State EMPTY = new State(DagStatus.NEW, null, Map.of(), null, null, null);
 
     public State {
-      nodes = nodes == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(nodes));
+      steps = steps == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(steps));
     }
 
-    public NodeStatus node(String id) {
-      NodeState n = nodes.get(id);
+    public StepStatus step(String id) {
+      StepState n = steps.get(id);
       return n == null ? null : n.status();
     }
 
-    public int count(NodeStatus status) {
+    public int count(StepStatus status) {
       int c = 0;
-      for (NodeState n : nodes.values()) if (n.status() == status) c++;
+      for (StepState n : steps.values()) if (n.status() == status) c++;
       return c;
     }
 
     State apply(Event event) {
       return switch (event) {
         case Scheduled e -> {
-          Map<String, NodeState> ns = new LinkedHashMap<>();
-          for (DagNodeSpec n : e.spec().nodes()) ns.put(n.id(), NodeState.PENDING);
+          Map<String, StepState> ns = new LinkedHashMap<>();
+          for (DagStep n : e.spec().steps()) ns.put(n.id(), StepState.PENDING);
           yield new State(DagStatus.RUNNING, e.spec(), ns, e.at(), null, null);
         }
         case NodeStarted e ->
-            withNode(e.nodeId(), new NodeState(NodeStatus.RUNNING, null, null, e.at(), null, null));
+            withStep(e.nodeId(), new StepState(StepStatus.RUNNING, null, null, e.at(), null, null));
         case NodeCompleted e ->
-            withNode(
+            withStep(
                 e.nodeId(),
-                new NodeState(
-                    NodeStatus.COMPLETED,
+                new StepState(
+                    StepStatus.COMPLETED,
                     e.resultJson(),
                     null,
-                    nodes.get(e.nodeId()).startedAt(),
+                    steps.get(e.nodeId()).startedAt(),
                     e.at(),
                     e.durationMs()));
         case NodeFailed e ->
-            withNode(
+            withStep(
                 e.nodeId(),
-                new NodeState(
-                    NodeStatus.FAILED,
+                new StepState(
+                    StepStatus.FAILED,
                     null,
                     e.error(),
-                    nodes.get(e.nodeId()).startedAt(),
+                    steps.get(e.nodeId()).startedAt(),
                     e.at(),
                     null));
         case NodeSkipped e ->
-            withNode(
+            withStep(
                 e.nodeId(),
-                new NodeState(NodeStatus.SKIPPED, null, e.reason(), null, e.at(), null));
+                new StepState(StepStatus.SKIPPED, null, e.reason(), null, e.at(), null));
         case NodeCancelled e ->
-            withNode(
+            withStep(
                 e.nodeId(),
-                new NodeState(
-                    NodeStatus.CANCELLED,
+                new StepState(
+                    StepStatus.CANCELLED,
                     null,
                     null,
-                    nodes.get(e.nodeId()).startedAt(),
+                    steps.get(e.nodeId()).startedAt(),
                     e.at(),
                     null));
-        case Ended e -> new State(e.status(), spec, nodes, submittedAt, e.at(), e.error());
+        case Ended e -> new State(e.status(), spec, steps, submittedAt, e.at(), e.error());
       };
     }
 
-    private State withNode(String id, NodeState n) {
-      Map<String, NodeState> ns = new LinkedHashMap<>(nodes);
+    private State withStep(String id, StepState n) {
+      Map<String, StepState> ns = new LinkedHashMap<>(steps);
       ns.put(id, n);
       return new State(status, spec, ns, submittedAt, completedAt, error);
     }
@@ -300,12 +304,12 @@ public final class DagEntity
         .withStopMessage(new Stop());
   }
 
-  /** The id of the task that runs {@code nodeId} of DAG {@code dagId} (dag ids hold no '.'). */
-  public static String taskId(String dagId, String nodeId) {
-    return TASK_PREFIX + dagId + "." + nodeId;
+  /** The id of the task that runs {@code stepId} of DAG {@code dagId} (dag ids hold no '.'). */
+  public static String taskId(String dagId, String stepId) {
+    return TASK_PREFIX + dagId + "." + stepId;
   }
 
-  /** {dagId, nodeId} of a DAG node's task id, or null for any other task. */
+  /** {dagId, stepId} of a DAG step's task id, or null for any other task. */
   public static String[] parseTaskId(String taskId) {
     if (taskId == null || !taskId.startsWith(TASK_PREFIX)) return null;
     int dot = taskId.indexOf('.', TASK_PREFIX.length());
@@ -313,11 +317,11 @@ public final class DagEntity
     return new String[] {taskId.substring(TASK_PREFIX.length(), dot), taskId.substring(dot + 1)};
   }
 
-  /** Tells the DAG of an ended task that is one of its nodes; other tasks are ignored. */
+  /** Tells the DAG of an ended task that is one of its steps; other tasks are ignored. */
   public static void forwardEnded(ClusterSharding sharding, TaskView task) {
     String[] ids = parseTaskId(task.taskId());
     if (ids == null) return;
-    sharding.entityRefFor(TYPE_KEY, ids[0]).tell(new NodeEnded(ids[1], task));
+    sharding.entityRefFor(TYPE_KEY, ids[0]).tell(new StepEnded(ids[1], task));
   }
 
   private final String dagId;
@@ -329,26 +333,26 @@ public final class DagEntity
   private final TimerScheduler<Command> timers;
 
   /**
-   * Nodes whose submit is in flight, so a poll does not submit them a second time meanwhile. Not
+   * Steps whose submit is in flight, so a poll does not submit them a second time meanwhile. Not
    * journaled.
    */
   private final Set<String> submitting = new HashSet<>();
 
   /**
-   * Started nodes whose submit waits for a free slot (at most {@link #SUBMITS_IN_FLIGHT} at once).
+   * Started steps whose submit waits for a free slot (at most {@link #SUBMITS_IN_FLIGHT} at once).
    * Not journaled.
    */
   private final java.util.LinkedHashSet<String> toSubmit = new java.util.LinkedHashSet<>();
 
   /**
-   * Node ends seen but not yet journaled; a crash loses them, and the recovery poll finds them
+   * Step ends seen but not yet journaled; a crash loses them, and the recovery poll finds them
    * again.
    */
   private final Map<String, TaskView> endsToJournal = new LinkedHashMap<>();
 
   private boolean flushQueued;
 
-  /** Nodes whose task lookup is in flight. Not journaled. */
+  /** Steps whose task lookup is in flight. Not journaled. */
   private final Set<String> lookingUp = new HashSet<>();
 
   /** Where the next poll batch starts. */
@@ -405,7 +409,7 @@ public final class DagEntity
         yield Effect().reply(c.replyTo(), view(dagId, s));
       }
       case Cancel c -> onCancel(s, c);
-      case NodeEnded c -> onTaskEnded(s, c.nodeId(), c.task());
+      case StepEnded c -> onTaskEnded(s, c.stepId(), c.task());
       case Stop c -> Effect().stop();
       case Poll c -> onPoll(s);
       case Flush c -> onFlush(s);
@@ -420,13 +424,13 @@ public final class DagEntity
       return Effect().reply(c.replyTo(), StatusReply.success(view(dagId, s)));
     if (c.spec() == null)
       return Effect().reply(c.replyTo(), StatusReply.error("a DAG needs a spec"));
-    var problem = DagValidator.validate(c.spec(), settings.maxNodes());
+    var problem = DagValidator.validate(c.spec(), settings.maxSteps());
     if (problem.isPresent())
       return Effect().reply(c.replyTo(), StatusReply.error(problem.get().error()));
     DagSpec ordered =
         new DagSpec(
             c.spec().name(),
-            DagValidator.topologicalOrder(c.spec().nodes()),
+            DagValidator.topologicalOrder(c.spec().steps()),
             c.spec().inputJson(),
             c.spec().failurePolicy(),
             c.spec().maxParallel());
@@ -452,10 +456,10 @@ public final class DagEntity
     long now = now();
     List<Event> events = new ArrayList<>();
     List<String> running = new ArrayList<>();
-    for (DagNodeSpec n : s.spec().nodes()) {
-      NodeStatus st = s.node(n.id());
-      if (st == NodeStatus.RUNNING) running.add(n.id());
-      if (st == NodeStatus.RUNNING || st == NodeStatus.PENDING)
+    for (DagStep n : s.spec().steps()) {
+      StepStatus st = s.step(n.id());
+      if (st == StepStatus.RUNNING) running.add(n.id());
+      if (st == StepStatus.RUNNING || st == StepStatus.PENDING)
         events.add(new NodeCancelled(n.id(), now));
     }
     events.add(new Ended(DagStatus.CANCELLED, "cancelled", now));
@@ -469,22 +473,22 @@ public final class DagEntity
 
   /**
    * Gathers the end; the flush that journals it is a message to self, so it queues behind the ends
-   * already waiting in the mailbox and a thousand parallel nodes ending at once cost a few writes,
+   * already waiting in the mailbox and a thousand parallel steps ending at once cost a few writes,
    * not a thousand.
    */
-  private Effect<Event, State> onTaskEnded(State s, String nodeId, TaskView task) {
+  private Effect<Event, State> onTaskEnded(State s, String stepId, TaskView task) {
     if (s.status() == DagStatus.NEW) {
       passivate();
       return Effect().none();
     }
-    if (s.status() != DagStatus.RUNNING || s.node(nodeId) != NodeStatus.RUNNING || task == null)
+    if (s.status() != DagStatus.RUNNING || s.step(stepId) != StepStatus.RUNNING || task == null)
       return Effect().none();
     if (!task.status().equals(TaskView.COMPLETED)
         && !task.status().equals(TaskView.FAILED)
         && !task.status().equals(TaskView.CANCELLED)) {
       return Effect().none();
     }
-    endsToJournal.putIfAbsent(nodeId, task);
+    endsToJournal.putIfAbsent(stepId, task);
     if (!flushQueued) {
       flushQueued = true;
       context.getSelf().tell(new Flush());
@@ -499,16 +503,16 @@ public final class DagEntity
     List<Event> events = new ArrayList<>();
     State cur = s;
     for (var e : endsToJournal.entrySet()) {
-      String nodeId = e.getKey();
+      String stepId = e.getKey();
       TaskView task = e.getValue();
-      if (cur.status() != DagStatus.RUNNING || cur.node(nodeId) != NodeStatus.RUNNING) continue;
+      if (cur.status() != DagStatus.RUNNING || cur.step(stepId) != StepStatus.RUNNING) continue;
       Event end =
           switch (task.status()) {
             case TaskView.COMPLETED ->
-                new NodeCompleted(nodeId, task.result(), task.durationMs(), now);
+                new NodeCompleted(stepId, task.result(), task.durationMs(), now);
             case TaskView.FAILED ->
-                new NodeFailed(nodeId, task.error() == null ? "failed" : task.error(), now);
-            default -> new NodeFailed(nodeId, "its task " + task.taskId() + " was cancelled", now);
+                new NodeFailed(stepId, task.error() == null ? "failed" : task.error(), now);
+            default -> new NodeFailed(stepId, "its task " + task.taskId() + " was cancelled", now);
           };
       events.add(end);
       cur = cur.apply(end);
@@ -521,14 +525,14 @@ public final class DagEntity
 
   private Effect<Event, State> onPoll(State s) {
     if (s.status() != DagStatus.RUNNING) return Effect().none();
-    // a bounded batch per tick, going round the nodes: a wide DAG must not flood its tasks (and
+    // a bounded batch per tick, going round the steps: a wide DAG must not flood its tasks (and
     // itself) with lookups
-    List<DagNodeSpec> nodes = s.spec().nodes();
+    List<DagStep> steps = s.spec().steps();
     int asked = 0;
-    for (int i = 0; i < nodes.size() && asked < POLL_BATCH; i++) {
-      pollCursor = (pollCursor + 1) % nodes.size();
-      String id = nodes.get(pollCursor).id();
-      if (s.node(id) != NodeStatus.RUNNING
+    for (int i = 0; i < steps.size() && asked < POLL_BATCH; i++) {
+      pollCursor = (pollCursor + 1) % steps.size();
+      String id = steps.get(pollCursor).id();
+      if (s.step(id) != StepStatus.RUNNING
           || submitting.contains(id)
           || toSubmit.contains(id)
           || !lookingUp.add(id)) {
@@ -545,40 +549,40 @@ public final class DagEntity
 
   private Effect<Event, State> onTaskAnswer(State s, TaskAnswer a) {
     if (a.fromSubmit()) {
-      submitting.remove(a.nodeId());
+      submitting.remove(a.stepId());
       submitWaiting(s);
       // the DAG was cancelled while this submit was on its way, so the cancel may have missed the
       // task: cancel it now
       boolean orphan =
-          s.node(a.nodeId()) == NodeStatus.CANCELLED
+          s.step(a.stepId()) == StepStatus.CANCELLED
               && a.task() != null
               && !List.of(TaskView.COMPLETED, TaskView.FAILED, TaskView.CANCELLED)
                   .contains(a.task().status());
-      if (orphan) call(() -> effects.cancelTask(taskId(dagId, a.nodeId())));
+      if (orphan) call(() -> effects.cancelTask(taskId(dagId, a.stepId())));
     } else {
-      lookingUp.remove(a.nodeId());
+      lookingUp.remove(a.stepId());
     }
-    if (s.status() != DagStatus.RUNNING || s.node(a.nodeId()) != NodeStatus.RUNNING)
+    if (s.status() != DagStatus.RUNNING || s.step(a.stepId()) != StepStatus.RUNNING)
       return Effect().none();
     if (a.failure() != null || a.task() == null) {
       // the next poll asks again (and submits if the task does not exist)
       context
           .getLog()
           .warn(
-              "DAG {}: {} of node {} failed: {}",
+              "DAG {}: {} of step {} failed: {}",
               dagId,
               a.fromSubmit() ? "submit" : "lookup",
-              a.nodeId(),
+              a.stepId(),
               a.failure());
       return Effect().none();
     }
     if (TaskView.UNKNOWN.equals(a.task().status())) {
       // journaled as started but the task never got created (a crash between the two): create it
       // now
-      if (!a.fromSubmit()) submit(s, a.nodeId());
+      if (!a.fromSubmit()) submit(s, a.stepId());
       return Effect().none();
     }
-    return onTaskEnded(s, a.nodeId(), a.task());
+    return onTaskEnded(s, a.stepId(), a.task());
   }
 
   private void onRecovered(State s) {
@@ -595,7 +599,7 @@ public final class DagEntity
   // ---------------------------------------------------------------- transitions
 
   /**
-   * The events that follow from {@code s}: nodes to skip, nodes now ready (up to the parallel cap),
+   * The events that follow from {@code s}: steps to skip, steps now ready (up to the parallel cap),
    * and the DAG's end once nothing is pending or running.
    */
   List<Event> advance(State s) {
@@ -605,16 +609,16 @@ public final class DagEntity
     State cur = s;
     boolean failFast =
         s.spec().failurePolicy() == DagSpec.FailurePolicy.FAIL_FAST
-            && s.count(NodeStatus.FAILED) > 0;
-    for (DagNodeSpec n :
-        s.spec().nodes()) { // dependency order: a skip reaches every dependent in one pass
-      if (cur.node(n.id()) != NodeStatus.PENDING) continue;
+            && s.count(StepStatus.FAILED) > 0;
+    for (DagStep n :
+        s.spec().steps()) { // dependency order: a skip reaches every dependent in one pass
+      if (cur.step(n.id()) != StepStatus.PENDING) continue;
       String reason = null;
       if (failFast) {
-        reason = "not started: another node failed and the DAG fails fast";
+        reason = "not started: another step failed and the DAG fails fast";
       } else {
         for (String d : n.dependencies()) {
-          if (cur.node(d).unsuccessful()) {
+          if (cur.step(d).unsuccessful()) {
             reason = "dependency " + d + " did not complete";
             break;
           }
@@ -627,13 +631,13 @@ public final class DagEntity
       }
     }
     int cap = s.spec().maxParallel();
-    int slots = cap == 0 ? Integer.MAX_VALUE : cap - cur.count(NodeStatus.RUNNING);
-    for (DagNodeSpec n : s.spec().nodes()) {
+    int slots = cap == 0 ? Integer.MAX_VALUE : cap - cur.count(StepStatus.RUNNING);
+    for (DagStep n : s.spec().steps()) {
       if (slots <= 0) break;
-      if (cur.node(n.id()) != NodeStatus.PENDING) continue;
+      if (cur.step(n.id()) != StepStatus.PENDING) continue;
       boolean ready = true;
       for (String d : n.dependencies()) {
-        if (cur.node(d) != NodeStatus.COMPLETED) {
+        if (cur.step(d) != StepStatus.COMPLETED) {
           ready = false;
           break;
         }
@@ -645,20 +649,20 @@ public final class DagEntity
         slots--;
       }
     }
-    if (cur.count(NodeStatus.PENDING) == 0 && cur.count(NodeStatus.RUNNING) == 0) {
+    if (cur.count(StepStatus.PENDING) == 0 && cur.count(StepStatus.RUNNING) == 0) {
       List<String> failed = new ArrayList<>();
-      for (var e : cur.nodes().entrySet())
-        if (e.getValue().status() == NodeStatus.FAILED) failed.add(e.getKey());
+      for (var e : cur.steps().entrySet())
+        if (e.getValue().status() == StepStatus.FAILED) failed.add(e.getKey());
       out.add(
           failed.isEmpty()
               ? new Ended(DagStatus.COMPLETED, null, now)
-              : new Ended(DagStatus.FAILED, "failed nodes: " + String.join(", ", failed), now));
+              : new Ended(DagStatus.FAILED, "failed steps: " + String.join(", ", failed), now));
     }
     return out;
   }
 
   /**
-   * Persists {@code events} and then does what they call for: submit started nodes, announce, stop
+   * Persists {@code events} and then does what they call for: submit started steps, announce, stop
    * when ended.
    */
   private org.apache.pekko.persistence.typed.javadsl.EffectBuilder<Event, State> persistAndFollow(
@@ -681,35 +685,35 @@ public final class DagEntity
 
   // ---------------------------------------------------------------- side effects
 
-  private void submit(State s, String nodeId) {
-    if (submitting.contains(nodeId) || toSubmit.contains(nodeId)) return;
-    toSubmit.add(nodeId);
+  private void submit(State s, String stepId) {
+    if (submitting.contains(stepId) || toSubmit.contains(stepId)) return;
+    toSubmit.add(stepId);
     submitWaiting(s);
   }
 
   private void submitWaiting(State s) {
     while (submitting.size() < SUBMITS_IN_FLIGHT && !toSubmit.isEmpty()) {
-      String nodeId = toSubmit.iterator().next();
-      toSubmit.remove(nodeId);
-      if (s.node(nodeId) != NodeStatus.RUNNING) continue;
-      DagNodeSpec node =
-          s.spec().nodes().stream().filter(n -> n.id().equals(nodeId)).findFirst().orElse(null);
-      if (node == null) continue;
-      submitting.add(nodeId);
-      if (node.passThrough()) {
-        // no task: the node completes with its input as its result, journaled like a task's end
+      String stepId = toSubmit.iterator().next();
+      toSubmit.remove(stepId);
+      if (s.step(stepId) != StepStatus.RUNNING) continue;
+      DagStep step =
+          s.spec().steps().stream().filter(n -> n.id().equals(stepId)).findFirst().orElse(null);
+      if (step == null) continue;
+      submitting.add(stepId);
+      if (step.passThrough()) {
+        // no task: the step completes with its input as its result, journaled like a task's end
         long now = now();
         context
             .getSelf()
             .tell(
                 new TaskAnswer(
-                    nodeId,
+                    stepId,
                     new TaskView(
-                        taskId(dagId, nodeId),
-                        node.id(),
-                        node.task().type(),
+                        taskId(dagId, stepId),
+                        step.id(),
+                        step.task().type(),
                         TaskView.COMPLETED,
-                        inputOf(s, node),
+                        inputOf(s, step),
                         null,
                         null,
                         null,
@@ -721,26 +725,26 @@ public final class DagEntity
                         null,
                         null,
                         0,
-                        DagNodeSpec.PASS_THROUGH,
+                        DagStep.PASS_THROUGH,
                         List.of()),
                     null,
                     true));
         continue;
       }
-      TaskSpec spec = taskSpec(s, node);
+      TaskSpec spec = taskSpec(s, step);
       context.pipeToSelf(
-          call(() -> effects.submitTask(taskId(dagId, nodeId), spec)),
+          call(() -> effects.submitTask(taskId(dagId, stepId), spec)),
           (v, failure) ->
-              new TaskAnswer(nodeId, v, failure == null ? null : String.valueOf(failure), true));
+              new TaskAnswer(stepId, v, failure == null ? null : String.valueOf(failure), true));
     }
   }
 
-  /** The node's task with its input filled in from the DAG's input or its dependencies' results. */
-  static TaskSpec taskSpec(State s, DagNodeSpec node) {
-    TaskSpec t = node.task();
+  /** The step's task with its input filled in from the DAG's input or its dependencies' results. */
+  static TaskSpec taskSpec(State s, DagStep step) {
+    TaskSpec t = step.task();
     String name =
         t.name() == null || t.name().isBlank() || "task".equals(t.name())
-            ? (s.spec().name() == null ? node.id() : s.spec().name() + "/" + node.id())
+            ? (s.spec().name() == null ? step.id() : s.spec().name() + "/" + step.id())
             : t.name();
     return new TaskSpec(
         name,
@@ -751,7 +755,7 @@ public final class DagEntity
         t.entry(),
         t.args(),
         t.dependencies(),
-        inputOf(s, node),
+        inputOf(s, step),
         t.requirements(),
         t.timeoutMs(),
         t.retries(),
@@ -759,18 +763,18 @@ public final class DagEntity
         t.verification());
   }
 
-  static String inputOf(State s, DagNodeSpec node) {
-    return switch (node.inputMode()) {
-      case FIXED -> node.fixedInputJson();
+  static String inputOf(State s, DagStep step) {
+    return switch (step.inputMode()) {
+      case FIXED -> step.fixedInputJson();
       case DEPENDENCY_ARRAY -> {
         ArrayNode arr = JSON.createArrayNode();
-        for (String d : node.dependencies()) arr.add(parse(s.nodes().get(d).result()));
+        for (String d : step.dependencies()) arr.add(parse(s.steps().get(d).result()));
         yield arr.toString();
       }
       case BY_DEPENDENCY -> {
-        if (node.dependencies().isEmpty()) yield s.spec().inputJson();
+        if (step.dependencies().isEmpty()) yield s.spec().inputJson();
         ObjectNode obj = JSON.createObjectNode();
-        for (String d : node.dependencies()) obj.set(d, parse(s.nodes().get(d).result()));
+        for (String d : step.dependencies()) obj.set(d, parse(s.steps().get(d).result()));
         yield obj.toString();
       }
     };
@@ -793,7 +797,7 @@ public final class DagEntity
 
   private void announce(State s, Event e) {
     String name;
-    String nodeId = null;
+    String stepId = null;
     String status;
     switch (e) {
       case Scheduled x -> {
@@ -802,27 +806,27 @@ public final class DagEntity
       }
       case NodeStarted x -> {
         name = "NodeStarted";
-        nodeId = x.nodeId();
+        stepId = x.nodeId();
         status = "Running";
       }
       case NodeCompleted x -> {
         name = "NodeCompleted";
-        nodeId = x.nodeId();
+        stepId = x.nodeId();
         status = "Completed";
       }
       case NodeFailed x -> {
         name = "NodeFailed";
-        nodeId = x.nodeId();
+        stepId = x.nodeId();
         status = "Failed";
       }
       case NodeSkipped x -> {
         name = "NodeSkipped";
-        nodeId = x.nodeId();
+        stepId = x.nodeId();
         status = "Skipped";
       }
       case NodeCancelled x -> {
         name = "NodeCancelled";
-        nodeId = x.nodeId();
+        stepId = x.nodeId();
         status = "Cancelled";
       }
       case Ended x -> {
@@ -833,7 +837,7 @@ public final class DagEntity
     try {
       effects.changed(
           new DagChange(
-              dagId, name, nodeId, status, s.count(NodeStatus.COMPLETED), s.nodes().size()));
+              dagId, name, stepId, status, s.count(StepStatus.COMPLETED), s.steps().size()));
     } catch (RuntimeException ex) {
       context.getLog().warn("DAG {}: change listener failed on {}", dagId, name, ex);
     }
@@ -885,18 +889,18 @@ public final class DagEntity
           List.of());
     }
     DagSpec spec = s.spec();
-    List<DagView.NodeView> nodes = new ArrayList<>(spec.nodes().size());
+    List<DagView.StepView> steps = new ArrayList<>(spec.steps().size());
     Set<String> hasDependents = new HashSet<>();
-    for (DagNodeSpec n : spec.nodes()) hasDependents.addAll(n.dependencies());
-    // critical path: the chain of completed nodes with the longest summed wall time (submitted to
+    for (DagStep n : spec.steps()) hasDependents.addAll(n.dependencies());
+    // critical path: the chain of completed steps with the longest summed wall time (submitted to
     // ended)
     Map<String, Long> best = new HashMap<>();
     Map<String, String> via = new HashMap<>();
     String end = null;
-    for (DagNodeSpec n : spec.nodes()) {
-      NodeState ns = s.nodes().get(n.id());
-      nodes.add(
-          new DagView.NodeView(
+    for (DagStep n : spec.steps()) {
+      StepState ns = s.steps().get(n.id());
+      steps.add(
+          new DagView.StepView(
               n.id(),
               n.task() == null ? null : n.task().type(),
               ns.status().display(),
@@ -907,7 +911,7 @@ public final class DagEntity
               ns.startedAt(),
               ns.completedAt(),
               ns.durationMs()));
-      if (ns.status() != NodeStatus.COMPLETED) continue;
+      if (ns.status() != StepStatus.COMPLETED) continue;
       long own =
           ns.startedAt() == null || ns.completedAt() == null
               ? 0
@@ -924,20 +928,20 @@ public final class DagEntity
       best.put(n.id(), before + own);
       if (from != null) via.put(n.id(), from);
       if (end == null || best.get(n.id()) >= best.get(end))
-        end = n.id(); // ties: the later node, so a path reaches its sink
+        end = n.id(); // ties: the later step, so a path reaches its sink
     }
     List<String> path = new ArrayList<>();
     for (String at = end; at != null; at = via.get(at)) path.add(at);
     Collections.reverse(path);
     String result = null;
     if (s.status() == DagStatus.COMPLETED) {
-      List<DagNodeSpec> sinks =
-          spec.nodes().stream().filter(n -> !hasDependents.contains(n.id())).toList();
+      List<DagStep> sinks =
+          spec.steps().stream().filter(n -> !hasDependents.contains(n.id())).toList();
       if (sinks.size() == 1) {
-        result = s.nodes().get(sinks.get(0).id()).result();
+        result = s.steps().get(sinks.get(0).id()).result();
       } else {
         ObjectNode obj = JSON.createObjectNode();
-        for (DagNodeSpec n : sinks) obj.set(n.id(), parse(s.nodes().get(n.id()).result()));
+        for (DagStep n : sinks) obj.set(n.id(), parse(s.steps().get(n.id()).result()));
         result = obj.toString();
       }
     }
@@ -951,10 +955,10 @@ public final class DagEntity
         s.status().display(),
         spec.failurePolicy() == DagSpec.FailurePolicy.FAIL_FAST ? "failFast" : "continue",
         spec.maxParallel() == 0 ? null : spec.maxParallel(),
-        s.nodes().size(),
-        s.count(NodeStatus.COMPLETED),
-        s.count(NodeStatus.RUNNING),
-        s.count(NodeStatus.FAILED),
+        s.steps().size(),
+        s.count(StepStatus.COMPLETED),
+        s.count(StepStatus.RUNNING),
+        s.count(StepStatus.FAILED),
         s.submittedAt(),
         s.completedAt(),
         duration,
@@ -962,6 +966,6 @@ public final class DagEntity
         s.error(),
         path,
         end == null ? 0 : best.get(end),
-        nodes);
+        steps);
   }
 }

@@ -6,12 +6,13 @@ import java.time.Duration;
 /**
  * Limits and timing of DAGs.
  *
- * @param maxNodes an operator's cap on nodes per DAG ({@code anchor.dag.max-nodes})
- * @param pollInterval how often a running DAG asks its running nodes' tasks for their state, in
+ * @param maxSteps an operator's cap on steps per DAG ({@code anchor.dag.max-steps}; its old name
+ *     {@code max-nodes} still works)
+ * @param pollInterval how often a running DAG asks its running steps' tasks for their state, in
  *     case a completion forward was lost in a crash ({@code anchor.dag.poll-interval})
  * @param effectTimeout an unanswered {@link DagEffects} call counts as failed after this long
  */
-public record DagSettings(int maxNodes, Duration pollInterval, Duration effectTimeout) {
+public record DagSettings(int maxSteps, Duration pollInterval, Duration effectTimeout) {
   public static final String CONFIG_PATH = "anchor.dag";
 
   public static DagSettings defaults() {
@@ -24,7 +25,9 @@ public record DagSettings(int maxNodes, Duration pollInterval, Duration effectTi
     if (!root.hasPath(CONFIG_PATH)) return d;
     Config c = root.getConfig(CONFIG_PATH);
     return new DagSettings(
-        c.hasPath("max-nodes") ? c.getInt("max-nodes") : d.maxNodes(),
+        c.hasPath("max-steps")
+            ? c.getInt("max-steps")
+            : c.hasPath("max-nodes") ? c.getInt("max-nodes") : d.maxSteps(),
         c.hasPath("poll-interval") ? c.getDuration("poll-interval") : d.pollInterval(),
         c.hasPath("effect-timeout") ? c.getDuration("effect-timeout") : d.effectTimeout());
   }

@@ -12,7 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * Checks a DAG before anything of it runs, and puts its nodes in an order where each follows its
+ * Checks a DAG before anything of it runs, and puts its steps in an order where each follows its
  * dependencies.
  */
 public final class DagValidator {
@@ -21,22 +21,22 @@ public final class DagValidator {
 
   private DagValidator() {}
 
-  /** What is wrong, with the JSON field it concerns and the node ids involved. */
+  /** What is wrong, with the JSON field it concerns and the step ids involved. */
   public record Problem(String error, String field, List<String> ids) {}
 
-  public static Optional<Problem> validate(DagSpec spec, int maxNodes) {
-    List<DagNodeSpec> nodes = spec.nodes();
-    if (nodes.isEmpty()) return problem("a DAG needs at least one task", "tasks", List.of());
-    if (nodes.size() > maxNodes) {
+  public static Optional<Problem> validate(DagSpec spec, int maxSteps) {
+    List<DagStep> steps = spec.steps();
+    if (steps.isEmpty()) return problem("a DAG needs at least one task", "tasks", List.of());
+    if (steps.size() > maxSteps) {
       return problem(
-          "a DAG may have at most " + maxNodes + " tasks, this one has " + nodes.size(),
+          "a DAG may have at most " + maxSteps + " tasks, this one has " + steps.size(),
           "tasks",
           List.of());
     }
     Set<String> seen = new HashSet<>();
     Set<String> duplicates = new LinkedHashSet<>();
-    for (int i = 0; i < nodes.size(); i++) {
-      String id = nodes.get(i).id();
+    for (int i = 0; i < steps.size(); i++) {
+      String id = steps.get(i).id();
       if (id == null || id.isBlank())
         return problem("tasks[" + i + "].id is required", "tasks[" + i + "].id", List.of());
       if (!ID.matcher(id).matches()) {
@@ -55,7 +55,7 @@ public final class DagValidator {
           "duplicate task ids: " + String.join(", ", duplicates), "tasks", List.copyOf(duplicates));
     List<String> selfDependent = new ArrayList<>();
     Set<String> unknown = new LinkedHashSet<>();
-    for (DagNodeSpec n : nodes) {
+    for (DagStep n : steps) {
       for (String d : n.dependencies()) {
         if (d.equals(n.id())) selfDependent.add(n.id());
         else if (!seen.contains(d)) unknown.add(d);
@@ -73,7 +73,7 @@ public final class DagValidator {
           "dependencies",
           List.copyOf(unknown));
     }
-    List<String> cycle = findCycle(nodes);
+    List<String> cycle = findCycle(steps);
     if (cycle != null)
       return problem(
           "the dependencies form a cycle: " + String.join(" -> ", cycle), "dependencies", cycle);
@@ -81,28 +81,28 @@ public final class DagValidator {
   }
 
   /**
-   * The nodes so that each comes after its dependencies, otherwise in the order given. Assumes a
+   * The steps so that each comes after its dependencies, otherwise in the order given. Assumes a
    * valid DAG.
    */
-  public static List<DagNodeSpec> topologicalOrder(List<DagNodeSpec> nodes) {
+  public static List<DagStep> topologicalOrder(List<DagStep> steps) {
     Map<String, Integer> waiting = new HashMap<>();
-    Map<String, List<DagNodeSpec>> dependents = new HashMap<>();
-    for (DagNodeSpec n : nodes) {
+    Map<String, List<DagStep>> dependents = new HashMap<>();
+    for (DagStep n : steps) {
       waiting.put(n.id(), new HashSet<>(n.dependencies()).size());
       for (String d : new HashSet<>(n.dependencies()))
         dependents.computeIfAbsent(d, k -> new ArrayList<>()).add(n);
     }
-    Deque<DagNodeSpec> ready = new ArrayDeque<>();
-    for (DagNodeSpec n : nodes) if (waiting.get(n.id()) == 0) ready.add(n);
-    List<DagNodeSpec> out = new ArrayList<>(nodes.size());
+    Deque<DagStep> ready = new ArrayDeque<>();
+    for (DagStep n : steps) if (waiting.get(n.id()) == 0) ready.add(n);
+    List<DagStep> out = new ArrayList<>(steps.size());
     while (!ready.isEmpty()) {
-      DagNodeSpec n = ready.poll();
+      DagStep n = ready.poll();
       out.add(n);
-      for (DagNodeSpec m : dependents.getOrDefault(n.id(), List.of())) {
+      for (DagStep m : dependents.getOrDefault(n.id(), List.of())) {
         if (waiting.merge(m.id(), -1, Integer::sum) == 0) ready.add(m);
       }
     }
-    if (out.size() != nodes.size())
+    if (out.size() != steps.size())
       throw new IllegalArgumentException("the dependencies form a cycle");
     return out;
   }
@@ -111,11 +111,11 @@ public final class DagValidator {
    * One cycle as "a, b, a" (a depends on b, b on a), or null; iterative so a 10,000-long chain
    * cannot overflow.
    */
-  static List<String> findCycle(List<DagNodeSpec> nodes) {
-    Map<String, DagNodeSpec> byId = new HashMap<>();
-    for (DagNodeSpec n : nodes) byId.put(n.id(), n);
+  static List<String> findCycle(List<DagStep> steps) {
+    Map<String, DagStep> byId = new HashMap<>();
+    for (DagStep n : steps) byId.put(n.id(), n);
     Map<String, Integer> color = new HashMap<>(); // absent white, 1 on the path, 2 done
-    for (DagNodeSpec start : nodes) {
+    for (DagStep start : steps) {
       if (color.containsKey(start.id())) continue;
       Deque<String> path = new ArrayDeque<>();
       Deque<Integer> nextDep = new ArrayDeque<>();

@@ -1,5 +1,7 @@
 package dev.anchor.dag;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.anchor.CborSerializable;
 import java.util.List;
 
@@ -7,12 +9,17 @@ import java.util.List;
  * A DAG as clients see it (GET /api/dag/{id}). Times are epoch milliseconds; results are JSON text.
  *
  * @param status "Unknown", "Running", "Completed", "Failed" or "Cancelled"
- * @param result with one sink node, its result; with several, an object keyed by sink id; null
+ * @param result with one sink step, its result; with several, an object keyed by sink id; null
  *     until the DAG completed
- * @param criticalPath the ids of the longest-running chain of completed nodes, first to last
+ * @param criticalPath the ids of the longest-running chain of completed steps, first to last
  * @param criticalPathMs the summed duration of that chain
- * @param maxParallel the cap on nodes in flight as given; null when the DAG has none
+ * @param maxParallel the cap on steps in flight as given; null when the DAG has none
+ * @param steps every step's state; written a second time as {@code nodes}, the name clients written
+ *     before the rename read
  */
+@JsonIgnoreProperties(
+    value = {"nodes"},
+    allowGetters = true)
 public record DagView(
     String dagId,
     String name,
@@ -30,19 +37,25 @@ public record DagView(
     String error,
     List<String> criticalPath,
     long criticalPathMs,
-    List<NodeView> nodes)
+    List<StepView> steps)
     implements CborSerializable {
 
   public static final String UNKNOWN = "Unknown";
 
+  /** The steps under their name from before the rename (the API writes both). */
+  @JsonProperty("nodes")
+  public List<StepView> nodes() {
+    return steps;
+  }
+
   /**
    * @param status "Pending", "Running" (its task is submitted), "Completed", "Failed", "Skipped" (a
    *     dependency failed or the DAG failed fast) or "Cancelled"
-   * @param type the node's {@code type} as given (e.g. "script", "parallel"); informative
-   * @param taskId its task, null before it started and for a pass-through node (given without
+   * @param type the step's {@code type} as given (e.g. "script", "parallel"); informative
+   * @param taskId its task, null before it started and for a pass-through step (given without
    *     payload: no task, its result is its input)
    */
-  public record NodeView(
+  public record StepView(
       String id,
       String type,
       String status,

@@ -7,8 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Map-reduce as a DAG: {@code partitions} map nodes {@code map-0 … map-(N-1)}, each seeing its
- * contiguous slice of the input array as {@code input}, and one {@code reduce} node that sees the
+ * Map-reduce as a DAG: {@code partitions} map steps {@code map-0 … map-(N-1)}, each seeing its
+ * contiguous slice of the input array as {@code input}, and one {@code reduce} step that sees the
  * map results as an array in partition order.
  */
 public final class MapReduce {
@@ -34,7 +34,7 @@ public final class MapReduce {
       int maxParallel) {
     if (partitions < 1) throw new IllegalArgumentException("partitions must be at least 1");
     int n = items.size();
-    List<DagNodeSpec> nodes = new ArrayList<>(partitions + 1);
+    List<DagStep> steps = new ArrayList<>(partitions + 1);
     List<String> maps = new ArrayList<>(partitions);
     int from = 0;
     for (int p = 0; p < partitions; p++) {
@@ -44,9 +44,9 @@ public final class MapReduce {
       from += size;
       String id = mapId(p);
       maps.add(id);
-      nodes.add(new DagNodeSpec(id, List.of(), map, DagNodeSpec.InputMode.FIXED, slice.toString()));
+      steps.add(new DagStep(id, List.of(), map, DagStep.InputMode.FIXED, slice.toString()));
     }
-    nodes.add(new DagNodeSpec(REDUCE, maps, reduce, DagNodeSpec.InputMode.DEPENDENCY_ARRAY, null));
-    return new DagSpec(name, nodes, null, DagSpec.FailurePolicy.FAIL_FAST, maxParallel);
+    steps.add(new DagStep(REDUCE, maps, reduce, DagStep.InputMode.DEPENDENCY_ARRAY, null));
+    return new DagSpec(name, steps, null, DagSpec.FailurePolicy.FAIL_FAST, maxParallel);
   }
 }

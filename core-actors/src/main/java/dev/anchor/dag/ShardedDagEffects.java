@@ -13,7 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The coordinator's side effects of DAG entities: node tasks through the sharded task entities, the
+ * The coordinator's side effects of DAG entities: step tasks through the sharded task entities, the
  * change feed.
  */
 public final class ShardedDagEffects implements DagEffects {
@@ -73,8 +73,8 @@ public final class ShardedDagEffects implements DagEffects {
   }
 
   /**
-   * The DAG's state for the counters: Waiting when scheduled, Active from its first node start (any
-   * node start before a node completed, so the few calls of a DAG's roots, not one per node), then
+   * The DAG's state for the counters: Waiting when scheduled, Active from its first step start (any
+   * step start before a step completed, so the few calls of a DAG's roots, not one per step), then
    * how it ended. A repeated state is a no-op in Redis, so a change announced twice after a restart
    * counts once.
    */

@@ -1,11 +1,11 @@
 package dev.anchor.scheduling;
 
 import dev.anchor.node.NodeStatus;
+import dev.anchor.task.Runtimes;
 import dev.anchor.task.TaskSpec;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -139,7 +139,7 @@ public final class NodeRegistry {
 
   private Choice choose(
       TaskSpec spec, Set<String> excluded, Set<String> avoidHosts, long nowMs, boolean reserve) {
-    String runtime = canonicalRuntime(spec.runtime());
+    String runtime = Runtimes.canonical(spec.runtime());
     double minRamMb = spec.requirements().minRamGb() * 1024;
     NodeHeartbeat best = null;
     double bestLoad = Double.MAX_VALUE;
@@ -208,15 +208,5 @@ public final class NodeRegistry {
   public double reputation(String nodeId) {
     NodeStatus st = statuses.get(nodeId);
     return st == null ? 0.5 : st.reputation();
-  }
-
-  /**
-   * Runtime names as workers advertise them: isolated-vm is the reference system's name for the JS
-   * sandbox.
-   */
-  public static String canonicalRuntime(String runtime) {
-    if (runtime == null) return "js";
-    String r = runtime.toLowerCase(Locale.ROOT);
-    return r.equals("isolated-vm") || r.equals("javascript") ? "js" : r;
   }
 }

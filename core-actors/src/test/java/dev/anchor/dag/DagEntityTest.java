@@ -10,8 +10,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.typesafe.config.ConfigFactory;
 import dev.anchor.dag.DagEntity.Command;
 import dev.anchor.dag.DagEntity.Event;
-import dev.anchor.dag.DagEntity.NodeEnded;
 import dev.anchor.dag.DagEntity.State;
+import dev.anchor.dag.DagEntity.StepEnded;
 import dev.anchor.task.MutableClock;
 import dev.anchor.task.TaskSpec;
 import dev.anchor.task.TaskView;
@@ -80,18 +80,18 @@ class DagEntityTest {
 
   // ------------------------------------------------------------------ helpers
 
-  static DagNodeSpec node(String id, String... deps) {
-    return DagNodeSpec.of(id, List.of(deps), T);
+  static DagStep step(String id, String... deps) {
+    return DagStep.of(id, List.of(deps), T);
   }
 
   static DagSpec reference(DagSpec.FailurePolicy policy) {
     return new DagSpec(
         "ref",
         List.of(
-            node("fetch"),
-            node("process_1", "fetch"),
-            node("process_2", "fetch"),
-            node("aggregate", "process_1", "process_2")),
+            step("fetch"),
+            step("process_1", "fetch"),
+            step("process_2", "fetch"),
+            step("aggregate", "process_1", "process_2")),
         "{\"url\":\"x\"}",
         policy,
         0);
@@ -102,29 +102,29 @@ class DagEntityTest {
     return r.reply().getValue();
   }
 
-  private String task(String node) {
-    return DagEntity.taskId(dagId, node);
+  private String task(String step) {
+    return DagEntity.taskId(dagId, step);
   }
 
-  private void complete(String node, String resultJson) {
-    TaskView v = FakeDagEffects.view(task(node), TaskView.COMPLETED, resultJson, null);
-    fx.tasks.put(task(node), v);
-    dag.runCommand(new NodeEnded(node, v));
+  private void complete(String step, String resultJson) {
+    TaskView v = FakeDagEffects.view(task(step), TaskView.COMPLETED, resultJson, null);
+    fx.tasks.put(task(step), v);
+    dag.runCommand(new StepEnded(step, v));
   }
 
-  private void fail(String node) {
-    TaskView v = FakeDagEffects.view(task(node), TaskView.FAILED, null, "boom");
-    fx.tasks.put(task(node), v);
-    dag.runCommand(new NodeEnded(node, v));
+  private void fail(String step) {
+    TaskView v = FakeDagEffects.view(task(step), TaskView.FAILED, null, "boom");
+    fx.tasks.put(task(step), v);
+    dag.runCommand(new StepEnded(step, v));
   }
 
   private DagView view() {
     return DagEntity.view(dagId, dag.getState());
   }
 
-  private String nodeStatus(String node) {
-    return view().nodes().stream()
-        .filter(n -> n.id().equals(node))
+  private String nodeStatus(String step) {
+    return view().steps().stream()
+        .filter(n -> n.id().equals(step))
         .findFirst()
         .orElseThrow()
         .status();
@@ -134,17 +134,17 @@ class DagEntityTest {
    * Submitted to the task entities and journaled as started by the DAG, so the test clock may move
    * on.
    */
-  private void awaitSubmitted(String... nodes) {
+  private void awaitSubmitted(String... steps) {
     eventually(
         () -> {
-          for (String n : nodes) {
+          for (String n : steps) {
             assertTrue(fx.submitted.contains(task(n)), n + " not submitted: " + fx.submitted);
-            // a node's start time is taken when the DAG journals it, after the submit: without this
+            // a step's start time is taken when the DAG journals it, after the submit: without this
             // wait a later
-            // clock.advance could land before it and shift the node's duration (the critical-path
+            // clock.advance could land before it and shift the step's duration (the critical-path
             // check then flaked)
             assertTrue(
-                dag.getState().nodes().get(n).startedAt() != null,
+                dag.getState().steps().get(n).startedAt() != null,
                 n + " not journaled as started yet");
           }
         });
@@ -198,7 +198,7 @@ class DagEntityTest {
 
   @Test
   void severalSinksGiveAnObjectKeyedBySinkId() throws Exception {
-    schedule(new DagSpec("two", List.of(node("a"), node("b")), null, null, 0));
+    schedule(new DagSpec("two", List.of(step("a"), step("b")), null, null, 0));
     awaitSubmitted("a", "b");
     complete("a", "1");
     complete("b", "2");
@@ -207,9 +207,9 @@ class DagEntityTest {
 
   @Test
   void independentNodesStartTogetherUpToMaxParallel() {
-    List<DagNodeSpec> nodes = new ArrayList<>();
-    for (int i = 0; i < 5; i++) nodes.add(node("n" + i));
-    schedule(new DagSpec("fan", nodes, null, null, 2));
+    List<DagStep> steps = new ArrayList<>();
+    for (int i = 0; i < 5; i++) steps.add(step("n" + i));
+    schedule(new DagSpec("fan", steps, null, null, 2));
     awaitSubmitted("n0", "n1");
     assertEquals(2, fx.submitted.size(), fx.submitted.toString());
     complete("n0", "0");
@@ -224,7 +224,7 @@ class DagEntityTest {
     schedule(
         new DagSpec(
             "ff",
-            List.of(node("a"), node("b"), node("c", "a"), node("d", "b")),
+            List.of(step("a"), step("b"), step("c", "a"), step("d", "b")),
             null,
             DagSpec.FailurePolicy.FAIL_FAST,
             0));
@@ -247,7 +247,7 @@ class DagEntityTest {
     schedule(
         new DagSpec(
             "go-on",
-            List.of(node("a"), node("b"), node("c", "a"), node("e", "c"), node("d", "b")),
+            List.of(step("a"), step("b"), step("c", "a"), step("e", "c"), step("d", "b")),
             null,
             DagSpec.FailurePolicy.CONTINUE,
             0));
@@ -265,10 +265,10 @@ class DagEntityTest {
 
   @Test
   void aCancelledNodeTaskFailsTheNode() {
-    schedule(new DagSpec("c", List.of(node("a"), node("b", "a")), null, null, 0));
+    schedule(new DagSpec("c", List.of(step("a"), step("b", "a")), null, null, 0));
     awaitSubmitted("a");
     TaskView v = FakeDagEffects.view(task("a"), TaskView.CANCELLED, null, null);
-    dag.runCommand(new NodeEnded("a", v));
+    dag.runCommand(new StepEnded("a", v));
     assertEquals("Failed", nodeStatus("a"));
     assertEquals("Failed", view().status());
   }
@@ -298,31 +298,31 @@ class DagEntityTest {
     awaitSubmitted("fetch");
     complete("fetch", "1");
     dag.runCommand(
-        new NodeEnded("fetch", FakeDagEffects.view(task("fetch"), TaskView.FAILED, null, "late")));
+        new StepEnded("fetch", FakeDagEffects.view(task("fetch"), TaskView.FAILED, null, "late")));
     assertEquals("Completed", nodeStatus("fetch"));
     assertEquals(0, view().failed());
   }
 
   @Test
   void aWideFanOutEndingAllAtOnceReachesItsSink() throws Exception {
-    List<DagNodeSpec> nodes = new ArrayList<>();
-    nodes.add(node("root"));
+    List<DagStep> steps = new ArrayList<>();
+    steps.add(step("root"));
     List<String> mid = new ArrayList<>();
     for (int i = 0; i < 200; i++) {
       mid.add("m" + i);
-      nodes.add(node("m" + i, "root"));
+      steps.add(step("m" + i, "root"));
     }
-    nodes.add(DagNodeSpec.of("sink", mid, T));
-    schedule(new DagSpec("wide", nodes, null, null, 0));
+    steps.add(DagStep.of("sink", mid, T));
+    schedule(new DagSpec("wide", steps, null, null, 0));
     awaitSubmitted("root");
     complete("root", "1");
     eventually(() -> assertEquals(201, fx.submitted.size()));
     for (String m : mid) {
       TaskView v = FakeDagEffects.view(task(m), TaskView.COMPLETED, "1", null);
       fx.tasks.put(task(m), v);
-      dag.runCommand(new NodeEnded(m, v));
+      dag.runCommand(new StepEnded(m, v));
     }
-    eventually(() -> assertEquals(201, dag.getState().count(DagEntity.NodeStatus.COMPLETED)));
+    eventually(() -> assertEquals(201, dag.getState().count(DagEntity.StepStatus.COMPLETED)));
     awaitSubmitted("sink");
     assertEquals(200, JSON.readTree(fx.specs.get(task("sink")).inputJson()).size());
   }
@@ -354,7 +354,7 @@ class DagEntityTest {
 
     eventually(() -> assertEquals("Completed", nodeStatus("process_1")));
     eventually(() -> assertEquals(2, fx.submitsOf(task("process_2"))));
-    assertEquals(1, fx.submitsOf(task("fetch")), "a completed node is never submitted again");
+    assertEquals(1, fx.submitsOf(task("fetch")), "a completed step is never submitted again");
     assertEquals(1, fx.submitsOf(task("process_1")));
     assertEquals(submitsBefore + 1, fx.submitted.size());
     complete("process_2", "20");
@@ -376,7 +376,7 @@ class DagEntityTest {
   void anEndedDagPassivates() {
     TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
     dag = entity(shard.getRef());
-    schedule(new DagSpec("one", List.of(node("a")), null, null, 0));
+    schedule(new DagSpec("one", List.of(step("a")), null, null, 0));
     awaitSubmitted("a");
     complete("a", "1");
     assertInstanceOf(ClusterSharding.Passivate.class, shard.receiveMessage());
@@ -413,7 +413,7 @@ class DagEntityTest {
         new TaskSpec(
             "p",
             "parallel",
-            DagNodeSpec.PASS_THROUGH,
+            DagStep.PASS_THROUGH,
             null,
             null,
             null,
@@ -428,9 +428,9 @@ class DagEntityTest {
         new DagSpec(
             "mixed",
             List.of(
-                node("fetch"),
-                DagNodeSpec.of("process_1", List.of("fetch"), through),
-                node("aggregate", "process_1")),
+                step("fetch"),
+                DagStep.of("process_1", List.of("fetch"), through),
+                step("aggregate", "process_1")),
             "{\"n\":4}",
             DagSpec.FailurePolicy.FAIL_FAST,
             0);
@@ -440,9 +440,9 @@ class DagEntityTest {
     // process_1 completes by itself with its input (fetch's result keyed by id); aggregate sees
     // that as input
     awaitSubmitted("aggregate");
-    assertFalse(fx.submitted.contains(task("process_1")), "a pass-through node submits no task");
-    DagView.NodeView p =
-        view().nodes().stream().filter(n -> n.id().equals("process_1")).findFirst().orElseThrow();
+    assertFalse(fx.submitted.contains(task("process_1")), "a pass-through step submits no task");
+    DagView.StepView p =
+        view().steps().stream().filter(n -> n.id().equals("process_1")).findFirst().orElseThrow();
     assertEquals("Completed", p.status());
     assertEquals("parallel", p.type());
     assertEquals(null, p.taskId());

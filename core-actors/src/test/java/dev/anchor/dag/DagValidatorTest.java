@@ -11,33 +11,32 @@ import org.junit.jupiter.api.Test;
 class DagValidatorTest {
   private static final TaskSpec T = TaskSpec.of("t", "js", "1");
 
-  static DagNodeSpec node(String id, String... deps) {
-    return DagNodeSpec.of(id, List.of(deps), T);
+  static DagStep step(String id, String... deps) {
+    return DagStep.of(id, List.of(deps), T);
   }
 
-  static DagValidator.Problem problem(int max, DagNodeSpec... nodes) {
-    return DagValidator.validate(new DagSpec("d", List.of(nodes), null, null, 0), max)
+  static DagValidator.Problem problem(int max, DagStep... steps) {
+    return DagValidator.validate(new DagSpec("d", List.of(steps), null, null, 0), max)
         .orElseThrow();
   }
 
   @Test
   void theReferenceDagIsValidAndOrderedAfterItsDependencies() {
-    List<DagNodeSpec> nodes =
+    List<DagStep> steps =
         List.of(
-            node("aggregate", "process_1", "process_2"),
-            node("process_2", "fetch"),
-            node("process_1", "fetch"),
-            node("fetch"));
-    assertTrue(DagValidator.validate(new DagSpec("d", nodes, null, null, 0), 100).isEmpty());
-    List<String> order =
-        DagValidator.topologicalOrder(nodes).stream().map(DagNodeSpec::id).toList();
+            step("aggregate", "process_1", "process_2"),
+            step("process_2", "fetch"),
+            step("process_1", "fetch"),
+            step("fetch"));
+    assertTrue(DagValidator.validate(new DagSpec("d", steps, null, null, 0), 100).isEmpty());
+    List<String> order = DagValidator.topologicalOrder(steps).stream().map(DagStep::id).toList();
     assertEquals(List.of("fetch", "process_2", "process_1", "aggregate"), order);
   }
 
   @Test
   void aCycleIsNamedNodeByNode() {
     DagValidator.Problem p =
-        problem(100, node("root"), node("a", "root", "b"), node("b", "c"), node("c", "a"));
+        problem(100, step("root"), step("a", "root", "b"), step("b", "c"), step("c", "a"));
     assertTrue(p.error().contains("a -> b -> c -> a"), p.error());
     assertEquals(List.of("a", "b", "c", "a"), p.ids());
     assertEquals("dependencies", p.field());
@@ -45,26 +44,26 @@ class DagValidatorTest {
 
   @Test
   void aTwoNodeCycle() {
-    DagValidator.Problem p = problem(100, node("a", "b"), node("b", "a"));
+    DagValidator.Problem p = problem(100, step("a", "b"), step("b", "a"));
     assertTrue(p.error().contains("a -> b -> a"), p.error());
   }
 
   @Test
   void unknownDependenciesAreNamed() {
-    DagValidator.Problem p = problem(100, node("a"), node("b", "a", "ghost"), node("c", "phantom"));
+    DagValidator.Problem p = problem(100, step("a"), step("b", "a", "ghost"), step("c", "phantom"));
     assertEquals(List.of("ghost", "phantom"), p.ids());
   }
 
   @Test
   void duplicateIdsAreNamed() {
-    DagValidator.Problem p = problem(100, node("a"), node("b"), node("a"));
+    DagValidator.Problem p = problem(100, step("a"), step("b"), step("a"));
     assertEquals(List.of("a"), p.ids());
     assertEquals("tasks", p.field());
   }
 
   @Test
   void aSelfDependencyIsRefused() {
-    DagValidator.Problem p = problem(100, node("a"), node("b", "b"));
+    DagValidator.Problem p = problem(100, step("a"), step("b", "b"));
     assertEquals(List.of("b"), p.ids());
   }
 
@@ -77,28 +76,28 @@ class DagValidatorTest {
 
   @Test
   void moreNodesThanTheOperatorAllowsIsRefused() {
-    List<DagNodeSpec> nodes = new ArrayList<>();
-    for (int i = 0; i < 11; i++) nodes.add(node("n" + i));
+    List<DagStep> steps = new ArrayList<>();
+    for (int i = 0; i < 11; i++) steps.add(step("n" + i));
     DagValidator.Problem p =
-        DagValidator.validate(new DagSpec("d", nodes, null, null, 0), 10).orElseThrow();
+        DagValidator.validate(new DagSpec("d", steps, null, null, 0), 10).orElseThrow();
     assertTrue(p.error().contains("at most 10"), p.error());
     assertTrue(
-        DagValidator.validate(new DagSpec("d", nodes.subList(0, 10), null, null, 0), 10).isEmpty());
+        DagValidator.validate(new DagSpec("d", steps.subList(0, 10), null, null, 0), 10).isEmpty());
   }
 
   @Test
   void idsThatCannotBePartOfATaskIdAreRefused() {
-    DagValidator.Problem p = problem(100, node("a/b"));
+    DagValidator.Problem p = problem(100, step("a/b"));
     assertEquals("tasks[0].id", p.field());
   }
 
   @Test
   void aLongChainIsCheckedWithoutOverflowingTheStack() {
-    List<DagNodeSpec> nodes = new ArrayList<>();
-    nodes.add(node("n0", "n9999"));
-    for (int i = 1; i < 10_000; i++) nodes.add(node("n" + i, "n" + (i - 1)));
+    List<DagStep> steps = new ArrayList<>();
+    steps.add(step("n0", "n9999"));
+    for (int i = 1; i < 10_000; i++) steps.add(step("n" + i, "n" + (i - 1)));
     DagValidator.Problem p =
-        DagValidator.validate(new DagSpec("d", nodes, null, null, 0), 10_000).orElseThrow();
+        DagValidator.validate(new DagSpec("d", steps, null, null, 0), 10_000).orElseThrow();
     assertEquals(10_001, p.ids().size());
   }
 }

@@ -788,20 +788,20 @@ function layoutDag(nodes) {
 }
 
 function dagGraph(dag) {
-  const { pos, width, height } = layoutDag(dag.nodes);
+  const { pos, width, height } = layoutDag(dag.steps);
   const critical = dag.criticalPath || [];
   const onPath = new Set(critical);
   const criticalEdge = (from, to) => {
     const i = critical.indexOf(to);
     return i > 0 && critical[i - 1] === from;
   };
-  const edges = dag.nodes.flatMap(n => (n.dependencies || []).filter(d => pos.has(d)).map(d => {
+  const edges = dag.steps.flatMap(n => (n.dependencies || []).filter(d => pos.has(d)).map(d => {
     const a = pos.get(d), b = pos.get(n.id);
     const x1 = a.x + DAG_BOX.w, y1 = a.y + DAG_BOX.h / 2, x2 = b.x, y2 = b.y + DAG_BOX.h / 2, mx = (x1 + x2) / 2;
     return h('svg:path', { d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2 - 6},${y2}`,
       class: criticalEdge(d, n.id) ? 'edge critical' : 'edge', 'marker-end': 'url(#arrow)' });
   }));
-  const boxes = dag.nodes.map(n => {
+  const boxes = dag.steps.map(n => {
     const p = pos.get(n.id);
     const timing = n.durationMs !== null && n.durationMs !== undefined ? fmtDur(n.durationMs)
       : n.startedAt ? `since ${fmtTime(n.startedAt)}` : '';
@@ -821,7 +821,7 @@ function dagGraph(dag) {
     return g;
   });
   return h('svg:svg', { class: 'dag', width, height, viewBox: `0 0 ${width} ${height}`, role: 'group',
-    'aria-label': `DAG of ${dag.nodes.length} nodes` },
+    'aria-label': `DAG of ${dag.steps.length} steps` },
   h('svg:defs', {}, h('svg:marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 4, refY: 5, markerWidth: 8,
     markerHeight: 8, orient: 'auto-start-reverse' }, h('svg:path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrow' }))),
   edges, boxes);
@@ -869,7 +869,7 @@ function dagView(main, id) {
         dag.result !== null && dag.result !== undefined ? section('Result', h('pre', { id: 'dag-result' }, pretty(dag.result))) : null,
         section('Nodes', h('table', { class: 'grid' },
           h('thead', {}, h('tr', {}, ['Node', 'Status', 'Task', 'Depends on', 'Started', 'Took'].map(c => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, dag.nodes.map(n => h('tr', {},
+          h('tbody', {}, dag.steps.map(n => h('tr', {},
             h('th', { scope: 'row' }, n.id), h('td', {}, badge(n.status)),
             h('td', {}, n.taskId ? h('a', { href: `#/tasks/${encodeURIComponent(n.taskId)}`, class: 'mono' }, shortId(n.taskId)) : '–'),
             h('td', {}, (n.dependencies || []).join(', ') || '–'), h('td', {}, fmtTime(n.startedAt)), h('td', {}, fmtDur(n.durationMs))))))));

@@ -355,7 +355,7 @@ public final class AnchorCli {
   static String progress(JsonNode d) {
     List<String> running = new ArrayList<>(), failed = new ArrayList<>();
     int completed = 0;
-    for (JsonNode n : d.path("nodes")) {
+    for (JsonNode n : d.path("steps")) {
       switch (n.path("status").asText()) {
         case "Running" -> running.add(n.path("id").asText());
         case "Completed" -> completed++;
@@ -370,7 +370,7 @@ public final class AnchorCli {
         + ", "
         + completed
         + "/"
-        + d.path("nodes").size()
+        + d.path("steps").size()
         + " completed"
         + (running.isEmpty() ? "" : ", running " + String.join(", ", running))
         + (failed.isEmpty() ? "" : ", failed " + String.join(", ", failed));
@@ -378,7 +378,7 @@ public final class AnchorCli {
 
   private void printDag(JsonNode d) {
     out.println(progress(d));
-    for (JsonNode n : d.path("nodes")) {
+    for (JsonNode n : d.path("steps")) {
       out.printf(
           "  %-20s %-10s %s%n",
           n.path("id").asText(),

@@ -2,7 +2,6 @@ package dev.anchor.http;
 
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 
-import dev.anchor.AnchorNode;
 import dev.anchor.auth.TokenVerifier;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.ops.ShardedNodeOperations;
@@ -40,28 +39,33 @@ public final class ApiServer {
    *     (ANCHOR_AUTH=off)
    */
   public static CompletionStage<ServerBinding> start(
-      ActorSystem<?> system, AnchorSettings settings, AnchorNode node, TokenVerifier verifier) {
+      ActorSystem<?> system,
+      AnchorSettings settings,
+      ApiServices services,
+      TokenVerifier verifier) {
     Authentication auth = verifier == null ? Authentication.off() : new Authentication(verifier);
-    ShardedNodeOperations nodeOps = new ShardedNodeOperations(system, () -> knownNodeIds(node));
-    Admission admission = admission(system, node);
+    ShardedNodeOperations nodeOps = new ShardedNodeOperations(system, services.nodes()::nodeIds);
+    Admission admission = admission(system, services.tasks());
     Route routes =
         concat(
             // the busiest routes first: every request walks the alternatives in order until one
-            // matches, and a task
-            // submit used to pass seven route trees first (~7 % of the dispatcher's CPU per single
-            // submit). TaskRoutes
-            // matches /api/nodes exactly only, so /api/nodes/{id}/... still reaches ScreenRoutes
-            // and OperatorRoutes.
-            new TaskRoutes(system, node, admission).route(),
-            new HealthRoutes(node).route(),
-            new DagRoutes(system, node, admission).route(),
+            // matches, and a task submit used to pass seven route trees first (~7 % of the
+            // dispatcher's CPU per single submit). NodeRoutes matches /api/nodes exactly only, so
+            // /api/nodes/{id}/... still reaches ScreenRoutes and OperatorRoutes.
+            new TaskRoutes(
+                    system, services.submitCheck(), services.tasks(), services.feed(), admission)
+                .route(),
+            new NodeRoutes(system, services.nodes()).route(),
+            new FraudRoutes(services.fraud()).route(),
+            new HealthRoutes(services.health()).route(),
+            new DagRoutes(system, services.submitCheck(), services.feed(), admission).route(),
             dev.anchor.ops.Metrics.route(),
             OpenApiRoutes.route(),
             new SessionRoutes(auth).route(),
             DashboardRoutes.route(),
             new ScreenRoutes(system, nodeOps).route(),
             new OperatorRoutes(nodeOps).route(),
-            new AppRoutes(system, node).route());
+            new AppRoutes(system, services.apps(), services.feed()).route());
     Route served =
         withRequestTimeoutResponse(
             request ->
@@ -134,7 +138,7 @@ public final class ApiServer {
    * The submit bounds (anchor.admission), with the cluster's count of open tasks read from Redis
    * four times a second.
    */
-  private static Admission admission(ActorSystem<?> system, AnchorNode node) {
+  private static Admission admission(ActorSystem<?> system, TaskQueries tasks) {
     Admission admission = new Admission(Admission.Limits.fromConfig(system.settings().config()));
     dev.anchor.ops.Metrics.registerAdmission(admission);
     system
@@ -145,7 +149,7 @@ public final class ApiServer {
             () -> {
               try {
                 admission.openTasksAre(
-                    node.queue()
+                    tasks
                         .openTasks()
                         .toCompletableFuture()
                         .get(2, java.util.concurrent.TimeUnit.SECONDS));
@@ -158,12 +162,6 @@ public final class ApiServer {
                 .dispatchers()
                 .lookup(org.apache.pekko.actor.typed.DispatcherSelector.blocking()));
     return admission;
-  }
-
-  private static java.util.List<String> knownNodeIds(AnchorNode node) {
-    return node.registry() == null
-        ? java.util.List.of()
-        : node.registry().all().stream().map(h -> h.nodeId()).toList();
   }
 
   static ExceptionHandler exceptions() {

@@ -5,7 +5,6 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.anchor.AnchorNode;
 import dev.anchor.TimeOrderedIds;
 import dev.anchor.app.AppEntity;
 import dev.anchor.app.AppIndex;
@@ -43,18 +42,17 @@ final class AppRoutes {
   private static final Duration ASK = Duration.ofSeconds(15);
 
   private final ActorSystem<?> system;
-  private final AnchorNode node;
+  private final EventFeed feed;
   private final ClusterSharding sharding;
   private final AppIndex index;
   private final boolean allowCommands;
 
-  AppRoutes(ActorSystem<?> system, AnchorNode node) {
+  AppRoutes(ActorSystem<?> system, AppIndex index, EventFeed feed) {
     this.system = system;
-    this.node = node;
+    this.feed = feed;
     this.sharding = ClusterSharding.get(system);
-    this.index = new AppIndex(node.stores().redisClient());
+    this.index = index;
     this.allowCommands = system.settings().config().getBoolean("anchor.apps.allow-commands");
-    system.getWhenTerminated().thenRun(index::close);
   }
 
   Route route() {
@@ -316,7 +314,7 @@ final class AppRoutes {
         "Last-Event-ID",
         last -> {
           Source<ServerSentEvent, org.apache.pekko.NotUsed> events =
-              FeedSource.events(node, last.orElse(null), e -> "app".equals(e.kind()))
+              FeedSource.events(feed, last.orElse(null), e -> "app".equals(e.kind()))
                   .map(
                       e ->
                           ServerSentEvent.create(

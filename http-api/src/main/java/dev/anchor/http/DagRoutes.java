@@ -7,12 +7,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.anchor.AnchorNode;
 import dev.anchor.TimeOrderedIds;
 import dev.anchor.dag.DagEntity;
-import dev.anchor.dag.DagNodeSpec;
 import dev.anchor.dag.DagSettings;
 import dev.anchor.dag.DagSpec;
+import dev.anchor.dag.DagStep;
 import dev.anchor.dag.DagValidator;
 import dev.anchor.dag.DagView;
 import dev.anchor.dag.MapReduce;
@@ -42,13 +41,15 @@ final class DagRoutes {
   private static final Duration ASK = Duration.ofSeconds(30);
   private static final ObjectMapper MAPPER = Json.MAPPER;
 
-  private final AnchorNode node;
+  private final SubmitCheck submitCheck;
+  private final EventFeed feed;
   private final ClusterSharding sharding;
   private final DagSettings settings;
   private final Admission admission;
 
-  DagRoutes(ActorSystem<?> system, AnchorNode node, Admission admission) {
-    this.node = node;
+  DagRoutes(ActorSystem<?> system, SubmitCheck submitCheck, EventFeed feed, Admission admission) {
+    this.submitCheck = submitCheck;
+    this.feed = feed;
     this.admission = admission;
     this.sharding = ClusterSharding.get(system);
     this.settings = DagSettings.fromConfig(system.settings().config());
@@ -75,7 +76,7 @@ final class DagRoutes {
                                                         Unmarshaller.entityToByteArray(),
                                                         body ->
                                                             StoreGate.guard(
-                                                                node,
+                                                                submitCheck,
                                                                 () ->
                                                                     schedule(
                                                                         parseDag(read(body)))))))),
@@ -106,7 +107,7 @@ final class DagRoutes {
                                             Unmarshaller.entityToByteArray(),
                                             body ->
                                                 StoreGate.guard(
-                                                    node,
+                                                    submitCheck,
                                                     () ->
                                                         schedule(parseMapReduce(read(body))))))))));
   }
@@ -114,7 +115,7 @@ final class DagRoutes {
   // ---------------------------------------------------------------- schedule
 
   private Route schedule(DagSpec spec) {
-    Optional<DagValidator.Problem> problem = DagValidator.validate(spec, settings.maxNodes());
+    Optional<DagValidator.Problem> problem = DagValidator.validate(spec, settings.maxSteps());
     if (problem.isPresent()) {
       DagValidator.Problem p = problem.get();
       Map<String, Object> body = new LinkedHashMap<>();
@@ -148,7 +149,7 @@ final class DagRoutes {
     JsonNode tasks = body.get("tasks");
     if (tasks == null || !tasks.isArray())
       throw new BadRequest("tasks", "tasks must be an array of task nodes");
-    List<DagNodeSpec> nodes = new ArrayList<>(tasks.size());
+    List<DagStep> steps = new ArrayList<>(tasks.size());
     for (int i = 0; i < tasks.size(); i++) {
       JsonNode t = tasks.get(i);
       String at = "tasks[" + i + "]";
@@ -169,12 +170,12 @@ final class DagRoutes {
           deps.add(e.asText());
         }
       }
-      nodes.add(DagNodeSpec.of(id.asText(), deps, task(t, at)));
+      steps.add(DagStep.of(id.asText(), deps, task(t, at)));
     }
     JsonNode input = body.get("input");
     return new DagSpec(
         optionalText(body, "name"),
-        nodes,
+        steps,
         input == null || input.isNull() ? null : input.toString(),
         failurePolicy(body),
         maxParallel(body));
@@ -201,7 +202,7 @@ final class DagRoutes {
   /**
    * A map or reduce step: its payload with the body's requirements, retries and timeoutMs. Given as
    * the payload itself ({@code "map":{"runtime":…,"sourceCode":…}}) or nested like a task's and a
-   * DAG node's ({@code "map":{"payload":{…},"timeoutMs":…}}), whose own requirements, retries,
+   * DAG step's ({@code "map":{"payload":{…},"timeoutMs":…}}), whose own requirements, retries,
    * timeoutMs and priority win.
    */
   private static TaskSpec step(JsonNode body, String key) {
@@ -236,18 +237,18 @@ final class DagRoutes {
   }
 
   /**
-   * A node's task via the task parser, its problems named by the node's position (e.g.
+   * A step's task via the task parser, its problems named by the step's position (e.g.
    * tasks[2].payload).
    */
-  private static TaskSpec task(JsonNode node, String at) {
-    JsonNode payload = node.get("payload");
+  private static TaskSpec task(JsonNode step, String at) {
+    JsonNode payload = step.get("payload");
     if (payload == null || payload.isNull()) {
-      // the reference system's example nodes carry no payload: a pass-through step whose result is
+      // the reference system's example steps carry no payload: a pass-through step whose result is
       // its input
       return new TaskSpec(
-          optionalText(node, "name", at),
-          optionalText(node, "type", at),
-          DagNodeSpec.PASS_THROUGH,
+          optionalText(step, "name", at),
+          optionalText(step, "type", at),
+          DagStep.PASS_THROUGH,
           null,
           null,
           null,
@@ -259,8 +260,8 @@ final class DagRoutes {
           null,
           0);
     }
-    ObjectNode copy = ((ObjectNode) node).deepCopy();
-    copy.remove("input"); // a node's input comes from the DAG
+    ObjectNode copy = ((ObjectNode) step).deepCopy();
+    copy.remove("input"); // a step's input comes from the DAG
     try {
       return TaskRequest.parse(copy);
     } catch (BadRequest e) {
@@ -341,7 +342,7 @@ final class DagRoutes {
         "Last-Event-ID",
         last ->
             onSuccess(
-                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())),
+                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> feed.lastId())),
                 from ->
                     onSuccess(
                         getDag(id),
@@ -349,7 +350,7 @@ final class DagRoutes {
                           if (unknown(v)) return complete(notFound(id));
                           Source<ServerSentEvent, NotUsed> events =
                               FeedSource.events(
-                                      node,
+                                      feed,
                                       from,
                                       e -> "dag".equals(e.kind()) && id.equals(e.subjectId()))
                                   .takeWhile(e -> !ended(e.event()), true)
@@ -377,13 +378,17 @@ final class DagRoutes {
     return "Completed".equals(status) || "Failed".equals(status) || "Cancelled".equals(status);
   }
 
-  /** The view with results as the JSON values the code produced, not the text of them. */
+  /**
+   * The view with results as the JSON values the code produced, not the text of them; the steps
+   * also as {@code nodes}, their name before the rename.
+   */
   static ObjectNode json(DagView v) {
     ObjectNode out = MAPPER.valueToTree(v);
     out.set("result", value(v.result()));
-    ArrayNode nodes = (ArrayNode) out.get("nodes");
-    for (int i = 0; i < v.nodes().size(); i++)
-      ((ObjectNode) nodes.get(i)).set("result", value(v.nodes().get(i).result()));
+    ArrayNode steps = (ArrayNode) out.get("steps");
+    for (int i = 0; i < v.steps().size(); i++)
+      ((ObjectNode) steps.get(i)).set("result", value(v.steps().get(i).result()));
+    out.set("nodes", steps.deepCopy());
     return out;
   }
 

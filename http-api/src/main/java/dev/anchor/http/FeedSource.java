@@ -1,6 +1,5 @@
 package dev.anchor.http;
 
-import dev.anchor.AnchorNode;
 import dev.anchor.feed.FeedEntry;
 import dev.anchor.feed.FeedFanout;
 import java.util.List;
@@ -20,11 +19,11 @@ final class FeedSource {
   private FeedSource() {}
 
   static Source<FeedEntry, NotUsed> events(
-      AnchorNode node, String lastEventId, Predicate<FeedEntry> filter) {
+      EventFeed feed, String lastEventId, Predicate<FeedEntry> filter) {
     String resumeFrom = isStreamId(lastEventId) ? lastEventId : null;
     return Source.lazySource(
             () -> {
-              FeedFanout fanout = node.fanout();
+              FeedFanout fanout = feed.fanout();
               String start = resumeFrom != null ? resumeFrom : fanout.position();
               return Source.unfoldAsync(
                   start,

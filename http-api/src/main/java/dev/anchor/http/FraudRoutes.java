@@ -3,7 +3,6 @@ package dev.anchor.http;
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
-import dev.anchor.AnchorNode;
 import dev.anchor.consensus.FraudStore;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -20,16 +19,18 @@ import org.apache.pekko.http.javadsl.server.Route;
  * (7 days).
  */
 final class FraudRoutes {
-  private final AnchorNode node;
+  private final FraudStore store;
 
-  FraudRoutes(AnchorNode node) {
-    this.node = node;
+  /**
+   * @param store null where this JVM does not coordinate
+   */
+  FraudRoutes(FraudStore store) {
+    this.store = store;
   }
 
-  /** Matched inside /api. */
   Route route() {
     return pathPrefix(
-        "fraud",
+        segment("api").slash("fraud"),
         () ->
             concat(
                 pathEndOrSingleSlash(
@@ -52,7 +53,6 @@ final class FraudRoutes {
 
   private CompletableFuture<HttpResponse> list(
       Optional<String> nodeId, Optional<String> since, Optional<String> limit) {
-    FraudStore store = node.fraud();
     if (store == null) return CompletableFuture.completedFuture(notHere());
     Long sinceMs;
     int max;
@@ -68,7 +68,6 @@ final class FraudRoutes {
   }
 
   private CompletableFuture<HttpResponse> one(String id) {
-    FraudStore store = node.fraud();
     if (store == null) return CompletableFuture.completedFuture(notHere());
     return CompletableFuture.supplyAsync(
         () ->

@@ -2,16 +2,17 @@ package dev.anchor.http;
 
 import static org.apache.pekko.http.javadsl.server.Directives.*;
 
-import dev.anchor.AnchorNode;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
 import org.apache.pekko.http.javadsl.model.StatusCodes;
 import org.apache.pekko.http.javadsl.server.Route;
 
 /** GET /health: 200 with the store and queue status once the node can take work, 503 otherwise. */
 final class HealthRoutes {
-  private final AnchorNode node;
+  private final Supplier<CompletionStage<Health>> health;
 
-  HealthRoutes(AnchorNode node) {
-    this.node = node;
+  HealthRoutes(Supplier<CompletionStage<Health>> health) {
+    this.health = health;
   }
 
   Route route() {
@@ -21,7 +22,8 @@ final class HealthRoutes {
             get(
                 () ->
                     completeWithFuture(
-                        node.health()
+                        health
+                            .get()
                             .thenApply(
                                 h ->
                                     Json.response(

@@ -24,7 +24,7 @@ import org.slf4j.LoggerFactory;
  * Operator control of one node: GET /api/nodes/{id} and POST
  * /api/nodes/{id}/drain|cordon|uncordon|release, each answering the node's view. 404 for a node
  * that never registered, 409 when the node refuses the change in its state, 503 when the cluster
- * does not answer. GET /api/nodes (the list) stays with {@link TaskRoutes}.
+ * does not answer. GET /api/nodes (the list) is {@link NodeRoutes}.
  */
 public final class OperatorRoutes {
   private static final Logger log = LoggerFactory.getLogger(OperatorRoutes.class);

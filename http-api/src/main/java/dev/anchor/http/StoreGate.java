@@ -2,7 +2,6 @@ package dev.anchor.http;
 
 import static org.apache.pekko.http.javadsl.server.Directives.complete;
 
-import dev.anchor.AnchorNode;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
@@ -37,8 +36,8 @@ final class StoreGate {
 
   private StoreGate() {}
 
-  static Route guard(AnchorNode node, Supplier<Route> inner) {
-    String why = node.refusal();
+  static Route guard(SubmitCheck check, Supplier<Route> inner) {
+    String why = check.refusal();
     if (why == null) return inner.get();
     return complete(unavailable(why + "; try again shortly"));
   }
@@ -52,19 +51,19 @@ final class StoreGate {
    * never lose one.
    */
   static <T> CompletionStage<T> abandonIfStoreDown(
-      AnchorNode node, CompletionStage<T> call, java.time.Duration answerWithin) {
+      SubmitCheck check, CompletionStage<T> call, java.time.Duration answerWithin) {
     CompletableFuture<T> out = new CompletableFuture<>();
     call.whenComplete(
         (v, e) -> {
           if (e == null) out.complete(v);
           else out.completeExceptionally(e);
         });
-    poll(node, out, System.nanoTime() + answerWithin.toNanos(), answerWithin);
+    poll(check, out, System.nanoTime() + answerWithin.toNanos(), answerWithin);
     return out;
   }
 
   private static void poll(
-      AnchorNode node, CompletableFuture<?> out, long deadline, java.time.Duration within) {
+      SubmitCheck check, CompletableFuture<?> out, long deadline, java.time.Duration within) {
     if (out.isDone()) return;
     if (System.nanoTime() > deadline) {
       // a journal write that failed restarts its entity, and the command it was writing is never
@@ -75,13 +74,13 @@ final class StoreGate {
               "the journal did not take the submission within " + within.toSeconds() + " s"));
       return;
     }
-    String why = node.refusal();
+    String why = check.refusal();
     if (why != null) {
       out.completeExceptionally(new StoreDown(why));
       return;
     }
     CompletableFuture.delayedExecutor(POLL_MS, TimeUnit.MILLISECONDS)
-        .execute(() -> poll(node, out, deadline, within));
+        .execute(() -> poll(check, out, deadline, within));
   }
 
   /** A store the request needed became unreachable while it waited. */

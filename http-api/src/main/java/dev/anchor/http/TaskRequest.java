@@ -2,7 +2,7 @@ package dev.anchor.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.anchor.runtime.wasm.WasmEntry;
-import dev.anchor.scheduling.NodeRegistry;
+import dev.anchor.task.Runtimes;
 import dev.anchor.task.TaskSpec;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -14,7 +14,6 @@ import java.util.Set;
  * every problem is a {@link BadRequest} naming the JSON field.
  */
 final class TaskRequest {
-  static final Set<String> RUNTIMES = Set.of("js", "wasm", "native");
   static final long MAX_TIMEOUT_MS = 10 * 60_000;
 
   private TaskRequest() {}
@@ -28,11 +27,11 @@ final class TaskRequest {
     if (payload == null || payload.isNull()) throw new BadRequest("payload", "payload is required");
     if (!payload.isObject()) throw new BadRequest("payload", "payload must be an object");
     String runtime =
-        NodeRegistry.canonicalRuntime(
+        Runtimes.canonical(
             payload.hasNonNull("runtime")
                 ? text(payload, "runtime", "payload.runtime", true)
-                : "js");
-    if (!RUNTIMES.contains(runtime)) {
+                : Runtimes.JS);
+    if (!Runtimes.ALL.contains(runtime)) {
       throw new BadRequest(
           "payload.runtime",
           "unknown runtime '"
@@ -46,7 +45,7 @@ final class TaskRequest {
     String wasm = null;
     String entry = null;
     List<Number> args = List.of();
-    if (runtime.equals("wasm")) {
+    if (runtime.equals(Runtimes.WASM)) {
       wasm = text(payload, "wasm", "payload.wasm", true);
       byte[] module;
       try {

@@ -5,13 +5,9 @@ import static org.apache.pekko.http.javadsl.server.PathMatchers.segment;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.AnchorNode;
 import dev.anchor.TimeOrderedIds;
 import dev.anchor.feed.FeedEntry;
 import dev.anchor.feed.TaskJson;
-import dev.anchor.node.NodeStatus;
-import dev.anchor.node.NodeView;
-import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.task.TaskEntity;
 import dev.anchor.task.TaskSpec;
 import dev.anchor.task.TaskView;
@@ -33,7 +29,7 @@ import org.apache.pekko.http.javadsl.server.Route;
 import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
 import org.apache.pekko.stream.javadsl.Source;
 
-/** /api/tasks, /api/nodes, /api/queue/stats and the server-sent event streams. */
+/** /api/tasks, /api/queue/stats and the server-sent event streams. */
 final class TaskRoutes {
   static final long MAX_BODY_BYTES = 5L * 1024 * 1024;
   static final long BULK_MAX_BODY_BYTES = 32L * 1024 * 1024;
@@ -41,12 +37,21 @@ final class TaskRoutes {
   private static final Duration ASK = Duration.ofSeconds(15);
   private static final ObjectMapper MAPPER = Json.MAPPER;
 
-  private final AnchorNode node;
+  private final SubmitCheck submitCheck;
+  private final TaskQueries tasks;
+  private final EventFeed feed;
   private final ClusterSharding sharding;
   private final Admission admission;
 
-  TaskRoutes(ActorSystem<?> system, AnchorNode node, Admission admission) {
-    this.node = node;
+  TaskRoutes(
+      ActorSystem<?> system,
+      SubmitCheck submitCheck,
+      TaskQueries tasks,
+      EventFeed feed,
+      Admission admission) {
+    this.submitCheck = submitCheck;
+    this.tasks = tasks;
+    this.feed = feed;
     this.admission = admission;
     this.sharding = ClusterSharding.get(system);
   }
@@ -72,7 +77,8 @@ final class TaskRoutes {
                                                         Unmarshaller.entityToByteArray(),
                                                         body ->
                                                             StoreGate.guard(
-                                                                node, () -> submitBulk(body)))))),
+                                                                submitCheck,
+                                                                () -> submitBulk(body)))))),
                             pathEndOrSingleSlash(
                                 () ->
                                     concat(
@@ -85,7 +91,8 @@ final class TaskRoutes {
                                                             Unmarshaller.entityToByteArray(),
                                                             body ->
                                                                 StoreGate.guard(
-                                                                    node, () -> submit(body))))),
+                                                                    submitCheck,
+                                                                    () -> submit(body))))),
                                         get(
                                             () ->
                                                 parameterOptional(
@@ -114,26 +121,13 @@ final class TaskRoutes {
                             path(segment().slash("events"), id -> get(() -> taskEvents(id))))),
                 path("events", () -> get(this::allEvents)),
                 path(
-                    "nodes",
-                    () ->
-                        get(
-                            () ->
-                                parameterOptional(
-                                    "status",
-                                    status -> {
-                                      String wanted =
-                                          status.map(NodeJson::statusFilter).orElse(null);
-                                      return completeWithFuture(nodes(wanted).thenApply(Json::ok));
-                                    }))),
-                new FraudRoutes(node).route(),
-                path(
                     segment("queue").slash("stats"),
                     () ->
                         get(
                             () ->
                                 completeWithFuture(
                                     CompletableFuture.supplyAsync(
-                                        () -> Json.ok(node.queue().stats())))))));
+                                        () -> Json.ok(tasks.queueStats())))))));
   }
 
   private static boolean UNKNOWN(TaskView v) {
@@ -156,7 +150,7 @@ final class TaskRoutes {
     return admission.admit(
         1,
         () ->
-            StoreGate.abandonIfStoreDown(node, submitOne(spec), StoreGate.ANSWER_WITHIN)
+            StoreGate.abandonIfStoreDown(submitCheck, submitOne(spec), StoreGate.ANSWER_WITHIN)
                 .thenApply(
                     v ->
                         Json.response(
@@ -177,7 +171,7 @@ final class TaskRoutes {
           List<CompletableFuture<TaskView>> submitted =
               specs.stream().map(s -> submitOne(s).toCompletableFuture()).toList();
           return StoreGate.abandonIfStoreDown(
-                  node,
+                  submitCheck,
                   CompletableFuture.allOf(submitted.toArray(CompletableFuture[]::new)),
                   StoreGate.BULK_ANSWER_WITHIN)
               .thenApply(
@@ -255,13 +249,12 @@ final class TaskRoutes {
             () -> {
               List<JsonNode> out = new ArrayList<>();
               for (String json :
-                  node.index()
-                      .newest(
-                          limit,
-                          j ->
-                              wanted == null
-                                  || j.toLowerCase(Locale.ROOT)
-                                      .contains("\"status\":\"" + wanted + "\""))) {
+                  tasks.newest(
+                      limit,
+                      j ->
+                          wanted == null
+                              || j.toLowerCase(Locale.ROOT)
+                                  .contains("\"status\":\"" + wanted + "\""))) {
                 try {
                   out.add(MAPPER.readTree(json));
                 } catch (Exception ignored) {
@@ -292,128 +285,6 @@ final class TaskRoutes {
         "status must be one of " + String.join(", ", TASK_STATUSES) + ", not '" + value + "'");
   }
 
-  /**
-   * Every node this coordinator knows: those heard from since it started, and those only their
-   * entity remembers (recovered after a restart, not heard from since: Offline, with the specs and
-   * metrics their entity last recorded), as GET /api/nodes/{id} finds them. {@code status} (Online,
-   * Draining, Offline) keeps only those.
-   */
-  private CompletionStage<List<Map<String, Object>>> nodes(String wantedStatus) {
-    List<Map<String, Object>> heardFrom = nodes();
-    if (node.registry() == null) return CompletableFuture.completedFuture(heardFrom);
-    java.util.Set<String> heard = new java.util.HashSet<>();
-    for (Map<String, Object> n : heardFrom) heard.add((String) n.get("nodeId"));
-    List<CompletableFuture<Map<String, Object>>> remembered = new ArrayList<>();
-    for (NodeStatus st : node.registry().statuses()) {
-      if (heard.contains(st.nodeId())) continue;
-      remembered.add(
-          sharding
-              .entityRefFor(dev.anchor.node.NodeEntity.TYPE_KEY, st.nodeId())
-              .ask(dev.anchor.node.NodeEntity.Get::new, Duration.ofSeconds(3))
-              .toCompletableFuture()
-              .handle((v, e) -> offline(st, e == null ? v : null)));
-    }
-    return CompletableFuture.allOf(remembered.toArray(CompletableFuture[]::new))
-        .thenApply(
-            x -> {
-              List<Map<String, Object>> out = new ArrayList<>(heardFrom);
-              for (CompletableFuture<Map<String, Object>> f : remembered) out.add(f.join());
-              if (wantedStatus != null) out.removeIf(n -> !wantedStatus.equals(n.get("status")));
-              out.sort(java.util.Comparator.comparing(m -> (String) m.get("nodeId")));
-              return out;
-            });
-  }
-
-  /**
-   * A node no heartbeat came from since this coordinator started, from its entity's record (view
-   * null: none).
-   */
-  private static Map<String, Object> offline(NodeStatus st, NodeView v) {
-    Map<String, Object> n = new java.util.LinkedHashMap<>();
-    n.put("nodeId", st.nodeId());
-    n.put("status", NodeView.OFFLINE);
-    n.put("cordoned", st.cordoned());
-    n.put("quarantined", st.quarantined());
-    n.put("acceptsTasks", false);
-    n.put("reputation", NodeJson.reputation(st.reputation()));
-    n.put("proven", st.proven());
-    n.put("agreed", st.agreed());
-    n.put("disagreed", st.disagreed());
-    Map<String, Object> specs = new java.util.LinkedHashMap<>();
-    if (v != null && v.specs() != null) {
-      specs.put("cpuCores", v.specs().cpuCores());
-      specs.put("ramMb", v.specs().ramMb());
-      specs.put("gpu", v.specs().gpu());
-      specs.put("gpuModel", v.specs().gpuModel());
-      specs.put("runtimes", v.specs().runtimes());
-      specs.put("host", v.specs().host());
-    }
-    Map<String, Object> metrics = new java.util.LinkedHashMap<>();
-    if (v != null && v.metrics() != null) {
-      metrics.put("cpuUsage", v.metrics().cpuUsage());
-      metrics.put("ramUsage", v.metrics().ramUsage());
-      metrics.put("uptime", v.metrics().uptimeS());
-      metrics.put("runningTasks", 0);
-    }
-    n.put("specs", specs);
-    n.put("metrics", metrics);
-    n.put("lastSeen", v == null ? null : v.lastSeen());
-    return n;
-  }
-
-  /** The nodes heard from since this coordinator started (their heartbeats). */
-  private List<Map<String, Object>> nodes() {
-    List<Map<String, Object>> out = new ArrayList<>();
-    if (node.registry() == null) return out;
-    for (NodeHeartbeat hb : node.registry().all()) {
-      Map<String, Object> specs = new java.util.LinkedHashMap<>();
-      specs.put("cpuCores", hb.cpuCores());
-      specs.put("ramMb", hb.ramMb());
-      specs.put("gpu", hb.gpu());
-      specs.put("gpuModel", hb.gpuModel());
-      specs.put("runtimes", hb.runtimes());
-      specs.put("host", hb.host());
-      specs.put("capacity", hb.capacity());
-      // absent, not zero or null, when the node has no GPU or predates the field
-      if (hb.gpuMemoryMb() != null) specs.put("gpuMemoryMb", hb.gpuMemoryMb());
-      if (hb.capture() != null) specs.put("capture", hb.capture());
-      if (hb.captureReason() != null) specs.put("captureReason", hb.captureReason());
-      Map<String, Object> metrics = new java.util.LinkedHashMap<>();
-      metrics.put("cpuUsage", hb.cpuUsage());
-      metrics.put("ramUsage", hb.ramUsage());
-      metrics.put("uptime", hb.uptimeS());
-      metrics.put("runningTasks", hb.runningTasks());
-      if (hb.gpuUtilization() != null) metrics.put("gpuUtilization", hb.gpuUtilization());
-      if (hb.gpuMemoryUsedMb() != null) metrics.put("gpuMemoryUsedMb", hb.gpuMemoryUsedMb());
-      metrics.put("hasDocker", hb.hasDocker());
-      Map<String, Object> n = new java.util.LinkedHashMap<>();
-      Optional<NodeStatus> st = node.registry().status(hb.nodeId());
-      boolean alive = node.registry().isAlive(hb.nodeId());
-      String status =
-          !alive
-              ? "Offline"
-              : hb.draining() ? "Draining" : st.map(NodeStatus::status).orElse("Online");
-      n.put("nodeId", hb.nodeId());
-      n.put("status", status);
-      n.put("cordoned", st.map(NodeStatus::cordoned).orElse(false));
-      n.put("quarantined", st.map(NodeStatus::quarantined).orElse(false));
-      n.put(
-          "acceptsTasks",
-          alive
-              && "Online".equals(status)
-              && st.map(x -> x.takesWork() && !x.cordoned()).orElse(true));
-      n.put("reputation", st.map(x -> NodeJson.reputation(x.reputation())).orElse(null));
-      n.put("proven", st.map(NodeStatus::proven).orElse(false));
-      n.put("agreed", st.map(NodeStatus::agreed).orElse(0L));
-      n.put("disagreed", st.map(NodeStatus::disagreed).orElse(0L));
-      n.put("specs", specs);
-      n.put("metrics", metrics);
-      n.put("lastSeen", hb.atEpochMs());
-      out.add(n);
-    }
-    return out;
-  }
-
   private Route taskEvents(String id) {
     // the feed position is taken before the task is read, so no change falls between the snapshot
     // and the stream
@@ -421,7 +292,7 @@ final class TaskRoutes {
         "Last-Event-ID",
         last ->
             onSuccess(
-                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> node.feed().lastId())),
+                CompletableFuture.supplyAsync(() -> last.orElseGet(() -> feed.lastId())),
                 from ->
                     onSuccess(
                         getTask(id),
@@ -430,7 +301,7 @@ final class TaskRoutes {
                             return complete(
                                 Json.error(StatusCodes.NOT_FOUND, "no task " + id, "taskId"));
                           Source<ServerSentEvent, NotUsed> events =
-                              FeedSource.events(node, from, e -> id.equals(e.subjectId()))
+                              FeedSource.events(feed, from, e -> id.equals(e.subjectId()))
                                   .takeWhile(e -> !terminal(e), true)
                                   .map(TaskRoutes::toSse);
                           if (last.isEmpty()) {
@@ -451,7 +322,7 @@ final class TaskRoutes {
   private Route allEvents() {
     return optionalHeaderValueByName(
         "Last-Event-ID",
-        last -> sse(FeedSource.events(node, last.orElse(null), e -> true).map(TaskRoutes::toSse)));
+        last -> sse(FeedSource.events(feed, last.orElse(null), e -> true).map(TaskRoutes::toSse)));
   }
 
   private static Route sse(Source<ServerSentEvent, NotUsed> events) {

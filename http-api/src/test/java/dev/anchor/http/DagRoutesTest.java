@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.dag.DagNodeSpec;
 import dev.anchor.dag.DagSpec;
+import dev.anchor.dag.DagStep;
 import dev.anchor.dag.DagValidator;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -30,12 +30,12 @@ class DagRoutesTest {
     DagSpec spec = DagRoutes.parseDag(JSON.readTree(REFERENCE));
     assertEquals(
         List.of("fetch", "process_1", "process_2", "aggregate"),
-        spec.nodes().stream().map(DagNodeSpec::id).toList());
-    assertTrue(spec.nodes().stream().allMatch(DagNodeSpec::passThrough));
+        spec.steps().stream().map(DagStep::id).toList());
+    assertTrue(spec.steps().stream().allMatch(DagStep::passThrough));
     assertEquals(
         List.of("script", "parallel", "parallel", "script"),
-        spec.nodes().stream().map(n -> n.task().type()).toList());
-    assertEquals(List.of("process_1", "process_2"), spec.nodes().get(3).dependencies());
+        spec.steps().stream().map(n -> n.task().type()).toList());
+    assertEquals(List.of("process_1", "process_2"), spec.steps().get(3).dependencies());
     assertTrue(DagValidator.validate(spec, 10_000).isEmpty());
   }
 
@@ -46,9 +46,9 @@ class DagRoutesTest {
             JSON.readTree(
                 """
         {"tasks":[{"id":"a","type":"script","payload":{"sourceCode":"1+1"}},{"id":"b","dependencies":["a"]}]}"""));
-    assertFalse(spec.nodes().get(0).passThrough());
-    assertEquals("js", spec.nodes().get(0).task().runtime());
-    assertTrue(spec.nodes().get(1).passThrough());
+    assertFalse(spec.steps().get(0).passThrough());
+    assertEquals("js", spec.steps().get(0).task().runtime());
+    assertTrue(spec.steps().get(1).passThrough());
     BadRequest e =
         assertThrows(
             BadRequest.class,
@@ -77,11 +77,10 @@ class DagRoutesTest {
     DagSpec a = DagRoutes.parseMapReduce(JSON.readTree(flat));
     DagSpec b = DagRoutes.parseMapReduce(JSON.readTree(nested));
     assertEquals(
-        a.nodes().stream().map(DagNodeSpec::id).toList(),
-        b.nodes().stream().map(DagNodeSpec::id).toList());
-    assertEquals(a.nodes().get(0).task().sourceCode(), b.nodes().get(0).task().sourceCode());
-    assertEquals(7000L, b.nodes().get(0).task().timeoutMs(), "the step's own timeoutMs wins");
-    assertEquals(5000L, b.nodes().get(2).task().timeoutMs(), "else the body's");
+        a.steps().stream().map(DagStep::id).toList(), b.steps().stream().map(DagStep::id).toList());
+    assertEquals(a.steps().get(0).task().sourceCode(), b.steps().get(0).task().sourceCode());
+    assertEquals(7000L, b.steps().get(0).task().timeoutMs(), "the step's own timeoutMs wins");
+    assertEquals(5000L, b.steps().get(2).task().timeoutMs(), "else the body's");
     BadRequest e =
         assertThrows(
             BadRequest.class,

@@ -1,4 +1,4 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigValueFactory;

@@ -1,12 +1,12 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import com.typesafe.config.Config;
-import dev.anchor.ClusterBootstrapConfig.Role;
 import dev.anchor.auth.ApiRole;
 import dev.anchor.auth.AuthConfig;
 import dev.anchor.auth.SecretFile;
 import dev.anchor.auth.TokenIssuer;
 import dev.anchor.auth.TokenVerifier;
+import dev.anchor.boot.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
 import java.io.IOException;
 import java.util.EnumSet;

@@ -1,4 +1,4 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import dev.anchor.persistence.mongo.EmbeddedMongoServer;
 import java.nio.file.Files;

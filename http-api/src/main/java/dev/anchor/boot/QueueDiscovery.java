@@ -1,4 +1,4 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import dev.anchor.config.StoreUnavailableException;
 import dev.anchor.queue.QueueAddress;

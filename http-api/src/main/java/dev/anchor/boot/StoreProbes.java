@@ -1,4 +1,4 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import com.mongodb.client.MongoClient;
 import dev.anchor.persistence.mongo.MongoStore;

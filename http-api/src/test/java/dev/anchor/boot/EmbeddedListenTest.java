@@ -1,4 +1,4 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import static org.junit.jupiter.api.Assertions.*;
 

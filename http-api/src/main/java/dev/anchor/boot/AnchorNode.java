@@ -1,13 +1,14 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.ClusterBootstrapConfig.Role;
 import dev.anchor.app.AppEffects;
 import dev.anchor.app.AppEntity;
 import dev.anchor.app.AppHost;
+import dev.anchor.app.AppIndex;
 import dev.anchor.app.AppOrder;
 import dev.anchor.app.AppSupervisor;
 import dev.anchor.app.ClusterAppEffects;
+import dev.anchor.boot.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.consensus.FraudStore;
 import dev.anchor.dag.DagEntity;
@@ -17,6 +18,11 @@ import dev.anchor.feed.ChangeFeed;
 import dev.anchor.feed.StatusCounts;
 import dev.anchor.feed.TaskChangeWriter;
 import dev.anchor.feed.TaskIndex;
+import dev.anchor.http.ApiServices;
+import dev.anchor.http.EventFeed;
+import dev.anchor.http.Health;
+import dev.anchor.http.NodeDirectory;
+import dev.anchor.http.TaskQueries;
 import dev.anchor.node.NodeEffects;
 import dev.anchor.node.NodeEntity;
 import dev.anchor.node.NodeSettings;
@@ -508,17 +514,71 @@ public final class AnchorNode {
   }
 
   /**
-   * @param unhealthy which of store, queue, cluster failed (empty when healthy)
+   * What the HTTP routes call, each part a narrow view of this node: the routes never see the node
+   * itself.
    */
-  public record Health(
-      String status,
-      boolean healthy,
-      String role,
-      String nodeId,
-      java.util.List<String> unhealthy,
-      Map<String, Object> store,
-      Map<String, Object> queue,
-      Map<String, Object> cluster) {}
+  public ApiServices apiServices() {
+    AppIndex apps = new AppIndex(stores.redisClient());
+    system.getWhenTerminated().thenRun(apps::close);
+    return new ApiServices(
+        this::refusal,
+        new EventFeed() {
+          @Override
+          public String lastId() {
+            return feed.lastId();
+          }
+
+          @Override
+          public dev.anchor.feed.FeedFanout fanout() {
+            return AnchorNode.this.fanout();
+          }
+        },
+        new TaskQueries() {
+          @Override
+          public java.util.List<String> newest(
+              int limit, java.util.function.Predicate<String> accept) {
+            return index.newest(limit, accept);
+          }
+
+          @Override
+          public dev.anchor.queue.QueueStats queueStats() {
+            return queue.stats();
+          }
+
+          @Override
+          public CompletionStage<Long> openTasks() {
+            return queue.openTasks();
+          }
+        },
+        registry == null ? NodeDirectory.NONE : nodeDirectory(registry),
+        fraud,
+        apps,
+        this::health);
+  }
+
+  private static NodeDirectory nodeDirectory(NodeRegistry registry) {
+    return new NodeDirectory() {
+      @Override
+      public java.util.Collection<dev.anchor.scheduling.NodeHeartbeat> heardFrom() {
+        return registry.all();
+      }
+
+      @Override
+      public java.util.Collection<NodeStatus> statuses() {
+        return registry.statuses();
+      }
+
+      @Override
+      public java.util.Optional<NodeStatus> status(String nodeId) {
+        return registry.status(nodeId);
+      }
+
+      @Override
+      public boolean isAlive(String nodeId) {
+        return registry.isAlive(nodeId);
+      }
+    };
+  }
 
   /**
    * The node's health from the cached store probes and the cluster's in-memory state: answered at

@@ -1,8 +1,8 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.anchor.ClusterBootstrapConfig.Role;
+import dev.anchor.boot.ClusterBootstrapConfig.Role;
 import dev.anchor.config.AnchorSettings;
 import dev.anchor.config.StoreUnavailableException;
 import dev.anchor.http.ApiServer;
@@ -146,7 +146,9 @@ public final class AnchorMain {
       stores.attach(system);
       AnchorNode node = AnchorNode.start(system, settings, stores, role);
       if (role.coordinates()) {
-        ApiServer.start(system, settings, node, access.verifier()).toCompletableFuture().join();
+        ApiServer.start(system, settings, node.apiServices(), access.verifier())
+            .toCompletableFuture()
+            .join();
         access.announce(settings);
         log.info(
             "Anchor {} ready: http://{}:{} (cluster {}:{} over {}, data {})",

@@ -7,19 +7,21 @@ import java.util.Collections;
 import java.util.List;
 
 /**
- * One node of a DAG: the task it runs and the nodes whose results it waits for.
+ * One step of a DAG: the task it runs and the steps whose results it waits for. Journaled inside
+ * {@link DagSpec}: its component names are property names of old journals (the class name is not
+ * written).
  *
- * @param dependencies ids of nodes that must complete first, in the order their results are handed
+ * @param dependencies ids of steps that must complete first, in the order their results are handed
  *     over
- * @param inputMode what the node's code sees as {@code input}
- * @param fixedInputJson the node's own input when {@code inputMode} is {@link InputMode#FIXED},
+ * @param inputMode what the step's code sees as {@code input}
+ * @param fixedInputJson the step's own input when {@code inputMode} is {@link InputMode#FIXED},
  *     else null
  */
-public record DagNodeSpec(
+public record DagStep(
     String id, List<String> dependencies, TaskSpec task, InputMode inputMode, String fixedInputJson)
     implements CborSerializable {
 
-  public DagNodeSpec {
+  public DagStep {
     dependencies =
         dependencies == null
             ? List.of()
@@ -28,7 +30,7 @@ public record DagNodeSpec(
   }
 
   /**
-   * The runtime of a node given without a payload (the reference system's DAG example has none): a
+   * The runtime of a step given without a payload (the reference system's DAG example has none): a
    * pass-through step, run by the DAG entity itself without a task, whose result is its input.
    */
   public static final String PASS_THROUGH = "pass-through";
@@ -37,17 +39,17 @@ public record DagNodeSpec(
     return task != null && PASS_THROUGH.equals(task.runtime());
   }
 
-  public static DagNodeSpec of(String id, List<String> dependencies, TaskSpec task) {
-    return new DagNodeSpec(id, dependencies, task, InputMode.BY_DEPENDENCY, null);
+  public static DagStep of(String id, List<String> dependencies, TaskSpec task) {
+    return new DagStep(id, dependencies, task, InputMode.BY_DEPENDENCY, null);
   }
 
   public enum InputMode {
     /**
-     * An object keyed by dependency id holding each dependency's result; a root node sees the DAG's
+     * An object keyed by dependency id holding each dependency's result; a root step sees the DAG's
      * input.
      */
     BY_DEPENDENCY,
-    /** The node's own {@code fixedInputJson} (a map-reduce partition's slice). */
+    /** The step's own {@code fixedInputJson} (a map-reduce partition's slice). */
     FIXED,
     /** An array of the dependencies' results in dependency order (a map-reduce reduce step). */
     DEPENDENCY_ARRAY

@@ -1,4 +1,4 @@
-package dev.anchor;
+package dev.anchor.boot;
 
 import java.time.Duration;
 import java.util.List;
