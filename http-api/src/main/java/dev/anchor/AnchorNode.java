@@ -162,7 +162,9 @@ public final class AnchorNode {
       registry =
           new NodeRegistry(
               15_000,
-              config.hasPath("anchor.worker.prefetch") ? config.getInt("anchor.worker.prefetch") : 2);
+              config.hasPath("anchor.worker.prefetch")
+                  ? config.getInt("anchor.worker.prefetch")
+                  : 2);
       dev.anchor.ops.Metrics.registerCoordinator(queue, registry, counts);
       MongoStore mongo = MongoStore.get(system);
       java.time.Duration retention = config.getDuration("anchor.verification.fraud-retention");

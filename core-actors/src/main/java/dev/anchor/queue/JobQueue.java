@@ -112,8 +112,16 @@ public final class JobQueue implements AutoCloseable {
       return runtimes.contains(runtime) && (hasGpu || !gpu) && ramMb >= minRamMb;
     }
 
-    String stream(String band) {
-      return POOL_PREFIX + band + ":" + id();
+    /**
+     * @param again for jobs run before (a retry, or a job its node was lost with): read before the
+     *     band's first-time jobs, so a job that already waited its turn is not sent to the back
+     */
+    String stream(String band, boolean again) {
+      return POOL_PREFIX + band + (again ? ":again:" : ":") + id();
+    }
+
+    long waiting(RedisCommands<String, String> s, String band) {
+      return s.xlen(stream(band, true)) + s.xlen(stream(band, false));
     }
   }
 
@@ -134,7 +142,7 @@ public final class JobQueue implements AutoCloseable {
     // pipelined: the pool's name (for workers that have not read from it yet), the entry, then the
     // placement, in that order for the reason enqueue gives
     a.sadd(POOLS, pool.id());
-    RedisFuture<String> id = a.xadd(pool.stream(band(job.priority())), fields);
+    RedisFuture<String> id = a.xadd(pool.stream(band(job.priority()), job.attempt() > 1), fields);
     a.hset(PLACED, job.taskId(), Placement.of(job.attempt(), pool.id()));
     return id;
   }
@@ -336,7 +344,7 @@ public final class JobQueue implements AutoCloseable {
     for (String pool : new java.util.TreeSet<>(s.smembers(POOLS))) {
       Pool p = Pool.parse(pool);
       if (p == null) continue;
-      for (String b : BANDS) out.add(new Depth(pool, b, s.xlen(p.stream(b)), 0));
+      for (String b : BANDS) out.add(new Depth(pool, b, p.waiting(s, b), 0));
     }
     return out;
   }
@@ -410,7 +418,7 @@ public final class JobQueue implements AutoCloseable {
       Pool p = Pool.parse(pool);
       if (p == null) continue;
       long w = 0;
-      for (String b : BANDS) w += s.xlen(p.stream(b));
+      for (String b : BANDS) w += p.waiting(s, b);
       queues.put(pool, new QueueStats.Counts(w, 0, 0, 0, 0, 0));
       waiting += w;
     }
@@ -514,8 +522,9 @@ public final class JobQueue implements AutoCloseable {
       List<String> args = new ArrayList<>(List.of(GROUP, nodeId, Integer.toString(count), nodeId));
       List<Pool> from = pull ? pools : List.of();
       for (String b : BANDS) {
-        for (Pool p : from) keys.add(p.stream(b));
-        args.add(Integer.toString(from.size()));
+        for (Pool p : from) keys.add(p.stream(b, true));
+        for (Pool p : from) keys.add(p.stream(b, false));
+        args.add(Integer.toString(2 * from.size()));
       }
       List<Object> reply =
           PULL.callSync(s, keys.toArray(String[]::new), args.toArray(String[]::new));

@@ -256,4 +256,18 @@ class JobQueueTest {
     for (int i = 0; i < 2; i++) queue.park(pool, job("w" + i, i)).toCompletableFuture().get();
     assertEquals(2, queue.stats().queues().get(pool.id()).waiting());
   }
+
+  @Test
+  void aParkedJobRunBeforeGoesAheadOfItsBandsFirstTimersButNotOfAHigherBand() throws Exception {
+    JobQueue.Pool pool = pool();
+    String n = node();
+    queue.park(pool, new JobMessage("first-timer", 1, 0, "{}")).toCompletableFuture().get();
+    queue.park(pool, new JobMessage("retried", 2, 0, "{}")).toCompletableFuture().get();
+    queue.park(pool, new JobMessage("urgent", 1, 5, "{}")).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n, p -> p.equals(pool))) {
+      assertEquals(
+          List.of("urgent", "retried", "first-timer"),
+          r.next(3, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList());
+    }
+  }
 }
