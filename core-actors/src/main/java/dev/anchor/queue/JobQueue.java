@@ -14,7 +14,6 @@ import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +25,11 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The job queue on Redis Streams. Every worker node has its own streams, one per priority band,
  * read by the consumer group {@value #GROUP}: the coordinator chooses the node (requirements, load,
- * distinct nodes for replicas) and the job goes to exactly that node. A worker XACKs (and deletes)
+ * distinct nodes for replicas) and the job goes to exactly that node while the node has room (its
+ * capacity plus a small prefetch). Beyond that a job is parked in a shared {@link Pool} stream per
+ * requirement class and band, and a worker with free slots pulls it onto its own stream (one Lua
+ * script: moved, its placement updated and delivered at once), so a node never holds more than it
+ * can start soon and a dead node strands no more than it was running. A worker XACKs (and deletes)
  * an entry only after the task entity recorded its result, so a worker that dies leaves its jobs
  * pending, and they are handed to another node when the node is gone.
  */
@@ -43,6 +46,11 @@ public final class JobQueue implements AutoCloseable {
   static final String PLACED = "anchor:jobs:placed";
 
   private static final String PREFIX = "anchor:jobs:node:";
+
+  /** The ids of every {@link Pool} a job was ever parked in, so workers know which to read. */
+  static final String POOLS = "anchor:jobs:pools";
+
+  private static final String POOL_PREFIX = "anchor:jobs:pool:";
   private static final List<String> BANDS = List.of("high", "normal", "low");
 
   private final RedisClient client;
@@ -73,6 +81,69 @@ public final class JobQueue implements AutoCloseable {
     // there)
     RedisFuture<String> id = a.xadd(key, job.fields());
     a.hset(PLACED, job.taskId(), Placement.of(job.attempt(), nodeId));
+    return id;
+  }
+
+  /**
+   * Jobs any node may take that offers the runtime, has the RAM and, when asked for, a GPU: one
+   * shared stream per priority band. Its {@link #id()} is also the "node" a task entity is told for
+   * a parked job, until the worker that pulls it says it started.
+   */
+  public record Pool(String runtime, boolean gpu, long minRamMb) {
+    static final String ID_PREFIX = "pool:";
+
+    public String id() {
+      return ID_PREFIX + runtime + ":" + (gpu ? "gpu" : "any") + ":" + minRamMb;
+    }
+
+    static Pool parse(String id) {
+      if (id == null || !id.startsWith(ID_PREFIX)) return null;
+      String[] p = id.substring(ID_PREFIX.length()).split(":");
+      if (p.length != 3) return null;
+      try {
+        return new Pool(p[0], p[1].equals("gpu"), Long.parseLong(p[2]));
+      } catch (NumberFormatException e) {
+        return null;
+      }
+    }
+
+    /** Whether a node with these specs may run the pool's jobs. */
+    public boolean fits(java.util.Collection<String> runtimes, boolean hasGpu, long ramMb) {
+      return runtimes.contains(runtime) && (hasGpu || !gpu) && ramMb >= minRamMb;
+    }
+
+    /**
+     * @param again for jobs run before (a retry, or a job its node was lost with): read before the
+     *     band's first-time jobs, so a job that already waited its turn is not sent to the back
+     */
+    String stream(String band, boolean again) {
+      return POOL_PREFIX + band + (again ? ":again:" : ":") + id();
+    }
+
+    long waiting(RedisCommands<String, String> s, String band) {
+      return s.xlen(stream(band, true)) + s.xlen(stream(band, false));
+    }
+  }
+
+  /** Whether the "node" a task entity was told is a shared pool rather than a worker. */
+  public static boolean isPool(String nodeId) {
+    return nodeId != null && nodeId.startsWith(Pool.ID_PREFIX);
+  }
+
+  /**
+   * Parks the job in its pool's stream for its priority band, for the first worker of the class
+   * with a free slot; completes with the entry id. Its placement names the pool until a worker
+   * pulls it.
+   */
+  public CompletionStage<String> park(Pool pool, JobMessage job) {
+    RedisAsyncCommands<String, String> a = conn.async();
+    Map<String, String> fields = new HashMap<>(job.fields());
+    fields.put("parkedFor", pool.id());
+    // pipelined: the pool's name (for workers that have not read from it yet), the entry, then the
+    // placement, in that order for the reason enqueue gives
+    a.sadd(POOLS, pool.id());
+    RedisFuture<String> id = a.xadd(pool.stream(band(job.priority()), job.attempt() > 1), fields);
+    a.hset(PLACED, job.taskId(), Placement.of(job.attempt(), pool.id()));
     return id;
   }
 
@@ -121,11 +192,18 @@ public final class JobQueue implements AutoCloseable {
    * without its group.
    */
   public Reader reader(String nodeId) {
+    return reader(nodeId, p -> false);
+  }
+
+  /**
+   * @param fits which pools this node may pull parked jobs from (asked again as pools appear)
+   */
+  public Reader reader(String nodeId, java.util.function.Predicate<Pool> fits) {
     for (String b : BANDS) {
       makeGroup(stream(nodeId, b));
       groupsMade.add(stream(nodeId, b));
     }
-    return new Reader(nodeId, client.connect());
+    return new Reader(nodeId, client.connect(), fits);
   }
 
   /** Marks the entry done and removes it, so a stream's length is its waiting plus active jobs. */
@@ -172,7 +250,8 @@ public final class JobQueue implements AutoCloseable {
       String key = stream(nodeId, b);
       for (StreamMessage<String, String> m :
           s.xrange(key, Range.create("-", "+"), Limit.create(0, 1_000_000))) {
-        out.add(new Delivery(key, m.getId(), JobMessage.of(m.getBody())));
+        out.add(
+            new Delivery(key, m.getId(), JobMessage.of(m.getBody()), m.getBody().get("parkedFor")));
       }
       s.del(key);
       groupsMade.remove(key);
@@ -198,7 +277,11 @@ public final class JobQueue implements AutoCloseable {
       for (int i = 0; i + 1 < flat.size(); i += 2)
         fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
       out.add(
-          new Delivery(String.valueOf(r.get(0)), String.valueOf(r.get(1)), JobMessage.of(fields)));
+          new Delivery(
+              String.valueOf(r.get(0)),
+              String.valueOf(r.get(1)),
+              JobMessage.of(fields),
+              fields.get("parkedFor")));
     }
     return out;
   }
@@ -257,6 +340,11 @@ public final class JobQueue implements AutoCloseable {
         long pending = len == 0 ? 0 : s.xpending(key, GROUP).getCount();
         out.add(new Depth(node, b, Math.max(0, len - pending), pending));
       }
+    }
+    for (String pool : new java.util.TreeSet<>(s.smembers(POOLS))) {
+      Pool p = Pool.parse(pool);
+      if (p == null) continue;
+      for (String b : BANDS) out.add(new Depth(pool, b, p.waiting(s, b), 0));
     }
     return out;
   }
@@ -326,6 +414,14 @@ public final class JobQueue implements AutoCloseable {
       waiting += w;
       active += a;
     }
+    for (String pool : new java.util.TreeSet<>(s.smembers(POOLS))) {
+      Pool p = Pool.parse(pool);
+      if (p == null) continue;
+      long w = 0;
+      for (String b : BANDS) w += p.waiting(s, b);
+      queues.put(pool, new QueueStats.Counts(w, 0, 0, 0, 0, 0));
+      waiting += w;
+    }
     return QueueStats.of(
         counters,
         queues,
@@ -347,48 +443,135 @@ public final class JobQueue implements AutoCloseable {
     conn.close();
   }
 
-  /** Reads one node's streams for its worker, highest priority band first. */
+  /**
+   * Reads one node's streams for its worker, highest priority band first, and pulls parked jobs
+   * from the pools it fits when its own streams hold fewer than it asks for.
+   */
   public static final class Reader implements AutoCloseable {
+    private static final long POOLS_REFRESH_MS = 1000;
     private final String nodeId;
     private final StatefulRedisConnection<String, String> conn;
+    private final java.util.function.Predicate<Pool> fits;
+    private volatile boolean pull = true;
     private boolean pendingDone;
+    private List<Pool> pools = List.of();
+    private long poolsReadAt;
 
-    private Reader(String nodeId, StatefulRedisConnection<String, String> conn) {
+    private Reader(
+        String nodeId,
+        StatefulRedisConnection<String, String> conn,
+        java.util.function.Predicate<Pool> fits) {
       this.nodeId = nodeId;
       this.conn = conn;
+      this.fits = fits;
+    }
+
+    /** Whether to pull parked jobs from pools (a cordoned node only runs what it was given). */
+    public void pullFromPools(boolean on) {
+      pull = on;
     }
 
     /**
-     * The next jobs for this node: first the ones this node was given before a restart and never
-     * acknowledged, then new ones, waiting up to {@code block} for any.
+     * At most {@code count} next jobs for this node: first the ones this node was given before a
+     * restart and never acknowledged, then new ones from its own streams and the pools it fits,
+     * band by band, waiting up to {@code block} for any. XREADGROUP's COUNT is per stream, so each
+     * band is read with what is left of the count: never more jobs than free slots.
      */
-    @SuppressWarnings("unchecked")
     public List<Delivery> next(int count, Duration block) {
+      if (count <= 0) return List.of();
       RedisCommands<String, String> s = conn.sync();
-      Consumer<String> me = Consumer.from(GROUP, nodeId);
-      XReadArgs.StreamOffset<String>[] offsets = new XReadArgs.StreamOffset[BANDS.size()];
       if (!pendingDone) {
-        for (int i = 0; i < offsets.length; i++)
-          offsets[i] = XReadArgs.StreamOffset.from(stream(nodeId, BANDS.get(i)), "0");
-        List<Delivery> pending =
-            toDeliveries(s.xreadgroup(me, XReadArgs.Builder.count(count), offsets));
+        Consumer<String> me = Consumer.from(GROUP, nodeId);
+        List<Delivery> pending = new ArrayList<>();
+        for (String b : BANDS) {
+          int left = count - pending.size();
+          if (left <= 0) break;
+          @SuppressWarnings("unchecked")
+          List<StreamMessage<String, String>> got =
+              s.xreadgroup(
+                  me,
+                  XReadArgs.Builder.count(left),
+                  XReadArgs.StreamOffset.from(stream(nodeId, b), "0"));
+          pending.addAll(toDeliveries(got));
+        }
         if (!pending.isEmpty()) return pending;
         pendingDone = true;
       }
-      for (int i = 0; i < offsets.length; i++)
-        offsets[i] = XReadArgs.StreamOffset.lastConsumed(stream(nodeId, BANDS.get(i)));
-      return toDeliveries(s.xreadgroup(me, XReadArgs.Builder.count(count).block(block), offsets));
+      Pulled first = pull(s, count);
+      if (!first.jobs().isEmpty() || block.isZero()) return first.jobs();
+      // nothing for us: wait for a new entry on any stream we read, from where each one ends now
+      // (an entry added since the script ran wakes us at once), then take it with the script
+      @SuppressWarnings("unchecked")
+      XReadArgs.StreamOffset<String>[] offsets =
+          first.watched().entrySet().stream()
+              .map(e -> XReadArgs.StreamOffset.from(e.getKey(), e.getValue()))
+              .toArray(XReadArgs.StreamOffset[]::new);
+      List<StreamMessage<String, String>> woke =
+          s.xread(XReadArgs.Builder.count(1).block(block), offsets);
+      if (woke == null || woke.isEmpty()) return List.of();
+      return pull(s, count).jobs();
+    }
+
+    private record Pulled(List<Delivery> jobs, Map<String, String> watched) {}
+
+    private Pulled pull(RedisCommands<String, String> s, int count) {
+      refreshPools(s);
+      List<String> keys = new ArrayList<>();
+      for (String b : BANDS) keys.add(stream(nodeId, b));
+      keys.add(PLACED);
+      List<String> args = new ArrayList<>(List.of(GROUP, nodeId, Integer.toString(count), nodeId));
+      List<Pool> from = pull ? pools : List.of();
+      for (String b : BANDS) {
+        for (Pool p : from) keys.add(p.stream(b, true));
+        for (Pool p : from) keys.add(p.stream(b, false));
+        args.add(Integer.toString(2 * from.size()));
+      }
+      List<Object> reply =
+          PULL.callSync(s, keys.toArray(String[]::new), args.toArray(String[]::new));
+      List<Delivery> jobs = new ArrayList<>();
+      for (Object row : (List<?>) reply.get(0)) {
+        List<?> r = (List<?>) row;
+        List<?> flat = (List<?>) r.get(2);
+        Map<String, String> fields = new HashMap<>();
+        for (int i = 0; i + 1 < flat.size(); i += 2)
+          fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
+        jobs.add(
+            new Delivery(
+                String.valueOf(r.get(0)),
+                String.valueOf(r.get(1)),
+                JobMessage.of(fields),
+                fields.get("parkedFor")));
+      }
+      Map<String, String> watched = new LinkedHashMap<>();
+      List<?> ids = (List<?>) reply.get(1);
+      for (int i = 0; i < ids.size(); i++) {
+        String key = keys.get(i < BANDS.size() ? i : i + 1); // PLACED is not watched
+        watched.put(key, String.valueOf(ids.get(i)));
+      }
+      return new Pulled(jobs, watched);
+    }
+
+    private void refreshPools(RedisCommands<String, String> s) {
+      long now = System.currentTimeMillis();
+      if (now - poolsReadAt < POOLS_REFRESH_MS) return;
+      poolsReadAt = now;
+      List<Pool> fitting = new ArrayList<>();
+      for (String id : new java.util.TreeSet<>(s.smembers(POOLS))) {
+        Pool p = Pool.parse(id);
+        if (p != null && fits.test(p)) fitting.add(p);
+      }
+      pools = List.copyOf(fitting);
     }
 
     private static List<Delivery> toDeliveries(List<StreamMessage<String, String>> msgs) {
       List<Delivery> out = new ArrayList<>(msgs.size());
       for (StreamMessage<String, String> m : msgs)
-        out.add(new Delivery(m.getStream(), m.getId(), JobMessage.of(m.getBody())));
-      Map<String, Integer> rank = new HashMap<>();
-      for (int i = 0; i < BANDS.size(); i++) rank.put(BANDS.get(i), i);
-      out.sort(
-          Comparator.comparingInt(
-              d -> rank.getOrDefault(d.stream().substring(d.stream().lastIndexOf(':') + 1), 9)));
+        out.add(
+            new Delivery(
+                m.getStream(),
+                m.getId(),
+                JobMessage.of(m.getBody()),
+                m.getBody().get("parkedFor")));
       return out;
     }
 
@@ -397,4 +580,70 @@ public final class JobQueue implements AutoCloseable {
       conn.close();
     }
   }
+
+  /**
+   * KEYS: the node's three band streams, the placements hash, then the pool streams of the high,
+   * normal and low band (ARGV[5..7] say how many of each). ARGV: group, consumer, count, node id.
+   * Band by band: the node's own new entries, then parked jobs moved from the band's pools onto the
+   * node's stream (their placement now naming the node) and delivered with them, never more than
+   * the count in all. A parked job whose task has moved on to a newer attempt is dropped: nobody
+   * would take its result. With nothing delivered it also answers where each stream ends, for the
+   * caller's blocking XREAD.
+   */
+  private static final String PULL_SCRIPT =
+      """
+      local group, me, left, node = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+      local out = {}
+      local function take(own)
+        if left <= 0 then return end
+        local r = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', left, 'STREAMS', own, '>')
+        if r then
+          for _, e in ipairs(r[1][2]) do
+            table.insert(out, {own, e[1], e[2]})
+            left = left - 1
+          end
+        end
+      end
+      local pool = 5
+      for b = 1, 3 do
+        local own = KEYS[b]
+        take(own)
+        local n = tonumber(ARGV[4 + b])
+        local moved = 0
+        for i = pool, pool + n - 1 do
+          if left - moved > 0 then
+            for _, e in ipairs(redis.call('XRANGE', KEYS[i], '-', '+', 'COUNT', left - moved)) do
+              redis.call('XDEL', KEYS[i], e[1])
+              local f = e[2]
+              local task, attempt
+              for j = 1, #f, 2 do
+                if f[j] == 'taskId' then task = f[j + 1] elseif f[j] == 'attempt' then attempt = tonumber(f[j + 1]) end
+              end
+              local cur = redis.call('HGET', KEYS[4], task)
+              local curAttempt = cur and tonumber(string.match(cur, '^(%d+)@'))
+              if task and attempt and not (curAttempt and curAttempt > attempt) then
+                redis.call('XADD', KEYS[b], '*', unpack(f))
+                redis.call('HSET', KEYS[4], task, attempt .. '@' .. node)
+                moved = moved + 1
+              end
+            end
+          end
+        end
+        pool = pool + n
+        if moved > 0 then take(own) end
+      end
+      local ends = {}
+      if #out == 0 then
+        for i = 1, #KEYS do
+          if i ~= 4 then
+            local last = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
+            table.insert(ends, last[1] and last[1][1] or '0-0')
+          end
+        end
+      end
+      return {out, ends}
+      """;
+
+  private static final RedisScript PULL =
+      new RedisScript(PULL_SCRIPT, io.lettuce.core.ScriptOutputType.MULTI);
 }

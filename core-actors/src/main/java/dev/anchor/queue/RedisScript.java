@@ -33,6 +33,16 @@ public final class RedisScript {
     }
   }
 
+  /** The same, blocking the caller (a worker's reader, which owns its connection). */
+  public <T> T callSync(
+      io.lettuce.core.api.sync.RedisCommands<String, String> redis, String[] keys, String... args) {
+    try {
+      return redis.evalsha(sha, output, keys, args);
+    } catch (RedisNoScriptException e) {
+      return redis.eval(text, output, keys, args);
+    }
+  }
+
   public <T> CompletionStage<T> call(
       RedisAsyncCommands<String, String> redis, String[] keys, String... args) {
     CompletableFuture<T> out = new CompletableFuture<>();

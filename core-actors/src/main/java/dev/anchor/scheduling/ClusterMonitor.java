@@ -116,9 +116,11 @@ public final class ClusterMonitor {
         nodeId,
         left.size());
     for (Delivery d : left) {
-      sharding
-          .entityRefFor(TaskEntity.TYPE_KEY, d.job().taskId())
-          .tell(new TaskEntity.NodeLost(nodeId));
+      var task = sharding.entityRefFor(TaskEntity.TYPE_KEY, d.job().taskId());
+      task.tell(new TaskEntity.NodeLost(nodeId));
+      // a job the node pulled from a pool: if its Started never reached the task, the task still
+      // believes it waits in the pool, and is told that place is lost too
+      if (d.parkedFor() != null) task.tell(new TaskEntity.NodeLost(d.parkedFor()));
     }
   }
 }

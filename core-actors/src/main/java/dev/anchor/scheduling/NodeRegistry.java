@@ -34,20 +34,53 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class NodeRegistry {
   private final Map<String, NodeHeartbeat> nodes = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> assignedSinceHeartbeat = new ConcurrentHashMap<>();
+
+  /** Jobs put on a node's own stream since its last heartbeat (parked ones not counted). */
+  private final Map<String, AtomicInteger> placedSinceHeartbeat = new ConcurrentHashMap<>();
+
   private final Set<String> upAddresses = ConcurrentHashMap.newKeySet();
   private final Set<String> cordoned = ConcurrentHashMap.newKeySet();
   private final Map<String, NodeStatus> statuses = new ConcurrentHashMap<>();
   static final double REPUTATION_WEIGHT = 0.25;
   private final long staleAfterMs;
+  private final int prefetch;
 
   public NodeRegistry(long staleAfterMs) {
+    this(staleAfterMs, 2);
+  }
+
+  /**
+   * @param prefetch jobs a node's own stream may hold beyond its capacity; the rest wait in the
+   *     shared pools, where any eligible node can take them
+   */
+  public NodeRegistry(long staleAfterMs, int prefetch) {
     this.staleAfterMs = staleAfterMs;
+    this.prefetch = Math.max(0, prefetch);
   }
 
   public void heartbeat(NodeHeartbeat hb) {
     NodeHeartbeat prev = nodes.put(hb.nodeId(), hb);
     if (prev == null || prev.atEpochMs() <= hb.atEpochMs()) {
       assignedSinceHeartbeat.computeIfAbsent(hb.nodeId(), k -> new AtomicInteger()).set(0);
+      placedSinceHeartbeat.computeIfAbsent(hb.nodeId(), k -> new AtomicInteger()).set(0);
+    }
+  }
+
+  /**
+   * Takes one place on the node's own stream if it has room: the jobs it runs (as of its last
+   * heartbeat) plus those put there since stay within its capacity plus the prefetch. A node that
+   * empties its stream faster than heartbeats come takes the rest from the pools it reads first, so
+   * this bound is what a dead node can strand, not what a live one can run.
+   */
+  public boolean claimPlace(String nodeId) {
+    NodeHeartbeat hb = nodes.get(nodeId);
+    if (hb == null) return false;
+    int room = Math.max(1, hb.capacity()) + prefetch - hb.runningTasks();
+    AtomicInteger placed = placedSinceHeartbeat.computeIfAbsent(nodeId, k -> new AtomicInteger());
+    while (true) {
+      int now = placed.get();
+      if (now >= room) return false;
+      if (placed.compareAndSet(now, now + 1)) return true;
     }
   }
 

@@ -117,8 +117,16 @@ public final class QueueTaskEffects implements TaskEffects {
                 && java.util.concurrent.ThreadLocalRandom.current().nextDouble()
                     < consensus.spotCheckFraction()
                 && registry.hasOtherEligible(spec, c.nodeId(), now);
-        yield enqueue(taskId, attempt, spec, c.nodeId())
-            .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId(), proven, spotCheck));
+        // a job whose node matters (verified, spot-checked) or that the node can start soon goes
+        // onto the node's own stream; any other waits in its pool for the first node with a free
+        // slot, so a node never holds a backlog that would be stranded if it died
+        if (spotCheck || spec.verification() != null || registry.claimPlace(c.nodeId())) {
+          yield enqueue(taskId, attempt, spec, c.nodeId())
+              .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId(), proven, spotCheck));
+        }
+        JobQueue.Pool pool = poolOf(spec);
+        yield park(taskId, attempt, spec, pool)
+            .thenApply(id -> (Placement) new Placement.Enqueued(pool.id(), false, false));
       }
       case NodeRegistry.Choice.None n ->
           CompletableFuture.completedFuture(new Placement.NoEligibleNode(n.reason()));
@@ -134,6 +142,25 @@ public final class QueueTaskEffects implements TaskEffects {
       return CompletableFuture.failedFuture(e);
     }
     return queue.enqueue(nodeId, new JobMessage(taskId, attempt, spec.priority(), specJson));
+  }
+
+  private CompletionStage<String> park(
+      String taskId, int attempt, TaskSpec spec, JobQueue.Pool pool) {
+    String specJson;
+    try {
+      specJson = json.writeValueAsString(spec);
+    } catch (Exception e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    return queue.park(pool, new JobMessage(taskId, attempt, spec.priority(), specJson));
+  }
+
+  /** The task's requirement class: runtime, GPU or not, least RAM in MB. */
+  static JobQueue.Pool poolOf(TaskSpec spec) {
+    return new JobQueue.Pool(
+        NodeRegistry.canonicalRuntime(spec.runtime()),
+        spec.requirements().gpuRequired(),
+        Math.round(spec.requirements().minRamGb() * 1024));
   }
 
   @Override
@@ -255,7 +282,9 @@ public final class QueueTaskEffects implements TaskEffects {
 
   @Override
   public CompletionStage<Boolean> isNodeAlive(String nodeId) {
-    if (registry.isAlive(nodeId)) return CompletableFuture.completedFuture(true);
+    // a parked job waits in Redis, not on a node; the worker that pulls it says so when it starts
+    if (JobQueue.isPool(nodeId) || registry.isAlive(nodeId))
+      return CompletableFuture.completedFuture(true);
     long wait = warmUpMs - (System.currentTimeMillis() - startedAtMs);
     if (wait <= 0) return CompletableFuture.completedFuture(false);
     // just after a coordinator (re)start the registry has not heard every heartbeat yet: ask again

@@ -167,4 +167,107 @@ class JobQueueTest {
         queue.withdrawUndelivered(node()).isEmpty(),
         "a node without streams has nothing to withdraw");
   }
+
+  @Test
+  void aReadNeverHandsOverMoreJobsThanAskedForAcrossPriorityBands() throws Exception {
+    String n = node();
+    for (int p : new int[] {-5, 0, 9}) {
+      for (int i = 0; i < 2; i++)
+        queue.enqueue(n, job("p" + p + "-" + i, p)).toCompletableFuture().get();
+    }
+    try (JobQueue.Reader r = queue.reader(n)) {
+      assertEquals(
+          List.of("p9-0", "p9-1", "p0-0"),
+          r.next(3, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList());
+      assertEquals(
+          List.of("p0-1", "p-5-0"),
+          r.next(2, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList());
+    }
+    // after a restart the unacknowledged ones come back, still no more than asked for
+    try (JobQueue.Reader again = queue.reader(n)) {
+      assertEquals(
+          List.of("p9-0", "p9-1"),
+          again.next(2, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList());
+    }
+  }
+
+  private static JobQueue.Pool pool() {
+    return new JobQueue.Pool("rt-" + UUID.randomUUID().toString().substring(0, 8), false, 1024);
+  }
+
+  @Test
+  void aParkedJobGoesToTheFirstFittingNodeThatReadsAndItsPlacementFollows() throws Exception {
+    JobQueue.Pool pool = pool();
+    String fits = node(), tooSmall = node();
+    String task = "parked-" + UUID.randomUUID();
+    queue.park(pool, new JobMessage(task, 1, 0, "{}")).toCompletableFuture().get();
+    assertEquals(
+        new JobQueue.Placement(1, pool.id()), queue.placement(task).toCompletableFuture().get());
+    try (JobQueue.Reader small =
+            queue.reader(tooSmall, p -> p.fits(List.of(pool.runtime()), false, 512));
+        JobQueue.Reader big =
+            queue.reader(fits, p -> p.fits(List.of(pool.runtime()), false, 2048))) {
+      assertTrue(small.next(5, Duration.ofMillis(100)).isEmpty(), "512 MB < the pool's 1024");
+      List<Delivery> got = big.next(5, Duration.ofMillis(100));
+      assertEquals(List.of(task), got.stream().map(d -> d.job().taskId()).toList());
+      assertEquals(pool.id(), got.get(0).parkedFor());
+      assertEquals(
+          new JobQueue.Placement(1, fits), queue.placement(task).toCompletableFuture().get());
+      // it is the node's own job now: a lost node hands it back like any other
+      List<Delivery> left = queue.takeAll(fits);
+      assertEquals(List.of(task), left.stream().map(d -> d.job().taskId()).toList());
+      assertEquals(pool.id(), left.get(0).parkedFor());
+    }
+  }
+
+  @Test
+  void aParkedJobOfAnAttemptTheTaskMovedPastIsDropped() throws Exception {
+    JobQueue.Pool pool = pool();
+    String n = node();
+    String task = "stale-" + UUID.randomUUID();
+    queue.park(pool, new JobMessage(task, 1, 0, "{}")).toCompletableFuture().get();
+    queue.park(pool, new JobMessage(task, 2, 0, "{}")).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n, p -> p.equals(pool))) {
+      List<Delivery> got = r.next(5, Duration.ofMillis(100));
+      assertEquals(List.of(2), got.stream().map(d -> d.job().attempt()).toList());
+    }
+  }
+
+  @Test
+  void aReaderWaitingForWorkWakesForAJobParkedMeanwhile() throws Exception {
+    JobQueue.Pool pool = pool();
+    String n = node();
+    try (JobQueue.Reader r = queue.reader(n, p -> p.equals(pool))) {
+      // the pool is known before the reader waits (a reader asks for the pools once a second)
+      queue.park(pool, job("first", 0)).toCompletableFuture().get();
+      assertEquals(1, r.next(1, Duration.ofMillis(100)).size());
+      var waiting =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+              () -> r.next(4, Duration.ofSeconds(20)));
+      queue.park(pool, job("second", 0)).toCompletableFuture().get();
+      List<Delivery> got = waiting.get(30, java.util.concurrent.TimeUnit.SECONDS);
+      assertEquals(List.of("second"), got.stream().map(d -> d.job().taskId()).toList());
+    }
+  }
+
+  @Test
+  void statsCountParkedJobsPerPool() throws Exception {
+    JobQueue.Pool pool = pool();
+    for (int i = 0; i < 2; i++) queue.park(pool, job("w" + i, i)).toCompletableFuture().get();
+    assertEquals(2, queue.stats().queues().get(pool.id()).waiting());
+  }
+
+  @Test
+  void aParkedJobRunBeforeGoesAheadOfItsBandsFirstTimersButNotOfAHigherBand() throws Exception {
+    JobQueue.Pool pool = pool();
+    String n = node();
+    queue.park(pool, new JobMessage("first-timer", 1, 0, "{}")).toCompletableFuture().get();
+    queue.park(pool, new JobMessage("retried", 2, 0, "{}")).toCompletableFuture().get();
+    queue.park(pool, new JobMessage("urgent", 1, 5, "{}")).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n, p -> p.equals(pool))) {
+      assertEquals(
+          List.of("urgent", "retried", "first-timer"),
+          r.next(3, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList());
+    }
+  }
 }

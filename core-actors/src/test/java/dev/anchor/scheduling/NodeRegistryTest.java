@@ -128,4 +128,20 @@ class NodeRegistryTest {
     NodeRegistry r = registry(hb("a", 4096, false, List.of("js"), 0, 4));
     assertEquals("a", chosen(r.choose(spec("isolated-vm", 0, false), Set.of(), NOW)));
   }
+
+  @Test
+  void aNodesOwnQueueTakesItsRoomAndNoMoreUntilItsNextHeartbeat() {
+    NodeRegistry r = new NodeRegistry(15_000, 2);
+    NodeHeartbeat busy = hb("a", 8192, false, List.of("js"), 1, 3);
+    r.heartbeat(busy);
+    r.memberUp(busy.address());
+    // capacity 3 + prefetch 2 - 1 running
+    for (int i = 0; i < 4; i++) assertTrue(r.claimPlace("a"), "place " + i);
+    assertFalse(r.claimPlace("a"));
+    assertFalse(r.claimPlace("unknown"), "a node never heard from gets nothing pushed");
+    r.heartbeat(hb("a", 8192, false, List.of("js"), 3, 3));
+    assertTrue(r.claimPlace("a"));
+    assertTrue(r.claimPlace("a"));
+    assertFalse(r.claimPlace("a"));
+  }
 }

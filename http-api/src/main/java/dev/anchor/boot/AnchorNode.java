@@ -165,7 +165,12 @@ public final class AnchorNode {
     FraudStore fraud = null;
     StoreProbes probes = null;
     if (role.coordinates()) {
-      registry = new NodeRegistry(15_000);
+      registry =
+          new NodeRegistry(
+              15_000,
+              config.hasPath("anchor.worker.prefetch")
+                  ? config.getInt("anchor.worker.prefetch")
+                  : 2);
       dev.anchor.ops.Metrics.registerCoordinator(queue, registry, counts);
       MongoStore mongo = MongoStore.get(system);
       java.time.Duration retention = config.getDuration("anchor.verification.fraud-retention");

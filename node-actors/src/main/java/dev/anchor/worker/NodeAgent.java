@@ -65,6 +65,8 @@ public final class NodeAgent implements AutoCloseable {
   /** The node's entity says it takes no work (an operator drained it, or it is quarantined). */
   private final AtomicBoolean paused = new AtomicBoolean();
 
+  private volatile boolean cordoned;
+
   private volatile ResultFault fault = ResultFault.NONE;
   private final AtomicBoolean stopped = new AtomicBoolean();
   private final AtomicBoolean registered = new AtomicBoolean();
@@ -230,6 +232,8 @@ public final class NodeAgent implements AutoCloseable {
   /** Every node's published status; the one about this node pauses or resumes reading jobs. */
   public void onStatus(dev.anchor.node.NodeStatus st) {
     if (!nodeId.equals(st.nodeId())) return;
+    // a cordoned node takes what the coordinator gives it but pulls nothing from the pools
+    cordoned = st.cordoned();
     boolean pause = !st.takesWork();
     if (paused.getAndSet(pause) != pause) {
       log.info(
@@ -240,6 +244,15 @@ public final class NodeAgent implements AutoCloseable {
           st.status(),
           st.quarantined() ? ", quarantined" : "");
     }
+  }
+
+  /** Whether this node may run the jobs parked in a pool: it offers what they require. */
+  private boolean fits(JobQueue.Pool pool) {
+    long ramMb =
+        ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getTotalMemorySize()
+            / (1024 * 1024);
+    return pool.fits(runtimes(), gpu.present(), ramMb);
   }
 
   public int runningJobs() {
@@ -338,7 +351,7 @@ public final class NodeAgent implements AutoCloseable {
           // the streams were
           // taken over while this node was away
           try {
-            r = queue.reader(nodeId);
+            r = queue.reader(nodeId, this::fits);
           } catch (RuntimeException e) {
             if (stopped.get()) return;
             log.warn("cannot read jobs from Redis, trying again in a second: {}", e.toString());
@@ -350,6 +363,7 @@ public final class NodeAgent implements AutoCloseable {
           sleepQuietly(200);
           continue;
         }
+        r.pullFromPools(!cordoned);
         try {
           slots.acquire();
         } catch (InterruptedException e) {
@@ -377,17 +391,8 @@ public final class NodeAgent implements AutoCloseable {
           taken++;
           runners.execute(() -> runOne(d));
         }
-        if (taken <= free) {
-          slots.release(free - taken);
-        } else {
-          // XREADGROUP's COUNT is per stream, so the three priority bands can hand over up to three
-          // times what was
-          // asked: those jobs run (they are ours now), and the reader waits until the node is back
-          // within capacity.
-          // Releasing a negative count here threw and killed this thread: the node then took no job
-          // ever again.
-          slots.acquireUninterruptibly(taken - free);
-        }
+        // the reader hands over at most what was asked for
+        slots.release(free - taken);
       }
     } finally {
       if (r != null) closeQuietly(r);
