@@ -158,7 +158,7 @@ public final class QueueTaskEffects implements TaskEffects {
   /** The task's requirement class: runtime, GPU or not, least RAM in MB. */
   static JobQueue.Pool poolOf(TaskSpec spec) {
     return new JobQueue.Pool(
-        NodeRegistry.canonicalRuntime(spec.runtime()),
+        dev.anchor.task.Runtimes.canonical(spec.runtime()),
         spec.requirements().gpuRequired(),
         Math.round(spec.requirements().minRamGb() * 1024));
   }
