@@ -167,13 +167,17 @@ public final class ApiClient {
     return n;
   }
 
-  /** Polls until at least {@code atLeast} of {@code ids} are Completed. */
+  /**
+   * Polls until at least {@code atLeast} of {@code ids} are Completed (a GET per task each round,
+   * so every 500 ms rather than {@link Poll#INTERVAL}: a loaded coordinator is not kept busier).
+   */
   public void awaitCompleted(List<String> ids, long atLeast, Duration timeout) throws Exception {
     withDiagnostics(
         () ->
             Poll.until(
                 atLeast + " of " + ids.size() + " tasks completed",
                 timeout,
+                Duration.ofMillis(500),
                 () -> completed(ids),
                 n -> n >= atLeast));
   }

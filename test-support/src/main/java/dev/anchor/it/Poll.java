@@ -36,6 +36,16 @@ public final class Poll {
    */
   public static <T> T until(
       String what, Duration timeout, Probe<T> probe, Predicate<? super T> done) throws Exception {
+    return until(what, timeout, INTERVAL, probe, done);
+  }
+
+  /**
+   * As {@link #until(String, Duration, Probe, Predicate)}, asking every {@code interval} (longer
+   * for a probe that costs the system under test many requests).
+   */
+  public static <T> T until(
+      String what, Duration timeout, Duration interval, Probe<T> probe, Predicate<? super T> done)
+      throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     Object last = "(nothing read yet)";
     while (true) {
@@ -49,7 +59,7 @@ public final class Poll {
       if (System.nanoTime() >= deadline)
         throw new AssertionError(
             "awaited " + what + ": not reached within " + timeout + "; last seen: " + clip(last));
-      TimeUnit.NANOSECONDS.sleep(Math.min(INTERVAL.toNanos(), deadline - System.nanoTime() + 1));
+      TimeUnit.NANOSECONDS.sleep(Math.min(interval.toNanos(), deadline - System.nanoTime() + 1));
     }
   }
 
