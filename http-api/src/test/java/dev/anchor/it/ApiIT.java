@@ -157,22 +157,17 @@ class ApiIT {
   @Test
   void aTaskStreamsItsStateChangesUntilItEnds() throws Exception {
     // busy for a second and a half, so the subscriber sees it before it ends
+    // as a browser's EventSource, which cannot send headers: a read token in the access_token
+    // parameter (made before the task starts: ./anchor token is a JVM start)
+    String readToken = AnchorProcess.token("read");
     String id =
         submit(
             "{\"payload\":{\"sourceCode\":\"const t = Date.now(); while (Date.now() - t < 1500) {} input.a + input.b\"},"
                 + "\"input\":{\"a\":2,\"b\":40}}");
-    // as a browser's EventSource, which cannot send headers: a read token in the access_token
-    // parameter
     HttpResponse<java.io.InputStream> r =
         ApiClient.HTTP.send(
             HttpRequest.newBuilder(
-                    URI.create(
-                        api()
-                            .url(
-                                "/api/tasks/"
-                                    + id
-                                    + "/events?access_token="
-                                    + AnchorProcess.token("read"))))
+                    URI.create(api().url("/api/tasks/" + id + "/events?access_token=" + readToken)))
                 .timeout(Duration.ofSeconds(120))
                 .build(),
             HttpResponse.BodyHandlers.ofInputStream());
