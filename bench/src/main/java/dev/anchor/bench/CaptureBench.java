@@ -4,8 +4,8 @@ import dev.anchor.capture.Capture;
 import dev.anchor.capture.Encoder;
 import dev.anchor.capture.Painter;
 import dev.anchor.capture.Xvfb;
-import dev.anchor.persistence.mongo.EmbeddedMongoServer;
-import dev.anchor.queue.EmbeddedRedis;
+import dev.anchor.it.AnchorCluster;
+import dev.anchor.it.AnchorProcess;
 import java.awt.Color;
 import java.awt.Font;
 import java.awt.GradientPaint;
@@ -227,48 +227,23 @@ public final class CaptureBench {
   }
 
   static void relay(String display, int seconds, int fps, int quality, int width) throws Exception {
-    Path dir = Files.createTempDirectory("anchor-capture-bench");
-    EmbeddedRedis redis = EmbeddedRedis.start(dir.resolve("redis"));
-    EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory();
-    int clusterPort = QueueBench.freePort();
-    int httpPort = QueueBench.freePort();
-    Map<String, String> common =
-        Map.of(
-            "ANCHOR_MONGO_URI",
-            mongo.connectionString(),
-            "ANCHOR_REDIS_URI",
-            redis.uri(),
-            "ANCHOR_SEED_NODES",
-            "127.0.0.1:" + clusterPort,
-            "ANCHOR_JWT_SECRET",
-            QueueBench.SECRET,
-            "ANCHOR_LOG_LEVEL",
-            "WARN",
-            "ANCHOR_JS_WORKERS",
-            "1");
-    Map<String, String> coord = new HashMap<>(common);
-    coord.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
-    coord.put("ANCHOR_PORT", Integer.toString(httpPort));
-    coord.put("ANCHOR_MANAGEMENT_PORT", Integer.toString(QueueBench.freePort()));
-    Map<String, String> work = new HashMap<>(common);
-    work.put("ANCHOR_PORT", Integer.toString(QueueBench.freePort()));
-    work.put("ANCHOR_MANAGEMENT_PORT", Integer.toString(QueueBench.freePort()));
-    work.put("ANCHOR_NODE_NAME", "screen-worker");
-    work.put("ANCHOR_DISPLAY", display);
-    Process c = start("coordinator", dir, coord);
-    Process w = null;
-    String base = "http://127.0.0.1:" + httpPort;
-    try {
-      QueueBench.awaitHealthy(base, c, dir.resolve("coordinator"));
-      w = start("worker", dir, work);
-      awaitScreen(base, w);
+    try (AnchorCluster cluster =
+        AnchorCluster.coordinator()
+            .workers("screen-worker")
+            .env("ANCHOR_LOG_LEVEL", "WARN")
+            .env("ANCHOR_JS_WORKERS", "1")
+            .env("ANCHOR_JAVA_OPTS", QueueBench.JAVA_OPTS)
+            .workerEnv("ANCHOR_DISPLAY", display)
+            .start()) {
+      String base = cluster.node().url("");
+      awaitScreen(base, cluster.worker("screen-worker").process);
       // single frames: GET /screen round trip (grab, encode, relay, HTTP)
       List<Long> rtt = new ArrayList<>();
       for (int i = 0; i < 60; i++) {
         long t0 = System.nanoTime();
         HttpResponse<byte[]> r =
             QueueBench.HTTP.send(
-                QueueBench.api(
+                AnchorProcess.authorized(
                         URI.create(
                             base
                                 + "/api/nodes/screen-worker/screen?width="
@@ -296,7 +271,7 @@ public final class CaptureBench {
       // the stream: warm for 2 s, then measure
       HttpResponse<InputStream> s =
           QueueBench.HTTP.send(
-              QueueBench.api(
+              AnchorProcess.authorized(
                       URI.create(
                           base
                               + "/api/nodes/screen-worker/screen/stream?fps="
@@ -336,12 +311,6 @@ public final class CaptureBench {
             bytes / 1024.0 / ls.length,
             loadavg().split(" ")[0]);
       }
-    } finally {
-      if (w != null) stop(w);
-      stop(c);
-      mongo.close();
-      redis.close();
-      QueueBench.deleteTree(dir);
     }
   }
 
@@ -377,27 +346,14 @@ public final class CaptureBench {
     return c < 0 && b.size() == 0 ? null : b.toString(StandardCharsets.US_ASCII);
   }
 
-  static Process start(String role, Path dir, Map<String, String> env) throws IOException {
-    Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
-    Files.createDirectories(dir.resolve(role));
-    ProcessBuilder pb =
-        new ProcessBuilder("bash", home.resolve("anchor").toString(), role)
-            .directory(home.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve(role).resolve("node.log").toFile());
-    pb.environment().put("ANCHOR_SKIP_BUILD", "1");
-    pb.environment().put("ANCHOR_DATA_DIR", dir.resolve(role).resolve("data").toString());
-    pb.environment().putAll(env);
-    return pb.start();
-  }
-
   static void awaitScreen(String base, Process worker) throws Exception {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
     while (System.nanoTime() < deadline) {
       if (!worker.isAlive()) throw new IllegalStateException("worker exited");
       HttpResponse<String> r =
           QueueBench.HTTP.send(
-              QueueBench.api(URI.create(base + "/api/nodes/screen-worker/screen?width=64"))
+              AnchorProcess.authorized(
+                      URI.create(base + "/api/nodes/screen-worker/screen?width=64"))
                   .GET()
                   .build(),
               HttpResponse.BodyHandlers.ofString());
@@ -405,12 +361,5 @@ public final class CaptureBench {
       TimeUnit.MILLISECONDS.sleep(500);
     }
     throw new IllegalStateException("the worker's screen never became available");
-  }
-
-  static void stop(Process p) throws InterruptedException {
-    List<ProcessHandle> kids = p.toHandle().descendants().toList();
-    p.destroy();
-    if (!p.waitFor(60, TimeUnit.SECONDS)) p.destroyForcibly();
-    for (ProcessHandle k : kids) if (k.isAlive()) k.destroyForcibly();
   }
 }

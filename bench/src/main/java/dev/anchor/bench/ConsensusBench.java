@@ -2,14 +2,12 @@ package dev.anchor.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.persistence.mongo.EmbeddedMongoServer;
-import dev.anchor.queue.EmbeddedRedis;
+import dev.anchor.it.AnchorCluster;
+import dev.anchor.it.AnchorProcess;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -42,42 +40,16 @@ public final class ConsensusBench {
     }
     int tasks = Integer.parseInt(opt.getOrDefault("tasks", "200"));
     int concurrency = Integer.parseInt(opt.getOrDefault("concurrency", "16"));
-    Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
-    Path dir = Files.createTempDirectory("anchor-consensus-bench");
-    List<Process> processes = new ArrayList<>();
-    try (EmbeddedRedis redis = EmbeddedRedis.start(dir.resolve("redis"));
-        EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory()) {
-      int cluster = QueueBench.freePort();
-      int http = QueueBench.freePort();
-      Map<String, String> env =
-          new HashMap<>(
-              Map.of(
-                  "ANCHOR_MONGO_URI",
-                  mongo.connectionString(),
-                  "ANCHOR_REDIS_URI",
-                  redis.uri(),
-                  "ANCHOR_SEED_NODES",
-                  "127.0.0.1:" + cluster,
-                  "ANCHOR_SPOT_CHECK_FRACTION",
-                  "0",
-                  "ANCHOR_LOG_LEVEL",
-                  "WARN",
-                  "ANCHOR_MANAGEMENT",
-                  "off",
-                  "ANCHOR_JS_WORKERS",
-                  "1"));
-      Map<String, String> c = new HashMap<>(env);
-      c.put("ANCHOR_CLUSTER_PORT", Integer.toString(cluster));
-      processes.add(start(home, dir, "coordinator", "coordinator", http, c));
-      String base = "http://127.0.0.1:" + http;
-      awaitHealthy(base);
-      for (String w : List.of("w1", "w2", "w3")) {
-        Map<String, String> e = new HashMap<>(env);
-        e.put("ANCHOR_NODE_NAME", w);
-        e.put("ANCHOR_CLUSTER_PORT", Integer.toString(QueueBench.freePort()));
-        processes.add(start(home, dir, "worker", w, QueueBench.freePort(), e));
-      }
-      awaitNodes(base, 3);
+    try (AnchorCluster cluster =
+        AnchorCluster.coordinator()
+            .workers("w1", "w2", "w3")
+            .env("ANCHOR_SPOT_CHECK_FRACTION", "0")
+            .env("ANCHOR_LOG_LEVEL", "WARN")
+            .env("ANCHOR_MANAGEMENT", "off")
+            .env("ANCHOR_JS_WORKERS", "1")
+            .env("ANCHOR_JAVA_OPTS", QueueBench.JAVA_OPTS)
+            .start()) {
+      String base = cluster.node().url("");
       run(base, 60, concurrency, false); // warm-up
       run(base, 60, concurrency, true);
       for (boolean verified : new boolean[] {false, true}) {
@@ -94,27 +66,7 @@ public final class ConsensusBench {
             QueueBench.pct(lat, 50),
             QueueBench.pct(lat, 99));
       }
-    } finally {
-      for (Process p : processes) p.destroy();
-      for (Process p : processes) if (!p.waitFor(40, TimeUnit.SECONDS)) p.destroyForcibly();
     }
-  }
-
-  static Process start(
-      Path home, Path dir, String role, String name, int http, Map<String, String> env)
-      throws Exception {
-    ProcessBuilder pb =
-        new ProcessBuilder("bash", home.resolve("anchor").toString(), role)
-            .directory(home.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve(name + ".log").toFile());
-    pb.environment().putAll(env);
-    pb.environment().put("ANCHOR_SKIP_BUILD", "1");
-    pb.environment().put("ANCHOR_DATA_DIR", dir.resolve(name).toString());
-    pb.environment().put("ANCHOR_PORT", Integer.toString(http));
-    pb.environment().put("ANCHOR_HTTP_HOST", "127.0.0.1");
-    pb.environment().put("ANCHOR_JWT_SECRET", QueueBench.SECRET);
-    return pb.start();
   }
 
   /**
@@ -161,39 +113,9 @@ public final class ConsensusBench {
     }
   }
 
-  static void awaitHealthy(String base) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
-    while (System.nanoTime() < deadline) {
-      try {
-        if (HTTP.send(
-                    HttpRequest.newBuilder(URI.create(base + "/health")).build(),
-                    HttpResponse.BodyHandlers.ofString())
-                .statusCode()
-            == 200) return;
-      } catch (java.io.IOException notYet) {
-        // not listening yet
-      }
-      TimeUnit.MILLISECONDS.sleep(500);
-    }
-    throw new IllegalStateException("coordinator not healthy");
-  }
-
-  static void awaitNodes(String base, int n) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
-    while (System.nanoTime() < deadline) {
-      int online = 0;
-      for (JsonNode node : JSON.readTree(get(base + "/api/nodes"))) {
-        if (node.path("status").asText().equals("Online")) online++;
-      }
-      if (online >= n) return;
-      TimeUnit.MILLISECONDS.sleep(500);
-    }
-    throw new IllegalStateException("workers did not join");
-  }
-
   static String get(String url) throws Exception {
     return HTTP.send(
-            QueueBench.api(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
+            AnchorProcess.authorized(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
             HttpResponse.BodyHandlers.ofString())
         .body();
   }
@@ -201,7 +123,7 @@ public final class ConsensusBench {
   static String post(String url, String body) throws Exception {
     HttpResponse<String> r =
         HTTP.send(
-            QueueBench.api(URI.create(url))
+            AnchorProcess.authorized(URI.create(url))
                 .timeout(Duration.ofSeconds(30))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body))

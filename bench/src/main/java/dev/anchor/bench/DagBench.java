@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.anchor.it.AnchorProcess;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -37,25 +38,19 @@ public final class DagBench {
     }
     int nodes = Integer.parseInt(opt.getOrDefault("nodes", "1000"));
     int chain = Integer.parseInt(opt.getOrDefault("chain", "100"));
-    Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-dag-bench");
-    int port = QueueBench.freePort();
-    ProcessBuilder pb =
-        new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
-            .directory(home.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("node.log").toFile());
-    pb.environment().put("ANCHOR_SKIP_BUILD", "1");
-    pb.environment().put("ANCHOR_DATA_DIR", dir.resolve("data").toString());
-    pb.environment().put("ANCHOR_PORT", Integer.toString(port));
-    pb.environment().put("ANCHOR_CLUSTER_PORT", Integer.toString(QueueBench.freePort()));
-    pb.environment().put("ANCHOR_WORKER_CAPACITY", opt.getOrDefault("capacity", "8"));
-    pb.environment().put("ANCHOR_LOG_LEVEL", "WARN");
-    pb.environment().put("ANCHOR_JWT_SECRET", QueueBench.SECRET);
-    Process node = pb.start();
-    String base = "http://127.0.0.1:" + port;
+    AnchorProcess node =
+        QueueBench.start(
+            "standalone",
+            dir.resolve("data"),
+            Map.of(
+                "ANCHOR_WORKER_CAPACITY",
+                opt.getOrDefault("capacity", "8"),
+                "ANCHOR_LOG_LEVEL",
+                "WARN"));
+    String base = node.url("");
     try {
-      QueueBench.awaitHealthy(base, node, dir);
+      node.awaitHealthy(QueueBench.STARTUP);
       int warmup = Integer.parseInt(opt.getOrDefault("warmup", "20000"));
       if (warmup > 0)
         QueueBench.runBulk(base, warmup, 500, 1); // QueueBench.NOOP: the same empty JS task
@@ -76,8 +71,7 @@ public final class DagBench {
       System.out.printf(
           "# load average at end: %s%n", Files.readString(Path.of("/proc/loadavg")).trim());
     } finally {
-      node.destroy();
-      if (!node.waitFor(60, TimeUnit.SECONDS)) node.destroyForcibly();
+      node.close();
       QueueBench.deleteTree(dir);
     }
   }
@@ -116,7 +110,7 @@ public final class DagBench {
   static long run(String base, ObjectNode body) throws Exception {
     HttpResponse<String> r =
         HTTP.send(
-            QueueBench.api(URI.create(base + "/api/dag/schedule"))
+            AnchorProcess.authorized(URI.create(base + "/api/dag/schedule"))
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString()))
                 .build(),
@@ -129,7 +123,7 @@ public final class DagBench {
       JsonNode dag =
           JSON.readTree(
               HTTP.send(
-                      QueueBench.api(URI.create(base + "/api/dag/" + id)).build(),
+                      AnchorProcess.authorized(URI.create(base + "/api/dag/" + id)).build(),
                       HttpResponse.BodyHandlers.ofString())
                   .body());
       String status = dag.path("status").asText();

@@ -3,6 +3,7 @@ package dev.anchor.bench;
 import static dev.anchor.bench.QueueBench.JSON;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.anchor.it.AnchorProcess;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
@@ -61,33 +62,20 @@ public final class OverloadBench {
     }
     double factor = Double.parseDouble(opt.getOrDefault("factor", "10"));
     int seconds = Integer.parseInt(opt.getOrDefault("seconds", "60"));
-    Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-overload-bench");
-    int port = QueueBench.freePort();
-    ProcessBuilder pb =
-        new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
-            .directory(home.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("node.log").toFile());
-    Map<String, String> env = pb.environment();
-    env.put("ANCHOR_SKIP_BUILD", "1");
-    env.put("ANCHOR_DATA_DIR", dir.resolve("data").toString());
-    env.put("ANCHOR_PORT", Integer.toString(port));
-    env.put("ANCHOR_HTTP_HOST", "127.0.0.1");
-    env.put("ANCHOR_CLUSTER_PORT", Integer.toString(QueueBench.freePort()));
-    env.put("ANCHOR_MANAGEMENT_PORT", Integer.toString(QueueBench.freePort()));
+    Map<String, String> env = new java.util.HashMap<>();
     env.put("ANCHOR_WORKER_CAPACITY", opt.getOrDefault("capacity", "4"));
     env.put("ANCHOR_LOG_LEVEL", "WARN");
-    env.put("ANCHOR_JWT_SECRET", QueueBench.SECRET);
     env.put("ANCHOR_JAVA_OPTS", "-Xmx" + opt.getOrDefault("xmx", "1g"));
     if (opt.containsKey("max-open")) env.put("ANCHOR_MAX_OPEN_TASKS", opt.get("max-open"));
     if (opt.containsKey("in-flight")) env.put("ANCHOR_MAX_SUBMITS_IN_FLIGHT", opt.get("in-flight"));
     if ("memory".equals(opt.get("store"))) env.put("ANCHOR_MONGO_URI", "embedded-memory");
-    Process node = pb.start();
-    String base = "http://127.0.0.1:" + port;
+    AnchorProcess anchor = QueueBench.start("standalone", dir.resolve("data"), env);
+    Process node = anchor.process;
+    String base = anchor.url("");
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
     try {
-      QueueBench.awaitHealthy(base, node, dir);
+      anchor.awaitHealthy(QueueBench.STARTUP);
       double sustained;
       if (opt.containsKey("rate")) {
         sustained = Double.parseDouble(opt.get("rate"));
@@ -126,7 +114,7 @@ public final class OverloadBench {
       AtomicLong late = new AtomicLong();
       java.util.function.BiFunction<Boolean, Long, HttpRequest> request =
           (bulk, i) ->
-              QueueBench.api(URI.create(base + (bulk ? "/api/tasks/bulk" : "/api/tasks")))
+              AnchorProcess.authorized(URI.create(base + (bulk ? "/api/tasks/bulk" : "/api/tasks")))
                   .timeout(Duration.ofSeconds(30))
                   .header("Content-Type", "application/json")
                   .POST(HttpRequest.BodyPublishers.ofString(bulk ? bulkBody : QueueBench.JS_NOOP))
@@ -230,8 +218,7 @@ public final class OverloadBench {
       samples.forEach(System.out::println);
     } finally {
       sampler.shutdownNow();
-      node.destroy();
-      if (!node.waitFor(60, TimeUnit.SECONDS)) node.destroyForcibly();
+      anchor.close();
       QueueBench.deleteTree(dir);
       System.exit(0);
     }
@@ -286,7 +273,7 @@ public final class OverloadBench {
       try {
         HttpResponse<String> r =
             CLIENT.send(
-                QueueBench.api(URI.create(base + "/api/tasks/" + id))
+                AnchorProcess.authorized(URI.create(base + "/api/tasks/" + id))
                     .timeout(Duration.ofSeconds(30))
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
@@ -336,7 +323,9 @@ public final class OverloadBench {
     long t0 = System.nanoTime();
     try {
       HttpRequest.Builder b =
-          authorized ? QueueBench.api(URI.create(url)) : HttpRequest.newBuilder(URI.create(url));
+          authorized
+              ? AnchorProcess.authorized(URI.create(url))
+              : HttpRequest.newBuilder(URI.create(url));
       int status =
           CLIENT
               .send(

@@ -2,10 +2,9 @@ package dev.anchor.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.it.AnchorProcess;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -66,26 +65,16 @@ public final class QueueBench {
           case "wasm" -> WASM_ADD;
           default -> throw new IllegalArgumentException("runtime= js or wasm, not " + runtime);
         };
-    Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-queue-bench");
-    int port = freePort();
-    ProcessBuilder pb =
-        new ProcessBuilder("bash", home.resolve("anchor").toString(), "standalone")
-            .directory(home.toFile())
-            .redirectErrorStream(true)
-            .redirectOutput(dir.resolve("node.log").toFile());
-    pb.environment().put("ANCHOR_SKIP_BUILD", "1");
-    pb.environment().put("ANCHOR_DATA_DIR", dir.resolve("data").toString());
-    pb.environment().put("ANCHOR_PORT", Integer.toString(port));
-    pb.environment().put("ANCHOR_CLUSTER_PORT", Integer.toString(freePort()));
-    pb.environment().put("ANCHOR_WORKER_CAPACITY", opt.getOrDefault("capacity", "8"));
-    pb.environment().put("ANCHOR_LOG_LEVEL", "WARN");
-    pb.environment().put("ANCHOR_JWT_SECRET", SECRET);
-    if (store.equals("memory")) pb.environment().put("ANCHOR_MONGO_URI", "embedded-memory");
-    Process node = pb.start();
-    String base = "http://127.0.0.1:" + port;
+    Map<String, String> env = new java.util.HashMap<>();
+    env.put("ANCHOR_WORKER_CAPACITY", opt.getOrDefault("capacity", "8"));
+    env.put("ANCHOR_LOG_LEVEL", "WARN");
+    if (store.equals("memory")) env.put("ANCHOR_MONGO_URI", "embedded-memory");
+    AnchorProcess anchor = start("standalone", dir.resolve("data"), env);
+    Process node = anchor.process;
+    String base = anchor.url("");
     try {
-      awaitHealthy(base, node, dir);
+      anchor.awaitHealthy(STARTUP);
       String storeName =
           (store.equals("memory") ? "embedded-mongo-memory" : "embedded-mongo-h2-file")
               + " runtime="
@@ -155,8 +144,7 @@ public final class QueueBench {
           retried.get(),
           java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
     } finally {
-      node.destroy();
-      if (!node.waitFor(60, TimeUnit.SECONDS)) node.destroyForcibly();
+      anchor.close();
       deleteTree(dir);
     }
   }
@@ -227,7 +215,7 @@ public final class QueueBench {
    */
   static CompletableFuture<HttpResponse<String>> postBulk(String base, String body) {
     HttpRequest req =
-        api(URI.create(base + "/api/tasks/bulk"))
+        AnchorProcess.authorized(URI.create(base + "/api/tasks/bulk"))
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(body))
             .build();
@@ -265,7 +253,7 @@ public final class QueueBench {
    */
   static CompletableFuture<String> submit(String base) {
     HttpRequest req =
-        api(URI.create(base + "/api/tasks"))
+        AnchorProcess.authorized(URI.create(base + "/api/tasks"))
             .header("Content-Type", "application/json")
             .POST(HttpRequest.BodyPublishers.ofString(NOOP))
             .build();
@@ -334,7 +322,9 @@ public final class QueueBench {
         // be after our first submits, and a missed Completed would leave the run waiting
         HttpResponse<java.io.InputStream> r =
             HTTP.send(
-                api(URI.create(base + "/api/events")).header("Last-Event-ID", resumeFrom).build(),
+                AnchorProcess.authorized(URI.create(base + "/api/events"))
+                    .header("Last-Event-ID", resumeFrom)
+                    .build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         connected.countDown();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body()))) {
@@ -380,7 +370,7 @@ public final class QueueBench {
           try {
             state =
                 HTTP.send(
-                        api(URI.create(base + "/api/tasks/" + id)).build(),
+                        AnchorProcess.authorized(URI.create(base + "/api/tasks/" + id)).build(),
                         HttpResponse.BodyHandlers.ofString())
                     .body();
           } catch (Exception e) {
@@ -455,53 +445,28 @@ public final class QueueBench {
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1)];
   }
 
+  /** The caller's ANCHOR_JAVA_OPTS: a bench's JVMs get the heap ./anchor gives them. */
+  static final String JAVA_OPTS = System.getenv().getOrDefault("ANCHOR_JAVA_OPTS", "");
+
+  /** How long a bench's JVM may take to answer /health. */
+  static final Duration STARTUP = Duration.ofSeconds(180);
+
   /**
-   * The API secret of the nodes a bench starts, and a token signed with it by the code behind
-   * ./anchor token.
+   * {@code ./anchor ROLE} started by the tests' launcher ({@link AnchorProcess}: the test secret,
+   * loopback, free ports, output in a log beside {@code dataDir}), with the heap ./anchor gives it
+   * (the caller's ANCHOR_JAVA_OPTS, not the tests' cap) unless {@code env} names one.
    */
-  static final String SECRET =
-      "bench-" + java.util.UUID.randomUUID() + "-" + java.util.UUID.randomUUID();
-
-  static final String TOKEN =
-      new dev.anchor.auth.TokenIssuer(
-              dev.anchor.auth.AuthConfig.from(
-                  com.typesafe.config.ConfigFactory.parseMap(
-                          Map.of("anchor.auth.jwt-secret", SECRET, "anchor.auth.mode", "on"))
-                      .withFallback(com.typesafe.config.ConfigFactory.load())))
-          .issue(
-              "bench",
-              dev.anchor.auth.ApiRole.parseList("submit,read,operate"),
-              Duration.ofHours(12));
-
-  /** A request to the API with the bench's token, as every client of a secured API sends it. */
-  static HttpRequest.Builder api(URI uri) {
-    return HttpRequest.newBuilder(uri).header("Authorization", "Bearer " + TOKEN);
+  static AnchorProcess start(String role, Path dataDir, Map<String, String> env)
+      throws java.io.IOException {
+    return start(role, dataDir, AnchorProcess.freePort(), env);
   }
 
-  static void awaitHealthy(String base, Process node, Path dir) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
-    while (System.nanoTime() < deadline) {
-      if (!node.isAlive())
-        throw new IllegalStateException(
-            "node exited: " + Files.readString(dir.resolve("node.log")));
-      try {
-        if (HTTP.send(
-                    HttpRequest.newBuilder(URI.create(base + "/health")).build(),
-                    HttpResponse.BodyHandlers.discarding())
-                .statusCode()
-            == 200) return;
-      } catch (java.io.IOException notYet) {
-        // starting
-      }
-      TimeUnit.MILLISECONDS.sleep(250);
-    }
-    throw new IllegalStateException("node not healthy in 180 s");
-  }
-
-  static int freePort() throws java.io.IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
+  static AnchorProcess start(String role, Path dataDir, int http, Map<String, String> env)
+      throws java.io.IOException {
+    Map<String, String> e = new java.util.HashMap<>();
+    e.put("ANCHOR_JAVA_OPTS", JAVA_OPTS);
+    e.putAll(env);
+    return AnchorProcess.start(role, dataDir, http, e);
   }
 
   static void deleteTree(Path dir) throws java.io.IOException {

@@ -2,10 +2,12 @@ package dev.anchor.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.it.AnchorProcess;
 import dev.anchor.persistence.mongo.EmbeddedMongoServer;
 import dev.anchor.queue.EmbeddedRedis;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -45,17 +47,15 @@ public final class SoakBench {
     double minutes = Double.parseDouble(opt.getOrDefault("minutes", "10"));
     int rate = Integer.parseInt(opt.getOrDefault("rate", "20"));
     double killEvery = Double.parseDouble(opt.getOrDefault("kill-every", "3"));
-    Path home = Path.of(System.getProperty("anchor.home", ".")).toAbsolutePath();
     Path dir = Files.createTempDirectory("anchor-soak");
     System.out.printf(
         "# soak: %.1f min at %d submits/s, a worker killed every %.1f min; logs in %s%n",
         minutes, rate, killEvery, dir);
-    Map<String, Process> workers = new ConcurrentHashMap<>();
-    Process coordinator = null;
+    Map<String, AnchorProcess> workers = new ConcurrentHashMap<>();
+    AnchorProcess coordinator = null;
     try (EmbeddedRedis redis = EmbeddedRedis.start(dir.resolve("redis"));
         EmbeddedMongoServer mongo = EmbeddedMongoServer.inDirectory(dir.resolve("mongo"))) {
-      int cluster = QueueBench.freePort();
-      int http = QueueBench.freePort();
+      int cluster = AnchorProcess.freePort();
       Map<String, String> env =
           new HashMap<>(
               Map.of(
@@ -75,18 +75,19 @@ public final class SoakBench {
                   "5s"));
       Map<String, String> c = new HashMap<>(env);
       c.put("ANCHOR_CLUSTER_PORT", Integer.toString(cluster));
-      coordinator = ConsensusBench.start(home, dir, "coordinator", "coordinator", http, c);
-      String base = "http://127.0.0.1:" + http;
-      ConsensusBench.awaitHealthy(base);
+      coordinator = QueueBench.start("coordinator", dir.resolve("coordinator"), c);
+      String base = coordinator.url("");
+      coordinator.awaitHealthy(Duration.ofMinutes(4));
       Map<String, Map<String, String>> workerEnv = new HashMap<>();
       for (String w : List.of("w1", "w2", "w3")) {
         Map<String, String> e = new HashMap<>(env);
         e.put("ANCHOR_NODE_NAME", w);
-        e.put("ANCHOR_CLUSTER_PORT", Integer.toString(QueueBench.freePort()));
+        // a worker started again after its kill -9 comes back on the same address
+        e.put("ANCHOR_CLUSTER_PORT", Integer.toString(AnchorProcess.freePort()));
         workerEnv.put(w, e);
-        workers.put(w, ConsensusBench.start(home, dir, "worker", w, QueueBench.freePort(), e));
+        workers.put(w, QueueBench.start("worker", dir.resolve(w), e));
       }
-      ConsensusBench.awaitNodes(base, 3);
+      coordinator.api().awaitOnline(3, Duration.ofMinutes(4));
 
       List<String> tasks = java.util.Collections.synchronizedList(new ArrayList<>());
       List<String> dags = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -102,27 +103,25 @@ public final class SoakBench {
       while (System.nanoTime() < end) {
         long now = System.nanoTime();
         if (now >= nextSample) {
-          sample(coordinator, workers.get("w1"), (now - start) / 1_000_000_000L, tasks.size());
+          sample(
+              coordinator.process,
+              workers.get("w1").process,
+              (now - start) / 1_000_000_000L,
+              tasks.size());
           nextSample += TimeUnit.SECONDS.toNanos(30);
         }
         if (now >= nextKill) {
           String victim = List.of("w1", "w2", "w3").get(kills % 3);
-          Process p = workers.get(victim);
-          p.descendants().forEach(ProcessHandle::destroyForcibly);
-          p.destroyForcibly();
-          p.waitFor(30, TimeUnit.SECONDS);
+          AnchorProcess p = workers.get(victim);
+          p.process.descendants().forEach(ProcessHandle::destroyForcibly);
+          p.kill9();
           System.out.printf(
               "# t=%ds kill -9 %s (pid %d); started again%n",
-              (now - start) / 1_000_000_000L, victim, p.pid());
+              (now - start) / 1_000_000_000L, victim, p.process.pid());
           workers.put(
               victim,
-              ConsensusBench.start(
-                  home,
-                  dir,
-                  "worker",
-                  victim + "-" + (kills + 1),
-                  QueueBench.freePort(),
-                  workerEnv.get(victim)));
+              QueueBench.start(
+                  "worker", dir.resolve(victim + "-" + (kills + 1)), workerEnv.get(victim)));
           kills++;
           nextKill += (long) (killEvery * 60e9);
         }
@@ -140,16 +139,13 @@ public final class SoakBench {
           sent, refused.get());
       report(base, tasks, dags, kills, minutes, refused.get());
       sample(
-          coordinator,
-          workers.get("w1"),
+          coordinator.process,
+          workers.get("w1").process,
           (System.nanoTime() - start) / 1_000_000_000L,
           tasks.size());
     } finally {
-      for (Process p : workers.values()) p.destroy();
-      if (coordinator != null) coordinator.destroy();
-      for (Process p : workers.values()) if (!p.waitFor(40, TimeUnit.SECONDS)) p.destroyForcibly();
-      if (coordinator != null && !coordinator.waitFor(40, TimeUnit.SECONDS))
-        coordinator.destroyForcibly();
+      for (AnchorProcess p : workers.values()) p.close();
+      if (coordinator != null) coordinator.close();
     }
   }
 

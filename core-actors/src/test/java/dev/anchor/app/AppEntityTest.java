@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
+import dev.anchor.EntityFixture;
 import dev.anchor.app.AppEntity.Command;
 import dev.anchor.app.AppEntity.Event;
 import dev.anchor.app.AppEntity.Report;
@@ -21,19 +21,17 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class AppEntityTest {
   private static final AppSpec HELLO = AppSpec.hello("My Web App", "Web", 8080, 2048, 2, "/");
 
-  private static ActorTestKit kit;
+  @RegisterExtension static final EntityFixture entities = EntityFixture.named("AppEntityTest");
   private static final AtomicInteger ids = new AtomicInteger();
 
   private final MutableClock clock = new MutableClock(1_700_000_000_000L);
@@ -90,29 +88,12 @@ class AppEntityTest {
     }
   }
 
-  @BeforeAll
-  static void startSystem() {
-    kit =
-        ActorTestKit.create(
-            "AppEntityTest",
-            ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
-                .withFallback(EventSourcedBehaviorTestKit.config())
-                .withFallback(ConfigFactory.load()));
-  }
-
-  @AfterAll
-  static void stopSystem() {
-    kit.shutdownTestKit();
-  }
-
   @BeforeEach
   void newApp() {
     fx = new FakeEffects();
     appId = "app-" + ids.incrementAndGet();
     // the timer never fires during a test: reconciling is driven by explicit Ticks
-    app =
-        EventSourcedBehaviorTestKit.create(
-            kit.system(), AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
+    app = entities.testKit(AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
   }
 
   private AppView create() {
@@ -172,9 +153,7 @@ class AppEntityTest {
   void anAppWithADisplayShowsItsNumberOnceItsNodeReportsIt() {
     assertNull(create().display(), "an app without a display shows none");
     appId = appId + "-d";
-    app =
-        EventSourcedBehaviorTestKit.create(
-            kit.system(), AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
+    app = entities.testKit(AppEntity.create(appId, fx, Duration.ofHours(1), clock, null));
     var created =
         app.<StatusReply<AppView>>runCommand(
             reply -> new AppEntity.Create(HELLO.withDisplay(true, "640x480"), reply));
@@ -393,7 +372,7 @@ class AppEntityTest {
   @Test
   void logsAreAskedFromTheHostingNode() {
     create();
-    TestProbe<AppOrder.AppLogs> probe = kit.createTestProbe();
+    TestProbe<AppOrder.AppLogs> probe = entities.kit().createTestProbe();
     app.runCommand(new AppEntity.GetLogs(50, probe.ref()));
     AppOrder.Logs logs = fx.sent(AppOrder.Logs.class).get(0);
     assertEquals("n1", logs.nodeId());

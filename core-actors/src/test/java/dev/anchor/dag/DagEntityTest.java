@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.typesafe.config.ConfigFactory;
+import dev.anchor.EntityFixture;
 import dev.anchor.dag.DagEntity.Command;
 import dev.anchor.dag.DagEntity.Event;
 import dev.anchor.dag.DagEntity.State;
@@ -19,15 +19,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class DagEntityTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -40,30 +38,13 @@ class DagEntityTest {
 
   private static final TaskSpec T = TaskSpec.of("task", "js", "input");
 
-  private static ActorTestKit kit;
+  @RegisterExtension static final EntityFixture entities = EntityFixture.named("DagEntityTest");
   private static final AtomicInteger ids = new AtomicInteger();
 
   private final MutableClock clock = new MutableClock(1_700_000_000_000L);
   private FakeDagEffects fx;
   private String dagId;
   private EventSourcedBehaviorTestKit<Command, Event, State> dag;
-
-  @BeforeAll
-  static void startSystem() {
-    // a free port (other builds share the machine) and no JVM exit when the kit shuts down
-    kit =
-        ActorTestKit.create(
-            "DagEntityTest",
-            ConfigFactory.parseString(
-                    "pekko.remote.artery.canonical.port = 0\npekko.coordinated-shutdown.exit-jvm = off")
-                .withFallback(EventSourcedBehaviorTestKit.config())
-                .withFallback(ConfigFactory.load()));
-  }
-
-  @AfterAll
-  static void stopSystem() {
-    kit.shutdownTestKit();
-  }
 
   @BeforeEach
   void newDag() {
@@ -74,8 +55,7 @@ class DagEntityTest {
 
   private EventSourcedBehaviorTestKit<Command, Event, State> entity(
       org.apache.pekko.actor.typed.ActorRef<ClusterSharding.ShardCommand> shard) {
-    return EventSourcedBehaviorTestKit.create(
-        kit.system(), DagEntity.create(dagId, fx, SETTINGS, clock, shard));
+    return entities.testKit(DagEntity.create(dagId, fx, SETTINGS, clock, shard));
   }
 
   // ------------------------------------------------------------------ helpers
@@ -365,7 +345,7 @@ class DagEntityTest {
 
   @Test
   void anUnknownDagAnswersUnknownAndPassivates() {
-    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    TestProbe<ClusterSharding.ShardCommand> shard = entities.kit().createTestProbe();
     dag = entity(shard.getRef());
     DagView v = dag.<DagView>runCommand(DagEntity.Get::new).reply();
     assertEquals(DagView.UNKNOWN, v.status());
@@ -374,7 +354,7 @@ class DagEntityTest {
 
   @Test
   void anEndedDagPassivates() {
-    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    TestProbe<ClusterSharding.ShardCommand> shard = entities.kit().createTestProbe();
     dag = entity(shard.getRef());
     schedule(new DagSpec("one", List.of(step("a")), null, null, 0));
     awaitSubmitted("a");

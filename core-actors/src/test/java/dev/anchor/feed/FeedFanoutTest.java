@@ -2,10 +2,8 @@ package dev.anchor.feed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.anchor.queue.EmbeddedRedis;
-import dev.anchor.queue.RedisConnector;
+import dev.anchor.queue.RealRedis;
 import io.lettuce.core.RedisClient;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -14,26 +12,22 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Every client of the shared feed reader sees every change once, in order, wherever it starts. */
 class FeedFanoutTest {
-  @TempDir static Path dir;
-  static EmbeddedRedis redis;
+  @RegisterExtension static final RealRedis redis = new RealRedis();
   static RedisClient client;
   static ExecutorService blocking = Executors.newCachedThreadPool();
 
   @BeforeAll
-  static void start() throws Exception {
-    redis = EmbeddedRedis.start(dir);
-    client = RedisConnector.client(redis.uri());
+  static void connect() {
+    client = redis.client();
   }
 
   @AfterAll
   static void stop() {
     blocking.shutdownNow();
-    if (client != null) client.shutdown();
-    if (redis != null) redis.close();
   }
 
   /** Reads {@code n} entries after {@code from}, as an event stream does, batch by batch. */

@@ -2,21 +2,18 @@ package dev.anchor.feed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.anchor.queue.EmbeddedRedis;
 import dev.anchor.queue.JobQueue;
 import dev.anchor.queue.QueueStats;
-import dev.anchor.queue.RedisConnector;
+import dev.anchor.queue.RealRedis;
 import dev.anchor.task.TaskView;
 import dev.anchor.task.VerificationView;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The state counts of /api/queue/stats against a real redis-server: a known workload of task
@@ -24,23 +21,14 @@ import org.junit.jupiter.api.io.TempDir;
  * clients) and a rebuild from the task index after the counters were lost.
  */
 class StatusCountsTest {
-  @TempDir static Path dir;
-  static EmbeddedRedis redis;
+  @RegisterExtension static final RealRedis redis = new RealRedis();
   static RedisClient client;
   static StatefulRedisConnection<String, String> conn;
 
   @BeforeAll
-  static void start() throws Exception {
-    redis = EmbeddedRedis.start(dir);
-    client = RedisConnector.client(redis.uri());
-    conn = client.connect();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (conn != null) conn.close();
-    if (client != null) client.shutdown();
-    if (redis != null) redis.close();
+  static void connect() {
+    client = redis.client();
+    conn = redis.connection();
   }
 
   private static final VerificationView VERIFIED =

@@ -2,37 +2,25 @@ package dev.anchor.feed;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import dev.anchor.queue.EmbeddedRedis;
-import dev.anchor.queue.RedisConnector;
+import dev.anchor.queue.RealRedis;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** One task change written in one script call, against a real redis-server. */
 class TaskChangeWriterTest {
-  @TempDir static Path dir;
-  static EmbeddedRedis redis;
+  @RegisterExtension static final RealRedis redis = new RealRedis();
   static RedisClient client;
   static StatefulRedisConnection<String, String> conn;
 
   @BeforeAll
-  static void start() throws Exception {
-    redis = EmbeddedRedis.start(dir);
-    client = RedisConnector.client(redis.uri());
-    conn = client.connect();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (conn != null) conn.close();
-    if (client != null) client.shutdown();
-    if (redis != null) redis.close();
+  static void connect() {
+    client = redis.client();
+    conn = redis.connection();
   }
 
   @Test

@@ -5,20 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.anchor.queue.EmbeddedRedis;
-import dev.anchor.queue.RedisConnector;
+import dev.anchor.queue.RealRedis;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Ended tasks leave Redis's listing by age and count, open ones never, against a real redis-server.
@@ -28,23 +25,14 @@ class TaskRetentionTest {
   private static final String DEAD = "test:retention-dead";
   private static final long HOUR = 3_600_000L;
 
-  @TempDir static Path dir;
-  static EmbeddedRedis redis;
+  @RegisterExtension static final RealRedis redis = new RealRedis();
   static RedisClient client;
   static StatefulRedisConnection<String, String> conn;
 
   @BeforeAll
-  static void start() throws Exception {
-    redis = EmbeddedRedis.start(dir);
-    client = RedisConnector.client(redis.uri());
-    conn = client.connect();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (conn != null) conn.close();
-    if (client != null) client.shutdown();
-    if (redis != null) redis.close();
+  static void connect() {
+    client = redis.client();
+    conn = redis.connection();
   }
 
   @BeforeEach

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
+import dev.anchor.EntityFixture;
 import dev.anchor.node.NodeEntity.Command;
 import dev.anchor.node.NodeEntity.Cordon;
 import dev.anchor.node.NodeEntity.Drain;
@@ -23,15 +23,13 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.SerializationTestKit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class NodeEntityTest {
 
@@ -40,7 +38,7 @@ class NodeEntityTest {
   private static final NodeMetrics IDLE = new NodeMetrics(0.05, 0.2, 100, 0);
   private static final NodeMetrics BUSY = new NodeMetrics(0.9, 0.7, 160, 4);
 
-  private static ActorTestKit kit;
+  @RegisterExtension static final EntityFixture entities = EntityFixture.named("NodeEntityTest");
   private static final AtomicInteger ids = new AtomicInteger();
 
   private final MutableClock clock = new MutableClock(1_700_000_000_000L);
@@ -73,26 +71,12 @@ class NodeEntityTest {
     }
   }
 
-  @BeforeAll
-  static void startSystem() {
-    kit =
-        ActorTestKit.create(
-            "NodeEntityTest",
-            EventSourcedBehaviorTestKit.config().withFallback(ConfigFactory.load()));
-  }
-
-  @AfterAll
-  static void stopSystem() {
-    kit.shutdownTestKit();
-  }
-
   @BeforeEach
   void newNode() {
     nodeId = "node-" + ids.incrementAndGet();
     effects = new RecordingNodeEffects();
     node =
-        EventSourcedBehaviorTestKit.create(
-            kit.system(),
+        entities.testKit(
             NodeEntity.create(nodeId, new NodeSettings(Duration.ofSeconds(60)), effects, clock));
   }
 
@@ -287,7 +271,7 @@ class NodeEntityTest {
 
   @Test
   void stateAndEventsRoundTripThroughCborUnchanged() {
-    SerializationTestKit serialization = new SerializationTestKit(kit.system());
+    SerializationTestKit serialization = new SerializationTestKit(entities.system());
     State s = State.EMPTY;
     for (Event e :
         List.<Event>of(

@@ -4,34 +4,29 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.lettuce.core.RedisClient;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** The job queue against a real redis-server (the embedded one standalone mode uses). */
 class JobQueueTest {
-  @TempDir static Path dir;
-  static EmbeddedRedis redis;
+  @RegisterExtension static final RealRedis redis = new RealRedis();
   static RedisClient client;
   static JobQueue queue;
 
   @BeforeAll
-  static void start() throws Exception {
-    redis = EmbeddedRedis.start(dir);
-    client = RedisConnector.client(redis.uri());
+  static void start() {
+    client = redis.client();
     queue = new JobQueue(client);
   }
 
   @AfterAll
   static void stop() {
     if (queue != null) queue.close();
-    if (client != null) client.shutdown();
-    if (redis != null) redis.close();
   }
 
   private static String node() {

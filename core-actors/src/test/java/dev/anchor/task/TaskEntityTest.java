@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
+import dev.anchor.EntityFixture;
 import dev.anchor.task.RecordingTaskEffects.CancelRunning;
 import dev.anchor.task.TaskEffects.Placement;
 import dev.anchor.task.TaskEntity.AttemptFailed;
@@ -31,16 +31,13 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.Done;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.cluster.sharding.typed.javadsl.ClusterSharding;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class TaskEntityTest {
 
@@ -53,33 +50,15 @@ class TaskEntityTest {
   private static final TaskSpec SPEC =
       TaskSpec.of("sum", "js", "function main(a, b) { return a + b; }");
 
-  private static ActorTestKit kit;
-  private static ManualTime manualTime;
+  @RegisterExtension
+  static final EntityFixture entities = EntityFixture.named("TaskEntityTest").withManualTime();
+
   private static final AtomicInteger ids = new AtomicInteger();
 
   private final MutableClock clock = new MutableClock(1_700_000_000_000L);
   private RecordingTaskEffects fx;
   private String taskId;
   private EventSourcedBehaviorTestKit<Command, Event, TaskState> task;
-
-  @BeforeAll
-  static void startSystem() {
-    // replies may take seconds on a loaded 2-core CI machine (seen: a Get after 80 s of manual time
-    // missed 3 s)
-    kit =
-        ActorTestKit.create(
-            "TaskEntityTest",
-            ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
-                .withFallback(ManualTime.config())
-                .withFallback(EventSourcedBehaviorTestKit.config())
-                .withFallback(ConfigFactory.load()));
-    manualTime = ManualTime.get(kit.system());
-  }
-
-  @AfterAll
-  static void stopSystem() {
-    kit.shutdownTestKit();
-  }
 
   @BeforeEach
   void newTask() {
@@ -90,8 +69,7 @@ class TaskEntityTest {
 
   private EventSourcedBehaviorTestKit<Command, Event, TaskState> entity(
       org.apache.pekko.actor.typed.ActorRef<ClusterSharding.ShardCommand> shard) {
-    return EventSourcedBehaviorTestKit.create(
-        kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, shard));
+    return entities.testKit(TaskEntity.create(taskId, fx, SETTINGS, clock, shard));
   }
 
   // ------------------------------------------------------------------ helpers
@@ -144,7 +122,7 @@ class TaskEntityTest {
 
   /** Moves both the entity's clock and the scheduler, as real time would. */
   private void timePasses(Duration d) {
-    SteppedTime.passes(d, clock, manualTime, this::view);
+    SteppedTime.passes(d, clock, entities.manualTime(), this::view);
   }
 
   private void running(String node) {
@@ -156,7 +134,7 @@ class TaskEntityTest {
 
   @Test
   void aNormalRunJournalsSubmittedAndCompletedAndShowsEveryStep() {
-    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
+    TestProbe<ClusterSharding.ShardCommand> shard = entities.kit().createTestProbe();
     taskId = "t-" + ids.incrementAndGet();
     task = entity(shard.ref());
 
@@ -657,13 +635,14 @@ class TaskEntityTest {
   void anEndedTaskPassivatesAgainAfterRecovery() {
     running("node-1");
     succeed(1, "node-1");
-    TestProbe<ClusterSharding.ShardCommand> shard = kit.createTestProbe();
-    TestProbe<TaskView> viewProbe = kit.createTestProbe();
-    var recovered = kit.spawn(TaskEntity.create(taskId, fx, SETTINGS, clock, shard.ref()));
+    TestProbe<ClusterSharding.ShardCommand> shard = entities.kit().createTestProbe();
+    TestProbe<TaskView> viewProbe = entities.kit().createTestProbe();
+    var recovered =
+        entities.kit().spawn(TaskEntity.create(taskId, fx, SETTINGS, clock, shard.ref()));
     shard.expectMessageClass(ClusterSharding.Passivate.class);
     recovered.tell(new Get(viewProbe.ref()));
     assertEquals(TaskView.COMPLETED, viewProbe.receiveMessage().status());
-    kit.stop(recovered);
+    entities.kit().stop(recovered);
   }
 
   // ------------------------------------------------------------------ after Redis lost its last

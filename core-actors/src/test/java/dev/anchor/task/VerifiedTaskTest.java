@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.ConfigFactory;
+import dev.anchor.EntityFixture;
 import dev.anchor.task.RecordingTaskEffects.Verdict;
 import dev.anchor.task.TaskEffects.Placement;
 import dev.anchor.task.TaskEntity.Command;
@@ -20,14 +20,11 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.pekko.Done;
-import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.apache.pekko.actor.testkit.typed.javadsl.ManualTime;
 import org.apache.pekko.pattern.StatusReply;
 import org.apache.pekko.persistence.testkit.javadsl.EventSourcedBehaviorTestKit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Consensus verification in the task entity: replicas on distinct nodes, quorum, verdicts,
@@ -42,8 +39,9 @@ class VerifiedTaskTest {
           Duration.ofSeconds(10),
           Duration.ofSeconds(60));
 
-  private static ActorTestKit kit;
-  private static ManualTime manualTime;
+  @RegisterExtension
+  static final EntityFixture entities = EntityFixture.named("VerifiedTaskTest").withManualTime();
+
   private static final AtomicInteger ids = new AtomicInteger();
 
   private final MutableClock clock = new MutableClock(1_700_000_000_000L);
@@ -51,32 +49,11 @@ class VerifiedTaskTest {
   private String taskId;
   private EventSourcedBehaviorTestKit<Command, Event, TaskState> task;
 
-  @BeforeAll
-  static void startSystem() {
-    // replies may take seconds on a loaded 2-core CI machine (seen: a Get after 80 s of manual time
-    // missed 3 s)
-    kit =
-        ActorTestKit.create(
-            "VerifiedTaskTest",
-            ConfigFactory.parseString("pekko.actor.testkit.typed.single-expect-default = 15s")
-                .withFallback(ManualTime.config())
-                .withFallback(EventSourcedBehaviorTestKit.config())
-                .withFallback(ConfigFactory.load()));
-    manualTime = ManualTime.get(kit.system());
-  }
-
-  @AfterAll
-  static void stopSystem() {
-    kit.shutdownTestKit();
-  }
-
   @BeforeEach
   void newTask() {
     fx = new RecordingTaskEffects();
     taskId = "v-" + ids.incrementAndGet();
-    task =
-        EventSourcedBehaviorTestKit.create(
-            kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, null));
+    task = entities.testKit(TaskEntity.create(taskId, fx, SETTINGS, clock, null));
   }
 
   private static TaskSpec verified(int replicas, Integer quorum, Integer max) {
@@ -108,7 +85,7 @@ class VerifiedTaskTest {
   }
 
   private void timePasses(Duration d) {
-    SteppedTime.passes(d, clock, manualTime, this::view);
+    SteppedTime.passes(d, clock, entities.manualTime(), this::view);
   }
 
   private List<String> replicaNodes() {
@@ -312,9 +289,7 @@ class VerifiedTaskTest {
     assertEquals(TaskView.COMPLETED, view().status());
 
     taskId = "v-" + ids.incrementAndGet();
-    task =
-        EventSourcedBehaviorTestKit.create(
-            kit.system(), TaskEntity.create(taskId, fx, SETTINGS, clock, null));
+    task = entities.testKit(TaskEntity.create(taskId, fx, SETTINGS, clock, null));
     fx.thenAnswer(new Placement.Enqueued("node-9", false, false));
     submit(adaptive);
     assertEquals(List.of("node-9", "node-1"), replicaNodes());
@@ -365,7 +340,8 @@ class VerifiedTaskTest {
     StatusReply<Done> early = result(1, "node-1", "1");
     assertTrue(early.isError(), "the worker keeps its job and reports again");
     fx.replicaGate.complete(null);
-    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe = kit.createTestProbe();
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe =
+        entities.kit().createTestProbe();
     probe.awaitAssert(
         () -> {
           assertEquals(2, view().verification().runs().size());
@@ -417,7 +393,8 @@ class VerifiedTaskTest {
     task.runCommand(new Started(1, "node-9"));
     assertTrue(result(1, "node-9", "1").isError(), "held until the node's trust is known");
     answer.complete(new Placement.Enqueued("node-9", false, false));
-    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe = kit.createTestProbe();
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe =
+        entities.kit().createTestProbe();
     probe.awaitAssert(
         () -> {
           assertEquals(List.of("node-9", "node-1"), replicaNodes());
@@ -484,7 +461,9 @@ class VerifiedTaskTest {
 
     fx.receivers = () -> done(Done.getInstance());
     task.restart();
-    kit.createTestProbe()
+    entities
+        .kit()
+        .createTestProbe()
         .awaitAssert(
             () -> {
               assertTrue(
@@ -527,7 +506,9 @@ class VerifiedTaskTest {
     assertTrue(fx.confirmedVerdicts.isEmpty(), "both refused");
     assertTrue(wake());
     timePasses(Duration.ofSeconds(1)); // first retry: one more refusal
-    kit.createTestProbe()
+    entities
+        .kit()
+        .createTestProbe()
         .awaitAssert(
             () -> {
               assertEquals(1, fx.confirmedVerdicts.size());
@@ -536,7 +517,9 @@ class VerifiedTaskTest {
     assertEquals(
         1, state().dueVerdicts().size(), "the confirmed one left the outbox, the other is due");
     timePasses(Duration.ofSeconds(2)); // backoff doubled
-    kit.createTestProbe()
+    entities
+        .kit()
+        .createTestProbe()
         .awaitAssert(
             () -> {
               assertFalse(state().effectsDue());
@@ -564,7 +547,9 @@ class VerifiedTaskTest {
     assertTrue(wake(), "reopened until the late verdict is delivered");
     fx.receivers = () -> done(Done.getInstance());
     task.restart();
-    kit.createTestProbe()
+    entities
+        .kit()
+        .createTestProbe()
         .awaitAssert(
             () -> {
               assertFalse(state().effectsDue());

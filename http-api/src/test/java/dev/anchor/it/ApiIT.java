@@ -10,16 +10,12 @@ import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The HTTP API of a standalone node, as a client sees it: errors, lookups, cancel, listing and
@@ -27,24 +23,12 @@ import org.junit.jupiter.api.Test;
  */
 @org.junit.jupiter.api.Timeout(value = 5, unit = java.util.concurrent.TimeUnit.MINUTES)
 class ApiIT {
-  static final ObjectMapper JSON = new ObjectMapper();
-  static Path dir;
-  static AnchorProcess node;
+  static final ObjectMapper JSON = ApiClient.JSON;
 
-  @BeforeAll
-  static void start() throws Exception {
-    dir = Files.createTempDirectory("anchor-api-it");
-    node =
-        AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(), Map.of());
-    node.awaitHealthy(Duration.ofSeconds(150));
-  }
+  @RegisterExtension static final AnchorCluster node = AnchorCluster.standalone();
 
-  @AfterAll
-  static void stop() throws Exception {
-    if (node != null) node.close();
-    try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-    }
+  static ApiClient api() {
+    return node.api();
   }
 
   static JsonNode body(HttpResponse<String> r) throws Exception {
@@ -52,7 +36,7 @@ class ApiIT {
   }
 
   static void assertBadRequest(String json, String field) throws Exception {
-    HttpResponse<String> r = node.post("/api/tasks", json);
+    HttpResponse<String> r = api().post("/api/tasks", json);
     assertEquals(400, r.statusCode(), r.body());
     JsonNode b = body(r);
     assertTrue(b.hasNonNull("error"), r.body());
@@ -60,7 +44,7 @@ class ApiIT {
   }
 
   String submit(String json) throws Exception {
-    HttpResponse<String> r = node.post("/api/tasks", json);
+    HttpResponse<String> r = api().post("/api/tasks", json);
     assertEquals(201, r.statusCode(), r.body());
     assertEquals("Queued", body(r).path("status").asText());
     return body(r).path("taskId").asText();
@@ -86,34 +70,30 @@ class ApiIT {
   @Test
   void bulkSubmitAcceptsAllOrNamesTheBadOne() throws Exception {
     HttpResponse<String> bad =
-        node.post(
-            "/api/tasks/bulk",
-            "{\"tasks\":[{\"payload\":{\"sourceCode\":\"1\"}},{\"payload\":{\"runtime\":\"js\"}}]}");
+        api()
+            .post(
+                "/api/tasks/bulk",
+                "{\"tasks\":[{\"payload\":{\"sourceCode\":\"1\"}},{\"payload\":{\"runtime\":\"js\"}}]}");
     assertEquals(400, bad.statusCode(), bad.body());
     assertEquals("tasks[1].payload.sourceCode", body(bad).path("field").asText());
     HttpResponse<String> ok =
-        node.post(
-            "/api/tasks/bulk",
-            "{\"tasks\":[{\"payload\":{\"sourceCode\":\"10 + 1\"}},{\"payload\":{\"sourceCode\":\"20 + 2\"}}]}");
+        api()
+            .post(
+                "/api/tasks/bulk",
+                "{\"tasks\":[{\"payload\":{\"sourceCode\":\"10 + 1\"}},{\"payload\":{\"sourceCode\":\"20 + 2\"}}]}");
     assertEquals(201, ok.statusCode(), ok.body());
     JsonNode ids = body(ok).path("taskIds");
     assertEquals(2, ids.size());
     assertEquals(
-        11,
-        StandaloneCrashIT.awaitEnd(node, ids.get(0).asText(), Duration.ofSeconds(120))
-            .path("result")
-            .asInt());
+        11, api().awaitEnd(ids.get(0).asText(), Duration.ofSeconds(120)).path("result").asInt());
     assertEquals(
-        22,
-        StandaloneCrashIT.awaitEnd(node, ids.get(1).asText(), Duration.ofSeconds(120))
-            .path("result")
-            .asInt());
+        22, api().awaitEnd(ids.get(1).asText(), Duration.ofSeconds(120)).path("result").asInt());
   }
 
   @Test
   void aBodyOverTheLimitIsRefusedWith413() throws Exception {
     String big = "{\"payload\":{\"sourceCode\":\"" + "x".repeat(6 * 1024 * 1024) + "\"}}";
-    HttpResponse<String> r = node.post("/api/tasks", big);
+    HttpResponse<String> r = api().post("/api/tasks", big);
     assertEquals(
         413, r.statusCode(), r.body().length() > 300 ? r.body().substring(0, 300) : r.body());
     assertTrue(body(r).hasNonNull("error"));
@@ -121,9 +101,9 @@ class ApiIT {
 
   @Test
   void unknownIdsAre404() throws Exception {
-    assertEquals(404, node.get("/api/tasks/00000000-0000-0000-0000-000000000000").statusCode());
-    assertEquals(404, node.get("/api/tasks/not-a-task").statusCode());
-    assertEquals(404, node.get("/api/nothing-here").statusCode());
+    assertEquals(404, api().get("/api/tasks/00000000-0000-0000-0000-000000000000").statusCode());
+    assertEquals(404, api().get("/api/tasks/not-a-task").statusCode());
+    assertEquals(404, api().get("/api/nothing-here").statusCode());
   }
 
   @Test
@@ -135,7 +115,7 @@ class ApiIT {
             "{\"payload\":{\"runtime\":\"wasm\",\"wasm\":\""
                 + add
                 + "\",\"entry\":\"add\",\"args\":[2,40]}}");
-    JsonNode t = StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
+    JsonNode t = api().awaitEnd(id, Duration.ofSeconds(120));
     assertEquals("Completed", t.path("status").asText(), t.toString());
     assertEquals(42, t.path("result").asInt(), t.toString());
   }
@@ -143,25 +123,18 @@ class ApiIT {
   @Test
   void aTaskNoNodeCanTakeWaitsQueuedWithTheReason() throws Exception {
     String id = submit("{\"payload\":{\"sourceCode\":\"1\"},\"requirements\":{\"minRam\":100000}}");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    JsonNode t = body(node.get("/api/tasks/" + id));
-    while (t.path("waitingReason").isNull() && System.nanoTime() < deadline) {
-      TimeUnit.MILLISECONDS.sleep(100);
-      t = body(node.get("/api/tasks/" + id));
-    }
+    JsonNode t =
+        api().awaitTask(id, Duration.ofSeconds(60), v -> !v.path("waitingReason").isNull());
     assertEquals("Queued", t.path("status").asText(), t.toString());
     assertTrue(t.path("waitingReason").asText().contains("minRam"), t.toString());
-    HttpResponse<String> r =
-        node.HTTP.send(
-            AnchorProcess.authorized(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r = api().delete("/api/tasks/" + id);
     assertEquals("Cancelled", body(r).path("status").asText(), r.body());
   }
 
   @Test
   void aScriptErrorFailsTheTaskOnceWithTheMessage() throws Exception {
     String id = submit("{\"payload\":{\"sourceCode\":\"throw new Error('boom')\"}}");
-    JsonNode t = StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
+    JsonNode t = api().awaitEnd(id, Duration.ofSeconds(120));
     assertEquals("Failed", t.path("status").asText(), t.toString());
     assertTrue(t.path("error").asText().contains("boom"), t.toString());
     assertEquals(1, t.path("attempts").asInt(), "errors in user code are not retried: " + t);
@@ -170,42 +143,31 @@ class ApiIT {
   @Test
   void cancelStopsARunningTaskAndTheNodeGoesOn() throws Exception {
     String id = submit("{\"payload\":{\"sourceCode\":\"while(true){}\"},\"timeoutMs\":120000}");
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    while (!body(node.get("/api/tasks/" + id)).path("status").asText().equals("Running")) {
-      assertTrue(System.nanoTime() < deadline, "never started");
-      TimeUnit.MILLISECONDS.sleep(100);
-    }
-    HttpResponse<String> r =
-        node.HTTP.send(
-            AnchorProcess.authorized(URI.create(node.url("/api/tasks/" + id))).DELETE().build(),
-            HttpResponse.BodyHandlers.ofString());
+    api().awaitStatus(id, "Running", Duration.ofSeconds(120));
+    HttpResponse<String> r = api().delete("/api/tasks/" + id);
     assertEquals(200, r.statusCode(), r.body());
     assertEquals("Cancelled", body(r).path("status").asText());
     // the node's job slot comes back: a task submitted after the cancel completes
     String next = submit("{\"payload\":{\"sourceCode\":\"[1,2,3].length\"}}");
-    JsonNode t = StandaloneCrashIT.awaitEnd(node, next, Duration.ofSeconds(120));
+    JsonNode t = api().awaitEnd(next, Duration.ofSeconds(120));
     assertEquals(3, t.path("result").asInt(), t.toString());
-    assertEquals("Cancelled", body(node.get("/api/tasks/" + id)).path("status").asText());
+    assertEquals("Cancelled", body(api().get("/api/tasks/" + id)).path("status").asText());
   }
 
   @Test
   void aTaskStreamsItsStateChangesUntilItEnds() throws Exception {
     // busy for a second and a half, so the subscriber sees it before it ends
+    // as a browser's EventSource, which cannot send headers: a read token in the access_token
+    // parameter (made before the task starts: ./anchor token is a JVM start)
+    String readToken = AnchorProcess.token("read");
     String id =
         submit(
             "{\"payload\":{\"sourceCode\":\"const t = Date.now(); while (Date.now() - t < 1500) {} input.a + input.b\"},"
                 + "\"input\":{\"a\":2,\"b\":40}}");
-    // as a browser's EventSource, which cannot send headers: a read token in the access_token
-    // parameter
     HttpResponse<java.io.InputStream> r =
-        node.HTTP.send(
+        ApiClient.HTTP.send(
             HttpRequest.newBuilder(
-                    URI.create(
-                        node.url(
-                            "/api/tasks/"
-                                + id
-                                + "/events?access_token="
-                                + AnchorProcess.token("read"))))
+                    URI.create(api().url("/api/tasks/" + id + "/events?access_token=" + readToken)))
                 .timeout(Duration.ofSeconds(120))
                 .build(),
             HttpResponse.BodyHandlers.ofInputStream());
@@ -263,7 +225,7 @@ class ApiIT {
     List<Sse> first = readFeed(null, e -> true, 2);
     String resumeFrom = first.get(first.size() - 1).id();
     String missed = submit("{\"payload\":{\"sourceCode\":\"'while away'\"}}");
-    StandaloneCrashIT.awaitEnd(node, missed, Duration.ofSeconds(120));
+    api().awaitEnd(missed, Duration.ofSeconds(120));
     List<Sse> resumed =
         readFeed(resumeFrom, e -> e.data().contains(missed) && "Completed".equals(e.event()), 200);
     assertTrue(
@@ -277,7 +239,7 @@ class ApiIT {
     // Dispatched record,
     // in which case the journal has no Dispatched step and neither may the feed)
     List<String> history = new ArrayList<>();
-    for (JsonNode h : body(node.get("/api/tasks/" + missed)).path("history"))
+    for (JsonNode h : body(api().get("/api/tasks/" + missed)).path("history"))
       history.add(h.path("event").asText());
     assertEquals(
         List.of("Submitted", "Started", "Completed"),
@@ -297,9 +259,7 @@ class ApiIT {
    */
   List<Sse> readFeed(String lastEventId, java.util.function.Predicate<Sse> stop, int max)
       throws Exception {
-    HttpRequest.Builder b =
-        AnchorProcess.authorized(URI.create(node.url("/api/events")))
-            .timeout(Duration.ofSeconds(60));
+    HttpRequest.Builder b = api().request("/api/events").timeout(Duration.ofSeconds(60));
     if (lastEventId != null) {
       b.header("Last-Event-ID", lastEventId);
     } else {
@@ -317,7 +277,7 @@ class ApiIT {
       poke.start();
     }
     HttpResponse<java.io.InputStream> r =
-        node.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+        ApiClient.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
     assertEquals(200, r.statusCode());
     return readSse(r, stop, max);
   }
@@ -325,24 +285,24 @@ class ApiIT {
   @Test
   void listingFiltersByStatus() throws Exception {
     String id = submit("{\"name\":\"listed\",\"payload\":{\"sourceCode\":\"'ok'\"}}");
-    StandaloneCrashIT.awaitEnd(node, id, Duration.ofSeconds(120));
-    JsonNode list = body(node.get("/api/tasks?status=Completed&limit=500"));
+    api().awaitEnd(id, Duration.ofSeconds(120));
+    JsonNode list = body(api().get("/api/tasks?status=Completed&limit=500"));
     boolean found = false;
     for (JsonNode t : list) {
       assertEquals("Completed", t.path("status").asText());
       found |= t.path("taskId").asText().equals(id);
     }
     assertTrue(found, list.toString());
-    assertEquals(400, node.get("/api/tasks?limit=zero").statusCode());
+    assertEquals(400, api().get("/api/tasks?limit=zero").statusCode());
   }
 
   @Test
   void queueStatsAndNodesAnswer() throws Exception {
-    JsonNode stats = body(node.get("/api/queue/stats"));
+    JsonNode stats = body(api().get("/api/queue/stats"));
     assertTrue(
         stats.path("total").has("waiting") && stats.path("total").has("deadLettered"),
         stats.toString());
-    JsonNode nodes = body(node.get("/api/nodes"));
+    JsonNode nodes = body(api().get("/api/nodes"));
     assertEquals(1, nodes.size(), nodes.toString());
     JsonNode n = nodes.get(0);
     assertEquals("Online", n.path("status").asText());

@@ -214,10 +214,11 @@ class AppScreenIT {
         // deleting the app stops its Xvfb, and its screen is gone
         HttpResponse<String> deleted = delete(p, "/api/clusters/" + id);
         assertEquals(200, deleted.statusCode(), deleted.body());
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         Optional<ProcessHandle> h = ProcessHandle.of(xvfbPid);
-        while (h.isPresent() && h.get().isAlive() && System.nanoTime() < deadline)
-          TimeUnit.MILLISECONDS.sleep(100);
+        Poll.until(
+            "the app's Xvfb (pid " + xvfbPid + ") gone",
+            Duration.ofSeconds(20),
+            () -> !(h.isPresent() && h.get().isAlive()));
         assertFalse(
             h.isPresent() && h.get().isAlive(), "the app's Xvfb (pid " + xvfbPid + ") still runs");
         step("Xvfb " + xvfbPid + " gone");
@@ -278,15 +279,16 @@ class AppScreenIT {
   /** Until the app is Running with a display number (its node started the Xvfb and reported it). */
   private static JsonNode awaitDisplay(AnchorProcess p, String id, Duration timeout)
       throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      last = JSON.readTree(p.get("/api/clusters/" + id).body());
-      if ("Failed".equals(last.path("status").asText())) fail("the app failed: " + last);
-      if ("Running".equals(last.path("status").asText())
-          && last.path("display").path("number").isInt()) return last;
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new AssertionError("the app did not run with a display: " + last);
+    return Poll.until(
+        "app " + id + " Running with a display",
+        timeout,
+        () -> {
+          JsonNode app = ApiClient.json(p.get("/api/clusters/" + id));
+          if ("Failed".equals(app.path("status").asText())) fail("the app failed: " + app);
+          return app;
+        },
+        app ->
+            "Running".equals(app.path("status").asText())
+                && app.path("display").path("number").isInt());
   }
 }

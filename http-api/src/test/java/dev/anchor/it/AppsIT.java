@@ -11,14 +11,12 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Web apps without Docker on a real standalone: the reference body verbatim becomes the Express
@@ -57,17 +55,15 @@ class AppsIT {
       srv.listen(Number(process.env.PORT), () => console.log('custom up on ' + process.env.PORT));
       """;
 
-  @TempDir Path tmp;
+  @RegisterExtension final AnchorCluster standalone = AnchorCluster.standalone();
 
   private final List<Long> pids = new ArrayList<>();
 
   @Test
   void referenceBodyRunsTheHelloAppAndCustomAppsGetTheirOwnPort() throws Exception {
-    int port = AnchorProcess.freePort();
-    try (AnchorProcess node =
-        AnchorProcess.start("standalone", tmp.resolve("data"), port, Map.of())) {
+    AnchorProcess node = standalone.node();
+    {
       try {
-        node.awaitHealthy(Duration.ofSeconds(150));
 
         // ---- bad bodies and unknown ids
         assertBad(node, "{\"name\":\"x\",\"type\":\"Batch\"}", "type");
@@ -227,25 +223,23 @@ class AppsIT {
 
   private static JsonNode awaitRunning(AnchorProcess node, String id, Duration timeout)
       throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      last = JSON.readTree(node.get("/api/clusters/" + id).body());
-      if ("Running".equals(last.path("status").asText())
-          && "healthy".equals(last.path("health").asText())) return last;
-      if ("Failed".equals(last.path("status").asText()))
-        throw new AssertionError("app failed: " + last);
-      TimeUnit.MILLISECONDS.sleep(500);
+    try {
+      return Poll.until(
+          "app " + id + " running and healthy",
+          timeout,
+          () -> {
+            JsonNode app = ApiClient.json(node.get("/api/clusters/" + id));
+            if ("Failed".equals(app.path("status").asText()))
+              throw new AssertionError("app failed: " + app);
+            return app;
+          },
+          app ->
+              "Running".equals(app.path("status").asText())
+                  && "healthy".equals(app.path("health").asText()));
+    } catch (AssertionError e) {
+      throw new AssertionError(
+          e.getMessage() + "\n" + node.get("/api/clusters/" + id + "/logs").body(), e);
     }
-    throw new AssertionError(
-        "app "
-            + id
-            + " not running within "
-            + timeout
-            + ": "
-            + last
-            + "\n"
-            + node.get("/api/clusters/" + id + "/logs").body());
   }
 
   private static String fetch(String url) throws Exception {
@@ -259,22 +253,13 @@ class AppsIT {
 
   private static HttpResponse<String> HTTP_DELETE(AnchorProcess node, String path)
       throws Exception {
-    return AnchorProcess.HTTP.send(
-        AnchorProcess.authorized(URI.create(node.url(path)))
-            .timeout(Duration.ofSeconds(20))
-            .DELETE()
-            .build(),
-        HttpResponse.BodyHandlers.ofString());
+    return node.api().delete(path);
   }
 
-  private static void awaitGone(long pid) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-    while (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
-        && System.nanoTime() < deadline) {
-      TimeUnit.MILLISECONDS.sleep(100);
-    }
-    assertFalse(
-        ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false),
-        "pid " + pid + " still runs");
+  private static void awaitGone(long pid) throws Exception {
+    Poll.until(
+        "pid " + pid + " gone",
+        Duration.ofSeconds(15),
+        () -> !ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false));
   }
 }

@@ -119,16 +119,19 @@ class AuthIT {
 
   /** The link is printed right after the API is bound; the log is read until it shows. */
   private static String awaitLink(AnchorProcess p) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      Matcher m = LINK.matcher(p.output());
-      if (m.find()) {
-        assertEquals(p.httpPort, Integer.parseInt(m.group(1)));
-        return m.group(2);
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
+    Matcher m;
+    try {
+      m =
+          Poll.until(
+              "a sign-in link in the log",
+              Duration.ofSeconds(60),
+              () -> LINK.matcher(p.output()),
+              Matcher::find);
+    } catch (AssertionError e) {
+      throw new AssertionError("no sign-in link printed:\n" + p.output(), e);
     }
-    throw new AssertionError("no sign-in link printed:\n" + p.output());
+    assertEquals(p.httpPort, Integer.parseInt(m.group(1)));
+    return m.group(2);
   }
 
   /** {@code ./anchor token ARGS} as an operator runs it, against the standalone's data dir. */

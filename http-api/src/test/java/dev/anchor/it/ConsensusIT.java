@@ -6,26 +6,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.persistence.mongo.EmbeddedMongoServer;
-import dev.anchor.queue.EmbeddedRedis;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Consensus verification and operator control on real JVMs: a coordinator and four workers started
@@ -36,109 +31,42 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @org.junit.jupiter.api.Timeout(value = 15, unit = TimeUnit.MINUTES)
 class ConsensusIT {
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = ApiClient.JSON;
   static final List<String> HONEST = List.of("w1", "w2", "w3");
   static final String CHEAT = "w4";
   // (module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))
   static final String ADD = "AGFzbQEAAAABBwFgAn9/AX8DAgEABwcBA2FkZAAACgkBBwAgACABags=";
 
-  Path tmp;
-  EmbeddedRedis redis;
-  EmbeddedMongoServer mongo;
-  final List<AnchorProcess> processes = new ArrayList<>();
-  AnchorProcess coordinator;
-  int managementPort;
-  int jmxPort;
+  static final int MANAGEMENT_PORT = AnchorProcess.reservePort();
+  static final int JMX_PORT = AnchorProcess.reservePort();
+
+  @RegisterExtension
+  static final AnchorCluster cluster =
+      AnchorCluster.coordinator()
+          .workers("w1", "w2", "w3", CHEAT)
+          .env("ANCHOR_DOWN_AFTER", "4s")
+          .env("ANCHOR_SPOT_CHECK_FRACTION", "0")
+          .coordinatorEnv("ANCHOR_MANAGEMENT_PORT", Integer.toString(MANAGEMENT_PORT))
+          .coordinatorEnv("ANCHOR_JMX_PORT", Integer.toString(JMX_PORT))
+          .workerEnv("ANCHOR_WORKER_CAPACITY", "2")
+          .workerEnv("ANCHOR_JS_WORKERS", "1")
+          .workerEnv(CHEAT, "ANCHOR_FAULT", "corrupt-results");
+
+  ApiClient coordinator;
 
   @BeforeAll
-  void startCluster() throws Exception {
-    tmp = Files.createTempDirectory("anchor-consensus-it");
-    redis = EmbeddedRedis.start(tmp.resolve("redis-data"));
-    mongo = EmbeddedMongoServer.inMemory();
-    int clusterPort = AnchorProcess.freePort();
-    Map<String, String> stores =
-        Map.of(
-            "ANCHOR_MONGO_URI",
-            mongo.connectionString(),
-            "ANCHOR_REDIS_URI",
-            redis.uri(),
-            "ANCHOR_SEED_NODES",
-            "127.0.0.1:" + clusterPort,
-            "ANCHOR_DOWN_AFTER",
-            "4s",
-            "ANCHOR_SPOT_CHECK_FRACTION",
-            "0");
-    Map<String, String> env = new HashMap<>(stores);
-    env.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
-    managementPort = AnchorProcess.freePort();
-    jmxPort = AnchorProcess.freePort();
-    env.put("ANCHOR_MANAGEMENT_PORT", Integer.toString(managementPort));
-    env.put("ANCHOR_JMX_PORT", Integer.toString(jmxPort));
-    coordinator = start("coordinator", "coordinator", env);
-    coordinator.awaitHealthy(Duration.ofSeconds(180));
-    for (String name : List.of("w1", "w2", "w3", CHEAT)) {
-      Map<String, String> w = new HashMap<>(stores);
-      w.put("ANCHOR_NODE_NAME", name);
-      w.put("ANCHOR_WORKER_CAPACITY", "2");
-      w.put("ANCHOR_JS_WORKERS", "1");
-      if (name.equals(CHEAT)) w.put("ANCHOR_FAULT", "corrupt-results");
-      start("worker", name, w);
-    }
-    awaitOnline(4);
-  }
-
-  private AnchorProcess start(String role, String dir, Map<String, String> env) throws Exception {
-    AnchorProcess p = AnchorProcess.start(role, tmp.resolve(dir), AnchorProcess.freePort(), env);
-    processes.add(p);
-    return p;
-  }
-
-  @AfterAll
-  void stopCluster() throws Exception {
-    for (AnchorProcess p : processes) p.close();
-    if (mongo != null) mongo.close();
-    if (redis != null) redis.close();
+  void client() {
+    coordinator = cluster.api();
   }
 
   // ------------------------------------------------------------------ helpers
 
-  JsonNode nodes() throws Exception {
-    return JSON.readTree(coordinator.get("/api/nodes").body());
-  }
-
   JsonNode node(String id) throws Exception {
-    for (JsonNode n : nodes()) if (n.path("nodeId").asText().equals(id)) return n;
-    return JSON.createObjectNode();
-  }
-
-  void awaitOnline(int count) throws Exception {
-    await(
-        Duration.ofSeconds(240),
-        "expected " + count + " online nodes",
-        () -> {
-          int n = 0;
-          for (JsonNode node : nodes()) if (node.path("status").asText().equals("Online")) n++;
-          return n >= count;
-        });
-  }
-
-  interface Check {
-    boolean ok() throws Exception;
-  }
-
-  static void await(Duration timeout, String what, Check check) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < deadline) {
-      if (check.ok()) return;
-      TimeUnit.MILLISECONDS.sleep(300);
-    }
-    throw new AssertionError(what + " within " + timeout);
+    return coordinator.node(id);
   }
 
   String submit(String body) throws Exception {
-    HttpResponse<String> r = coordinator.post("/api/tasks", body);
-    assertEquals(201, r.statusCode(), r.body());
-    return JSON.readTree(r.body()).path("taskId").asText();
+    return coordinator.submit(body);
   }
 
   String verifiedAdd(int i) throws Exception {
@@ -151,7 +79,7 @@ class ConsensusIT {
 
   List<JsonNode> awaitAll(List<String> ids, Duration timeout) throws Exception {
     List<JsonNode> out = new ArrayList<>();
-    for (String id : ids) out.add(StandaloneCrashIT.awaitEnd(coordinator, id, timeout));
+    for (String id : ids) out.add(coordinator.awaitEnd(id, timeout));
     return out;
   }
 
@@ -188,9 +116,9 @@ class ConsensusIT {
     }
     assertTrue(sawCheat >= 2, "the corrupting node ran replicas of " + sawCheat + " tasks");
 
-    await(
-        Duration.ofSeconds(60),
+    Poll.until(
         "w4 quarantined: " + node(CHEAT),
+        Duration.ofSeconds(60),
         () -> node(CHEAT).path("quarantined").asBoolean());
     JsonNode cheat = node(CHEAT);
     assertFalse(cheat.path("acceptsTasks").asBoolean(), cheat.toString());
@@ -274,15 +202,15 @@ class ConsensusIT {
                   .formatted(i, i)));
     }
     // drain w1 while the load is queued and running
-    await(
-        Duration.ofSeconds(120),
+    Poll.until(
         "w1 has work",
+        Duration.ofSeconds(120),
         () -> node("w1").path("metrics").path("runningTasks").asInt() > 0);
     HttpResponse<String> drained = coordinator.post("/api/nodes/w1/drain", "");
     assertEquals(200, drained.statusCode(), drained.body());
-    await(
-        Duration.ofSeconds(30),
+    Poll.until(
         "w1 draining",
+        Duration.ofSeconds(30),
         () -> node("w1").path("status").asText().equals("Draining"));
 
     List<String> later = new ArrayList<>();
@@ -313,25 +241,25 @@ class ConsensusIT {
 
     HttpResponse<String> back = coordinator.post("/api/nodes/w1/uncordon", "");
     assertEquals(200, back.statusCode(), back.body());
-    await(
-        Duration.ofSeconds(30),
+    Poll.until(
         "w1 online again",
+        Duration.ofSeconds(30),
         () -> node("w1").path("status").asText().equals("Online"));
     assertEquals(404, coordinator.post("/api/nodes/no-such-node/drain", "").statusCode());
 
     HttpResponse<String> released = coordinator.post("/api/nodes/" + CHEAT + "/release", "");
     assertEquals(200, released.statusCode(), released.body());
-    await(
-        Duration.ofSeconds(30), "w4 released", () -> !node(CHEAT).path("quarantined").asBoolean());
+    Poll.until(
+        "w4 released", Duration.ofSeconds(30), () -> !node(CHEAT).path("quarantined").asBoolean());
   }
 
   @Test
   @Order(4)
   void operatorsSeeTheClusterThroughPekkoManagementAndControlNodesOverJmx() throws Exception {
     java.net.http.HttpResponse<String> members =
-        AnchorProcess.HTTP.send(
+        ApiClient.HTTP.send(
             java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create("http://127.0.0.1:" + managementPort + "/cluster/members"))
+                    java.net.URI.create("http://127.0.0.1:" + MANAGEMENT_PORT + "/cluster/members"))
                 .GET()
                 .build(),
             java.net.http.HttpResponse.BodyHandlers.ofString());
@@ -343,7 +271,7 @@ class ConsensusIT {
 
     var url =
         new javax.management.remote.JMXServiceURL(
-            "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + jmxPort + "/jmxrmi");
+            "service:jmx:rmi:///jndi/rmi://127.0.0.1:" + JMX_PORT + "/jmxrmi");
     try (var connector = javax.management.remote.JMXConnectorFactory.connect(url)) {
       var mbeans = connector.getMBeanServerConnection();
       assertFalse(
@@ -353,23 +281,23 @@ class ConsensusIT {
           "Pekko's own cluster MBean is switched on");
       var cluster = new javax.management.ObjectName("dev.anchor:type=Cluster,name=nodes");
       var w2 = new javax.management.ObjectName("dev.anchor:type=Node,name=w2");
-      await(Duration.ofSeconds(30), "the MBean of w2", () -> mbeans.isRegistered(w2));
+      Poll.until("the MBean of w2", Duration.ofSeconds(30), () -> mbeans.isRegistered(w2));
       assertTrue(((Number) mbeans.getAttribute(w2, "Reputation")).doubleValue() > 0.5);
 
       mbeans.invoke(cluster, "cordon", new Object[] {"w2"}, new String[] {String.class.getName()});
-      await(
-          Duration.ofSeconds(30),
+      Poll.until(
           "w2 cordoned over JMX",
+          Duration.ofSeconds(30),
           () -> node("w2").path("cordoned").asBoolean());
       // the MBean's attributes are a view at most ~2 s old
-      await(
-          Duration.ofSeconds(10),
+      Poll.until(
           "the w2 MBean shows the cordon",
+          Duration.ofSeconds(10),
           () -> Boolean.TRUE.equals(mbeans.getAttribute(w2, "Cordoned")));
       mbeans.invoke(w2, "uncordon", new Object[0], new String[0]);
-      await(
-          Duration.ofSeconds(30),
+      Poll.until(
           "w2 uncordoned over JMX",
+          Duration.ofSeconds(30),
           () -> !node("w2").path("cordoned").asBoolean());
     }
   }

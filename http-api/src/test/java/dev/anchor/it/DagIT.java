@@ -7,11 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.anchor.persistence.mongo.EmbeddedMongoServer;
-import dev.anchor.queue.EmbeddedRedis;
-import java.net.URI;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,9 +18,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -34,24 +29,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @org.junit.jupiter.api.Timeout(value = 15, unit = TimeUnit.MINUTES)
 class DagIT {
-  static final ObjectMapper JSON = new ObjectMapper();
-  static Path dir;
-  static AnchorProcess node;
+  static final ObjectMapper JSON = ApiClient.JSON;
 
-  @BeforeAll
-  static void start() throws Exception {
-    dir = Files.createTempDirectory("anchor-dag-it");
-    node =
-        AnchorProcess.start("standalone", dir.resolve("data"), AnchorProcess.freePort(), Map.of());
-    node.awaitHealthy(Duration.ofSeconds(150));
-  }
+  @RegisterExtension static final AnchorCluster standalone = AnchorCluster.standalone();
 
-  @AfterAll
-  static void stop() throws Exception {
-    if (node != null) node.close();
-    try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-    }
+  static ApiClient node() {
+    return standalone.api();
   }
 
   // ------------------------------------------------------------------ helpers
@@ -73,33 +56,12 @@ class DagIT {
     return t;
   }
 
-  static String schedule(AnchorProcess p, String path, JsonNode body) throws Exception {
+  static String schedule(ApiClient p, String path, JsonNode body) throws Exception {
     HttpResponse<String> r = p.post(path, body.toString());
     assertEquals(201, r.statusCode(), r.body());
     JsonNode b = JSON.readTree(r.body());
     assertEquals("Running", b.path("status").asText(), r.body());
     return b.path("dagId").asText();
-  }
-
-  static JsonNode awaitDagEnd(AnchorProcess p, String dagId, Duration timeout) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> r;
-      try {
-        r = p.get("/api/dag/" + dagId);
-      } catch (java.net.http.HttpTimeoutException busy) {
-        continue; // a node busy with a thousand tasks may answer slowly; the deadline still holds
-      }
-      if (r.statusCode() == 200) {
-        last = JSON.readTree(r.body());
-        if (List.of("Completed", "Failed", "Cancelled").contains(last.path("status").asText()))
-          return last;
-      }
-      TimeUnit.MILLISECONDS.sleep(250);
-    }
-    throw new AssertionError(
-        "DAG " + dagId + " did not end within " + timeout + "; last: " + summary(last));
   }
 
   static String summary(JsonNode dag) {
@@ -122,7 +84,7 @@ class DagIT {
   }
 
   static JsonNode badRequest(String path, String body, String field) throws Exception {
-    HttpResponse<String> r = node.post(path, body);
+    HttpResponse<String> r = node().post(path, body);
     assertEquals(400, r.statusCode(), r.body());
     JsonNode b = JSON.readTree(r.body());
     assertTrue(b.hasNonNull("error"), r.body());
@@ -154,12 +116,13 @@ class DagIT {
             "({sum: input.process_1, squares: input.process_2})",
             "process_1",
             "process_2"));
-    String id = schedule(node, "/api/dag/schedule", body);
+    String id = schedule(node(), "/api/dag/schedule", body);
 
     // the event stream ends with the DAG's end; read it while the DAG runs
     HttpResponse<Stream<String>> sse =
-        AnchorProcess.HTTP.send(
-            AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id + "/events")))
+        ApiClient.HTTP.send(
+            node()
+                .request("/api/dag/" + id + "/events")
                 .timeout(Duration.ofSeconds(120))
                 .GET()
                 .build(),
@@ -173,7 +136,7 @@ class DagIT {
     assertEquals("Completed", events.get(events.size() - 1), events.toString());
     assertTrue(events.stream().filter("NodeCompleted"::equals).count() >= 3, events.toString());
 
-    JsonNode dag = awaitDagEnd(node, id, Duration.ofSeconds(120));
+    JsonNode dag = node().awaitDagEnd(id, Duration.ofSeconds(120));
     assertEquals("Completed", dag.path("status").asText(), dag.toString());
     assertEquals(JSON.readTree("{\"sum\":10,\"squares\":30}"), dag.path("result"), dag.toString());
     assertEquals(JSON.readTree("[1,2,3,4]"), nodeOf(dag, "fetch").path("result"));
@@ -185,7 +148,7 @@ class DagIT {
     // a node is an ordinary task with a deterministic id
     String taskId = nodeOf(dag, "aggregate").path("taskId").asText();
     assertEquals("dag-" + id + ".aggregate", taskId);
-    JsonNode t = JSON.readTree(node.get("/api/tasks/" + taskId).body());
+    JsonNode t = JSON.readTree(node().get("/api/tasks/" + taskId).body());
     assertEquals("Completed", t.path("status").asText(), t.toString());
   }
 
@@ -247,11 +210,8 @@ class DagIT {
 
   @Test
   void unknownDagsAre404() throws Exception {
-    assertEquals(404, node.get("/api/dag/00000000-0000-0000-0000-000000000000").statusCode());
-    HttpResponse<String> r =
-        AnchorProcess.HTTP.send(
-            AnchorProcess.authorized(URI.create(node.url("/api/dag/nope"))).DELETE().build(),
-            HttpResponse.BodyHandlers.ofString());
+    assertEquals(404, node().get("/api/dag/00000000-0000-0000-0000-000000000000").statusCode());
+    HttpResponse<String> r = node().delete("/api/dag/nope");
     assertEquals(404, r.statusCode(), r.body());
   }
 
@@ -265,7 +225,7 @@ class DagIT {
     tasks.add(task("good", "2"));
     tasks.add(task("after_good", "input.good + 1", "good"));
     JsonNode dag =
-        awaitDagEnd(node, schedule(node, "/api/dag/schedule", body), Duration.ofSeconds(120));
+        node().awaitDagEnd(schedule(node(), "/api/dag/schedule", body), Duration.ofSeconds(120));
     assertEquals("Failed", dag.path("status").asText(), dag.toString());
     assertEquals("Failed", nodeOf(dag, "bad").path("status").asText());
     assertTrue(nodeOf(dag, "bad").path("error").asText().contains("boom"), dag.toString());
@@ -279,21 +239,15 @@ class DagIT {
     ArrayNode tasks = body.putArray("tasks");
     tasks.add(task("slow", BUSY.formatted(20_000) + "1"));
     tasks.add(task("next", "2", "slow"));
-    String id = schedule(node, "/api/dag/schedule", body);
-    HttpResponse<String> r =
-        AnchorProcess.HTTP.send(
-            AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id))).DELETE().build(),
-            HttpResponse.BodyHandlers.ofString());
+    String id = schedule(node(), "/api/dag/schedule", body);
+    HttpResponse<String> r = node().delete("/api/dag/" + id);
     assertEquals(200, r.statusCode(), r.body());
     JsonNode dag = JSON.readTree(r.body());
     assertEquals("Cancelled", dag.path("status").asText(), r.body());
     assertEquals("Cancelled", nodeOf(dag, "next").path("status").asText());
-    JsonNode task = StandaloneCrashIT.awaitEnd(node, "dag-" + id + ".slow", Duration.ofSeconds(60));
+    JsonNode task = node().awaitEnd("dag-" + id + ".slow", Duration.ofSeconds(60));
     assertEquals("Cancelled", task.path("status").asText(), task.toString());
-    HttpResponse<String> again =
-        AnchorProcess.HTTP.send(
-            AnchorProcess.authorized(URI.create(node.url("/api/dag/" + id))).DELETE().build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> again = node().delete("/api/dag/" + id);
     assertEquals(409, again.statusCode(), again.body());
   }
 
@@ -311,8 +265,8 @@ class DagIT {
       tasks.add(task(middle[i], "input.root + " + i, "root"));
     }
     tasks.add(task("sink", "Object.values(input).reduce((a, b) => a + b, 0)", middle));
-    String id = schedule(node, "/api/dag/schedule", body);
-    JsonNode dag = awaitDagEnd(node, id, Duration.ofMinutes(8));
+    String id = schedule(node(), "/api/dag/schedule", body);
+    JsonNode dag = node().awaitDagEnd(id, Duration.ofMinutes(8));
     assertEquals("Completed", dag.path("status").asText(), summary(dag));
     assertEquals(1000, dag.path("completed").asInt());
     long expected = width + (long) width * (width - 1) / 2; // sum of (1 + i)
@@ -337,11 +291,11 @@ class DagIT {
     ObjectNode single = JSON.createObjectNode();
     single.set("payload", js(count));
     single.set("input", lines);
-    HttpResponse<String> r = node.post("/api/tasks", single.toString());
+    HttpResponse<String> r = node().post("/api/tasks", single.toString());
     assertEquals(201, r.statusCode(), r.body());
     JsonNode expected =
-        StandaloneCrashIT.awaitStatus(
-                node,
+        node()
+            .awaitStatus(
                 JSON.readTree(r.body()).path("taskId").asText(),
                 "Completed",
                 Duration.ofSeconds(120))
@@ -355,7 +309,7 @@ class DagIT {
     body.set("reduce", js(merge));
     body.putObject("retries").put("attempts", 3).put("backoffMs", 200);
     JsonNode dag =
-        awaitDagEnd(node, schedule(node, "/api/mapreduce", body), Duration.ofSeconds(180));
+        node().awaitDagEnd(schedule(node(), "/api/mapreduce", body), Duration.ofSeconds(180));
     assertEquals("Completed", dag.path("status").asText(), summary(dag));
     assertEquals(9, dag.path("total").asInt());
     assertEquals(expected, dag.path("result"));
@@ -386,16 +340,15 @@ class DagIT {
     String id;
     Map<String, Long> completedBefore = new HashMap<>();
     try (AnchorProcess first = AnchorProcess.start("standalone", data, port, Map.of())) {
-      first.awaitHealthy(Duration.ofSeconds(150));
-      id = schedule(first, "/api/dag/schedule", body);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      JsonNode dag = null;
-      while (System.nanoTime() < deadline) {
-        dag = JSON.readTree(first.get("/api/dag/" + id).body());
-        if (dag.path("completed").asInt() >= 3) break;
-        TimeUnit.MILLISECONDS.sleep(100);
-      }
-      assertTrue(dag.path("completed").asInt() >= 3, summary(dag));
+      ApiClient api = first.awaitHealthy(Duration.ofSeconds(150)).api();
+      String dagId = schedule(api, "/api/dag/schedule", body);
+      id = dagId;
+      JsonNode dag =
+          Poll.until(
+              "3 steps of DAG " + id + " completed",
+              Duration.ofSeconds(120),
+              () -> ApiClient.json(api.get("/api/dag/" + dagId)),
+              d -> d.path("completed").asInt() >= 3);
       assertEquals("Running", dag.path("status").asText(), summary(dag));
       first.kill9();
       for (JsonNode n : dag.path("nodes")) {
@@ -404,8 +357,8 @@ class DagIT {
       }
     }
     try (AnchorProcess second = AnchorProcess.start("standalone", data, port, Map.of())) {
-      second.awaitHealthy(Duration.ofSeconds(150));
-      JsonNode dag = awaitDagEnd(second, id, Duration.ofSeconds(180));
+      ApiClient api = second.awaitHealthy(Duration.ofSeconds(150)).api();
+      JsonNode dag = api.awaitDagEnd(id, Duration.ofSeconds(180));
       assertEquals("Completed", dag.path("status").asText(), dag.toString());
       assertEquals(length, dag.path("result").asInt(), dag.toString());
       for (var e : completedBefore.entrySet()) {
@@ -415,7 +368,7 @@ class DagIT {
             "node " + e.getKey() + " completed before the crash and was not run again");
       }
       for (int i = 0; i < length; i++) {
-        JsonNode t = JSON.readTree(second.get("/api/tasks/dag-" + id + ".s" + i).body());
+        JsonNode t = api.task("dag-" + id + ".s" + i);
         assertEquals("Completed", t.path("status").asText(), t.toString());
         assertEquals(i + 1, t.path("result").asInt(), t.toString());
         List<String> ends = new ArrayList<>();
@@ -426,45 +379,14 @@ class DagIT {
     }
   }
 
-  @TempDir Path clusterTmp;
-
   @Test
   void onACoordinatorWithTwoWorkersParallelNodesSpreadOverBothWorkers() throws Exception {
-    List<AnchorProcess> processes = new ArrayList<>();
-    EmbeddedRedis redis = EmbeddedRedis.start(clusterTmp.resolve("redis-data"));
-    EmbeddedMongoServer mongo = EmbeddedMongoServer.inMemory();
-    try {
-      int clusterPort = AnchorProcess.freePort();
-      Map<String, String> env =
-          new HashMap<>(
-              Map.of(
-                  "ANCHOR_MONGO_URI",
-                  mongo.connectionString(),
-                  "ANCHOR_REDIS_URI",
-                  redis.uri(),
-                  "ANCHOR_SEED_NODES",
-                  "127.0.0.1:" + clusterPort));
-      Map<String, String> coordinatorEnv = new HashMap<>(env);
-      coordinatorEnv.put("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort));
-      AnchorProcess coordinator =
-          AnchorProcess.start(
-              "coordinator",
-              clusterTmp.resolve("coordinator"),
-              AnchorProcess.freePort(),
-              coordinatorEnv);
-      processes.add(coordinator);
-      coordinator.awaitHealthy(Duration.ofSeconds(150));
-      for (String name : List.of("w1", "w2")) {
-        Map<String, String> workerEnv = new HashMap<>(env);
-        workerEnv.put("ANCHOR_NODE_NAME", name);
-        workerEnv.put("ANCHOR_WORKER_CAPACITY", "3");
-        AnchorProcess w =
-            AnchorProcess.start(
-                "worker", clusterTmp.resolve(name), AnchorProcess.freePort(), workerEnv);
-        processes.add(w);
-      }
-      awaitOnlineNodes(coordinator, 2);
-
+    try (AnchorCluster cluster =
+        AnchorCluster.coordinator()
+            .workers("w1", "w2")
+            .workerEnv("ANCHOR_WORKER_CAPACITY", "3")
+            .start()) {
+      ApiClient coordinator = cluster.api();
       int width = 12;
       ObjectNode body = JSON.createObjectNode();
       body.put("input", 100);
@@ -477,35 +399,16 @@ class DagIT {
       }
       tasks.add(task("sink", "Object.values(input).reduce((a, b) => a + b, 0)", mid));
       String id = schedule(coordinator, "/api/dag/schedule", body);
-      JsonNode dag = awaitDagEnd(coordinator, id, Duration.ofSeconds(180));
+      JsonNode dag = coordinator.awaitDagEnd(id, Duration.ofSeconds(180));
       assertEquals("Completed", dag.path("status").asText(), dag.toString());
       assertEquals(
           width * 100 + width * (width - 1) / 2, dag.path("result").asInt(), dag.toString());
       Set<String> ranOn = new HashSet<>();
       for (String m : mid) {
-        JsonNode t = JSON.readTree(coordinator.get("/api/tasks/dag-" + id + "." + m).body());
+        JsonNode t = coordinator.task("dag-" + id + "." + m);
         ranOn.add(t.path("nodeId").asText());
       }
       assertEquals(2, ranOn.size(), "parallel nodes ran on both workers: " + ranOn);
-    } finally {
-      for (AnchorProcess p : processes) p.close();
-      mongo.close();
-      redis.close();
     }
-  }
-
-  static void awaitOnlineNodes(AnchorProcess c, int online) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
-    String last = "";
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> r = c.get("/api/nodes");
-      last = r.body();
-      int n = 0;
-      for (JsonNode x : JSON.readTree(r.body()))
-        if (x.path("status").asText().equals("Online")) n++;
-      if (n >= online) return;
-      TimeUnit.MILLISECONDS.sleep(250);
-    }
-    throw new AssertionError("expected " + online + " online nodes, got " + last);
   }
 }

@@ -364,13 +364,6 @@ class DashboardIT {
   }
 
   private static void awaitCompleted(AnchorProcess p, String taskId) throws Exception {
-    long deadline = System.nanoTime() + WAIT.toNanos();
-    String last = "";
-    while (System.nanoTime() < deadline) {
-      last = p.get("/api/tasks/" + taskId).body();
-      if ("Completed".equals(JSON.readTree(last).path("status").asText())) return;
-      Thread.sleep(200);
-    }
-    fail("task " + taskId + " did not complete: " + last);
+    p.api().awaitTask(taskId, WAIT, t -> "Completed".equals(t.path("status").asText()));
   }
 }

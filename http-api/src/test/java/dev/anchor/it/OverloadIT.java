@@ -9,8 +9,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,6 +17,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Admission control on a real standalone with tiny bounds: a burst far beyond them gets 503 with
@@ -41,106 +40,83 @@ class OverloadIT {
           .connectTimeout(Duration.ofSeconds(5))
           .build();
 
+  @RegisterExtension
+  final AnchorCluster standalone =
+      AnchorCluster.standalone()
+          .env("ANCHOR_MAX_SUBMITS_IN_FLIGHT", "2")
+          .env("ANCHOR_MAX_OPEN_TASKS", "20")
+          .env("ANCHOR_WORKER_CAPACITY", "2")
+          .env("ANCHOR_MONGO_URI", "embedded-memory");
+
   @Test
   void aBurstBeyondTheBoundsIsRefusedWithRetryAfterAndEveryAcceptedTaskCompletes()
       throws Exception {
-    Path dir = Files.createTempDirectory("anchor-overload-it");
-    try (AnchorProcess node =
-        AnchorProcess.start(
-            "standalone",
-            dir.resolve("data"),
-            AnchorProcess.freePort(),
-            AnchorProcess.env(
-                "ANCHOR_MAX_SUBMITS_IN_FLIGHT",
-                "2",
-                "ANCHOR_MAX_OPEN_TASKS",
-                "20",
-                "ANCHOR_WORKER_CAPACITY",
-                "2",
-                "ANCHOR_MONGO_URI",
-                "embedded-memory"))) {
-      node.awaitHealthy(Duration.ofSeconds(150));
+    AnchorProcess node = standalone.node();
+    ApiClient api = node.api();
 
-      List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
-      for (int i = 0; i < 300; i++) {
-        boolean bulk = i % 10 == 0;
-        String body =
-            bulk
-                ? "{\"tasks\":[" + String.join(",", java.util.Collections.nCopies(5, SLOW)) + "]}"
-                : SLOW;
-        burst.add(
-            CLIENT.sendAsync(
-                AnchorProcess.authorized(
-                        URI.create(node.url(bulk ? "/api/tasks/bulk" : "/api/tasks")))
-                    .timeout(Duration.ofSeconds(30))
-                    .header("Content-Type", "application/json")
-                    .POST(HttpRequest.BodyPublishers.ofString(body))
-                    .build(),
-                HttpResponse.BodyHandlers.ofString()));
-      }
-      // reads and health are not gated while the burst is answered
-      assertEquals(200, node.get("/health").statusCode());
-      assertEquals(200, node.get("/api/tasks?limit=5").statusCode());
+    List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      boolean bulk = i % 10 == 0;
+      String body =
+          bulk
+              ? "{\"tasks\":[" + String.join(",", java.util.Collections.nCopies(5, SLOW)) + "]}"
+              : SLOW;
+      burst.add(
+          CLIENT.sendAsync(
+              AnchorProcess.authorized(
+                      URI.create(node.url(bulk ? "/api/tasks/bulk" : "/api/tasks")))
+                  .timeout(Duration.ofSeconds(30))
+                  .header("Content-Type", "application/json")
+                  .POST(HttpRequest.BodyPublishers.ofString(body))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString()));
+    }
+    // reads and health are not gated while the burst is answered
+    assertEquals(200, node.get("/health").statusCode());
+    assertEquals(200, node.get("/api/tasks?limit=5").statusCode());
 
-      Map<Integer, Integer> byStatus = new TreeMap<>();
-      List<String> accepted = new ArrayList<>();
-      for (var f : burst) {
-        HttpResponse<String> r;
-        try {
-          r = f.get(60, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-          String log = node.output();
-          throw new AssertionError(
-              "a submit got no answer ("
-                  + byStatus
-                  + "): "
-                  + e.getCause()
-                  + "\n"
-                  + log.substring(Math.max(0, log.length() - 6000)),
-              e);
-        }
-        byStatus.merge(r.statusCode(), 1, Integer::sum);
-        JsonNode b = JSON.readTree(r.body());
-        if (r.statusCode() == 201) {
-          if (b.has("taskId")) accepted.add(b.path("taskId").asText());
-          for (JsonNode id : b.path("taskIds")) accepted.add(id.asText());
-        } else {
-          assertEquals(503, r.statusCode(), r.body());
-          assertTrue(
-              r.headers()
-                  .firstValue("Retry-After")
-                  .map(v -> Integer.parseInt(v) >= 1)
-                  .orElse(false),
-              r.headers().toString());
-          assertTrue(b.path("error").asText().contains("try again"), r.body());
-        }
+    Map<Integer, Integer> byStatus = new TreeMap<>();
+    List<String> accepted = new ArrayList<>();
+    for (var f : burst) {
+      HttpResponse<String> r;
+      try {
+        r = f.get(60, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException e) {
+        String log = node.output();
+        throw new AssertionError(
+            "a submit got no answer ("
+                + byStatus
+                + "): "
+                + e.getCause()
+                + "\n"
+                + log.substring(Math.max(0, log.length() - 6000)),
+            e);
       }
-      assertTrue(byStatus.getOrDefault(503, 0) > 0, "no submit was refused: " + byStatus);
-      assertTrue(!accepted.isEmpty(), "no submit was accepted: " + byStatus);
-
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-      for (String id : accepted) {
-        String status = "";
-        while (!status.equals("Completed")) {
-          assertTrue(
-              System.nanoTime() < deadline, "task " + id + " is " + status + " (" + byStatus + ")");
-          status = JSON.readTree(node.get("/api/tasks/" + id).body()).path("status").asText();
-          if (!status.equals("Completed")) TimeUnit.MILLISECONDS.sleep(100);
-        }
-      }
-      // once the backlog drained, submits are taken again (as soon as the node has read the new
-      // count)
-      int status = 0;
-      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (status != 201 && System.nanoTime() < until) {
-        status = node.post("/api/tasks", SLOW).statusCode();
-        if (status != 201) TimeUnit.MILLISECONDS.sleep(100);
-      }
-      assertEquals(201, status);
-    } finally {
-      try (var files = Files.walk(dir)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+      byStatus.merge(r.statusCode(), 1, Integer::sum);
+      JsonNode b = JSON.readTree(r.body());
+      if (r.statusCode() == 201) {
+        if (b.has("taskId")) accepted.add(b.path("taskId").asText());
+        for (JsonNode id : b.path("taskIds")) accepted.add(id.asText());
+      } else {
+        assertEquals(503, r.statusCode(), r.body());
+        assertTrue(
+            r.headers().firstValue("Retry-After").map(v -> Integer.parseInt(v) >= 1).orElse(false),
+            r.headers().toString());
+        assertTrue(b.path("error").asText().contains("try again"), r.body());
       }
     }
+    assertTrue(byStatus.getOrDefault(503, 0) > 0, "no submit was refused: " + byStatus);
+    assertTrue(!accepted.isEmpty(), "no submit was accepted: " + byStatus);
+
+    api.awaitCompleted(accepted, accepted.size(), Duration.ofSeconds(120));
+    // once the backlog drained, submits are taken again (as soon as the node has read the new
+    // count)
+    int status =
+        Poll.until(
+            "a submit taken again after the backlog drained",
+            Duration.ofSeconds(10),
+            () -> api.post("/api/tasks", SLOW).statusCode(),
+            s -> s == 201);
+    assertEquals(201, status);
   }
 }

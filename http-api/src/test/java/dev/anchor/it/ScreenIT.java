@@ -265,25 +265,22 @@ class ScreenIT {
   }
 
   static JsonNode awaitNode(AnchorProcess p) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (System.nanoTime() < deadline) {
-      JsonNode nodes = JSON.readTree(p.get("/api/nodes").body());
-      if (nodes.isArray() && !nodes.isEmpty() && nodes.get(0).get("specs").has("capture"))
-        return nodes.get(0);
-      TimeUnit.MILLISECONDS.sleep(250);
+    try {
+      return Poll.until(
+              "a node registered with the capture capability",
+              Duration.ofSeconds(60),
+              () -> p.api().nodes(),
+              nodes -> !nodes.isEmpty() && nodes.get(0).get("specs").has("capture"))
+          .get(0);
+    } catch (AssertionError e) {
+      throw new AssertionError("no node registered:\n" + p.output(), e);
     }
-    throw new AssertionError("no node registered:\n" + p.output());
   }
 
   private static void awaitCompleted(AnchorProcess p, String taskId) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    String last = "";
-    while (System.nanoTime() < deadline) {
-      last = p.get("/api/tasks/" + taskId).body();
-      if (JSON.readTree(last).path("status").asText().equals("Completed")) return;
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new AssertionError("task not completed: " + last);
+    p.api()
+        .awaitTask(
+            taskId, Duration.ofSeconds(60), t -> "Completed".equals(t.path("status").asText()));
   }
 
   static void assertNear(int want, int got) {

@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @org.junit.jupiter.api.Timeout(value = 10, unit = java.util.concurrent.TimeUnit.MINUTES)
 class StandaloneCrashIT {
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = ApiClient.JSON;
 
   @TempDir Path tmp;
 
@@ -36,13 +35,13 @@ class StandaloneCrashIT {
     List<String> ids = new ArrayList<>();
     String retrying;
     try (AnchorProcess first = AnchorProcess.start("standalone", data, port, Map.of())) {
-      first.awaitHealthy(Duration.ofSeconds(150));
-      JsonNode health = JSON.readTree(first.get("/health").body());
+      ApiClient api = first.awaitHealthy(Duration.ofSeconds(150)).api();
+      JsonNode health = api.json("/health");
       assertEquals("ok", health.path("store").path("status").asText(), health.toString());
       assertEquals("ok", health.path("queue").path("status").asText(), health.toString());
       for (int i = 1; i <= 5; i++) {
         HttpResponse<String> r =
-            first.post(
+            api.post(
                 "/api/tasks",
                 """
             {"name":"square %d","type":"script","payload":{"sourceCode":"input.n * input.n","runtime":"js"},"input":{"n":%d}}
@@ -52,14 +51,14 @@ class StandaloneCrashIT {
         ids.add(JSON.readTree(r.body()).path("taskId").asText());
       }
       for (int i = 0; i < ids.size(); i++) {
-        JsonNode done = awaitStatus(first, ids.get(i), "Completed", Duration.ofSeconds(120));
+        JsonNode done = api.awaitStatus(ids.get(i), "Completed", Duration.ofSeconds(120));
         assertEquals(
             String.valueOf((i + 1) * (i + 1)), done.path("result").asText(), done.toString());
         results.put(ids.get(i), done.path("result").asText());
       }
       // one more accepted just before the crash: journaled, maybe not yet run
       HttpResponse<String> late =
-          first.post(
+          api.post(
               "/api/tasks",
               """
           {"name":"late","payload":{"sourceCode":"6 * 7","runtime":"js"}}""");
@@ -69,14 +68,14 @@ class StandaloneCrashIT {
       // and one whose retry is scheduled at the crash: nothing but the restarted coordinator itself
       // can run it then
       HttpResponse<String> r =
-          first.post(
+          api.post(
               "/api/tasks",
               """
           {"name":"retrying","payload":{"sourceCode":"throw new Error('no')","runtime":"js"},
            "retries":{"attempts":2,"backoffMs":8000,"retryUserErrors":true}}""");
       assertEquals(201, r.statusCode(), r.body());
       retrying = JSON.readTree(r.body()).path("taskId").asText();
-      poll(first, retrying, Duration.ofSeconds(120), t -> !t.path("nextRetryAt").isNull());
+      api.awaitTask(retrying, Duration.ofSeconds(120), t -> !t.path("nextRetryAt").isNull());
       first.kill9();
     }
     assertTrue(
@@ -84,14 +83,14 @@ class StandaloneCrashIT {
         "the embedded store keeps its file under the data dir");
 
     try (AnchorProcess second = AnchorProcess.start("standalone", data, port, Map.of())) {
-      second.awaitHealthy(Duration.ofSeconds(150));
+      ApiClient api = second.awaitHealthy(Duration.ofSeconds(150)).api();
       // watched through the listing only: reading a task itself would start its entity, and the
       // point is that the
       // coordinator starts its unfinished tasks by itself
-      JsonNode retried = awaitListed(second, retrying, "Failed", Duration.ofSeconds(120));
+      JsonNode retried = api.awaitListed(retrying, "Failed", Duration.ofSeconds(120));
       assertEquals(2, retried.path("attempts").asInt(), retried.toString());
       for (String id : ids) {
-        JsonNode task = awaitStatus(second, id, "Completed", Duration.ofSeconds(120));
+        JsonNode task = api.awaitStatus(id, "Completed", Duration.ofSeconds(120));
         assertEquals(results.get(id), task.path("result").asText(), task.toString());
         long completions = 0;
         for (JsonNode h : task.path("history"))
@@ -99,78 +98,5 @@ class StandaloneCrashIT {
         assertEquals(1, completions, "a result is recorded once: " + task);
       }
     }
-  }
-
-  static final List<String> ENDED = List.of("Completed", "Failed", "Cancelled");
-
-  /** Polls until the task ended (Completed, Failed or Cancelled). */
-  static JsonNode awaitEnd(AnchorProcess p, String id, Duration timeout) throws Exception {
-    return poll(p, id, timeout, t -> ENDED.contains(t.path("status").asText()));
-  }
-
-  /** Polls until the task has {@code status}; ending in another state fails at once. */
-  static JsonNode awaitStatus(AnchorProcess p, String id, String status, Duration timeout)
-      throws Exception {
-    JsonNode t =
-        poll(
-            p,
-            id,
-            timeout,
-            v ->
-                ENDED.contains(v.path("status").asText())
-                    || status.equals(v.path("status").asText()));
-    if (!status.equals(t.path("status").asText()))
-      throw new AssertionError("task ended " + t.path("status").asText() + ": " + t);
-    return t;
-  }
-
-  /**
-   * Polls GET /api/tasks (the listing, which does not touch the task's entity) until the task shows
-   * {@code status}.
-   */
-  static JsonNode awaitListed(AnchorProcess p, String id, String status, Duration timeout)
-      throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> r = p.get("/api/tasks?limit=100");
-      if (r.statusCode() == 200) {
-        for (JsonNode t : JSON.readTree(r.body())) {
-          if (id.equals(t.path("taskId").asText())) {
-            last = t;
-            if (status.equals(t.path("status").asText())) return t;
-          }
-        }
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new AssertionError(
-        "task "
-            + id
-            + " not "
-            + status
-            + " in the listing within "
-            + timeout
-            + "; last: "
-            + last
-            + "\n"
-            + p.output());
-  }
-
-  private static JsonNode poll(
-      AnchorProcess p, String id, Duration timeout, java.util.function.Predicate<JsonNode> done)
-      throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> r = p.get("/api/tasks/" + id);
-      if (r.statusCode() == 200) {
-        last = JSON.readTree(r.body());
-        if (done.test(last)) return last;
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new AssertionError(
-        "task " + id + " not done within " + timeout + "; last: " + last + "\n" + p.output());
   }
 }

@@ -151,7 +151,7 @@ class StoreFaultIT {
             awaitTask(
                 node,
                 ids.get(i),
-                v -> StandaloneCrashIT.ENDED.contains(v.path("status").asText()),
+                v -> ApiClient.ENDED.contains(v.path("status").asText()),
                 Duration.ofSeconds(120));
         assertEquals("Completed", t.path("status").asText(), t.toString());
         assertEquals(
@@ -388,7 +388,7 @@ class StoreFaultIT {
             awaitTask(
                 node,
                 id,
-                v -> StandaloneCrashIT.ENDED.contains(v.path("status").asText()),
+                v -> ApiClient.ENDED.contains(v.path("status").asText()),
                 Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
         if (!"Completed".equals(t.path("status").asText()) || t.path("result").asInt() != n * 2) {
           lost++;

@@ -119,12 +119,12 @@ class WorkerJoinIT {
     assertTrue(
         again.output().contains(":" + port + " ") || again.output().contains("port " + port),
         again.output());
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    String offline = "";
-    while (System.nanoTime() < deadline && !offline.contains("second-machine")) {
-      offline = again.get("/api/nodes?status=offline").body();
-      TimeUnit.MILLISECONDS.sleep(500);
-    }
+    String offline =
+        Poll.until(
+            "second-machine listed Offline after the restart",
+            Duration.ofSeconds(60),
+            () -> again.get("/api/nodes?status=offline").body(),
+            body -> body.contains("second-machine"));
     assertTrue(
         offline.contains("\"second-machine\""), "listed Offline after the restart: " + offline);
     for (JsonNode n : JSON.readTree(offline))
@@ -159,37 +159,22 @@ class WorkerJoinIT {
   }
 
   private static String awaitOutput(AnchorProcess p, Pattern pattern) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (true) {
-      String out = p.output();
-      if (pattern.matcher(out).find() || System.nanoTime() > deadline) return out;
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
+    return Poll.until(
+        pattern + " in the output",
+        Duration.ofSeconds(60),
+        p::output,
+        out -> pattern.matcher(out).find());
   }
 
   private static void awaitOnline(AnchorProcess c, String nodeId) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
-    String last = "";
-    while (System.nanoTime() < deadline) {
-      last = c.get("/api/nodes").body();
-      for (JsonNode n : JSON.readTree(last)) {
-        if (n.path("nodeId").asText().equals(nodeId) && n.path("status").asText().equals("Online"))
-          return;
-      }
-      TimeUnit.MILLISECONDS.sleep(250);
-    }
-    throw new AssertionError(nodeId + " not Online: " + last);
+    Poll.until(
+        nodeId + " Online",
+        Duration.ofSeconds(150),
+        () -> c.api().nodeStatus(nodeId),
+        "Online"::equals);
   }
 
   private static JsonNode awaitEnded(AnchorProcess c, String taskId) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-    JsonNode t = null;
-    while (System.nanoTime() < deadline) {
-      t = JSON.readTree(c.get("/api/tasks/" + taskId).body());
-      String s = t.path("status").asText();
-      if (s.equals("Completed") || s.equals("Failed") || s.equals("Cancelled")) return t;
-      TimeUnit.MILLISECONDS.sleep(250);
-    }
-    throw new AssertionError("not ended: " + t);
+    return c.api().awaitEnd(taskId, Duration.ofSeconds(120));
   }
 }
