@@ -1,5 +1,6 @@
 package dev.anchor.scheduling;
 
+import dev.anchor.adapters.QueueTaskEffects;
 import dev.anchor.node.NodeEntity;
 import dev.anchor.node.NodeView;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package dev.anchor.scheduling;
+package dev.anchor.adapters;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.anchor.consensus.FraudRecord;
@@ -8,6 +8,8 @@ import dev.anchor.feed.TaskChangeWriter;
 import dev.anchor.feed.TaskJson;
 import dev.anchor.queue.JobMessage;
 import dev.anchor.queue.JobQueue;
+import dev.anchor.scheduling.CancelJob;
+import dev.anchor.scheduling.NodeRegistry;
 import dev.anchor.task.Replica;
 import dev.anchor.task.TaskChange;
 import dev.anchor.task.TaskEffects;

@@ -1,6 +1,10 @@
-package dev.anchor.app;
+package dev.anchor.adapters;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.app.AppEffects;
+import dev.anchor.app.AppOrder;
+import dev.anchor.app.AppSpec;
+import dev.anchor.app.AppView;
 import dev.anchor.feed.ChangeFeed;
 import dev.anchor.node.NodeStatus;
 import dev.anchor.scheduling.NodeHeartbeat;

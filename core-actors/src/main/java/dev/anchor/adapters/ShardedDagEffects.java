@@ -1,6 +1,7 @@
-package dev.anchor.dag;
+package dev.anchor.adapters;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.anchor.dag.DagEffects;
 import dev.anchor.feed.ChangeFeed;
 import dev.anchor.feed.StatusCounts;
 import dev.anchor.task.TaskEntity;

@@ -1,4 +1,4 @@
-package dev.anchor.scheduling;
+package dev.anchor.adapters;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

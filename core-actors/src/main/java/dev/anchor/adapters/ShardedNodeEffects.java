@@ -1,4 +1,4 @@
-package dev.anchor.scheduling;
+package dev.anchor.adapters;
 
 import dev.anchor.feed.ChangeFeed;
 import dev.anchor.node.NodeEffects;

@@ -1,4 +1,4 @@
-package dev.anchor.app;
+package dev.anchor.adapters;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anchor.app.AppEffects.Placement;
+import dev.anchor.app.AppSpec;
 import dev.anchor.node.NodeStatus;
 import dev.anchor.scheduling.NodeHeartbeat;
 import dev.anchor.scheduling.NodeRegistry;
