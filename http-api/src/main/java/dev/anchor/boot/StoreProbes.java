@@ -143,13 +143,9 @@ final class StoreProbes implements AutoCloseable {
       mongo.getDatabase(mongoDatabase).runCommand(new Document("ping", 1));
     } catch (com.mongodb.MongoTimeoutException | com.mongodb.MongoSocketReadTimeoutException e) {
       if (++mongoTimeouts < 2) return;
-      error = "no answer in time, twice in a row: " + e.getMessage();
-      int cut = error.indexOf(". Client view of cluster state");
-      if (cut > 0) error = error.substring(0, cut);
+      error = withoutClusterView("no answer in time, twice in a row: " + e.getMessage());
     } catch (RuntimeException e) {
-      error = e.getMessage() == null ? e.toString() : e.getMessage();
-      int cut = error.indexOf(". Client view of cluster state");
-      if (cut > 0) error = error.substring(0, cut);
+      error = withoutClusterView(e.getMessage() == null ? e.toString() : e.getMessage());
     }
     if (error == null) mongoTimeouts = 0;
     Probe before = mongoProbe;
@@ -157,6 +153,12 @@ final class StoreProbes implements AutoCloseable {
     if (error != null && before.ok()) log.warn("MongoDB is unreachable: {}", error);
     if (error == null && !before.ok())
       log.warn("MongoDB answers again after {} ms", now - before.sinceMs());
+  }
+
+  /** The driver's message without its long dump of the cluster's state. */
+  private static String withoutClusterView(String message) {
+    int cut = message.indexOf(". Client view of cluster state");
+    return cut > 0 ? message.substring(0, cut) : message;
   }
 
   private static String field(String info, String name) {
