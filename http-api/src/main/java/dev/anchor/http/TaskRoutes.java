@@ -320,9 +320,20 @@ final class TaskRoutes {
   }
 
   private Route allEvents() {
-    return optionalHeaderValueByName(
-        "Last-Event-ID",
-        last -> sse(FeedSource.events(feed, last.orElse(null), e -> true).map(TaskRoutes::toSse)));
+    return parameterOptional(
+        "kind",
+        kind ->
+            parameterOptional(
+                "events",
+                events -> {
+                  var wanted = FeedFilter.of(kind, events);
+                  return optionalHeaderValueByName(
+                      "Last-Event-ID",
+                      last ->
+                          sse(
+                              FeedSource.events(feed, last.orElse(null), wanted)
+                                  .map(TaskRoutes::toSse)));
+                }));
   }
 
   private static Route sse(Source<ServerSentEvent, NotUsed> events) {

@@ -283,6 +283,35 @@ class ApiIT {
   }
 
   @Test
+  void theFeedCanBeNarrowedToSomeKindsAndEvents() throws Exception {
+    String id = submit("{\"payload\":{\"sourceCode\":\"'narrowed'\"}}");
+    api().awaitEnd(id, Duration.ofSeconds(120));
+    HttpResponse<java.io.InputStream> r =
+        ApiClient.HTTP.send(
+            api()
+                .request("/api/events?kind=task&events=Completed,Failed")
+                .header("Last-Event-ID", "0-0")
+                .timeout(Duration.ofSeconds(60))
+                .build(),
+            HttpResponse.BodyHandlers.ofInputStream());
+    assertEquals(200, r.statusCode());
+    List<Sse> got = readSse(r, e -> e.data().contains(id), 1_000_000);
+    assertTrue(got.get(got.size() - 1).data().contains(id), "the task's end is on the feed");
+    for (Sse e : got) {
+      assertTrue(List.of("Completed", "Failed").contains(e.event()), e.event());
+      assertTrue(body(e.data()).has("taskId"), e.data());
+    }
+    HttpResponse<String> badKind = api().get("/api/events?kind=tasks");
+    assertEquals(400, badKind.statusCode(), badKind.body());
+    assertEquals("kind", body(badKind).path("field").asText());
+    assertEquals("events", body(api().get("/api/events?events=Comp-leted")).path("field").asText());
+  }
+
+  static JsonNode body(String json) throws Exception {
+    return JSON.readTree(json);
+  }
+
+  @Test
   void listingFiltersByStatus() throws Exception {
     String id = submit("{\"name\":\"listed\",\"payload\":{\"sourceCode\":\"'ok'\"}}");
     api().awaitEnd(id, Duration.ofSeconds(120));
