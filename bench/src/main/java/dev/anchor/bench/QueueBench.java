@@ -401,9 +401,13 @@ public final class QueueBench {
       total += perTask;
       cpu.append(String.format(" %s_ms=%.2f", k, perTask));
     }
+    // the load generator shares the machine with the node: its own CPU says how much of it the
+    // figures could not use
+    double client =
+        (after.getOrDefault("client", 0L) - before.getOrDefault("client", 0L)) / (double) jobs;
     System.out.printf(
-        "RESULT scenario=%s store=%s jobs=%d%s total_ms=%.2f%n",
-        scenario, storeName, jobs, cpu, total);
+        "RESULT scenario=%s store=%s jobs=%d%s total_ms=%.2f bench_client_ms=%.2f%n",
+        scenario, storeName, jobs, cpu, total, client);
   }
 
   /**
@@ -413,6 +417,7 @@ public final class QueueBench {
   static Map<String, Long> cpuMillis(ProcessHandle root) {
     Map<String, Long> out = new java.util.HashMap<>();
     out.merge("node", ticks(root.pid()) * 10, Long::sum);
+    out.put("client", ticks(ProcessHandle.current().pid()) * 10);
     root.descendants()
         .forEach(
             p -> {
