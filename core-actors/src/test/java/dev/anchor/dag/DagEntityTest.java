@@ -344,6 +344,30 @@ class DagEntityTest {
   }
 
   @Test
+  void aNextStepSubmittedBeforeItsStartWasJournaledIsSubmittedTheSameAfterTheWriteFails()
+      throws Exception {
+    schedule(new DagSpec("chain", List.of(step("a"), step("b", "a")), null, null, 0));
+    awaitSubmitted("a");
+    // the write of a's end and b's start fails: b was already submitted (it is, before the write)
+    dag.persistenceTestKit().failNextPersisted();
+    complete("a", "7");
+    eventually(() -> assertEquals(1, fx.submitsOf(task("b"))));
+    String input = fx.specs.get(task("b")).inputJson();
+    // the entity restarts from the journal (backoff), finds a's end through its task, and submits
+    // b again: the same task id with the same input, which a task entity answers with what it has
+    eventually(() -> assertEquals(2, fx.submitsOf(task("b"))));
+    eventually(() -> assertEquals("Running", nodeStatus("b")));
+    assertEquals(input, fx.specs.get(task("b")).inputJson());
+    assertEquals(
+        JSON.readTree("{\"a\":7}").toString(),
+        JSON.readTree(input).toString(),
+        "b sees a's result");
+    complete("b", "8");
+    assertEquals("Completed", view().status());
+    assertEquals("8", view().result());
+  }
+
+  @Test
   void anUnknownDagAnswersUnknownAndPassivates() {
     TestProbe<ClusterSharding.ShardCommand> shard = entities.kit().createTestProbe();
     dag = entity(shard.getRef());
