@@ -107,10 +107,13 @@ public final class AnchorMain {
                         base.getInt("anchor.redis.embedded-port"),
                         clusterHost));
     if (role == Role.COORDINATOR) clusterConfig = withLiveMembersAsSeeds(clusterConfig, early);
-    Config config =
+    Config merged =
         clusterConfig
             .withFallback(early == null ? ConfigFactory.empty() : early.configOverrides())
             .withFallback(base);
+    // a worker's blocking dispatcher has a thread for each of its slots, and a few more
+    Config config =
+        role.works() ? dev.anchor.worker.NodeAgent.withBlockingDispatcherSized(merged) : merged;
     ActorSystem<Void> system =
         ActorSystem.create(Behaviors.empty(), ClusterBootstrapConfig.SYSTEM_NAME, config);
     java.util.concurrent.atomic.AtomicReference<Stores> opened =
