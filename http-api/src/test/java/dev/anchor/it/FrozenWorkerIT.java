@@ -31,8 +31,7 @@ class FrozenWorkerIT {
           .workerEnv("ANCHOR_WORKER_CAPACITY", "3");
 
   @Test
-  void aWorkerThawedBeforeItIsDownedHasItsJobsRunOnceElsewhereAndTakesWorkAgain()
-      throws Exception {
+  void aWorkerThawedBeforeItIsDownedHasItsJobsRunOnceElsewhereAndTakesWorkAgain() throws Exception {
     ApiClient c = cluster.startCoordinator().api();
     AnchorProcess w1 = cluster.startWorker("w1");
     cluster.startWorker("w2");

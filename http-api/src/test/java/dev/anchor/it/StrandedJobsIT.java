@@ -122,14 +122,16 @@ class StrandedJobsIT {
     System.out.printf(
         "RESULT stranded-jobs: tasks=%d capacity=%d/worker stranded=%d kill_to_handed_on_ms=%s"
             + " kill_to_last_stranded_restarted_ms=%d kill_to_last_stranded_completed_ms=%d"
-            + " kill_to_last_completed_ms=%d%n",
+            + " kill_to_last_completed_ms=%d healthy_w2_marked_unreachable=%d%n",
         TASKS,
         CAPACITY,
         stranded,
         handedOnAfter(c.output(), "w1", killedAt),
         stranded == 0 ? 0 : lastStrandedStartedAt - killedAt,
         stranded == 0 ? 0 : lastStrandedDoneAt - killedAt,
-        lastDoneAt - killedAt);
+        lastDoneAt - killedAt,
+        // a false alarm of the failure detector on this loaded machine (a figure, not a check)
+        c.output().split("node w2 is unreachable", -1).length - 1);
     assertTrue(stranded >= 1, "the worker was killed while it held jobs");
     // what it ran (3) plus the prefetch (2), with room for jobs whose results were still being
     // recorded: pushing the backlog onto nodes stranded over 200 of 400 here
