@@ -122,8 +122,13 @@ public final class QueueTaskEffects implements TaskEffects {
         // a job whose node matters (verified, spot-checked) or that the node can start soon goes
         // onto the node's own stream; any other waits in its pool for the first node with a free
         // slot, so a node never holds a backlog that would be stranded if it died
-        if (spotCheck || spec.verification() != null || registry.claimPlace(c.nodeId())) {
-          yield enqueue(taskId, attempt, spec, c.nodeId())
+        if (spotCheck || spec.verification() != null) {
+          yield enqueue(taskId, attempt, spec, c.nodeId(), null)
+              .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId(), proven, spotCheck));
+        }
+        if (registry.claimPlace(c.nodeId())) {
+          // named with its pool, where it waits instead should the node be lost before reading it
+          yield enqueue(taskId, attempt, spec, c.nodeId(), poolOf(spec))
               .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId(), proven, spotCheck));
         }
         JobQueue.Pool pool = poolOf(spec);
@@ -136,14 +141,14 @@ public final class QueueTaskEffects implements TaskEffects {
   }
 
   private CompletionStage<String> enqueue(
-      String taskId, int attempt, TaskSpec spec, String nodeId) {
+      String taskId, int attempt, TaskSpec spec, String nodeId, JobQueue.Pool pool) {
     String specJson;
     try {
       specJson = json.writeValueAsString(spec);
     } catch (Exception e) {
       return CompletableFuture.failedFuture(e);
     }
-    return queue.enqueue(nodeId, new JobMessage(taskId, attempt, spec.priority(), specJson));
+    return queue.enqueue(nodeId, new JobMessage(taskId, attempt, spec.priority(), specJson), pool);
   }
 
   private CompletionStage<String> park(
@@ -183,7 +188,7 @@ public final class QueueTaskEffects implements TaskEffects {
           String h = registry.hostOf(c.nodeId());
           if (h != null) hosts.add(h);
           placements.add(
-              enqueue(taskId, job, spec, c.nodeId())
+              enqueue(taskId, job, spec, c.nodeId(), null)
                   .toCompletableFuture()
                   .handle(
                       (id, failure) ->
@@ -279,7 +284,42 @@ public final class QueueTaskEffects implements TaskEffects {
 
   @Override
   public void cancelRunning(String taskId, int attempt, String nodeId) {
-    cancelBroadcast.accept(new CancelJob(taskId, attempt, nodeId));
+    if (!JobQueue.isPool(nodeId)) {
+      cancelBroadcast.accept(new CancelJob(taskId, attempt, nodeId));
+      return;
+    }
+    // the task still believes its job is parked: a worker may have pulled it and not said so yet,
+    // and the placement names that worker
+    try {
+      queue
+          .placement(taskId)
+          .thenAccept(
+              p -> {
+                if (p != null && p.attempt() == attempt && !JobQueue.isPool(p.nodeId()))
+                  cancelBroadcast.accept(new CancelJob(taskId, attempt, p.nodeId()));
+              });
+    } catch (RuntimeException e) {
+      log.debug("could not look up where task {} runs: {}", taskId, e.toString());
+    }
+  }
+
+  @Override
+  public void dropQueuedJobs(String taskId) {
+    try {
+      queue
+          .markCancelled(taskId)
+          .whenComplete(
+              (n, e) -> {
+                if (e != null)
+                  log.warn(
+                      "could not mark task {} cancelled in the queue (its waiting job, if any, may"
+                          + " still run; its result is refused): {}",
+                      taskId,
+                      e.toString());
+              });
+    } catch (RuntimeException e) {
+      log.warn("could not mark task {} cancelled in the queue: {}", taskId, e.toString());
+    }
   }
 
   @Override

@@ -31,7 +31,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * script: moved, its placement updated and delivered at once), so a node never holds more than it
  * can start soon and a dead node strands no more than it was running. A worker XACKs (and deletes)
  * an entry only after the task entity recorded its result, so a worker that dies leaves its jobs
- * pending, and they are handed to another node when the node is gone.
+ * pending, and they are handed on as soon as the cluster finds the node unreachable ({@link
+ * #reclaim}). A cancelled task is marked ({@link #markCancelled}) and its waiting job removed unrun
+ * by whichever read reaches it.
  */
 public final class JobQueue implements AutoCloseable {
   public static final String GROUP = "workers";
@@ -51,6 +53,15 @@ public final class JobQueue implements AutoCloseable {
   static final String POOLS = "anchor:jobs:pools";
 
   private static final String POOL_PREFIX = "anchor:jobs:pool:";
+
+  /**
+   * taskId → when it was cancelled (epoch ms), for {@value #CANCEL_MARK_DAYS} days: a job of such a
+   * task is removed without being run by whoever reads it (a worker, a pool pull, a reclaim), so a
+   * job cancelled while it waits is never started, wherever it waits.
+   */
+  static final String CANCELLED = "anchor:jobs:cancelled";
+
+  static final int CANCEL_MARK_DAYS = 7;
   private static final List<String> BANDS = List.of("high", "normal", "low");
 
   private final RedisClient client;
@@ -72,14 +83,27 @@ public final class JobQueue implements AutoCloseable {
 
   /** Puts the job on the node's stream for its priority band; completes with the entry id. */
   public CompletionStage<String> enqueue(String nodeId, JobMessage job) {
+    return enqueue(nodeId, job, null);
+  }
+
+  /**
+   * @param pool where the job may wait instead if the node becomes unreachable before it reads it
+   *     ({@link #reclaim}); null for a job that must run on this very node (a replica)
+   */
+  public CompletionStage<String> enqueue(String nodeId, JobMessage job, Pool pool) {
     String key = stream(nodeId, band(job.priority()));
     ensureGroup(key);
     RedisAsyncCommands<String, String> a = conn.async();
+    Map<String, String> fields = job.fields();
+    if (pool != null) {
+      fields = new HashMap<>(fields);
+      fields.put("pool", pool.id());
+    }
     // the entry first: a crash between the two leaves a job the index does not know (run again
     // after a restart,
     // recorded once), never an index entry without its job (a task waiting for a job that is not
     // there)
-    RedisFuture<String> id = a.xadd(key, job.fields());
+    RedisFuture<String> id = a.xadd(key, fields);
     a.hset(PLACED, job.taskId(), Placement.of(job.attempt(), nodeId));
     return id;
   }
@@ -167,6 +191,20 @@ public final class JobQueue implements AutoCloseable {
   /** The task's job that is queued or running and not acknowledged yet, or null. */
   public CompletionStage<Placement> placement(String taskId) {
     return conn.async().hget(PLACED, taskId).thenApply(Placement::parse);
+  }
+
+  /**
+   * Marks the task cancelled: its job, on a node's stream or parked in a pool, is removed unrun by
+   * the next read that reaches it. Marks older than {@value #CANCEL_MARK_DAYS} days are dropped
+   * here.
+   */
+  public CompletionStage<Long> markCancelled(String taskId) {
+    long now = System.currentTimeMillis();
+    RedisAsyncCommands<String, String> a = conn.async();
+    a.zadd(CANCELLED, (double) now, taskId);
+    return a.zremrangebyscore(
+        CANCELLED,
+        Range.create(0.0, (double) (now - Duration.ofDays(CANCEL_MARK_DAYS).toMillis())));
   }
 
   private void ensureGroup(String key) {
@@ -304,6 +342,119 @@ public final class JobQueue implements AutoCloseable {
       end
       return out
       """;
+
+  /**
+   * What {@link #reclaim} took off a node's streams.
+   *
+   * @param moved jobs the node had not read, now parked in their pool's {@code again} stream (each
+   *     delivery's {@code parkedFor} names that pool, as the job's placement now does)
+   * @param running jobs the node had read and not acknowledged: it may still be running them
+   * @param withdrawn jobs the node had not read that must run on a node of their own choosing (a
+   *     replica, a spot-check), removed for their task to place again
+   */
+  public record Reclaimed(List<Delivery> moved, List<Delivery> running, List<Delivery> withdrawn) {
+    public boolean isEmpty() {
+      return moved.isEmpty() && running.isEmpty() && withdrawn.isEmpty();
+    }
+  }
+
+  /**
+   * Empties the streams of a node that cannot be reached, in one Lua script (so the node, should it
+   * come back, cannot read a job that is also handed on here): a job it never read goes back to its
+   * pool, ahead of the first-timers (or is withdrawn if it may not wait in a pool); one it read is
+   * acknowledged and removed, and returned for its task to run again. A job of a cancelled task, or
+   * of an attempt its task moved past, is dropped. The streams and their group stay, so a node that
+   * was only frozen reads on, with nothing of what was handed on.
+   */
+  public Reclaimed reclaim(String nodeId) {
+    List<String> keys = new ArrayList<>();
+    for (String b : BANDS) keys.add(stream(nodeId, b));
+    keys.add(PLACED);
+    keys.add(CANCELLED);
+    keys.add(POOLS);
+    List<Object> rows =
+        RECLAIM.callSync(conn.sync(), keys.toArray(String[]::new), GROUP, nodeId, POOL_PREFIX);
+    List<Delivery> moved = new ArrayList<>(), running = new ArrayList<>();
+    List<Delivery> withdrawn = new ArrayList<>();
+    for (Object row : rows) {
+      List<?> r = (List<?>) row;
+      List<?> flat = (List<?>) r.get(2);
+      Map<String, String> fields = new HashMap<>();
+      for (int i = 0; i + 1 < flat.size(); i += 2)
+        fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
+      String how = String.valueOf(r.get(3));
+      String stream = String.valueOf(r.get(0)), id = String.valueOf(r.get(1));
+      JobMessage job = JobMessage.of(fields);
+      switch (how) {
+        case "moved" -> moved.add(new Delivery(stream, id, job, String.valueOf(r.get(4))));
+        case "running" -> running.add(new Delivery(stream, id, job, fields.get("parkedFor")));
+        case "withdrawn" -> withdrawn.add(new Delivery(stream, id, job, fields.get("parkedFor")));
+        default -> {} // dropped: cancelled, or an attempt its task moved past
+      }
+    }
+    return new Reclaimed(moved, running, withdrawn);
+  }
+
+  /**
+   * KEYS: the node's three band streams (high, normal, low), the placements hash, the cancel marks,
+   * the pool index. ARGV: group, node id, pool stream prefix. A job may wait in a pool when it was
+   * enqueued with one ({@code pool}) or pulled from one ({@code parkedFor}). Answers {stream, id,
+   * fields, how[, pool]} per entry. The pool's stream key is made here from the entry (a single
+   * Redis, as everywhere in this class).
+   */
+  private static final String RECLAIM_SCRIPT =
+      """
+      local group, node, prefix = ARGV[1], ARGV[2], ARGV[3]
+      local placed, cancelled, pools = KEYS[4], KEYS[5], KEYS[6]
+      local bands = {'high', 'normal', 'low'}
+      local out = {}
+      for b = 1, 3 do
+        local key = KEYS[b]
+        if redis.call('EXISTS', key) == 1 then
+          local pending = {}
+          local ok, p = pcall(redis.call, 'XPENDING', key, group, '-', '+', 1000000)
+          if ok then for _, e in ipairs(p) do pending[e[1]] = true end end
+          for _, e in ipairs(redis.call('XRANGE', key, '-', '+')) do
+            local id, f = e[1], e[2]
+            if pending[id] then redis.call('XACK', key, group, id) end
+            redis.call('XDEL', key, id)
+            local task, attempt, pool, parked
+            local kept = {}
+            for j = 1, #f, 2 do
+              local k, v = f[j], f[j + 1]
+              if k == 'taskId' then task = v elseif k == 'attempt' then attempt = v
+              elseif k == 'pool' then pool = v elseif k == 'parkedFor' then parked = v end
+              if k ~= 'parkedFor' then table.insert(kept, k); table.insert(kept, v) end
+            end
+            pool = pool or parked
+            local cur = task and redis.call('HGET', placed, task)
+            local curAttempt = cur and tonumber(string.match(cur, '^(%d+)@'))
+            local how
+            if task and redis.call('ZSCORE', cancelled, task) then
+              if attempt and cur == attempt .. '@' .. node then redis.call('HDEL', placed, task) end
+              how = 'cancelled'
+            elseif pending[id] then
+              how = 'running'
+            elseif curAttempt and attempt and curAttempt > tonumber(attempt) then
+              how = 'stale'
+            elseif pool and task and attempt then
+              table.insert(kept, 'parkedFor'); table.insert(kept, pool)
+              redis.call('SADD', pools, pool)
+              redis.call('XADD', prefix .. bands[b] .. ':again:' .. pool, '*', unpack(kept))
+              redis.call('HSET', placed, task, attempt .. '@' .. pool)
+              how = 'moved'
+            else
+              how = 'withdrawn'
+            end
+            table.insert(out, {key, id, f, how, pool or ''})
+          end
+        end
+      end
+      return out
+      """;
+
+  private static final RedisScript RECLAIM =
+      new RedisScript(RECLAIM_SCRIPT, io.lettuce.core.ScriptOutputType.MULTI);
 
   /** Node ids that have streams (whether or not the node is alive). */
   public Set<String> nodesWithStreams() {
@@ -494,11 +645,13 @@ public final class JobQueue implements AutoCloseable {
                   XReadArgs.StreamOffset.from(stream(nodeId, b), "0"));
           pending.addAll(toDeliveries(got));
         }
-        if (!pending.isEmpty()) return pending;
+        // a cancelled one is dropped; the next call reads on past it
+        boolean dropped = pending.removeIf(d -> dropIfCancelled(s, d));
+        if (!pending.isEmpty() || dropped) return pending;
         pendingDone = true;
       }
       Pulled first = pull(s, count);
-      if (!first.jobs().isEmpty() || block.isZero()) return first.jobs();
+      if (!first.jobs().isEmpty() || first.more() || block.isZero()) return first.jobs();
       // nothing for us: wait for a new entry on any stream we read, from where each one ends now
       // (an entry added since the script ran wakes us at once), then take it with the script
       @SuppressWarnings("unchecked")
@@ -512,13 +665,18 @@ public final class JobQueue implements AutoCloseable {
       return pull(s, count).jobs();
     }
 
-    private record Pulled(List<Delivery> jobs, Map<String, String> watched) {}
+    /**
+     * @param more the script stopped at its limit of entries removed unrun: there may be jobs
+     *     behind them, so read again rather than wait
+     */
+    private record Pulled(List<Delivery> jobs, Map<String, String> watched, boolean more) {}
 
     private Pulled pull(RedisCommands<String, String> s, int count) {
       refreshPools(s);
       List<String> keys = new ArrayList<>();
       for (String b : BANDS) keys.add(stream(nodeId, b));
       keys.add(PLACED);
+      keys.add(CANCELLED);
       List<String> args = new ArrayList<>(List.of(GROUP, nodeId, Integer.toString(count), nodeId));
       List<Pool> from = pull ? pools : List.of();
       for (String b : BANDS) {
@@ -545,10 +703,22 @@ public final class JobQueue implements AutoCloseable {
       Map<String, String> watched = new LinkedHashMap<>();
       List<?> ids = (List<?>) reply.get(1);
       for (int i = 0; i < ids.size(); i++) {
-        String key = keys.get(i < BANDS.size() ? i : i + 1); // PLACED is not watched
+        String key = keys.get(i < BANDS.size() ? i : i + 2); // PLACED, CANCELLED are not watched
         watched.put(key, String.valueOf(ids.get(i)));
       }
-      return new Pulled(jobs, watched);
+      return new Pulled(jobs, watched, ((Number) reply.get(2)).longValue() == 1);
+    }
+
+    /**
+     * A job read before a restart whose task was cancelled meanwhile: acknowledged and removed
+     * here, never run.
+     */
+    private boolean dropIfCancelled(RedisCommands<String, String> s, Delivery d) {
+      if (d.job().taskId() == null || s.zscore(CANCELLED, d.job().taskId()) == null) return false;
+      String[] keys = {d.stream(), PLACED};
+      ACK.callSync(
+          s, keys, GROUP, d.entryId(), d.job().taskId(), Placement.of(d.job().attempt(), nodeId));
+      return true;
     }
 
     private void refreshPools(RedisCommands<String, String> s) {
@@ -581,50 +751,78 @@ public final class JobQueue implements AutoCloseable {
     }
   }
 
+  /** Entries a read removes unrun at most (cancelled, or of a superseded attempt). */
+  private static final int SKIP_LIMIT = 1000;
+
   /**
-   * KEYS: the node's three band streams, the placements hash, then the pool streams of the high,
-   * normal and low band (ARGV[5..7] say how many of each). ARGV: group, consumer, count, node id.
-   * Band by band: the node's own new entries, then parked jobs moved from the band's pools onto the
-   * node's stream (their placement now naming the node) and delivered with them, never more than
-   * the count in all. A parked job whose task has moved on to a newer attempt is dropped: nobody
-   * would take its result. With nothing delivered it also answers where each stream ends, for the
+   * KEYS: the node's three band streams, the placements hash, the cancel marks, then the pool
+   * streams of the high, normal and low band (ARGV[5..7] say how many of each). ARGV: group,
+   * consumer, count, node id. Band by band: the node's own new entries, then parked jobs moved from
+   * the band's pools onto the node's stream (their placement now naming the node) and delivered
+   * with them, never more than the count in all. A job of a cancelled task is removed unrun, and a
+   * parked job whose task has moved on to a newer attempt is dropped: nobody would take its result.
+   * Such entries are read past (up to {@value #SKIP_LIMIT} per call), so a pile of them cannot hold
+   * back the jobs behind it. With nothing delivered it also answers where each stream ends, for the
    * caller's blocking XREAD.
    */
   private static final String PULL_SCRIPT =
       """
       local group, me, left, node = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+      local placed, cancelled = KEYS[4], KEYS[5]
       local out = {}
+      local skipped = 0
+      local function field(f, name)
+        for j = 1, #f, 2 do if f[j] == name then return f[j + 1] end end
+      end
       local function take(own)
-        if left <= 0 then return end
-        local r = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', left, 'STREAMS', own, '>')
-        if r then
+        while left > 0 do
+          local r = redis.call('XREADGROUP', 'GROUP', group, me, 'COUNT', left, 'STREAMS', own, '>')
+          if not r then return end
+          local dropped = 0
           for _, e in ipairs(r[1][2]) do
-            table.insert(out, {own, e[1], e[2]})
-            left = left - 1
+            local task = field(e[2], 'taskId')
+            if task and redis.call('ZSCORE', cancelled, task) then
+              redis.call('XACK', own, group, e[1])
+              redis.call('XDEL', own, e[1])
+              local attempt = field(e[2], 'attempt')
+              if attempt and redis.call('HGET', placed, task) == attempt .. '@' .. node then
+                redis.call('HDEL', placed, task)
+              end
+              dropped = dropped + 1
+            else
+              table.insert(out, {own, e[1], e[2]})
+              left = left - 1
+            end
           end
+          skipped = skipped + dropped
+          if dropped == 0 or skipped >= %1$d then return end
         end
       end
-      local pool = 5
+      local pool = 6
       for b = 1, 3 do
         local own = KEYS[b]
         take(own)
         local n = tonumber(ARGV[4 + b])
         local moved = 0
         for i = pool, pool + n - 1 do
-          if left - moved > 0 then
-            for _, e in ipairs(redis.call('XRANGE', KEYS[i], '-', '+', 'COUNT', left - moved)) do
+          while left - moved > 0 and skipped < %1$d do
+            local batch = redis.call('XRANGE', KEYS[i], '-', '+', 'COUNT', left - moved)
+            if #batch == 0 then break end
+            for _, e in ipairs(batch) do
               redis.call('XDEL', KEYS[i], e[1])
               local f = e[2]
-              local task, attempt
-              for j = 1, #f, 2 do
-                if f[j] == 'taskId' then task = f[j + 1] elseif f[j] == 'attempt' then attempt = tonumber(f[j + 1]) end
-              end
-              local cur = redis.call('HGET', KEYS[4], task)
-              local curAttempt = cur and tonumber(string.match(cur, '^(%d+)@'))
-              if task and attempt and not (curAttempt and curAttempt > attempt) then
+              local task, attempt = field(f, 'taskId'), tonumber(field(f, 'attempt'))
+              local cur = task and redis.call('HGET', placed, task)
+              local curAttempt = cur and tonumber(string.match(cur, '^(%%d+)@'))
+              if task and redis.call('ZSCORE', cancelled, task) then
+                if curAttempt == attempt then redis.call('HDEL', placed, task) end
+                skipped = skipped + 1
+              elseif task and attempt and not (curAttempt and curAttempt > attempt) then
                 redis.call('XADD', KEYS[b], '*', unpack(f))
-                redis.call('HSET', KEYS[4], task, attempt .. '@' .. node)
+                redis.call('HSET', placed, task, attempt .. '@' .. node)
                 moved = moved + 1
+              else
+                skipped = skipped + 1
               end
             end
           end
@@ -635,14 +833,15 @@ public final class JobQueue implements AutoCloseable {
       local ends = {}
       if #out == 0 then
         for i = 1, #KEYS do
-          if i ~= 4 then
+          if i ~= 4 and i ~= 5 then
             local last = redis.call('XREVRANGE', KEYS[i], '+', '-', 'COUNT', 1)
             table.insert(ends, last[1] and last[1][1] or '0-0')
           end
         end
       end
-      return {out, ends}
-      """;
+      return {out, ends, skipped >= %1$d and 1 or 0}
+      """
+          .formatted(SKIP_LIMIT);
 
   private static final RedisScript PULL =
       new RedisScript(PULL_SCRIPT, io.lettuce.core.ScriptOutputType.MULTI);

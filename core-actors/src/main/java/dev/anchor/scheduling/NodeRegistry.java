@@ -39,6 +39,10 @@ public final class NodeRegistry {
   private final Map<String, AtomicInteger> placedSinceHeartbeat = new ConcurrentHashMap<>();
 
   private final Set<String> upAddresses = ConcurrentHashMap.newKeySet();
+
+  /** Members the failure detector lost and has not heard from since. */
+  private final Set<String> unreachable = ConcurrentHashMap.newKeySet();
+
   private final Set<String> cordoned = ConcurrentHashMap.newKeySet();
   private final Map<String, NodeStatus> statuses = new ConcurrentHashMap<>();
   static final double REPUTATION_WEIGHT = 0.25;
@@ -85,7 +89,7 @@ public final class NodeRegistry {
   }
 
   public void memberUp(String address) {
-    upAddresses.add(address);
+    if (!unreachable.contains(address)) upAddresses.add(address);
   }
 
   /**
@@ -94,11 +98,31 @@ public final class NodeRegistry {
    */
   public List<String> memberRemoved(String address) {
     upAddresses.remove(address);
-    List<String> gone = new ArrayList<>();
+    unreachable.remove(address);
+    return nodesAt(address);
+  }
+
+  /**
+   * The failure detector lost the member: its nodes are neither chosen nor alive (their jobs are
+   * handed on) until it is reachable again. Returns their ids.
+   */
+  public List<String> memberUnreachable(String address) {
+    upAddresses.remove(address);
+    unreachable.add(address);
+    return nodesAt(address);
+  }
+
+  /** The member answers again after {@link #memberUnreachable}: its nodes take work again. */
+  public void memberReachable(String address) {
+    if (unreachable.remove(address)) upAddresses.add(address);
+  }
+
+  private List<String> nodesAt(String address) {
+    List<String> at = new ArrayList<>();
     for (NodeHeartbeat hb : nodes.values()) {
-      if (hb.address().equals(address)) gone.add(hb.nodeId());
+      if (hb.address().equals(address)) at.add(hb.nodeId());
     }
-    return gone;
+    return at;
   }
 
   public void setCordoned(String nodeId, boolean on) {

@@ -70,6 +70,12 @@ public interface TaskEffects {
   void cancelRunning(String taskId, int attempt, String nodeId);
 
   /**
+   * The task was cancelled: a job of it still waiting in the queue (on a node's stream or parked in
+   * a pool) must never start. Fire and forget; told again when the entity recovers.
+   */
+  void dropQueuedJobs(String taskId);
+
+  /**
    * Is this node still a live cluster member? (used after recovery and periodically while an
    * attempt runs)
    */

@@ -194,6 +194,13 @@ public final class TaskEntity
   public record Withdrawn(int attempt, String nodeId) implements Command {}
 
   /**
+   * The job of {@code attempt}, not read by {@code nodeId} (which the cluster cannot reach), was
+   * moved to the shared pool {@code poolId}, where any fitting node takes it: the attempt waits
+   * there now. Not an attempt that failed.
+   */
+  public record Relocated(int attempt, String nodeId, String poolId) implements Command {}
+
+  /**
    * The sharding stop message: stop now (sent by the shard after this entity asked to passivate).
    */
   public record Stop() implements Command {}
@@ -504,6 +511,12 @@ public final class TaskEntity
 
   private String withdrawnFrom;
 
+  /**
+   * The attempt relocated from a node to a pool while its own dispatch answer (naming that node)
+   * was still in flight (see onRelocated).
+   */
+  private Relocated relocatedEarly;
+
   private TaskEntity(
       String taskId,
       TaskEffects effects,
@@ -666,6 +679,7 @@ public final class TaskEntity
       case LivenessAnswer c -> onLivenessAnswer(s, c);
       case ResultOverdue c -> onResultOverdue(s, c);
       case Withdrawn c -> onWithdrawn(s, c);
+      case Relocated c -> onRelocated(s, c);
       case ReplicaDispatchOutcome c -> replicas.onReplicaDispatchOutcome(s, c);
       case Located c -> onLocated(s, c);
       case DeliverOutbox c -> {
@@ -792,6 +806,7 @@ public final class TaskEntity
               .persist(new Cancelled(s.attempt(), null, now()))
               .thenRun(
                   (TaskState ns) -> {
+                    effects.dropQueuedJobs(taskId);
                     replicas.cancelActiveReplicas(ns);
                     ended(ns, TaskChange.CANCELLED);
                   })
@@ -802,6 +817,7 @@ public final class TaskEntity
             .persist(new Cancelled(s.attempt(), onNode, now()))
             .thenRun(
                 (TaskState ns) -> {
+                  effects.dropQueuedJobs(taskId);
                   if (onNode != null) effects.cancelRunning(taskId, s.attempt(), onNode);
                   ended(ns, TaskChange.CANCELLED);
                 })
@@ -810,7 +826,8 @@ public final class TaskEntity
     };
   }
 
-  private Effect<Event, TaskState> onDispatchOutcome(TaskState s, DispatchOutcome o) {
+  private Effect<Event, TaskState> onDispatchOutcome(TaskState s, DispatchOutcome given) {
+    DispatchOutcome o = followRelocation(given);
     if (dispatchingAttempt == o.attempt()) dispatchingAttempt = 0;
     if (s.status() != Status.QUEUED || s.attempt() != o.attempt()) {
       // The task moved on while the job was being enqueued (a fast worker already reported, or it
@@ -943,6 +960,8 @@ public final class TaskEntity
   }
 
   private void onRecovered(TaskState s, RecoveryCompleted signal) {
+    // the mark may not have been written before a crash (or Redis was away at the cancel)
+    if (s.status() == Status.CANCELLED) effects.dropQueuedJobs(taskId);
     if (s.replicated()) {
       replicas.onReplicatedRecovered(s);
       return;
@@ -1088,6 +1107,33 @@ public final class TaskEntity
             });
   }
 
+  /**
+   * The outcome as it stands now: a job moved off its node before this answer (naming that node)
+   * arrived waits in the pool it was moved to.
+   */
+  private DispatchOutcome followRelocation(DispatchOutcome o) {
+    Relocated early = relocatedEarly;
+    if (early == null
+        || o.attempt() != early.attempt()
+        || !Objects.equals(o.enqueuedOn(), early.nodeId())) return o;
+    relocatedEarly = null;
+    return new DispatchOutcome(o.attempt(), early.poolId(), null, null, null);
+  }
+
+  private Effect<Event, TaskState> onRelocated(TaskState s, Relocated c) {
+    if (s.replicated() || c.attempt() != s.attempt()) return Effect().none();
+    if (s.status() == Status.QUEUED && dispatchingAttempt == c.attempt()) {
+      relocatedEarly = c;
+      return Effect().none();
+    }
+    // a worker that pulled it from the pool may have said it started already: then it runs there
+    if (s.status() != Status.DISPATCHED || !Objects.equals(s.nodeId(), c.nodeId()))
+      return Effect().none();
+    progress = new Progress(c.attempt(), c.poolId(), dispatchedAt(c.attempt()), null);
+    announce(live(journaled), TaskChange.DISPATCHED);
+    return Effect().none();
+  }
+
   // ---------------------------------------------------------------- transitions shared by several
   // commands
 
@@ -1115,7 +1161,8 @@ public final class TaskEntity
     long now = now();
     TaskSpec.RetryPolicy policy = s.spec().retries();
     if (retryAllowed && attempt < policy.attempts()) {
-      long dueAt = now + policy.delayAfterAttempt(attempt);
+      // a lost node is not the task's fault and says nothing about a next try: no backoff
+      long dueAt = now + (NODE_LOST.equals(errorKind) ? 0 : policy.delayAfterAttempt(attempt));
       return Effect()
           .persist(
               List.<Event>of(

@@ -265,4 +265,111 @@ class JobQueueTest {
           r.next(3, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList());
     }
   }
+
+  // ------------------------------------------------------------------ an unreachable node
+
+  @Test
+  void reclaimingAnUnreachableNodeParksWhatItDidNotReadAndHandsBackWhatItRan() throws Exception {
+    JobQueue.Pool pool = pool();
+    String lost = node(), other = node();
+    String running = "running-" + UUID.randomUUID(), waiting = "waiting-" + UUID.randomUUID();
+    String replica = "replica-" + UUID.randomUUID(), cancelled = "cancelled-" + UUID.randomUUID();
+    queue.enqueue(lost, new JobMessage(running, 1, 0, "{}"), pool).toCompletableFuture().get();
+    try (JobQueue.Reader frozen = queue.reader(lost)) {
+      assertEquals(1, frozen.next(1, Duration.ofMillis(100)).size());
+      queue
+          .enqueue(lost, new JobMessage(waiting, 1, 0, "{\"w\":1}"), pool)
+          .toCompletableFuture()
+          .get();
+      queue.enqueue(lost, new JobMessage(replica, 2, 0, "{}")).toCompletableFuture().get();
+      queue.enqueue(lost, new JobMessage(cancelled, 1, 0, "{}"), pool).toCompletableFuture().get();
+      queue.markCancelled(cancelled).toCompletableFuture().get();
+
+      JobQueue.Reclaimed r = queue.reclaim(lost);
+      assertEquals(List.of(running), ids(r.running()));
+      assertEquals(List.of(waiting), ids(r.moved()));
+      assertEquals(pool.id(), r.moved().get(0).parkedFor());
+      assertEquals(List.of(replica), ids(r.withdrawn()), "a replica must not wait in a pool");
+      assertEquals(
+          new JobQueue.Placement(1, pool.id()),
+          queue.placement(waiting).toCompletableFuture().get());
+      assertEquals(null, queue.placement(cancelled).toCompletableFuture().get());
+
+      // the node, should it come back, finds nothing of it, not even after a reader restart
+      assertTrue(frozen.next(10, Duration.ofMillis(100)).isEmpty());
+      try (JobQueue.Reader restarted = queue.reader(lost)) {
+        assertTrue(restarted.next(10, Duration.ofMillis(100)).isEmpty());
+      }
+      assertTrue(queue.reclaim(lost).isEmpty(), "nothing is handed on twice");
+    }
+    queue
+        .park(pool, new JobMessage("first-timer-" + UUID.randomUUID(), 1, 0, "{}"))
+        .toCompletableFuture()
+        .get();
+    try (JobQueue.Reader r = queue.reader(other, p -> p.equals(pool))) {
+      List<Delivery> got = r.next(1, Duration.ofMillis(100));
+      assertEquals(List.of(waiting), ids(got), "it waited its turn: ahead of the first-timers");
+      assertEquals("{\"w\":1}", got.get(0).job().specJson());
+      assertEquals(pool.id(), got.get(0).parkedFor());
+      assertEquals(
+          new JobQueue.Placement(1, other), queue.placement(waiting).toCompletableFuture().get());
+    }
+  }
+
+  @Test
+  void reclaimDropsAJobWhoseTaskMovedToANewerAttempt() throws Exception {
+    JobQueue.Pool pool = pool();
+    String lost = node(), task = "moved-on-" + UUID.randomUUID();
+    queue.enqueue(lost, new JobMessage(task, 1, 0, "{}"), pool).toCompletableFuture().get();
+    queue.park(pool, new JobMessage(task, 2, 0, "{}")).toCompletableFuture().get();
+    assertTrue(queue.reclaim(lost).isEmpty());
+    assertEquals(
+        new JobQueue.Placement(2, pool.id()), queue.placement(task).toCompletableFuture().get());
+  }
+
+  // ------------------------------------------------------------------ cancelled jobs
+
+  @Test
+  void aCancelledJobIsRemovedUnrunFromANodesStreamAndFromAPool() throws Exception {
+    JobQueue.Pool pool = pool();
+    String n = node();
+    String onNode = "c-node-" + UUID.randomUUID(), inPool = "c-pool-" + UUID.randomUUID();
+    String keep = "keep-" + UUID.randomUUID(), parkedKeep = "keep-parked-" + UUID.randomUUID();
+    queue.enqueue(n, new JobMessage(onNode, 1, 0, "{}")).toCompletableFuture().get();
+    queue.enqueue(n, new JobMessage(keep, 1, 0, "{}")).toCompletableFuture().get();
+    queue.park(pool, new JobMessage(inPool, 1, 0, "{}")).toCompletableFuture().get();
+    queue.park(pool, new JobMessage(parkedKeep, 1, 0, "{}")).toCompletableFuture().get();
+    queue.markCancelled(onNode).toCompletableFuture().get();
+    queue.markCancelled(inPool).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n, p -> p.equals(pool))) {
+      // two slots: the cancelled jobs ahead of the others take none of them
+      assertEquals(List.of(keep, parkedKeep), ids(r.next(2, Duration.ofMillis(100))));
+      assertTrue(r.next(5, Duration.ofMillis(100)).isEmpty());
+    }
+    assertEquals(null, queue.placement(onNode).toCompletableFuture().get());
+    assertEquals(null, queue.placement(inPool).toCompletableFuture().get());
+    QueueStats stats = queue.stats();
+    assertEquals(0, stats.queues().get(pool.id()).waiting(), "removed from the pool");
+    assertEquals(2, stats.queues().get("node:" + n).active(), "only the two it runs");
+  }
+
+  @Test
+  void aJobReadBeforeARestartWhoseTaskWasCancelledIsNotHandedOutAgain() throws Exception {
+    String n = node(), cancelled = "c-" + UUID.randomUUID(), kept = "k-" + UUID.randomUUID();
+    queue.enqueue(n, new JobMessage(cancelled, 1, 0, "{}")).toCompletableFuture().get();
+    queue.enqueue(n, new JobMessage(kept, 1, 0, "{}")).toCompletableFuture().get();
+    try (JobQueue.Reader first = queue.reader(n)) {
+      assertEquals(2, first.next(2, Duration.ofMillis(100)).size());
+    }
+    queue.markCancelled(cancelled).toCompletableFuture().get();
+    try (JobQueue.Reader restarted = queue.reader(n)) {
+      List<Delivery> got = new java.util.ArrayList<>();
+      for (int i = 0; i < 3 && got.isEmpty(); i++) got.addAll(restarted.next(1, Duration.ZERO));
+      assertEquals(List.of(kept), ids(got));
+    }
+  }
+
+  private static List<String> ids(List<Delivery> ds) {
+    return ds.stream().map(d -> d.job().taskId()).toList();
+  }
 }

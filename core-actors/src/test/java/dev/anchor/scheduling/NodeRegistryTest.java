@@ -124,6 +124,23 @@ class NodeRegistryTest {
   }
 
   @Test
+  void anUnreachableNodeGetsNoWorkUntilItAnswersAgain() {
+    NodeHeartbeat a = hb("a", 4096, false, List.of("js"), 0, 4);
+    NodeRegistry r = registry(a, hb("b", 4096, false, List.of("js"), 3, 4));
+    assertEquals(List.of("a"), r.memberUnreachable(a.address()));
+    assertFalse(r.isAlive("a"));
+    assertEquals("b", chosen(r.choose(spec("js", 0, false), Set.of(), NOW)));
+    r.memberUp(a.address()); // a late membership event does not make it reachable
+    assertFalse(r.isAlive("a"));
+    r.memberReachable(a.address());
+    assertTrue(r.isAlive("a"));
+    assertEquals("a", chosen(r.choose(spec("js", 0, false), Set.of(), NOW)));
+    r.memberRemoved(a.address());
+    r.memberReachable(a.address());
+    assertFalse(r.isAlive("a"), "a removed member stays gone");
+  }
+
+  @Test
   void isolatedVmIsTheJsRuntime() {
     NodeRegistry r = registry(hb("a", 4096, false, List.of("js"), 0, 4));
     assertEquals("a", chosen(r.choose(spec("isolated-vm", 0, false), Set.of(), NOW)));

@@ -26,6 +26,10 @@ public final class RecordingTaskEffects implements TaskEffects {
 
   public final List<Dispatch> dispatches = new CopyOnWriteArrayList<>();
   public final List<CancelRunning> cancels = new CopyOnWriteArrayList<>();
+
+  /** Task ids whose waiting jobs were to be dropped from the queue (cancelled tasks). */
+  public final List<String> dropped = new CopyOnWriteArrayList<>();
+
   public final List<DeadLetter> deadLetters = new CopyOnWriteArrayList<>();
   public final List<Change> changes = new CopyOnWriteArrayList<>();
   public final List<String> livenessChecks = new CopyOnWriteArrayList<>();
@@ -176,6 +180,11 @@ public final class RecordingTaskEffects implements TaskEffects {
   @Override
   public void cancelRunning(String taskId, int attempt, String nodeId) {
     cancels.add(new CancelRunning(taskId, attempt, nodeId));
+  }
+
+  @Override
+  public void dropQueuedJobs(String taskId) {
+    dropped.add(taskId);
   }
 
   @Override

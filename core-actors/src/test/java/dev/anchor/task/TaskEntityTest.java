@@ -471,6 +471,20 @@ class TaskEntityTest {
   }
 
   @Test
+  void cancellingATaskWhoseJobWaitsInAPoolDropsTheJobFromTheQueue() {
+    fx.defaultNode = "pool:js:any:0";
+    submit(SPEC);
+    eventually(() -> assertEquals(Status.DISPATCHED, state().status()));
+    assertTrue(fx.dropped.isEmpty());
+    task.<StatusReply<TaskView>>runCommand(Cancel::new);
+    assertEquals(List.of(taskId), fx.dropped, "its parked job is never started");
+    task.restart();
+    eventually(() -> assertEquals(List.of(taskId, taskId), fx.dropped, "told again on recovery"));
+    assertTrue(succeed(1, "node-3").isSuccess());
+    assertEquals(TaskView.CANCELLED, view().status(), "a result after cancel is not recorded");
+  }
+
+  @Test
   void cancellingACompletedTaskIsAnError() {
     running("node-1");
     succeed(1, "node-1");
@@ -549,9 +563,12 @@ class TaskEntityTest {
     AttemptFailed failed = assertInstanceOf(AttemptFailed.class, lost.events().get(0));
     assertEquals(TaskEntity.NODE_LOST, failed.errorKind());
     assertEquals("node-1", failed.nodeId());
-    assertEquals(2, assertInstanceOf(RetryScheduled.class, lost.events().get(1)).nextAttempt());
+    RetryScheduled retry = assertInstanceOf(RetryScheduled.class, lost.events().get(1));
+    assertEquals(2, retry.nextAttempt());
+    assertEquals(
+        failed.at(), retry.dueAtEpochMs(), "a lost node's job is not held back by backoff");
 
-    timePasses(Duration.ofSeconds(2));
+    // no time passes: dispatched again at once
     eventually(() -> assertEquals(Status.DISPATCHED, state().status()));
     assertEquals("node-2", state().nodeId());
     assertEquals(2, state().attempt());
@@ -565,6 +582,47 @@ class TaskEntityTest {
   }
 
   @Test
+  void aJobMovedOffAnUnreachableNodeWaitsInItsPoolAndRunsOnceWhereverItStarts() {
+    submit(SPEC);
+    eventually(() -> assertEquals(Status.DISPATCHED, state().status()));
+    int events = journal().size();
+    task.runCommand(new TaskEntity.Relocated(1, "node-9", "pool:js:any:0"));
+    assertEquals("node-1", state().nodeId(), "a move from another node does not matter");
+    task.runCommand(new TaskEntity.Relocated(1, "node-1", "pool:js:any:0"));
+    assertEquals(Status.DISPATCHED, state().status());
+    assertEquals("pool:js:any:0", state().nodeId());
+    assertEquals(events, journal().size(), "not an attempt that failed: nothing journaled");
+    assertEquals(1, state().attempt());
+
+    // the node it left stays lost: the attempt waits in the pool, which is not checked as a node
+    fx.alive.put("node-1", false);
+    timePasses(Duration.ofSeconds(10));
+    eventually(() -> assertTrue(fx.livenessChecks.contains("pool:js:any:0")));
+    assertEquals(Status.DISPATCHED, state().status());
+    assertEquals(1, state().attempt());
+
+    task.runCommand(new Started(1, "node-2"));
+    assertEquals(Status.RUNNING, state().status());
+    succeed(1, "node-2");
+    assertTrue(succeed(1, "node-1").isSuccess(), "a late result of the same attempt is acked");
+    assertEquals(
+        1, journal().stream().filter(Completed.class::isInstance).count(), "recorded once");
+    assertEquals("node-2", view().nodeId());
+    assertEquals(1, fx.dispatches.size(), "moved, not dispatched again");
+  }
+
+  @Test
+  void aJobMovedBeforeItsDispatchAnswerArrivedIsFollowedToItsPool() {
+    CompletableFuture<Placement> slow = new CompletableFuture<>();
+    fx.thenAnswer(() -> slow);
+    submit(SPEC);
+    task.runCommand(new TaskEntity.Relocated(1, "node-4", "pool:js:any:0"));
+    slow.complete(new Placement.Enqueued("node-4"));
+    eventually(() -> assertEquals(Status.DISPATCHED, state().status()));
+    assertEquals("pool:js:any:0", state().nodeId());
+  }
+
+  @Test
   void aLostNodeIsNoticedByThePeriodicLivenessCheck() {
     running("node-1");
     timePasses(Duration.ofSeconds(10));
@@ -572,10 +630,18 @@ class TaskEntityTest {
     assertEquals(Status.RUNNING, state().status());
 
     fx.alive.put("node-1", false);
+    fx.defaultNode = "node-2";
     timePasses(Duration.ofSeconds(10));
-    eventually(() -> assertEquals(Status.QUEUED, state().status()));
-    assertEquals(TaskEntity.NODE_LOST, state().errorKind());
-    assertEquals(2, state().attempt());
+    // the attempt failed as NodeLost and the next one was dispatched at once (no backoff)
+    eventually(() -> assertEquals(2, state().attempt()));
+    eventually(() -> assertEquals("node-2", state().nodeId()));
+    AttemptFailed failed =
+        journal().stream()
+            .filter(AttemptFailed.class::isInstance)
+            .map(AttemptFailed.class::cast)
+            .findFirst()
+            .orElseThrow();
+    assertEquals(TaskEntity.NODE_LOST, failed.errorKind());
   }
 
   // ------------------------------------------------------------------ recovery
@@ -612,10 +678,17 @@ class TaskEntityTest {
   void aRunningAttemptWhoseNodeDiedMeanwhileIsRetriedOnRecovery() {
     running("node-1");
     fx.alive.put("node-1", false);
+    fx.defaultNode = "node-2";
     task.restart();
-    eventually(() -> assertEquals(Status.QUEUED, state().status()));
-    assertEquals(TaskEntity.NODE_LOST, state().errorKind());
+    eventually(() -> assertEquals("node-2", state().nodeId()));
     assertEquals(2, state().attempt());
+    assertEquals(
+        TaskEntity.NODE_LOST,
+        journal().stream()
+            .filter(AttemptFailed.class::isInstance)
+            .map(e -> ((AttemptFailed) e).errorKind())
+            .findFirst()
+            .orElseThrow());
   }
 
   @Test

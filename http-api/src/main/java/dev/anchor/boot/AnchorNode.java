@@ -215,7 +215,8 @@ public final class AnchorNode {
               },
               system.executionContext());
       system.systemActorOf(
-          ClusterMonitor.create(registry, queue, heartbeats, statuses),
+          ClusterMonitor.create(
+              registry, queue, heartbeats, statuses, c -> cancels.tell(Topic.publish(c))),
           "cluster-monitor",
           org.apache.pekko.actor.typed.Props.empty());
       scheduleRetention(system, stores, config);

@@ -162,6 +162,12 @@ class ClusterIT {
       String held = onW1.get(0);
       c.awaitTask(held, Duration.ofMinutes(2), t -> attemptFailedOn(t, "w1"));
       assertTrue(!c.nodeStatus("w1").equals("Online"), "w1 still online while frozen");
+      // its jobs were handed on when it became unreachable; it is downed (removed) 4 s later
+      Poll.until(
+          "w1 downed",
+          Duration.ofMinutes(1),
+          () -> cluster.node().output(),
+          out -> out.contains("node w1 left the cluster"));
     } finally {
       w1.signal("CONT");
     }
