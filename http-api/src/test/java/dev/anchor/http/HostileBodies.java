@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Random;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
+import net.jqwik.api.ArbitrarySupplier;
 import net.jqwik.api.Combinators;
 
 /**
@@ -18,6 +19,9 @@ import net.jqwik.api.Combinators;
  * wrong types, huge and negative numbers, long strings, deep nesting, strings JSON can spell but
  * the journal's encodings cannot hold (unpaired surrogates) or that other layers choke on (NUL,
  * control characters), unknown fields, duplicate keys, and raw text damage.
+ *
+ * <p>A property takes them per route family as {@code @ForAll(supplier = HostileBodies.Tasks.class)
+ * String body}.
  */
 public final class HostileBodies {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -98,6 +102,54 @@ public final class HostileBodies {
           "{\"$gt\":\"\"}",
           "{\"\\u0000\":1}",
           "{\"a.b\":{\"$x\":1}}");
+
+  /** Mutated task submits (POST /api/tasks). */
+  public static final class Tasks implements ArbitrarySupplier<String> {
+    @Override
+    public Arbitrary<String> get() {
+      return of(TASKS);
+    }
+  }
+
+  /** Mutated bulk submits (POST /api/tasks/bulk). */
+  public static final class Bulk implements ArbitrarySupplier<String> {
+    @Override
+    public Arbitrary<String> get() {
+      return of(BULK);
+    }
+  }
+
+  /** Mutated DAGs (POST /api/dag/schedule). */
+  public static final class Dags implements ArbitrarySupplier<String> {
+    @Override
+    public Arbitrary<String> get() {
+      return of(DAGS);
+    }
+  }
+
+  /** Mutated map-reduce jobs (POST /api/mapreduce). */
+  public static final class MapReduces implements ArbitrarySupplier<String> {
+    @Override
+    public Arbitrary<String> get() {
+      return of(MAPREDUCE);
+    }
+  }
+
+  /** Mutated apps (POST /api/clusters). */
+  public static final class Apps implements ArbitrarySupplier<String> {
+    @Override
+    public Arbitrary<String> get() {
+      return of(APPS);
+    }
+  }
+
+  /** Mutated sign-ins (POST /api/session). */
+  public static final class Sessions implements ArbitrarySupplier<String> {
+    @Override
+    public Arbitrary<String> get() {
+      return of(SESSION);
+    }
+  }
 
   public static Arbitrary<String> of(List<String> seeds) {
     return Combinators.combine(

@@ -11,11 +11,9 @@ import dev.anchor.dag.DagSpec;
 import dev.anchor.dag.DagValidator;
 import java.util.List;
 import java.util.function.Supplier;
-import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
 import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -54,64 +52,34 @@ class RequestFuzzTest {
     if (system != null) system.terminate();
   }
 
-  @Provide
-  Arbitrary<String> tasks() {
-    return HostileBodies.of(HostileBodies.TASKS);
-  }
-
-  @Provide
-  Arbitrary<String> bulks() {
-    return HostileBodies.of(HostileBodies.BULK);
-  }
-
-  @Provide
-  Arbitrary<String> dags() {
-    return HostileBodies.of(HostileBodies.DAGS);
-  }
-
-  @Provide
-  Arbitrary<String> mapReduces() {
-    return HostileBodies.of(HostileBodies.MAPREDUCE);
-  }
-
-  @Provide
-  Arbitrary<String> apps() {
-    return HostileBodies.of(HostileBodies.APPS);
-  }
-
-  @Provide
-  Arbitrary<String> sessions() {
-    return HostileBodies.of(HostileBodies.SESSION);
-  }
-
   @Property(tries = TRIES)
-  void taskBodies(@ForAll("tasks") String body) {
+  void taskBodies(@ForAll(supplier = HostileBodies.Tasks.class) String body) {
     acceptedOrNamed(() -> TaskRequest.parse(Json.readBody(body)));
   }
 
   @Property(tries = TRIES)
-  void bulkBodies(@ForAll("bulks") String body) {
+  void bulkBodies(@ForAll(supplier = HostileBodies.Bulk.class) String body) {
     acceptedOrNamed(() -> TaskRoutes.parseBulk(Json.readBody(body)));
   }
 
   @Property(tries = TRIES)
-  void dagBodies(@ForAll("dags") String body) {
+  void dagBodies(@ForAll(supplier = HostileBodies.Dags.class) String body) {
     acceptedOrNamed(() -> validDag(DagRoutes.parseDag(object(body))));
   }
 
   @Property(tries = TRIES)
-  void mapReduceBodies(@ForAll("mapReduces") String body) {
+  void mapReduceBodies(@ForAll(supplier = HostileBodies.MapReduces.class) String body) {
     acceptedOrNamed(() -> validDag(DagRoutes.parseMapReduce(object(body))));
   }
 
   @Property(tries = TRIES)
-  void appBodies(@ForAll("apps") String body) {
+  void appBodies(@ForAll(supplier = HostileBodies.Apps.class) String body) {
     acceptedOrNamed(() -> AppRequest.parse(object(body), true));
     acceptedOrNamed(() -> AppRequest.parse(object(body), false));
   }
 
   @Property(tries = TRIES)
-  void sessionBodies(@ForAll("sessions") String body) {
+  void sessionBodies(@ForAll(supplier = HostileBodies.Sessions.class) String body) {
     acceptedOrNamed(
         () -> SessionRoutes.bodyToken(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
   }

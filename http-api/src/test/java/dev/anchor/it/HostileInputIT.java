@@ -13,17 +13,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.URI;
 import java.net.URLEncoder;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
@@ -44,127 +39,76 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  */
 class HostileInputIT {
   private static final int TRIES = 120;
-  private static final ObjectMapper JSON = new ObjectMapper();
-  private static final HttpClient CLIENT =
-      HttpClient.newBuilder()
-          .version(HttpClient.Version.HTTP_1_1)
-          .connectTimeout(Duration.ofSeconds(5))
-          .build();
-  private static Path dir;
-  private static AnchorProcess node;
+  private static final ObjectMapper JSON = ApiClient.JSON;
+
+  /** jqwik runs this class: the standalone is started and stopped around its container by hand. */
+  private static AnchorCluster standalone;
+
+  private static ApiClient api;
 
   @BeforeContainer
   static void start() throws Exception {
-    dir = Files.createTempDirectory("anchor-hostile-it");
-    node =
-        AnchorProcess.start(
-            "standalone",
-            dir.resolve("data"),
-            AnchorProcess.freePort(),
-            AnchorProcess.env(
-                "ANCHOR_MONGO_URI", "embedded-memory", "ANCHOR_APPS_ALLOW_COMMANDS", "on"));
-    node.awaitHealthy(Duration.ofSeconds(150));
+    standalone =
+        AnchorCluster.standalone()
+            .env("ANCHOR_MONGO_URI", "embedded-memory")
+            .env("ANCHOR_APPS_ALLOW_COMMANDS", "on")
+            .start();
+    api = standalone.api().withTimeout(Duration.ofSeconds(30));
   }
 
   @AfterContainer
   static void stop() throws Exception {
-    try {
-      if (node != null) {
-        // the node survived everything: healthy, and a task still runs to completion
-        assertEquals(200, node.get("/health").statusCode(), node.output());
-        String id =
-            JSON.readTree(node.post("/api/tasks", HostileBodies.TASKS.get(0)).body())
-                .path("taskId")
-                .asText();
+    if (standalone == null) return;
+    try (AnchorCluster stopped = standalone) {
+      AnchorProcess node = standalone.node();
+      // the node survived everything: healthy, and a task still runs to completion
+      assertEquals(200, api.get("/health").statusCode(), node.output());
+      String id = api.submit(HostileBodies.TASKS.get(0));
+      try {
         // the fuzzing leaves tasks queued before this one (retries, verified tasks, map-reduce
         // steps): a generous deadline
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
-        String status = "";
-        while (!status.equals("Completed") && System.nanoTime() < deadline) {
-          status = JSON.readTree(node.get("/api/tasks/" + id).body()).path("status").asText();
-          TimeUnit.MILLISECONDS.sleep(100);
-        }
-        if (!status.equals("Completed")) {
-          String log = node.output();
-          throw new AssertionError(
-              "after the fuzzing a task stayed "
-                  + status
-                  + ": "
-                  + node.get("/api/tasks/" + id).body()
-                  + "\nqueue: "
-                  + node.get("/api/queue/stats").body()
-                  + "\nnodes: "
-                  + node.get("/api/nodes").body()
-                  + "\n"
-                  + log.substring(Math.max(0, log.length() - 8000)));
-        }
-        assertFalse(
-            node.output().contains("request failed"),
-            "a request failed inside the node:\n" + node.output());
+        api.awaitStatus(id, "Completed", Duration.ofSeconds(180));
+      } catch (AssertionError e) {
+        throw new AssertionError(
+            "after the fuzzing: "
+                + e.getMessage()
+                + "\nqueue: "
+                + api.get("/api/queue/stats").body()
+                + "\nnodes: "
+                + api.get("/api/nodes").body(),
+            e);
       }
-    } finally {
-      if (node != null) node.close();
-      try (var files = Files.walk(dir)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-      }
+      assertFalse(
+          node.output().contains("request failed"),
+          "a request failed inside the node:\n" + node.output());
     }
   }
 
   // ---------------------------------------------------------------- bodies
 
-  @Provide
-  Arbitrary<String> tasks() {
-    return HostileBodies.of(HostileBodies.TASKS);
-  }
-
-  @Provide
-  Arbitrary<String> bulks() {
-    return HostileBodies.of(HostileBodies.BULK);
-  }
-
-  @Provide
-  Arbitrary<String> dags() {
-    return HostileBodies.of(HostileBodies.DAGS);
-  }
-
-  @Provide
-  Arbitrary<String> mapReduces() {
-    return HostileBodies.of(HostileBodies.MAPREDUCE);
-  }
-
-  @Provide
-  Arbitrary<String> apps() {
-    return HostileBodies.of(HostileBodies.APPS);
-  }
-
-  @Provide
-  Arbitrary<String> sessions() {
-    return HostileBodies.of(HostileBodies.SESSION);
-  }
-
   @Property(tries = TRIES)
-  void taskSubmits(@ForAll("tasks") String body) throws Exception {
-    answersWell(send("POST", "/api/tasks", body, Map.of()));
+  void taskSubmits(@ForAll(supplier = HostileBodies.Tasks.class) String body) throws Exception {
+    answersWell(api.send("POST", "/api/tasks", body));
   }
 
   @Property(tries = TRIES / 2)
-  void bulkSubmits(@ForAll("bulks") String body) throws Exception {
-    answersWell(send("POST", "/api/tasks/bulk", body, Map.of()));
+  void bulkSubmits(@ForAll(supplier = HostileBodies.Bulk.class) String body) throws Exception {
+    answersWell(api.send("POST", "/api/tasks/bulk", body));
   }
 
   @Property(tries = TRIES / 2)
-  void dagSchedules(@ForAll("dags") String body) throws Exception {
-    answersWell(send("POST", "/api/dag/schedule", body, Map.of()));
+  void dagSchedules(@ForAll(supplier = HostileBodies.Dags.class) String body) throws Exception {
+    answersWell(api.send("POST", "/api/dag/schedule", body));
   }
 
   @Property(tries = TRIES / 2)
-  void mapReduces(@ForAll("mapReduces") String body) throws Exception {
-    answersWell(send("POST", "/api/mapreduce", body, Map.of()));
+  void mapReduces(@ForAll(supplier = HostileBodies.MapReduces.class) String body) throws Exception {
+    answersWell(api.send("POST", "/api/mapreduce", body));
   }
 
   @Property(tries = TRIES / 2)
-  void appCreates(@ForAll("apps") String body) throws Exception {
-    HttpResponse<String> r = send("POST", "/api/clusters", body, Map.of());
+  void appCreates(@ForAll(supplier = HostileBodies.Apps.class) String body) throws Exception {
+    HttpResponse<String> r = api.send("POST", "/api/clusters", body);
     answersWell(r);
     // an app that was created is removed again, so the node does not run dozens of them
     if (r.statusCode() == 201) {
@@ -172,13 +116,13 @@ class HostileInputIT {
           JSON.readTree(r.body())
               .path("id")
               .asText(JSON.readTree(r.body()).path("clusterId").asText());
-      if (!id.isEmpty()) send("DELETE", "/api/clusters/" + enc(id), null, Map.of());
+      if (!id.isEmpty()) api.delete("/api/clusters/" + enc(id));
     }
   }
 
   @Property(tries = TRIES / 2)
-  void sessions(@ForAll("sessions") String body) throws Exception {
-    answersWell(send("POST", "/api/session", body, Map.of("Authorization", "")));
+  void sessions(@ForAll(supplier = HostileBodies.Sessions.class) String body) throws Exception {
+    answersWell(api.withoutToken().send("POST", "/api/session", body));
   }
 
   // ---------------------------------------------------------------- ids, query values, headers
@@ -235,7 +179,7 @@ class HostileInputIT {
   @Property(tries = TRIES)
   void readsOfHostileIdsAndQueries(
       @ForAll("readPaths") String path, @ForAll("hostileTexts") String value) throws Exception {
-    answersWell(send("GET", path.replace("%s", enc(value)), null, Map.of()));
+    answersWell(api.get(path.replace("%s", enc(value))));
   }
 
   @Provide
@@ -256,8 +200,7 @@ class HostileInputIT {
   void changesOfHostileIds(
       @ForAll("changePaths") String route, @ForAll("hostileTexts") String value) throws Exception {
     String[] mp = route.split(" ", 2);
-    answersWell(
-        send(mp[0], mp[1].replace("%s", enc(value)), mp[0].equals("POST") ? "" : null, Map.of()));
+    answersWell(api.send(mp[0], mp[1].replace("%s", enc(value)), mp[0].equals("POST") ? "" : null));
   }
 
   @Property(tries = TRIES / 2)
@@ -266,10 +209,9 @@ class HostileInputIT {
       throws Exception {
     String header =
         lastEventId.replaceAll("[\\x00-\\x1f\\x7f]", "").replaceAll("[^\\x20-\\x7e]", "?");
-    HttpRequest.Builder b =
-        AnchorProcess.authorized(URI.create(node.url(path))).timeout(Duration.ofSeconds(20));
+    HttpRequest.Builder b = api.request(path).timeout(Duration.ofSeconds(20));
     if (!header.isBlank()) b.header("Last-Event-ID", header);
-    HttpResponse<InputStream> r = CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofInputStream());
+    HttpResponse<InputStream> r = api.stream(b.build());
     try (InputStream in = r.body()) {
       assertTrue(
           r.statusCode() < 500, path + " Last-Event-ID " + header + " answered " + r.statusCode());
@@ -288,8 +230,7 @@ class HostileInputIT {
   @Property(tries = TRIES / 2)
   void garbageTokens(@ForAll("hostileTexts") String token, @ForAll("readPaths") String path)
       throws Exception {
-    String header = "Bearer " + token.replaceAll("[^\\x21-\\x7e]", "");
-    answersWell(send("GET", path.replace("%s", "x"), null, Map.of("Authorization", header)));
+    answersWell(api.withToken(token.replaceAll("[^\\x21-\\x7e]", "")).get(path.replace("%s", "x")));
   }
 
   /**
@@ -312,7 +253,7 @@ class HostileInputIT {
             "POST /api/nodes/a%7Cb/cordon:nodeId",
             "GET /api/tasks/a%01b:taskId")) {
       String[] mpf = route.split("[ :]");
-      HttpResponse<String> r = send(mpf[0], mpf[1], mpf[0].equals("POST") ? "" : null, Map.of());
+      HttpResponse<String> r = api.send(mpf[0], mpf[1], mpf[0].equals("POST") ? "" : null);
       assertEquals(404, r.statusCode(), route + ": " + r.body());
       assertEquals(mpf[2], JSON.readTree(r.body()).path("field").asText(), route + ": " + r.body());
     }
@@ -327,12 +268,11 @@ class HostileInputIT {
   void aStreamPositionRedisCannotReadFromStartsFromNow() throws Exception {
     for (String path : List.of("/api/events", "/api/clusters/events")) {
       HttpResponse<InputStream> r =
-          CLIENT.send(
-              AnchorProcess.authorized(URI.create(node.url(path)))
+          api.stream(
+              api.request(path)
                   .header("Last-Event-ID", "1-99999999999999999999")
                   .timeout(Duration.ofSeconds(20))
-                  .build(),
-              HttpResponse.BodyHandlers.ofInputStream());
+                  .build());
       r.body().close();
       assertEquals(200, r.statusCode(), path);
       assertTrue(
@@ -385,12 +325,12 @@ class HostileInputIT {
     String body = HostileBodies.TASKS.get(0);
     String head =
         "POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-            + AnchorProcess.TOKEN
+            + api.token()
             + "\r\nContent-Type: application/json\r\nContent-Length: "
             + body.length()
             + "\r\nConnection: close\r\n\r\n";
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", node.httpPort), 5000);
+      s.connect(new InetSocketAddress("127.0.0.1", standalone.httpPort()), 5000);
       s.setSoTimeout(60_000);
       OutputStream out = s.getOutputStream();
       out.write(head.getBytes(StandardCharsets.US_ASCII));
@@ -422,12 +362,12 @@ class HostileInputIT {
     byte[] body = "{\"payload\":{\"sourceCode\":\"1\"}}".getBytes(StandardCharsets.UTF_8);
     String head =
         "POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-            + AnchorProcess.TOKEN
+            + api.token()
             + "\r\nContent-Type: application/json\r\nContent-Length: "
             + (body.length + 50)
             + "\r\n\r\n";
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", node.httpPort), 5000);
+      s.connect(new InetSocketAddress("127.0.0.1", standalone.httpPort()), 5000);
       s.setSoTimeout(60_000);
       s.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
       s.getOutputStream().write(body);
@@ -446,7 +386,7 @@ class HostileInputIT {
         ("{\"payload\":{\"sourceCode\":\"" + "x".repeat(6 * 1024 * 1024) + "\"}}")
             .getBytes(StandardCharsets.UTF_8);
     HttpResponse<String> r =
-        send("POST", "/api/tasks", new String(body, StandardCharsets.UTF_8), Map.of());
+        api.send("POST", "/api/tasks", new String(body, StandardCharsets.UTF_8));
     assertEquals(413, r.statusCode(), r.body());
     assertEquals("body", JSON.readTree(r.body()).path("field").asText(), r.body());
   }
@@ -455,25 +395,6 @@ class HostileInputIT {
 
   private static String enc(String v) {
     return URLEncoder.encode(v, StandardCharsets.UTF_8).replace("+", "%20");
-  }
-
-  private static HttpResponse<String> send(
-      String method, String path, String body, Map<String, String> headers) throws Exception {
-    HttpRequest.Builder b =
-        HttpRequest.newBuilder(URI.create(node.url(path))).timeout(Duration.ofSeconds(30));
-    if (!headers.containsKey("Authorization"))
-      b.header("Authorization", "Bearer " + AnchorProcess.TOKEN);
-    headers.forEach(
-        (k, v) -> {
-          if (!v.isEmpty()) b.header(k, v);
-        });
-    if (body != null) b.header("Content-Type", "application/json");
-    b.method(
-        method,
-        body == null
-            ? HttpRequest.BodyPublishers.noBody()
-            : HttpRequest.BodyPublishers.ofString(body));
-    return CLIENT.send(b.build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private static void answersWell(HttpResponse<String> r) throws Exception {
@@ -504,7 +425,7 @@ class HostileInputIT {
             + " "
             + path
             + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
-            + AnchorProcess.TOKEN
+            + api.token()
             + "\r\nContent-Type: application/json\r\nContent-Length: "
             + body.length
             + "\r\nConnection: close\r\n"
@@ -519,7 +440,7 @@ class HostileInputIT {
 
   private static Raw raw(byte[] request, Duration timeout) throws Exception {
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", node.httpPort), 5000);
+      s.connect(new InetSocketAddress("127.0.0.1", standalone.httpPort()), 5000);
       s.setSoTimeout((int) timeout.toMillis());
       s.getOutputStream().write(request);
       s.getOutputStream().flush();

@@ -4,15 +4,13 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The README's examples run verbatim: every fenced block opened with {@code ```sh run} is extracted
@@ -32,13 +30,8 @@ class ReadmeIT {
 
   record Block(int line, String info, String body, List<String> expect) {}
 
-  @TempDir Path tmp;
-  AnchorProcess node;
-
-  @AfterEach
-  void stop() throws Exception {
-    if (node != null) node.close();
-  }
+  @RegisterExtension
+  final AnchorCluster standalone = AnchorCluster.standalone().env("ANCHOR_JS_WORKERS", "1");
 
   static List<Block> runnableBlocks(List<String> lines) {
     List<Block> out = new ArrayList<>();
@@ -69,15 +62,8 @@ class ReadmeIT {
     assertTrue(blocks.size() >= 10, "the README marks its examples to run: " + blocks.size());
     assertNoPlaceholders(readme);
 
-    node =
-        AnchorProcess.start(
-            "standalone",
-            tmp.resolve("data"),
-            AnchorProcess.freePort(),
-            AnchorProcess.env("ANCHOR_JS_WORKERS", "1"));
-    node.awaitHealthy(Duration.ofMinutes(3));
-
-    Path dir = Files.createDirectories(tmp.resolve("readme"));
+    AnchorProcess node = standalone.node();
+    Path dir = Files.createDirectories(standalone.dir().resolve("readme"));
     StringBuilder session =
         new StringBuilder("set -eo pipefail\ncd '" + AnchorProcess.HOME + "'\n");
     for (int i = 0; i < blocks.size(); i++) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,14 +14,13 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * What a user of the reference system points at Anchor, on one standalone started with the
@@ -31,40 +31,23 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ReferenceApiIT {
-  static final ObjectMapper JSON = new ObjectMapper();
-  static Path dir;
-  static AnchorProcess node;
-  static int port;
-  static int managementPort;
-  static Map<String, String> env;
+  static final ObjectMapper JSON = ApiClient.JSON;
+  static final int PORT = AnchorProcess.reservePort();
+  static final int MANAGEMENT_PORT = AnchorProcess.reservePort();
 
-  @BeforeAll
-  static void start() throws Exception {
-    dir = Files.createTempDirectory("anchor-reference-it");
-    port = AnchorProcess.freePort();
-    managementPort = AnchorProcess.freePort();
-    // the reference system's PORT, with ANCHOR_PORT empty (= unset)
-    // and the same node name after the restart, so the workload stays what it was
-    env =
-        Map.of(
-            "ANCHOR_PORT",
-            "",
-            "PORT",
-            Integer.toString(port),
-            "ANCHOR_NODE_NAME",
-            "reference-node",
-            "ANCHOR_MANAGEMENT_PORT",
-            Integer.toString(managementPort));
-    node = AnchorProcess.start("standalone", dir.resolve("data"), port, env);
-    node.awaitHealthy(Duration.ofSeconds(150));
-  }
+  // the reference system's PORT, with ANCHOR_PORT empty (= unset), and the same node name after
+  // the restart, so the workload stays what it was
+  @RegisterExtension
+  static final AnchorCluster standalone =
+      AnchorCluster.standalone()
+          .httpPort(PORT)
+          .env("ANCHOR_PORT", "")
+          .env("PORT", Integer.toString(PORT))
+          .env("ANCHOR_NODE_NAME", "reference-node")
+          .env("ANCHOR_MANAGEMENT_PORT", Integer.toString(MANAGEMENT_PORT));
 
-  @AfterAll
-  static void stop() throws Exception {
-    if (node != null) node.close();
-    try (var files = Files.walk(dir)) {
-      files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-    }
+  static ApiClient api() {
+    return standalone.api();
   }
 
   static JsonNode body(HttpResponse<String> r) throws Exception {
@@ -72,36 +55,24 @@ class ReferenceApiIT {
   }
 
   static String submit(String json) throws Exception {
-    HttpResponse<String> r = node.post("/api/tasks", json);
+    HttpResponse<String> r = api().post("/api/tasks", json);
     assertEquals(201, r.statusCode(), r.body());
     assertEquals("Queued", body(r).path("status").asText());
     return body(r).path("taskId").asText();
   }
 
-  static <T> T await(String what, Duration timeout, Callable<T> probe) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    AssertionError last = null;
-    while (System.nanoTime() < deadline) {
-      try {
-        T v = probe.call();
-        if (v != null) return v;
-      } catch (AssertionError e) {
-        last = e;
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new AssertionError(
-        "timed out waiting for " + what + (last == null ? "" : ": " + last.getMessage()));
+  /** Polls GET {@code path} until its JSON satisfies {@code done}. */
+  static JsonNode await(String what, Duration timeout, String path, Predicate<JsonNode> done)
+      throws Exception {
+    return Poll.until(what, timeout, Duration.ofMillis(200), () -> body(api().get(path)), done);
   }
 
   static JsonNode status(String taskId, String... wanted) throws Exception {
     return await(
         taskId + " to be " + String.join("/", wanted),
         Duration.ofSeconds(60),
-        () -> {
-          JsonNode t = body(node.get("/api/tasks/" + taskId));
-          return List.of(wanted).contains(t.path("status").asText()) ? t : null;
-        });
+        "/api/tasks/" + taskId,
+        t -> List.of(wanted).contains(t.path("status").asText()));
   }
 
   static final Map<String, Long> before = new HashMap<>();
@@ -126,9 +97,10 @@ class ReferenceApiIT {
         submit("{\"payload\":{\"sourceCode\":\"1\"},\"verification\":{\"replicas\":2}}");
     // the reference DAG body verbatim: no payloads, each node a pass-through step
     HttpResponse<String> d =
-        node.post(
-            "/api/dag/schedule",
-            """
+        api()
+            .post(
+                "/api/dag/schedule",
+                """
         {"tasks":[{"id":"fetch","type":"script","dependencies":[]},
                   {"id":"process_1","type":"parallel","dependencies":["fetch"]},
                   {"id":"process_2","type":"parallel","dependencies":["fetch"]},
@@ -142,10 +114,8 @@ class ReferenceApiIT {
         await(
             "the DAG to complete",
             Duration.ofSeconds(30),
-            () -> {
-              JsonNode v = body(node.get("/api/dag/" + dagId));
-              return "Completed".equals(v.path("status").asText()) ? v : null;
-            });
+            "/api/dag/" + dagId,
+            v -> "Completed".equals(v.path("status").asText()));
     for (JsonNode n : dag.path("nodes")) {
       assertEquals(
           n.path("id").asText().startsWith("process") ? "parallel" : "script",
@@ -158,19 +128,16 @@ class ReferenceApiIT {
     assertEquals(
         JSON.readTree("{\"process_1\":{\"fetch\":null},\"process_2\":{\"fetch\":null}}"),
         dag.path("result"));
-    assertEquals("Queued", body(node.get("/api/tasks/" + verified)).path("status").asText());
+    assertEquals("Queued", body(api().get("/api/tasks/" + verified)).path("status").asText());
 
     JsonNode stats =
         await(
             "the counts to settle",
             Duration.ofSeconds(20),
-            () -> {
-              JsonNode s = body(node.get("/api/queue/stats"));
-              return s.path("tasks").path("completed").asLong() == 3
-                      && s.path("dag").path("completed").asLong() == 1
-                  ? s
-                  : null;
-            });
+            "/api/queue/stats",
+            s ->
+                s.path("tasks").path("completed").asLong() == 3
+                    && s.path("dag").path("completed").asLong() == 1);
     assertEquals(
         JSON.readTree(
             "{\"waiting\":1,\"active\":0,\"completed\":3,\"failed\":1,\"delayed\":0,\"cancelled\":0}"),
@@ -197,7 +164,7 @@ class ReferenceApiIT {
   @Test
   @Order(2)
   void nodesReportDocker() throws Exception {
-    JsonNode nodes = body(node.get("/api/nodes"));
+    JsonNode nodes = api().nodes();
     JsonNode metrics = nodes.get(0).path("metrics");
     assertTrue(metrics.path("hasDocker").isBoolean(), nodes.toString());
     assertEquals(
@@ -212,7 +179,7 @@ class ReferenceApiIT {
   @Order(3)
   void metricsOnTheApiAndTheManagementPortParseAsPrometheusText() throws Exception {
     dev.anchor.ops.PrometheusText.assumeParser();
-    HttpResponse<String> api = node.get("/metrics");
+    HttpResponse<String> api = api().get("/metrics");
     assertEquals(200, api.statusCode(), api.body());
     assertTrue(
         api.headers().firstValue("Content-Type").orElse("").startsWith("text/plain"),
@@ -249,25 +216,14 @@ class ReferenceApiIT {
     }
     // the management port: the same registry, no token (loopback, read-only)
     HttpResponse<String> mgmt =
-        AnchorProcess.HTTP.send(
-            java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create("http://127.0.0.1:" + managementPort + "/metrics"))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+        ApiClient.anonymous("http://127.0.0.1:" + MANAGEMENT_PORT).get("/metrics");
     assertEquals(200, mgmt.statusCode(), mgmt.body());
     assertEquals(
         5.0,
         dev.anchor.ops.PrometheusText.parse(mgmt.body())
             .get("anchor_tasks_submitted_total{runtime=\"js\"}"));
     // and without a token the API port refuses
-    assertEquals(
-        401,
-        AnchorProcess.HTTP
-            .send(
-                java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/metrics")))
-                    .build(),
-                HttpResponse.BodyHandlers.ofString())
-            .statusCode());
+    assertEquals(401, api().withoutToken().get("/metrics").statusCode());
   }
 
   /** What one run of the launcher's client did. */
@@ -277,9 +233,10 @@ class ReferenceApiIT {
     List<String> cmd =
         new java.util.ArrayList<>(List.of("bash", AnchorProcess.HOME.resolve("anchor").toString()));
     cmd.addAll(List.of(args));
+    Path dir = standalone.dir();
     ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile());
     pb.environment().put("ANCHOR_SKIP_BUILD", "1");
-    pb.environment().put("ANCHOR_SERVER", "http://127.0.0.1:" + port);
+    pb.environment().put("ANCHOR_SERVER", "http://127.0.0.1:" + PORT);
     pb.environment().put("ANCHOR_TOKEN", AnchorProcess.TOKEN);
     pb.environment().putAll(extraEnv);
     Path out = Files.createTempFile(dir, "cli", ".out"),
@@ -297,6 +254,7 @@ class ReferenceApiIT {
   @Test
   @Order(4)
   void theCommandLineClient() throws Exception {
+    Path dir = standalone.dir();
     Path task = dir.resolve("task.json");
     Files.writeString(
         task,
@@ -373,12 +331,8 @@ class ReferenceApiIT {
   @Test
   @Order(5)
   void everyDocumentedOperationAnswersAndTheDocsPageIsServed() throws Exception {
-    var http = AnchorProcess.HTTP;
-    HttpResponse<String> d =
-        http.send(
-            java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/api/openapi.json")))
-                .build(),
-            HttpResponse.BodyHandlers.ofString()); // open: no token
+    ApiClient open = api().withoutToken();
+    HttpResponse<String> d = open.get("/api/openapi.json"); // open: no token
     assertEquals(200, d.statusCode(), d.body());
     JsonNode doc = JSON.readTree(d.body());
     assertEquals("3.1.0", doc.path("openapi").asText());
@@ -390,18 +344,17 @@ class ReferenceApiIT {
         String method = m.next().toUpperCase(java.util.Locale.ROOT);
         String sample = path.getKey().replaceAll("\\{[^}]+}", "x1");
         var req =
-            AnchorProcess.authorized(java.net.URI.create(node.url(sample)))
-                .timeout(Duration.ofSeconds(20))
+            api()
+                .request(sample)
                 .header("Content-Type", "application/json")
                 .method(
                     method,
                     method.equals("POST")
-                        ? java.net.http.HttpRequest.BodyPublishers.ofString("{}")
-                        : java.net.http.HttpRequest.BodyPublishers.noBody())
+                        ? HttpRequest.BodyPublishers.ofString("{}")
+                        : HttpRequest.BodyPublishers.noBody())
                 .build();
         // headers only: event streams stay open
-        HttpResponse<java.io.InputStream> r =
-            http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        HttpResponse<java.io.InputStream> r = api().stream(req);
         String body;
         try (java.io.InputStream in = r.body()) {
           body =
@@ -420,33 +373,24 @@ class ReferenceApiIT {
     }
     assertTrue(checked > 40, "only " + checked + " operations");
     assertEquals(List.of(), silent, "documented but not answered");
-    HttpResponse<String> page =
-        http.send(
-            java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url("/api/docs")))
-                .build(),
-            HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> page = open.get("/api/docs");
     assertEquals(200, page.statusCode());
     assertTrue(page.body().contains("swagger-ui-bundle.js"), page.body());
     for (String f :
         List.of(
             "/api/docs/swagger-ui-bundle.js", "/api/docs/swagger-ui.css", "/api/docs/init.js")) {
-      HttpResponse<byte[]> r =
-          http.send(
-              java.net.http.HttpRequest.newBuilder(java.net.URI.create(node.url(f))).build(),
-              HttpResponse.BodyHandlers.ofByteArray());
+      HttpResponse<String> r = open.get(f);
       assertEquals(200, r.statusCode(), f);
-      assertTrue(r.body().length > 0, f);
+      assertTrue(r.body().length() > 0, f);
     }
   }
 
   @Test
   @Order(100)
   void theCountsAreTheSameAfterARestart() throws Exception {
-    JsonNode stats = body(node.get("/api/queue/stats"));
-    node.close();
-    node = AnchorProcess.start("standalone", dir.resolve("data"), port, env);
-    node.awaitHealthy(Duration.ofSeconds(150));
-    JsonNode after = body(node.get("/api/queue/stats"));
+    JsonNode stats = body(api().get("/api/queue/stats"));
+    AnchorProcess node = standalone.restart();
+    JsonNode after = body(node.api().get("/api/queue/stats"));
     for (String k : List.of("tasks", "dag", "consensus"))
       assertEquals(stats.path(k), after.path(k), after.toString());
     assertFalse(

@@ -6,10 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.queue.EmbeddedRedis;
-import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,8 +17,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A store dies under load: the standalone's embedded Redis killed with -9 (restarted by its
@@ -34,16 +30,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @org.junit.jupiter.api.Timeout(value = 10, unit = TimeUnit.MINUTES)
 class StoreFaultIT {
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = ApiClient.JSON;
 
-  @TempDir Path tmp;
+  // each scenario needs a standalone of its own kind: started per test, stopped by the try block
 
   @Test
   void embeddedRedisKilledUnderLoadIsRestartedAndNoAcknowledgedTaskIsLost() throws Exception {
-    Path data = tmp.resolve("data");
-    try (AnchorProcess node =
-        AnchorProcess.start("standalone", data, AnchorProcess.freePort(), Map.of())) {
-      node.awaitHealthy(Duration.ofSeconds(150));
+    try (AnchorCluster standalone = AnchorCluster.standalone().start()) {
+      AnchorProcess node = standalone.node();
       long pidBefore =
           JSON.readTree(node.get("/health").body())
               .path("queue")
@@ -61,6 +55,7 @@ class StoreFaultIT {
         JsonNode back =
             awaitHealth(
                 node,
+                "the queue ok after a restart of its redis-server",
                 h ->
                     h.path("queue").path("embedded").path("restarts").asInt() >= 1
                         && "ok".equals(h.path("queue").path("status").asText()),
@@ -83,14 +78,9 @@ class StoreFaultIT {
 
   @Test
   void externalRedisBackWithoutItsDataIsRefilledFromTheJournal() throws Exception {
-    EmbeddedRedis redis = EmbeddedRedis.start(tmp.resolve("redis-data"));
-    try (AnchorProcess node =
-        AnchorProcess.start(
-            "standalone",
-            tmp.resolve("data"),
-            AnchorProcess.freePort(),
-            Map.of("ANCHOR_REDIS_URI", redis.uri(), "ANCHOR_WORKER_CAPACITY", "1"))) {
-      node.awaitHealthy(Duration.ofSeconds(150));
+    try (AnchorCluster standalone =
+        AnchorCluster.standalone().externalRedis().env("ANCHOR_WORKER_CAPACITY", "1").start()) {
+      AnchorProcess node = standalone.node();
       // one slot, taken by a slow task: the next ones wait as entries on the node's stream, not yet
       // read
       List<String> ids = new ArrayList<>();
@@ -99,11 +89,7 @@ class StoreFaultIT {
               node,
               "{\"name\":\"slow\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":"
                   + "\"const end = Date.now() + 8000; while (Date.now() < end) {} 'slow'\"}}"));
-      awaitTask(
-          node,
-          ids.get(0),
-          t -> "Running".equals(t.path("status").asText()),
-          Duration.ofSeconds(120));
+      node.api().awaitStatus(ids.get(0), "Running", Duration.ofSeconds(120));
       for (int i = 0; i < 5; i++) {
         ids.add(
             submit(
@@ -113,24 +99,20 @@ class StoreFaultIT {
       }
       for (String id : ids.subList(1, ids.size())) {
         // on the node's stream: queued there, waiting for the slot
-        awaitTask(
-            node,
-            id,
-            t -> "Queued".equals(t.path("status").asText()) && !t.path("nodeId").isNull(),
-            Duration.ofSeconds(60));
+        node.api()
+            .awaitTask(
+                id,
+                Duration.ofSeconds(60),
+                t -> "Queued".equals(t.path("status").asText()) && !t.path("nodeId").isNull());
       }
       // Redis dies and comes back without its file: every queued job, consumer group and placement
       // is gone
       long killedAt = System.currentTimeMillis();
-      ProcessHandle.of(redis.pid()).orElseThrow().destroyForcibly();
-      redis.exited().get(30, TimeUnit.SECONDS);
-      try (var files = Files.list(tmp.resolve("redis-data").resolve("redis"))) {
-        for (Path f : files.toList())
-          if (f.getFileName().toString().startsWith("appendonly")) Files.delete(f);
-      }
+      standalone.killRedis();
       JsonNode down =
           awaitHealth(
               node,
+              "the queue unreachable",
               h -> "unreachable".equals(h.path("queue").path("status").asText()),
               Duration.ofSeconds(30));
       assertEquals(List.of("queue"), list(down.path("unhealthy")), down.toString());
@@ -142,17 +124,15 @@ class StoreFaultIT {
       assertTrue(
           JSON.readTree(refused.body()).path("error").asText().contains("Redis"), refused.body());
 
-      redis = redis.restarted();
+      standalone.restartRedis(false);
       long restartedAt = System.currentTimeMillis();
       awaitHealth(
-          node, h -> "ok".equals(h.path("queue").path("status").asText()), Duration.ofSeconds(30));
+          node,
+          "the queue ok",
+          h -> "ok".equals(h.path("queue").path("status").asText()),
+          Duration.ofSeconds(30));
       for (int i = 0; i < ids.size(); i++) {
-        JsonNode t =
-            awaitTask(
-                node,
-                ids.get(i),
-                v -> ApiClient.ENDED.contains(v.path("status").asText()),
-                Duration.ofSeconds(120));
+        JsonNode t = node.api().awaitEnd(ids.get(i), Duration.ofSeconds(120));
         assertEquals("Completed", t.path("status").asText(), t.toString());
         assertEquals(
             i == 0 ? "slow" : String.valueOf((i - 1) * 3), t.path("result").asText(), t.toString());
@@ -160,11 +140,11 @@ class StoreFaultIT {
       }
       String after = submit(node, "{\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"6 * 7\"}}");
       JsonNode t =
-          awaitTask(
-              node,
-              after,
-              v -> "Completed".equals(v.path("status").asText()),
-              Duration.ofSeconds(60));
+          node.api()
+              .awaitTask(
+                  after,
+                  Duration.ofSeconds(60),
+                  v -> "Completed".equals(v.path("status").asText()));
       System.out.printf(
           "external Redis kill -9, down %d ms, back without its data: %d queued jobs re-dispatched from"
               + " the journal, all %d tasks completed once; a new task completed %d ms after the restart%n",
@@ -173,18 +153,14 @@ class StoreFaultIT {
           ids.size(),
           t.path("completedAt").asLong() - restartedAt);
       printDrillLog(node);
-    } finally {
-      redis.close();
     }
   }
 
   @Test
   void mongoUnreachableMidLoadAnswers503AndEntitiesResume() throws Exception {
-    Path data = tmp.resolve("data");
-    try (AnchorProcess node =
-        AnchorProcess.start(
-            "standalone", data, AnchorProcess.freePort(), Map.of("ANCHOR_CHAOS", "on"))) {
-      node.awaitHealthy(Duration.ofSeconds(150));
+    try (AnchorCluster standalone = AnchorCluster.standalone().env("ANCHOR_CHAOS", "on").start()) {
+      AnchorProcess node = standalone.node();
+      Path data = node.dataDir;
       try (Load load = new Load(node, 8)) {
         load.awaitAccepted(20, Duration.ofSeconds(120));
         Path flag = data.resolve("chaos").resolve("mongo-unreachable");
@@ -194,6 +170,7 @@ class StoreFaultIT {
         JsonNode down =
             awaitHealth(
                 node,
+                "the store unreachable",
                 h -> "unreachable".equals(h.path("store").path("status").asText()),
                 Duration.ofSeconds(30));
         assertTrue(list(down.path("unhealthy")).contains("store"), down.toString());
@@ -203,7 +180,8 @@ class StoreFaultIT {
         long upAt = System.currentTimeMillis();
         load.events.add("mongo up at " + upAt);
         Files.delete(flag);
-        awaitHealth(node, h -> h.path("healthy").asBoolean(), Duration.ofSeconds(60));
+        awaitHealth(
+            node, "healthy again", h -> h.path("healthy").asBoolean(), Duration.ofSeconds(60));
         load.awaitAcceptedAfter(upAt, 10, Duration.ofSeconds(120));
         load.stop();
         Figures f = load.verifyAllCompletedOnce(Duration.ofSeconds(240));
@@ -262,8 +240,12 @@ class StoreFaultIT {
 
     final Thread thread;
 
+    /** Every request must be answered within 5 s. */
+    final ApiClient api;
+
     Load(AnchorProcess node, int perSecond) {
       this.node = node;
+      this.api = node.api().withTimeout(Duration.ofSeconds(5));
       this.thread =
           Thread.ofPlatform()
               .daemon()
@@ -276,9 +258,7 @@ class StoreFaultIT {
                       try {
                         n++;
                         HttpResponse<String> r =
-                            send(
-                                node,
-                                "POST",
+                            api.post(
                                 "/api/tasks",
                                 "{\"name\":\"load %d\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"input.n * 2\"},\"input\":{\"n\":%d}}"
                                     .formatted(n, n));
@@ -295,7 +275,7 @@ class StoreFaultIT {
                         }
                         if (n % 4 == 0) {
                           long h0 = System.currentTimeMillis();
-                          HttpResponse<String> h = send(node, "GET", "/health", null);
+                          HttpResponse<String> h = api.get("/health");
                           maxHealthMs.accumulateAndGet(System.currentTimeMillis() - h0, Math::max);
                           if (h.statusCode() != 200 && h.statusCode() != 503)
                             failures.add("at " + h0 + " /health " + h.statusCode());
@@ -315,38 +295,34 @@ class StoreFaultIT {
                   });
     }
 
-    static HttpResponse<String> send(AnchorProcess node, String method, String path, String body)
-        throws IOException, InterruptedException {
-      HttpRequest.Builder b =
-          AnchorProcess.authorized(URI.create(node.url(path))).timeout(Duration.ofSeconds(5));
-      b =
-          body == null
-              ? b.GET()
-              : b.header("Content-Type", "application/json")
-                  .method(method, HttpRequest.BodyPublishers.ofString(body));
-      return AnchorProcess.HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
-    }
-
     void awaitAccepted(int n, Duration timeout) throws Exception {
       awaitAcceptedAfter(0, n, timeout);
     }
 
     void awaitAcceptedAfter(long t, int n, Duration timeout) throws Exception {
-      long deadline = System.nanoTime() + timeout.toNanos();
-      while (accepted.values().stream().filter(v -> v > t).count() < n) {
-        if (System.nanoTime() > deadline)
-          throw new AssertionError(
-              "fewer than " + n + " tasks accepted: " + failures + "\n" + node.output());
-        TimeUnit.MILLISECONDS.sleep(100);
+      try {
+        Poll.until(
+            n + " tasks accepted after " + t,
+            timeout,
+            Duration.ofMillis(100),
+            () -> accepted.values().stream().filter(v -> v > t).count(),
+            count -> count >= n);
+      } catch (AssertionError e) {
+        throw new AssertionError(
+            e.getMessage() + "; failures: " + failures + "\n" + node.output(), e);
       }
     }
 
     void awaitRefused(int n, Duration timeout) throws Exception {
-      long deadline = System.nanoTime() + timeout.toNanos();
-      while (refusedAt.size() < n) {
-        if (System.nanoTime() > deadline)
-          throw new AssertionError("fewer than " + n + " submits refused: " + failures);
-        TimeUnit.MILLISECONDS.sleep(100);
+      try {
+        Poll.until(
+            n + " submits refused",
+            timeout,
+            Duration.ofMillis(100),
+            refusedAt::size,
+            count -> count >= n);
+      } catch (AssertionError e) {
+        throw new AssertionError(e.getMessage() + "; failures: " + failures, e);
       }
     }
 
@@ -385,11 +361,7 @@ class StoreFaultIT {
         String id = e.getKey().substring(0, e.getKey().indexOf('#'));
         int n = Integer.parseInt(e.getKey().substring(e.getKey().indexOf('#') + 1));
         JsonNode t =
-            awaitTask(
-                node,
-                id,
-                v -> ApiClient.ENDED.contains(v.path("status").asText()),
-                Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+            node.api().awaitEnd(id, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
         if (!"Completed".equals(t.path("status").asText()) || t.path("result").asInt() != n * 2) {
           lost++;
           System.out.println("not completed as submitted: " + t);
@@ -458,43 +430,13 @@ class StoreFaultIT {
     return out;
   }
 
-  /** Polls /health (each answer must come within the request's 2 s) until {@code done} holds. */
+  /**
+   * Polls /health until {@code done} holds: every answer must come within 2 s, with 200 when it
+   * says healthy and 503 when not.
+   */
   static JsonNode awaitHealth(
-      AnchorProcess node, java.util.function.Predicate<JsonNode> done, Duration timeout)
+      AnchorProcess node, String what, Predicate<JsonNode> done, Duration timeout)
       throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> r =
-          AnchorProcess.HTTP.send(
-              HttpRequest.newBuilder(URI.create(node.url("/health")))
-                  .timeout(Duration.ofSeconds(2))
-                  .GET()
-                  .build(),
-              HttpResponse.BodyHandlers.ofString());
-      last = JSON.readTree(r.body());
-      assertEquals(last.path("healthy").asBoolean() ? 200 : 503, r.statusCode(), r.body());
-      if (done.test(last)) return last;
-      TimeUnit.MILLISECONDS.sleep(100);
-    }
-    throw new AssertionError(
-        "health never matched within " + timeout + "; last: " + last + "\n" + node.output());
-  }
-
-  static JsonNode awaitTask(
-      AnchorProcess node, String id, java.util.function.Predicate<JsonNode> done, Duration timeout)
-      throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    JsonNode last = null;
-    while (System.nanoTime() < deadline) {
-      HttpResponse<String> r = node.get("/api/tasks/" + id);
-      if (r.statusCode() == 200) {
-        last = JSON.readTree(r.body());
-        if (done.test(last)) return last;
-      }
-      TimeUnit.MILLISECONDS.sleep(200);
-    }
-    throw new AssertionError(
-        "task " + id + " not done within " + timeout + "; last: " + last + "\n" + node.output());
+    return node.api().withTimeout(Duration.ofSeconds(2)).awaitHealth(what, timeout, done);
   }
 }

@@ -5,20 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.anchor.persistence.mongo.EmbeddedMongoServer;
-import dev.anchor.queue.EmbeddedRedis;
+import java.io.IOException;
 import java.net.http.HttpResponse;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A worker killed -9 under a burst far larger than the cluster's capacity strands only the jobs it
@@ -30,69 +25,30 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 15, unit = TimeUnit.MINUTES)
 class StrandedJobsIT {
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = ApiClient.JSON;
   static final int CAPACITY = 3;
   static final int TASKS = 400;
 
-  @TempDir Path tmp;
-  EmbeddedRedis redis;
-  EmbeddedMongoServer mongo;
-  final List<AnchorProcess> processes = new ArrayList<>();
-
-  @AfterEach
-  void stopAll() throws Exception {
-    for (AnchorProcess p : processes) p.close();
-    if (mongo != null) mongo.close();
-    if (redis != null) redis.close();
-  }
-
-  AnchorProcess start(String role, String name, int clusterPort, Map<String, String> extra)
-      throws Exception {
-    Map<String, String> env = new HashMap<>(extra);
-    env.put("ANCHOR_MONGO_URI", mongo.connectionString());
-    env.put("ANCHOR_REDIS_URI", redis.uri());
-    env.put("ANCHOR_SEED_NODES", "127.0.0.1:" + clusterPort);
-    env.put("ANCHOR_DOWN_AFTER", "4s");
-    AnchorProcess p = AnchorProcess.start(role, tmp.resolve(name), AnchorProcess.freePort(), env);
-    processes.add(p);
-    return p;
-  }
+  @RegisterExtension
+  final AnchorCluster cluster =
+      AnchorCluster.coordinator()
+          .workers("w1", "w2")
+          .env("ANCHOR_DOWN_AFTER", "4s")
+          .workerEnv("ANCHOR_WORKER_CAPACITY", Integer.toString(CAPACITY));
 
   @Test
   void aKilledWorkerStrandsOnlyTheJobsItHeldAndTheyRunAgainElsewhere() throws Exception {
-    redis = EmbeddedRedis.start(tmp.resolve("redis-data"));
-    mongo = EmbeddedMongoServer.inMemory();
-    int clusterPort = AnchorProcess.freePort();
-    AnchorProcess c =
-        start(
-            "coordinator",
-            "coordinator",
-            clusterPort,
-            Map.of("ANCHOR_CLUSTER_PORT", Integer.toString(clusterPort)));
-    c.awaitHealthy(Duration.ofSeconds(150));
-    Map<String, String> worker = Map.of("ANCHOR_WORKER_CAPACITY", Integer.toString(CAPACITY));
-    AnchorProcess w1 = start("worker", "w1", clusterPort, with(worker, "ANCHOR_NODE_NAME", "w1"));
-    start("worker", "w2", clusterPort, with(worker, "ANCHOR_NODE_NAME", "w2"));
-    awaitOnline(c, 2);
-
+    ApiClient c = cluster.api();
     List<String> ids = submitBurst(c);
-    poll(
-        "30 tasks completed",
-        Duration.ofMinutes(3),
-        () -> countCompleted(c) >= 30,
-        () -> c.output());
+    awaitCompleted(c, 30, Duration.ofMinutes(3));
     long killedAt = System.currentTimeMillis();
-    w1.kill9();
-    poll(
-        "all " + TASKS + " tasks completed",
-        Duration.ofMinutes(5),
-        () -> countCompleted(c) >= ids.size(),
-        () -> countCompleted(c) + " completed\n" + c.output());
+    cluster.worker("w1").kill9();
+    awaitCompleted(c, ids.size(), Duration.ofMinutes(5));
 
     int stranded = 0;
     long lastStrandedDoneAt = 0, lastStrandedStartedAt = 0, lastDoneAt = 0;
     for (int i = 0; i < ids.size(); i++) {
-      JsonNode t = JSON.readTree(c.get("/api/tasks/" + ids.get(i)).body());
+      JsonNode t = c.task(ids.get(i));
       assertEquals("Completed", t.path("status").asText(), t.toString());
       assertEquals(String.valueOf(i * 3), t.path("result").asText(), t.toString());
       long completions = 0, doneAt = 0, startedAt = 0;
@@ -126,12 +82,12 @@ class StrandedJobsIT {
         TASKS,
         CAPACITY,
         stranded,
-        handedOnAfter(c.output(), "w1", killedAt),
+        handedOnAfter(cluster.node().output(), "w1", killedAt),
         stranded == 0 ? 0 : lastStrandedStartedAt - killedAt,
         stranded == 0 ? 0 : lastStrandedDoneAt - killedAt,
         lastDoneAt - killedAt,
         // a false alarm of the failure detector on this loaded machine (a figure, not a check)
-        c.output().split("node w2 is unreachable", -1).length - 1);
+        cluster.node().output().split("node w2 is unreachable", -1).length - 1);
     assertTrue(stranded >= 1, "the worker was killed while it held jobs");
     // what it ran (3) plus the prefetch (2), with room for jobs whose results were still being
     // recorded: pushing the backlog onto nodes stranded over 200 of 400 here
@@ -159,13 +115,7 @@ class StrandedJobsIT {
     return "?";
   }
 
-  static Map<String, String> with(Map<String, String> base, String k, String v) {
-    Map<String, String> m = new HashMap<>(base);
-    m.put(k, v);
-    return m;
-  }
-
-  List<String> submitBurst(AnchorProcess c) throws Exception {
+  List<String> submitBurst(ApiClient c) throws Exception {
     List<String> ids = new ArrayList<>();
     for (int from = 0; from < TASKS; from += 100) {
       StringBuilder body = new StringBuilder("{\"tasks\":[");
@@ -181,57 +131,38 @@ class StrandedJobsIT {
       }
       String json = body.append("]}").toString();
       // a busy node may answer 503/429 ("not now"): a client tries again
-      HttpResponse<String>[] r = new HttpResponse[1];
-      poll(
-          "a bulk submit accepted",
-          Duration.ofMinutes(2),
-          () -> {
-            r[0] = c.post("/api/tasks/bulk", json);
-            return r[0].statusCode() != 503 && r[0].statusCode() != 429;
-          },
-          () -> r[0].body());
-      assertEquals(201, r[0].statusCode(), r[0].body());
-      for (JsonNode id : JSON.readTree(r[0].body()).path("taskIds")) ids.add(id.asText());
+      HttpResponse<String> r =
+          Poll.until(
+              "a bulk submit accepted",
+              Duration.ofMinutes(2),
+              Duration.ofMillis(500),
+              () -> c.post("/api/tasks/bulk", json),
+              a -> a.statusCode() != 503 && a.statusCode() != 429);
+      assertEquals(201, r.statusCode(), r.body());
+      for (JsonNode id : JSON.readTree(r.body()).path("taskIds")) ids.add(id.asText());
     }
     assertEquals(TASKS, ids.size());
     return ids;
   }
 
-  /** Tasks completed, as the queue's state counters have them (one request, not one per task). */
-  static long countCompleted(AnchorProcess c) throws Exception {
-    HttpResponse<String> r = c.get("/api/queue/stats");
-    return r.statusCode() == 200
-        ? JSON.readTree(r.body()).path("tasks").path("completed").asLong()
-        : 0;
-  }
-
-  static void awaitOnline(AnchorProcess c, int online) throws Exception {
-    poll(
-        online + " online nodes",
-        Duration.ofSeconds(150),
-        () -> {
-          int n = 0;
-          for (JsonNode node : JSON.readTree(c.get("/api/nodes").body()))
-            if (node.path("status").asText().equals("Online")) n++;
-          return n >= online;
-        },
-        () -> c.get("/api/nodes").body());
-  }
-
-  interface Check {
-    boolean ok() throws Exception;
-  }
-
-  interface Detail {
-    String text() throws Exception;
-  }
-
-  static void poll(String what, Duration timeout, Check check, Detail detail) throws Exception {
-    long deadline = System.nanoTime() + timeout.toNanos();
-    while (System.nanoTime() < deadline) {
-      if (check.ok()) return;
-      TimeUnit.MILLISECONDS.sleep(500);
+  /**
+   * Polls until {@code n} tasks are completed, as the queue's state counters have them (one
+   * request, not one per task).
+   */
+  void awaitCompleted(ApiClient c, long n, Duration timeout) throws Exception {
+    try {
+      Poll.until(
+          n + " tasks completed",
+          timeout,
+          Duration.ofMillis(500),
+          () -> {
+            HttpResponse<String> r = c.get("/api/queue/stats");
+            if (r.statusCode() != 200) throw new IOException("stats answered " + r.statusCode());
+            return JSON.readTree(r.body()).path("tasks").path("completed").asLong();
+          },
+          completed -> completed >= n);
+    } catch (AssertionError e) {
+      throw new AssertionError(e.getMessage() + "\n" + cluster.node().output(), e);
     }
-    throw new AssertionError("timed out waiting for " + what + ": " + detail.text());
   }
 }

@@ -12,6 +12,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
@@ -34,7 +35,9 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * }</pre>
  *
  * A scenario that kills and restarts JVMs uses {@link #manual()} and starts them itself with {@link
- * #startCoordinator()} and {@link #startWorker(String)}.
+ * #startCoordinator()} and {@link #startWorker(String)}; a standalone is restarted on its data dir
+ * with {@link #restart()}. A scenario whose tests need different nodes starts one per test in a
+ * try-with-resources block: {@code try (AnchorCluster c = AnchorCluster.standalone().start())}.
  */
 public final class AnchorCluster
     implements BeforeAllCallback,
@@ -51,8 +54,14 @@ public final class AnchorCluster
   private final Map<String, String> coordinatorEnv = new LinkedHashMap<>();
   private final Map<String, String> workerEnv = new LinkedHashMap<>();
   private final Map<String, Map<String, String>> oneWorkerEnv = new HashMap<>();
+  private final Map<String, ClusterKeyStores.Identity> tlsOf = new HashMap<>();
+  private final List<Long> adopted = new ArrayList<>();
   private boolean manual;
   private boolean keepStores;
+  private boolean externalRedis;
+  private boolean tls;
+  private int fixedHttpPort;
+  private ClusterKeyStores keyStores;
 
   private Path dir;
   private EmbeddedRedis redis;
@@ -117,6 +126,42 @@ public final class AnchorCluster
     return this;
   }
 
+  /**
+   * The HTTP port of the standalone or the (first) coordinator, chosen by the test (e.g. {@link
+   * AnchorProcess#reservePort()}) so that its environment can name it too.
+   */
+  public AnchorCluster httpPort(int port) {
+    fixedHttpPort = port;
+    return this;
+  }
+
+  /**
+   * The standalone uses a redis-server run here (ANCHOR_REDIS_URI) instead of its embedded one, so
+   * that the test can kill it ({@link #killRedis()}) and bring it back ({@link
+   * #restartRedis(boolean)}). A coordinator's cluster always has one.
+   */
+  public AnchorCluster externalRedis() {
+    externalRedis = true;
+    return this;
+  }
+
+  /**
+   * Cluster membership over TLS: the key stores are made with keytool at start ({@link
+   * ClusterKeyStores}) and every JVM holds the cluster's, unless {@link #tls(String,
+   * ClusterKeyStores.Identity)} says otherwise for a worker.
+   */
+  public AnchorCluster tls() {
+    tls = true;
+    return this;
+  }
+
+  /** Worker {@code name} of a TLS cluster holds {@code identity} (a stranger's, or none). */
+  public AnchorCluster tls(String name, ClusterKeyStores.Identity identity) {
+    tls = true;
+    tlsOf.put(name, identity);
+    return this;
+  }
+
   // ------------------------------------------------------------------ JUnit
 
   @Override
@@ -156,10 +201,12 @@ public final class AnchorCluster
     keepStores = false;
     dir = Files.createTempDirectory(standalone ? "anchor-standalone-" : "anchor-cluster-");
     clusterPort = AnchorProcess.freePort();
-    httpPort = AnchorProcess.freePort();
+    httpPort = fixedHttpPort > 0 ? fixedHttpPort : AnchorProcess.freePort();
     try {
+      if (tls) keyStores = ClusterKeyStores.make(dir.resolve("tls"));
       if (standalone) {
-        node = startProcess("standalone", dir.resolve("data"), httpPort, env);
+        if (externalRedis) redis = EmbeddedRedis.start(dir.resolve("redis-data"));
+        node = startProcess("standalone", dir.resolve("data"), httpPort, standaloneEnv());
         node.awaitHealthy(START_TIMEOUT);
         return this;
       }
@@ -175,6 +222,31 @@ public final class AnchorCluster
       close();
       throw e;
     }
+  }
+
+  private Map<String, String> standaloneEnv() {
+    Map<String, String> e = new LinkedHashMap<>();
+    if (redis != null) e.put("ANCHOR_REDIS_URI", redis.uri());
+    e.putAll(env);
+    return e;
+  }
+
+  /**
+   * Stops the standalone (SIGTERM; after a {@link AnchorProcess#kill9()} this stops the
+   * redis-server the crash left) and starts it again on the same data dir, port and environment,
+   * waiting until it is healthy.
+   */
+  public AnchorProcess restart() throws Exception {
+    if (!standalone) throw new IllegalStateException("restart() is a standalone's");
+    node.close();
+    processes.remove(node);
+    node = startProcess("standalone", dir.resolve("data"), httpPort, standaloneEnv());
+    node.awaitHealthy(START_TIMEOUT);
+    return node;
+  }
+
+  private Map<String, String> tlsEnv(ClusterKeyStores.Identity identity) {
+    return keyStores == null ? Map.of() : keyStores.env(identity);
   }
 
   /**
@@ -205,7 +277,8 @@ public final class AnchorCluster
    */
   public AnchorProcess startCoordinator(int cluster, int http, Map<String, String> extraEnv)
       throws Exception {
-    Map<String, String> e = new HashMap<>(storeEnv());
+    Map<String, String> e = new HashMap<>(tlsEnv(ClusterKeyStores.Identity.CLUSTER));
+    e.putAll(storeEnv());
     e.putAll(coordinatorEnv);
     e.put("ANCHOR_CLUSTER_PORT", Integer.toString(cluster));
     e.putAll(extraEnv);
@@ -216,7 +289,9 @@ public final class AnchorCluster
 
   /** Starts worker {@code name} (not awaited: see {@link ApiClient#awaitOnline}). */
   public AnchorProcess startWorker(String name) throws Exception {
-    Map<String, String> e = new HashMap<>(storeEnv());
+    Map<String, String> e =
+        new HashMap<>(tlsEnv(tlsOf.getOrDefault(name, ClusterKeyStores.Identity.CLUSTER)));
+    e.putAll(storeEnv());
     e.put("ANCHOR_NODE_NAME", name);
     e.putAll(workerEnv);
     e.putAll(oneWorkerEnv.getOrDefault(name, Map.of()));
@@ -261,10 +336,46 @@ public final class AnchorCluster
     return dir;
   }
 
+  /** The redis-server run here (a cluster's, or a standalone's with {@link #externalRedis()}). */
+  public EmbeddedRedis redis() {
+    return redis;
+  }
+
+  /** Kills the redis-server run here with SIGKILL and waits until it is gone. */
+  public void killRedis() throws Exception {
+    ProcessHandle.of(redis.pid()).ifPresent(ProcessHandle::destroyForcibly);
+    redis.exited().get(30, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Starts the killed redis-server again on its port and password, with its append-only files, or
+   * without them ({@code keepData} false: every job, consumer group and placement is gone).
+   */
+  public EmbeddedRedis restartRedis(boolean keepData) throws Exception {
+    if (!keepData) {
+      try (var files = Files.list(dir.resolve("redis-data").resolve("redis"))) {
+        for (Path f : files.toList())
+          if (f.getFileName().toString().startsWith("appendonly")) deleteTree(f);
+      }
+    }
+    redis = redis.restarted();
+    return redis;
+  }
+
+  /**
+   * A process the cluster's JVMs started that must not outlive the test, also when the JVM that
+   * started it was killed (an app whose worker died): killed with the cluster.
+   */
+  public void adopt(long pid) {
+    if (pid > 0) adopted.add(pid);
+  }
+
   /** Stops every JVM started (SIGTERM, then SIGKILL), then the stores. */
   @Override
   public void close() throws Exception {
     Exception first = null;
+    for (long pid : adopted) ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+    adopted.clear();
     for (AnchorProcess p : processes) {
       try {
         p.close();

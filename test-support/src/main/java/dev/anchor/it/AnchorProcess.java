@@ -209,6 +209,24 @@ public final class AnchorProcess implements AutoCloseable {
       throw new AssertionError("kill -" + sig + " " + process.pid() + " failed");
   }
 
+  /**
+   * Polls this JVM's output until it contains {@code text}; fails at once when the JVM exited
+   * without writing it.
+   */
+  public String awaitOutput(String text, Duration timeout) throws Exception {
+    return Poll.until(
+        "'" + text + "' in the output of " + log,
+        timeout,
+        () -> {
+          String out = output();
+          if (!out.contains(text) && !process.isAlive())
+            throw new AssertionError(
+                "exited with " + process.exitValue() + " without '" + text + "':\n" + out);
+          return out;
+        },
+        out -> out.contains(text));
+  }
+
   public boolean waitForExit(Duration timeout) throws InterruptedException {
     return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
   }

@@ -3,6 +3,7 @@ package dev.anchor.it;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -19,8 +20,19 @@ import java.util.function.Supplier;
  */
 public final class ApiClient {
   public static final ObjectMapper JSON = new ObjectMapper();
+
+  /**
+   * HTTP/1.1, which is what the API speaks: no h2c upgrade headers on each new connection (the
+   * hostile-input tests send exactly the request they mean).
+   */
   public static final HttpClient HTTP =
-      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(5))
+          .build();
+
+  /** How long a request may wait for its answer unless {@link #withTimeout} says otherwise. */
+  public static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(20);
 
   /** The states a task does not leave. */
   public static final List<String> ENDED = List.of("Completed", "Failed", "Cancelled");
@@ -28,20 +40,47 @@ public final class ApiClient {
   private final String base;
   private final String token;
   private final Supplier<String> diagnostics;
+  private final Duration timeout;
 
   /**
    * A client of the API at {@code base} (e.g. {@code http://127.0.0.1:5000}); {@code diagnostics}
    * (the node's log) is added to the message of a wait that times out.
    */
   public ApiClient(String base, String token, Supplier<String> diagnostics) {
+    this(base, token, diagnostics, REQUEST_TIMEOUT);
+  }
+
+  private ApiClient(String base, String token, Supplier<String> diagnostics, Duration timeout) {
     this.base = base;
     this.token = token;
     this.diagnostics = diagnostics;
+    this.timeout = timeout;
   }
 
-  /** The same node with another token (e.g. one with fewer roles). */
+  /**
+   * A client sending no token, of anything served over HTTP: an app's URL, the management port
+   * ({@code http://127.0.0.1:PORT}), the open routes of a node.
+   */
+  public static ApiClient anonymous(String base) {
+    return new ApiClient(base, null, null);
+  }
+
+  /** The same node with another token (e.g. one with fewer roles, or a garbage one). */
   public ApiClient withToken(String otherToken) {
-    return new ApiClient(base, otherToken, diagnostics);
+    return new ApiClient(base, otherToken, diagnostics, timeout);
+  }
+
+  /** The same node without a token, as a browser or a client that was given none calls it. */
+  public ApiClient withoutToken() {
+    return new ApiClient(base, null, diagnostics, timeout);
+  }
+
+  /**
+   * The same node with requests that fail (an {@link java.net.http.HttpTimeoutException}) unless
+   * answered within {@code answerWithin}: for tests where a slow answer is itself the failure.
+   */
+  public ApiClient withTimeout(Duration answerWithin) {
+    return new ApiClient(base, token, diagnostics, answerWithin);
   }
 
   public String url(String path) {
@@ -54,13 +93,35 @@ public final class ApiClient {
 
   /** A request to {@code path} carrying the token, as every client of a secured API sends it. */
   public HttpRequest.Builder request(String path) {
-    return HttpRequest.newBuilder(URI.create(url(path)))
-        .timeout(Duration.ofSeconds(20))
-        .header("Authorization", "Bearer " + token);
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url(path))).timeout(timeout);
+    return token == null ? b : b.header("Authorization", "Bearer " + token);
   }
 
   public HttpResponse<String> send(HttpRequest request) throws IOException, InterruptedException {
     return HTTP.send(request, HttpResponse.BodyHandlers.ofString());
+  }
+
+  /**
+   * Sends {@code request} and returns once the headers are in: the body (an event stream stays
+   * open) is the caller's to read and close.
+   */
+  public HttpResponse<InputStream> stream(HttpRequest request)
+      throws IOException, InterruptedException {
+    return HTTP.send(request, HttpResponse.BodyHandlers.ofInputStream());
+  }
+
+  /** {@code method path} with a JSON {@code body}, or none when it is {@code null}. */
+  public HttpResponse<String> send(String method, String path, String body)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder b = request(path);
+    if (body != null) b.header("Content-Type", "application/json");
+    return send(
+        b.method(
+                method,
+                body == null
+                    ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofString(body))
+            .build());
   }
 
   public HttpResponse<String> get(String path) throws IOException, InterruptedException {
@@ -201,6 +262,37 @@ public final class ApiClient {
                 dag -> ENDED.contains(status(dag))));
   }
 
+  // ------------------------------------------------------------------ health
+
+  /**
+   * Polls GET /health of a running node until {@code done} accepts its JSON; every answer must be
+   * 200 when it says healthy and 503 when not, and must come within this client's request timeout
+   * (see {@link #withTimeout}): either failing ends the wait at once.
+   */
+  public JsonNode awaitHealth(String what, Duration timeout, Predicate<JsonNode> done)
+      throws Exception {
+    return withDiagnostics(
+        () ->
+            Poll.until(
+                "/health: " + what,
+                timeout,
+                Duration.ofMillis(100),
+                () -> {
+                  HttpResponse<String> r;
+                  JsonNode h;
+                  try {
+                    r = get("/health");
+                    h = JSON.readTree(r.body());
+                  } catch (IOException e) {
+                    throw new AssertionError("/health did not answer (in time): " + e, e);
+                  }
+                  if (r.statusCode() != (h.path("healthy").asBoolean() ? 200 : 503))
+                    throw new AssertionError("/health answered " + r.statusCode() + ": " + h);
+                  return h;
+                },
+                done));
+  }
+
   // ------------------------------------------------------------------ nodes
 
   /** GET /api/nodes. */
@@ -234,6 +326,27 @@ public final class ApiClient {
                     if (node.path("status").asText().equals("Online")) n++;
                   return n >= count;
                 }));
+  }
+
+  /** Polls GET /api/nodes until node {@code nodeId} has {@code status} ("absent" when unlisted). */
+  public void awaitNodeStatus(String nodeId, String status, Duration timeout) throws Exception {
+    withDiagnostics(
+        () -> Poll.until(nodeId + " " + status, timeout, () -> nodeStatus(nodeId), status::equals));
+  }
+
+  // ------------------------------------------------------------------ apps
+
+  /** GET /api/clusters/ID as JSON (an app that is not known reads as an empty object). */
+  public JsonNode app(String appId) throws IOException, InterruptedException {
+    HttpResponse<String> r = get("/api/clusters/" + appId);
+    return r.statusCode() == 200 ? JSON.readTree(r.body()) : JSON.createObjectNode();
+  }
+
+  /** Polls GET /api/clusters/ID until {@code done} accepts the app ({@code what} names it). */
+  public JsonNode awaitApp(String appId, String what, Duration timeout, Predicate<JsonNode> done)
+      throws Exception {
+    return withDiagnostics(
+        () -> Poll.until("app " + appId + " " + what, timeout, () -> app(appId), done));
   }
 
   private interface Wait<T> {
