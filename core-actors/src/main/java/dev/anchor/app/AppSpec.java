@@ -55,7 +55,12 @@ public record AppSpec(
       """;
 
   public AppSpec {
-    files = files == null ? Map.of() : Map.copyOf(new LinkedHashMap<>(files));
+    // in the order given, also after the journal: Map.copyOf iterated in a hash order that changed
+    // with the order keys were added, so a replayed spec listed its files differently
+    files =
+        files == null
+            ? Map.of()
+            : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(files));
     dependencies = dependencies == null ? List.of() : List.copyOf(dependencies);
     if (healthPath == null || healthPath.isBlank()) healthPath = "/";
     if (!display) displaySize = null;
