@@ -283,6 +283,11 @@ public final class QueueTaskEffects implements TaskEffects {
   }
 
   @Override
+  public boolean isPool(String placedOn) {
+    return JobQueue.isPool(placedOn);
+  }
+
+  @Override
   public void cancelRunning(String taskId, int attempt, String nodeId) {
     if (!JobQueue.isPool(nodeId)) {
       cancelBroadcast.accept(new CancelJob(taskId, attempt, nodeId));

@@ -16,6 +16,11 @@ public interface TaskEffects {
   CompletionStage<Placement> dispatch(String taskId, int attempt, TaskSpec spec);
 
   /** Where {@link #dispatch} put the job, or why it could not. */
+  /** Whether a placement names a shared pool (any fitting node pulls from it), not a node. */
+  default boolean isPool(String placedOn) {
+    return false;
+  }
+
   sealed interface Placement {
     /**
      * @param proven the node is trusted to run a task alone (adaptive verification)

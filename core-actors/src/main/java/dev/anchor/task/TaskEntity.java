@@ -834,8 +834,12 @@ public final class TaskEntity
       // was cancelled).
       // Unless this very job is the one the task follows, no one will accept its result, so stop
       // it.
+      // A job parked in a pool is the one the task follows too: the worker that pulled it is the
+      // node whose Started overtook this answer. Cancelling it as "not followed" stopped every
+      // fast job that was pulled from a pool before its dispatch answer came back.
       boolean followedJob =
-          o.attempt() == s.attempt() && Objects.equals(o.enqueuedOn(), s.nodeId());
+          o.attempt() == s.attempt()
+              && (Objects.equals(o.enqueuedOn(), s.nodeId()) || effects.isPool(o.enqueuedOn()));
       if (o.enqueuedOn() != null && (s.status() == Status.CANCELLED || !followedJob)) {
         effects.cancelRunning(taskId, o.attempt(), o.enqueuedOn());
       }

@@ -37,6 +37,11 @@ public final class RecordingTaskEffects implements TaskEffects {
   private final Deque<Supplier<CompletionStage<Placement>>> answers = new ArrayDeque<>();
   public volatile String defaultNode = "node-1";
 
+  @Override
+  public boolean isPool(String placedOn) {
+    return placedOn != null && placedOn.startsWith("pool:");
+  }
+
   public record ReplicaDispatch(
       String taskId, List<Integer> jobs, java.util.Set<String> excluded) {}
 

@@ -212,6 +212,21 @@ class TaskEntityTest {
   }
 
   @Test
+  void aJobPulledFromAPoolBeforeItsDispatchAnswerArrivedRunsOn() {
+    // parked in a pool; a worker pulled it and said it started before the answer naming the pool
+    // came back: the pool's job is the one the task follows, not a second copy to stop
+    CompletableFuture<Placement> slow = new CompletableFuture<>();
+    fx.thenAnswer(() -> slow);
+    submit(SPEC);
+    task.runCommand(new Started(1, "node-1"));
+    slow.complete(new Placement.Enqueued("pool:js:any:0"));
+    view();
+    assertEquals(Status.RUNNING, state().status());
+    assertEquals("node-1", state().nodeId());
+    assertTrue(fx.cancels.isEmpty(), "nothing stopped: " + fx.cancels);
+  }
+
+  @Test
   void aSecondCopyOfTheSameAttemptOnAnotherNodeIsStopped() {
     // e.g. enqueued again after a crash: the first worker to start is followed, the other copy is
     // stopped
