@@ -351,7 +351,8 @@ class DagEntityTest {
     // the write of a's end and b's start fails: b was already submitted (it is, before the write)
     dag.persistenceTestKit().failNextPersisted();
     complete("a", "7");
-    eventually(() -> assertEquals(1, fx.submitsOf(task("b"))));
+    // the restart (200 ms backoff) may have submitted it a second time already
+    eventually(() -> assertTrue(fx.submitsOf(task("b")) >= 1));
     String input = fx.specs.get(task("b")).inputJson();
     // the entity restarts from the journal (backoff), finds a's end through its task, and submits
     // b again: the same task id with the same input, which a task entity answers with what it has
