@@ -272,6 +272,14 @@ public final class JobQueue implements AutoCloseable {
   private static final RedisScript ACK =
       new RedisScript(ACK_SCRIPT, io.lettuce.core.ScriptOutputType.INTEGER);
 
+  /** A stream entry's fields as a script returns them: name, value, name, value... */
+  private static Map<String, String> fieldsOf(List<?> flat) {
+    Map<String, String> fields = new HashMap<>();
+    for (int i = 0; i + 1 < flat.size(); i += 2)
+      fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
+    return fields;
+  }
+
   private static String nodeOf(String stream) {
     String rest = stream.substring(PREFIX.length());
     return rest.substring(0, rest.lastIndexOf(':'));
@@ -311,9 +319,7 @@ public final class JobQueue implements AutoCloseable {
     for (Object row : rows) {
       List<?> r = (List<?>) row;
       List<?> flat = (List<?>) r.get(2);
-      Map<String, String> fields = new HashMap<>();
-      for (int i = 0; i + 1 < flat.size(); i += 2)
-        fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
+      Map<String, String> fields = fieldsOf(flat);
       out.add(
           new Delivery(
               String.valueOf(r.get(0)),
@@ -379,9 +385,7 @@ public final class JobQueue implements AutoCloseable {
     for (Object row : rows) {
       List<?> r = (List<?>) row;
       List<?> flat = (List<?>) r.get(2);
-      Map<String, String> fields = new HashMap<>();
-      for (int i = 0; i + 1 < flat.size(); i += 2)
-        fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
+      Map<String, String> fields = fieldsOf(flat);
       String how = String.valueOf(r.get(3));
       String stream = String.valueOf(r.get(0)), id = String.valueOf(r.get(1));
       JobMessage job = JobMessage.of(fields);
@@ -690,9 +694,7 @@ public final class JobQueue implements AutoCloseable {
       for (Object row : (List<?>) reply.get(0)) {
         List<?> r = (List<?>) row;
         List<?> flat = (List<?>) r.get(2);
-        Map<String, String> fields = new HashMap<>();
-        for (int i = 0; i + 1 < flat.size(); i += 2)
-          fields.put(String.valueOf(flat.get(i)), String.valueOf(flat.get(i + 1)));
+        Map<String, String> fields = fieldsOf(flat);
         jobs.add(
             new Delivery(
                 String.valueOf(r.get(0)),
