@@ -1,8 +1,10 @@
 package dev.anchor.persistence.mongo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.mongodb.client.MongoClient;
 import com.mongodb.client.MongoClients;
@@ -316,6 +318,22 @@ class MongoEventStoreTest {
     open.closed(List.of("Task|3"));
     assertEquals(0, open.compact());
     assertEquals(List.of(), open.list(""));
+  }
+
+  @Test
+  void compactingThousandsOfMarkerDocumentsLeavesOneListingTheOpenOnes() {
+    MongoDatabase db = freshDatabase();
+    OpenEntities open = OpenEntities.of(db, "journal");
+    // a busy node writes two marker documents per journal batch; compaction removes them in chunks
+    for (int i = 0; i < 2_500; i++) {
+      open.opened(List.of("Task|" + i));
+      if (i % 2 == 0) open.closed(List.of("Task|" + i));
+    }
+    assertEquals(1_250, open.compact());
+    assertEquals(1, db.getCollection("journal_open").countDocuments());
+    assertEquals(1_250, open.list("Task|").size());
+    assertTrue(open.list("Task|").contains("Task|1"));
+    assertFalse(open.list("Task|").contains("Task|0"));
   }
 
   @Test
