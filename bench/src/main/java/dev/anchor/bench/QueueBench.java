@@ -79,23 +79,17 @@ public final class QueueBench {
           (store.equals("memory") ? "embedded-mongo-memory" : "embedded-mongo-h2-file")
               + " runtime="
               + runtime;
-      // warm the JS runtime and the code paths so the first measured task does not pay for JIT and
-      // pool start: the
-      // node's per-task CPU keeps falling for the first ~10,000 tasks (measured: 7 ms, 3 ms, 1.9
-      // ms, 1.2 ms a task over
-      // successive 3,000-task bulks on a fresh standalone), so a short warm-up measured the JIT
-      // more than the node;
-      // after 6,000 the C2 threads still took 20 % of the node's CPU and the JS children were still
-      // warming (a wasm run
-      // at warmup=6000 measured 1.6-2.3x the node CPU per task and 2-6x the 200/s latency of one at
-      // 30,000)
+      // Warm the runtime and the code paths so the first measured task does not pay for JIT and
+      // pool start. The node's per-task CPU keeps falling for the first ~10,000 bulk tasks
+      // (measured: 7, 3, 1.9, 1.2 ms a task over successive 3,000-task bulks on a fresh
+      // standalone); after 6,000 the C2 threads still took 20 % of the node's CPU.
       int warmup = Integer.parseInt(opt.getOrDefault("warmup", "30000"));
       if (warmup > 0) runBulk(base, warmup, 500, 1);
-      // the one-task-per-request path (HTTP per task, small journal batches) has code of its own to
-      // compile: a bulk
-      // warm-up left it cold, and the single scenario then measured its JIT (3.5 ms of node CPU a
-      // task, not ~1.7)
-      runBatch(base, Math.max(300, Math.min(5000, warmup / 6)), concurrency);
+      // The one-task-per-request path (HTTP per task, small journal batches) has code of its own
+      // to compile, and a bulk warm-up leaves it cold. Measured on a warm-bulk node, 9,000-task
+      // single runs in a row: 2.9, 2.0, 1.55, 1.2, 1.15 ms of node CPU a task, so 5,000 tasks
+      // measured the JIT; half the bulk warm-up (15,000 by default) reaches the flat part.
+      runBatch(base, Math.max(300, Math.min(20000, warmup / 2)), concurrency);
 
       java.util.Set<String> only =
           new java.util.HashSet<>(
