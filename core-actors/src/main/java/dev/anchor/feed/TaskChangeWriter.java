@@ -48,6 +48,38 @@ public final class TaskChangeWriter implements AutoCloseable {
           ScriptOutputType.MULTI);
 
   /**
+   * KEYS: summaries, submission order, counters, ended completed, ended failed. ARGV: count, then
+   * per task its id, summary, submission time and fallback end time. Puts back the listing entry of
+   * each task that has none (a task that wrote a change meanwhile keeps its newer one), with its
+   * counters and order; no feed entry. Answers how many were put back.
+   */
+  private static final RedisScript RESTORE =
+      new RedisScript(
+          StatusCounts.LUA_FUNCTIONS
+              + """
+      local n = 0
+      for i = 0, tonumber(ARGV[1]) - 1 do
+        local b = 1 + i * 4
+        local task, summary = ARGV[b + 1], ARGV[b + 2]
+        if redis.call('HSETNX', KEYS[1], task, summary) == 1 then
+          if ARGV[b + 3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[b + 3], task) end
+          moveTask(KEYS[3], nil, summary)
+          local now = taskState(summary)
+          if now == 'Completed' or now == 'Failed' or now == 'Cancelled' then
+            local endedAt = string.match(summary, '"completedAt":(%d+)') or ARGV[b + 4]
+            redis.call('ZADD', now == 'Completed' and KEYS[4] or KEYS[5], endedAt, task)
+          end
+          n = n + 1
+        end
+      end
+      return n
+      """,
+          ScriptOutputType.INTEGER);
+
+  /** A task's listing entry as {@link #restore} puts it back. */
+  public record Listing(String taskId, String summaryJson, Long submittedAt) {}
+
+  /**
    * At most this many changes, or about this many bytes of them, in one call (a large result is a
    * large change).
    */
@@ -163,6 +195,31 @@ public final class TaskChangeWriter implements AutoCloseable {
           calling.set(false);
           callIfIdle();
         });
+  }
+
+  /**
+   * Puts back the listing entries of tasks that have none (after Redis lost its data), counting
+   * them in the state counters and the retention order; tasks with an entry keep theirs. Writes no
+   * change-feed entry: nothing changed. Returns how many were put back.
+   */
+  public CompletionStage<Long> restore(List<Listing> listings) {
+    if (listings.isEmpty()) return CompletableFuture.completedFuture(0L);
+    String[] args = new String[1 + 4 * listings.size()];
+    args[0] = Integer.toString(listings.size());
+    int i = 1;
+    String now = Long.toString(System.currentTimeMillis());
+    for (Listing l : listings) {
+      args[i++] = l.taskId();
+      args[i++] = l.summaryJson();
+      args[i++] = l.submittedAt() == null ? "" : l.submittedAt().toString();
+      args[i++] = now;
+    }
+    try {
+      return RESTORE.call(
+          conn.async(), new String[] {keys[1], keys[2], keys[3], keys[4], keys[5]}, args);
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
   }
 
   @Override

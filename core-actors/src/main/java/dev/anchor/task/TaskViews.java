@@ -5,8 +5,21 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** What the API shows of a task's state: its {@link TaskView}. */
-final class TaskViews {
+public final class TaskViews {
   private TaskViews() {}
+
+  /**
+   * The view of a task whose journaled events these are, in order (as its entity would recover it),
+   * for what is rebuilt from the journal without starting the entity; objects that are not task
+   * events are skipped.
+   */
+  public static TaskView replay(String taskId, List<Object> events) {
+    TaskState s = TaskState.EMPTY;
+    for (Object e : events) {
+      if (e instanceof TaskEntity.Event event) s = s.apply(event);
+    }
+    return view(taskId, s);
+  }
 
   static TaskView view(String taskId, TaskState s) {
     TaskSpec spec = s.spec();

@@ -220,6 +220,8 @@ public final class AnchorNode {
           "cluster-monitor",
           org.apache.pekko.actor.typed.Props.empty());
       scheduleRetention(system, stores, config);
+      Runnable restoreIndex = indexRestorer(system, stores, changes, config);
+      restoreIndex.run();
       // no remember-entities for tasks (two journal writes per task, and new entities wait for
       // them): the journal's
       // open markers say which tasks to start again, and a task passivates itself when it ends
@@ -276,7 +278,10 @@ public final class AnchorNode {
               MongoStore.get(system),
               config.getDuration("anchor.health.probe-interval"),
               config.getDuration("anchor.health.probe-timeout"),
-              why -> reviver.tell(new OpenTaskReviver.CheckJobs(why)));
+              why -> {
+                reviver.tell(new OpenTaskReviver.CheckJobs(why));
+                restoreIndex.run();
+              });
       system.getWhenTerminated().thenRun(p::close);
       probes = p;
       ChaosSwitch chaos =
@@ -661,6 +666,62 @@ public final class AnchorNode {
 
   static String redact(String uri) {
     return uri.replaceAll("//[^@/]*@", "//***@");
+  }
+
+  /**
+   * Puts the task listing back from the journal if Redis lost it (at start, and each time Redis
+   * comes back): one restore at a time, off the actor threads, as many tasks as retention keeps.
+   */
+  private static Runnable indexRestorer(
+      ActorSystem<?> system,
+      Stores stores,
+      TaskChangeWriter changes,
+      com.typesafe.config.Config config) {
+    var c = config.getConfig("anchor.retention");
+    long keep = c.getLong("completed-count") + c.getLong("failed-count");
+    var restore =
+        new dev.anchor.feed.TaskIndexRestore(
+            stores.redisClient(),
+            changes,
+            dev.anchor.persistence.mongo.JournalScan.of(system)::latestFirst,
+            (int) Math.min(Integer.MAX_VALUE - 1, keep));
+    system.getWhenTerminated().thenRun(restore::close);
+    var log = org.slf4j.LoggerFactory.getLogger(AnchorNode.class);
+    var running = new java.util.concurrent.atomic.AtomicBoolean();
+    Runnable[] self = new Runnable[1];
+    self[0] =
+        () -> {
+          if (!running.compareAndSet(false, true)) return;
+          Thread.ofPlatform()
+              .daemon()
+              .name("anchor-index-restore")
+              .start(
+                  () -> {
+                    try {
+                      long t0 = System.currentTimeMillis();
+                      var r = restore.restoreIfLost();
+                      if (r != null)
+                        log.info(
+                            "task listing restored from the journal: {} tasks read, {} entries put back in {} ms",
+                            r.read(),
+                            r.putBack(),
+                            System.currentTimeMillis() - t0);
+                    } catch (RuntimeException e) {
+                      log.warn(
+                          "could not restore the task listing from the journal (trying again in 30 s): {}",
+                          e.toString());
+                      system
+                          .scheduler()
+                          .scheduleOnce(
+                              java.time.Duration.ofSeconds(30),
+                              () -> self[0].run(),
+                              system.executionContext());
+                    } finally {
+                      running.set(false);
+                    }
+                  });
+        };
+    return self[0];
   }
 
   /**

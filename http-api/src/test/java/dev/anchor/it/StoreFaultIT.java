@@ -81,6 +81,18 @@ class StoreFaultIT {
     try (AnchorCluster standalone =
         AnchorCluster.standalone().externalRedis().env("ANCHOR_WORKER_CAPACITY", "1").start()) {
       AnchorProcess node = standalone.node();
+      // tasks that ended before Redis lost its data: their listing entries and counts are in Redis
+      // only as copies of the journal
+      List<String> endedBefore = new ArrayList<>();
+      for (int i = 0; i < 3; i++) {
+        endedBefore.add(
+            submit(
+                node,
+                "{\"name\":\"before%d\",\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"%d + 100\"}}"
+                    .formatted(i, i)));
+      }
+      for (String id : endedBefore)
+        node.api().awaitListed(id, "Completed", Duration.ofSeconds(120));
       // one slot, taken by a slow task: the next ones wait as entries on the node's stream, not yet
       // read
       List<String> ids = new ArrayList<>();
@@ -138,6 +150,21 @@ class StoreFaultIT {
             i == 0 ? "slow" : String.valueOf((i - 1) * 3), t.path("result").asText(), t.toString());
         assertEquals(1, completions(t), "recorded complete once: " + t);
       }
+      // the listing and its counters come back from the journal, not only the tasks that were open
+      for (String id : endedBefore) {
+        JsonNode listed = node.api().awaitListed(id, "Completed", Duration.ofSeconds(60));
+        assertTrue(listed.path("name").asText().startsWith("before"), listed.toString());
+      }
+      JsonNode stats =
+          Poll.until(
+              "every task counted as Completed in /api/queue/stats",
+              Duration.ofSeconds(30),
+              () -> node.api().json("/api/queue/stats"),
+              st -> st.path("total").path("completed").asInt() >= endedBefore.size() + ids.size());
+      assertEquals(
+          endedBefore.size() + ids.size(),
+          stats.path("total").path("completed").asInt(),
+          stats.toString());
       String after = submit(node, "{\"payload\":{\"runtime\":\"js\",\"sourceCode\":\"6 * 7\"}}");
       JsonNode t =
           node.api()

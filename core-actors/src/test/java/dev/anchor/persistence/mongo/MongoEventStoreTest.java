@@ -337,6 +337,46 @@ class MongoEventStoreTest {
   }
 
   @Test
+  void aScanHandsOverTheNewestEntitiesOfAPrefixWithTheirEventsInOrder() throws Exception {
+    MongoDatabase db = freshDatabase();
+    try (MongoEventStore store = store(db)) {
+      store
+          .write(
+              List.of(write("Task|01-a", 1, 3), write("Task|02-b", 1, 20), write("Dag|03", 1, 1)))
+          .get(10, TimeUnit.SECONDS);
+    }
+    JournalScan scan =
+        new JournalScan(
+            db,
+            "journal",
+            new PayloadCodec(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(kit.system())));
+    java.util.Map<String, List<Object>> seen = new java.util.LinkedHashMap<>();
+    System.err.println(
+        "DEBUG heads " + db.getCollection("journal_heads").find().into(new ArrayList<>()));
+    System.err.println(
+        "DEBUG range "
+            + db.getCollection("journal_heads")
+                .find(com.mongodb.client.model.Filters.gte("_id", "Task|"))
+                .into(new ArrayList<>()));
+    assertEquals(2, scan.latestFirst("Task|", 10, seen::put));
+    assertEquals(
+        java.util.Map.of(
+            "Task|02-b", range("Task|02-b", 20),
+            "Task|01-a", List.of("Task|01-a-1", "Task|01-a-2", "Task|01-a-3")),
+        seen);
+    assertEquals(List.of("Task|02-b", "Task|01-a"), List.copyOf(seen.keySet()));
+    seen.clear();
+    assertEquals(1, scan.latestFirst("Task|", 1, seen::put));
+    assertEquals(List.of("Task|02-b"), List.copyOf(seen.keySet()));
+  }
+
+  private static List<Object> range(String pid, int to) {
+    List<Object> out = new ArrayList<>();
+    for (int i = 1; i <= to; i++) out.add(pid + "-" + i);
+    return out;
+  }
+
+  @Test
   void replayHonoursBoundsCountAndDeletion() throws Exception {
     try (MongoEventStore store = store(freshDatabase())) {
       store.write(List.of(write("p", 1, 4), write("p", 5, 10))).get(10, TimeUnit.SECONDS);
@@ -387,7 +427,7 @@ class MongoEventStoreTest {
     MongoDatabase db = freshDatabase();
     try (MongoEventStore store = store(db)) {
       store.write(List.of(write("crashy", 1, 200))).get(10, TimeUnit.SECONDS);
-    } // closing raises the heads
+    }
     var headsCollection = db.getCollection("journal_heads");
     assertEquals(
         200L,
