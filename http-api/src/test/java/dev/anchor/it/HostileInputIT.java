@@ -362,7 +362,9 @@ class HostileInputIT {
     // one header byte a second: this head would take 40 s; the node's limit is 10 s
     // (anchor.http.request-head-timeout), counted from the connection's opening
     String head =
-        "GET /api/queue/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + "a".repeat(40) + "\r\n\r\n";
+        "GET /api/queue/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+            + "a".repeat(40)
+            + "\r\n\r\n";
     long start = System.nanoTime();
     boolean closed = false;
     try (Socket s = new Socket()) {
@@ -394,8 +396,7 @@ class HostileInputIT {
     System.out.println("a trickled request head was cut off after " + ms + " ms");
     assertTrue(closed, "the connection was still open after " + ms + " ms of a trickled head");
     // meanwhile and afterwards, a request that arrives whole is answered
-    Raw normal =
-        raw(request("GET", "/api/queue/stats", new byte[0], ""), Duration.ofSeconds(20));
+    Raw normal = raw(request("GET", "/api/queue/stats", new byte[0], ""), Duration.ofSeconds(20));
     assertEquals(200, normal.status, normal.text);
   }
 
