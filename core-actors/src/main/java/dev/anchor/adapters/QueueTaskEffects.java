@@ -131,7 +131,7 @@ public final class QueueTaskEffects implements TaskEffects {
                   where ->
                       where != null
                           ? (Placement) new Placement.Enqueued(c.nodeId(), proven, false)
-                          : new Placement.NoEligibleNode(fullReason(c.nodeId())));
+                          : new Placement.NoEligibleNode(FULL));
         }
         if (spotCheck) {
           // a node without room runs the job unchecked from the pool, like every parked job
@@ -167,11 +167,10 @@ public final class QueueTaskEffects implements TaskEffects {
                     : new Placement.Enqueued(pool.id(), false, false));
   }
 
-  private static String fullReason(String nodeId) {
-    return "node "
-        + nodeId
-        + " holds as many jobs as it may (its capacity plus the prefetch); waiting for room";
-  }
+  /** Why a job that must run on a node of its choosing waits (the same text each time). */
+  static final String FULL =
+      "every eligible node tried holds as many jobs as it may (its capacity plus the prefetch);"
+          + " waiting for room";
 
   private CompletionStage<String> place(
       String taskId, int attempt, TaskSpec spec, String nodeId, JobQueue.Pool pool, int limit) {
@@ -264,13 +263,7 @@ public final class QueueTaskEffects implements TaskEffects {
       }
       case NodeRegistry.Choice.None n ->
           CompletableFuture.completedFuture(
-              new ReplicaPlacement(
-                  job,
-                  null,
-                  full.isEmpty()
-                      ? n.reason()
-                      : "every eligible node holds as many jobs as it may (its capacity plus the"
-                          + " prefetch); waiting for room"));
+              new ReplicaPlacement(job, null, full.isEmpty() ? n.reason() : FULL));
     };
   }
 

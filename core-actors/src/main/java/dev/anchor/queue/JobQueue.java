@@ -122,7 +122,6 @@ public final class JobQueue implements AutoCloseable {
    */
   public CompletionStage<String> place(String nodeId, JobMessage job, Pool pool, int limit) {
     String band = band(job.priority());
-    ensureGroup(stream(nodeId, band));
     List<String> keys = new ArrayList<>();
     for (String b : BANDS) keys.add(stream(nodeId, b));
     keys.add(stream(nodeId, band));
@@ -136,6 +135,7 @@ public final class JobQueue implements AutoCloseable {
     args.add(Integer.toString(job.attempt()));
     args.add(nodeId);
     args.add(pool == null ? "" : pool.id());
+    args.add(GROUP);
     job.fields()
         .forEach(
             (k, v) -> {
@@ -149,19 +149,22 @@ public final class JobQueue implements AutoCloseable {
   /**
    * KEYS: the node's three band streams, the job's band stream of the node, the placements, the
    * pool index, the pool's again and first-time streams of the job's band. ARGV: limit, task,
-   * attempt, node, pool id ("" = none), then the job's fields.
+   * attempt, node, pool id ("" = none), group, then the job's fields. The node's group is made here
+   * if it is missing (no blocking call of this JVM's, which would stall Lettuce's event loop when
+   * one placement follows another's answer).
    */
   private static final String PLACE_SCRIPT =
       """
       local limit, task, attempt, node, pool = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
       local f = {}
-      for i = 6, #ARGV do table.insert(f, ARGV[i]) end
+      for i = 7, #ARGV do table.insert(f, ARGV[i]) end
       local held = 0
       for i = 1, 3 do held = held + redis.call('XLEN', KEYS[i]) end
       local waiting = 0
       if pool ~= '' then waiting = redis.call('XLEN', KEYS[7]) + redis.call('XLEN', KEYS[8]) end
       if held < limit and waiting == 0 then
         if pool ~= '' then table.insert(f, 'pool'); table.insert(f, pool) end
+        pcall(redis.call, 'XGROUP', 'CREATE', KEYS[4], ARGV[6], '0', 'MKSTREAM')
         redis.call('XADD', KEYS[4], '*', unpack(f))
         redis.call('HSET', KEYS[5], task, attempt .. '@' .. node)
         return node

@@ -37,7 +37,7 @@ class QueueTaskEffectsTest {
     return new NodeHeartbeat(
         node,
         "pekko://anchor@127.0.0.1:2552",
-        "h",
+        "h-" + node,
         4,
         8192,
         false,
@@ -94,5 +94,35 @@ class QueueTaskEffectsTest {
       assertEquals(new Placement.Enqueued(pool, false, false), dispatch(fx, node + "-retry", 2));
       assertEquals(5, held(node));
     }
+  }
+
+  @Test
+  void aReplicaOfARequestedVerificationGoesToANodeWithRoomOrWaits() throws Exception {
+    NodeRegistry registry = new NodeRegistry(15_000, 2);
+    QueueTaskEffects fx =
+        new QueueTaskEffects(registry, queue, null, c -> {}, new ObjectMapper(), 0);
+    String full = "full-" + System.nanoTime(), free = "free-" + System.nanoTime();
+    registry.heartbeat(heartbeat(full, 0));
+    registry.heartbeat(heartbeat(free, 3));
+    registry.memberUp("pekko://anchor@127.0.0.1:2552");
+    for (int i = 0; i < 5; i++)
+      queue
+          .place(full, new dev.anchor.queue.JobMessage(full + i, 1, 0, "{}"), null, 5)
+          .toCompletableFuture()
+          .get();
+    TaskSpec verified =
+        SPEC.withVerification(TaskSpec.Verification.of(2, 2, 4, TaskSpec.Verification.FIXED));
+    // the registry finds "full" the less loaded (its heartbeat says 0 running), but it holds 5
+    var placed =
+        fx.dispatchReplicas("v-" + full, List.of(1, 2), verified, java.util.Set.of())
+            .toCompletableFuture()
+            .get();
+    assertEquals(
+        List.of(
+            new dev.anchor.task.TaskEffects.ReplicaPlacement(1, free, null),
+            new dev.anchor.task.TaskEffects.ReplicaPlacement(2, null, QueueTaskEffects.FULL)),
+        placed);
+    assertEquals(5, held(full));
+    assertEquals(1, held(free));
   }
 }
