@@ -145,6 +145,8 @@ final class HeadDeadline
 
       /** The answer as it is, its streamed body (if any) telling when it has gone out. */
       private HttpResponse watched(HttpResponse r) {
+        // a switch to another protocol (a WebSocket) ends the connection's HTTP: no more heads
+        if (r.status().intValue() == 101) return r;
         ResponseEntity e = r.entity();
         if (e.isStrict() || e.isKnownEmpty()) {
           answered();
