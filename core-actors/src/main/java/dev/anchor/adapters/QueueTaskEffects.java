@@ -121,45 +121,67 @@ public final class QueueTaskEffects implements TaskEffects {
                 && registry.hasOtherEligible(spec, c.nodeId(), now);
         // a job whose node matters (verified, spot-checked) or that the node can start soon goes
         // onto the node's own stream; any other waits in its pool for the first node with a free
-        // slot, so a node never holds a backlog that would be stranded if it died
-        if (spotCheck || spec.verification() != null) {
-          yield enqueue(taskId, attempt, spec, c.nodeId(), null)
-              .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId(), proven, spotCheck));
-        }
-        if (registry.claimPlace(c.nodeId())) {
-          // named with its pool, where it waits instead should the node be lost before reading it
-          yield enqueue(taskId, attempt, spec, c.nodeId(), poolOf(spec))
-              .thenApply(id -> (Placement) new Placement.Enqueued(c.nodeId(), proven, spotCheck));
-        }
+        // slot, so a node never holds a backlog that would be stranded if it died. The queue
+        // checks the room in the same script that places the job.
+        int limit = registry.placeLimit(c.nodeId(), attempt > 1);
         JobQueue.Pool pool = poolOf(spec);
-        yield park(taskId, attempt, spec, pool)
-            .thenApply(id -> (Placement) new Placement.Enqueued(pool.id(), false, false));
+        if (spec.verification() != null) {
+          yield place(taskId, attempt, spec, c.nodeId(), null, limit)
+              .thenApply(
+                  where ->
+                      where != null
+                          ? (Placement) new Placement.Enqueued(c.nodeId(), proven, false)
+                          : new Placement.NoEligibleNode(FULL));
+        }
+        if (spotCheck) {
+          // a node without room runs the job unchecked from the pool, like every parked job
+          yield place(taskId, attempt, spec, c.nodeId(), null, limit)
+              .thenCompose(
+                  where ->
+                      where != null
+                          ? CompletableFuture.completedFuture(
+                              (Placement) new Placement.Enqueued(c.nodeId(), proven, true))
+                          : pooled(taskId, attempt, spec, c.nodeId(), pool, limit, proven));
+        }
+        yield pooled(taskId, attempt, spec, c.nodeId(), pool, limit, proven);
       }
       case NodeRegistry.Choice.None n ->
           CompletableFuture.completedFuture(new Placement.NoEligibleNode(n.reason()));
     };
   }
 
-  private CompletionStage<String> enqueue(
-      String taskId, int attempt, TaskSpec spec, String nodeId, JobQueue.Pool pool) {
-    String specJson;
-    try {
-      specJson = json.writeValueAsString(spec);
-    } catch (Exception e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    return queue.enqueue(nodeId, new JobMessage(taskId, attempt, spec.priority(), specJson), pool);
+  /** On the node's stream if it has room, else parked in its pool (named with the pool then). */
+  private CompletionStage<Placement> pooled(
+      String taskId,
+      int attempt,
+      TaskSpec spec,
+      String nodeId,
+      JobQueue.Pool pool,
+      int limit,
+      boolean proven) {
+    return place(taskId, attempt, spec, nodeId, pool, limit)
+        .thenApply(
+            where ->
+                nodeId.equals(where)
+                    ? (Placement) new Placement.Enqueued(nodeId, proven, false)
+                    : new Placement.Enqueued(pool.id(), false, false));
   }
 
-  private CompletionStage<String> park(
-      String taskId, int attempt, TaskSpec spec, JobQueue.Pool pool) {
+  /** Why a job that must run on a node of its choosing waits (the same text each time). */
+  static final String FULL =
+      "every eligible node tried holds as many jobs as it may (its capacity plus the prefetch);"
+          + " waiting for room";
+
+  private CompletionStage<String> place(
+      String taskId, int attempt, TaskSpec spec, String nodeId, JobQueue.Pool pool, int limit) {
     String specJson;
     try {
       specJson = json.writeValueAsString(spec);
     } catch (Exception e) {
       return CompletableFuture.failedFuture(e);
     }
-    return queue.park(pool, new JobMessage(taskId, attempt, spec.priority(), specJson));
+    return queue.place(
+        nodeId, new JobMessage(taskId, attempt, spec.priority(), specJson), pool, limit);
   }
 
   /** The task's requirement class: runtime, GPU or not, least RAM in MB. */
@@ -180,32 +202,69 @@ public final class QueueTaskEffects implements TaskEffects {
       String h = registry.hostOf(n);
       if (h != null) hosts.add(h);
     }
+    Set<String> full = new java.util.HashSet<>();
+    // one after the other: each replica's node is excluded from the next one's choice
     List<CompletableFuture<ReplicaPlacement>> placements = new ArrayList<>();
+    CompletableFuture<?> previous = CompletableFuture.completedFuture(null);
     for (int job : jobs) {
-      switch (registry.choose(spec, excluded, hosts, now)) {
-        case NodeRegistry.Choice.Chosen c -> {
-          excluded.add(c.nodeId());
-          String h = registry.hostOf(c.nodeId());
-          if (h != null) hosts.add(h);
-          placements.add(
-              enqueue(taskId, job, spec, c.nodeId(), null)
-                  .toCompletableFuture()
-                  .handle(
-                      (id, failure) ->
-                          failure == null
-                              ? new ReplicaPlacement(job, c.nodeId(), null)
-                              : new ReplicaPlacement(
-                                  job,
-                                  null,
-                                  "could not queue a replica on " + c.nodeId() + ": " + failure)));
-        }
-        case NodeRegistry.Choice.None n ->
-            placements.add(
-                CompletableFuture.completedFuture(new ReplicaPlacement(job, null, n.reason())));
-      }
+      CompletableFuture<ReplicaPlacement> p =
+          previous.thenCompose(v -> placeReplica(taskId, job, spec, excluded, hosts, full, now));
+      placements.add(p);
+      previous = p;
     }
     return CompletableFuture.allOf(placements.toArray(CompletableFuture[]::new))
         .thenApply(v -> placements.stream().map(CompletableFuture::join).toList());
+  }
+
+  /**
+   * A replica of a verification the user asked for goes only to a node with room (its capacity plus
+   * the prefetch), trying the next best node while one is full; with none, it waits and its task
+   * tries again (its dispatch retry). The second replica of a spot-check is still placed on its
+   * node whatever that node holds: a spot-check whose second node cannot be found is given up (the
+   * result stands unchecked), and refusing it for a full queue would give up checks under load.
+   */
+  private CompletableFuture<ReplicaPlacement> placeReplica(
+      String taskId,
+      int job,
+      TaskSpec spec,
+      Set<String> excluded,
+      Set<String> hosts,
+      Set<String> full,
+      long now) {
+    Set<String> skipped = new java.util.HashSet<>(excluded);
+    skipped.addAll(full);
+    return switch (registry.choose(spec, skipped, hosts, now)) {
+      case NodeRegistry.Choice.Chosen c -> {
+        int limit =
+            spec.verification() != null
+                ? registry.placeLimit(c.nodeId(), false)
+                : Integer.MAX_VALUE;
+        yield place(taskId, job, spec, c.nodeId(), null, limit)
+            .toCompletableFuture()
+            .handle(
+                (where, failure) -> {
+                  if (failure != null)
+                    return CompletableFuture.completedFuture(
+                        new ReplicaPlacement(
+                            job,
+                            null,
+                            "could not queue a replica on " + c.nodeId() + ": " + failure));
+                  if (where == null) {
+                    full.add(c.nodeId());
+                    return placeReplica(taskId, job, spec, excluded, hosts, full, now);
+                  }
+                  excluded.add(c.nodeId());
+                  String h = registry.hostOf(c.nodeId());
+                  if (h != null) hosts.add(h);
+                  return CompletableFuture.completedFuture(
+                      new ReplicaPlacement(job, c.nodeId(), null));
+                })
+            .thenCompose(f -> f);
+      }
+      case NodeRegistry.Choice.None n ->
+          CompletableFuture.completedFuture(
+              new ReplicaPlacement(job, null, full.isEmpty() ? n.reason() : FULL));
+    };
   }
 
   @Override

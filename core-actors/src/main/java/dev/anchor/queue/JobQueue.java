@@ -109,6 +109,78 @@ public final class JobQueue implements AutoCloseable {
   }
 
   /**
+   * Puts the job on the node's stream if the node holds fewer than {@code limit} jobs (waiting on
+   * its streams, running, or finished and not acknowledged: the streams' length, since an entry is
+   * deleted when it is acknowledged) and, for a job with a pool, none of its class waits in that
+   * pool's band (a new job does not overtake parked ones); else parks it in its pool (the {@code
+   * again} stream for a job run before). One Lua script, so concurrent placements, by this
+   * coordinator or another, cannot together overfill a node. Completes with where the job went: the
+   * node's id, the pool's id, or null when a job without a pool found no room (nothing was queued).
+   *
+   * @param pool where the job waits when the node has no room; null for a job that must run on this
+   *     very node (a replica, a spot-check)
+   */
+  public CompletionStage<String> place(String nodeId, JobMessage job, Pool pool, int limit) {
+    String band = band(job.priority());
+    List<String> keys = new ArrayList<>();
+    for (String b : BANDS) keys.add(stream(nodeId, b));
+    keys.add(stream(nodeId, band));
+    keys.add(PLACED);
+    keys.add(POOLS);
+    keys.add(pool == null ? PLACED : pool.stream(band, true));
+    keys.add(pool == null ? PLACED : pool.stream(band, false));
+    List<String> args = new ArrayList<>();
+    args.add(Integer.toString(limit));
+    args.add(job.taskId());
+    args.add(Integer.toString(job.attempt()));
+    args.add(nodeId);
+    args.add(pool == null ? "" : pool.id());
+    args.add(GROUP);
+    job.fields()
+        .forEach(
+            (k, v) -> {
+              args.add(k);
+              args.add(v);
+            });
+    return PLACE.<String>call(
+        conn.async(), keys.toArray(String[]::new), args.toArray(String[]::new));
+  }
+
+  /**
+   * KEYS: the node's three band streams, the job's band stream of the node, the placements, the
+   * pool index, the pool's again and first-time streams of the job's band. ARGV: limit, task,
+   * attempt, node, pool id ("" = none), group, then the job's fields. The node's group is made here
+   * if it is missing (no blocking call of this JVM's, which would stall Lettuce's event loop when
+   * one placement follows another's answer).
+   */
+  private static final String PLACE_SCRIPT =
+      """
+      local limit, task, attempt, node, pool = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+      local f = {}
+      for i = 7, #ARGV do table.insert(f, ARGV[i]) end
+      local held = 0
+      for i = 1, 3 do held = held + redis.call('XLEN', KEYS[i]) end
+      local waiting = 0
+      if pool ~= '' then waiting = redis.call('XLEN', KEYS[7]) + redis.call('XLEN', KEYS[8]) end
+      if held < limit and waiting == 0 then
+        if pool ~= '' then table.insert(f, 'pool'); table.insert(f, pool) end
+        pcall(redis.call, 'XGROUP', 'CREATE', KEYS[4], ARGV[6], '0', 'MKSTREAM')
+        redis.call('XADD', KEYS[4], '*', unpack(f))
+        redis.call('HSET', KEYS[5], task, attempt .. '@' .. node)
+        return node
+      end
+      if pool == '' then return false end
+      table.insert(f, 'parkedFor'); table.insert(f, pool)
+      redis.call('SADD', KEYS[6], pool)
+      redis.call('XADD', tonumber(attempt) > 1 and KEYS[7] or KEYS[8], '*', unpack(f))
+      redis.call('HSET', KEYS[5], task, attempt .. '@' .. pool)
+      return pool
+      """;
+
+  private static final RedisScript PLACE =
+      new RedisScript(PLACE_SCRIPT, io.lettuce.core.ScriptOutputType.VALUE);
+
+  /**
    * Jobs any node may take that offers the runtime, has the RAM and, when asked for, a GPU: one
    * shared stream per priority band. Its {@link #id()} is also the "node" a task entity is told for
    * a parked job, until the worker that pulls it says it started.
@@ -686,7 +758,7 @@ public final class JobQueue implements AutoCloseable {
       for (String b : BANDS) {
         for (Pool p : from) keys.add(p.stream(b, true));
         for (Pool p : from) keys.add(p.stream(b, false));
-        args.add(Integer.toString(2 * from.size()));
+        args.add(Integer.toString(from.size()));
       }
       List<Object> reply =
           PULL.callSync(s, keys.toArray(String[]::new), args.toArray(String[]::new));
@@ -758,14 +830,16 @@ public final class JobQueue implements AutoCloseable {
 
   /**
    * KEYS: the node's three band streams, the placements hash, the cancel marks, then the pool
-   * streams of the high, normal and low band (ARGV[5..7] say how many of each). ARGV: group,
-   * consumer, count, node id. Band by band: the node's own new entries, then parked jobs moved from
-   * the band's pools onto the node's stream (their placement now naming the node) and delivered
-   * with them, never more than the count in all. A job of a cancelled task is removed unrun, and a
-   * parked job whose task has moved on to a newer attempt is dropped: nobody would take its result.
-   * Such entries are read past (up to {@value #SKIP_LIMIT} per call), so a pile of them cannot hold
-   * back the jobs behind it. With nothing delivered it also answers where each stream ends, for the
-   * caller's blocking XREAD.
+   * streams of the high, normal and low band: per band the {@code again} stream of each pool, then
+   * the first-time stream of each (ARGV[5..7] say how many pools a band has). ARGV: group,
+   * consumer, count, node id. Band by band: jobs run before, moved from the band's {@code again}
+   * streams onto the node's stream ahead of its own waiting entries (those are moved behind them),
+   * then the node's own entries, then first-time jobs from the pools; a moved job's placement names
+   * the node, and it is delivered at once; never more than the count in all. A job of a cancelled
+   * task is removed unrun, and a parked job whose task has moved on to a newer attempt is dropped:
+   * nobody would take its result. Such entries are read past (up to {@value #SKIP_LIMIT} per call),
+   * so a pile of them cannot hold back the jobs behind it. With nothing delivered it also answers
+   * where each stream ends, for the caller's blocking XREAD.
    */
   private static final String PULL_SCRIPT =
       """
@@ -800,15 +874,13 @@ public final class JobQueue implements AutoCloseable {
           if dropped == 0 or skipped >= %1$d then return end
         end
       end
-      local pool = 6
-      for b = 1, 3 do
-        local own = KEYS[b]
-        take(own)
-        local n = tonumber(ARGV[4 + b])
-        local moved = 0
-        for i = pool, pool + n - 1 do
-          while left - moved > 0 and skipped < %1$d do
-            local batch = redis.call('XRANGE', KEYS[i], '-', '+', 'COUNT', left - moved)
+      -- removes up to max parked jobs from KEYS[first..last] and answers their fields; a job of a
+      -- cancelled task, or of an attempt its task moved past, is dropped on the way
+      local function collect(first, last, max)
+        local got = {}
+        for i = first, last do
+          while max - #got > 0 and skipped < %1$d do
+            local batch = redis.call('XRANGE', KEYS[i], '-', '+', 'COUNT', max - #got)
             if #batch == 0 then break end
             for _, e in ipairs(batch) do
               redis.call('XDEL', KEYS[i], e[1])
@@ -820,17 +892,52 @@ public final class JobQueue implements AutoCloseable {
                 if curAttempt == attempt then redis.call('HDEL', placed, task) end
                 skipped = skipped + 1
               elseif task and attempt and not (curAttempt and curAttempt > attempt) then
-                redis.call('XADD', KEYS[b], '*', unpack(f))
-                redis.call('HSET', placed, task, attempt .. '@' .. node)
-                moved = moved + 1
+                table.insert(got, f)
               else
                 skipped = skipped + 1
               end
             end
           end
         end
-        pool = pool + n
-        if moved > 0 then take(own) end
+        return got
+      end
+      local function add(own, f)
+        redis.call('XADD', own, '*', unpack(f))
+        redis.call('HSET', placed, field(f, 'taskId'), field(f, 'attempt') .. '@' .. node)
+      end
+      -- the node's entries no reader of it has been given yet (after the group's last delivered one)
+      local function undelivered(own)
+        local last = '0-0'
+        local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', own)
+        if ok then
+          for _, g in ipairs(groups) do
+            if field(g, 'name') == group then last = field(g, 'last-delivered-id') end
+          end
+        end
+        local rest = {}
+        for _, e in ipairs(redis.call('XRANGE', own, last, '+')) do
+          if e[1] ~= last then table.insert(rest, e) end
+        end
+        return rest
+      end
+      local pool = 6
+      for b = 1, 3 do
+        local own = KEYS[b]
+        local n = tonumber(ARGV[4 + b])
+        -- jobs run before (a retry, a job a lost node held) go ahead of the node's own waiting
+        -- entries: those are moved behind them, so the next free slot takes a stranded job first
+        local again = collect(pool, pool + n - 1, left)
+        if #again > 0 then
+          local backlog = undelivered(own)
+          for _, e in ipairs(backlog) do redis.call('XDEL', own, e[1]) end
+          for _, f in ipairs(again) do add(own, f) end
+          for _, e in ipairs(backlog) do redis.call('XADD', own, '*', unpack(e[2])) end
+        end
+        take(own)
+        local fresh = collect(pool + n, pool + 2 * n - 1, left)
+        for _, f in ipairs(fresh) do add(own, f) end
+        pool = pool + 2 * n
+        if #fresh > 0 then take(own) end
       end
       local ends = {}
       if #out == 0 then

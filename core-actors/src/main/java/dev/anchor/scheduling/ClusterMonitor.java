@@ -183,10 +183,11 @@ public final class ClusterMonitor {
 
   private static void nodeLost(String nodeId, Delivery d, ClusterSharding sharding) {
     var task = sharding.entityRefFor(TaskEntity.TYPE_KEY, d.job().taskId());
-    task.tell(new TaskEntity.NodeLost(nodeId));
+    task.tell(new TaskEntity.NodeLost(nodeId, d.job().attempt()));
     // a job the node pulled from a pool: if its Started never reached the task, the task still
-    // believes it waits in the pool, and is told that place is lost too
-    if (d.parkedFor() != null) task.tell(new TaskEntity.NodeLost(d.parkedFor()));
+    // believes it waits in the pool, and is told that place is lost too (naming the attempt, so
+    // the retry that the first word made, parked in the same pool, is not taken for it)
+    if (d.parkedFor() != null) task.tell(new TaskEntity.NodeLost(d.parkedFor(), d.job().attempt()));
   }
 
   static void takeOver(String nodeId, JobQueue queue, ClusterSharding sharding) {

@@ -35,9 +35,6 @@ public final class NodeRegistry {
   private final Map<String, NodeHeartbeat> nodes = new ConcurrentHashMap<>();
   private final Map<String, AtomicInteger> assignedSinceHeartbeat = new ConcurrentHashMap<>();
 
-  /** Jobs put on a node's own stream since its last heartbeat (parked ones not counted). */
-  private final Map<String, AtomicInteger> placedSinceHeartbeat = new ConcurrentHashMap<>();
-
   private final Set<String> upAddresses = ConcurrentHashMap.newKeySet();
 
   /** Members the failure detector lost and has not heard from since. */
@@ -66,26 +63,23 @@ public final class NodeRegistry {
     NodeHeartbeat prev = nodes.put(hb.nodeId(), hb);
     if (prev == null || prev.atEpochMs() <= hb.atEpochMs()) {
       assignedSinceHeartbeat.computeIfAbsent(hb.nodeId(), k -> new AtomicInteger()).set(0);
-      placedSinceHeartbeat.computeIfAbsent(hb.nodeId(), k -> new AtomicInteger()).set(0);
     }
   }
 
   /**
-   * Takes one place on the node's own stream if it has room: the jobs it runs (as of its last
-   * heartbeat) plus those put there since stay within its capacity plus the prefetch. A node that
-   * empties its stream faster than heartbeats come takes the rest from the pools it reads first, so
-   * this bound is what a dead node can strand, not what a live one can run.
+   * How many jobs the node's own streams may hold (waiting, running, or ended and not acknowledged)
+   * before more wait in the shared pools: its capacity plus the prefetch for a first attempt, its
+   * capacity alone for a job run before (a retry, a job its node was lost with), which goes onto a
+   * node only where a slot is free now and otherwise to its pool's {@code again} stream, which
+   * every free slot reads first. The queue counts what the streams hold ({@link
+   * dev.anchor.queue.JobQueue#place}), not the heartbeats, which lag by up to their interval. 0 for
+   * a node never heard from.
    */
-  public boolean claimPlace(String nodeId) {
+  public int placeLimit(String nodeId, boolean runBefore) {
     NodeHeartbeat hb = nodes.get(nodeId);
-    if (hb == null) return false;
-    int room = Math.max(1, hb.capacity()) + prefetch - hb.runningTasks();
-    AtomicInteger placed = placedSinceHeartbeat.computeIfAbsent(nodeId, k -> new AtomicInteger());
-    while (true) {
-      int now = placed.get();
-      if (now >= room) return false;
-      if (placed.compareAndSet(now, now + 1)) return true;
-    }
+    if (hb == null) return 0;
+    int capacity = Math.max(1, hb.capacity());
+    return runBefore ? capacity : capacity + prefetch;
   }
 
   public void memberUp(String address) {

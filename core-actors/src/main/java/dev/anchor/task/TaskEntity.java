@@ -181,8 +181,19 @@ public final class TaskEntity
       ActorRef<StatusReply<Done>> replyTo)
       implements Command {}
 
-  /** {@code nodeId} left the cluster; an attempt running there fails and is retried. */
-  public record NodeLost(String nodeId) implements Command {}
+  /**
+   * {@code nodeId} left the cluster; an attempt running there fails and is retried.
+   *
+   * @param attempt the attempt (a replica's job) the word is about: a late one about an attempt the
+   *     task has moved past, possibly to the same node or pool, is ignored. 0 (also what a message
+   *     from a node of an earlier version, which lacks the field, reads as): whichever attempt is
+   *     on the node.
+   */
+  public record NodeLost(String nodeId, int attempt) implements Command {
+    public NodeLost(String nodeId) {
+      this(nodeId, 0);
+    }
+  }
 
   /** Cancel a queued or running task; see the class comment for already-ended tasks. */
   public record Cancel(ActorRef<StatusReply<TaskView>> replyTo) implements Command {}
@@ -785,9 +796,22 @@ public final class TaskEntity
   }
 
   private Effect<Event, TaskState> onNodeLost(TaskState s, NodeLost c) {
-    if (s.replicated())
+    if (s.replicated()) {
+      // a task holds at most one replica per node; a word about another job on it is stale
+      boolean current =
+          c.attempt() <= 0
+              || s.replicas().stream()
+                  .anyMatch(
+                      r ->
+                          r.job() == c.attempt()
+                              && r.phase().active()
+                              && r.nodeId().equals(c.nodeId()));
+      if (!current) return Effect().none();
       return replicas.replicasLost(s, c.nodeId(), "node " + c.nodeId() + " was lost", NODE_LOST);
+    }
     if (!s.status().onNode() || !Objects.equals(s.nodeId(), c.nodeId())) return Effect().none();
+    // the retry may sit on the same node (it came back) or in the same pool as the lost attempt
+    if (c.attempt() > 0 && c.attempt() != s.attempt()) return Effect().none();
     return nodeLost(s);
   }
 

@@ -266,6 +266,61 @@ class JobQueueTest {
     }
   }
 
+  @Test
+  void aNodesStreamsHoldNoMoreThanTheLimitWhateverTheHeartbeatsSayAndTheRestIsParked()
+      throws Exception {
+    JobQueue.Pool pool = pool();
+    String n = node();
+    List<String> went = new java.util.ArrayList<>();
+    for (int i = 0; i < 8; i++)
+      went.add(queue.place(n, job("b" + i, 0), pool, 5).toCompletableFuture().get());
+    assertEquals(
+        List.of(n, n, n, n, n, pool.id(), pool.id(), pool.id()), went, "capacity 3 + prefetch 2");
+    assertEquals(
+        new JobQueue.Placement(1, pool.id()), queue.placement("b5").toCompletableFuture().get());
+    try (JobQueue.Reader r = queue.reader(n, p -> false)) {
+      // the node runs 3; running and unacknowledged jobs still count against its room
+      List<Delivery> running = r.next(3, Duration.ofMillis(100));
+      assertEquals(3, running.size());
+      assertEquals(null, queue.place(n, job("pinned", 0), null, 5).toCompletableFuture().get());
+      assertEquals(n, queue.place(n, job("pinned", 0), null, 6).toCompletableFuture().get());
+      queue.ack(running.get(0)).toCompletableFuture().get();
+      queue.ack(running.get(1)).toCompletableFuture().get();
+      // room again, but jobs of the class wait in the pool: a new one does not overtake them
+      assertEquals(pool.id(), queue.place(n, job("late", 0), pool, 5).toCompletableFuture().get());
+      assertEquals(n, queue.place(n, job("pinned2", 0), null, 5).toCompletableFuture().get());
+    }
+  }
+
+  @Test
+  void aJobRunBeforeGoesAheadOfTheNodesOwnWaitingJobs() throws Exception {
+    JobQueue.Pool pool = pool();
+    String n = node();
+    for (int i = 0; i < 3; i++)
+      queue.enqueue(n, job("own" + i, 0), pool).toCompletableFuture().get();
+    // the pool is known before the reader first asks (it asks for the pools once a second)
+    queue.park(pool, job("waiting", 0)).toCompletableFuture().get();
+    try (JobQueue.Reader r = queue.reader(n, p -> p.equals(pool))) {
+      assertEquals(
+          List.of("own0"),
+          r.next(1, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList());
+      // a lost node's job goes back to the pool's again stream while this node holds a backlog
+      queue.park(pool, new JobMessage("stranded", 2, 0, "{}")).toCompletableFuture().get();
+      queue.park(pool, job("first-timer", 0)).toCompletableFuture().get();
+      assertEquals(
+          List.of("stranded"),
+          r.next(1, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList(),
+          "the next free slot takes the stranded job, not the node's backlog");
+      assertEquals(
+          new JobQueue.Placement(2, n), queue.placement("stranded").toCompletableFuture().get());
+      assertEquals(
+          List.of("own1", "own2", "waiting", "first-timer"),
+          r.next(5, Duration.ofMillis(100)).stream().map(d -> d.job().taskId()).toList(),
+          "the backlog keeps its order, and nothing is lost or doubled");
+      assertTrue(r.next(5, Duration.ofMillis(100)).isEmpty());
+    }
+  }
+
   // ------------------------------------------------------------------ an unreachable node
 
   @Test

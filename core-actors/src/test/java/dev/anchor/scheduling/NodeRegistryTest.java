@@ -147,18 +147,13 @@ class NodeRegistryTest {
   }
 
   @Test
-  void aNodesOwnQueueTakesItsRoomAndNoMoreUntilItsNextHeartbeat() {
+  void aNodesOwnStreamsHoldItsCapacityPlusThePrefetchAndRetriesOnlyItsCapacity() {
     NodeRegistry r = new NodeRegistry(15_000, 2);
     NodeHeartbeat busy = hb("a", 8192, false, List.of("js"), 1, 3);
     r.heartbeat(busy);
     r.memberUp(busy.address());
-    // capacity 3 + prefetch 2 - 1 running
-    for (int i = 0; i < 4; i++) assertTrue(r.claimPlace("a"), "place " + i);
-    assertFalse(r.claimPlace("a"));
-    assertFalse(r.claimPlace("unknown"), "a node never heard from gets nothing pushed");
-    r.heartbeat(hb("a", 8192, false, List.of("js"), 3, 3));
-    assertTrue(r.claimPlace("a"));
-    assertTrue(r.claimPlace("a"));
-    assertFalse(r.claimPlace("a"));
+    assertEquals(5, r.placeLimit("a", false), "capacity 3 + prefetch 2");
+    assertEquals(3, r.placeLimit("a", true), "a job run before goes only where a slot is free");
+    assertEquals(0, r.placeLimit("unknown", false), "a node never heard from gets nothing pushed");
   }
 }

@@ -597,6 +597,33 @@ class TaskEntityTest {
   }
 
   @Test
+  void aLateNodeLostAboutAnEarlierAttemptLeavesItsRetryAlone() {
+    running("node-1");
+    // node-1 was frozen: its attempt 1 is handed on, and node-1, reachable again, takes the retry
+    task.runCommand(new NodeLost("node-1", 1));
+    eventually(() -> assertEquals(Status.DISPATCHED, state().status()));
+    assertEquals(2, state().attempt());
+    assertEquals("node-1", state().nodeId());
+    task.runCommand(new Started(2, "node-1"));
+    int events = journal().size();
+
+    // the leaving member's take-over repeats the word about attempt 1
+    task.runCommand(new NodeLost("node-1", 1));
+    assertEquals(Status.RUNNING, state().status(), "attempt 2 runs on");
+    assertEquals(2, state().attempt());
+    assertEquals(events, journal().size());
+
+    // a word about attempt 2 itself still counts, and so does one naming no attempt (a node of an
+    // earlier version)
+    task.runCommand(new NodeLost("node-1", 2));
+    eventually(() -> assertEquals(3, state().attempt()));
+    eventually(() -> assertEquals(Status.DISPATCHED, state().status()));
+    task.runCommand(new NodeLost("node-1"));
+    assertEquals(Status.FAILED, state().status(), "attempt 3 of 3 was lost");
+    assertEquals(TaskEntity.NODE_LOST, state().errorKind());
+  }
+
+  @Test
   void aJobMovedOffAnUnreachableNodeWaitsInItsPoolAndRunsOnceWhereverItStarts() {
     submit(SPEC);
     eventually(() -> assertEquals(Status.DISPATCHED, state().status()));

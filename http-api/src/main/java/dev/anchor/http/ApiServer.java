@@ -73,9 +73,14 @@ public final class ApiServer {
                     "the node did not answer in time (it is overloaded or a store is slow); try again",
                     RETRY_AFTER),
             () -> secured(auth, routes));
+    var config = system.settings().config();
+    Duration headTimeout =
+        config.hasPath("anchor.http.request-head-timeout")
+            ? config.getDuration("anchor.http.request-head-timeout")
+            : Duration.ofSeconds(10);
     return Http.get(system)
         .newServerAt(settings.httpHost(), settings.httpPort())
-        .bind(served)
+        .bindFlow(HeadDeadline.around(served.flow(system), headTimeout))
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
   }
 

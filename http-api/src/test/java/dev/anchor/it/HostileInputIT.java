@@ -358,6 +358,50 @@ class HostileInputIT {
   }
 
   @Example
+  void aRequestHeadThatTricklesInIsCutOffWhileANormalRequestStillWorks() throws Exception {
+    // one header byte a second: this head would take 40 s; the node's limit is 10 s
+    // (anchor.http.request-head-timeout), counted from the connection's opening
+    String head =
+        "GET /api/queue/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+            + "a".repeat(40)
+            + "\r\n\r\n";
+    long start = System.nanoTime();
+    boolean closed = false;
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", standalone.httpPort()), 5000);
+      s.setSoTimeout(1000);
+      OutputStream out = s.getOutputStream();
+      InputStream in = s.getInputStream();
+      for (int i = 0; i < head.length() && !closed; i++) {
+        try {
+          out.write(head.charAt(i));
+          out.flush();
+        } catch (java.io.IOException reset) {
+          closed = true;
+          break;
+        }
+        if (i < 30) continue; // the request line and the first header go out at once
+        try {
+          int b = in.read();
+          long held = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+          assertEquals(-1, b, "the node read the trickled head to its end (" + held + " ms)");
+          closed = true;
+        } catch (java.net.SocketTimeoutException stillOpen) {
+          // read on
+        } catch (java.io.IOException reset) {
+          closed = true;
+        }
+      }
+    }
+    long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    System.out.println("a trickled request head was cut off after " + ms + " ms");
+    assertTrue(closed, "the connection was still open after " + ms + " ms of a trickled head");
+    // meanwhile and afterwards, a request that arrives whole is answered
+    Raw normal = raw(request("GET", "/api/queue/stats", new byte[0], ""), Duration.ofSeconds(20));
+    assertEquals(200, normal.status, normal.text);
+  }
+
+  @Example
   void aBodyShorterThanItsContentLengthIsNotA5xx() throws Exception {
     byte[] body = "{\"payload\":{\"sourceCode\":\"1\"}}".getBytes(StandardCharsets.UTF_8);
     String head =
