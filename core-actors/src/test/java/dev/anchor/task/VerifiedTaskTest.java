@@ -370,6 +370,33 @@ class VerifiedTaskTest {
   }
 
   @Test
+  void aSpotCheckReplicaWithdrawnFromAnUnreachableNodeLeavesTheTaskToTheOtherReplica() {
+    // issue 17: node-1 froze holding the spot-check's first replica unread; it came back a second
+    // later, so only the withdrawal (not the liveness check) tells the task the job is gone
+    fx.thenAnswer(new Placement.Enqueued("node-1", false, true));
+    fx.replicaNodes = List.of("node-1", "node-2");
+    submit(TaskSpec.of("plain", "js", "6*7"));
+    task.runCommand(new TaskEntity.Withdrawn(1, "node-1"));
+    assertEquals(
+        List.of("Withdrawn", "Queued"),
+        view().verification().runs().stream().map(VerificationView.ReplicaView::status).toList(),
+        "the other replica is still to report");
+    assertTrue(result(2, "node-2", "42").isSuccess());
+    TaskView v = view();
+    assertEquals(TaskView.COMPLETED, v.status(), "no node left for a check: the result stands");
+    assertEquals("42", v.result());
+    assertNull(v.verification().agreedHash(), "unverified");
+    assertTrue(
+        result(1, "node-1", "42").isSuccess(), "a late result of the withdrawn job is acked");
+    assertEquals(
+        1,
+        task.persistenceTestKit().persistedInStorage("Task|" + taskId).stream()
+            .filter(TaskEntity.Completed.class::isInstance)
+            .count(),
+        "recorded once");
+  }
+
+  @Test
   void aRequestedVerificationWaitsForADistinctNodeInstead() {
     fx.replicaNodes = List.of("node-1", "node-2");
     submit(verified(2, null, null));
