@@ -397,6 +397,54 @@ class VerifiedTaskTest {
   }
 
   @Test
+  void aReplicaWithdrawnBeforeItsPlacementWasRecordedIsPlacedAgain() {
+    fx.thenAnswer(new Placement.Enqueued("node-1", false, true));
+    fx.replicaNodes = List.of("node-1", "node-2");
+    fx.replicaGate = new java.util.concurrent.CompletableFuture<>();
+    submit(TaskSpec.of("plain", "js", "6*7"));
+    // node-2 turned unreachable after the spot-check's replica was queued on it and before the
+    // task heard where it went; it is back by the time the answer arrives
+    task.runCommand(new TaskEntity.Withdrawn(2, "node-2"));
+    fx.replicaNodes = List.of("node-1", "node-3");
+    fx.replicaGate.complete(null);
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe =
+        entities.kit().createTestProbe();
+    probe.awaitAssert(
+        () -> {
+          assertEquals(List.of("node-1", "node-3"), replicaNodes());
+          return null;
+        });
+    assertTrue(
+        fx.cancels.contains(new RecordingTaskEffects.CancelRunning(taskId, 2, "node-2")),
+        "the withdrawn copy is told to stop, should it have been read after all");
+    result(1, "node-1", "42");
+    result(2, "node-3", "42");
+    assertEquals(TaskView.COMPLETED, view().status());
+    assertEquals("42", view().result());
+  }
+
+  @Test
+  void aReplicaOnANodeLostBeforeItsPlacementWasRecordedIsPlacedAgain() {
+    fx.thenAnswer(new Placement.Enqueued("node-1", false, true));
+    fx.replicaNodes = List.of("node-1", "node-2");
+    fx.replicaGate = new java.util.concurrent.CompletableFuture<>();
+    submit(TaskSpec.of("plain", "js", "6*7"));
+    task.runCommand(new TaskEntity.NodeLost("node-2"));
+    fx.replicaNodes = List.of("node-1", "node-3");
+    fx.replicaGate.complete(null);
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe =
+        entities.kit().createTestProbe();
+    probe.awaitAssert(
+        () -> {
+          assertEquals(List.of("node-1", "node-3"), replicaNodes());
+          return null;
+        });
+    result(1, "node-1", "42");
+    result(2, "node-3", "42");
+    assertEquals(TaskView.COMPLETED, view().status());
+  }
+
+  @Test
   void aRequestedVerificationWaitsForADistinctNodeInstead() {
     fx.replicaNodes = List.of("node-1", "node-2");
     submit(verified(2, null, null));
