@@ -474,9 +474,14 @@ public final class JobQueue implements AutoCloseable {
   /**
    * KEYS: the node's three band streams (high, normal, low), the placements hash, the cancel marks,
    * the pool index. ARGV: group, node id, pool stream prefix. A job may wait in a pool when it was
-   * enqueued with one ({@code pool}) or pulled from one ({@code parkedFor}). Answers {stream, id,
-   * fields, how[, pool]} per entry. The pool's stream key is made here from the entry (a single
-   * Redis, as everywhere in this class).
+   * enqueued with one ({@code pool}) or pulled from one ({@code parkedFor}). Only such a job is
+   * dropped as stale when the task's placement names a newer attempt: a job without a pool may be a
+   * replica, whose number is not an attempt the task moved past (the placements hash holds one
+   * entry per task, the replica enqueued last, so the replica enqueued first on another node always
+   * looked older), and a replica dropped unsaid stayed dispatched in its task forever once its node
+   * was reachable again. Such a job is withdrawn instead; its task knows whether it still wants it.
+   * Answers {stream, id, fields, how[, pool]} per entry. The pool's stream key is made here from
+   * the entry (a single Redis, as everywhere in this class).
    */
   private static final String RECLAIM_SCRIPT =
       """
@@ -511,7 +516,7 @@ public final class JobQueue implements AutoCloseable {
               how = 'cancelled'
             elseif pending[id] then
               how = 'running'
-            elseif curAttempt and attempt and curAttempt > tonumber(attempt) then
+            elseif pool and task and attempt and curAttempt and curAttempt > tonumber(attempt) then
               how = 'stale'
             elseif pool and task and attempt then
               table.insert(kept, 'parkedFor'); table.insert(kept, pool)

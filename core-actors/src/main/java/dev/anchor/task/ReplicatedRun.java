@@ -45,6 +45,16 @@ final class ReplicatedRun {
    */
   private boolean reconcileAgain;
 
+  /**
+   * Replica jobs ("job@node") withdrawn, and nodes lost, while a replica dispatch was in flight:
+   * the answer may name them, and a replica journaled there would wait for a job that is gone (its
+   * node may well be reachable again, so no liveness check ends it). Not journaled, like the
+   * flight.
+   */
+  private final java.util.Set<String> withdrawnEarly = new java.util.HashSet<>();
+
+  private final java.util.Set<String> lostEarly = new java.util.HashSet<>();
+
   ReplicatedRun(TaskEntity entity) {
     this.entity = entity;
   }
@@ -103,9 +113,26 @@ final class ReplicatedRun {
         .thenReply(r.replyTo(), ns -> StatusReply.ack());
   }
 
+  /**
+   * A replica job withdrawn from {@code nodeId}: journaled as withdrawn and placed again, or, when
+   * its placement is not journaled yet, remembered so the placement is not taken when it arrives.
+   */
+  Effect<Event, TaskState> onReplicaWithdrawn(TaskState s, int job, String nodeId) {
+    Replica r = s.replica(job, nodeId);
+    if (r == null && replicaDispatchInFlight && job > s.attempt() && !s.status().terminal()) {
+      withdrawnEarly.add(job + "@" + nodeId);
+      return entity.effect().none();
+    }
+    if (r == null || r.phase() != Replica.Phase.DISPATCHED || s.status().terminal())
+      return entity.effect().none();
+    return persistReplicaChange(
+        s, List.of(new TaskEntity.ReplicaWithdrawn(job, nodeId, entity.now())), true);
+  }
+
   /** Every running replica on {@code nodeId} ends without a vote. */
   Effect<Event, TaskState> replicasLost(
       TaskState s, String nodeId, String error, String errorKind) {
+    if (replicaDispatchInFlight) lostEarly.add(nodeId);
     List<Event> events = new ArrayList<>();
     for (Replica r : s.replicas()) {
       if (r.phase().active() && r.nodeId().equals(nodeId)) {
@@ -296,9 +323,15 @@ final class ReplicatedRun {
     List<ReplicaOnNode> placed = new ArrayList<>();
     String reason = o.failure();
     for (TaskEffects.ReplicaPlacement p : o.placements()) {
-      if (p.nodeId() != null) placed.add(new ReplicaOnNode(p.job(), p.nodeId()));
+      if (p.nodeId() != null && gone(p)) {
+        // taken back or lost before we heard of it: not recorded, so it counts as still missing
+        entity.effects.cancelRunning(entity.taskId, p.job(), p.nodeId());
+        again = true;
+      } else if (p.nodeId() != null) placed.add(new ReplicaOnNode(p.job(), p.nodeId()));
       else if (reason == null) reason = p.noNodeReason();
     }
+    withdrawnEarly.clear();
+    lostEarly.clear();
     if (s.status().terminal()) {
       for (ReplicaOnNode r : placed)
         entity.effects.cancelRunning(entity.taskId, r.job(), r.nodeId());
@@ -333,6 +366,10 @@ final class ReplicatedRun {
       return entity.effect().none();
     }
     return persistReplicaChange(s, events, !retryLater);
+  }
+
+  private boolean gone(TaskEffects.ReplicaPlacement p) {
+    return withdrawnEarly.contains(p.job() + "@" + p.nodeId()) || lostEarly.contains(p.nodeId());
   }
 
   /**

@@ -1110,13 +1110,7 @@ public final class TaskEntity
   }
 
   private Effect<Event, TaskState> onWithdrawn(TaskState s, Withdrawn c) {
-    if (s.replicated()) {
-      Replica r = s.replica(c.attempt(), c.nodeId());
-      if (r == null || r.phase() != Replica.Phase.DISPATCHED || s.status().terminal())
-        return Effect().none();
-      return replicas.persistReplicaChange(
-          s, List.of(new ReplicaWithdrawn(c.attempt(), c.nodeId(), now())), true);
-    }
+    if (s.replicated()) return replicas.onReplicaWithdrawn(s, c.attempt(), c.nodeId());
     if (c.attempt() != s.attempt()) return Effect().none();
     if (s.status() == Status.QUEUED && dispatchingAttempt == c.attempt()) {
       withdrawnAttempt = c.attempt();

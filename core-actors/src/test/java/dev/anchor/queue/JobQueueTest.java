@@ -382,6 +382,25 @@ class JobQueueTest {
         new JobQueue.Placement(2, pool.id()), queue.placement(task).toCompletableFuture().get());
   }
 
+  @Test
+  void reclaimWithdrawsAReplicaEvenWhenTheTasksPlacementNamesALaterReplica() throws Exception {
+    String lost = node(), other = node(), task = "spot-checked-" + UUID.randomUUID();
+    // a verified task's replicas: job 1 on the node that is lost, job 2 on another, enqueued last
+    queue.enqueue(lost, new JobMessage(task, 1, 0, "{}")).toCompletableFuture().get();
+    queue.enqueue(other, new JobMessage(task, 2, 0, "{}")).toCompletableFuture().get();
+    assertEquals(
+        new JobQueue.Placement(2, other), queue.placement(task).toCompletableFuture().get());
+
+    JobQueue.Reclaimed r = queue.reclaim(lost);
+    // dropped unsaid, job 1 stayed dispatched in its task for good once the node was back
+    assertEquals(List.of(task), ids(r.withdrawn()), "its task is told, and places it again");
+    assertEquals(1, r.withdrawn().get(0).job().attempt());
+    assertEquals(
+        new JobQueue.Placement(2, other),
+        queue.placement(task).toCompletableFuture().get(),
+        "the other replica's placement stays");
+  }
+
   // ------------------------------------------------------------------ cancelled jobs
 
   @Test

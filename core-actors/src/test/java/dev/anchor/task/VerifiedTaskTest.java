@@ -370,6 +370,81 @@ class VerifiedTaskTest {
   }
 
   @Test
+  void aSpotCheckReplicaWithdrawnFromAnUnreachableNodeLeavesTheTaskToTheOtherReplica() {
+    // issue 17: node-1 froze holding the spot-check's first replica unread; it came back a second
+    // later, so only the withdrawal (not the liveness check) tells the task the job is gone
+    fx.thenAnswer(new Placement.Enqueued("node-1", false, true));
+    fx.replicaNodes = List.of("node-1", "node-2");
+    submit(TaskSpec.of("plain", "js", "6*7"));
+    task.runCommand(new TaskEntity.Withdrawn(1, "node-1"));
+    assertEquals(
+        List.of("Withdrawn", "Queued"),
+        view().verification().runs().stream().map(VerificationView.ReplicaView::status).toList(),
+        "the other replica is still to report");
+    assertTrue(result(2, "node-2", "42").isSuccess());
+    TaskView v = view();
+    assertEquals(TaskView.COMPLETED, v.status(), "no node left for a check: the result stands");
+    assertEquals("42", v.result());
+    assertNull(v.verification().agreedHash(), "unverified");
+    assertTrue(
+        result(1, "node-1", "42").isSuccess(), "a late result of the withdrawn job is acked");
+    assertEquals(
+        1,
+        task.persistenceTestKit().persistedInStorage("Task|" + taskId).stream()
+            .filter(TaskEntity.Completed.class::isInstance)
+            .count(),
+        "recorded once");
+  }
+
+  @Test
+  void aReplicaWithdrawnBeforeItsPlacementWasRecordedIsPlacedAgain() {
+    fx.thenAnswer(new Placement.Enqueued("node-1", false, true));
+    fx.replicaNodes = List.of("node-1", "node-2");
+    fx.replicaGate = new java.util.concurrent.CompletableFuture<>();
+    submit(TaskSpec.of("plain", "js", "6*7"));
+    // node-2 turned unreachable after the spot-check's replica was queued on it and before the
+    // task heard where it went; it is back by the time the answer arrives
+    task.runCommand(new TaskEntity.Withdrawn(2, "node-2"));
+    fx.replicaNodes = List.of("node-1", "node-3");
+    fx.replicaGate.complete(null);
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe =
+        entities.kit().createTestProbe();
+    probe.awaitAssert(
+        () -> {
+          assertEquals(List.of("node-1", "node-3"), replicaNodes());
+          return null;
+        });
+    assertTrue(
+        fx.cancels.contains(new RecordingTaskEffects.CancelRunning(taskId, 2, "node-2")),
+        "the withdrawn copy is told to stop, should it have been read after all");
+    result(1, "node-1", "42");
+    result(2, "node-3", "42");
+    assertEquals(TaskView.COMPLETED, view().status());
+    assertEquals("42", view().result());
+  }
+
+  @Test
+  void aReplicaOnANodeLostBeforeItsPlacementWasRecordedIsPlacedAgain() {
+    fx.thenAnswer(new Placement.Enqueued("node-1", false, true));
+    fx.replicaNodes = List.of("node-1", "node-2");
+    fx.replicaGate = new java.util.concurrent.CompletableFuture<>();
+    submit(TaskSpec.of("plain", "js", "6*7"));
+    task.runCommand(new TaskEntity.NodeLost("node-2"));
+    fx.replicaNodes = List.of("node-1", "node-3");
+    fx.replicaGate.complete(null);
+    org.apache.pekko.actor.testkit.typed.javadsl.TestProbe<Object> probe =
+        entities.kit().createTestProbe();
+    probe.awaitAssert(
+        () -> {
+          assertEquals(List.of("node-1", "node-3"), replicaNodes());
+          return null;
+        });
+    result(1, "node-1", "42");
+    result(2, "node-3", "42");
+    assertEquals(TaskView.COMPLETED, view().status());
+  }
+
+  @Test
   void aRequestedVerificationWaitsForADistinctNodeInstead() {
     fx.replicaNodes = List.of("node-1", "node-2");
     submit(verified(2, null, null));

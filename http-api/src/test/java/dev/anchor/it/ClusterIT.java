@@ -114,7 +114,7 @@ class ClusterIT {
   // ---------------------------------------------------------------- a frozen worker
 
   /** Tasks busy for {@code ms} of wall time each, so a worker frozen mid-run holds running jobs. */
-  List<String> submitBusy(ApiClient c, int from, int count, int ms) throws Exception {
+  static List<String> submitBusy(ApiClient c, int from, int count, int ms) throws Exception {
     List<String> ids = new ArrayList<>();
     for (int i = from; i < from + count; i++) {
       ids.add(
@@ -134,6 +134,26 @@ class ClusterIT {
     return false;
   }
 
+  /**
+   * Each task's attempt on {@code nodeId} failed as lost and a later attempt is the one recorded.
+   */
+  static void assertReplacedAfterLossOn(ApiClient c, List<String> ids, String nodeId)
+      throws Exception {
+    for (String id : ids) {
+      JsonNode t = c.task(id);
+      int lostAttempt = 0, completedAttempt = 0;
+      for (JsonNode h : t.path("history")) {
+        if (h.path("event").asText().equals("AttemptFailed")
+            && h.path("nodeId").asText().equals(nodeId)) lostAttempt = h.path("attempt").asInt();
+        if (h.path("event").asText().equals("Completed"))
+          completedAttempt = h.path("attempt").asInt();
+      }
+      assertTrue(
+          lostAttempt > 0 && completedAttempt > lostAttempt,
+          "the attempt on " + nodeId + " was replaced, and only the replacement recorded: " + t);
+    }
+  }
+
   @Test
   void aFrozenWorkersJobsRunElsewhereItsLateResultsAreRefusedAndItRejoinsToTakeWorkAgain()
       throws Exception {
@@ -141,36 +161,16 @@ class ClusterIT {
     AnchorProcess w1 = cluster.worker("w1");
     List<String> ids = submitBusy(c, 0, 30, 3000);
     // w1 holds running jobs when it freezes
-    List<String> onW1 =
-        Poll.until(
-            "a task running on w1",
-            Duration.ofMinutes(3),
-            () -> {
-              List<String> running = new ArrayList<>();
-              for (String id : ids) {
-                JsonNode t = c.task(id);
-                if (t.path("status").asText().equals("Running")
-                    && t.path("nodeId").asText().equals("w1")) running.add(id);
-              }
-              return running;
-            },
-            running -> !running.isEmpty());
-    w1.signal("STOP");
-    try {
-      // frozen past the down-after time (4 s here): the cluster downs it and its jobs run again on
-      // w2
-      String held = onW1.get(0);
-      c.awaitTask(held, Duration.ofMinutes(2), t -> attemptFailedOn(t, "w1"));
-      assertTrue(!c.nodeStatus("w1").equals("Online"), "w1 still online while frozen");
-      // its jobs were handed on when it became unreachable; it is downed (removed) 4 s later
-      Poll.until(
-          "w1 downed",
-          Duration.ofMinutes(1),
-          () -> cluster.node().output(),
-          out -> out.contains("node w1 left the cluster"));
-    } finally {
-      w1.signal("CONT");
-    }
+    List<String> onW1 = c.awaitRunningOn(ids, "w1", Duration.ofMinutes(3));
+    w1.frozen(
+        () -> {
+          // frozen past the down-after time (4 s here): the cluster downs it and its jobs run again
+          // on w2
+          c.awaitTask(onW1.get(0), Duration.ofMinutes(2), t -> attemptFailedOn(t, "w1"));
+          assertTrue(!c.nodeStatus("w1").equals("Online"), "w1 still online while frozen");
+          // its jobs were handed on when it became unreachable; it is downed (removed) 4 s later
+          return cluster.node().awaitOutput("node w1 left the cluster", Duration.ofMinutes(1));
+        });
     // the JVM stays up and comes back as w1 with a new actor system
     Poll.until(
         "w1 online again",
@@ -190,24 +190,10 @@ class ClusterIT {
       assertEquals(String.valueOf(i * 3), t.path("result").asText(), t.toString());
       assertEquals(1, completions(t), "recorded once: " + t);
     }
-    for (String id : onW1) {
-      // w1's attempt was given up when it was downed; the result that counts is the attempt that
-      // replaced it (w1 reports its own once it wakes up, or its new incarnation runs the job
-      // again: refused, not recorded)
-      JsonNode t = c.task(id);
-      int lostAttempt = 0;
-      int completedAttempt = 0;
-      for (JsonNode h : t.path("history")) {
-        if (h.path("event").asText().equals("AttemptFailed")
-            && h.path("nodeId").asText().equals("w1")) {
-          lostAttempt = h.path("attempt").asInt();
-        }
-        if (h.path("event").asText().equals("Completed"))
-          completedAttempt = h.path("attempt").asInt();
-      }
-      assertTrue(
-          lostAttempt > 0 && completedAttempt > lostAttempt, "w1's attempt was not replaced: " + t);
-    }
+    // w1's attempt was given up when it was downed; the result that counts is the attempt that
+    // replaced it (w1 reports its own once it wakes up, or its new incarnation runs the job again:
+    // refused, not recorded)
+    assertReplacedAfterLossOn(c, onW1, "w1");
 
     // and it takes work again
     List<String> more = submitBusy(c, 100, 18, 1000);

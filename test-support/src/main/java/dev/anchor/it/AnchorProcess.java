@@ -210,6 +210,20 @@ public final class AnchorProcess implements AutoCloseable {
   }
 
   /**
+   * Freezes this JVM (SIGSTOP) as a hung machine or a long GC pause would, runs {@code whileFrozen}
+   * (which waits for what the cluster does meanwhile) and thaws it (SIGCONT), also when {@code
+   * whileFrozen} throws, so no test leaves a stopped JVM behind.
+   */
+  public <T> T frozen(java.util.concurrent.Callable<T> whileFrozen) throws Exception {
+    signal("STOP");
+    try {
+      return whileFrozen.call();
+    } finally {
+      signal("CONT");
+    }
+  }
+
+  /**
    * Polls this JVM's output until it contains {@code text}; fails at once when the JVM exited
    * without writing it.
    */

@@ -221,6 +221,29 @@ public final class ApiClient {
                 t -> status.equals(status(t))));
   }
 
+  /**
+   * Polls until at least one of {@code ids} is Running on {@code nodeId}; answers all that are (a
+   * test that freezes or kills that node then knows it held running jobs).
+   */
+  public List<String> awaitRunningOn(List<String> ids, String nodeId, Duration timeout)
+      throws Exception {
+    return withDiagnostics(
+        () ->
+            Poll.until(
+                "a task running on " + nodeId,
+                timeout,
+                () -> {
+                  List<String> running = new java.util.ArrayList<>();
+                  for (String id : ids) {
+                    JsonNode t = task(id);
+                    if (status(t).equals("Running") && t.path("nodeId").asText().equals(nodeId))
+                      running.add(id);
+                  }
+                  return running;
+                },
+                running -> !running.isEmpty()));
+  }
+
   /** How many of {@code ids} are Completed now. */
   public long completed(List<String> ids) throws IOException, InterruptedException {
     long n = 0;
