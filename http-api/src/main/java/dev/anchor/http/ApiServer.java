@@ -78,9 +78,14 @@ public final class ApiServer {
         config.hasPath("anchor.http.request-head-timeout")
             ? config.getDuration("anchor.http.request-head-timeout")
             : Duration.ofSeconds(10);
+    // between requests: Pekko's idle timeout (60 s), unless set (infinite counts as the head limit)
+    Duration keepAlive =
+        config.hasPath("anchor.http.keep-alive-timeout")
+            ? config.getDuration("anchor.http.keep-alive-timeout")
+            : Duration.ofSeconds(60);
     return Http.get(system)
         .newServerAt(settings.httpHost(), settings.httpPort())
-        .bindFlow(HeadDeadline.around(served.flow(system), headTimeout))
+        .bindFlow(HeadDeadline.around(served.flow(system), headTimeout, keepAlive))
         .thenApply(b -> b.addToCoordinatedShutdown(Duration.ofSeconds(10), system));
   }
 

@@ -27,16 +27,19 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Closes a connection that does not deliver a complete request head (request line and headers)
- * within a time limit of opening, or of the end of its previous answer (slow-loris). Pekko HTTP has
- * no such timeout (akka-http#813): its idle timeout restarts with every byte, so a client sending a
- * header byte every few seconds held a connection for as long as it liked.
+ * within a time limit of opening, or within a longer keep-alive limit of the end of its previous
+ * answer (slow-loris). Pekko HTTP has no such timeout (akka-http#813): its idle timeout restarts
+ * with every byte, so a client sending a header byte every few seconds held a connection for as
+ * long as it liked.
  *
  * <p>It sits between the connection and the handler, one per connection, and sees requests and
  * answers, not bytes: the clock runs while nothing is in hand (no request being handled, no answer
  * still streaming out, such as an event stream) and stops when the parser hands over the next
- * request. A request whose body trickles in is {@link BodyLimit}'s case (a 408). An idle keep-alive
- * connection is closed by the same clock, as Apache's and Node's keep-alive timeouts (5 s) do;
- * clients open a new one.
+ * request. A request whose body trickles in is {@link BodyLimit}'s case (a 408). Between requests
+ * the keep-alive limit applies (by default Pekko's idle timeout, 60 s): a client that keeps a
+ * connection for its next request is not cut off while it thinks (Python's http.client, for one,
+ * does not retry a request on a kept connection the server closed), and a head trickled in on such
+ * a connection is still cut off then.
  */
 final class HeadDeadline
     extends GraphStage<BidiShape<HttpRequest, HttpRequest, HttpResponse, HttpResponse>> {
@@ -50,16 +53,25 @@ final class HeadDeadline
   private final BidiShape<HttpRequest, HttpRequest, HttpResponse, HttpResponse> shape =
       BidiShape.of(requestIn, requestOut, responseIn, responseOut);
   private final Duration limit;
+  private final Duration keepAlive;
 
-  private HeadDeadline(Duration limit) {
+  private HeadDeadline(Duration limit, Duration keepAlive) {
     this.limit = limit;
+    this.keepAlive = keepAlive;
   }
 
-  /** The handler behind the deadline; a zero or negative limit leaves it as it is. */
+  /**
+   * The handler behind the deadline; a zero or negative limit leaves it as it is.
+   *
+   * @param limit for the first request head of a connection
+   * @param keepAlive for each later one, from the end of the previous answer (at least {@code
+   *     limit})
+   */
   static Flow<HttpRequest, HttpResponse, NotUsed> around(
-      Flow<HttpRequest, HttpResponse, NotUsed> handler, Duration limit) {
+      Flow<HttpRequest, HttpResponse, NotUsed> handler, Duration limit, Duration keepAlive) {
     if (limit.isZero() || limit.isNegative()) return handler;
-    return BidiFlow.fromGraph(new HeadDeadline(limit)).join(handler);
+    Duration between = keepAlive.compareTo(limit) > 0 ? keepAlive : limit;
+    return BidiFlow.fromGraph(new HeadDeadline(limit, between)).join(handler);
   }
 
   @Override
@@ -140,7 +152,7 @@ final class HeadDeadline
 
       private void answered() {
         inHand--;
-        if (inHand == 0) scheduleOnce(TIMER, limit);
+        if (inHand == 0) scheduleOnce(TIMER, keepAlive);
       }
 
       /** The answer as it is, its streamed body (if any) telling when it has gone out. */
@@ -173,7 +185,7 @@ final class HeadDeadline
       @Override
       public void onTimer(Object key) {
         if (inHand > 0) return;
-        log.debug("closing a connection that sent no complete request head within {}", limit);
+        log.debug("closing a connection that sent no complete request head in time");
         completeStage();
       }
     };

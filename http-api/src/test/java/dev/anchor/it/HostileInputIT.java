@@ -402,6 +402,42 @@ class HostileInputIT {
   }
 
   @Example
+  void aKeptConnectionServesItsNextRequestAfterTheClientThoughtLongerThanTheHeadLimit()
+      throws Exception {
+    // the head limit (10 s) is for a connection's first request; between requests the keep-alive
+    // limit (60 s) applies, so a client that keeps its connection while it thinks is not cut off
+    String get = "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", standalone.httpPort()), 5000);
+      s.setSoTimeout(20_000);
+      OutputStream out = s.getOutputStream();
+      InputStream in = s.getInputStream();
+      out.write(get.getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      assertTrue(readAnswer(in).startsWith("HTTP/1.1 "), "first answer");
+      TimeUnit.SECONDS.sleep(15); // the client's think time: the scenario, not a wait for the node
+      out.write(get.getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      String second = readAnswer(in);
+      assertTrue(second.startsWith("HTTP/1.1 "), "the kept connection was closed: " + second);
+    }
+  }
+
+  /** One answer with a Content-Length body read off a kept connection; "" when it was closed. */
+  private static String readAnswer(InputStream in) throws java.io.IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int b = in.read();
+      if (b < 0) return head.toString();
+      head.append((char) b);
+    }
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+    if (m.find()) in.readNBytes(Integer.parseInt(m.group(1)));
+    return head.toString();
+  }
+
+  @Example
   void aBodyShorterThanItsContentLengthIsNotA5xx() throws Exception {
     byte[] body = "{\"payload\":{\"sourceCode\":\"1\"}}".getBytes(StandardCharsets.UTF_8);
     String head =
