@@ -21,9 +21,25 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * written; every task changes three or four times, so this is most of what the feed costs.
  */
 public final class TaskChangeWriter implements AutoCloseable {
+  /**
+   * Lua: an ended task's place in the retention order ({@link TaskRetention}), when it ended (its
+   * completedAt, else the fallback time).
+   */
+  private static final String PLACE_ENDED =
+      """
+      local function placeEnded(completedKey, failedKey, task, summary, fallback)
+        local now = taskState(summary)
+        if now == 'Completed' or now == 'Failed' or now == 'Cancelled' then
+          local endedAt = string.match(summary, '"completedAt":(%d+)') or fallback
+          redis.call('ZADD', now == 'Completed' and completedKey or failedKey, endedAt, task)
+        end
+      end
+      """;
+
   private static final RedisScript WRITE =
       new RedisScript(
           StatusCounts.LUA_FUNCTIONS
+              + PLACE_ENDED
               + """
       local ids = {}
       for i = 0, tonumber(ARGV[2]) - 1 do
@@ -35,12 +51,7 @@ public final class TaskChangeWriter implements AutoCloseable {
         redis.call('HSET', KEYS[2], task, summary)
         if ARGV[b + 5] ~= '' then redis.call('ZADD', KEYS[3], ARGV[b + 5], task) end
         moveTask(KEYS[4], old or nil, summary)
-        local now = taskState(summary)
-        if now == 'Completed' or now == 'Failed' or now == 'Cancelled' then
-          -- its place in the retention order (TaskRetention): when it ended
-          local endedAt = string.match(summary, '"completedAt":(%d+)') or ARGV[b + 6]
-          redis.call('ZADD', now == 'Completed' and KEYS[5] or KEYS[6], endedAt, task)
-        end
+        placeEnded(KEYS[5], KEYS[6], task, summary, ARGV[b + 6])
         ids[#ids + 1] = id
       end
       return ids
@@ -56,6 +67,7 @@ public final class TaskChangeWriter implements AutoCloseable {
   private static final RedisScript RESTORE =
       new RedisScript(
           StatusCounts.LUA_FUNCTIONS
+              + PLACE_ENDED
               + """
       local n = 0
       for i = 0, tonumber(ARGV[1]) - 1 do
@@ -64,11 +76,7 @@ public final class TaskChangeWriter implements AutoCloseable {
         if redis.call('HSETNX', KEYS[1], task, summary) == 1 then
           if ARGV[b + 3] ~= '' then redis.call('ZADD', KEYS[2], ARGV[b + 3], task) end
           moveTask(KEYS[3], nil, summary)
-          local now = taskState(summary)
-          if now == 'Completed' or now == 'Failed' or now == 'Cancelled' then
-            local endedAt = string.match(summary, '"completedAt":(%d+)') or ARGV[b + 4]
-            redis.call('ZADD', now == 'Completed' and KEYS[4] or KEYS[5], endedAt, task)
-          end
+          placeEnded(KEYS[4], KEYS[5], task, summary, ARGV[b + 4])
           n = n + 1
         end
       end
